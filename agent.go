@@ -1,0 +1,99 @@
+package ccgw
+
+import "strconv"
+
+// AgentID is an agent's work number (工号), MinAgentID to MaxAgentID.
+type AgentID uint32
+
+// The range of valid work numbers (spec: 101–999999).
+const (
+	MinAgentID AgentID = 101
+	MaxAgentID AgentID = 999999
+)
+
+// ParseAgentID parses a work number as it appears in a path. It accepts decimal
+// digits only, within MinAgentID..MaxAgentID; anything else is RetBadParam.
+func ParseAgentID(s string) (AgentID, error) {
+	if len(s) == 0 || len(s) > 6 {
+		return 0, Fail(RetBadParam)
+	}
+	var n uint32
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, Fail(RetBadParam)
+		}
+		n = n*10 + uint32(c-'0')
+	}
+	id := AgentID(n)
+	if id < MinAgentID || id > MaxAgentID {
+		return 0, Fail(RetBadParam)
+	}
+	return id, nil
+}
+
+func (id AgentID) String() string { return strconv.FormatUint(uint64(id), 10) }
+
+// AgentState is the CC-Gateway agent state code (events.md §4.1).
+type AgentState int
+
+// Agent states.
+const (
+	StateUnknown   AgentState = 0
+	StateSignedIn  AgentState = 1
+	StateSignedOut AgentState = 2
+	StateBusy      AgentState = 3
+	StateIdle      AgentState = 4
+	StateWork      AgentState = 5
+	StateTalking   AgentState = 7
+	StateRest      AgentState = 8
+	StatePreRest   AgentState = 9
+)
+
+// CTI returns the CTI platform state (events.md §4.2) that corresponds to s.
+func (s AgentState) CTI() int {
+	switch s {
+	case StateSignedOut:
+		return 0
+	case StateIdle:
+		return 1
+	case StateTalking:
+		return 5
+	case StateWork:
+		return 6
+	case StateBusy:
+		return 7
+	case StateRest:
+		return 8
+	default:
+		return 9
+	}
+}
+
+// Skill is a skill queue an agent can serve.
+type Skill struct {
+	ID        int    `json:"id"`
+	Name      string `json:"name"`
+	MediaType int    `json:"mediatype"`
+}
+
+// Agent is an entry of the agent directory: who may sign in, with which password,
+// and what they are configured for.
+type Agent struct {
+	ID       AgentID
+	Name     string
+	Password string // empty: any non-empty password is accepted
+	Phone    string
+	GroupID  int
+	Skills   []Skill
+}
+
+// Directory answers who the agents are.
+type Directory interface {
+	// Agent returns the agent with work number id, and whether it exists.
+	Agent(id AgentID) (Agent, bool)
+	// CheckPassword reports whether password signs agent id in.
+	CheckPassword(id AgentID, password string) bool
+	// SetPassword changes agent id's password.
+	SetPassword(id AgentID, password string) error
+}

@@ -1,0 +1,282 @@
+// Command ccgw runs the open agent gateway that speaks Huawei CC-Gateway's HTTP API.
+// main only parses flags, wires the packages together and maps signals.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ccgw/ccgw/internal/agent"
+	"github.com/ccgw/ccgw/internal/api"
+	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/store/bolt"
+)
+
+func main() {
+	m := NewMain()
+	if err := m.ParseFlags(os.Args[1:], os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "ccgw:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := m.Run(ctx); err != nil {
+		m.Log.Error("start failed", "err", err)
+		os.Exit(1)
+	}
+	<-ctx.Done()
+	m.Log.Info("shutting down")
+	if err := m.Close(); err != nil {
+		m.Log.Error("shutdown", "err", err)
+		os.Exit(1)
+	}
+}
+
+// Config is the command line.
+type Config struct {
+	Addr             string
+	Data             string
+	HeartbeatTimeout time.Duration
+	PollWait         time.Duration
+	Plaintext        bool
+	Cert, Key        string
+	Agents           string
+	AuthMode         string
+	GUIDInterval     time.Duration
+	GUIDTimeout      time.Duration
+	NodeName         string
+	QueueSize        int
+	LogLevel         string
+}
+
+// Main is the gateway process: tests run it in process as main does.
+type Main struct {
+	Config Config
+	Log    *slog.Logger
+	Stderr io.Writer
+
+	store    *bolt.Store
+	sessions *session.Manager
+	srv      *http.Server
+	ln       net.Listener
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
+	closeErr error
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main {
+	return &Main{Stderr: os.Stderr, Config: Config{
+		Addr:             "127.0.0.1:8043",
+		Data:             "./ccgw-data",
+		HeartbeatTimeout: 2 * time.Minute,
+		PollWait:         10 * time.Second,
+		AuthMode:         "static",
+		GUIDInterval:     60 * time.Second,
+		GUIDTimeout:      120 * time.Second,
+		NodeName:         "AgentGateway0",
+		QueueSize:        1000,
+		LogLevel:         "info",
+	}}
+}
+
+// ParseFlags reads the command line into m.Config.
+func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
+	c := &m.Config
+	fs := flag.NewFlagSet("ccgw", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address `HOST:PORT`")
+	fs.StringVar(&c.Data, "data", c.Data, "data `DIR` (sessions, generated certificate)")
+	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", c.HeartbeatTimeout, "sign an agent out after this long without heartbeat or poll")
+	fs.DurationVar(&c.PollWait, "poll-wait", c.PollWait, "how long an event poll waits when no event is queued")
+	fs.BoolVar(&c.Plaintext, "plaintext", c.Plaintext, "serve HTTP instead of HTTPS")
+	fs.StringVar(&c.Cert, "cert", c.Cert, "TLS certificate `FILE` (PEM)")
+	fs.StringVar(&c.Key, "key", c.Key, "TLS key `FILE` (PEM)")
+	fs.StringVar(&c.Agents, "agents", c.Agents, "agent directory `FILE` (JSON); default: every work number, any password")
+	fs.StringVar(&c.AuthMode, "auth-mode", c.AuthMode, "GUID authentication: static (AUTHMODE 1) or dynamic (AUTHMODE 2)")
+	fs.DurationVar(&c.GUIDInterval, "guid-interval", c.GUIDInterval, "dynamic auth: GUID refresh period (GUIDINTERVAL)")
+	fs.DurationVar(&c.GUIDTimeout, "guid-timeout", c.GUIDTimeout, "how long a superseded GUID stays valid (GUIDTIMEOUT)")
+	fs.StringVar(&c.NodeName, "node-name", c.NodeName, "node name, the suffix of every GUID")
+	fs.IntVar(&c.QueueSize, "queue-size", c.QueueSize, "events kept per agent; the oldest is dropped beyond it")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c.validate()
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.HeartbeatTimeout <= 0:
+		return errors.New("--heartbeat-timeout must be positive")
+	case c.PollWait <= 0:
+		return errors.New("--poll-wait must be positive")
+	case (c.Cert == "") != (c.Key == ""):
+		return errors.New("--cert and --key go together")
+	case c.AuthMode != "static" && c.AuthMode != "dynamic":
+		return fmt.Errorf("--auth-mode %q: want static or dynamic", c.AuthMode)
+	case c.GUIDInterval <= 0 || c.GUIDTimeout <= c.GUIDInterval:
+		return errors.New("--guid-interval must be positive and less than --guid-timeout")
+	case c.QueueSize < 1:
+		return errors.New("--queue-size must be at least 1")
+	case c.NodeName == "" || strings.ContainsAny(c.NodeName, " ;,\"="):
+		return errors.New("--node-name must be a plain word")
+	}
+	return nil
+}
+
+// Run opens the store, restores sessions, starts listening and serving, and
+// returns; Close stops it.
+func (m *Main) Run(ctx context.Context) error {
+	c := m.Config
+	if m.Log == nil {
+		var lvl slog.Level
+		if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+			return fmt.Errorf("--log-level: %w", err)
+		}
+		m.Log = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: lvl}))
+	}
+	dir := agent.Default()
+	if c.Agents != "" {
+		d, err := agent.Load(c.Agents)
+		if err != nil {
+			return err
+		}
+		dir = d
+	}
+	st, err := bolt.Open(c.Data)
+	if err != nil {
+		return err
+	}
+	m.store = st
+	mode := session.AuthStatic
+	if c.AuthMode == "dynamic" {
+		mode = session.AuthDynamic
+	}
+	sm, err := session.New(session.Config{
+		Timeout:      c.HeartbeatTimeout,
+		Store:        st,
+		Directory:    dir,
+		Log:          m.Log,
+		NodeName:     c.NodeName,
+		AuthMode:     mode,
+		GUIDInterval: c.GUIDInterval,
+		GUIDTimeout:  c.GUIDTimeout,
+		QueueSize:    c.QueueSize,
+	})
+	if err != nil {
+		st.Close()
+		return err
+	}
+	m.sessions = sm
+	restored, err := sm.Restore()
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("restore: %w", err)
+	}
+
+	var tlsConf *tls.Config
+	var fingerprint string
+	if !c.Plaintext {
+		tlsConf, fingerprint, err = loadTLS(c)
+		if err != nil {
+			st.Close()
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	m.ln = ln
+	runCtx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	handler := api.New(api.Config{
+		Sessions:  sm,
+		Directory: dir,
+		PollWait:  c.PollWait,
+		Log:       m.Log,
+		Ready:     st.Ready,
+	})
+	m.srv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return runCtx },
+		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	attrs := []any{"addr", ln.Addr().String(), "scheme", "", "restored", restored,
+		"heartbeat_timeout", c.HeartbeatTimeout.String(), "auth_mode", c.AuthMode}
+	if tlsConf != nil {
+		scheme = "https"
+		m.srv.TLSConfig = tlsConf
+		attrs = append(attrs, "cert_sha256", fingerprint)
+	}
+	attrs[3] = scheme
+	m.Log.Info("listening", attrs...)
+
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		sm.Run(runCtx)
+	}()
+	go func() {
+		defer m.wg.Done()
+		var err error
+		if tlsConf != nil {
+			err = m.srv.ServeTLS(ln, "", "")
+		} else {
+			err = m.srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Log.Error("serve", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr returns the address the gateway listens on.
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// Close stops serving (letting requests in flight finish, ending held polls),
+// stops the sweeper and closes the store. It is safe to call more than once.
+func (m *Main) Close() error {
+	m.once.Do(func() {
+		if m.srv == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		m.cancel() // wakes held polls and stops the sweeper
+		err := m.srv.Shutdown(ctx)
+		m.wg.Wait()
+		if cerr := m.store.Close(); err == nil {
+			err = cerr
+		}
+		m.closeErr = err
+	})
+	return m.closeErr
+}

@@ -1,0 +1,43 @@
+package ccgw
+
+import "encoding/json"
+
+// Event is one agent event as delivered by poll or push (events.md §1). Field order
+// is the order of the vendor's examples.
+type Event struct {
+	Type    string          `json:"eventType"`
+	GenTime int64           `json:"eventGenTime"` // ms epoch
+	WorkNo  string          `json:"workNo"`
+	Content json.RawMessage `json:"content"` // object, string or null
+	// Seq numbers an agent's events from 1 within one sign-in, so that a receiver
+	// can drop duplicates of a retried push (a ccgw extension; clients ignore it).
+	Seq uint64 `json:"seq"`
+}
+
+// Event types (events.md §3).
+const (
+	EvInService             = "AgentOther_InService"
+	EvShutdownService       = "AgentOther_ShutdownService"
+	EvReady                 = "AgentState_Ready"
+	EvBusy                  = "AgentState_Busy"
+	EvWork                  = "AgentState_Work"
+	EvSetNotReadySuccess    = "AgentState_SetNotReady_Success"
+	EvCancelNotReadySuccess = "AgentState_CancelNotReady_Success"
+	EvSetRestSuccess        = "AgentState_SetRest_Success"
+	EvCancelRestSuccess     = "AgentState_CancelRest_Success"
+	EvRestTimeout           = "AgentState_Rest_Timeout"
+	EvSetWorkSuccess        = "AgentState_SetWork_Success"
+	EvCancelWorkSuccess     = "AgentState_CancelWork_Success"
+	EvForceReady            = "AgentState_Force_Ready"
+	EvForceSetNotReady      = "AgentState_Force_SetNotReady"
+)
+
+// DropReason says why an event was not delivered.
+type DropReason string
+
+// Reasons an event is dropped; each is counted and logged.
+const (
+	DropQueueFull    DropReason = "queue_full"    // the agent's queue was at its bound
+	DropSessionEnded DropReason = "session_ended" // the session ended with the event undelivered
+	DropPushFailed   DropReason = "push_failed"   // every push attempt failed
+)

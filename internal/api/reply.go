@@ -1,0 +1,90 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/ccgw/ccgw"
+)
+
+// reply is what a handler returns; write turns every reply into the response.
+type reply struct {
+	code    ccgw.Retcode
+	result  any  // nil: no result field
+	poll    bool // the getAgentEvent envelope: an event field, null when none
+	event   *ccgw.Event
+	quiet   bool   // success message "" instead of "success" (sign-in, poll)
+	setGUID string // sent as Set-GUID: JSESSIONID=<guid>
+	guidHdr bool   // also send Guid: <guid> (sign-in)
+	status  int    // HTTP status; 0 means 200
+	allow   string // Allow header of a 405
+	err     error  // logged, never sent
+}
+
+// emptyResult is the reserved result, sent as {}.
+var emptyResult = struct{}{}
+
+func ok(result any) reply { return reply{code: ccgw.RetOK, result: result} }
+
+// failed returns the reply for err: its retcode, and err itself for the log.
+func failed(err error) reply { return reply{code: ccgw.CodeOf(err), err: err} }
+
+func fail(code ccgw.Retcode) reply { return reply{code: code} }
+
+// envelope is the common response body (README §6).
+type envelope struct {
+	Message string       `json:"message"`
+	Retcode ccgw.Retcode `json:"retcode"`
+	Result  any          `json:"result,omitempty"`
+}
+
+// pollEnvelope is the getAgentEvent response body: event replaces result.
+type pollEnvelope struct {
+	Message string       `json:"message"`
+	Retcode ccgw.Retcode `json:"retcode"`
+	Event   *ccgw.Event  `json:"event"`
+}
+
+const contentType = "application/json; charset=UTF-8"
+
+// write sends rep. It is the only function that writes a response body.
+func write(w http.ResponseWriter, rep reply) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	if rep.setGUID != "" {
+		// Set directly: the spec's spelling, not Go's canonical "Set-Guid".
+		h["Set-GUID"] = []string{"JSESSIONID=" + rep.setGUID}
+		if rep.guidHdr {
+			h.Set("Guid", rep.setGUID)
+		}
+	}
+	if rep.allow != "" {
+		h.Set("Allow", rep.allow)
+	}
+	msg := rep.code.Message()
+	if rep.code == ccgw.RetOK && rep.quiet {
+		msg = ""
+	}
+	var body []byte
+	var err error
+	if rep.poll && rep.code == ccgw.RetOK {
+		body, err = json.Marshal(pollEnvelope{Message: msg, Retcode: rep.code, Event: rep.event})
+	} else {
+		res := rep.result
+		if rep.code != ccgw.RetOK {
+			res = nil
+		}
+		body, err = json.Marshal(envelope{Message: msg, Retcode: rep.code, Result: res})
+	}
+	if err != nil { // only a programming error gets here
+		body = []byte(`{"message":"` + ccgw.RetInternal.Message() + `","retcode":"` + string(ccgw.RetInternal) + `"}`)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	status := rep.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	w.Write(body)
+}

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"sort"
+	"strings"
+)
+
+// route maps a method and path pattern to the spec method name and its handler.
+// Pattern segments in braces are variables: {agentid} is parsed as the agent's work
+// number, the others land in call.vars in order.
+type route struct {
+	method string
+	name   string
+	segs   []string
+	h      func(*call) reply
+}
+
+// routeKey indexes routes by segment count and the segment after {agentid}.
+type routeKey struct {
+	n    int
+	kind string // "onlineagent", "agentevent" or "agentgroup"
+	verb string // the segment after {agentid}, "" if none
+}
+
+func keyOf(segs []string) routeKey {
+	k := routeKey{n: len(segs), kind: segs[2]}
+	if len(segs) > 4 {
+		k.verb = segs[4]
+	}
+	return k
+}
+
+func buildRoutes(rs []*route) map[routeKey][]*route {
+	m := make(map[routeKey][]*route)
+	for _, r := range rs {
+		k := keyOf(r.segs)
+		m[k] = append(m[k], r)
+	}
+	return m
+}
+
+// splitPath splits "/a/b/c" into [a b c]; ok is false for an empty segment.
+func splitPath(p string) ([]string, bool) {
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	for _, s := range segs {
+		if s == "" {
+			return nil, false
+		}
+	}
+	return segs, true
+}
+
+// match finds the route for method and path and fills c's path variables. With
+// no route for the method it returns nil and, if the path exists for other
+// methods, their list for an Allow header.
+func (s *Server) match(method, path string, c *call) (*route, string) {
+	segs, ok := splitPath(path)
+	if !ok || len(segs) < 4 {
+		return nil, ""
+	}
+	var allowed []string
+	for _, rt := range s.routes[keyOf(segs)] {
+		if !rt.matches(segs) {
+			continue
+		}
+		if rt.method != method {
+			allowed = append(allowed, rt.method)
+			if c.name == "" {
+				c.name = rt.name
+			}
+			continue
+		}
+		c.name = rt.name
+		v := 0
+		for i, p := range rt.segs {
+			if p == "{agentid}" {
+				c.agentRaw = segs[i]
+			} else if strings.HasPrefix(p, "{") {
+				c.vars[v] = segs[i]
+				v++
+			}
+		}
+		return rt, ""
+	}
+	sort.Strings(allowed)
+	return nil, strings.Join(allowed, ", ")
+}
+
+func (rt *route) matches(segs []string) bool {
+	for i, p := range rt.segs {
+		if !strings.HasPrefix(p, "{") && p != segs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func r(method, name, pattern string, h func(*call) reply) *route {
+	segs, _ := splitPath(pattern)
+	return &route{method: method, name: name, segs: segs, h: h}
+}

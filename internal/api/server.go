@@ -1,0 +1,137 @@
+// Package api serves the CC-Gateway HTTP interface: it routes each request to the
+// spec method it names, decodes and validates it, calls the domain, and writes the
+// retcode envelope, logging one line per request.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/agent"
+	"github.com/ccgw/ccgw/internal/session"
+)
+
+// Prefix is the vendor's base path.
+const Prefix = "/agentgateway/resource/"
+
+// Config configures a Server. Zero values mean the defaults given.
+type Config struct {
+	Sessions  *session.Manager // required
+	Directory *agent.Directory // required
+	PollWait  time.Duration    // how long an empty poll is held; 10s
+	Log       *slog.Logger     // discards
+	// Ready reports whether the gateway can serve (GET /readyz); nil means always.
+	Ready func() bool
+}
+
+// Server is the gateway's http.Handler.
+type Server struct {
+	cfg    Config
+	routes map[routeKey][]*route
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) *Server {
+	if cfg.PollWait <= 0 {
+		cfg.PollWait = 10 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func() bool { return true }
+	}
+	s := &Server{cfg: cfg}
+	s.routes = buildRoutes(s.table())
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	c := &call{r: r, w: w}
+	var rep reply
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.cfg.Log.Error("panic", "method", c.name, "path", r.URL.Path, "panic", p)
+				rep = fail(ccgw.RetInternal)
+			}
+		}()
+		rep = s.dispatch(c)
+	}()
+	write(w, rep)
+	if c.name == "" {
+		return // health checks are not logged
+	}
+	attrs := []slog.Attr{
+		slog.String("method", c.name),
+		slog.String("agent", c.agentRaw),
+		slog.String("retcode", string(rep.code)),
+		slog.Duration("took", time.Since(start)),
+	}
+	if rep.err != nil && ccgw.CodeOf(rep.err) == ccgw.RetInternal {
+		attrs = append(attrs, slog.String("err", rep.err.Error()))
+		s.cfg.Log.LogAttrs(r.Context(), slog.LevelError, "request", attrs...)
+		return
+	}
+	s.cfg.Log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+func (s *Server) dispatch(c *call) reply {
+	path := c.r.URL.Path
+	switch path {
+	case "/healthz":
+		return reply{code: ccgw.RetOK, result: map[string]string{"status": "alive"}}
+	case "/readyz":
+		if !s.cfg.Ready() {
+			return reply{code: ccgw.RetInternal, status: http.StatusServiceUnavailable}
+		}
+		return reply{code: ccgw.RetOK, result: map[string]string{"status": "ready"}}
+	}
+	if !strings.HasPrefix(path, Prefix) {
+		c.name = "unknown"
+		return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
+	}
+	rt, allow := s.match(c.r.Method, path, c)
+	if rt == nil {
+		if allow != "" {
+			if c.name == "" {
+				c.name = "unknown"
+			}
+			return reply{code: ccgw.RetBadParam, status: http.StatusMethodNotAllowed, allow: allow}
+		}
+		c.name = "unknown"
+		return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
+	}
+	c.name = rt.name
+	id, err := ccgw.ParseAgentID(c.agentRaw)
+	if err != nil {
+		return failed(err)
+	}
+	c.agent = id
+	return rt.h(c)
+}
+
+// call is one request on its way through a handler.
+type call struct {
+	r        *http.Request
+	w        http.ResponseWriter
+	name     string       // the spec method name
+	agentRaw string       // {agentid} as sent
+	agent    ccgw.AgentID // {agentid} parsed
+	vars     [3]string    // the route's other path variables, in order
+}
+
+// guid returns the request's Guid header; a value copied from Set-GUID
+// ("JSESSIONID=<guid>") is accepted too.
+func (c *call) guid() string {
+	g := strings.TrimSpace(c.r.Header.Get("Guid"))
+	return strings.TrimPrefix(g, "JSESSIONID=")
+}

@@ -1,0 +1,248 @@
+// Package event owns agent events between their making and their delivery: one
+// bounded, ordered queue per agent sign-in, numbered per agent, that a long poll
+// waits on and that counts every event it cannot keep.
+package event
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/ccgw/ccgw"
+)
+
+// DropFunc is told of every event a queue gives up, with the reason.
+type DropFunc func(ev ccgw.Event, reason ccgw.DropReason)
+
+// Queue is one agent's FIFO of undelivered events within one sign-in. It is safe for
+// concurrent use; no method blocks except Wait, and none does I/O.
+type Queue struct {
+	workNo string
+	max    int
+	onDrop DropFunc
+
+	mu     sync.Mutex    // guards all below
+	buf    []ccgw.Event  // ring buffer of capacity len(buf); grows up to max
+	head   int           // index of the oldest event
+	n      int           // events queued
+	seq    uint64        // Seq of the last event added
+	notify chan struct{} // closed and replaced when events arrive or the queue closes
+	closed bool          // no more events will be added
+}
+
+// NewQueue returns an empty queue for agent workNo that holds at most max events
+// (at least 1); onDrop may be nil.
+func NewQueue(workNo string, max int, onDrop DropFunc) *Queue {
+	if max < 1 {
+		max = 1
+	}
+	return &Queue{workNo: workNo, max: max, onDrop: onDrop, notify: make(chan struct{})}
+}
+
+// Content encodes v as event content; nil is JSON null. It panics on a value that
+// cannot be encoded, which only a programming error produces.
+func Content(v any) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("event: content: " + err.Error())
+	}
+	return b
+}
+
+// Add appends an event of type typ with content (nil for null) made at now, and
+// returns it with its sequence number. When the queue is full the oldest event is
+// dropped (ccgw.DropQueueFull). Adding to a closed queue drops the event
+// (ccgw.DropSessionEnded).
+func (q *Queue) Add(typ string, content json.RawMessage, now time.Time) ccgw.Event {
+	q.mu.Lock()
+	q.seq++
+	ev := ccgw.Event{Type: typ, GenTime: ccgw.Millis(now), WorkNo: q.workNo, Content: content, Seq: q.seq}
+	if q.closed {
+		q.mu.Unlock()
+		q.drop(ev, ccgw.DropSessionEnded)
+		return ev
+	}
+	var dropped *ccgw.Event
+	if q.n == q.max {
+		old := q.buf[q.head]
+		dropped = &old
+		q.buf[q.head] = ccgw.Event{}
+		q.head = (q.head + 1) % len(q.buf)
+		q.n--
+	}
+	q.pushLocked(ev)
+	q.wakeLocked()
+	q.mu.Unlock()
+	if dropped != nil {
+		q.drop(*dropped, ccgw.DropQueueFull)
+	}
+	return ev
+}
+
+// Restore puts back events read from a store, keeping their sequence numbers.
+// It is meant for a queue that has not been used yet.
+func (q *Queue) Restore(evs []ccgw.Event) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, ev := range evs {
+		if q.n == q.max {
+			break
+		}
+		q.pushLocked(ev)
+		if ev.Seq > q.seq {
+			q.seq = ev.Seq
+		}
+	}
+	q.wakeLocked()
+}
+
+func (q *Queue) pushLocked(ev ccgw.Event) {
+	if q.n == len(q.buf) {
+		size := 2 * len(q.buf)
+		if size < 4 {
+			size = 4
+		}
+		if size > q.max {
+			size = q.max
+		}
+		nb := make([]ccgw.Event, size)
+		for i := 0; i < q.n; i++ {
+			nb[i] = q.buf[(q.head+i)%len(q.buf)]
+		}
+		q.buf, q.head = nb, 0
+	}
+	q.buf[(q.head+q.n)%len(q.buf)] = ev
+	q.n++
+}
+
+func (q *Queue) wakeLocked() {
+	close(q.notify)
+	q.notify = make(chan struct{})
+}
+
+// Pop removes and returns the oldest event, if there is one.
+func (q *Queue) Pop() (ccgw.Event, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == 0 {
+		return ccgw.Event{}, false
+	}
+	ev := q.buf[q.head]
+	q.buf[q.head] = ccgw.Event{}
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
+	return ev, true
+}
+
+// Peek returns up to max of the oldest events without removing them (all of them
+// when max <= 0).
+func (q *Queue) Peek(max int) []ccgw.Event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := q.n
+	if max > 0 && max < n {
+		n = max
+	}
+	out := make([]ccgw.Event, n)
+	for i := 0; i < n; i++ {
+		out[i] = q.buf[(q.head+i)%len(q.buf)]
+	}
+	return out
+}
+
+// Ack removes the events at the head with Seq <= seq: those a push delivered.
+func (q *Queue) Ack(seq uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.n > 0 && q.buf[q.head].Seq <= seq {
+		q.buf[q.head] = ccgw.Event{}
+		q.head = (q.head + 1) % len(q.buf)
+		q.n--
+	}
+}
+
+// Len returns the number of queued events.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+// Changed returns a channel that is closed when an event is added or the queue closes.
+func (q *Queue) Changed() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.notify
+}
+
+// Next returns the oldest event, waiting for one until timeout fires, ctx ends or
+// the queue is closed empty. It reports whether it returned an event; it removes
+// nothing when it returns none.
+func (q *Queue) Next(ctx context.Context, timeout <-chan time.Time) (ccgw.Event, bool) {
+	for {
+		q.mu.Lock()
+		if q.n > 0 {
+			q.mu.Unlock()
+			if ctx.Err() != nil {
+				return ccgw.Event{}, false
+			}
+			return q.Pop()
+		}
+		if q.closed {
+			q.mu.Unlock()
+			return ccgw.Event{}, false
+		}
+		ch := q.notify
+		q.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timeout:
+			return ccgw.Event{}, false
+		case <-ctx.Done():
+			return ccgw.Event{}, false
+		}
+	}
+}
+
+// Close marks the queue closed: what is queued can still be taken, nothing more is
+// added.
+func (q *Queue) Close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		q.wakeLocked()
+	}
+}
+
+// Discard closes the queue and drops everything still in it with reason.
+// It returns how many events it dropped.
+func (q *Queue) Discard(reason ccgw.DropReason) int {
+	q.mu.Lock()
+	evs := make([]ccgw.Event, 0, q.n)
+	for q.n > 0 {
+		evs = append(evs, q.buf[q.head])
+		q.buf[q.head] = ccgw.Event{}
+		q.head = (q.head + 1) % len(q.buf)
+		q.n--
+	}
+	if !q.closed {
+		q.closed = true
+		q.wakeLocked()
+	}
+	q.mu.Unlock()
+	for _, ev := range evs {
+		q.drop(ev, reason)
+	}
+	return len(evs)
+}
+
+func (q *Queue) drop(ev ccgw.Event, reason ccgw.DropReason) {
+	if q.onDrop != nil {
+		q.onDrop(ev, reason)
+	}
+}

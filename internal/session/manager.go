@@ -1,0 +1,738 @@
+// Package session owns live agent sessions: sign-in and sign-out, GUID checks and
+// rotation, the heartbeat, the deadline wheel and its sweep that signs out each
+// silent agent exactly once, and the restore of persisted sessions after a restart.
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/event"
+)
+
+// AuthMode is the GUID authentication mode (README §3).
+type AuthMode int
+
+// Authentication modes, numbered as the vendor's AUTHMODE setting.
+const (
+	AuthStatic  AuthMode = 1 // the GUID of sign-in lasts for the session
+	AuthDynamic AuthMode = 2 // the GUID rotates every GUIDInterval
+)
+
+// Config configures a Manager. Zero values mean the defaults given.
+type Config struct {
+	Timeout      time.Duration     // no heartbeat or poll for this long signs out; 2m
+	Clock        ccgw.Clock        // clock.Real
+	Store        ccgw.SessionStore // required
+	Directory    ccgw.Directory    // required
+	Log          *slog.Logger      // discards
+	NodeName     string            // GUID suffix; "AgentGateway0"
+	AuthMode     AuthMode          // AuthStatic
+	GUIDInterval time.Duration     // dynamic GUID refresh period; 60s
+	GUIDTimeout  time.Duration     // how long a superseded GUID is accepted; 120s
+	QueueSize    int               // events kept per agent; 1000
+	Tick         time.Duration     // sweep granularity; Timeout/120 within [10ms, 1s]
+	MaxExpiries  int               // sign-outs per sweep, the rest wait a tick; 10000
+	// Notify, if set, is called (outside every lock) after events were queued for
+	// a push-mode session.
+	Notify func(id ccgw.AgentID)
+}
+
+const shardCount = 64
+
+// Manager holds the live sessions. It is safe for concurrent use.
+type Manager struct {
+	cfg   Config
+	wheel *wheel
+	gen   atomic.Uint64
+	live  atomic.Int64
+
+	shards [shardCount]shard
+	stats  stats
+}
+
+// shard is one part of the session table, chosen by agent ID.
+type shard struct {
+	// mu guards live, tombs and every entry's s and pending; it is held only for
+	// memory work and event queueing, never across store or network I/O.
+	mu    sync.RWMutex
+	live  map[ccgw.AgentID]*entry
+	tombs map[ccgw.AgentID]*tomb
+}
+
+// entry is a live session.
+type entry struct {
+	s        ccgw.Session
+	pending  bool         // a sign-in or sign-out is being persisted
+	lastSeen atomic.Int64 // unix ns of the last heartbeat or poll
+	polling  atomic.Int32 // polls in progress; a held poll keeps the session alive
+	q        *event.Queue
+}
+
+// tomb keeps an ended session's last events for its client to collect with its
+// old GUID until until.
+type tomb struct {
+	guid  string
+	gen   uint64
+	q     *event.Queue
+	until time.Time
+}
+
+// New returns a Manager with no sessions; call Restore to load the stored ones.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil || cfg.Directory == nil {
+		return nil, errors.New("session: Config.Store and Config.Directory are required")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Minute
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.NodeName == "" {
+		cfg.NodeName = "AgentGateway0"
+	}
+	if cfg.AuthMode == 0 {
+		cfg.AuthMode = AuthStatic
+	}
+	if cfg.GUIDInterval <= 0 {
+		cfg.GUIDInterval = 60 * time.Second
+	}
+	if cfg.GUIDTimeout <= 0 {
+		cfg.GUIDTimeout = 120 * time.Second
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 1000
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = tickFor(cfg.Timeout)
+	}
+	if cfg.MaxExpiries <= 0 {
+		cfg.MaxExpiries = 10000
+	}
+	m := &Manager{cfg: cfg}
+	m.wheel = newWheel(cfg.Tick, cfg.Clock.Now())
+	for i := range m.shards {
+		m.shards[i].live = make(map[ccgw.AgentID]*entry)
+		m.shards[i].tombs = make(map[ccgw.AgentID]*tomb)
+	}
+	m.stats.init()
+	return m, nil
+}
+
+// tickFor returns the sweep granularity for timeout: a 120th of it, 10ms to 1s.
+func tickFor(timeout time.Duration) time.Duration {
+	t := timeout / 120
+	if t < 10*time.Millisecond {
+		t = 10 * time.Millisecond
+	}
+	if t > time.Second {
+		t = time.Second
+	}
+	return t
+}
+
+// deadline returns when a session last seen at seen expires.
+func deadline(seen time.Time, timeout time.Duration) time.Time { return seen.Add(timeout) }
+
+func (m *Manager) shard(id ccgw.AgentID) *shard { return &m.shards[uint32(id)%shardCount] }
+
+// Timeout returns the heartbeat timeout.
+func (m *Manager) Timeout() time.Duration { return m.cfg.Timeout }
+
+// Restore loads every stored session and makes it live with a full timeout counted
+// from now, so that nobody is signed out because the gateway was down. It returns
+// how many it restored. Call it once, before serving.
+func (m *Manager) Restore() (int, error) {
+	now := m.cfg.Clock.Now()
+	n := 0
+	var maxGen uint64
+	var due []timedEntry
+	err := m.cfg.Store.LoadSessions(func(s *ccgw.Session) error {
+		e := &entry{s: *s, q: m.newQueue(s.Agent)}
+		e.lastSeen.Store(now.UnixNano())
+		sh := m.shard(s.Agent)
+		sh.mu.Lock()
+		sh.live[s.Agent] = e
+		sh.mu.Unlock()
+		if s.Gen > maxGen {
+			maxGen = s.Gen
+		}
+		due = append(due, timedEntry{deadline(now, m.cfg.Timeout), wheelEntry{id: s.Agent, gen: s.Gen}})
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, err
+	}
+	for {
+		cur := m.gen.Load()
+		if cur >= maxGen || m.gen.CompareAndSwap(cur, maxGen) {
+			break
+		}
+	}
+	m.wheel.addAll(due)
+	m.live.Add(int64(n))
+	return n, nil
+}
+
+func (m *Manager) newQueue(id ccgw.AgentID) *event.Queue {
+	return event.NewQueue(id.String(), m.cfg.QueueSize, m.dropped)
+}
+
+func (m *Manager) dropped(ev ccgw.Event, reason ccgw.DropReason) {
+	m.stats.drop(reason)
+	m.cfg.Log.Warn("event dropped", "agent", ev.WorkNo, "event", ev.Type, "seq", ev.Seq, "reason", string(reason))
+}
+
+// SignIn is a validated sign-in request.
+type SignIn struct {
+	Op       string // login, forceLogin or loginEx (for logs and errors)
+	Force    bool   // replace a session the agent already has
+	Password string
+	// SkipPassword accepts an empty password (loginEx signs in to the platform only).
+	SkipPassword bool
+	Status       ccgw.AgentState // StateIdle, StateBusy or StateWork
+	// Session carries the agent ID and the client's options; the Manager fills in
+	// Gen, GUID, LoginTime, State and Skills.
+	Session ccgw.Session
+}
+
+// SignIn signs an agent in and returns its new session. It fails with
+// RetBadPassword for a wrong password or unknown agent, RetAlreadySignedIn if the
+// agent is signed in and Force is false, RetSigningIn while another sign-in or
+// sign-out of the agent is in flight, and RetInternal if the store fails. A forced
+// sign-in ends the earlier session (its client is told AgentOther_ShutdownService).
+func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
+	id := req.Session.Agent
+	agent, ok := m.cfg.Directory.Agent(id)
+	if !ok {
+		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetBadPassword, Op: req.Op}
+	}
+	if !(req.SkipPassword && req.Password == "") && !m.cfg.Directory.CheckPassword(id, req.Password) {
+		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetBadPassword, Op: req.Op}
+	}
+	now := m.cfg.Clock.Now()
+	s := req.Session
+	s.Gen = m.gen.Add(1)
+	s.GUID = newGUID(m.cfg.NodeName)
+	s.GUIDIssued = ccgw.Millis(now)
+	s.LoginTime = ccgw.Millis(now)
+	s.Op = req.Op
+	s.State = req.Status
+	s.StateSince = ccgw.Millis(now)
+	s.TalkRight = true
+	s.Skills = nil
+	for _, sk := range agent.Skills {
+		s.Skills = append(s.Skills, sk.ID)
+	}
+	e := &entry{s: s, pending: true, q: m.newQueue(id)}
+	e.lastSeen.Store(now.UnixNano())
+
+	sh := m.shard(id)
+	sh.mu.Lock()
+	old := sh.live[id]
+	if old != nil {
+		switch {
+		case old.pending:
+			sh.mu.Unlock()
+			return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetSigningIn, Op: req.Op}
+		case !req.Force:
+			sh.mu.Unlock()
+			return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetAlreadySignedIn, Op: req.Op}
+		}
+		m.endLocked(sh, old, ccgw.CauseReplaced, now)
+	}
+	sh.live[id] = e
+	sh.mu.Unlock()
+
+	if old != nil {
+		m.ended(old.s, ccgw.CauseReplaced)
+	}
+	if err := m.cfg.Store.PutSession(&s); err != nil {
+		sh.mu.Lock()
+		if sh.live[id] == e {
+			delete(sh.live, id)
+		}
+		sh.mu.Unlock()
+		e.q.Discard(ccgw.DropSessionEnded)
+		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
+	}
+	sh.mu.Lock()
+	e.pending = false
+	e.q.Add(ccgw.EvInService, nil, now)
+	e.q.Add(ccgw.EvReady, nil, now)
+	switch req.Status {
+	case ccgw.StateBusy:
+		e.q.Add(ccgw.EvSetNotReadySuccess, event.Content(map[string]string{"reason": "0"}), now)
+	case ccgw.StateWork:
+		e.q.Add(ccgw.EvWork, nil, now)
+	}
+	sh.mu.Unlock()
+	m.wheel.add(deadline(now, m.cfg.Timeout), wheelEntry{id: id, gen: s.Gen})
+	m.live.Add(1)
+	m.stats.signIn()
+	m.notify(&s)
+	return s, nil
+}
+
+// endLocked takes e out of the live table and keeps its queue, with
+// AgentOther_ShutdownService added unless the agent signed out itself, as a
+// tombstone for its client. sh.mu must be held.
+func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now time.Time) {
+	delete(sh.live, e.s.Agent)
+	if cause == ccgw.CauseLogout {
+		e.q.Discard(ccgw.DropSessionEnded)
+		return
+	}
+	e.q.Add(ccgw.EvShutdownService, shutdownContent(e.s.LoginTime), now)
+	e.q.Close()
+	if t := sh.tombs[e.s.Agent]; t != nil {
+		t.q.Discard(ccgw.DropSessionEnded)
+	}
+	until := now.Add(m.cfg.Timeout)
+	sh.tombs[e.s.Agent] = &tomb{guid: e.s.GUID, gen: e.s.Gen, q: e.q, until: until}
+	m.wheel.add(until, wheelEntry{id: e.s.Agent, gen: e.s.Gen, tomb: true})
+}
+
+func shutdownContent(loginTime int64) json.RawMessage {
+	return event.Content(map[string]string{"loginTime": itoa(loginTime)})
+}
+
+// ended does the work after a session left the table: store, counts, log.
+func (m *Manager) ended(s ccgw.Session, cause ccgw.SignOutCause) {
+	m.live.Add(-1)
+	m.stats.signOut(cause)
+	if err := m.cfg.Store.DeleteSession(s.Agent, s.Gen); err != nil {
+		m.cfg.Log.Error("store delete failed", "agent", s.Agent.String(), "err", err)
+	}
+	if cause != ccgw.CauseLogout {
+		m.notify(&s)
+	}
+	m.cfg.Log.Info("signed out", "agent", s.Agent.String(), "cause", string(cause), "guid", shortGUID(s.GUID))
+}
+
+func (m *Manager) notify(s *ccgw.Session) {
+	if s.Mode == ccgw.ModePush && m.cfg.Notify != nil {
+		m.cfg.Notify(s.Agent)
+	}
+}
+
+// authLocked checks guid against e; sh.mu must be held (read or write).
+func (m *Manager) authLocked(e *entry, guid string, now time.Time) error {
+	if guid != "" && guid == e.s.GUID {
+		return nil
+	}
+	if guid != "" && guid == e.s.PrevGUID && ccgw.Millis(now) < e.s.PrevUntil {
+		return nil
+	}
+	return ccgw.Fail(ccgw.RetNoPermission)
+}
+
+// Heartbeat renews agent id's session if guid is its GUID (or the previous one,
+// within its grace time). A non-empty token replaces the session's service token.
+// It returns the GUID the client should switch to, or "" if it already has it. It
+// fails with RetNotSignedIn if the agent has no session and RetNoPermission if guid
+// is not the session's. Without a token change it does no I/O.
+func (m *Manager) Heartbeat(id ccgw.AgentID, guid, token string) (string, error) {
+	now := m.cfg.Clock.Now()
+	sh := m.shard(id)
+	sh.mu.RLock()
+	e := sh.live[id]
+	if e == nil {
+		sh.mu.RUnlock()
+		return "", ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	if err := m.authLocked(e, guid, now); err != nil {
+		sh.mu.RUnlock()
+		return "", err
+	}
+	e.lastSeen.Store(now.UnixNano())
+	m.stats.heartbeats.Add(1)
+	current := e.s.GUID
+	rotate := m.cfg.AuthMode == AuthDynamic && now.Sub(time.UnixMilli(e.s.GUIDIssued)) >= m.cfg.GUIDInterval
+	retoken := token != "" && token != e.s.ServiceToken
+	sh.mu.RUnlock()
+	if rotate || retoken {
+		return m.refresh(id, e, token, rotate, now)
+	}
+	if guid != current {
+		return current, nil
+	}
+	return "", nil
+}
+
+// refresh rotates e's GUID and/or replaces its token, and persists the change.
+func (m *Manager) refresh(id ccgw.AgentID, e *entry, token string, rotate bool, now time.Time) (string, error) {
+	sh := m.shard(id)
+	sh.mu.Lock()
+	if sh.live[id] != e {
+		sh.mu.Unlock()
+		return "", ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	if rotate && now.Sub(time.UnixMilli(e.s.GUIDIssued)) >= m.cfg.GUIDInterval {
+		m.rotateLocked(e, now)
+	}
+	if token != "" {
+		e.s.ServiceToken = token
+	}
+	s := e.s
+	sh.mu.Unlock()
+	if err := m.cfg.Store.PutSession(&s); err != nil {
+		m.cfg.Log.Error("store put failed", "agent", id.String(), "err", err)
+	}
+	return s.GUID, nil
+}
+
+func (m *Manager) rotateLocked(e *entry, now time.Time) {
+	e.s.PrevGUID = e.s.GUID
+	e.s.PrevUntil = ccgw.Millis(now.Add(m.cfg.GUIDTimeout))
+	e.s.GUID = newGUID(m.cfg.NodeName)
+	e.s.GUIDIssued = ccgw.Millis(now)
+}
+
+// UpdateGUID gives agent id's session a fresh GUID at once (updateGuid); the old
+// one stays valid for GUIDTimeout. It fails as Heartbeat does.
+func (m *Manager) UpdateGUID(id ccgw.AgentID, guid string) (string, error) {
+	now := m.cfg.Clock.Now()
+	sh := m.shard(id)
+	sh.mu.Lock()
+	e := sh.live[id]
+	if e == nil {
+		sh.mu.Unlock()
+		return "", ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	if err := m.authLocked(e, guid, now); err != nil {
+		sh.mu.Unlock()
+		return "", err
+	}
+	e.lastSeen.Store(now.UnixNano())
+	m.rotateLocked(e, now)
+	s := e.s
+	sh.mu.Unlock()
+	if err := m.cfg.Store.PutSession(&s); err != nil {
+		return "", &ccgw.Error{Code: ccgw.RetInternal, Err: err}
+	}
+	return s.GUID, nil
+}
+
+// SignOut ends agent id's session on its own request: cause CauseLogout (logout;
+// refused with RetLogoutStateError while the agent talks) or CauseForceLogout. It
+// fails with RetNotSignedIn, RetNoPermission, RetRepeated (a sign-in or sign-out in
+// flight) or RetInternal.
+func (m *Manager) SignOut(id ccgw.AgentID, guid string, cause ccgw.SignOutCause) error {
+	now := m.cfg.Clock.Now()
+	sh := m.shard(id)
+	sh.mu.Lock()
+	e := sh.live[id]
+	if e == nil {
+		sh.mu.Unlock()
+		return ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	if err := m.authLocked(e, guid, now); err != nil {
+		sh.mu.Unlock()
+		return err
+	}
+	if e.pending {
+		sh.mu.Unlock()
+		return ccgw.Fail(ccgw.RetRepeated)
+	}
+	if cause == ccgw.CauseLogout && e.s.State == ccgw.StateTalking {
+		sh.mu.Unlock()
+		return ccgw.Fail(ccgw.RetLogoutStateError)
+	}
+	m.endLocked(sh, e, cause, now)
+	sh.mu.Unlock()
+	m.ended(e.s, cause)
+	return nil
+}
+
+// Kick ends agent id's session whatever its GUID (a supervisor's forced sign-out).
+// It fails with RetNotSignedIn if the agent has no session.
+func (m *Manager) Kick(id ccgw.AgentID, cause ccgw.SignOutCause) error {
+	now := m.cfg.Clock.Now()
+	sh := m.shard(id)
+	sh.mu.Lock()
+	e := sh.live[id]
+	if e == nil || e.pending {
+		sh.mu.Unlock()
+		return ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	m.endLocked(sh, e, cause, now)
+	sh.mu.Unlock()
+	m.ended(e.s, cause)
+	return nil
+}
+
+// Poll takes agent id's next event, waiting up to wait for one (getAgentEvent).
+// The poll is a heartbeat, and a poll in progress keeps the session alive. A client
+// whose session ended can still collect its last events (AgentOther_ShutdownService)
+// with its old GUID; after that it gets RetNotSignedIn (RetNoPermission if the
+// agent signed in again). It returns the event (nil after wait with none), the GUID
+// the client should switch to ("" if none), or RetWrongEventMethod for a push-mode
+// session.
+func (m *Manager) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait time.Duration) (*ccgw.Event, string, error) {
+	now := m.cfg.Clock.Now()
+	sh := m.shard(id)
+	sh.mu.RLock()
+	e := sh.live[id]
+	if e == nil || m.authLocked(e, guid, now) != nil {
+		live := e != nil
+		sh.mu.RUnlock()
+		return m.pollTomb(id, guid, live)
+	}
+	if e.s.Mode == ccgw.ModePush {
+		sh.mu.RUnlock()
+		return nil, "", ccgw.Fail(ccgw.RetWrongEventMethod)
+	}
+	rotate := m.cfg.AuthMode == AuthDynamic && now.Sub(time.UnixMilli(e.s.GUIDIssued)) >= m.cfg.GUIDInterval
+	current := e.s.GUID
+	e.polling.Add(1)
+	e.lastSeen.Store(now.UnixNano())
+	sh.mu.RUnlock()
+	m.stats.polls.Add(1)
+
+	setGUID := ""
+	if rotate {
+		g, err := m.refresh(id, e, "", true, now)
+		if err != nil {
+			e.polling.Add(-1)
+			return nil, "", err
+		}
+		setGUID = g
+	} else if guid != current {
+		setGUID = current
+	}
+
+	t := m.cfg.Clock.NewTimer(wait)
+	ev, ok := e.q.Next(ctx, t.C())
+	t.Stop()
+	e.lastSeen.Store(m.cfg.Clock.Now().UnixNano())
+	e.polling.Add(-1)
+	if !ok {
+		return nil, setGUID, nil
+	}
+	return &ev, setGUID, nil
+}
+
+// pollTomb serves a poll whose GUID is not the live session's.
+func (m *Manager) pollTomb(id ccgw.AgentID, guid string, live bool) (*ccgw.Event, string, error) {
+	sh := m.shard(id)
+	sh.mu.Lock()
+	t := sh.tombs[id]
+	if t == nil || guid == "" || t.guid != guid {
+		sh.mu.Unlock()
+		if live {
+			return nil, "", ccgw.Fail(ccgw.RetNoPermission)
+		}
+		return nil, "", ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	ev, ok := t.q.Pop()
+	if !ok || t.q.Len() == 0 {
+		delete(sh.tombs, id)
+	}
+	sh.mu.Unlock()
+	if !ok {
+		if live {
+			return nil, "", ccgw.Fail(ccgw.RetNoPermission)
+		}
+		return nil, "", ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	return &ev, "", nil
+}
+
+// Session returns a copy of agent id's session if guid authenticates it.
+func (m *Manager) Session(id ccgw.AgentID, guid string) (ccgw.Session, error) {
+	now := m.cfg.Clock.Now()
+	sh := m.shard(id)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	e := sh.live[id]
+	if e == nil {
+		return ccgw.Session{}, ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	if err := m.authLocked(e, guid, now); err != nil {
+		return ccgw.Session{}, err
+	}
+	s := e.s
+	s.Skills = append([]int(nil), e.s.Skills...)
+	return s, nil
+}
+
+// Lookup returns a copy of agent id's session whatever its GUID, for queries about
+// other agents.
+func (m *Manager) Lookup(id ccgw.AgentID) (ccgw.Session, bool) {
+	sh := m.shard(id)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	e := sh.live[id]
+	if e == nil || e.pending {
+		return ccgw.Session{}, false
+	}
+	s := e.s
+	s.Skills = append([]int(nil), e.s.Skills...)
+	return s, true
+}
+
+// Emit is an event an Update produces.
+type Emit struct {
+	Type    string
+	Content json.RawMessage
+}
+
+// Update runs fn on agent id's session, authenticated by guid (or on any session
+// of id when guid is "*"), under the session's lock: fn changes the session and
+// returns the events to queue, or an error to refuse. A change is persisted after
+// the lock is released. fn must not block or do I/O.
+func (m *Manager) Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, error) {
+	now := m.cfg.Clock.Now()
+	sh := m.shard(id)
+	sh.mu.Lock()
+	e := sh.live[id]
+	if e == nil || e.pending {
+		sh.mu.Unlock()
+		return ccgw.Session{}, ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	if guid != "*" {
+		if err := m.authLocked(e, guid, now); err != nil {
+			sh.mu.Unlock()
+			return ccgw.Session{}, err
+		}
+	}
+	before := e.s
+	before.Skills = append([]int(nil), e.s.Skills...)
+	evs, err := fn(&e.s, now)
+	if err != nil {
+		e.s = before
+		sh.mu.Unlock()
+		return ccgw.Session{}, err
+	}
+	for _, ev := range evs {
+		e.q.Add(ev.Type, ev.Content, now)
+	}
+	s := e.s
+	s.Skills = append([]int(nil), e.s.Skills...)
+	sh.mu.Unlock()
+	if err := m.cfg.Store.PutSession(&s); err != nil {
+		m.cfg.Log.Error("store put failed", "agent", id.String(), "err", err)
+	}
+	if len(evs) > 0 {
+		m.notify(&s)
+	}
+	return s, nil
+}
+
+// Run sweeps every tick until ctx ends. It returns ctx's error.
+func (m *Manager) Run(ctx context.Context) error {
+	for {
+		t := m.cfg.Clock.NewTimer(m.cfg.Tick)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C():
+			m.Sweep(m.cfg.Clock.Now())
+		}
+	}
+}
+
+// Sweep signs out every session whose deadline passed by now and purges expired
+// tombstones. It looks only at the wheel's due entries, never at all sessions,
+// and signs out at most MaxExpiries sessions; the rest wait for the next sweep.
+// It returns how many sessions it signed out.
+func (m *Manager) Sweep(now time.Time) int {
+	due := m.wheel.due(now)
+	if len(due) == 0 {
+		return 0
+	}
+	var refile []timedEntry
+	var expired []ccgw.Session
+	for i, we := range due {
+		if len(expired) >= m.cfg.MaxExpiries {
+			for _, rest := range due[i:] {
+				refile = append(refile, timedEntry{now.Add(m.cfg.Tick), rest})
+			}
+			break
+		}
+		sh := m.shard(we.id)
+		sh.mu.Lock()
+		if we.tomb {
+			if t := sh.tombs[we.id]; t != nil && t.gen == we.gen && !t.until.After(now) {
+				delete(sh.tombs, we.id)
+				sh.mu.Unlock()
+				t.q.Discard(ccgw.DropSessionEnded)
+				continue
+			}
+			sh.mu.Unlock()
+			continue
+		}
+		e := sh.live[we.id]
+		if e == nil || e.s.Gen != we.gen {
+			sh.mu.Unlock()
+			continue // stale: that sign-in already ended
+		}
+		var dl time.Time
+		if e.pending || e.polling.Load() > 0 {
+			dl = deadline(now, m.cfg.Timeout)
+		} else {
+			dl = deadline(time.Unix(0, e.lastSeen.Load()), m.cfg.Timeout)
+		}
+		if dl.After(now) {
+			sh.mu.Unlock()
+			refile = append(refile, timedEntry{dl, we})
+			continue
+		}
+		m.endLocked(sh, e, ccgw.CauseTimeout, now) // the commit point: only this caller has e
+		sh.mu.Unlock()
+		expired = append(expired, e.s)
+	}
+	m.wheel.addAll(refile)
+	for _, s := range expired {
+		m.stats.expiries.Add(1)
+		m.ended(s, ccgw.CauseTimeout)
+	}
+	return len(expired)
+}
+
+// Live returns the number of live sessions.
+func (m *Manager) Live() int { return int(m.live.Load()) }
+
+func itoa(n int64) string {
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
+
+// shortGUID returns a prefix of g that identifies it in logs without revealing it.
+func shortGUID(g string) string {
+	if len(g) > 8 {
+		return g[:8] + "…"
+	}
+	return g
+}

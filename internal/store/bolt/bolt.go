@@ -1,0 +1,118 @@
+// Package bolt implements ccgw.SessionStore on an embedded bbolt file, the default
+// store of a single gateway node.
+package bolt
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	bolt "go.etcd.io/bbolt"
+)
+
+var sessionsBucket = []byte("sessions")
+
+// Store is a ccgw.SessionStore in a bbolt file. Concurrent writes are coalesced
+// into shared transactions (bbolt's Batch), so many sign-ins cost few fsyncs.
+type Store struct {
+	db     *bolt.DB
+	closed atomic.Bool
+}
+
+var _ ccgw.SessionStore = (*Store)(nil)
+
+// Open opens (creating if needed) the store in dir/ccgw.db.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("bolt: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, "ccgw.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: open: %w", err)
+	}
+	db.MaxBatchDelay = 2 * time.Millisecond
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(sessionsBucket)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bolt: init: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+func key(id ccgw.AgentID) []byte {
+	var k [4]byte
+	binary.BigEndian.PutUint32(k[:], uint32(id))
+	return k[:]
+}
+
+// storedGen returns the Gen of the stored session v, or 0 if v cannot be read.
+func storedGen(v []byte) uint64 {
+	var g struct {
+		Gen uint64 `json:"gen"`
+	}
+	if json.Unmarshal(v, &g) != nil {
+		return 0
+	}
+	return g.Gen
+}
+
+// PutSession implements ccgw.SessionStore.
+func (s *Store) PutSession(sess *ccgw.Session) error {
+	v, err := json.Marshal(sess)
+	if err != nil {
+		return err
+	}
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(sessionsBucket)
+		k := key(sess.Agent)
+		if old := b.Get(k); old != nil && storedGen(old) > sess.Gen {
+			return nil
+		}
+		return b.Put(k, v)
+	})
+}
+
+// DeleteSession implements ccgw.SessionStore.
+func (s *Store) DeleteSession(id ccgw.AgentID, gen uint64) error {
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(sessionsBucket)
+		k := key(id)
+		if old := b.Get(k); old != nil && storedGen(old) == gen {
+			return b.Delete(k)
+		}
+		return nil
+	})
+}
+
+// LoadSessions implements ccgw.SessionStore. A record that cannot be decoded is
+// skipped and reported in the returned error only if fn never failed.
+func (s *Store) LoadSessions(fn func(*ccgw.Session) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(sessionsBucket).ForEach(func(k, v []byte) error {
+			var sess ccgw.Session
+			if err := json.Unmarshal(v, &sess); err != nil {
+				return fmt.Errorf("bolt: session %x: %w", k, err)
+			}
+			return fn(&sess)
+		})
+	})
+}
+
+// Close implements ccgw.SessionStore; it is safe to call more than once.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	return s.db.Close()
+}
+
+// Ready reports whether the store is open.
+func (s *Store) Ready() bool { return !s.closed.Load() }

@@ -1,0 +1,94 @@
+package ccgw
+
+// Retcode is the wire result code of the CC-Gateway API: "0" for success, otherwise
+// "NNN-NNN". It is always sent as a JSON string.
+type Retcode string
+
+// Retcodes that ccgw produces. The meanings follow shared/spec/retcodes.md.
+const (
+	RetOK                Retcode = "0"
+	RetUnknown           Retcode = "000-000" // unknown error
+	RetWrongEventMethod  Retcode = "000-001" // polling a push-mode session
+	RetBadParam          Retcode = "000-002" // URL or parameter invalid
+	RetNoPermission      Retcode = "000-003" // GUID invalid or expired
+	RetRepeated          Retcode = "000-007" // interface invoked repeatedly
+	RetLoginParam        Retcode = "100-001" // sign-in parameter empty or invalid; bad service_token
+	RetAlreadySignedIn   Retcode = "100-002"
+	RetCTIUnavailable    Retcode = "100-003"
+	RetBadPassword       Retcode = "100-004"
+	RetLogoutParam       Retcode = "100-005"
+	RetNotSignedIn       Retcode = "100-006"
+	RetInternal          Retcode = "100-007"
+	RetAlreadySignedOut  Retcode = "100-008"
+	RetSetStateFailed    Retcode = "100-009"
+	RetLogoutStateError  Retcode = "100-010"
+	RetLoginInvalidParam Retcode = "100-011"
+	RetWrongAgentType    Retcode = "100-012"
+	RetBadPhone          Retcode = "100-013"
+	RetForceKickDisabled Retcode = "100-015"
+	RetBadIP             Retcode = "100-016"
+	RetPasswordExpired   Retcode = "100-020"
+	RetSigningIn         Retcode = "100-021"
+	RetPwdChangeFailed   Retcode = "110-002"
+	RetOldPasswordWrong  Retcode = "110-003"
+	RetAccountLocked     Retcode = "110-016"
+	RetPwdSameAsOld      Retcode = "110-017"
+	RetPwdLikeName       Retcode = "110-018"
+	RetPwdRule           Retcode = "110-019"
+	RetPwdLength         Retcode = "110-020"
+	RetQueryNoRight      Retcode = "300-001"
+	RetQueryNoAgent      Retcode = "300-002"
+	RetNoSkills          Retcode = "600-001"
+)
+
+// messages is the one table from retcode to the message sent with it.
+var messages = map[Retcode]string{
+	RetOK:                "success",
+	RetUnknown:           "unknown error",
+	RetWrongEventMethod:  "the method for obtaining agent events is wrong",
+	RetBadParam:          "the parameter or address passed in the URL is incorrect or an interface parameter is invalid",
+	RetNoPermission:      "no permission to invoke the interface, agent authentication may have expired",
+	RetRepeated:          "the interface is invoked repeatedly",
+	RetLoginParam:        "the sign-in parameter is empty or invalid",
+	RetAlreadySignedIn:   "the agent has signed in",
+	RetCTIUnavailable:    "resource unavailable during sign-in",
+	RetBadPassword:       "the user name or password is incorrect",
+	RetLogoutParam:       "the sign-out parameter is invalid",
+	RetNotSignedIn:       "the agent has not signed in",
+	RetInternal:          "an exception occurred during the operation",
+	RetAlreadySignedOut:  "the agent has signed out",
+	RetSetStateFailed:    "failed to set the agent state",
+	RetLogoutStateError:  "the agent state is incorrect for sign-out",
+	RetLoginInvalidParam: "invalid parameter during sign-in",
+	RetWrongAgentType:    "the agent type is incorrect during sign-in",
+	RetBadPhone:          "the phone number to be bound is invalid",
+	RetForceKickDisabled: "the agent has signed in and cannot be forcibly signed out",
+	RetBadIP:             "the IP address is invalid during sign-in",
+	RetPasswordExpired:   "the agent password has expired",
+	RetSigningIn:         "the agent is signing in, do not invoke the interface again",
+	RetPwdChangeFailed:   "failed to change the password",
+	RetOldPasswordWrong:  "the old password is incorrect",
+	RetAccountLocked:     "the account is locked",
+	RetPwdSameAsOld:      "the new password is the same as the old password",
+	RetPwdLikeName:       "the new password is the same as the account or its reverse",
+	RetPwdRule:           "the new password does not meet the password rules",
+	RetPwdLength:         "the password length must be 8 to 32 characters",
+	RetQueryNoRight:      "no right to query agent information",
+	RetQueryNoAgent:      "the agent does not exist",
+	RetNoSkills:          "the agent does not exist or has no skills",
+}
+
+// Message returns the message text sent with r, or the unknown-error text for a
+// retcode missing from the table.
+func (r Retcode) Message() string {
+	if m, ok := messages[r]; ok {
+		return m
+	}
+	return messages[RetUnknown]
+}
+
+// Known reports whether r is a retcode ccgw can produce.
+func (r Retcode) Known() bool {
+	_, ok := messages[r]
+	return ok
+}

@@ -1,0 +1,82 @@
+package ccgw
+
+import "time"
+
+// Mode is how an agent session receives its events.
+type Mode uint8
+
+// Event delivery modes, chosen per sign-in (README §5).
+const (
+	ModePoll Mode = iota // the client polls getAgentEvent; the poll is the heartbeat
+	ModePush             // the gateway POSTs events to CallbackURI; the client calls handShake
+)
+
+func (m Mode) String() string {
+	if m == ModePush {
+		return "push"
+	}
+	return "poll"
+}
+
+// Session is a signed-in agent's session as it is persisted. The live, in-memory
+// form (deadline, event queue) belongs to internal/session.
+type Session struct {
+	Agent AgentID `json:"agent"`
+	Gen   uint64  `json:"gen"` // distinguishes this sign-in from earlier ones of the same agent
+
+	GUID       string `json:"guid"`
+	GUIDIssued int64  `json:"guidIssued"` // ms epoch when GUID was minted
+	PrevGUID   string `json:"prevGuid,omitempty"`
+	PrevUntil  int64  `json:"prevUntil,omitempty"` // ms epoch until which PrevGUID is accepted
+
+	LoginTime int64  `json:"loginTime"` // ms epoch
+	Op        string `json:"op"`        // login, forceLogin or loginEx
+	MediaType string `json:"mediaType"` // "TTF" and the like
+
+	Phone         string `json:"phone"`
+	AutoAnswer    bool   `json:"autoAnswer"`
+	AutoEnterIdle bool   `json:"autoEnterIdle"`
+	ReleasePhone  bool   `json:"releasePhone"`
+	AgentType     int    `json:"agentType"`
+	IP            string `json:"ip"`
+	TalkRight     bool   `json:"talkRight"`
+
+	Mode         Mode   `json:"mode"`
+	CallbackURI  string `json:"callBackUri,omitempty"`
+	ServiceToken string `json:"serviceToken,omitempty"`
+
+	State       AgentState `json:"state"`
+	StateReason int        `json:"stateReason"`
+	StateSince  int64      `json:"stateSince"` // ms epoch
+	Skills      []int      `json:"skills,omitempty"`
+}
+
+// SignOutCause says why a session ended.
+type SignOutCause string
+
+// Causes of a session's end.
+const (
+	CauseLogout      SignOutCause = "logout"       // the agent signed out
+	CauseForceLogout SignOutCause = "force_logout" // forceLogout or forceLogoutWithReason
+	CauseReplaced    SignOutCause = "replaced"     // a forced sign-in took the agent over
+	CauseTimeout     SignOutCause = "timeout"      // no heartbeat or poll within the timeout
+	CauseSupervisor  SignOutCause = "supervisor"   // signed out by an inspector
+)
+
+// Millis returns t as milliseconds since the Unix epoch, the unit of the wire.
+func Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// SessionStore persists sessions so that they survive a restart. Implementations
+// are safe for concurrent use. Writes are ordered by Gen: a put or delete for an
+// older sign-in never overwrites a newer one.
+type SessionStore interface {
+	// PutSession inserts s, or replaces the stored session of s.Agent if its Gen is
+	// not greater than s.Gen.
+	PutSession(s *Session) error
+	// DeleteSession deletes agent id's session if its Gen is gen.
+	DeleteSession(id AgentID, gen uint64) error
+	// LoadSessions calls fn for every stored session.
+	LoadSessions(fn func(*Session) error) error
+	// Close flushes and closes the store.
+	Close() error
+}
