@@ -86,6 +86,8 @@ type Agent struct {
 	Phone    string
 	GroupID  int
 	Skills   []Skill
+	// Inspector may use the quality-control interfaces on other agents.
+	Inspector bool
 }
 
 // Directory answers who the agents are.

@@ -39,6 +39,10 @@ const (
 	RetQueryNoRight      Retcode = "300-001"
 	RetQueryNoAgent      Retcode = "300-002"
 	RetNoSkills          Retcode = "600-001"
+	RetInspectSelf       Retcode = "000-005" // the agent to be inspected is the inspector
+	RetQCNoRight         Retcode = "900-002" // quality control: no right
+	RetQCNoAgent         Retcode = "900-004" // quality control: no such agent signed in
+	RetQCStateError      Retcode = "900-005" // quality control: state error
 )
 
 // messages is the one table from retcode to the message sent with it.
@@ -76,6 +80,10 @@ var messages = map[Retcode]string{
 	RetQueryNoRight:      "no right to query agent information",
 	RetQueryNoAgent:      "the agent does not exist",
 	RetNoSkills:          "the agent does not exist or has no skills",
+	RetInspectSelf:       "the agent to be inspected is the inspector",
+	RetQCNoRight:         "no right to perform quality control",
+	RetQCNoAgent:         "the inspected agent is not signed in",
+	RetQCStateError:      "the inspected agent's state does not allow the operation",
 }
 
 // Message returns the message text sent with r, or the unknown-error text for a

@@ -48,7 +48,14 @@ type Session struct {
 	State       AgentState `json:"state"`
 	StateReason int        `json:"stateReason"`
 	StateSince  int64      `json:"stateSince"` // ms epoch
-	Skills      []int      `json:"skills,omitempty"`
+	// AfterCall is the state a request made during a call takes effect in when the
+	// call ends (0: none).
+	AfterCall AgentState `json:"afterCall,omitempty"`
+	// RestUntil is when the current rest's time runs out (ms epoch; 0: none, or
+	// already reminded); RestSeq numbers rests so a stale timer is ignored.
+	RestUntil int64  `json:"restUntil,omitempty"`
+	RestSeq   uint64 `json:"restSeq,omitempty"`
+	Skills    []int  `json:"skills,omitempty"`
 }
 
 // SignOutCause says why a session ended.
@@ -79,4 +86,26 @@ type SessionStore interface {
 	LoadSessions(fn func(*Session) error) error
 	// Close flushes and closes the store.
 	Close() error
+}
+
+// EventStore persists undelivered events so that they survive a restart. Events
+// are kept per sign-in (agent and Gen) and numbered by Seq.
+type EventStore interface {
+	// AppendEvents stores evs; they are durable when it returns.
+	AppendEvents(id AgentID, gen uint64, evs []Event) error
+	// AckEvents records, for each sign-in listed, that its events up to Seq were
+	// delivered.
+	AckEvents(acks []EventAck) error
+	// DropEvents forgets every event of the sign-in.
+	DropEvents(id AgentID, gen uint64) error
+	// LoadEvents calls fn once per stored sign-in with the highest Seq acknowledged
+	// and the undelivered events after it, oldest first.
+	LoadEvents(fn func(id AgentID, gen uint64, acked uint64, evs []Event) error) error
+}
+
+// EventAck says that sign-in Gen of Agent had its events up to Seq delivered.
+type EventAck struct {
+	Agent AgentID
+	Gen   uint64
+	Seq   uint64
 }

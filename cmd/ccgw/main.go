@@ -63,6 +63,7 @@ type Config struct {
 	NodeName         string
 	QueueSize        int
 	LogLevel         string
+	RestTimeout      string
 }
 
 // Main is the gateway process: tests run it in process as main does.
@@ -88,7 +89,8 @@ func NewMain() *Main {
 		Data:             "./ccgw-data",
 		HeartbeatTimeout: 2 * time.Minute,
 		PollWait:         10 * time.Second,
-		AuthMode:         "static",
+		AuthMode:         "dynamic",
+		RestTimeout:      "remind",
 		GUIDInterval:     60 * time.Second,
 		GUIDTimeout:      120 * time.Second,
 		NodeName:         "AgentGateway0",
@@ -116,6 +118,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&c.NodeName, "node-name", c.NodeName, "node name, the suffix of every GUID")
 	fs.IntVar(&c.QueueSize, "queue-size", c.QueueSize, "events kept per agent; the oldest is dropped beyond it")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.RestTimeout, "rest-timeout", c.RestTimeout, "when a rest's time runs out: remind (AgentState_Rest_Timeout, agent stays in rest) or idle (then AgentState_Ready)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -137,6 +140,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--auth-mode %q: want static or dynamic", c.AuthMode)
 	case c.GUIDInterval <= 0 || c.GUIDTimeout <= c.GUIDInterval:
 		return errors.New("--guid-interval must be positive and less than --guid-timeout")
+	case c.RestTimeout != "remind" && c.RestTimeout != "idle":
+		return fmt.Errorf("--rest-timeout %q: want remind or idle", c.RestTimeout)
 	case c.QueueSize < 1:
 		return errors.New("--queue-size must be at least 1")
 	case c.NodeName == "" || strings.ContainsAny(c.NodeName, " ;,\"="):
@@ -183,6 +188,9 @@ func (m *Main) Run(ctx context.Context) error {
 		GUIDInterval: c.GUIDInterval,
 		GUIDTimeout:  c.GUIDTimeout,
 		QueueSize:    c.QueueSize,
+		Events:       st,
+
+		RestTimeoutIdle: c.RestTimeout == "idle",
 	})
 	if err != nil {
 		st.Close()
@@ -273,6 +281,7 @@ func (m *Main) Close() error {
 		m.cancel() // wakes held polls and stops the sweeper
 		err := m.srv.Shutdown(ctx)
 		m.wg.Wait()
+		m.sessions.FlushAcks()
 		if cerr := m.store.Close(); err == nil {
 			err = cerr
 		}

@@ -23,7 +23,8 @@ type Directory struct {
 
 	mu        sync.RWMutex // guards agents and passwords
 	agents    map[ccgw.AgentID]ccgw.Agent
-	passwords map[ccgw.AgentID]string // changed passwords, over the configured ones
+	passwords map[ccgw.AgentID]string   // changed passwords, over the configured ones
+	history   map[ccgw.AgentID][]string // earlier passwords, newest last
 }
 
 var _ ccgw.Directory = (*Directory)(nil)
@@ -32,19 +33,20 @@ var _ ccgw.Directory = (*Directory)(nil)
 // ccgw.MaxAgentID exists with DefaultSkills, phone "7"+work number, and any
 // non-empty password signs in.
 func Default() *Directory {
-	return &Directory{open: true, agents: map[ccgw.AgentID]ccgw.Agent{}, passwords: map[ccgw.AgentID]string{}}
+	return &Directory{open: true, agents: map[ccgw.AgentID]ccgw.Agent{}, passwords: map[ccgw.AgentID]string{}, history: map[ccgw.AgentID][]string{}}
 }
 
 // File is the JSON form of an --agents file.
 type File struct {
 	Skills []ccgw.Skill `json:"skills"`
 	Agents []struct {
-		WorkNo   string `json:"workNo"`
-		Name     string `json:"name"`
-		Password string `json:"password"`
-		Phone    string `json:"phone"`
-		GroupID  int    `json:"groupId"`
-		Skills   []int  `json:"skills"`
+		WorkNo    string `json:"workNo"`
+		Name      string `json:"name"`
+		Password  string `json:"password"`
+		Phone     string `json:"phone"`
+		GroupID   int    `json:"groupId"`
+		Skills    []int  `json:"skills"`
+		Inspector bool   `json:"inspector"`
 	} `json:"agents"`
 }
 
@@ -68,7 +70,7 @@ func FromFile(f File) (*Directory, error) {
 	for _, s := range f.Skills {
 		skills[s.ID] = s
 	}
-	d := &Directory{agents: make(map[ccgw.AgentID]ccgw.Agent, len(f.Agents)), passwords: map[ccgw.AgentID]string{}}
+	d := &Directory{agents: make(map[ccgw.AgentID]ccgw.Agent, len(f.Agents)), passwords: map[ccgw.AgentID]string{}, history: map[ccgw.AgentID][]string{}}
 	for _, a := range f.Agents {
 		id, err := ccgw.ParseAgentID(a.WorkNo)
 		if err != nil {
@@ -80,7 +82,7 @@ func FromFile(f File) (*Directory, error) {
 		if _, dup := d.agents[id]; dup {
 			return nil, fmt.Errorf("agents: agent %s listed twice", a.WorkNo)
 		}
-		ag := ccgw.Agent{ID: id, Name: a.Name, Password: a.Password, Phone: a.Phone, GroupID: a.GroupID}
+		ag := ccgw.Agent{ID: id, Name: a.Name, Password: a.Password, Phone: a.Phone, GroupID: a.GroupID, Inspector: a.Inspector}
 		for _, sid := range a.Skills {
 			sk, ok := skills[sid]
 			if !ok {
@@ -104,7 +106,7 @@ func (d *Directory) Agent(id ccgw.AgentID) (ccgw.Agent, bool) {
 	if ok || !d.open {
 		return a, ok
 	}
-	return ccgw.Agent{ID: id, Name: "agent" + id.String(), Phone: "7" + id.String(), GroupID: 1, Skills: DefaultSkills}, true
+	return ccgw.Agent{ID: id, Name: "agent" + id.String(), Phone: "7" + id.String(), GroupID: 1, Skills: DefaultSkills, Inspector: true}, true
 }
 
 // CheckPassword implements ccgw.Directory.
@@ -138,6 +140,16 @@ func (d *Directory) SetPassword(id ccgw.AgentID, password string) error {
 	d.passwords[id] = password
 	d.mu.Unlock()
 	return nil
+}
+
+// Skill returns the skill with id, if the directory knows it.
+func (d *Directory) Skill(id int) (ccgw.Skill, bool) {
+	for _, s := range d.Skills() {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return ccgw.Skill{}, false
 }
 
 // Skills returns every skill known to the directory.

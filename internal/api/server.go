@@ -45,7 +45,7 @@ func New(cfg Config) *Server {
 		cfg.Ready = func() bool { return true }
 	}
 	s := &Server{cfg: cfg}
-	s.routes = buildRoutes(s.table())
+	s.routes = buildRoutes(append(s.table(), s.stateTable()...))
 	return s
 }
 

@@ -85,9 +85,16 @@ func (q *Queue) Add(typ string, content json.RawMessage, now time.Time) ccgw.Eve
 
 // Restore puts back events read from a store, keeping their sequence numbers.
 // It is meant for a queue that has not been used yet.
-func (q *Queue) Restore(evs []ccgw.Event) {
+func (q *Queue) Restore(evs []ccgw.Event) { q.RestoreFrom(0, evs) }
+
+// RestoreFrom is Restore for a sign-in whose events up to acked were delivered:
+// numbering goes on after acked even when no event is left.
+func (q *Queue) RestoreFrom(acked uint64, evs []ccgw.Event) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if acked > q.seq {
+		q.seq = acked
+	}
 	for _, ev := range evs {
 		if q.n == q.max {
 			break

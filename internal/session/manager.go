@@ -43,6 +43,11 @@ type Config struct {
 	// Notify, if set, is called (outside every lock) after events were queued for
 	// a push-mode session.
 	Notify func(id ccgw.AgentID)
+	// Events, if set, persists undelivered events; nil keeps them in memory only.
+	Events ccgw.EventStore
+	// RestTimeoutIdle makes an agent whose rest time ran out idle; by default it
+	// stays in rest and is only reminded (AgentState_Rest_Timeout), as the spec says.
+	RestTimeoutIdle bool
 }
 
 const shardCount = 64
@@ -56,6 +61,8 @@ type Manager struct {
 
 	shards [shardCount]shard
 	stats  stats
+	acks   ackBuffer
+	skills skillIndex
 }
 
 // shard is one part of the session table, chosen by agent ID.
@@ -127,6 +134,8 @@ func New(cfg Config) (*Manager, error) {
 		m.shards[i].tombs = make(map[ccgw.AgentID]*tomb)
 	}
 	m.stats.init()
+	m.acks.pending = make(map[ackKey]uint64)
+	m.skills.by = make(map[int]map[ccgw.AgentID]struct{})
 	return m, nil
 }
 
@@ -169,10 +178,17 @@ func (m *Manager) Restore() (int, error) {
 			maxGen = s.Gen
 		}
 		due = append(due, timedEntry{deadline(now, m.cfg.Timeout), wheelEntry{id: s.Agent, gen: s.Gen}})
+		if s.State == ccgw.StateRest && s.RestUntil != 0 {
+			due = append(due, timedEntry{time.UnixMilli(s.RestUntil), wheelEntry{id: s.Agent, gen: s.Gen, rest: s.RestSeq}})
+		}
+		m.skills.set(s.Agent, nil, s.Skills)
 		n++
 		return nil
 	})
 	if err != nil {
+		return n, err
+	}
+	if err := m.restoreEvents(); err != nil {
 		return n, err
 	}
 	for {
@@ -184,6 +200,69 @@ func (m *Manager) Restore() (int, error) {
 	m.wheel.addAll(due)
 	m.live.Add(int64(n))
 	return n, nil
+}
+
+// restoreEvents puts each restored session's undelivered events back in its queue,
+// and drops (counted) those of sign-ins that no longer exist.
+func (m *Manager) restoreEvents() error {
+	if m.cfg.Events == nil {
+		return nil
+	}
+	var stale []ccgw.EventAck
+	err := m.cfg.Events.LoadEvents(func(id ccgw.AgentID, gen, acked uint64, evs []ccgw.Event) error {
+		sh := m.shard(id)
+		sh.mu.RLock()
+		e := sh.live[id]
+		sh.mu.RUnlock()
+		if e == nil || e.s.Gen != gen {
+			for _, ev := range evs {
+				m.dropped(ev, ccgw.DropSessionEnded)
+			}
+			stale = append(stale, ccgw.EventAck{Agent: id, Gen: gen})
+			return nil
+		}
+		e.q.RestoreFrom(acked, evs)
+		return nil
+	})
+	for _, a := range stale {
+		if derr := m.cfg.Events.DropEvents(a.Agent, a.Gen); derr != nil && err == nil {
+			err = derr
+		}
+	}
+	return err
+}
+
+// persist stores events just queued for a session; they are durable when it
+// returns. A failure is logged: the events stay queued in memory.
+func (m *Manager) persist(id ccgw.AgentID, gen uint64, evs []ccgw.Event) {
+	if m.cfg.Events == nil || len(evs) == 0 {
+		return
+	}
+	if err := m.cfg.Events.AppendEvents(id, gen, evs); err != nil {
+		m.cfg.Log.Error("event store append failed", "agent", id.String(), "err", err)
+	}
+}
+
+// delivered records that a session's events up to seq reached the client.
+func (m *Manager) delivered(id ccgw.AgentID, gen, seq uint64) {
+	if m.cfg.Events != nil {
+		m.acks.add(id, gen, seq)
+	}
+}
+
+// FlushAcks writes the acknowledgements gathered since the last flush in one
+// store call. Run calls it every tick; call it once more after Run returns.
+func (m *Manager) FlushAcks() {
+	if m.cfg.Events == nil {
+		return
+	}
+	acks := m.acks.take()
+	if len(acks) == 0 {
+		return
+	}
+	if err := m.cfg.Events.AckEvents(acks); err != nil {
+		m.cfg.Log.Error("event store ack failed", "acks", len(acks), "err", err)
+	}
 }
 
 func (m *Manager) newQueue(id ccgw.AgentID) *event.Queue {
@@ -270,15 +349,16 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 	}
 	sh.mu.Lock()
 	e.pending = false
-	e.q.Add(ccgw.EvInService, nil, now)
-	e.q.Add(ccgw.EvReady, nil, now)
+	evs := []ccgw.Event{e.q.Add(ccgw.EvInService, nil, now), e.q.Add(ccgw.EvReady, nil, now)}
 	switch req.Status {
 	case ccgw.StateBusy:
-		e.q.Add(ccgw.EvSetNotReadySuccess, event.Content(map[string]string{"reason": "0"}), now)
+		evs = append(evs, e.q.Add(ccgw.EvSetNotReadySuccess, event.Content(map[string]string{"reason": "0"}), now))
 	case ccgw.StateWork:
-		e.q.Add(ccgw.EvWork, nil, now)
+		evs = append(evs, e.q.Add(ccgw.EvWork, nil, now))
 	}
 	sh.mu.Unlock()
+	m.persist(id, s.Gen, evs)
+	m.skills.set(id, nil, s.Skills)
 	m.wheel.add(deadline(now, m.cfg.Timeout), wheelEntry{id: id, gen: s.Gen})
 	m.live.Add(1)
 	m.stats.signIn()
@@ -313,8 +393,14 @@ func shutdownContent(loginTime int64) json.RawMessage {
 func (m *Manager) ended(s ccgw.Session, cause ccgw.SignOutCause) {
 	m.live.Add(-1)
 	m.stats.signOut(cause)
+	m.skills.set(s.Agent, s.Skills, nil)
 	if err := m.cfg.Store.DeleteSession(s.Agent, s.Gen); err != nil {
 		m.cfg.Log.Error("store delete failed", "agent", s.Agent.String(), "err", err)
+	}
+	if m.cfg.Events != nil {
+		if err := m.cfg.Events.DropEvents(s.Agent, s.Gen); err != nil {
+			m.cfg.Log.Error("event store drop failed", "agent", s.Agent.String(), "err", err)
+		}
 	}
 	if cause != ccgw.CauseLogout {
 		m.notify(&s)
@@ -522,6 +608,7 @@ func (m *Manager) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait t
 	if !ok {
 		return nil, setGUID, nil
 	}
+	m.delivered(id, e.s.Gen, ev.Seq)
 	return &ev, setGUID, nil
 }
 
@@ -617,14 +704,22 @@ func (m *Manager) Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, 
 		sh.mu.Unlock()
 		return ccgw.Session{}, err
 	}
+	queued := make([]ccgw.Event, 0, len(evs))
 	for _, ev := range evs {
-		e.q.Add(ev.Type, ev.Content, now)
+		queued = append(queued, e.q.Add(ev.Type, ev.Content, now))
 	}
 	s := e.s
 	s.Skills = append([]int(nil), e.s.Skills...)
 	sh.mu.Unlock()
 	if err := m.cfg.Store.PutSession(&s); err != nil {
 		m.cfg.Log.Error("store put failed", "agent", id.String(), "err", err)
+	}
+	m.persist(id, s.Gen, queued)
+	if s.RestSeq != before.RestSeq && s.RestUntil != 0 {
+		m.wheel.add(time.UnixMilli(s.RestUntil), wheelEntry{id: id, gen: s.Gen, rest: s.RestSeq})
+	}
+	if !equalInts(before.Skills, s.Skills) {
+		m.skills.set(id, before.Skills, s.Skills)
 	}
 	if len(evs) > 0 {
 		m.notify(&s)
@@ -642,6 +737,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C():
 			m.Sweep(m.cfg.Clock.Now())
+			m.FlushAcks()
 		}
 	}
 }
@@ -657,6 +753,7 @@ func (m *Manager) Sweep(now time.Time) int {
 	}
 	var refile []timedEntry
 	var expired []ccgw.Session
+	var rested []restDone
 	for i, we := range due {
 		if len(expired) >= m.cfg.MaxExpiries {
 			for _, rest := range due[i:] {
@@ -681,6 +778,16 @@ func (m *Manager) Sweep(now time.Time) int {
 			sh.mu.Unlock()
 			continue // stale: that sign-in already ended
 		}
+		if we.rest != 0 {
+			if ev, ok := m.restTimeoutLocked(e, we.rest, now); ok {
+				s := e.s
+				sh.mu.Unlock()
+				rested = append(rested, restDone{s, ev})
+				continue
+			}
+			sh.mu.Unlock()
+			continue
+		}
 		var dl time.Time
 		if e.pending || e.polling.Load() > 0 {
 			dl = deadline(now, m.cfg.Timeout)
@@ -697,11 +804,52 @@ func (m *Manager) Sweep(now time.Time) int {
 		expired = append(expired, e.s)
 	}
 	m.wheel.addAll(refile)
+	for _, r := range rested {
+		if err := m.cfg.Store.PutSession(&r.s); err != nil {
+			m.cfg.Log.Error("store put failed", "agent", r.s.Agent.String(), "err", err)
+		}
+		m.persist(r.s.Agent, r.s.Gen, r.evs)
+		m.notify(&r.s)
+	}
 	for _, s := range expired {
 		m.stats.expiries.Add(1)
 		m.ended(s, ccgw.CauseTimeout)
 	}
 	return len(expired)
+}
+
+type restDone struct {
+	s   ccgw.Session
+	evs []ccgw.Event
+}
+
+// restTimeoutLocked tells agent e that its rest (number seq) ran out, if it is
+// still in that rest: AgentState_Rest_Timeout, and with RestTimeoutIdle the move
+// to idle. sh.mu must be held.
+func (m *Manager) restTimeoutLocked(e *entry, seq uint64, now time.Time) ([]ccgw.Event, bool) {
+	s := &e.s
+	if s.State != ccgw.StateRest || s.RestSeq != seq || s.RestUntil == 0 || time.UnixMilli(s.RestUntil).After(now) {
+		return nil, false
+	}
+	s.RestUntil = 0
+	evs := []ccgw.Event{e.q.Add(ccgw.EvRestTimeout, nil, now)}
+	if m.cfg.RestTimeoutIdle {
+		s.State, s.StateReason, s.StateSince = ccgw.StateIdle, 0, ccgw.Millis(now)
+		evs = append(evs, e.q.Add(ccgw.EvReady, nil, now))
+	}
+	return evs, true
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Live returns the number of live sessions.

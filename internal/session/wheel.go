@@ -13,7 +13,8 @@ import (
 type wheelEntry struct {
 	id   ccgw.AgentID
 	gen  uint64
-	tomb bool
+	tomb bool   // the entry is for the sign-in's tombstone
+	rest uint64 // non-zero: the entry is the timer of rest number rest
 }
 
 // wheel files entries by tick number (deadline / tick, rounded up). Each live

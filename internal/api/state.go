@@ -1,0 +1,452 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/agent"
+	"github.com/ccgw/ccgw/internal/session"
+)
+
+const (
+	ag = "/agentgateway/resource/agentgroup/{agentid}"
+	qc = "/agentgateway/resource/qualitycontrol/{agentid}"
+)
+
+// stateTable lists the state, skill, query and quality-control interfaces.
+func (s *Server) stateTable() []*route {
+	return []*route{
+		r(http.MethodPost, "sayBusy", on+"/saybusy", s.sayBusy),
+		r(http.MethodPost, "sayFree", on+"/sayfree", s.simple(agent.SayFree)),
+		r(http.MethodPost, "cancelBusy", on+"/cancelbusy", s.simple(agent.CancelBusy)),
+		r(http.MethodPost, "rest", on+"/rest/{time}/{restcause}", s.rest),
+		r(http.MethodPost, "cancelRest", on+"/cancelrest", s.simple(agent.CancelRest)),
+		r(http.MethodPost, "sayWork", on+"/work", s.simple(agent.SayWork)),
+		r(http.MethodPost, "cancelWork", on+"/cancelwork", s.simple(agent.CancelWork)),
+		r(http.MethodPost, "resetSkill", on+"/resetskill/{autoflag}", s.resetSkill),
+		r(http.MethodGet, "queryAgentSkills", on+"/agentskills", s.queryAgentSkills),
+		r(http.MethodGet, "queryAgentSkillsByWorkNo", on+"/agentskillsbyworkno/{workno}", s.queryAgentSkillsByWorkNo),
+		r(http.MethodGet, "queryAgentInfoByWorkNo", ag+"/agentbyworkno/{workno}", s.queryAgentInfoByWorkNo),
+		r(http.MethodGet, "queryAgentInfoBySkillId", ag+"/agentbyskill/{skillid}", s.queryAgentInfoBySkillId),
+		r(http.MethodGet, "queryAllOnlineAgents", ag+"/allonlineagents", s.queryAllOnlineAgents),
+		r(http.MethodPost, "setAgentAutoAnswer", on+"/autoanswer/{isautoanswer}", s.setAgentAutoAnswer),
+		r(http.MethodPost, "setAgentAutoEnterIdle", on+"/autoenteridle/{flag}", s.setAgentAutoEnterIdle),
+		r(http.MethodPost, "setTalkRight", on+"/settalkright", s.setTalkRight),
+		r(http.MethodPost, "modifyAccountPwdEx", on+"/modifyaccountpwdex", s.modifyAccountPwdEx),
+		r(http.MethodGet, "queryCustomState", on+"/querycustomstate", s.queryCustomState),
+		r(http.MethodPost, "forceLogOutAgent", qc+"/forcelogout/{workno}", s.forceLogOutAgent),
+		r(http.MethodPost, "forceBusy", qc+"/forcebusy/{workno}", s.forceBusy),
+		r(http.MethodPost, "forceRest", qc+"/forcerest/{workno}/{time}/{reason}", s.forceRest),
+		r(http.MethodPost, "forceIdle", qc+"/forceidle/{workno}", s.forceIdle),
+	}
+}
+
+// change applies a state request to the caller's own session.
+func (s *Server) change(c *call, req agent.Request) reply {
+	_, err := s.cfg.Sessions.Update(c.agent, c.guid(), func(sess *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		return agent.Apply(sess, req, now)
+	})
+	if err != nil {
+		return failed(err)
+	}
+	return ok(emptyResult)
+}
+
+// simple returns the handler of a state interface that takes no parameters.
+func (s *Server) simple(op agent.Op) func(*call) reply {
+	return func(c *call) reply { return s.change(c, agent.Request{Op: op}) }
+}
+
+// queryBool parses an optional boolean query parameter ("" is false).
+func queryBool(c *call, name string) (bool, bool) {
+	v := c.r.URL.Query().Get(name)
+	if v == "" {
+		return false, true
+	}
+	return parseBool(v)
+}
+
+// intIn parses s as an integer in [lo, hi].
+func intIn(s string, lo, hi int) (int, bool) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, false
+	}
+	return n, true
+}
+
+func (s *Server) sayBusy(c *call) reply {
+	reason := 0
+	if v := c.r.URL.Query().Get("reason"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || (n != 0 && (n < 200 || n > 250)) {
+			return fail(ccgw.RetBadParam)
+		}
+		reason = n
+	}
+	prolong, okP := queryBool(c, "prolong")
+	if !okP {
+		return fail(ccgw.RetBadParam)
+	}
+	return s.change(c, agent.Request{Op: agent.SayBusy, Reason: reason, Prolong: prolong})
+}
+
+// restParams parses a rest's {time} (1–86399 s) and cause (0–255).
+func restParams(timeStr, causeStr string) (time.Duration, int, bool) {
+	secs, ok1 := intIn(timeStr, 1, 86399)
+	cause, ok2 := intIn(causeStr, 0, 255)
+	return time.Duration(secs) * time.Second, cause, ok1 && ok2
+}
+
+func (s *Server) rest(c *call) reply {
+	d, cause, okR := restParams(c.vars[0], c.vars[1])
+	prolong, okP := queryBool(c, "prolong")
+	if !okR || !okP {
+		return fail(ccgw.RetBadParam)
+	}
+	return s.change(c, agent.Request{Op: agent.Rest, Reason: cause, Prolong: prolong, RestTime: d})
+}
+
+func (s *Server) resetSkill(c *call) reply {
+	auto := strings.EqualFold(c.vars[0], "true")
+	q := c.r.URL.Query()
+	if pl := q.Get("phonelinkage"); pl != "" && pl != "0" && pl != "1" {
+		return fail(ccgw.RetBadParam)
+	}
+	list := q.Get("skillid")
+	if len(list) > 4000 {
+		return fail(ccgw.RetBadParam)
+	}
+	want := map[int]bool{}
+	for _, f := range strings.Split(list, ";") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			return fail(ccgw.RetBadParam)
+		}
+		want[n] = true
+	}
+	a, found := s.cfg.Directory.Agent(c.agent)
+	if !found {
+		return fail(ccgw.RetNotSignedIn)
+	}
+	var skills []int
+	for _, sk := range a.Skills {
+		if auto || want[sk.ID] {
+			skills = append(skills, sk.ID)
+		}
+	}
+	_, err := s.cfg.Sessions.Update(c.agent, c.guid(), func(sess *ccgw.Session, _ time.Time) ([]session.Emit, error) {
+		sess.Skills = skills
+		return nil, nil
+	})
+	if err != nil {
+		return failed(err)
+	}
+	return ok(emptyResult)
+}
+
+// skillsOf returns agent id's configured skills, never nil.
+func (s *Server) skillsOf(id ccgw.AgentID) ([]ccgw.Skill, bool) {
+	a, found := s.cfg.Directory.Agent(id)
+	if !found {
+		return nil, false
+	}
+	return append([]ccgw.Skill{}, a.Skills...), true
+}
+
+func (s *Server) queryAgentSkills(c *call) reply {
+	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+		return failed(err)
+	}
+	skills, found := s.skillsOf(c.agent)
+	if !found || len(skills) == 0 {
+		return fail(ccgw.RetNoSkills)
+	}
+	return ok(skills)
+}
+
+func (s *Server) queryAgentSkillsByWorkNo(c *call) reply {
+	other, err := ccgw.ParseAgentID(c.vars[0])
+	if err != nil {
+		return failed(err)
+	}
+	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+		return failed(err)
+	}
+	skills, found := s.skillsOf(other)
+	if !found || len(skills) == 0 {
+		return fail(ccgw.RetNoSkills)
+	}
+	return ok(skills)
+}
+
+// agentInfo is an agent's details (interfaces.md §21).
+type agentInfo struct {
+	WorkNo             string       `json:"workno"`
+	Name               string       `json:"name"`
+	Status             int          `json:"status"`
+	CTIStatus          int          `json:"ctiStatus"`
+	GroupID            int          `json:"groupid"`
+	GroupName          string       `json:"groupname"`
+	SkillList          []ccgw.Skill `json:"skilllist"`
+	CallIDs            []string     `json:"callids"`
+	MediaType          string       `json:"mediatype"`
+	VDNID              int          `json:"vdnid"`
+	PhoneNumber        string       `json:"phonenumber"`
+	CurrentStateTime   int64        `json:"currentstatetime"`
+	LoginDate          int64        `json:"logindate"`
+	InMultimediaConf   int          `json:"inMultimediaConf"`
+	CurrentStateReason int          `json:"currentStateReason"`
+}
+
+// info describes agent a with its live session sess (signed out when !live).
+func (s *Server) info(a ccgw.Agent, sess ccgw.Session, live bool) agentInfo {
+	inf := agentInfo{
+		WorkNo: a.ID.String(), Name: a.Name, GroupID: a.GroupID, SkillList: []ccgw.Skill{},
+		CallIDs: []string{}, VDNID: 1, PhoneNumber: a.Phone,
+		Status: int(ccgw.StateSignedOut), CTIStatus: ccgw.StateSignedOut.CTI(), MediaType: "FFF",
+	}
+	if !live {
+		return inf
+	}
+	now := time.Now()
+	inf.Status, inf.CTIStatus = int(sess.State), sess.State.CTI()
+	inf.MediaType, inf.PhoneNumber = sess.MediaType, sess.Phone
+	inf.CurrentStateTime = int64(now.Sub(time.UnixMilli(sess.StateSince)) / time.Second)
+	inf.LoginDate, inf.CurrentStateReason = sess.LoginTime, sess.StateReason
+	for _, id := range sess.Skills {
+		for _, sk := range a.Skills {
+			if sk.ID == id {
+				inf.SkillList = append(inf.SkillList, sk)
+			}
+		}
+	}
+	return inf
+}
+
+func (s *Server) queryAgentInfoByWorkNo(c *call) reply {
+	other, err := ccgw.ParseAgentID(c.vars[0])
+	if err != nil {
+		return failed(err)
+	}
+	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+		return failed(err)
+	}
+	a, found := s.cfg.Directory.Agent(other)
+	if !found {
+		return fail(ccgw.RetQueryNoAgent)
+	}
+	sess, live := s.cfg.Sessions.Lookup(other)
+	return ok(s.info(a, sess, live))
+}
+
+// bySkillBody is the optional filter of queryAgentInfoBySkillId.
+type bySkillBody struct {
+	AgentLimit  flexInt   `json:"agentLimit"`
+	AgentStatus []flexInt `json:"agentStatus"`
+}
+
+func (s *Server) queryAgentInfoBySkillId(c *call) reply {
+	skill, okS := intIn(c.vars[0], 0, 1<<31-1)
+	if !okS {
+		return fail(ccgw.RetBadParam)
+	}
+	var b bySkillBody
+	if err := decodeBody(c.w, c.r, &b, true); err != nil {
+		return fail(ccgw.RetBadParam)
+	}
+	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+		return failed(err)
+	}
+	limit, states := 0, map[int]bool(nil)
+	if b.AgentLimit.set && b.AgentStatus != nil { // both must be present to take effect
+		if b.AgentLimit.v < 1 || b.AgentLimit.v > 500 {
+			return fail(ccgw.RetBadParam)
+		}
+		limit, states = int(b.AgentLimit.v), map[int]bool{}
+		for _, st := range b.AgentStatus {
+			states[int(st.v)] = true
+		}
+	}
+	out := []agentInfo{}
+	for _, sess := range s.cfg.Sessions.BySkill(skill) {
+		if !sess.TalkRight || (states != nil && !states[int(sess.State)]) {
+			continue
+		}
+		a, _ := s.cfg.Directory.Agent(sess.Agent)
+		out = append(out, s.info(a, sess, true))
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return ok(out)
+}
+
+// skillAgents is one element of queryAllOnlineAgents' result.
+type skillAgents struct {
+	SkillMediaType int         `json:"skillMediaType"`
+	SkillID        int         `json:"skillId"`
+	Agent          []agentInfo `json:"agent"`
+}
+
+func (s *Server) queryAllOnlineAgents(c *call) reply {
+	me, err := s.cfg.Sessions.Session(c.agent, c.guid())
+	if err != nil {
+		return failed(err)
+	}
+	out := []skillAgents{}
+	for _, id := range me.Skills {
+		sk, _ := s.cfg.Directory.Skill(id)
+		group := skillAgents{SkillMediaType: sk.MediaType, SkillID: id, Agent: []agentInfo{}}
+		for _, sess := range s.cfg.Sessions.BySkill(id) {
+			a, _ := s.cfg.Directory.Agent(sess.Agent)
+			group.Agent = append(group.Agent, s.info(a, sess, true))
+		}
+		out = append(out, group)
+	}
+	return ok(out)
+}
+
+// setFlag changes one of the caller's session settings.
+func (s *Server) setFlag(c *call, set func(*ccgw.Session)) reply {
+	_, err := s.cfg.Sessions.Update(c.agent, c.guid(), func(sess *ccgw.Session, _ time.Time) ([]session.Emit, error) {
+		set(sess)
+		return nil, nil
+	})
+	if err != nil {
+		return failed(err)
+	}
+	return ok(emptyResult)
+}
+
+func (s *Server) setAgentAutoAnswer(c *call) reply {
+	v := c.vars[0]
+	if len(v) > 5 {
+		return fail(ccgw.RetBadParam)
+	}
+	on := v == "true"
+	return s.setFlag(c, func(sess *ccgw.Session) { sess.AutoAnswer = on })
+}
+
+func (s *Server) setAgentAutoEnterIdle(c *call) reply {
+	v := c.vars[0]
+	if len(v) > 5 {
+		return fail(ccgw.RetBadParam)
+	}
+	on := v == "true"
+	return s.setFlag(c, func(sess *ccgw.Session) { sess.AutoEnterIdle = on })
+}
+
+func (s *Server) setTalkRight(c *call) reply {
+	flag := c.r.URL.Query().Get("flag")
+	if flag != "0" && flag != "1" {
+		return fail(ccgw.RetBadParam)
+	}
+	return s.setFlag(c, func(sess *ccgw.Session) { sess.TalkRight = flag == "1" })
+}
+
+// pwdBody is the modifyAccountPwdEx body.
+type pwdBody struct {
+	OldPassword flexString `json:"oldPassword"`
+	NewPassword flexString `json:"newPassword"`
+}
+
+func (s *Server) modifyAccountPwdEx(c *call) reply {
+	var b pwdBody
+	if err := decodeBody(c.w, c.r, &b, false); err != nil || !b.OldPassword.set || !b.NewPassword.set {
+		return fail(ccgw.RetBadParam)
+	}
+	if len(b.OldPassword.v) > 32 {
+		return fail(ccgw.RetBadParam)
+	}
+	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+		return failed(err)
+	}
+	if err := s.cfg.Directory.ChangePassword(c.agent, b.OldPassword.v, b.NewPassword.v); err != nil {
+		return failed(err)
+	}
+	return ok(emptyResult)
+}
+
+func (s *Server) queryCustomState(c *call) reply {
+	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+		return failed(err)
+	}
+	return ok(map[string]string{"agentcustomstate": "65535"})
+}
+
+// inspect authenticates the inspector (the path's agent) and parses the
+// inspected agent's work number.
+func (s *Server) inspect(c *call) (ccgw.AgentID, *reply) {
+	target, err := ccgw.ParseAgentID(c.vars[0])
+	if err != nil {
+		rep := failed(err)
+		return 0, &rep
+	}
+	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+		rep := failed(err)
+		return 0, &rep
+	}
+	if a, _ := s.cfg.Directory.Agent(c.agent); !a.Inspector {
+		rep := fail(ccgw.RetQCNoRight)
+		return 0, &rep
+	}
+	if target == c.agent {
+		rep := fail(ccgw.RetInspectSelf)
+		return 0, &rep
+	}
+	return target, nil
+}
+
+// force applies an inspector's state request to another agent.
+func (s *Server) force(c *call, req agent.Request) reply {
+	target, rep := s.inspect(c)
+	if rep != nil {
+		return *rep
+	}
+	_, err := s.cfg.Sessions.Update(target, "*", func(sess *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		return agent.Apply(sess, req, now)
+	})
+	switch ccgw.CodeOf(err) {
+	case ccgw.RetOK:
+		return ok(emptyResult)
+	case ccgw.RetNotSignedIn:
+		return fail(ccgw.RetQCNoAgent)
+	case ccgw.RetSetStateFailed:
+		return fail(ccgw.RetQCStateError)
+	}
+	return failed(err)
+}
+
+func (s *Server) forceLogOutAgent(c *call) reply {
+	target, rep := s.inspect(c)
+	if rep != nil {
+		return *rep
+	}
+	if err := s.cfg.Sessions.Kick(target, ccgw.CauseSupervisor); err != nil {
+		return fail(ccgw.RetQCNoAgent)
+	}
+	return ok(emptyResult)
+}
+
+func (s *Server) forceBusy(c *call) reply {
+	return s.force(c, agent.Request{Op: agent.ForceBusy})
+}
+
+func (s *Server) forceIdle(c *call) reply {
+	return s.force(c, agent.Request{Op: agent.ForceReady})
+}
+
+func (s *Server) forceRest(c *call) reply {
+	d, cause, okR := restParams(c.vars[1], c.vars[2])
+	if !okR {
+		return fail(ccgw.RetBadParam)
+	}
+	return s.force(c, agent.Request{Op: agent.ForceRest, Reason: cause, RestTime: d})
+}
