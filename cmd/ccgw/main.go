@@ -19,8 +19,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
+	"github.com/ccgw/ccgw/internal/event"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 )
@@ -64,6 +66,19 @@ type Config struct {
 	QueueSize        int
 	LogLevel         string
 	RestTimeout      string
+	Push             PushFlags
+}
+
+// PushFlags configure event push to callback URLs.
+type PushFlags struct {
+	Workers     int
+	Attempts    int
+	Timeout     time.Duration
+	Backoff     time.Duration
+	MaxBackoff  time.Duration
+	SecretEnv   string
+	Insecure    bool
+	BatchEvents int
 }
 
 // Main is the gateway process: tests run it in process as main does.
@@ -74,6 +89,7 @@ type Main struct {
 
 	store    *bolt.Store
 	sessions *session.Manager
+	pusher   *event.Pusher
 	srv      *http.Server
 	ln       net.Listener
 	cancel   context.CancelFunc
@@ -91,11 +107,13 @@ func NewMain() *Main {
 		PollWait:         10 * time.Second,
 		AuthMode:         "dynamic",
 		RestTimeout:      "remind",
-		GUIDInterval:     60 * time.Second,
-		GUIDTimeout:      120 * time.Second,
-		NodeName:         "AgentGateway0",
-		QueueSize:        1000,
-		LogLevel:         "info",
+		Push: PushFlags{Workers: 256, Attempts: 8, Timeout: 5 * time.Second, Backoff: 500 * time.Millisecond,
+			MaxBackoff: 30 * time.Second, BatchEvents: 100},
+		GUIDInterval: 60 * time.Second,
+		GUIDTimeout:  120 * time.Second,
+		NodeName:     "AgentGateway0",
+		QueueSize:    1000,
+		LogLevel:     "info",
 	}}
 }
 
@@ -119,6 +137,14 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.IntVar(&c.QueueSize, "queue-size", c.QueueSize, "events kept per agent; the oldest is dropped beyond it")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.RestTimeout, "rest-timeout", c.RestTimeout, "when a rest's time runs out: remind (AgentState_Rest_Timeout, agent stays in rest) or idle (then AgentState_Ready)")
+	fs.IntVar(&c.Push.Workers, "push-workers", c.Push.Workers, "pushes in flight at once")
+	fs.IntVar(&c.Push.Attempts, "push-attempts", c.Push.Attempts, "attempts per push before its events are dropped (counted)")
+	fs.DurationVar(&c.Push.Timeout, "push-timeout", c.Push.Timeout, "time limit of one push attempt")
+	fs.DurationVar(&c.Push.Backoff, "push-backoff", c.Push.Backoff, "first retry delay (doubles per attempt, jittered)")
+	fs.DurationVar(&c.Push.MaxBackoff, "push-max-backoff", c.Push.MaxBackoff, "longest retry delay")
+	fs.IntVar(&c.Push.BatchEvents, "push-batch", c.Push.BatchEvents, "events per push at most")
+	fs.StringVar(&c.Push.SecretEnv, "push-secret-env", c.Push.SecretEnv, "name of an environment `VAR` holding a secret; pushes are then signed (X-CCGW-Signature)")
+	fs.BoolVar(&c.Push.Insecure, "push-insecure", c.Push.Insecure, "do not verify callback receivers' TLS certificates")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -142,6 +168,12 @@ func (c *Config) validate() error {
 		return errors.New("--guid-interval must be positive and less than --guid-timeout")
 	case c.RestTimeout != "remind" && c.RestTimeout != "idle":
 		return fmt.Errorf("--rest-timeout %q: want remind or idle", c.RestTimeout)
+	case c.Push.Workers < 1 || c.Push.Attempts < 1 || c.Push.BatchEvents < 1:
+		return errors.New("--push-workers, --push-attempts and --push-batch must be at least 1")
+	case c.Push.Timeout <= 0 || c.Push.Backoff <= 0 || c.Push.MaxBackoff < c.Push.Backoff:
+		return errors.New("--push-timeout and --push-backoff must be positive, --push-max-backoff at least --push-backoff")
+	case c.Push.SecretEnv != "" && os.Getenv(c.Push.SecretEnv) == "":
+		return fmt.Errorf("--push-secret-env: $%s is empty", c.Push.SecretEnv)
 	case c.QueueSize < 1:
 		return errors.New("--queue-size must be at least 1")
 	case c.NodeName == "" || strings.ContainsAny(c.NodeName, " ;,\"="):
@@ -174,6 +206,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.store = st
+	var pusher *event.Pusher // set before any session can notify it
 	mode := session.AuthStatic
 	if c.AuthMode == "dynamic" {
 		mode = session.AuthDynamic
@@ -191,12 +224,30 @@ func (m *Main) Run(ctx context.Context) error {
 		Events:       st,
 
 		RestTimeoutIdle: c.RestTimeout == "idle",
+		Notify:          func(id ccgw.AgentID) { pusher.Notify(id) },
 	})
 	if err != nil {
 		st.Close()
 		return err
 	}
 	m.sessions = sm
+	var secret []byte
+	if c.Push.SecretEnv != "" {
+		secret = []byte(os.Getenv(c.Push.SecretEnv))
+	}
+	pusher = event.NewPusher(event.PushConfig{
+		Source:         sm,
+		Insecure:       c.Push.Insecure,
+		Workers:        c.Push.Workers,
+		MaxAttempts:    c.Push.Attempts,
+		BaseBackoff:    c.Push.Backoff,
+		MaxBackoff:     c.Push.MaxBackoff,
+		AttemptTimeout: c.Push.Timeout,
+		MaxBatch:       c.Push.BatchEvents,
+		Secret:         secret,
+		Log:            m.Log,
+	})
+	m.pusher = pusher
 	restored, err := sm.Restore()
 	if err != nil {
 		st.Close()
@@ -246,6 +297,8 @@ func (m *Main) Run(ctx context.Context) error {
 	attrs[3] = scheme
 	m.Log.Info("listening", attrs...)
 
+	pusher.Start()
+	sm.NotifyAll()
 	m.wg.Add(2)
 	go func() {
 		defer m.wg.Done()
@@ -281,6 +334,7 @@ func (m *Main) Close() error {
 		m.cancel() // wakes held polls and stops the sweeper
 		err := m.srv.Shutdown(ctx)
 		m.wg.Wait()
+		m.pusher.Close()
 		m.sessions.FlushAcks()
 		if cerr := m.store.Close(); err == nil {
 			err = cerr

@@ -172,6 +172,24 @@ func (q *Queue) Ack(seq uint64) {
 	}
 }
 
+// DropHead removes the events at the head with Seq <= seq and reports each as
+// dropped with reason: a push that gave up on them.
+func (q *Queue) DropHead(seq uint64, reason ccgw.DropReason) int {
+	q.mu.Lock()
+	var evs []ccgw.Event
+	for q.n > 0 && q.buf[q.head].Seq <= seq {
+		evs = append(evs, q.buf[q.head])
+		q.buf[q.head] = ccgw.Event{}
+		q.head = (q.head + 1) % len(q.buf)
+		q.n--
+	}
+	q.mu.Unlock()
+	for _, ev := range evs {
+		q.drop(ev, reason)
+	}
+	return len(evs)
+}
+
 // Len returns the number of queued events.
 func (q *Queue) Len() int {
 	q.mu.Lock()

@@ -90,6 +90,7 @@ type tomb struct {
 	gen   uint64
 	q     *event.Queue
 	until time.Time
+	push  *ccgw.Session // the ended session, if it was in push mode
 }
 
 // New returns a Manager with no sessions; call Restore to load the stored ones.
@@ -381,7 +382,12 @@ func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now ti
 		t.q.Discard(ccgw.DropSessionEnded)
 	}
 	until := now.Add(m.cfg.Timeout)
-	sh.tombs[e.s.Agent] = &tomb{guid: e.s.GUID, gen: e.s.Gen, q: e.q, until: until}
+	t := &tomb{guid: e.s.GUID, gen: e.s.Gen, q: e.q, until: until}
+	if e.s.Mode == ccgw.ModePush {
+		s := e.s
+		t.push = &s
+	}
+	sh.tombs[e.s.Agent] = t
 	m.wheel.add(until, wheelEntry{id: e.s.Agent, gen: e.s.Gen, tomb: true})
 }
 
@@ -850,6 +856,47 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// PushTarget implements event.Source: the push target of agent id's live
+// push-mode session, or of its ended one while its last events wait.
+func (m *Manager) PushTarget(id ccgw.AgentID) (event.Target, bool) {
+	sh := m.shard(id)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	if e := sh.live[id]; e != nil && e.s.Mode == ccgw.ModePush && !e.pending {
+		return event.Target{Agent: id, Gen: e.s.Gen, URL: e.s.CallbackURI, Token: e.s.ServiceToken, GUID: e.s.GUID, Queue: e.q}, true
+	}
+	if t := sh.tombs[id]; t != nil && t.push != nil {
+		return event.Target{Agent: id, Gen: t.gen, URL: t.push.CallbackURI, Token: t.push.ServiceToken, GUID: t.guid, Queue: t.q}, true
+	}
+	return event.Target{}, false
+}
+
+// Delivered implements event.Source.
+func (m *Manager) Delivered(id ccgw.AgentID, gen, seq uint64) { m.delivered(id, gen, seq) }
+
+// NotifyAll calls Config.Notify for every live push-mode session with queued
+// events: after Restore, so that events restored from the store are pushed. It
+// visits every session, once.
+func (m *Manager) NotifyAll() {
+	if m.cfg.Notify == nil {
+		return
+	}
+	var ids []ccgw.AgentID
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.RLock()
+		for id, e := range sh.live {
+			if e.s.Mode == ccgw.ModePush && e.q.Len() > 0 {
+				ids = append(ids, id)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	for _, id := range ids {
+		m.cfg.Notify(id)
+	}
 }
 
 // Live returns the number of live sessions.
