@@ -56,6 +56,9 @@ type Session struct {
 	RestUntil int64  `json:"restUntil,omitempty"`
 	RestSeq   uint64 `json:"restSeq,omitempty"`
 	Skills    []int  `json:"skills,omitempty"`
+	// Simulated marks an agent the simulated call centre signed in itself: it
+	// never expires and its events go to the tap only.
+	Simulated bool `json:"simulated,omitempty"`
 }
 
 // SignOutCause says why a session ended.

@@ -29,6 +29,16 @@ type Queue struct {
 	seq    uint64        // Seq of the last event added
 	notify chan struct{} // closed and replaced when events arrive or the queue closes
 	closed bool          // no more events will be added
+
+	tap  func(ccgw.Event) // sees every event added, in order; set before use
+	keep bool             // with a tap: also queue the events
+}
+
+// SetTap makes tap see every event added from now on, in order, in the adding
+// goroutine; with keep false the events are not queued (a client-less agent).
+// Call it before the queue is shared.
+func (q *Queue) SetTap(tap func(ccgw.Event), keep bool) {
+	q.tap, q.keep = tap, keep
 }
 
 // NewQueue returns an empty queue for agent workNo that holds at most max events
@@ -61,6 +71,13 @@ func (q *Queue) Add(typ string, content json.RawMessage, now time.Time) ccgw.Eve
 	q.mu.Lock()
 	q.seq++
 	ev := ccgw.Event{Type: typ, GenTime: ccgw.Millis(now), WorkNo: q.workNo, Content: content, Seq: q.seq}
+	if q.tap != nil {
+		q.tap(ev)
+		if !q.keep {
+			q.mu.Unlock()
+			return ev
+		}
+	}
 	if q.closed {
 		q.mu.Unlock()
 		q.drop(ev, ccgw.DropSessionEnded)

@@ -43,6 +43,14 @@ type Config struct {
 	// Notify, if set, is called (outside every lock) after events were queued for
 	// a push-mode session.
 	Notify func(id ccgw.AgentID)
+	// Tap, if set, sees every event queued for any agent, in order per agent,
+	// while the agent's lock is held: it must be quick and must not call the
+	// Manager.
+	Tap func(ccgw.Event)
+	// OnChange, if set, is called (outside every lock) after a sign-in, a state
+	// change by Update or the sweep, and a sign-out (the session with State
+	// StateSignedOut).
+	OnChange func(s ccgw.Session)
 	// Events, if set, persists undelivered events; nil keeps them in memory only.
 	Events ccgw.EventStore
 	// RestTimeoutIdle makes an agent whose rest time ran out idle; by default it
@@ -169,7 +177,7 @@ func (m *Manager) Restore() (int, error) {
 	var maxGen uint64
 	var due []timedEntry
 	err := m.cfg.Store.LoadSessions(func(s *ccgw.Session) error {
-		e := &entry{s: *s, q: m.newQueue(s.Agent)}
+		e := &entry{s: *s, q: m.queueFor(s.Agent, s.Simulated)}
 		e.lastSeen.Store(now.UnixNano())
 		sh := m.shard(s.Agent)
 		sh.mu.Lock()
@@ -235,8 +243,9 @@ func (m *Manager) restoreEvents() error {
 
 // persist stores events just queued for a session; they are durable when it
 // returns. A failure is logged: the events stay queued in memory.
-func (m *Manager) persist(id ccgw.AgentID, gen uint64, evs []ccgw.Event) {
-	if m.cfg.Events == nil || len(evs) == 0 {
+func (m *Manager) persist(s *ccgw.Session, evs []ccgw.Event) {
+	id, gen := s.Agent, s.Gen
+	if m.cfg.Events == nil || len(evs) == 0 || s.Simulated {
 		return
 	}
 	if err := m.cfg.Events.AppendEvents(id, gen, evs); err != nil {
@@ -267,7 +276,30 @@ func (m *Manager) FlushAcks() {
 }
 
 func (m *Manager) newQueue(id ccgw.AgentID) *event.Queue {
-	return event.NewQueue(id.String(), m.cfg.QueueSize, m.dropped)
+	return m.queueFor(id, false)
+}
+
+// queueFor returns a new queue for agent id; a simulated agent's events only go
+// to the tap.
+func (m *Manager) queueFor(id ccgw.AgentID, simulated bool) *event.Queue {
+	q := event.NewQueue(id.String(), m.cfg.QueueSize, m.dropped)
+	switch {
+	case simulated:
+		tap := m.cfg.Tap
+		if tap == nil {
+			tap = func(ccgw.Event) {}
+		}
+		q.SetTap(tap, false)
+	case m.cfg.Tap != nil:
+		q.SetTap(m.cfg.Tap, true)
+	}
+	return q
+}
+
+func (m *Manager) changed(s ccgw.Session) {
+	if m.cfg.OnChange != nil {
+		m.cfg.OnChange(s)
+	}
 }
 
 func (m *Manager) dropped(ev ccgw.Event, reason ccgw.DropReason) {
@@ -316,7 +348,7 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 	for _, sk := range agent.Skills {
 		s.Skills = append(s.Skills, sk.ID)
 	}
-	e := &entry{s: s, pending: true, q: m.newQueue(id)}
+	e := &entry{s: s, pending: true, q: m.queueFor(id, s.Simulated)}
 	e.lastSeen.Store(now.UnixNano())
 
 	sh := m.shard(id)
@@ -358,12 +390,13 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 		evs = append(evs, e.q.Add(ccgw.EvWork, nil, now))
 	}
 	sh.mu.Unlock()
-	m.persist(id, s.Gen, evs)
+	m.persist(&s, evs)
 	m.skills.set(id, nil, s.Skills)
 	m.wheel.add(deadline(now, m.cfg.Timeout), wheelEntry{id: id, gen: s.Gen})
 	m.live.Add(1)
 	m.stats.signIn()
 	m.notify(&s)
+	m.changed(s)
 	return s, nil
 }
 
@@ -411,6 +444,9 @@ func (m *Manager) ended(s ccgw.Session, cause ccgw.SignOutCause) {
 	if cause != ccgw.CauseLogout {
 		m.notify(&s)
 	}
+	out := s
+	out.State = ccgw.StateSignedOut
+	m.changed(out)
 	m.cfg.Log.Info("signed out", "agent", s.Agent.String(), "cause", string(cause), "guid", shortGUID(s.GUID))
 }
 
@@ -456,7 +492,11 @@ func (m *Manager) Heartbeat(id ccgw.AgentID, guid, token string) (string, error)
 	retoken := token != "" && token != e.s.ServiceToken
 	sh.mu.RUnlock()
 	if rotate || retoken {
-		return m.refresh(id, e, token, rotate, now)
+		g, err := m.refresh(id, e, token, rotate, now)
+		if err != nil || g == guid {
+			return "", err // a token change alone leaves the GUID as the client has it
+		}
+		return g, nil
 	}
 	if guid != current {
 		return current, nil
@@ -720,7 +760,7 @@ func (m *Manager) Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, 
 	if err := m.cfg.Store.PutSession(&s); err != nil {
 		m.cfg.Log.Error("store put failed", "agent", id.String(), "err", err)
 	}
-	m.persist(id, s.Gen, queued)
+	m.persist(&s, queued)
 	if s.RestSeq != before.RestSeq && s.RestUntil != 0 {
 		m.wheel.add(time.UnixMilli(s.RestUntil), wheelEntry{id: id, gen: s.Gen, rest: s.RestSeq})
 	}
@@ -730,6 +770,7 @@ func (m *Manager) Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, 
 	if len(evs) > 0 {
 		m.notify(&s)
 	}
+	m.changed(s)
 	return s, nil
 }
 
@@ -795,7 +836,7 @@ func (m *Manager) Sweep(now time.Time) int {
 			continue
 		}
 		var dl time.Time
-		if e.pending || e.polling.Load() > 0 {
+		if e.pending || e.polling.Load() > 0 || e.s.Simulated {
 			dl = deadline(now, m.cfg.Timeout)
 		} else {
 			dl = deadline(time.Unix(0, e.lastSeen.Load()), m.cfg.Timeout)
@@ -814,8 +855,9 @@ func (m *Manager) Sweep(now time.Time) int {
 		if err := m.cfg.Store.PutSession(&r.s); err != nil {
 			m.cfg.Log.Error("store put failed", "agent", r.s.Agent.String(), "err", err)
 		}
-		m.persist(r.s.Agent, r.s.Gen, r.evs)
+		m.persist(&r.s, r.evs)
 		m.notify(&r.s)
+		m.changed(r.s)
 	}
 	for _, s := range expired {
 		m.stats.expiries.Add(1)
