@@ -76,7 +76,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.String("retcode", string(rep.code)),
 		slog.Duration("took", time.Since(start)),
 	}
-	if rep.err != nil && ccgw.CodeOf(rep.err) == ccgw.RetInternal {
+	// An error is logged only when the client was told it is ours: a client's
+	// malformed body (RetLoginParam carrying errBody) is not an internal error.
+	if rep.err != nil && rep.code == ccgw.RetInternal {
 		attrs = append(attrs, slog.String("err", rep.err.Error()))
 		s.cfg.Log.LogAttrs(r.Context(), slog.LevelError, "request", attrs...)
 		return

@@ -95,15 +95,23 @@ func (s *Store) DeleteSession(id ccgw.AgentID, gen uint64) error {
 // LoadSessions implements ccgw.SessionStore. A record that cannot be decoded is
 // skipped and reported in the returned error only if fn never failed.
 func (s *Store) LoadSessions(fn func(*ccgw.Session) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	var bad error // the first undecodable record
+	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(sessionsBucket).ForEach(func(k, v []byte) error {
 			var sess ccgw.Session
 			if err := json.Unmarshal(v, &sess); err != nil {
-				return fmt.Errorf("bolt: session %x: %w", k, err)
+				if bad == nil {
+					bad = fmt.Errorf("bolt: session %x: %w", k, err)
+				}
+				return nil
 			}
 			return fn(&sess)
 		})
 	})
+	if err != nil {
+		return err
+	}
+	return bad
 }
 
 // Close implements ccgw.SessionStore; it is safe to call more than once.
