@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -23,8 +24,11 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
 	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/metrics"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 func main() {
@@ -67,6 +71,7 @@ type Config struct {
 	LogLevel         string
 	RestTimeout      string
 	Push             PushFlags
+	Pprof            string
 }
 
 // PushFlags configure event push to callback URLs.
@@ -91,6 +96,7 @@ type Main struct {
 	sessions *session.Manager
 	pusher   *event.Pusher
 	srv      *http.Server
+	pprofSrv *http.Server
 	ln       net.Listener
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -137,6 +143,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.IntVar(&c.QueueSize, "queue-size", c.QueueSize, "events kept per agent; the oldest is dropped beyond it")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.RestTimeout, "rest-timeout", c.RestTimeout, "when a rest's time runs out: remind (AgentState_Rest_Timeout, agent stays in rest) or idle (then AgentState_Ready)")
+	fs.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this loopback `HOST:PORT` (off when empty)")
 	fs.IntVar(&c.Push.Workers, "push-workers", c.Push.Workers, "pushes in flight at once")
 	fs.IntVar(&c.Push.Attempts, "push-attempts", c.Push.Attempts, "attempts per push before its events are dropped (counted)")
 	fs.DurationVar(&c.Push.Timeout, "push-timeout", c.Push.Timeout, "time limit of one push attempt")
@@ -271,13 +278,30 @@ func (m *Main) Run(ctx context.Context) error {
 	m.ln = ln
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats})
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return err
+	}
 	handler := api.New(api.Config{
 		Sessions:  sm,
 		Directory: dir,
 		PollWait:  c.PollWait,
 		Log:       m.Log,
 		Ready:     st.Ready,
+		Metrics:   metrics.Handler(reg),
+		Observe:   met.ObserveRequest,
 	})
+	if c.Pprof != "" {
+		if err := m.servePprof(c.Pprof); err != nil {
+			ln.Close()
+			st.Close()
+			return err
+		}
+	}
 	m.srv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -319,6 +343,31 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
+// servePprof serves net/http/pprof on addr, which must be a loopback address.
+func (m *Main) servePprof(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--pprof %s: only a loopback address is allowed", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.pprofSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.Log.Info("pprof listening", "addr", ln.Addr().String())
+	go m.pprofSrv.Serve(ln)
+	return nil
+}
+
 // Addr returns the address the gateway listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
@@ -332,6 +381,9 @@ func (m *Main) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		m.cancel() // wakes held polls and stops the sweeper
+		if m.pprofSrv != nil {
+			m.pprofSrv.Close()
+		}
 		err := m.srv.Shutdown(ctx)
 		m.wg.Wait()
 		m.pusher.Close()

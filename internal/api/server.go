@@ -25,6 +25,11 @@ type Config struct {
 	Log       *slog.Logger     // discards
 	// Ready reports whether the gateway can serve (GET /readyz); nil means always.
 	Ready func() bool
+	// Metrics, if set, is served at GET /metrics.
+	Metrics http.Handler
+	// Observe, if set, is told each interface request's method name, retcode and
+	// duration.
+	Observe func(method string, code ccgw.Retcode, took time.Duration)
 }
 
 // Server is the gateway's http.Handler.
@@ -51,6 +56,10 @@ func New(cfg Config) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/metrics" && s.cfg.Metrics != nil {
+		s.cfg.Metrics.ServeHTTP(w, r)
+		return
+	}
 	start := time.Now()
 	c := &call{r: r, w: w}
 	var rep reply
@@ -70,11 +79,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.name == "" {
 		return // health checks are not logged
 	}
+	took := time.Since(start)
+	if s.cfg.Observe != nil {
+		s.cfg.Observe(c.name, rep.code, took)
+	}
 	attrs := []slog.Attr{
 		slog.String("method", c.name),
 		slog.String("agent", c.agentRaw),
 		slog.String("retcode", string(rep.code)),
-		slog.Duration("took", time.Since(start)),
+		slog.Duration("took", took),
 	}
 	// An error is logged only when the client was told it is ours: a client's
 	// malformed body (RetLoginParam carrying errBody) is not an internal error.

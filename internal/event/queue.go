@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -30,9 +31,14 @@ type Queue struct {
 	notify chan struct{} // closed and replaced when events arrive or the queue closes
 	closed bool          // no more events will be added
 
-	tap  func(ccgw.Event) // sees every event added, in order; set before use
-	keep bool             // with a tap: also queue the events
+	tap     func(ccgw.Event) // sees every event added, in order; set before use
+	keep    bool             // with a tap: also queue the events
+	counter *atomic.Uint64   // counts events added; set before use
 }
+
+// SetCounter makes the queue count every event added in c. Call it before the
+// queue is shared.
+func (q *Queue) SetCounter(c *atomic.Uint64) { q.counter = c }
 
 // SetTap makes tap see every event added from now on, in order, in the adding
 // goroutine; with keep false the events are not queued (a client-less agent).
@@ -71,6 +77,9 @@ func (q *Queue) Add(typ string, content json.RawMessage, now time.Time) ccgw.Eve
 	q.mu.Lock()
 	q.seq++
 	ev := ccgw.Event{Type: typ, GenTime: ccgw.Millis(now), WorkNo: q.workNo, Content: content, Seq: q.seq}
+	if q.counter != nil {
+		q.counter.Add(1)
+	}
 	if q.tap != nil {
 		q.tap(ev)
 		if !q.keep {

@@ -283,6 +283,7 @@ func (m *Manager) newQueue(id ccgw.AgentID) *event.Queue {
 // to the tap.
 func (m *Manager) queueFor(id ccgw.AgentID, simulated bool) *event.Queue {
 	q := event.NewQueue(id.String(), m.cfg.QueueSize, m.dropped)
+	q.SetCounter(&m.stats.queued)
 	switch {
 	case simulated:
 		tap := m.cfg.Tap
@@ -654,6 +655,7 @@ func (m *Manager) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait t
 	if !ok {
 		return nil, setGUID, nil
 	}
+	m.stats.polled.Add(1)
 	m.delivered(id, e.s.Gen, ev.Seq)
 	return &ev, setGUID, nil
 }

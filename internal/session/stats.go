@@ -13,6 +13,8 @@ type stats struct {
 	polls      atomic.Uint64
 	signIns    atomic.Uint64
 	expiries   atomic.Uint64
+	queued     atomic.Uint64 // events added to any queue
+	polled     atomic.Uint64 // events handed out by polls
 
 	mu       sync.Mutex // guards signOuts and drops
 	signOuts map[ccgw.SignOutCause]uint64
@@ -45,6 +47,8 @@ type Stats struct {
 	Polls      uint64
 	SignIns    uint64
 	Expiries   uint64
+	Queued     uint64 // events queued
+	Polled     uint64 // events delivered by poll
 	SignOuts   map[ccgw.SignOutCause]uint64
 	Drops      map[ccgw.DropReason]uint64
 }
@@ -57,6 +61,8 @@ func (m *Manager) Stats() Stats {
 		Polls:      m.stats.polls.Load(),
 		SignIns:    m.stats.signIns.Load(),
 		Expiries:   m.stats.expiries.Load(),
+		Queued:     m.stats.queued.Load(),
+		Polled:     m.stats.polled.Load(),
 		SignOuts:   make(map[ccgw.SignOutCause]uint64),
 		Drops:      make(map[ccgw.DropReason]uint64),
 	}

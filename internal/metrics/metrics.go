@@ -1,0 +1,120 @@
+// Package metrics exposes ccgw's counters in the Prometheus format on a registry
+// it is given: sessions, heartbeats, sign-ins and sign-outs by cause, expiries,
+// events queued, delivered and dropped by reason, and request durations by the
+// spec's method name. Counters are read from the domain at scrape time, so the
+// hot paths pay nothing for them.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/session"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Sources are where the collector reads its figures; a nil func reports nothing.
+type Sources struct {
+	Sessions func() session.Stats
+	Push     func() event.PushStats
+}
+
+// Metrics records request durations and collects the domain's counters.
+type Metrics struct {
+	src      Sources
+	requests *prometheus.HistogramVec
+
+	live       *prometheus.Desc
+	heartbeats *prometheus.Desc
+	polls      *prometheus.Desc
+	signIns    *prometheus.Desc
+	signOuts   *prometheus.Desc
+	expiries   *prometheus.Desc
+	queued     *prometheus.Desc
+	delivered  *prometheus.Desc
+	dropped    *prometheus.Desc
+	pushes     *prometheus.Desc
+	pushFails  *prometheus.Desc
+}
+
+// New registers ccgw's metrics on reg.
+func New(reg prometheus.Registerer, src Sources) (*Metrics, error) {
+	m := &Metrics{
+		src: src,
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ccgw_request_duration_seconds",
+			Help:    "Time to answer a request, by the spec's method name and retcode class.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 2.5, 10, 30},
+		}, []string{"method", "result"}),
+		live:       prometheus.NewDesc("ccgw_sessions_live", "Agent sessions signed in.", nil, nil),
+		heartbeats: prometheus.NewDesc("ccgw_heartbeats_total", "Accepted handShake heartbeats.", nil, nil),
+		polls:      prometheus.NewDesc("ccgw_polls_total", "Accepted getAgentEvent polls.", nil, nil),
+		signIns:    prometheus.NewDesc("ccgw_signins_total", "Successful sign-ins.", nil, nil),
+		signOuts:   prometheus.NewDesc("ccgw_signouts_total", "Sign-outs by cause.", []string{"cause"}, nil),
+		expiries:   prometheus.NewDesc("ccgw_expiries_total", "Sessions signed out for missing heartbeats.", nil, nil),
+		queued:     prometheus.NewDesc("ccgw_events_queued_total", "Events queued for agents.", nil, nil),
+		delivered:  prometheus.NewDesc("ccgw_events_delivered_total", "Events delivered, by mode.", []string{"mode"}, nil),
+		dropped:    prometheus.NewDesc("ccgw_events_dropped_total", "Events dropped, by reason.", []string{"reason"}, nil),
+		pushes:     prometheus.NewDesc("ccgw_pushes_total", "Pushes the receiver accepted.", nil, nil),
+		pushFails:  prometheus.NewDesc("ccgw_push_failures_total", "Push attempts that failed.", nil, nil),
+	}
+	if err := reg.Register(m.requests); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// ObserveRequest records one request's duration under its method name;
+// result is "ok" for retcode 0 and "error" otherwise.
+func (m *Metrics) ObserveRequest(method string, code ccgw.Retcode, took time.Duration) {
+	result := "error"
+	if code == ccgw.RetOK {
+		result = "ok"
+	}
+	m.requests.WithLabelValues(method, result).Observe(took.Seconds())
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{m.live, m.heartbeats, m.polls, m.signIns, m.signOuts, m.expiries,
+		m.queued, m.delivered, m.dropped, m.pushes, m.pushFails} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	if m.src.Sessions != nil {
+		st := m.src.Sessions()
+		ch <- prometheus.MustNewConstMetric(m.live, prometheus.GaugeValue, float64(st.Live))
+		ch <- prometheus.MustNewConstMetric(m.heartbeats, prometheus.CounterValue, float64(st.Heartbeats))
+		ch <- prometheus.MustNewConstMetric(m.polls, prometheus.CounterValue, float64(st.Polls))
+		ch <- prometheus.MustNewConstMetric(m.signIns, prometheus.CounterValue, float64(st.SignIns))
+		ch <- prometheus.MustNewConstMetric(m.expiries, prometheus.CounterValue, float64(st.Expiries))
+		ch <- prometheus.MustNewConstMetric(m.queued, prometheus.CounterValue, float64(st.Queued))
+		ch <- prometheus.MustNewConstMetric(m.delivered, prometheus.CounterValue, float64(st.Polled), "poll")
+		for _, c := range []ccgw.SignOutCause{ccgw.CauseLogout, ccgw.CauseForceLogout, ccgw.CauseReplaced, ccgw.CauseTimeout, ccgw.CauseSupervisor} {
+			ch <- prometheus.MustNewConstMetric(m.signOuts, prometheus.CounterValue, float64(st.SignOuts[c]), string(c))
+		}
+		for _, r := range []ccgw.DropReason{ccgw.DropQueueFull, ccgw.DropSessionEnded, ccgw.DropPushFailed} {
+			ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(st.Drops[r]), string(r))
+		}
+	}
+	if m.src.Push != nil {
+		ps := m.src.Push()
+		ch <- prometheus.MustNewConstMetric(m.delivered, prometheus.CounterValue, float64(ps.Delivered), "push")
+		ch <- prometheus.MustNewConstMetric(m.pushes, prometheus.CounterValue, float64(ps.Pushes))
+		ch <- prometheus.MustNewConstMetric(m.pushFails, prometheus.CounterValue, float64(ps.Failures))
+	}
+}
+
+// Handler serves the metrics gathered by g.
+func Handler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+}
