@@ -41,3 +41,22 @@ const (
 	DropSessionEnded DropReason = "session_ended" // the session ended with the event undelivered
 	DropPushFailed   DropReason = "push_failed"   // every push attempt failed
 )
+
+// Call event types (events.md §3.2, §3.3).
+const (
+	EvIncomingCallInfo = "AgentEvent_Incoming_CallInfo"
+	EvRinging          = "AgentEvent_Ringing"
+	EvAutoAnswer       = "AgentEvent_Auto_Answer"
+	EvCustomerAlerting = "AgentEvent_Customer_Alerting"
+	EvTalking          = "AgentEvent_Talking"
+	EvHold             = "AgentEvent_Hold"
+	EvCallOutFail      = "AgentEvent_Call_Out_Fail"
+	EvInsideCallFail   = "AgentEvent_Inside_Call_Fail"
+	EvConnectFail      = "AgentEvent_Connect_Fail"
+	EvNoAnswer         = "AgentEvent_No_Answer"
+	EvCallRelease      = "AgentEvent_Call_Release"
+	EvCustomerRelease  = "AgentEvent_Customer_Release"
+	EvPhoneAlerting    = "AgentOther_PhoneAlerting"
+	EvPhoneOffhook     = "AgentOther_PhoneOffhook"
+	EvPhoneRelease     = "AgentOther_PhoneRelease"
+)

@@ -126,6 +126,7 @@ func Apply(s *ccgw.Session, req Request, now time.Time) ([]session.Emit, error) 
 	if r.afterCall {
 		s.AfterCall = r.to
 		s.StateReason = req.Reason
+		s.AfterCallRest = int64(req.RestTime / time.Millisecond)
 		return nil, nil
 	}
 	if s.State == ccgw.StateRest && r.to != ccgw.StateRest {
@@ -169,3 +170,34 @@ func contentFor(typ string, reason int) []byte {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// EndCall moves an agent whose call just ended to its next state: the one
+// requested during the call if any, else idle (auto-enter-idle) or work
+// (wrap-up), and returns the events of that move.
+func EndCall(s *ccgw.Session, now time.Time) []session.Emit {
+	next, reason := s.AfterCall, s.StateReason
+	rest := time.Duration(s.AfterCallRest) * time.Millisecond
+	s.AfterCall, s.AfterCallRest, s.CallID = 0, 0, ""
+	if next == 0 {
+		next = ccgw.StateWork
+		if s.AutoEnterIdle {
+			next = ccgw.StateIdle
+		}
+	}
+	s.State, s.StateSince, s.StateReason = next, ccgw.Millis(now), 0
+	switch next {
+	case ccgw.StateBusy:
+		s.StateReason = reason
+		return []session.Emit{{Type: ccgw.EvSetNotReadySuccess, Content: contentFor(ccgw.EvSetNotReadySuccess, reason)}}
+	case ccgw.StateRest:
+		s.StateReason = reason
+		s.RestSeq++
+		s.RestUntil = ccgw.Millis(now.Add(rest))
+		return []session.Emit{{Type: ccgw.EvSetRestSuccess, Content: contentFor(ccgw.EvSetRestSuccess, reason)}}
+	case ccgw.StateWork:
+		return []session.Emit{{Type: ccgw.EvWork}}
+	default:
+		s.State = ccgw.StateIdle
+		return []session.Emit{{Type: ccgw.EvReady}}
+	}
+}

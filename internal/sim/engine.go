@@ -1,0 +1,560 @@
+// Package sim owns the simulated call centre behind the gateway: skill queues of
+// waiting calls, the ACD that offers each call to the longest-idle agent with the
+// skill, ringing, answer, talk, hold, transfer, release and wrap-up, outbound
+// calls, callers who abandon, and simulated agents. Everything runs on the
+// injected clock and a seeded random source, so that under a virtual clock the
+// same scenario and seed give the same event stream.
+package sim
+
+import (
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/agent"
+	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/session"
+)
+
+// Config configures an Engine. Zero values mean the defaults given.
+type Config struct {
+	Sessions    *session.Manager // required
+	Directory   *agent.Directory // required
+	Clock       ccgw.Clock       // clock.Real
+	Log         *slog.Logger     // discards
+	Seed        uint64           // random seed; 1
+	RingTimeout time.Duration    // an unanswered call returns to its queue after this; 15s
+	// CalleeAnswer is how long a called customer rings before answering; 3s.
+	CalleeAnswer time.Duration
+	// AccessCode is the number inbound callers dial ("called"); "10086".
+	AccessCode string
+}
+
+// Engine is the simulated call centre. It is safe for concurrent use: HTTP
+// handlers, timers and the session hook all enter it through one lock, and the
+// work each does runs to completion before the next starts.
+type Engine struct {
+	cfg Config
+
+	mu       sync.Mutex // guards everything below; never held across network I/O
+	rnd      *rand.Rand
+	calls    map[string]*Call
+	queues   map[int]*queue
+	byAgent  map[ccgw.AgentID]*Call
+	simAgent map[ccgw.AgentID]SimAgent
+	wrapUp   map[ccgw.AgentID]ccgw.Timer
+	n        uint64 // calls made so far
+	stats    map[int]*QueueStats
+	rates    map[int]*arrival
+
+	pendMu  sync.Mutex // guards pending
+	pending []ccgw.Session
+}
+
+// Direction says who placed a call.
+type Direction int
+
+// Call directions.
+const (
+	Inbound  Direction = iota // a customer called a skill queue
+	Outbound                  // an agent called out
+)
+
+// CallState is where a call is.
+type CallState int
+
+// Call states.
+const (
+	Queued  CallState = iota // waiting in its skill queue
+	Ringing                  // offered to an agent who has not answered
+	Dialing                  // outbound: the customer's phone rings
+	Talking                  // connected
+	Held                     // on hold
+	Ended                    // over
+)
+
+var stateNames = [...]string{"queued", "ringing", "dialing", "talking", "held", "ended"}
+
+func (s CallState) String() string { return stateNames[s] }
+
+// Call is one simulated call.
+type Call struct {
+	ID        string
+	Dir       Direction
+	Caller    string
+	Called    string
+	Skill     int
+	State     CallState
+	Agent     ccgw.AgentID // the agent offered or talking, 0 if none
+	Created   time.Time
+	Enqueued  time.Time
+	Answered  time.Time
+	Transfer  ccgw.AgentID // the agent who transferred the call here, 0 if none
+	Requeued  int          // times it went back to its queue
+	LastAgent ccgw.AgentID // the last agent who released it back, 0 if none
+	// TalkFor is how long the caller talks before hanging up (0: until released).
+	TalkFor time.Duration
+	// AbandonAfter is how long the caller waits in queue before giving up (0: forever).
+	AbandonAfter time.Duration
+
+	timer ccgw.Timer // the pending abandon, ring, dial or talk timer
+}
+
+// SimAgent is how a simulated agent behaves.
+type SimAgent struct {
+	AnswerAfter time.Duration // 0: auto-answer
+	WrapUp      time.Duration // wrap-up time after a call; 0: idle at once
+}
+
+// QueueStats are one skill queue's figures.
+type QueueStats struct {
+	Skill       int     `json:"skillId"`
+	Waiting     int     `json:"waiting"`
+	LongestWait float64 `json:"longestWaitSeconds"`
+	Offered     int     `json:"offered"`
+	Answered    int     `json:"answered"`
+	Abandoned   int     `json:"abandoned"`
+	NoAnswer    int     `json:"noAnswer"`
+	Transferred int     `json:"transferred"`
+}
+
+type queue struct {
+	calls []*Call // FIFO, oldest first
+}
+
+// New returns an Engine; wire Sessions' OnChange to its AgentChanged.
+func New(cfg Config) *Engine {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.RingTimeout <= 0 {
+		cfg.RingTimeout = 15 * time.Second
+	}
+	if cfg.CalleeAnswer <= 0 {
+		cfg.CalleeAnswer = 3 * time.Second
+	}
+	if cfg.AccessCode == "" {
+		cfg.AccessCode = "10086"
+	}
+	return &Engine{
+		cfg:      cfg,
+		rnd:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		calls:    make(map[string]*Call),
+		queues:   make(map[int]*queue),
+		byAgent:  make(map[ccgw.AgentID]*Call),
+		simAgent: make(map[ccgw.AgentID]SimAgent),
+		wrapUp:   make(map[ccgw.AgentID]ccgw.Timer),
+		stats:    make(map[int]*QueueStats),
+		rates:    make(map[int]*arrival),
+	}
+}
+
+// lock enters the engine.
+func (e *Engine) lock() { e.mu.Lock() }
+
+// unlock handles the agent changes reported meanwhile, then leaves the engine.
+func (e *Engine) unlock() {
+	for {
+		e.drain()
+		e.mu.Unlock()
+		e.pendMu.Lock()
+		more := len(e.pending) > 0
+		e.pendMu.Unlock()
+		if !more || !e.mu.TryLock() {
+			return
+		}
+	}
+}
+
+// AgentChanged is the session.Manager OnChange hook: an agent signed in,
+// changed state or signed out. An agent that became idle may take a waiting call.
+func (e *Engine) AgentChanged(s ccgw.Session) {
+	e.pendMu.Lock()
+	e.pending = append(e.pending, s)
+	e.pendMu.Unlock()
+	if e.mu.TryLock() {
+		e.unlock()
+	}
+}
+
+// drain handles reported agent changes; e.mu must be held.
+func (e *Engine) drain() {
+	for {
+		e.pendMu.Lock()
+		batch := e.pending
+		e.pending = nil
+		e.pendMu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		route := false
+		for _, s := range batch {
+			switch s.State {
+			case ccgw.StateSignedOut:
+				e.agentGone(s.Agent)
+			case ccgw.StateWork:
+				e.scheduleWrapUp(s.Agent)
+			case ccgw.StateIdle:
+				route = true
+			}
+		}
+		if route {
+			e.dispatch()
+		}
+	}
+}
+
+// agentGone releases the call of an agent who signed out.
+func (e *Engine) agentGone(id ccgw.AgentID) {
+	if t := e.wrapUp[id]; t != nil {
+		t.Stop()
+		delete(e.wrapUp, id)
+	}
+	c := e.byAgent[id]
+	if c == nil {
+		return
+	}
+	delete(e.byAgent, id)
+	switch c.State {
+	case Ringing:
+		e.requeue(c, id)
+	default:
+		e.end(c)
+	}
+}
+
+func (e *Engine) now() time.Time { return e.cfg.Clock.Now() }
+
+func (e *Engine) statsOf(skill int) *QueueStats {
+	st := e.stats[skill]
+	if st == nil {
+		st = &QueueStats{Skill: skill}
+		e.stats[skill] = st
+	}
+	return st
+}
+
+// newCallID returns the next call ID: "<unix seconds of now>-<n>".
+func (e *Engine) newCallID() string {
+	e.n++
+	return strconv.FormatInt(e.now().Unix(), 10) + "-" + strconv.FormatUint(e.n, 10)
+}
+
+// enqueue puts c at the back of its skill queue (front when requeued).
+func (e *Engine) enqueue(c *Call, front bool) {
+	q := e.queues[c.Skill]
+	if q == nil {
+		q = &queue{}
+		e.queues[c.Skill] = q
+	}
+	c.State, c.Agent = Queued, 0
+	if front {
+		q.calls = append([]*Call{c}, q.calls...)
+	} else {
+		c.Enqueued = e.now()
+		q.calls = append(q.calls, c)
+	}
+	if c.AbandonAfter > 0 && c.timer == nil {
+		left := c.AbandonAfter - e.now().Sub(c.Enqueued)
+		c.timer = e.after(left, func() { e.abandon(c) })
+	}
+}
+
+// after runs f in the engine after d.
+func (e *Engine) after(d time.Duration, f func()) ccgw.Timer {
+	return e.cfg.Clock.AfterFunc(d, func() {
+		e.lock()
+		defer e.unlock()
+		f()
+	})
+}
+
+func (e *Engine) stopTimer(c *Call) {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+}
+
+// dequeue removes c from its queue.
+func (e *Engine) dequeue(c *Call) {
+	q := e.queues[c.Skill]
+	if q == nil {
+		return
+	}
+	for i, x := range q.calls {
+		if x == c {
+			q.calls = append(q.calls[:i], q.calls[i+1:]...)
+			return
+		}
+	}
+}
+
+// dispatch offers waiting calls, skill by skill in ID order and oldest first,
+// to the longest-idle agents with the skill.
+func (e *Engine) dispatch() {
+	skills := make([]int, 0, len(e.queues))
+	for sk, q := range e.queues {
+		if len(q.calls) > 0 {
+			skills = append(skills, sk)
+		}
+	}
+	sort.Ints(skills)
+	for _, sk := range skills {
+		q := e.queues[sk]
+		for len(q.calls) > 0 {
+			id, ok := e.longestIdle(sk)
+			if !ok {
+				break
+			}
+			c := q.calls[0]
+			q.calls = q.calls[1:]
+			e.offer(c, id)
+		}
+	}
+}
+
+// longestIdle returns the agent signed in to skill who has been idle longest,
+// takes inbound calls and has no call; ties go to the lower work number.
+func (e *Engine) longestIdle(skill int) (ccgw.AgentID, bool) {
+	var best ccgw.Session
+	found := false
+	for _, s := range e.cfg.Sessions.BySkill(skill) {
+		if s.State != ccgw.StateIdle || !s.TalkRight || e.byAgent[s.Agent] != nil {
+			continue
+		}
+		if !found || s.StateSince < best.StateSince || (s.StateSince == best.StateSince && s.Agent < best.Agent) {
+			best, found = s, true
+		}
+	}
+	return best.Agent, found
+}
+
+// update changes agent id's session in the engine's name and queues events.
+func (e *Engine) update(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) []session.Emit) error {
+	_, err := e.cfg.Sessions.Update(id, "*", func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		return fn(s, now), nil
+	})
+	return err
+}
+
+func content(v any) json.RawMessage { return event.Content(v) }
+
+// callContent is the content of AgentEvent_Ringing and AgentEvent_Auto_Answer.
+func (e *Engine) callContent(c *Call) json.RawMessage {
+	transfer, from := "no", ""
+	if c.Transfer != 0 {
+		transfer, from = "yes", c.Transfer.String()
+	}
+	feature := "0"
+	if c.Dir == Outbound {
+		feature = "7"
+	}
+	return content(map[string]any{
+		"caller": c.Caller, "transfer": transfer, "called": c.Called, "transfrom": from,
+		"callid": c.ID, "type": "main", "feature": feature, "mediaAbility": 1, "mediaType": 5,
+	})
+}
+
+// talkingContent is the content of AgentEvent_Talking.
+func talkingContent(c *Call) json.RawMessage {
+	feature := "0"
+	if c.Dir == Outbound {
+		feature = "7"
+	}
+	return content(map[string]string{
+		"caller": c.Caller, "called": c.Called, "callid": c.ID, "type": "main",
+		"feature": feature, "mediaAbility": "1",
+	})
+}
+
+// offer rings agent id with call c.
+func (e *Engine) offer(c *Call, id ccgw.AgentID) {
+	sk, _ := e.cfg.Directory.Skill(c.Skill)
+	last := int64(65535)
+	if c.LastAgent != 0 {
+		last = int64(c.LastAgent)
+	}
+	requeued := 0
+	if c.Requeued > 0 {
+		requeued = 1
+	}
+	auto := false
+	err := e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
+		auto = s.AutoAnswer
+		s.State, s.StateSince, s.StateReason, s.CallID = ccgw.StateTalking, ccgw.Millis(now), 0, c.ID
+		evs := []session.Emit{
+			{Type: ccgw.EvIncomingCallInfo, Content: content(map[string]any{
+				"callId": c.ID, "skillName": sk.Name, "skillId": c.Skill, "caller": c.Caller, "called": c.Called,
+				"lastReleaseAgentId": last, "mediaType": 5, "releaseAndReQueueCount": c.Requeued,
+				"releaseAndReQueueCallFlag": requeued,
+			})},
+			{Type: ccgw.EvBusy},
+		}
+		if auto {
+			return append(evs,
+				session.Emit{Type: ccgw.EvAutoAnswer, Content: e.callContent(c)},
+				session.Emit{Type: ccgw.EvPhoneOffhook, Content: content(map[string]string{"type": "main"})},
+				session.Emit{Type: ccgw.EvTalking, Content: talkingContent(c)})
+		}
+		return append(evs,
+			session.Emit{Type: ccgw.EvPhoneAlerting},
+			session.Emit{Type: ccgw.EvRinging, Content: e.callContent(c)})
+	})
+	if err != nil { // the agent left meanwhile: back to the queue
+		e.enqueue(c, true)
+		return
+	}
+	e.stopTimer(c)
+	c.Agent = id
+	e.byAgent[id] = c
+	e.statsOf(c.Skill).Offered++
+	if auto {
+		e.connected(c)
+		return
+	}
+	c.State = Ringing
+	if sa, ok := e.simAgent[id]; ok && sa.AnswerAfter > 0 && sa.AnswerAfter < e.cfg.RingTimeout {
+		c.timer = e.after(sa.AnswerAfter, func() { e.answerLocked(id) })
+		return
+	}
+	c.timer = e.after(e.cfg.RingTimeout, func() { e.noAnswer(c, id) })
+}
+
+// connected starts the talk of an answered call.
+func (e *Engine) connected(c *Call) {
+	c.State, c.Answered = Talking, e.now()
+	if c.Dir == Inbound {
+		e.statsOf(c.Skill).Answered++
+	}
+	e.stopTimer(c)
+	if c.TalkFor > 0 {
+		c.timer = e.after(c.TalkFor, func() { e.customerHangup(c) })
+	}
+}
+
+// noAnswer handles a call the agent let ring out: AgentEvent_No_Answer, the
+// agent set busy (reason 2, no answer too long), the call back at the head of
+// its queue.
+func (e *Engine) noAnswer(c *Call, id ccgw.AgentID) {
+	if c.State != Ringing || c.Agent != id {
+		return
+	}
+	c.timer = nil
+	delete(e.byAgent, id)
+	e.statsOf(c.Skill).NoAnswer++
+	e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
+		s.State, s.StateSince, s.StateReason, s.CallID = ccgw.StateBusy, ccgw.Millis(now), 2, ""
+		s.AfterCall, s.AfterCallRest = 0, 0
+		return []session.Emit{
+			{Type: ccgw.EvNoAnswer, Content: content(c.ID)},
+			{Type: ccgw.EvPhoneRelease, Content: content(map[string]int{"phoneState": 3})},
+			{Type: ccgw.EvSetNotReadySuccess, Content: content(map[string]string{"reason": "2"})},
+		}
+	})
+	e.requeue(c, id)
+}
+
+// requeue puts a call that left agent id back at the head of its queue.
+func (e *Engine) requeue(c *Call, id ccgw.AgentID) {
+	if c.Dir == Outbound {
+		e.end(c)
+		return
+	}
+	c.Requeued++
+	c.LastAgent = id
+	e.enqueue(c, true)
+	e.dispatch()
+}
+
+// abandon ends a call whose caller gave up.
+func (e *Engine) abandon(c *Call) {
+	c.timer = nil
+	switch c.State {
+	case Queued:
+		e.dequeue(c)
+		e.statsOf(c.Skill).Abandoned++
+		e.end(c)
+	case Ringing:
+		id := c.Agent
+		delete(e.byAgent, id)
+		e.statsOf(c.Skill).Abandoned++
+		e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
+			s.State, s.StateSince, s.CallID = ccgw.StateIdle, ccgw.Millis(now), ""
+			return []session.Emit{
+				{Type: ccgw.EvCustomerRelease, Content: content(map[string]string{"callid": c.ID, "number": c.Caller})},
+				{Type: ccgw.EvPhoneRelease, Content: content(map[string]int{"phoneState": 3})},
+				{Type: ccgw.EvReady},
+			}
+		})
+		e.end(c)
+	}
+}
+
+// customerHangup ends a connected call from the customer's side.
+func (e *Engine) customerHangup(c *Call) {
+	c.timer = nil
+	if c.State != Talking && c.State != Held {
+		return
+	}
+	customer := c.Caller
+	if c.Dir == Outbound {
+		customer = c.Called
+	}
+	e.release(c, []session.Emit{
+		{Type: ccgw.EvCustomerRelease, Content: content(map[string]string{"callid": c.ID, "number": customer})},
+		{Type: ccgw.EvCallRelease, Content: content(c.ID)},
+		{Type: ccgw.EvPhoneRelease, Content: content(map[string]int{"phoneState": 3})},
+	})
+}
+
+// release ends c for its agent with the given events, then moves the agent on.
+func (e *Engine) release(c *Call, evs []session.Emit) {
+	id := c.Agent
+	delete(e.byAgent, id)
+	e.stopTimer(c)
+	e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
+		return append(evs, agent.EndCall(s, now)...)
+	})
+	e.end(c)
+}
+
+// end forgets a call.
+func (e *Engine) end(c *Call) {
+	e.stopTimer(c)
+	c.State = Ended
+	delete(e.calls, c.ID)
+}
+
+// scheduleWrapUp ends a simulated agent's wrap-up after its wrap-up time.
+func (e *Engine) scheduleWrapUp(id ccgw.AgentID) {
+	sa, ok := e.simAgent[id]
+	if !ok {
+		return
+	}
+	if t := e.wrapUp[id]; t != nil {
+		t.Stop()
+	}
+	e.wrapUp[id] = e.after(sa.WrapUp, func() {
+		delete(e.wrapUp, id)
+		e.cfg.Sessions.Update(id, "*", func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+			if s.State != ccgw.StateWork {
+				return nil, nil
+			}
+			s.State, s.StateSince = ccgw.StateIdle, ccgw.Millis(now)
+			return []session.Emit{{Type: ccgw.EvReady}}, nil
+		})
+	})
+}

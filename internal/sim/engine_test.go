@@ -1,0 +1,153 @@
+package sim
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/agent"
+	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/store/bolt"
+)
+
+// testRig is an engine on a fake clock with a real session manager.
+type testRig struct {
+	clock *clock.Fake
+	sm    *session.Manager
+	eng   *Engine
+	tap   []ccgw.Event
+}
+
+func newTestRig(t *testing.T) *testRig {
+	t.Helper()
+	st, err := bolt.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	r := &testRig{clock: clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))}
+	dir := agent.Default()
+	var eng *Engine
+	r.sm, err = session.New(session.Config{
+		Store: st, Directory: dir, Clock: r.clock, Timeout: time.Hour,
+		Tap:      func(ev ccgw.Event) { r.tap = append(r.tap, ev) },
+		OnChange: func(s ccgw.Session) { eng.AgentChanged(s) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng = New(Config{Sessions: r.sm, Directory: dir, Clock: r.clock, RingTimeout: 10 * time.Second})
+	r.eng = eng
+	return r
+}
+
+func (r *testRig) signIn(t *testing.T, id ccgw.AgentID, autoAnswer bool) ccgw.Session {
+	t.Helper()
+	s, err := r.sm.SignIn(session.SignIn{Op: "login", Password: "p", Status: ccgw.StateIdle,
+		Session: ccgw.Session{Agent: id, Phone: "70001", AutoAnswer: autoAnswer, AutoEnterIdle: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// types returns the event types agent id received, in order, draining its queue.
+func (r *testRig) types(t *testing.T, id ccgw.AgentID, guid string) []string {
+	t.Helper()
+	var out []string
+	for {
+		ev, _, err := r.sm.Poll(context.Background(), id, guid, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev == nil {
+			return out
+		}
+		out = append(out, ev.Type)
+	}
+}
+
+func TestLongestIdleAgentGetsTheCall(t *testing.T) {
+	r := newTestRig(t)
+	a := r.signIn(t, 1001, true)
+	r.clock.Advance(time.Second)
+	b := r.signIn(t, 1002, true)
+	r.types(t, 1001, a.GUID)
+	r.types(t, 1002, b.GUID)
+	id, err := r.eng.Inject(CallSpec{Skill: 1, Caller: "13800000000", TalkFor: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.types(t, 1001, a.GUID)
+	want := []string{ccgw.EvIncomingCallInfo, ccgw.EvBusy, ccgw.EvAutoAnswer, ccgw.EvPhoneOffhook, ccgw.EvTalking}
+	if !equal(got, want) {
+		t.Fatalf("agent 1001 got %v, want %v", got, want)
+	}
+	if got := r.types(t, 1002, b.GUID); len(got) != 0 {
+		t.Fatalf("agent 1002 got %v, want nothing", got)
+	}
+	if ci, ok := r.eng.Call(id); !ok || ci.State != "talking" || ci.WorkNo != "1001" {
+		t.Fatalf("call info %+v %v", ci, ok)
+	}
+	r.clock.Advance(30 * time.Second)
+	got = r.types(t, 1001, a.GUID)
+	want = []string{ccgw.EvCustomerRelease, ccgw.EvCallRelease, ccgw.EvPhoneRelease, ccgw.EvReady}
+	if !equal(got, want) {
+		t.Fatalf("after hang-up 1001 got %v, want %v", got, want)
+	}
+}
+
+func TestNoAnswerRequeuesToNextAgent(t *testing.T) {
+	r := newTestRig(t)
+	a := r.signIn(t, 1001, false)
+	r.clock.Advance(time.Second)
+	b := r.signIn(t, 1002, false)
+	r.types(t, 1001, a.GUID)
+	r.types(t, 1002, b.GUID)
+	if _, err := r.eng.Inject(CallSpec{Skill: 1}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ccgw.EvIncomingCallInfo, ccgw.EvBusy, ccgw.EvPhoneAlerting, ccgw.EvRinging}
+	if got := r.types(t, 1001, a.GUID); !equal(got, want) {
+		t.Fatalf("1001 got %v", got)
+	}
+	r.clock.Advance(10 * time.Second)
+	want = []string{ccgw.EvNoAnswer, ccgw.EvPhoneRelease, ccgw.EvSetNotReadySuccess}
+	if got := r.types(t, 1001, a.GUID); !equal(got, want) {
+		t.Fatalf("1001 after ring timeout got %v", got)
+	}
+	want = []string{ccgw.EvIncomingCallInfo, ccgw.EvBusy, ccgw.EvPhoneAlerting, ccgw.EvRinging}
+	if got := r.types(t, 1002, b.GUID); !equal(got, want) {
+		t.Fatalf("1002 got %v", got)
+	}
+	if err := r.eng.Answer(1002); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.eng.Release(1002); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{ccgw.EvPhoneOffhook, ccgw.EvTalking, ccgw.EvCallRelease, ccgw.EvPhoneRelease, ccgw.EvReady}
+	if got := r.types(t, 1002, b.GUID); !equal(got, want) {
+		t.Fatalf("1002 after answer+release got %v", got)
+	}
+	if err := r.eng.Release(1002); ccgw.CodeOf(err) != RetReleaseNoCall {
+		t.Fatalf("second release: %v", err)
+	}
+	if q := r.eng.Queue(1); q.NoAnswer != 1 || q.Answered != 1 || q.Offered != 2 {
+		t.Fatalf("queue stats %+v", q)
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
