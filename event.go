@@ -60,3 +60,10 @@ const (
 	EvPhoneOffhook     = "AgentOther_PhoneOffhook"
 	EvPhoneRelease     = "AgentOther_PhoneRelease"
 )
+
+// Transfer and conference event types (docs/spec-voicecall.md §1.2).
+const (
+	EvSuccTransResult = "AgentEvent_SuccTransResult"
+	EvReturnFromIVR   = "AgentEvent_ReturnFromIvr"
+	EvConference      = "AgentEvent_Conference"
+)

@@ -29,7 +29,11 @@ type Config struct {
 	Clock       ccgw.Clock       // clock.Real
 	Log         *slog.Logger     // discards
 	Seed        uint64           // random seed; 1
-	RingTimeout time.Duration    // an unanswered call returns to its queue after this; 15s
+	RingTimeout time.Duration    // an unanswered call returns to its queue after this; 20s
+	// TransferTimeout bounds a success-mode transfer's wait for its target; 20s.
+	TransferTimeout time.Duration
+	// IVRReturn is how long a hang-up transfer to IVR takes to come back; 5s.
+	IVRReturn time.Duration
 	// CalleeAnswer is how long a called customer rings before answering; 3s.
 	CalleeAnswer time.Duration
 	// AccessCode is the number inbound callers dial ("called"); "10086".
@@ -46,7 +50,7 @@ type Engine struct {
 	rnd      *rand.Rand
 	calls    map[string]*Call
 	queues   map[int]*queue
-	byAgent  map[ccgw.AgentID]*Call
+	legs     map[ccgw.AgentID]*legs // the calls of each agent who has or had one
 	simAgent map[ccgw.AgentID]SimAgent
 	wrapUp   map[ccgw.AgentID]ccgw.Timer
 	n        uint64 // calls made so far
@@ -102,8 +106,51 @@ type Call struct {
 	TalkFor time.Duration
 	// AbandonAfter is how long the caller waits in queue before giving up (0: forever).
 	AbandonAfter time.Duration
+	CallData     string
+	Feature      int // call type (spec-voicecall §1.1): 0 inbound, 7 outbound
+	Ended        time.Time
+	Conference   bool   // a third party (Third) is in the call
+	Third        string // the external party of a talk or three-party transfer
+
+	// parent is, for a success-mode transfer leg offered to a target agent,
+	// the call that stays with the transferring agent until the target answers.
+	parent *Call
+	leg    *Call // the pending success-transfer leg of this call
 
 	timer ccgw.Timer // the pending abandon, ring, dial or talk timer
+}
+
+// legs are one agent's calls.
+type legs struct {
+	active *Call   // ringing, dialing, talking (or in conference)
+	held   []*Call // held calls, oldest first
+	last   *Call   // the last call that ended for the agent
+}
+
+func (e *Engine) legsOf(id ccgw.AgentID) *legs {
+	l := e.legs[id]
+	if l == nil {
+		l = &legs{}
+		e.legs[id] = l
+	}
+	return l
+}
+
+// busy reports whether agent id has any call, active or held.
+func (e *Engine) busy(id ccgw.AgentID) bool {
+	l := e.legs[id]
+	return l != nil && (l.active != nil || len(l.held) > 0)
+}
+
+// unhold removes c from agent id's held list and reports whether it was there.
+func (l *legs) unhold(c *Call) bool {
+	for i, x := range l.held {
+		if x == c {
+			l.held = append(l.held[:i], l.held[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 // SimAgent is how a simulated agent behaves.
@@ -140,7 +187,13 @@ func New(cfg Config) *Engine {
 		cfg.Seed = 1
 	}
 	if cfg.RingTimeout <= 0 {
-		cfg.RingTimeout = 15 * time.Second
+		cfg.RingTimeout = 20 * time.Second
+	}
+	if cfg.TransferTimeout <= 0 {
+		cfg.TransferTimeout = 20 * time.Second
+	}
+	if cfg.IVRReturn <= 0 {
+		cfg.IVRReturn = 5 * time.Second
 	}
 	if cfg.CalleeAnswer <= 0 {
 		cfg.CalleeAnswer = 3 * time.Second
@@ -153,7 +206,7 @@ func New(cfg Config) *Engine {
 		rnd:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		calls:    make(map[string]*Call),
 		queues:   make(map[int]*queue),
-		byAgent:  make(map[ccgw.AgentID]*Call),
+		legs:     make(map[ccgw.AgentID]*legs),
 		simAgent: make(map[ccgw.AgentID]SimAgent),
 		wrapUp:   make(map[ccgw.AgentID]ccgw.Timer),
 		stats:    make(map[int]*QueueStats),
@@ -216,21 +269,30 @@ func (e *Engine) drain() {
 	}
 }
 
-// agentGone releases the call of an agent who signed out.
+// agentGone ends the calls of an agent who signed out; a call still ringing
+// goes back to its queue.
 func (e *Engine) agentGone(id ccgw.AgentID) {
 	if t := e.wrapUp[id]; t != nil {
 		t.Stop()
 		delete(e.wrapUp, id)
 	}
-	c := e.byAgent[id]
-	if c == nil {
+	l := e.legs[id]
+	if l == nil {
 		return
 	}
-	delete(e.byAgent, id)
-	switch c.State {
-	case Ringing:
-		e.requeue(c, id)
-	default:
+	delete(e.legs, id)
+	if c := l.active; c != nil {
+		e.stopTimer(c)
+		switch {
+		case c.parent != nil:
+			e.transferFailed(c)
+		case c.State == Ringing:
+			e.requeue(c, id)
+		default:
+			e.end(c)
+		}
+	}
+	for _, c := range l.held {
 		e.end(c)
 	}
 }
@@ -332,7 +394,7 @@ func (e *Engine) longestIdle(skill int) (ccgw.AgentID, bool) {
 	var best ccgw.Session
 	found := false
 	for _, s := range e.cfg.Sessions.BySkill(skill) {
-		if s.State != ccgw.StateIdle || !s.TalkRight || e.byAgent[s.Agent] != nil {
+		if s.State != ccgw.StateIdle || !s.TalkRight || e.busy(s.Agent) {
 			continue
 		}
 		if !found || s.StateSince < best.StateSince || (s.StateSince == best.StateSince && s.Agent < best.Agent) {
@@ -352,35 +414,62 @@ func (e *Engine) update(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time)
 
 func content(v any) json.RawMessage { return event.Content(v) }
 
+func (c *Call) feature() string { return strconv.Itoa(c.Feature) }
+
 // callContent is the content of AgentEvent_Ringing and AgentEvent_Auto_Answer.
-func (e *Engine) callContent(c *Call) json.RawMessage {
+func callContent(c *Call) json.RawMessage {
 	transfer, from := "no", ""
 	if c.Transfer != 0 {
 		transfer, from = "yes", c.Transfer.String()
 	}
-	feature := "0"
-	if c.Dir == Outbound {
-		feature = "7"
-	}
 	return content(map[string]any{
 		"caller": c.Caller, "transfer": transfer, "called": c.Called, "transfrom": from,
-		"callid": c.ID, "type": "main", "feature": feature, "mediaAbility": 1, "mediaType": 5,
+		"callid": c.ID, "type": "main", "feature": c.feature(), "mediaAbility": "1", "mediaType": 5,
 	})
 }
 
 // talkingContent is the content of AgentEvent_Talking.
 func talkingContent(c *Call) json.RawMessage {
-	feature := "0"
-	if c.Dir == Outbound {
-		feature = "7"
-	}
 	return content(map[string]string{
 		"caller": c.Caller, "called": c.Called, "callid": c.ID, "type": "main",
-		"feature": feature, "mediaAbility": "1",
+		"feature": c.feature(), "mediaAbility": "1",
 	})
 }
 
-// offer rings agent id with call c.
+// customer returns the customer's number in c.
+func (c *Call) customer() string {
+	if c.Dir == Outbound {
+		return c.Called
+	}
+	return c.Caller
+}
+
+func phoneRelease(state int) session.Emit {
+	return session.Emit{Type: ccgw.EvPhoneRelease, Content: content(map[string]int{"phoneState": state})}
+}
+
+// phoneUp returns the phone events at the start of a call for a session whose
+// phone is released between calls (releasephone, the default; spec-voicecall §1.3).
+func phoneUp(s *ccgw.Session) []session.Emit {
+	if !s.ReleasePhone {
+		return nil
+	}
+	return []session.Emit{
+		{Type: ccgw.EvPhoneAlerting},
+		{Type: ccgw.EvPhoneOffhook, Content: content(map[string]string{"type": "main"})},
+	}
+}
+
+// phoneDown returns AgentOther_PhoneRelease for such a session.
+func phoneDown(s *ccgw.Session, state int) []session.Emit {
+	if !s.ReleasePhone {
+		return nil
+	}
+	return []session.Emit{phoneRelease(state)}
+}
+
+// offer rings agent id with call c (inbound, transferred, or a success-transfer
+// leg), or connects it at once if the agent auto-answers.
 func (e *Engine) offer(c *Call, id ccgw.AgentID) {
 	sk, _ := e.cfg.Directory.Skill(c.Skill)
 	last := int64(65535)
@@ -403,43 +492,55 @@ func (e *Engine) offer(c *Call, id ccgw.AgentID) {
 			})},
 			{Type: ccgw.EvBusy},
 		}
+		evs = append(evs, phoneUp(s)...)
 		if auto {
 			return append(evs,
-				session.Emit{Type: ccgw.EvAutoAnswer, Content: e.callContent(c)},
-				session.Emit{Type: ccgw.EvPhoneOffhook, Content: content(map[string]string{"type": "main"})},
+				session.Emit{Type: ccgw.EvAutoAnswer, Content: callContent(c)},
 				session.Emit{Type: ccgw.EvTalking, Content: talkingContent(c)})
 		}
 		return append(evs,
-			session.Emit{Type: ccgw.EvPhoneAlerting},
-			session.Emit{Type: ccgw.EvRinging, Content: e.callContent(c)})
+			session.Emit{Type: ccgw.EvRinging, Content: callContent(c)},
+			session.Emit{Type: ccgw.EvCustomerAlerting, Content: content(map[string]string{
+				"callid": c.ID, "otherPhoneWorkno": "", "otherPhone": c.customer(), "type": "main"})})
 	})
-	if err != nil { // the agent left meanwhile: back to the queue
-		e.enqueue(c, true)
+	if err != nil { // the agent left meanwhile
+		if c.parent != nil {
+			e.transferFailed(c)
+		} else {
+			e.enqueue(c, true)
+		}
 		return
 	}
 	e.stopTimer(c)
 	c.Agent = id
-	e.byAgent[id] = c
-	e.statsOf(c.Skill).Offered++
+	e.legsOf(id).active = c
+	if c.parent == nil {
+		e.statsOf(c.Skill).Offered++
+	}
 	if auto {
 		e.connected(c)
 		return
 	}
 	c.State = Ringing
 	if sa, ok := e.simAgent[id]; ok && sa.AnswerAfter > 0 && sa.AnswerAfter < e.cfg.RingTimeout {
-		c.timer = e.after(sa.AnswerAfter, func() { e.answerLocked(id) })
+		c.timer = e.after(sa.AnswerAfter, func() { e.answerLocked(id, "") })
 		return
 	}
 	c.timer = e.after(e.cfg.RingTimeout, func() { e.noAnswer(c, id) })
 }
 
-// connected starts the talk of an answered call.
+// connected starts the talk of an answered call; a success-transfer leg takes
+// the call over from the transferring agent.
 func (e *Engine) connected(c *Call) {
+	e.stopTimer(c)
+	if p := c.parent; p != nil {
+		e.transferSucceeded(c)
+		return
+	}
 	c.State, c.Answered = Talking, e.now()
-	if c.Dir == Inbound {
+	if c.Dir == Inbound && c.Transfer == 0 {
 		e.statsOf(c.Skill).Answered++
 	}
-	e.stopTimer(c)
 	if c.TalkFor > 0 {
 		c.timer = e.after(c.TalkFor, func() { e.customerHangup(c) })
 	}
@@ -453,17 +554,20 @@ func (e *Engine) noAnswer(c *Call, id ccgw.AgentID) {
 		return
 	}
 	c.timer = nil
-	delete(e.byAgent, id)
-	e.statsOf(c.Skill).NoAnswer++
+	e.legsOf(id).active = nil
+	if c.parent == nil {
+		e.statsOf(c.Skill).NoAnswer++
+	}
 	e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
 		s.State, s.StateSince, s.StateReason, s.CallID = ccgw.StateBusy, ccgw.Millis(now), 2, ""
 		s.AfterCall, s.AfterCallRest = 0, 0
-		return []session.Emit{
-			{Type: ccgw.EvNoAnswer, Content: content(c.ID)},
-			{Type: ccgw.EvPhoneRelease, Content: content(map[string]int{"phoneState": 3})},
-			{Type: ccgw.EvSetNotReadySuccess, Content: content(map[string]string{"reason": "2"})},
-		}
+		return append(append([]session.Emit{{Type: ccgw.EvNoAnswer, Content: content(c.ID)}}, phoneDown(s, 3)...),
+			session.Emit{Type: ccgw.EvSetNotReadySuccess, Content: content(map[string]string{"reason": "2"})})
 	})
+	if c.parent != nil {
+		e.transferFailed(c)
+		return
+	}
 	e.requeue(c, id)
 }
 
@@ -479,7 +583,7 @@ func (e *Engine) requeue(c *Call, id ccgw.AgentID) {
 	e.dispatch()
 }
 
-// abandon ends a call whose caller gave up.
+// abandon ends a call whose caller gave up while it waited or rang.
 func (e *Engine) abandon(c *Call) {
 	c.timer = nil
 	switch c.State {
@@ -489,18 +593,23 @@ func (e *Engine) abandon(c *Call) {
 		e.end(c)
 	case Ringing:
 		id := c.Agent
-		delete(e.byAgent, id)
+		e.legsOf(id).active = nil
 		e.statsOf(c.Skill).Abandoned++
 		e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
-			s.State, s.StateSince, s.CallID = ccgw.StateIdle, ccgw.Millis(now), ""
-			return []session.Emit{
-				{Type: ccgw.EvCustomerRelease, Content: content(map[string]string{"callid": c.ID, "number": c.Caller})},
-				{Type: ccgw.EvPhoneRelease, Content: content(map[string]int{"phoneState": 3})},
-				{Type: ccgw.EvReady},
-			}
+			evs := []session.Emit{{Type: ccgw.EvCustomerRelease, Content: content(map[string]string{"callid": c.ID, "number": c.Caller})}}
+			evs = append(evs, phoneDown(s, 3)...)
+			return append(evs, e.afterCall(id, s, now)...)
 		})
 		e.end(c)
 	}
+}
+
+// afterCall moves agent id to its after-call state if it has no call left.
+func (e *Engine) afterCall(id ccgw.AgentID, s *ccgw.Session, now time.Time) []session.Emit {
+	if e.busy(id) {
+		return nil
+	}
+	return agent.EndCall(s, now)
 }
 
 // customerHangup ends a connected call from the customer's side.
@@ -509,32 +618,45 @@ func (e *Engine) customerHangup(c *Call) {
 	if c.State != Talking && c.State != Held {
 		return
 	}
-	customer := c.Caller
-	if c.Dir == Outbound {
-		customer = c.Called
-	}
-	e.release(c, []session.Emit{
-		{Type: ccgw.EvCustomerRelease, Content: content(map[string]string{"callid": c.ID, "number": customer})},
+	e.leave(c, 3, []session.Emit{
+		{Type: ccgw.EvCustomerRelease, Content: content(map[string]string{"callid": c.ID, "number": c.customer()})},
 		{Type: ccgw.EvCallRelease, Content: content(c.ID)},
-		{Type: ccgw.EvPhoneRelease, Content: content(map[string]int{"phoneState": 3})},
-	})
-}
-
-// release ends c for its agent with the given events, then moves the agent on.
-func (e *Engine) release(c *Call, evs []session.Emit) {
-	id := c.Agent
-	delete(e.byAgent, id)
-	e.stopTimer(c)
-	e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
-		return append(evs, agent.EndCall(s, now)...)
 	})
 	e.end(c)
+}
+
+// leave takes c's agent out of c with evs, the phone release (phoneState) and
+// its after-call state. It does not end c.
+func (e *Engine) leave(c *Call, phoneState int, evs []session.Emit) {
+	id := c.Agent
+	l := e.legsOf(id)
+	if l.active == c {
+		l.active = nil
+	}
+	l.unhold(c)
+	l.last = c
+	e.stopTimer(c)
+	if c.leg != nil { // a pending success transfer dies with the call
+		leg := c.leg
+		c.leg = nil
+		e.dropLeg(leg)
+	}
+	e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
+		out := append(evs, phoneDown(s, phoneState)...)
+		if !e.busy(id) {
+			out = append(out, agent.EndCall(s, now)...)
+		} else {
+			s.CallID = ""
+		}
+		return out
+	})
+	c.Agent = 0
 }
 
 // end forgets a call.
 func (e *Engine) end(c *Call) {
 	e.stopTimer(c)
-	c.State = Ended
+	c.State, c.Ended = Ended, e.now()
 	delete(e.calls, c.ID)
 }
 

@@ -46,7 +46,7 @@ func newTestRig(t *testing.T) *testRig {
 func (r *testRig) signIn(t *testing.T, id ccgw.AgentID, autoAnswer bool) ccgw.Session {
 	t.Helper()
 	s, err := r.sm.SignIn(session.SignIn{Op: "login", Password: "p", Status: ccgw.StateIdle,
-		Session: ccgw.Session{Agent: id, Phone: "70001", AutoAnswer: autoAnswer, AutoEnterIdle: true}})
+		Session: ccgw.Session{Agent: id, Phone: "70001", AutoAnswer: autoAnswer, AutoEnterIdle: true, ReleasePhone: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,14 +81,14 @@ func TestLongestIdleAgentGetsTheCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := r.types(t, 1001, a.GUID)
-	want := []string{ccgw.EvIncomingCallInfo, ccgw.EvBusy, ccgw.EvAutoAnswer, ccgw.EvPhoneOffhook, ccgw.EvTalking}
+	want := []string{ccgw.EvIncomingCallInfo, ccgw.EvBusy, ccgw.EvPhoneAlerting, ccgw.EvPhoneOffhook, ccgw.EvAutoAnswer, ccgw.EvTalking}
 	if !equal(got, want) {
 		t.Fatalf("agent 1001 got %v, want %v", got, want)
 	}
 	if got := r.types(t, 1002, b.GUID); len(got) != 0 {
 		t.Fatalf("agent 1002 got %v, want nothing", got)
 	}
-	if ci, ok := r.eng.Call(id); !ok || ci.State != "talking" || ci.WorkNo != "1001" {
+	if ci, ok := r.eng.Call(id); !ok || ci.State != "talking" || ci.WorkNo != "1001" || ci.BeginTime == nil {
 		t.Fatalf("call info %+v %v", ci, ok)
 	}
 	r.clock.Advance(30 * time.Second)
@@ -109,7 +109,7 @@ func TestNoAnswerRequeuesToNextAgent(t *testing.T) {
 	if _, err := r.eng.Inject(CallSpec{Skill: 1}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{ccgw.EvIncomingCallInfo, ccgw.EvBusy, ccgw.EvPhoneAlerting, ccgw.EvRinging}
+	want := []string{ccgw.EvIncomingCallInfo, ccgw.EvBusy, ccgw.EvPhoneAlerting, ccgw.EvPhoneOffhook, ccgw.EvRinging, ccgw.EvCustomerAlerting}
 	if got := r.types(t, 1001, a.GUID); !equal(got, want) {
 		t.Fatalf("1001 got %v", got)
 	}
@@ -118,17 +118,17 @@ func TestNoAnswerRequeuesToNextAgent(t *testing.T) {
 	if got := r.types(t, 1001, a.GUID); !equal(got, want) {
 		t.Fatalf("1001 after ring timeout got %v", got)
 	}
-	want = []string{ccgw.EvIncomingCallInfo, ccgw.EvBusy, ccgw.EvPhoneAlerting, ccgw.EvRinging}
+	want = []string{ccgw.EvIncomingCallInfo, ccgw.EvBusy, ccgw.EvPhoneAlerting, ccgw.EvPhoneOffhook, ccgw.EvRinging, ccgw.EvCustomerAlerting}
 	if got := r.types(t, 1002, b.GUID); !equal(got, want) {
 		t.Fatalf("1002 got %v", got)
 	}
-	if err := r.eng.Answer(1002); err != nil {
+	if err := r.eng.Answer(1002, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.eng.Release(1002); err != nil {
 		t.Fatal(err)
 	}
-	want = []string{ccgw.EvPhoneOffhook, ccgw.EvTalking, ccgw.EvCallRelease, ccgw.EvPhoneRelease, ccgw.EvReady}
+	want = []string{ccgw.EvTalking, ccgw.EvCallRelease, ccgw.EvCustomerRelease, ccgw.EvPhoneRelease, ccgw.EvReady}
 	if got := r.types(t, 1002, b.GUID); !equal(got, want) {
 		t.Fatalf("1002 after answer+release got %v", got)
 	}

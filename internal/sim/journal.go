@@ -1,0 +1,64 @@
+package sim
+
+import (
+	"sync"
+
+	"github.com/ccgw/ccgw"
+)
+
+// Journal keeps the most recent events of every agent in the order they were
+// made, numbered from 1, for the admin API and for golden-file tests. Use its
+// Add as session.Config.Tap.
+type Journal struct {
+	max int
+
+	mu    sync.Mutex // guards evs, first
+	evs   []ccgw.Event
+	first uint64 // number of evs[0]
+}
+
+// NewJournal returns a journal that keeps the last max events (at least 1).
+func NewJournal(max int) *Journal {
+	if max < 1 {
+		max = 1
+	}
+	return &Journal{max: max, first: 1}
+}
+
+// Add records ev.
+func (j *Journal) Add(ev ccgw.Event) {
+	j.mu.Lock()
+	if len(j.evs) == j.max {
+		drop := j.max / 4
+		if drop < 1 {
+			drop = 1
+		}
+		j.evs = append(j.evs[:0], j.evs[drop:]...)
+		j.first += uint64(drop)
+	}
+	j.evs = append(j.evs, ev)
+	j.mu.Unlock()
+}
+
+// Since returns up to limit events numbered after n, and the number of the last
+// one returned (n if none).
+func (j *Journal) Since(n uint64, limit int) ([]ccgw.Event, uint64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	start := 0
+	if n >= j.first {
+		start = int(n - j.first + 1)
+	}
+	if start > len(j.evs) {
+		return nil, n
+	}
+	end := len(j.evs)
+	if limit > 0 && end-start > limit {
+		end = start + limit
+	}
+	out := append([]ccgw.Event(nil), j.evs[start:end]...)
+	if len(out) == 0 {
+		return nil, n
+	}
+	return out, j.first + uint64(end) - 1
+}
