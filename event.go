@@ -10,8 +10,10 @@ type Event struct {
 	WorkNo  string          `json:"workNo"`
 	Content json.RawMessage `json:"content"` // object, string or null
 	// Seq numbers an agent's events from 1 within one sign-in, so that a receiver
-	// can drop duplicates of a retried push (a ccgw extension; clients ignore it).
-	Seq uint64 `json:"seq"`
+	// can drop duplicates of a retried push. It is not a field of the event on
+	// the wire (which has exactly the spec's fields): a poll answer carries it in
+	// the X-CCGW-Seq header, a push the Seq of its first event.
+	Seq uint64 `json:"-"`
 }
 
 // Event types (events.md §3).

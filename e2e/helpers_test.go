@@ -248,23 +248,25 @@ type proc struct {
 	client    *http.Client
 }
 
-// startGateway runs ccgw on a free loopback port with a 2s heartbeat timeout and
-// data in dataDir, plus extra flags (which win over the defaults here), and waits
-// for its listening line. The process is killed when the test ends.
+// startGateway runs ccgw over plain HTTP on a free loopback port with a 2s
+// heartbeat timeout and data in dataDir, plus extra flags (which win over the
+// defaults here), and waits for its listening line. The process is killed when
+// the test ends.
 func startGateway(tb testing.TB, dataDir string, extra ...string) *proc {
 	tb.Helper()
+	return start(tb, dataDir, append([]string{"--plaintext"}, extra...))
+}
+
+// startHTTPS is startGateway without --plaintext.
+func startHTTPS(tb testing.TB, dataDir string, extra ...string) *proc {
+	tb.Helper()
+	return start(tb, dataDir, extra)
+}
+
+func start(tb testing.TB, dataDir string, extra []string) *proc {
+	tb.Helper()
 	args := []string{"--addr", "127.0.0.1:0", "--heartbeat-timeout", "2s", "--poll-wait", "500ms", "--data", dataDir}
-	plain := true
-	for _, a := range extra {
-		if a == "--https" {
-			plain = false
-			continue
-		}
-		args = append(args, a)
-	}
-	if plain {
-		args = append(args, "--plaintext")
-	}
+	args = append(args, extra...)
 	p := &proc{tb: tb, data: dataDir, log: &lineLog{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary, args...)
 	// A -race build sleeps a second at exit by default; a race still fails (exit 66
@@ -321,28 +323,34 @@ func startGateway(tb testing.TB, dataDir string, extra ...string) *proc {
 	return p
 }
 
-// newClient returns a client for p; over HTTPS it skips chain verification but
-// pins the certificate to the fingerprint p logged. tr, if non-nil, is used as the base.
+// newClient returns a client for p, with tr (if non-nil) as its transport; over
+// HTTPS it pins the certificate p logged.
 func (p *proc) newClient(tr *http.Transport) *http.Client {
 	if tr == nil {
 		tr = &http.Transport{}
 	}
 	if p.scheme == "https" {
-		want := p.certSHA
-		tr.TLSClientConfig = &tls.Config{
-			InsecureSkipVerify: true, // self-signed; pinned below instead
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if len(cs.PeerCertificates) == 0 {
-					return fmt.Errorf("no server certificate")
-				}
-				if got := fingerprint(cs.PeerCertificates[0].Raw); got != want {
-					return fmt.Errorf("server certificate SHA-256 %s, logged %s", got, want)
-				}
-				return nil
-			},
-		}
+		tr.TLSClientConfig = pinned(p.certSHA)
 	}
 	return &http.Client{Transport: tr, Timeout: 20 * time.Second}
+}
+
+// pinned returns a TLS client configuration that skips chain verification (the
+// certificate is self-signed) and instead requires the server's leaf certificate
+// to have the SHA-256 fingerprint sha (AB:CD:...).
+func pinned(sha string) *tls.Config {
+	return &tls.Config{
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return fmt.Errorf("no server certificate")
+			}
+			if got := fingerprint(cs.PeerCertificates[0].Raw); got != sha {
+				return fmt.Errorf("server certificate SHA-256 %s, want %s", got, sha)
+			}
+			return nil
+		},
+	}
 }
 
 // fingerprint formats the SHA-256 of a DER certificate as AB:CD:...

@@ -23,9 +23,11 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
+	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/event"
 	"github.com/ccgw/ccgw/internal/metrics"
 	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -72,6 +74,16 @@ type Config struct {
 	RestTimeout      string
 	Push             PushFlags
 	Pprof            string
+	Sim              SimFlags
+}
+
+// SimFlags configure the simulated call centre.
+type SimFlags struct {
+	Clock        string // real or virtual
+	Seed         uint64
+	RingTimeout  time.Duration
+	CalleeAnswer time.Duration
+	Journal      int
 }
 
 // PushFlags configure event push to callback URLs.
@@ -113,6 +125,7 @@ func NewMain() *Main {
 		PollWait:         10 * time.Second,
 		AuthMode:         "dynamic",
 		RestTimeout:      "remind",
+		Sim:              SimFlags{Clock: "real", Seed: 1, RingTimeout: 20 * time.Second, CalleeAnswer: 3 * time.Second, Journal: 100000},
 		Push: PushFlags{Workers: 256, Attempts: 8, Timeout: 5 * time.Second, Backoff: 500 * time.Millisecond,
 			MaxBackoff: 30 * time.Second, BatchEvents: 100},
 		GUIDInterval: 60 * time.Second,
@@ -143,6 +156,11 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.IntVar(&c.QueueSize, "queue-size", c.QueueSize, "events kept per agent; the oldest is dropped beyond it")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.RestTimeout, "rest-timeout", c.RestTimeout, "when a rest's time runs out: remind (AgentState_Rest_Timeout, agent stays in rest) or idle (then AgentState_Ready)")
+	fs.StringVar(&c.Sim.Clock, "clock", c.Sim.Clock, "real, or virtual: time moves only by POST /ccgw/v1/clock/advance")
+	fs.Uint64Var(&c.Sim.Seed, "seed", c.Sim.Seed, "seed of the simulated call centre's randomness")
+	fs.DurationVar(&c.Sim.RingTimeout, "ring-timeout", c.Sim.RingTimeout, "an unanswered call returns to its queue after this")
+	fs.DurationVar(&c.Sim.CalleeAnswer, "callee-answer", c.Sim.CalleeAnswer, "how long a called customer's phone rings before answering")
+	fs.IntVar(&c.Sim.Journal, "journal", c.Sim.Journal, "events kept for GET /ccgw/v1/events")
 	fs.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this loopback `HOST:PORT` (off when empty)")
 	fs.IntVar(&c.Push.Workers, "push-workers", c.Push.Workers, "pushes in flight at once")
 	fs.IntVar(&c.Push.Attempts, "push-attempts", c.Push.Attempts, "attempts per push before its events are dropped (counted)")
@@ -158,7 +176,14 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	return c.validate()
+	if err := c.validate(); err != nil {
+		return err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return nil
 }
 
 func (c *Config) validate() error {
@@ -181,6 +206,10 @@ func (c *Config) validate() error {
 		return errors.New("--push-timeout and --push-backoff must be positive, --push-max-backoff at least --push-backoff")
 	case c.Push.SecretEnv != "" && os.Getenv(c.Push.SecretEnv) == "":
 		return fmt.Errorf("--push-secret-env: $%s is empty", c.Push.SecretEnv)
+	case c.Sim.Clock != "real" && c.Sim.Clock != "virtual":
+		return fmt.Errorf("--clock %q: want real or virtual", c.Sim.Clock)
+	case c.Sim.RingTimeout <= 0 || c.Sim.CalleeAnswer <= 0 || c.Sim.Journal < 1:
+		return errors.New("--ring-timeout and --callee-answer must be positive, --journal at least 1")
 	case c.QueueSize < 1:
 		return errors.New("--queue-size must be at least 1")
 	case c.NodeName == "" || strings.ContainsAny(c.NodeName, " ;,\"="):
@@ -214,6 +243,14 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.store = st
 	var pusher *event.Pusher // set before any session can notify it
+	var engine *sim.Engine   // likewise
+	var clk ccgw.Clock = clock.Real{}
+	var virtual *clock.Fake
+	if c.Sim.Clock == "virtual" {
+		virtual = clock.NewFake(time.Now().Truncate(time.Second))
+		clk = virtual
+	}
+	journal := sim.NewJournal(c.Sim.Journal)
 	mode := session.AuthStatic
 	if c.AuthMode == "dynamic" {
 		mode = session.AuthDynamic
@@ -232,6 +269,10 @@ func (m *Main) Run(ctx context.Context) error {
 
 		RestTimeoutIdle: c.RestTimeout == "idle",
 		Notify:          func(id ccgw.AgentID) { pusher.Notify(id) },
+		Clock:           clk,
+		WaitClock:       clock.Real{},
+		Tap:             journal.Add,
+		OnChange:        func(s ccgw.Session) { engine.AgentChanged(s) },
 	})
 	if err != nil {
 		st.Close()
@@ -255,6 +296,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Log:            m.Log,
 	})
 	m.pusher = pusher
+	engine = sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: clk, Log: m.Log, Seed: c.Sim.Seed,
+		RingTimeout: c.Sim.RingTimeout, CalleeAnswer: c.Sim.CalleeAnswer})
 	restored, err := sm.Restore()
 	if err != nil {
 		st.Close()
@@ -292,6 +335,8 @@ func (m *Main) Run(ctx context.Context) error {
 		PollWait:  c.PollWait,
 		Log:       m.Log,
 		Ready:     st.Ready,
+		Calls:     engine,
+		Admin:     &api.Admin{Journal: journal, Virtual: virtual, Now: clk.Now},
 		Metrics:   metrics.Handler(reg),
 		Observe:   met.ObserveRequest,
 	})

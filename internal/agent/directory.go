@@ -19,7 +19,8 @@ var DefaultSkills = []ccgw.Skill{
 
 // Directory is a ccgw.Directory. The zero value is not usable; use Default or Load.
 type Directory struct {
-	open bool // every work number in range exists; any non-empty password signs in
+	open       bool         // every work number in range exists; any non-empty password signs in
+	openSkills []ccgw.Skill // the skills of every agent of an open directory
 
 	mu        sync.RWMutex // guards agents and passwords
 	agents    map[ccgw.AgentID]ccgw.Agent
@@ -32,8 +33,11 @@ var _ ccgw.Directory = (*Directory)(nil)
 // Default returns the built-in directory: every work number from ccgw.MinAgentID to
 // ccgw.MaxAgentID exists with DefaultSkills, phone "7"+work number, and any
 // non-empty password signs in.
-func Default() *Directory {
-	return &Directory{open: true, agents: map[ccgw.AgentID]ccgw.Agent{}, passwords: map[ccgw.AgentID]string{}, history: map[ccgw.AgentID][]string{}}
+func Default() *Directory { return Open(DefaultSkills) }
+
+// Open returns a directory like Default's whose agents all have skills.
+func Open(skills []ccgw.Skill) *Directory {
+	return &Directory{open: true, openSkills: skills, agents: map[ccgw.AgentID]ccgw.Agent{}, passwords: map[ccgw.AgentID]string{}, history: map[ccgw.AgentID][]string{}}
 }
 
 // File is the JSON form of an --agents file.
@@ -106,7 +110,7 @@ func (d *Directory) Agent(id ccgw.AgentID) (ccgw.Agent, bool) {
 	if ok || !d.open {
 		return a, ok
 	}
-	return ccgw.Agent{ID: id, Name: "agent" + id.String(), Phone: "7" + id.String(), GroupID: 1, Skills: DefaultSkills, Inspector: true}, true
+	return ccgw.Agent{ID: id, Name: "agent" + id.String(), Phone: "7" + id.String(), GroupID: 1, Skills: d.openSkills, Inspector: true}, true
 }
 
 // CheckPassword implements ccgw.Directory.
@@ -155,7 +159,7 @@ func (d *Directory) Skill(id int) (ccgw.Skill, bool) {
 // Skills returns every skill known to the directory.
 func (d *Directory) Skills() []ccgw.Skill {
 	if d.open {
-		return DefaultSkills
+		return d.openSkills
 	}
 	seen := map[int]bool{}
 	var out []ccgw.Skill

@@ -57,10 +57,9 @@ func TestCheckNewPassword(t *testing.T) {
 	}
 }
 
-// TestCheckNewPasswordWorkNumber checks the work-number rules with an agent
-// whose work number is 8 digits long enough to be a password by itself... it
-// cannot be (6 digits at most), so the rule that fires for the work number and
-// its reverse inside a longer password is "3 consecutive characters".
+// TestCheckNewPasswordWorkNumber checks the "no 3 consecutive characters of the
+// work number" rule with a six-digit work number (too short to be a whole
+// password, so 110-018 cannot fire for it).
 func TestCheckNewPasswordWorkNumber(t *testing.T) {
 	const id ccgw.AgentID = 987654
 	for _, tc := range []struct {
@@ -118,7 +117,8 @@ func TestChangePasswordHistory(t *testing.T) {
 	}
 }
 
-// TestChangePasswordErrors covers the retcodes of ChangePassword itself.
+// TestChangePasswordErrors has one row per retcode of ChangePassword; every row
+// is refused, so the rows do not affect each other.
 func TestChangePasswordErrors(t *testing.T) {
 	d := tFileDirectory(t)
 	tests := []struct {
@@ -131,15 +131,21 @@ func TestChangePasswordErrors(t *testing.T) {
 		{"empty old password", 1001, "", "Gr8!Pass", ccgw.RetOldPasswordWrong},
 		{"other agent's password", 1001, "B0b!secret", "Gr8!Pass", ccgw.RetOldPasswordWrong},
 		{"unknown agent", 1999, "S3cret!pw", "Gr8!Pass", ccgw.RetQueryNoAgent},
-		{"rule checked after old password", 1001, "S3cret!pw", "short", ccgw.RetPwdLength},
-		{"like the name", 1001, "S3cret!pw", "ecilAecilA", ccgw.RetOK},
-		{"the name reversed", 1002, "B0b!secret", "Bob", ccgw.RetPwdLength},
+		{"too short", 1001, "S3cret!pw", "Sh0rt!", ccgw.RetPwdLength},
+		{"same as old", 1001, "S3cret!pw", "S3cret!pw", ccgw.RetPwdSameAsOld},
+		{"the name", 1001, "S3cret!pw", "Alexandra", ccgw.RetPwdLikeName},
+		{"the name reversed", 1001, "S3cret!pw", "ardnaxelA", ccgw.RetPwdLikeName},
+		{"the work number's digits", 1001, "S3cret!pw", "Ab!x1001y", ccgw.RetPwdRule},
+		{"two classes", 1002, "B0b!secret", "onlylowerdigits12", ccgw.RetPwdRule},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := d.ChangePassword(tc.id, tc.old, tc.next)
 			if got := ccgw.CodeOf(err); got != tc.want {
 				t.Fatalf("ChangePassword = %v (%q), want %q", err, got, tc.want)
+			}
+			if tc.id == 1001 && !d.CheckPassword(1001, "S3cret!pw") {
+				t.Fatal("a refused change replaced the password")
 			}
 		})
 	}

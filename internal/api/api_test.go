@@ -204,6 +204,17 @@ func TestSignInLooseTypes(t *testing.T) {
 	}
 }
 
+// TestSignInAnyContentType checks that sign-in does not depend on the request's
+// Content-Type spelling (README §2: accept missing and other spellings).
+func TestSignInAnyContentType(t *testing.T) {
+	ts := testServer(t, tConfig{})
+	for i, ct := range []string{"application/json; charset=UTF-8", "application/json", "application/json;charset=utf-8", "text/plain", ""} {
+		id := strconv.Itoa(3900 + i)
+		r := ts.do(t, http.MethodPut, pathLogin(id), hdr{"Content-Type": ct}, loginBody)
+		mustCode(t, r, "0")
+	}
+}
+
 // TestSignInRetcodes has one row per (sign-in interface, bad input) and the
 // retcode it must produce (interfaces.md §1–3, retcodes.md).
 func TestSignInRetcodes(t *testing.T) {

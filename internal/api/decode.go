@@ -132,3 +132,31 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 	}
 	return nil
 }
+
+// flexFloat is a number that also accepts a numeric string.
+type flexFloat struct {
+	v   float64
+	set bool
+}
+
+func (f *flexFloat) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if s == "null" {
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("not a number")
+	}
+	f.v, f.set = v, true
+	return nil
+}

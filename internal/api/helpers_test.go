@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,7 @@ type tServer struct {
 	sessions *session.Manager
 	store    *bolt.Store
 	srv      *httptest.Server
+	lastSeq  uint64 // X-CCGW-Seq of the last event mustPoll returned
 }
 
 // testServer starts a server on cfg with its bolt store in tb.TempDir(); cleanup
@@ -301,23 +303,27 @@ func (ts *tServer) mustPoll(tb testing.TB, id, guid string) map[string]json.RawM
 		tb.Fatalf("poll message %s, want \"\"", r.env["message"])
 	}
 	if string(r.env["event"]) == "null" {
+		if h := r.header.Get("X-CCGW-Seq"); h != "" {
+			tb.Fatalf("empty poll carries X-CCGW-Seq %q", h)
+		}
 		return nil
 	}
+	seq, err := strconv.ParseUint(r.header.Get("X-CCGW-Seq"), 10, 64)
+	if err != nil || seq == 0 {
+		tb.Fatalf("poll answer X-CCGW-Seq %q, want the event's sequence number", r.header.Get("X-CCGW-Seq"))
+	}
+	ts.lastSeq = seq
 	return r.object(tb, "event")
 }
 
 // mustEventType fails tb unless ev is an event of type want for agent id, with
-// exactly the spec's keys (and ccgw's documented seq extension).
+// exactly the spec's keys.
 func mustEventType(tb testing.TB, ev map[string]json.RawMessage, id, want string) {
 	tb.Helper()
 	if ev == nil {
 		tb.Fatalf("no event, want %s", want)
 	}
-	keys := []string{"eventType", "eventGenTime", "workNo", "content"}
-	if _, ok := ev["seq"]; ok {
-		keys = append(keys, "seq") // ccgw.Event.Seq, documented as an extension clients ignore
-	}
-	mustKeys(tb, "event", ev, keys...)
+	mustKeys(tb, "event", ev, "eventType", "eventGenTime", "workNo", "content")
 	var typ, workNo string
 	var gen int64
 	if json.Unmarshal(ev["eventType"], &typ) != nil || typ != want {

@@ -48,6 +48,10 @@ type pollEnvelope struct {
 
 const contentType = "application/json; charset=UTF-8"
 
+// SeqHeader carries the sequence number of the event in a poll answer (a ccgw
+// extension: numbered from 1 per sign-in, so a client can drop a duplicate).
+const SeqHeader = "X-CCGW-Seq"
+
 // write sends rep. It is the only function that writes a response body.
 func write(w http.ResponseWriter, rep reply) {
 	h := w.Header()
@@ -58,6 +62,9 @@ func write(w http.ResponseWriter, rep reply) {
 		if rep.guidHdr {
 			h.Set("Guid", rep.setGUID)
 		}
+	}
+	if rep.poll && rep.event != nil {
+		h[SeqHeader] = []string{strconv.FormatUint(rep.event.Seq, 10)}
 	}
 	if rep.allow != "" {
 		h.Set("Allow", rep.allow)

@@ -12,6 +12,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/sim"
 )
 
 // Prefix is the vendor's base path.
@@ -25,6 +26,11 @@ type Config struct {
 	Log       *slog.Logger     // discards
 	// Ready reports whether the gateway can serve (GET /readyz); nil means always.
 	Ready func() bool
+	// Calls, if set, serves the voice-call, call-data and queue-device interfaces
+	// and the admin API's call and queue endpoints.
+	Calls *sim.Engine
+	// Admin, if set, serves the admin API's clock and event journal.
+	Admin *Admin
 	// Metrics, if set, is served at GET /metrics.
 	Metrics http.Handler
 	// Observe, if set, is told each interface request's method name, retcode and
@@ -50,7 +56,7 @@ func New(cfg Config) *Server {
 		cfg.Ready = func() bool { return true }
 	}
 	s := &Server{cfg: cfg}
-	s.routes = buildRoutes(append(s.table(), s.stateTable()...))
+	s.routes = buildRoutes(append(append(s.table(), s.stateTable()...), s.callTable()...))
 	return s
 }
 
@@ -109,6 +115,9 @@ func (s *Server) dispatch(c *call) reply {
 			return reply{code: ccgw.RetInternal, status: http.StatusServiceUnavailable}
 		}
 		return reply{code: ccgw.RetOK, result: map[string]string{"status": "ready"}}
+	}
+	if strings.HasPrefix(path, AdminPrefix) {
+		return s.admin(c)
 	}
 	if !strings.HasPrefix(path, Prefix) {
 		c.name = "unknown"

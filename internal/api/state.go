@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -116,8 +117,8 @@ func (s *Server) resetSkill(c *call) reply {
 	if pl := q.Get("phonelinkage"); pl != "" && pl != "0" && pl != "1" {
 		return fail(ccgw.RetBadParam)
 	}
-	list := q.Get("skillid")
-	if len(list) > 4000 {
+	list, okL := rawQueryValue(c.r, "skillid")
+	if !okL || len(list) > 4000 {
 		return fail(ccgw.RetBadParam)
 	}
 	want := map[int]bool{}
@@ -149,6 +150,22 @@ func (s *Server) resetSkill(c *call) reply {
 		return failed(err)
 	}
 	return ok(emptyResult)
+}
+
+// rawQueryValue returns the first value of query parameter name, splitting the
+// raw query on '&' only: net/url drops a pair that contains ';', and skillid is a
+// ';'-separated list (interfaces.md §17: skillid=1;2;3). ok is false for a value
+// that is not validly %-escaped.
+func rawQueryValue(r *http.Request, name string) (string, bool) {
+	for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		if k, err := url.QueryUnescape(k); err != nil || k != name {
+			continue
+		}
+		v, err := url.QueryUnescape(v)
+		return v, err == nil
+	}
+	return "", true
 }
 
 // skillsOf returns agent id's configured skills, never nil.

@@ -324,6 +324,10 @@ type pushBody struct {
 	EventList []ccgw.Event `json:"eventList"`
 }
 
+// SeqHeader carries the sequence number of the first event of a push; the
+// others follow it one by one, so a receiver can drop events it already has.
+const SeqHeader = "X-CCGW-Seq"
+
 // SignatureHeader carries the push signature when a secret is configured:
 // "t=<unix ms>,v1=<hex HMAC-SHA256(secret, t + "." + body)>".
 const SignatureHeader = "X-CCGW-Signature"
@@ -361,6 +365,7 @@ func (p *Pusher) post(t Target, batch []ccgw.Event) error {
 	if t.Token != "" {
 		req.Header["service_token"] = []string{t.Token}
 	}
+	req.Header.Set(SeqHeader, strconv.FormatUint(batch[0].Seq, 10))
 	if len(p.cfg.Secret) > 0 {
 		req.Header.Set(SignatureHeader, Sign(p.cfg.Secret, body, ccgw.Millis(p.cfg.Clock.Now())))
 	}

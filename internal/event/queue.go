@@ -241,7 +241,10 @@ func (q *Queue) Next(ctx context.Context, timeout <-chan time.Time) (ccgw.Event,
 			if ctx.Err() != nil {
 				return ccgw.Event{}, false
 			}
-			return q.Pop()
+			if ev, ok := q.Pop(); ok {
+				return ev, true
+			}
+			continue // another Next took it meanwhile: wait on
 		}
 		if q.closed {
 			q.mu.Unlock()

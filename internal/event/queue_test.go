@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -647,16 +648,19 @@ func TestContent(t *testing.T) {
 }
 
 // TestConcurrentAddNext runs producers and consumers together under the race
-// detector: every Seq is handed out once, and each event is delivered or dropped,
-// never both, never lost.
+// detector: every Seq is handed out once, each event is delivered or dropped, never
+// both, never lost, and a Next that loses an event to another Next waits on instead
+// of returning empty.
 func TestConcurrentAddNext(t *testing.T) {
-	const producers, perProducer, consumers = 8, 500, 4
+	const producers, perProducer, consumers = 4, 2000, 8
 	q, d := testQueue(t, 64)
 	var (
 		mu       sync.Mutex
 		got      = map[uint64]int{}
 		addedSeq = map[uint64]int{}
 	)
+	var closed atomic.Bool
+	var spurious atomic.Int64 // Next returned no event while the queue was open
 	var prodWG, consWG sync.WaitGroup
 	for i := 0; i < producers; i++ {
 		prodWG.Add(1)
@@ -677,7 +681,11 @@ func TestConcurrentAddNext(t *testing.T) {
 			for {
 				ev, ok := q.Next(context.Background(), nil)
 				if !ok {
-					return // closed and empty
+					if closed.Load() {
+						return // closed and empty
+					}
+					spurious.Add(1) // nothing ended the wait: a contract breach
+					continue
 				}
 				mu.Lock()
 				got[ev.Seq]++
@@ -686,8 +694,12 @@ func TestConcurrentAddNext(t *testing.T) {
 		}()
 	}
 	prodWG.Wait()
+	closed.Store(true)
 	q.Close()
 	consWG.Wait()
+	if n := spurious.Load(); n != 0 {
+		t.Fatalf("Next returned no event %d times without timeout, cancel or close", n)
+	}
 
 	const total = producers * perProducer
 	if len(addedSeq) != total {

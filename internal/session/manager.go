@@ -30,6 +30,7 @@ const (
 type Config struct {
 	Timeout      time.Duration     // no heartbeat or poll for this long signs out; 2m
 	Clock        ccgw.Clock        // clock.Real
+	WaitClock    ccgw.Clock        // times how long a poll is held; Clock
 	Store        ccgw.SessionStore // required
 	Directory    ccgw.Directory    // required
 	Log          *slog.Logger      // discards
@@ -111,6 +112,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
+	}
+	if cfg.WaitClock == nil {
+		cfg.WaitClock = cfg.Clock
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -194,12 +198,11 @@ func (m *Manager) Restore() (int, error) {
 		n++
 		return nil
 	})
-	if err != nil {
-		return n, err
+	if err == nil {
+		err = m.restoreEvents()
 	}
-	if err := m.restoreEvents(); err != nil {
-		return n, err
-	}
+	// Even after an error, the sessions already loaded are live: count them, file
+	// them so that they expire, and keep new generations above theirs.
 	for {
 		cur := m.gen.Load()
 		if cur >= maxGen || m.gen.CompareAndSwap(cur, maxGen) {
@@ -208,7 +211,7 @@ func (m *Manager) Restore() (int, error) {
 	}
 	m.wheel.addAll(due)
 	m.live.Add(int64(n))
-	return n, nil
+	return n, err
 }
 
 // restoreEvents puts each restored session's undelivered events back in its queue,
@@ -647,7 +650,7 @@ func (m *Manager) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait t
 		setGUID = current
 	}
 
-	t := m.cfg.Clock.NewTimer(wait)
+	t := m.cfg.WaitClock.NewTimer(wait)
 	ev, ok := e.q.Next(ctx, t.C())
 	t.Stop()
 	e.lastSeen.Store(m.cfg.Clock.Now().UnixNano())

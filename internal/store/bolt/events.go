@@ -100,8 +100,10 @@ func ackTx(tx *bolt.Tx, id ccgw.AgentID, gen, seq uint64) error {
 	if err := ab.Put(k, binary.BigEndian.AppendUint64(nil, seq)); err != nil {
 		return err
 	}
+	// Re-seek after each delete: bbolt's Cursor.Next after Cursor.Delete skips a
+	// key (etcd-io/bbolt#146), which left every other acknowledged event stored.
 	c := eb.Cursor()
-	for key, _ := c.Seek(k); key != nil && bytes.HasPrefix(key, k); key, _ = c.Next() {
+	for key, _ := c.Seek(k); key != nil && bytes.HasPrefix(key, k); key, _ = c.Seek(k) {
 		if binary.BigEndian.Uint64(key[12:]) > seq {
 			break
 		}
@@ -175,6 +177,7 @@ func (s *Store) LoadEvents(fn func(id ccgw.AgentID, gen, acked uint64, evs []ccg
 				if err := json.Unmarshal(v, &ev); err != nil {
 					return fmt.Errorf("bolt: event %x: %w", k, err)
 				}
+				ev.Seq = binary.BigEndian.Uint64(k[12:])
 				evs = append(evs, ev)
 				return nil
 			})

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // substring of the error; "" for none
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c Config) {
+			// The README's flag table (push flags are not in it).
+			want := Config{
+				Addr: "127.0.0.1:8043", Data: "./ccgw-data", HeartbeatTimeout: 2 * time.Minute,
+				PollWait: 10 * time.Second, AuthMode: "dynamic", RestTimeout: "remind",
+				GUIDInterval: 60 * time.Second, GUIDTimeout: 120 * time.Second,
+				NodeName: "AgentGateway0", QueueSize: 1000, LogLevel: "info",
+			}
+			got := c
+			got.Push, got.Sim = PushFlags{}, SimFlags{}
+			if got != want {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		}},
+		{name: "all set", args: []string{
+			"--addr", "127.0.0.1:0", "--data", "/tmp/x", "--heartbeat-timeout", "2s", "--poll-wait", "500ms",
+			"--plaintext", "--auth-mode", "static", "--guid-interval", "1s", "--guid-timeout", "3s",
+			"--node-name", "AgentGateway1", "--queue-size", "5", "--log-level", "debug",
+		}, check: func(t *testing.T, c Config) {
+			if c.Addr != "127.0.0.1:0" || c.Data != "/tmp/x" || c.HeartbeatTimeout != 2*time.Second ||
+				c.PollWait != 500*time.Millisecond || !c.Plaintext || c.AuthMode != "static" ||
+				c.GUIDInterval != time.Second || c.GUIDTimeout != 3*time.Second || c.NodeName != "AgentGateway1" ||
+				c.QueueSize != 5 || c.LogLevel != "debug" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{name: "cert and key", args: []string{"--cert", "c.pem", "--key", "k.pem"}, check: func(t *testing.T, c Config) {
+			if c.Cert != "c.pem" || c.Key != "k.pem" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{name: "dynamic", args: []string{"--auth-mode", "dynamic"}},
+		{name: "cert without key", args: []string{"--cert", "c.pem"}, wantErr: "--cert"},
+		{name: "key without cert", args: []string{"--key", "k.pem"}, wantErr: "--cert"},
+		{name: "unknown auth mode", args: []string{"--auth-mode", "foo"}, wantErr: "--auth-mode"},
+		{name: "negative timeout", args: []string{"--heartbeat-timeout", "-1s"}, wantErr: "--heartbeat-timeout"},
+		{name: "zero timeout", args: []string{"--heartbeat-timeout", "0"}, wantErr: "--heartbeat-timeout"},
+		{name: "timeout not a duration", args: []string{"--heartbeat-timeout", "2"}, wantErr: "heartbeat-timeout"},
+		{name: "zero poll wait", args: []string{"--poll-wait", "0s"}, wantErr: "--poll-wait"},
+		{name: "guid timeout equal to interval", args: []string{"--guid-interval", "60s", "--guid-timeout", "60s"}, wantErr: "--guid-"},
+		{name: "guid timeout below interval", args: []string{"--guid-interval", "2m", "--guid-timeout", "1m"}, wantErr: "--guid-"},
+		{name: "zero guid interval", args: []string{"--guid-interval", "0s"}, wantErr: "--guid-"},
+		{name: "zero queue", args: []string{"--queue-size", "0"}, wantErr: "--queue-size"},
+		{name: "node name with space", args: []string{"--node-name", "a b"}, wantErr: "--node-name"},
+		{name: "extra argument", args: []string{"--plaintext", "serve"}, wantErr: `unexpected argument "serve"`},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMain()
+			var stderr bytes.Buffer
+			err := m.ParseFlags(tt.args, &stderr)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("ParseFlags(%q): %v", tt.args, err)
+				}
+				if tt.check != nil {
+					tt.check(t, m.Config)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("ParseFlags(%q) = %v, want an error mentioning %q", tt.args, err, tt.wantErr)
+			}
+		})
+	}
+
+	t.Run("help", func(t *testing.T) {
+		var stderr bytes.Buffer
+		if err := NewMain().ParseFlags([]string{"-h"}, &stderr); !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("-h: %v, want flag.ErrHelp", err)
+		}
+		if !strings.Contains(stderr.String(), "-heartbeat-timeout") {
+			t.Errorf("usage does not list the flags: %s", stderr.String())
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer that the server's goroutines and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runMain starts a Main on a free loopback port over data, logging into the
+// returned buffer; it is closed when the test ends.
+func runMain(t *testing.T, data string) (*Main, *syncBuffer) {
+	t.Helper()
+	m := NewMain()
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--plaintext", "--data", data}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	m.Log = slog.New(slog.NewTextHandler(logs, nil))
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m, logs
+}
+
+func do(t *testing.T, c *http.Client, method, url, guid, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+	if guid != "" {
+		req.Header.Set("Guid", guid)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// TestMainRunCloseRestore runs the gateway in process as main does: a sign-in
+// over HTTP, Close twice, and a second run on the same data that restores the session.
+func TestMainRunCloseRestore(t *testing.T) {
+	if err := NewMain().Close(); err != nil {
+		t.Fatalf("Close before Run: %v", err)
+	}
+	data := t.TempDir()
+	c := &http.Client{Timeout: 10 * time.Second}
+	defer c.CloseIdleConnections()
+
+	m, logs := runMain(t, data)
+	base := "http://" + m.Addr() + "/agentgateway/resource/onlineagent/1001"
+	resp := do(t, c, http.MethodPut, base, "", `{"password":"p","phonenum":"70001"}`)
+	guid, ok := strings.CutPrefix(resp.Header.Get("Set-GUID"), "JSESSIONID=")
+	if resp.StatusCode != http.StatusOK || !ok || guid == "" {
+		t.Fatalf("sign in: HTTP %d, Set-GUID %q", resp.StatusCode, resp.Header.Get("Set-GUID"))
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	for _, want := range []string{"msg=listening", "restored=0", "msg=request method=login agent=1001 retcode=0"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("first run's log lacks %q:\n%s", want, logs)
+		}
+	}
+	c.CloseIdleConnections()
+	if _, err := c.Get("http://" + m.Addr() + "/healthz"); err == nil {
+		t.Error("still serving after Close")
+	}
+
+	m2, logs2 := runMain(t, data)
+	if !strings.Contains(logs2.String(), "restored=1") {
+		t.Errorf("second run's log lacks restored=1:\n%s", logs2)
+	}
+	base2 := "http://" + m2.Addr() + "/agentgateway/resource/onlineagent/1001"
+	resp = do(t, c, http.MethodPost, base2+"/handshake", guid, "")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(logs2.String(), "method=handShake agent=1001 retcode=0") {
+		t.Errorf("handshake with the first run's GUID: HTTP %d\n%s", resp.StatusCode, logs2)
+	}
+	if err := m2.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
