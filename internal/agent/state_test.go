@@ -219,6 +219,14 @@ func tCheckAccepted(t *testing.T, op Op, from ccgw.AgentState, o outcome, before
 		if s.StateSince != before.StateSince || s.RestSeq != before.RestSeq || s.RestUntil != before.RestUntil {
 			t.Errorf("during a call: StateSince/RestSeq/RestUntil changed: %+v", *s)
 		}
+		// A rest asked for during a call keeps its length for when the call ends.
+		wantRest := int64(0)
+		if o.to == ccgw.StateRest {
+			wantRest = tRestTime.Milliseconds()
+		}
+		if s.AfterCallRest != wantRest {
+			t.Errorf("during a call: AfterCallRest = %d, want %d", s.AfterCallRest, wantRest)
+		}
 		return
 	}
 	wantEvs := o.events

@@ -20,7 +20,7 @@ const Prefix = "/agentgateway/resource/"
 
 // Config configures a Server. Zero values mean the defaults given.
 type Config struct {
-	Sessions  *session.Manager // required
+	Sessions  session.Service  // required
 	Directory *agent.Directory // required
 	PollWait  time.Duration    // how long an empty poll is held; 10s
 	Log       *slog.Logger     // discards

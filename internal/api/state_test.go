@@ -964,7 +964,8 @@ func TestStateSessionFlags(t *testing.T) {
 }
 
 // TestStateWholeShift follows one agent through a shift over HTTP and checks the
-// exact events its poll receives (events.md §6) and its state after each step.
+// exact events its poll receives (events.md §6), numbered 1, 2, 3, … in
+// X-CCGW-Seq, and its state after each step.
 func TestStateWholeShift(t *testing.T) {
 	ts := testServer(t, tConfig{})
 	const id = "1001"

@@ -29,7 +29,18 @@ type Target struct {
 	URL   string
 	Token string // sent as the service_token header
 	GUID  string // sent as the Guid header
-	Queue *Queue
+	Queue PushQueue
+}
+
+// PushQueue is the part of an agent's event queue a Pusher uses; *Queue is one,
+// the Redis store has another.
+type PushQueue interface {
+	// Peek returns up to max of the oldest events without removing them.
+	Peek(max int) []ccgw.Event
+	// Ack removes the events at the head with Seq <= seq.
+	Ack(seq uint64)
+	// DropHead removes them as dropped with reason, and returns how many.
+	DropHead(seq uint64, reason ccgw.DropReason) int
 }
 
 // Source gives a Pusher its targets and learns what it delivered;

@@ -24,7 +24,7 @@ import (
 
 // Config configures an Engine. Zero values mean the defaults given.
 type Config struct {
-	Sessions    *session.Manager // required
+	Sessions    session.Service  // required
 	Directory   *agent.Directory // required
 	Clock       ccgw.Clock       // clock.Real
 	Log         *slog.Logger     // discards

@@ -1,0 +1,28 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"github.com/ccgw/ccgw"
+)
+
+// Service is what the HTTP API and the call simulator need of agent sessions.
+// Manager implements it on one node (memory, persisted in bbolt); the Redis store
+// implements it for several nodes sharing state. sessiontest holds the one
+// behaviour suite both pass.
+type Service interface {
+	SignIn(req SignIn) (ccgw.Session, error)
+	SignOut(id ccgw.AgentID, guid string, cause ccgw.SignOutCause) error
+	Kick(id ccgw.AgentID, cause ccgw.SignOutCause) error
+	Heartbeat(id ccgw.AgentID, guid, token string) (string, error)
+	Poll(ctx context.Context, id ccgw.AgentID, guid string, wait time.Duration) (*ccgw.Event, string, error)
+	UpdateGUID(id ccgw.AgentID, guid string) (string, error)
+	Session(id ccgw.AgentID, guid string) (ccgw.Session, error)
+	Lookup(id ccgw.AgentID) (ccgw.Session, bool)
+	BySkill(skill int) []ccgw.Session
+	Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, error)
+	Stats() Stats
+}
+
+var _ Service = (*Manager)(nil)
