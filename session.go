@@ -51,8 +51,10 @@ type Session struct {
 	// AfterCall is the state a request made during a call takes effect in when the
 	// call ends (0: none).
 	AfterCall AgentState `json:"afterCall,omitempty"`
-	// AfterCallRest is the length (ms) of a rest requested during a call.
-	AfterCallRest int64 `json:"afterCallRest,omitempty"`
+	// AfterCallRest is the length (ms) of a rest requested during a call, and
+	// AfterCallReason the busy reason or rest cause of the request.
+	AfterCallRest   int64 `json:"afterCallRest,omitempty"`
+	AfterCallReason int   `json:"afterCallReason,omitempty"`
 	// CallID is the call the agent is in (ringing, talking or holding), if any.
 	CallID string `json:"callId,omitempty"`
 	// RestUntil is when the current rest's time runs out (ms epoch; 0: none, or

@@ -336,6 +336,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Log:       m.Log,
 		Ready:     st.Ready,
 		Calls:     engine,
+		Clock:     clk,
 		Admin:     &api.Admin{Journal: journal, Virtual: virtual, Now: clk.Now},
 		Metrics:   metrics.Handler(reg),
 		Observe:   met.ObserveRequest,

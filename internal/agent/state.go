@@ -58,7 +58,7 @@ var table = map[Op]map[ccgw.AgentState]rule{
 		ccgw.StateTalking: {to: ccgw.StateBusy, afterCall: true},
 	},
 	SayFree: {
-		ccgw.StateIdle:    {},
+		ccgw.StateIdle:    {events: []string{ccgw.EvReady}}, // "then/otherwise AgentState_Ready" (§11)
 		ccgw.StateBusy:    {to: ccgw.StateIdle, events: []string{ccgw.EvCancelNotReadySuccess, ccgw.EvReady}},
 		ccgw.StateWork:    {to: ccgw.StateIdle, events: []string{ccgw.EvCancelWorkSuccess, ccgw.EvReady}},
 		ccgw.StateRest:    {to: ccgw.StateIdle, events: []string{ccgw.EvCancelRestSuccess, ccgw.EvReady}},
@@ -86,9 +86,9 @@ var table = map[Op]map[ccgw.AgentState]rule{
 		ccgw.StateWork: {to: ccgw.StateIdle, events: []string{ccgw.EvCancelWorkSuccess}},
 	},
 	ForceBusy: {
-		ccgw.StateIdle:    {to: ccgw.StateBusy, events: []string{ccgw.EvSetNotReadySuccess}},
-		ccgw.StateWork:    {to: ccgw.StateBusy, events: []string{ccgw.EvSetNotReadySuccess}},
-		ccgw.StateRest:    {to: ccgw.StateBusy, events: []string{ccgw.EvSetNotReadySuccess}},
+		ccgw.StateIdle:    {to: ccgw.StateBusy, events: []string{ccgw.EvForceSetNotReady, ccgw.EvSetNotReadySuccess}},
+		ccgw.StateWork:    {to: ccgw.StateBusy, events: []string{ccgw.EvForceSetNotReady, ccgw.EvSetNotReadySuccess}},
+		ccgw.StateRest:    {to: ccgw.StateBusy, events: []string{ccgw.EvForceSetNotReady, ccgw.EvSetNotReadySuccess}},
 		ccgw.StateTalking: {to: ccgw.StateBusy, afterCall: true},
 	},
 	ForceRest: {
@@ -123,9 +123,13 @@ func Apply(s *ccgw.Session, req Request, now time.Time) ([]session.Emit, error) 
 	if again && !req.Prolong {
 		return nil, ccgw.Fail(ccgw.RetSetStateFailed)
 	}
+	reason := req.Reason
+	if req.Op == ForceBusy {
+		reason = ReasonInspector
+	}
 	if r.afterCall {
 		s.AfterCall = r.to
-		s.StateReason = req.Reason
+		s.AfterCallReason = reason
 		s.AfterCallRest = int64(req.RestTime / time.Millisecond)
 		return nil, nil
 	}
@@ -137,10 +141,6 @@ func Apply(s *ccgw.Session, req Request, now time.Time) ([]session.Emit, error) 
 			s.StateSince = ccgw.Millis(now)
 		}
 		s.State = r.to
-	}
-	reason := req.Reason
-	if req.Op == ForceBusy {
-		reason = ReasonInspector
 	}
 	switch r.to {
 	case ccgw.StateBusy, ccgw.StateRest:
@@ -175,9 +175,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // requested during the call if any, else idle (auto-enter-idle) or work
 // (wrap-up), and returns the events of that move.
 func EndCall(s *ccgw.Session, now time.Time) []session.Emit {
-	next, reason := s.AfterCall, s.StateReason
+	next, reason := s.AfterCall, s.AfterCallReason
 	rest := time.Duration(s.AfterCallRest) * time.Millisecond
-	s.AfterCall, s.AfterCallRest, s.CallID = 0, 0, ""
+	s.AfterCall, s.AfterCallRest, s.AfterCallReason, s.CallID = 0, 0, 0, ""
 	if next == 0 {
 		next = ccgw.StateWork
 		if s.AutoEnterIdle {

@@ -67,7 +67,7 @@ var want = map[Op]map[ccgw.AgentState]outcome{
 		ccgw.StateTalking: {to: ccgw.StateBusy, afterCall: true},
 	},
 	SayFree: {
-		ccgw.StateIdle:    {to: ccgw.StateIdle},
+		ccgw.StateIdle:    {to: ccgw.StateIdle, events: []ev{{ccgw.EvReady, ""}}}, // §11 "then/otherwise AgentState_Ready"
 		ccgw.StateBusy:    {to: ccgw.StateIdle, events: []ev{{ccgw.EvCancelNotReadySuccess, ""}, {ccgw.EvReady, ""}}},
 		ccgw.StateWork:    {to: ccgw.StateIdle, events: []ev{{ccgw.EvCancelWorkSuccess, ""}, {ccgw.EvReady, ""}}},
 		ccgw.StateRest:    {to: ccgw.StateIdle, events: []ev{{ccgw.EvCancelRestSuccess, ""}, {ccgw.EvReady, ""}}},
@@ -94,10 +94,10 @@ var want = map[Op]map[ccgw.AgentState]outcome{
 	CancelWork: {
 		ccgw.StateWork: {to: ccgw.StateIdle, events: []ev{{ccgw.EvCancelWorkSuccess, ""}}},
 	},
-	ForceBusy: { // reason 3: forced by inspector (events.md §4.4), whatever the request says
-		ccgw.StateIdle:    {to: ccgw.StateBusy, events: []ev{{ccgw.EvSetNotReadySuccess, reason("3")}}},
-		ccgw.StateWork:    {to: ccgw.StateBusy, events: []ev{{ccgw.EvSetNotReadySuccess, reason("3")}}},
-		ccgw.StateRest:    {to: ccgw.StateBusy, events: []ev{{ccgw.EvSetNotReadySuccess, reason("3")}}},
+	ForceBusy: { // AgentState_Force_SetNotReady (README §7), then reason 3: forced by inspector (events.md §4.4)
+		ccgw.StateIdle:    {to: ccgw.StateBusy, events: []ev{{ccgw.EvForceSetNotReady, ""}, {ccgw.EvSetNotReadySuccess, reason("3")}}},
+		ccgw.StateWork:    {to: ccgw.StateBusy, events: []ev{{ccgw.EvForceSetNotReady, ""}, {ccgw.EvSetNotReadySuccess, reason("3")}}},
+		ccgw.StateRest:    {to: ccgw.StateBusy, events: []ev{{ccgw.EvForceSetNotReady, ""}, {ccgw.EvSetNotReadySuccess, reason("3")}}},
 		ccgw.StateTalking: {to: ccgw.StateBusy, afterCall: true},
 	},
 	ForceRest: {
@@ -334,6 +334,9 @@ func TestApplyReasonContent(t *testing.T) {
 			evs, err := Apply(s, tc.req, tNow)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.req.Op == ForceBusy && len(evs) == 2 && evs[0].Type == ccgw.EvForceSetNotReady {
+				evs = evs[1:]
 			}
 			if len(evs) != 1 || string(evs[0].Content) != tc.want {
 				t.Fatalf("events %v, want one with content %s", tEvents(evs), tc.want)

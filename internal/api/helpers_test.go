@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,7 +53,7 @@ type tServer struct {
 	sessions *session.Manager
 	store    *bolt.Store
 	srv      *httptest.Server
-	lastSeq  uint64 // X-CCGW-Seq of the last event mustPoll returned
+	lastSeq  atomic.Uint64 // X-CCGW-Seq of the last event mustPoll returned
 }
 
 // testServer starts a server on cfg with its bolt store in tb.TempDir(); cleanup
@@ -312,7 +313,7 @@ func (ts *tServer) mustPoll(tb testing.TB, id, guid string) map[string]json.RawM
 	if err != nil || seq == 0 {
 		tb.Fatalf("poll answer X-CCGW-Seq %q, want the event's sequence number", r.header.Get("X-CCGW-Seq"))
 	}
-	ts.lastSeq = seq
+	ts.lastSeq.Store(seq)
 	return r.object(tb, "event")
 }
 

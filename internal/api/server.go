@@ -11,6 +11,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
+	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 )
@@ -24,6 +25,8 @@ type Config struct {
 	Directory *agent.Directory // required
 	PollWait  time.Duration    // how long an empty poll is held; 10s
 	Log       *slog.Logger     // discards
+	// Clock is the sessions' clock (for durations in query results); real if nil.
+	Clock ccgw.Clock
 	// Ready reports whether the gateway can serve (GET /readyz); nil means always.
 	Ready func() bool
 	// Calls, if set, serves the voice-call, call-data and queue-device interfaces
@@ -51,6 +54,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.Ready == nil {
 		cfg.Ready = func() bool { return true }

@@ -232,7 +232,7 @@ func (s *Server) info(a ccgw.Agent, sess ccgw.Session, live bool) agentInfo {
 	if !live {
 		return inf
 	}
-	now := time.Now()
+	now := s.cfg.Clock.Now()
 	inf.Status, inf.CTIStatus = int(sess.State), sess.State.CTI()
 	inf.MediaType, inf.PhoneNumber = sess.MediaType, sess.Phone
 	inf.CurrentStateTime = int64(now.Sub(time.UnixMilli(sess.StateSince)) / time.Second)

@@ -430,7 +430,7 @@ func TestStateTransitions(t *testing.T) {
 		{name: "saybusy again with prolong", prep: []stReq{busy}, path: on + "/saybusy?reason=202&prolong=true", want: "0", then: after(3, notReady201, `AgentState_SetNotReady_Success {"reason":"202"}`)},
 		{name: "saybusy from rest", prep: []stReq{rest}, path: on + "/saybusy", want: "100-009", then: after(8, setRest7)},
 
-		{name: "sayfree from idle", path: on + "/sayfree", want: "0", then: after(4)},
+		{name: "sayfree from idle", path: on + "/sayfree", want: "0", then: after(4, "AgentState_Ready")},
 		{name: "sayfree from busy", prep: []stReq{busy}, path: on + "/sayfree", want: "0", then: after(4, notReady201, "AgentState_CancelNotReady_Success", "AgentState_Ready")},
 		{name: "sayfree from work", prep: []stReq{work}, path: on + "/sayfree", want: "0", then: after(4, "AgentState_SetWork_Success", "AgentState_CancelWork_Success", "AgentState_Ready")},
 		{name: "sayfree from rest", prep: []stReq{rest}, path: on + "/sayfree", want: "0", then: after(4, setRest7, "AgentState_CancelRest_Success", "AgentState_Ready")},
@@ -546,7 +546,7 @@ func TestStateQualityControl(t *testing.T) {
 	rest := post("/onlineagent/{other}/rest/600/7")
 	work := post("/onlineagent/{other}/work")
 	const notReady201 = `AgentState_SetNotReady_Success {"reason":"201"}`
-	const forced = `AgentState_SetNotReady_Success {"reason":"3"}`
+	const forcedFirst, forced = "AgentState_Force_SetNotReady", `AgentState_SetNotReady_Success {"reason":"3"}`
 	loggedOut := func(t *testing.T, e *stEnv, _ *tResp) {
 		// The target's client collects AgentOther_ShutdownService with its old
 		// GUID, then is signed out.
@@ -565,9 +565,9 @@ func TestStateQualityControl(t *testing.T) {
 	rows := []stRow{
 		{name: "forcelogout", path: qc + "/forcelogout/{other}", otherIn: true, want: "0", body200: stOK, then: loggedOut},
 		{name: "forcelogout, file directory inspector", file: true, path: qc + "/forcelogout/{other}", otherIn: true, want: "0", then: loggedOut},
-		{name: "forcebusy from idle", path: qc + "/forcebusy/{other}", otherIn: true, want: "0", body200: stOK, then: target(3, forced)},
-		{name: "forcebusy from work", path: qc + "/forcebusy/{other}", oprep: []stReq{work}, want: "0", then: target(3, "AgentState_SetWork_Success", forced)},
-		{name: "forcebusy from rest", path: qc + "/forcebusy/{other}", oprep: []stReq{rest}, want: "0", then: target(3, `AgentState_SetRest_Success {"reason":"7"}`, forced)},
+		{name: "forcebusy from idle", path: qc + "/forcebusy/{other}", otherIn: true, want: "0", body200: stOK, then: target(3, forcedFirst, forced)},
+		{name: "forcebusy from work", path: qc + "/forcebusy/{other}", oprep: []stReq{work}, want: "0", then: target(3, "AgentState_SetWork_Success", forcedFirst, forced)},
+		{name: "forcebusy from rest", path: qc + "/forcebusy/{other}", oprep: []stReq{rest}, want: "0", then: target(3, `AgentState_SetRest_Success {"reason":"7"}`, forcedFirst, forced)},
 		{name: "forcerest from idle", path: qc + "/forcerest/{other}/60/12", otherIn: true, want: "0", body200: stOK, then: target(8, `AgentState_SetRest_Success {"reason":"12"}`)},
 		{name: "forcerest from busy", path: qc + "/forcerest/{other}/60/0", oprep: []stReq{busy}, want: "0", then: target(8, notReady201, `AgentState_SetRest_Success {"reason":"0"}`)},
 		{name: "forceidle from busy", path: qc + "/forceidle/{other}", oprep: []stReq{busy}, want: "0", body200: stOK, then: target(4, notReady201, "AgentState_Force_Ready", "AgentState_Ready")},
@@ -592,7 +592,7 @@ func TestStateQualityControl(t *testing.T) {
 		{name: "forcebusy target unknown, file directory", file: true, path: qc + "/forcebusy/1999", want: "900-004"},
 
 		{name: "forcebusy of a busy agent", path: qc + "/forcebusy/{other}", oprep: []stReq{busy}, want: "900-005", then: target(3, notReady201)},
-		{name: "forcebusy twice", path: qc + "/forcebusy/{other}", otherIn: true, prep: []stReq{post(qc + "/forcebusy/{other}")}, want: "900-005", then: target(3, forced)},
+		{name: "forcebusy twice", path: qc + "/forcebusy/{other}", otherIn: true, prep: []stReq{post(qc + "/forcebusy/{other}")}, want: "900-005", then: target(3, forcedFirst, forced)},
 		{name: "forcerest of a resting agent", path: qc + "/forcerest/{other}/60/1", oprep: []stReq{rest}, want: "900-005", then: target(8, `AgentState_SetRest_Success {"reason":"7"}`)},
 		{name: "forceidle of an idle agent", path: qc + "/forceidle/{other}", otherIn: true, want: "900-005", then: target(4)},
 	}
@@ -980,7 +980,7 @@ func TestStateWholeShift(t *testing.T) {
 				break
 			}
 			var typ string
-			seq := ts.lastSeq
+			seq := ts.lastSeq.Load()
 			json.Unmarshal(ev["eventType"], &typ)
 			mustEventType(t, ev, id, typ)
 			if c := string(ev["content"]); c != "null" {

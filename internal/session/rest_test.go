@@ -297,7 +297,7 @@ func TestRestCancelled(t *testing.T) {
 	}{
 		{"cancelRest", agent.CancelRest, []string{ccgw.EvCancelRestSuccess}},
 		{"sayFree", agent.SayFree, []string{ccgw.EvCancelRestSuccess, ccgw.EvReady}},
-		{"forceBusy", agent.ForceBusy, []string{ccgw.EvSetNotReadySuccess}},
+		{"forceBusy", agent.ForceBusy, []string{ccgw.EvForceSetNotReady, ccgw.EvSetNotReadySuccess}},
 		{"forceIdle", agent.ForceReady, []string{ccgw.EvForceReady, ccgw.EvReady}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
