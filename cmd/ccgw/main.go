@@ -28,7 +28,6 @@ import (
 	"github.com/ccgw/ccgw/internal/metrics"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
-	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -75,6 +74,7 @@ type Config struct {
 	Push             PushFlags
 	Pprof            string
 	Sim              SimFlags
+	Store            string
 }
 
 // SimFlags configure the simulated call centre.
@@ -104,8 +104,7 @@ type Main struct {
 	Log    *slog.Logger
 	Stderr io.Writer
 
-	store    *bolt.Store
-	sessions *session.Manager
+	be       *backend
 	pusher   *event.Pusher
 	srv      *http.Server
 	pprofSrv *http.Server
@@ -133,6 +132,7 @@ func NewMain() *Main {
 		NodeName:     "AgentGateway0",
 		QueueSize:    1000,
 		LogLevel:     "info",
+		Store:        "bolt",
 	}}
 }
 
@@ -143,6 +143,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address `HOST:PORT`")
 	fs.StringVar(&c.Data, "data", c.Data, "data `DIR` (sessions, generated certificate)")
+	fs.StringVar(&c.Store, "store", c.Store, "where sessions live: bolt (embedded, in --data) or redis://HOST:PORT/DB (several nodes)")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", c.HeartbeatTimeout, "sign an agent out after this long without heartbeat or poll")
 	fs.DurationVar(&c.PollWait, "poll-wait", c.PollWait, "how long an event poll waits when no event is queued")
 	fs.BoolVar(&c.Plaintext, "plaintext", c.Plaintext, "serve HTTP instead of HTTPS")
@@ -210,6 +211,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--clock %q: want real or virtual", c.Sim.Clock)
 	case c.Sim.RingTimeout <= 0 || c.Sim.CalleeAnswer <= 0 || c.Sim.Journal < 1:
 		return errors.New("--ring-timeout and --callee-answer must be positive, --journal at least 1")
+	case c.Store != "bolt" && !strings.HasPrefix(c.Store, "redis://") && !strings.HasPrefix(c.Store, "rediss://"):
+		return fmt.Errorf("--store %q: want bolt or redis://HOST:PORT/DB", c.Store)
 	case c.QueueSize < 1:
 		return errors.New("--queue-size must be at least 1")
 	case c.NodeName == "" || strings.ContainsAny(c.NodeName, " ;,\"="):
@@ -237,11 +240,6 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		dir = d
 	}
-	st, err := bolt.Open(c.Data)
-	if err != nil {
-		return err
-	}
-	m.store = st
 	var pusher *event.Pusher // set before any session can notify it
 	var engine *sim.Engine   // likewise
 	var clk ccgw.Clock = clock.Real{}
@@ -255,36 +253,20 @@ func (m *Main) Run(ctx context.Context) error {
 	if c.AuthMode == "dynamic" {
 		mode = session.AuthDynamic
 	}
-	sm, err := session.New(session.Config{
-		Timeout:      c.HeartbeatTimeout,
-		Store:        st,
-		Directory:    dir,
-		Log:          m.Log,
-		NodeName:     c.NodeName,
-		AuthMode:     mode,
-		GUIDInterval: c.GUIDInterval,
-		GUIDTimeout:  c.GUIDTimeout,
-		QueueSize:    c.QueueSize,
-		Events:       st,
-
-		RestTimeoutIdle: c.RestTimeout == "idle",
-		Notify:          func(id ccgw.AgentID) { pusher.Notify(id) },
-		Clock:           clk,
-		WaitClock:       clock.Real{},
-		Tap:             journal.Add,
-		OnChange:        func(s ccgw.Session) { engine.AgentChanged(s) },
-	})
+	notify := func(id ccgw.AgentID) { pusher.Notify(id) }
+	be, err := m.openBackend(c, dir, clk, mode, notify, journal, func(s ccgw.Session) { engine.AgentChanged(s) })
 	if err != nil {
-		st.Close()
 		return err
 	}
-	m.sessions = sm
+	m.be = be
+	st := be
+	sm := be.svc
 	var secret []byte
 	if c.Push.SecretEnv != "" {
 		secret = []byte(os.Getenv(c.Push.SecretEnv))
 	}
 	pusher = event.NewPusher(event.PushConfig{
-		Source:         sm,
+		Source:         be.source,
 		Insecure:       c.Push.Insecure,
 		Workers:        c.Push.Workers,
 		MaxAttempts:    c.Push.Attempts,
@@ -298,7 +280,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.pusher = pusher
 	engine = sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: clk, Log: m.Log, Seed: c.Sim.Seed,
 		RingTimeout: c.Sim.RingTimeout, CalleeAnswer: c.Sim.CalleeAnswer})
-	restored, err := sm.Restore()
+	restored, err := be.restore()
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("restore: %w", err)
@@ -334,7 +316,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Directory: dir,
 		PollWait:  c.PollWait,
 		Log:       m.Log,
-		Ready:     st.Ready,
+		Ready:     be.ready,
 		Calls:     engine,
 		Clock:     clk,
 		Admin:     &api.Admin{Journal: journal, Virtual: virtual, Now: clk.Now},
@@ -368,11 +350,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Log.Info("listening", attrs...)
 
 	pusher.Start()
-	sm.NotifyAll()
+	be.notifyAll()
 	m.wg.Add(2)
 	go func() {
 		defer m.wg.Done()
-		sm.Run(runCtx)
+		be.run(runCtx)
 	}()
 	go func() {
 		defer m.wg.Done()
@@ -414,6 +396,8 @@ func (m *Main) servePprof(addr string) error {
 	return nil
 }
 
+var clockReal = clock.Real{}
+
 // Addr returns the address the gateway listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
@@ -433,8 +417,8 @@ func (m *Main) Close() error {
 		err := m.srv.Shutdown(ctx)
 		m.wg.Wait()
 		m.pusher.Close()
-		m.sessions.FlushAcks()
-		if cerr := m.store.Close(); err == nil {
+		m.be.flush()
+		if cerr := m.be.Close(); err == nil {
 			err = cerr
 		}
 		m.closeErr = err

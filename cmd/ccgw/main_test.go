@@ -30,7 +30,7 @@ func TestParseFlags(t *testing.T) {
 				NodeName: "AgentGateway0", QueueSize: 1000, LogLevel: "info",
 			}
 			got := c
-			got.Push, got.Sim = PushFlags{}, SimFlags{}
+			got.Push, got.Sim, got.Store = PushFlags{}, SimFlags{}, ""
 			if got != want {
 				t.Errorf("got  %+v\nwant %+v", got, want)
 			}

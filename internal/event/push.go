@@ -235,18 +235,29 @@ func (p *Pusher) requeue(id ccgw.AgentID) {
 // idle marks id as having nothing to push, unless events arrived meanwhile.
 func (p *Pusher) idle(id ccgw.AgentID) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	st := p.agents[id]
 	if st == nil {
+		p.mu.Unlock()
 		return
 	}
 	if st.again && !p.closed {
 		st.again = false
 		p.runq = append(p.runq, id)
 		p.cond.Signal()
+		p.mu.Unlock()
 		return
 	}
 	delete(p.agents, id)
+	p.mu.Unlock()
+	if r, ok := p.cfg.Source.(Releaser); ok {
+		r.Release(id)
+	}
+}
+
+// Releaser is a Source that hands out push work under a claim (several gateway
+// nodes); Release gives up the claim on an agent with nothing left to push.
+type Releaser interface {
+	Release(id ccgw.AgentID)
 }
 
 // deliver pushes agent id's oldest events once.

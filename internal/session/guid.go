@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 )
 
+// NewGUID returns a new GUID for node; see newGUID.
+func NewGUID(node string) string { return newGUID(node) }
+
 // newGUID returns 128 random bits from crypto/rand in the vendor's shape,
 // "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.<node>".
 func newGUID(node string) string {

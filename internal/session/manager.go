@@ -152,6 +152,9 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
+// TickFor returns the sweep granularity for timeout: a 120th of it, 10ms to 1s.
+func TickFor(timeout time.Duration) time.Duration { return tickFor(timeout) }
+
 // tickFor returns the sweep granularity for timeout: a 120th of it, 10ms to 1s.
 func tickFor(timeout time.Duration) time.Duration {
 	t := timeout / 120

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"strings"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/sim"
+	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/ccgw/ccgw/internal/store/redis"
+)
+
+// backend is where the sessions live: memory persisted in bbolt (one node), or
+// Redis (several nodes).
+type backend struct {
+	svc       session.Service
+	source    event.Source
+	run       func(context.Context) error
+	ready     func() bool
+	restore   func() (int, error)
+	notifyAll func()
+	flush     func()
+	closeFn   func() error
+}
+
+// Close closes the store.
+func (b *backend) Close() error { return b.closeFn() }
+
+// openBackend opens the store --store names.
+func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode session.AuthMode,
+	notify func(ccgw.AgentID), journal *sim.Journal, onChange func(ccgw.Session)) (*backend, error) {
+	if strings.HasPrefix(c.Store, "redis://") || strings.HasPrefix(c.Store, "rediss://") {
+		rs, err := redis.Open(redis.Config{
+			URL: c.Store, Timeout: c.HeartbeatTimeout, Clock: clk, Directory: dir, Log: m.Log,
+			NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
+			QueueSize: c.QueueSize, Notify: notify,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &backend{
+			svc: rs, source: rs, run: rs.Run, ready: rs.Ready,
+			restore:   func() (int, error) { return rs.Stats().Live, nil },
+			notifyAll: func() {}, flush: func() {}, closeFn: rs.Close,
+		}, nil
+	}
+	st, err := bolt.Open(c.Data)
+	if err != nil {
+		return nil, err
+	}
+	sm, err := session.New(session.Config{
+		Timeout:         c.HeartbeatTimeout,
+		Store:           st,
+		Events:          st,
+		Directory:       dir,
+		Log:             m.Log,
+		NodeName:        c.NodeName,
+		AuthMode:        mode,
+		GUIDInterval:    c.GUIDInterval,
+		GUIDTimeout:     c.GUIDTimeout,
+		QueueSize:       c.QueueSize,
+		RestTimeoutIdle: c.RestTimeout == "idle",
+		Notify:          notify,
+		Clock:           clk,
+		WaitClock:       clockReal,
+		Tap:             journal.Add,
+		OnChange:        onChange,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &backend{
+		svc: sm, source: sm, run: sm.Run, ready: st.Ready, restore: sm.Restore,
+		notifyAll: sm.NotifyAll, flush: sm.FlushAcks, closeFn: st.Close,
+	}, nil
+}

@@ -1,0 +1,245 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// Every state change is one Lua script, so that it is atomic in Redis: Redis is
+// the commit point of a cluster, and exactly one caller sees each transition.
+// All keys share the hash tag of the prefix, so a Redis Cluster keeps them in
+// one slot. ARGV[1] is always the key prefix.
+
+// common is prepended to every script.
+const common = `
+local p = ARGV[1]
+local function skey(id) return p .. 's:' .. id end
+
+-- auth returns the decoded session and its raw JSON if guid authenticates id.
+local function auth(id, guid, now)
+  local raw = redis.call('GET', skey(id))
+  if not raw then return nil, nil, '100-006' end
+  local s = cjson.decode(raw)
+  if guid ~= '' and (guid == s.guid or (guid == s.prevGuid and now < (tonumber(s.prevUntil) or 0))) then
+    return s, raw, nil
+  end
+  return nil, nil, '000-003'
+end
+
+-- push appends one event (JSON without seq) to id's queue with the next seq,
+-- bounded by qmax (oldest dropped and counted), and wakes pollers.
+local function push(id, ev, qmax, pushMode)
+  local q = p .. 'q:' .. id
+  local seq = redis.call('INCR', p .. 'seq:' .. id)
+  redis.call('RPUSH', q, seq .. ' ' .. ev)
+  redis.call('HINCRBY', p .. 'stats', 'queued', 1)
+  local n = redis.call('LLEN', q)
+  if n > qmax then
+    redis.call('LTRIM', q, n - qmax, -1)
+    redis.call('HINCRBY', p .. 'stats', 'drop:queue_full', n - qmax)
+  end
+  if pushMode then redis.call('SADD', p .. 'pushpending', id) end
+  redis.call('PUBLISH', p .. 'ev', id)
+  return seq
+end
+
+-- finish ends session s of id: out of the table, the deadline set and the skill
+-- index; unless the agent signed out itself, AgentOther_ShutdownService is
+-- queued and the queue kept as a tombstone for the old GUID for ttl ms.
+local function finish(id, s, cause, now, ttl, qmax)
+  redis.call('DEL', skey(id))
+  redis.call('ZREM', p .. 'dl', id)
+  if type(s.skills) == 'table' then
+    for _, sk in ipairs(s.skills) do redis.call('SREM', p .. 'sk:' .. sk, id) end
+  end
+  redis.call('HINCRBY', p .. 'stats', 'signout:' .. cause, 1)
+  local q = p .. 'q:' .. id
+  if cause == 'logout' then
+    local n = redis.call('LLEN', q)
+    if n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:session_ended', n) end
+    redis.call('DEL', q, p .. 'seq:' .. id)
+    redis.call('SREM', p .. 'pushpending', id)
+    return
+  end
+  local ev = '{"eventType":"AgentOther_ShutdownService","eventGenTime":' .. string.format('%d', now) ..
+    ',"workNo":"' .. id .. '","content":{"loginTime":"' .. string.format('%d', tonumber(s.loginTime) or 0) .. '"}}'
+  local pushMode = tonumber(s.mode) == 1
+  push(id, ev, qmax + 1, pushMode)
+  local tq = p .. 'tq:' .. id
+  local n = redis.call('LLEN', tq)
+  if n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:session_ended', n) end
+  redis.call('DEL', tq)
+  redis.call('RENAME', q, tq)
+  redis.call('PEXPIRE', tq, ttl)
+  local t = {guid = s.guid, gen = s.gen, mode = s.mode, uri = s.callBackUri, token = s.serviceToken}
+  redis.call('SET', p .. 't:' .. id, cjson.encode(t), 'PX', ttl)
+  redis.call('DEL', p .. 'seq:' .. id)
+end
+
+-- catchUp extends every deadline by the time nobody swept (Redis or every node
+-- was down), so that no agent is signed out for the gateway's fault.
+local function catchUp(now, grace)
+  local last = tonumber(redis.call('GET', p .. 'swept') or '')
+  if last and now - last > grace then
+    local gap = now - last
+    local ids = redis.call('ZRANGE', p .. 'dl', 0, -1)
+    for _, id in ipairs(ids) do redis.call('ZINCRBY', p .. 'dl', gap, id) end
+    redis.call('HINCRBY', p .. 'stats', 'extended', #ids)
+  end
+  if not last or now > last then redis.call('SET', p .. 'swept', string.format('%d', now)) end
+end
+`
+
+// signIn: ARGV id, newRaw, force, deadline, now, ttl, qmax, pushMode, skills
+// (comma separated), then the events. Returns {retcode, oldRaw}.
+var signInScript = goredis.NewScript(common + `
+local id, raw, force = ARGV[2], ARGV[3], ARGV[4]
+local deadline, now, ttl, qmax = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local pushMode = ARGV[9] == '1'
+local old = redis.call('GET', skey(id))
+if old then
+  if force ~= '1' then return {'100-002', ''} end
+  finish(id, cjson.decode(old), 'replaced', now, ttl, qmax)
+end
+redis.call('SET', skey(id), raw)
+redis.call('ZADD', p .. 'dl', deadline, id)
+redis.call('DEL', p .. 'q:' .. id, p .. 'seq:' .. id)
+for sk in string.gmatch(ARGV[10], '[^,]+') do redis.call('SADD', p .. 'sk:' .. sk, id) end
+for i = 11, #ARGV do push(id, ARGV[i], qmax, pushMode) end
+redis.call('HINCRBY', p .. 'stats', 'signin', 1)
+return {'0', old or ''}
+`)
+
+// heartbeat: ARGV id, guid, now, deadline. Returns {retcode, raw}.
+var heartbeatScript = goredis.NewScript(common + `
+local id, guid, now, deadline = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local s, raw, err = auth(id, guid, now)
+if not s then return {err, ''} end
+redis.call('ZADD', p .. 'dl', 'XX', 'GT', deadline, id)
+return {'0', raw}
+`)
+
+// authOnly: ARGV id, guid, now. Returns {retcode, raw}.
+var authScript = goredis.NewScript(common + `
+local s, raw, err = auth(ARGV[2], ARGV[3], tonumber(ARGV[4]))
+if not s then return {err, ''} end
+return {'0', raw}
+`)
+
+// update: compare-and-set. ARGV id, oldRaw, newRaw, qmax, pushMode, skillsOff,
+// skillsOn, then the events. Returns 'ok', 'gone' or 'conflict'.
+var updateScript = goredis.NewScript(common + `
+local id = ARGV[2]
+local cur = redis.call('GET', skey(id))
+if not cur then return 'gone' end
+if cur ~= ARGV[3] then return 'conflict' end
+redis.call('SET', skey(id), ARGV[4])
+local qmax, pushMode = tonumber(ARGV[5]), ARGV[6] == '1'
+for sk in string.gmatch(ARGV[7], '[^,]+') do redis.call('SREM', p .. 'sk:' .. sk, id) end
+for sk in string.gmatch(ARGV[8], '[^,]+') do redis.call('SADD', p .. 'sk:' .. sk, id) end
+for i = 9, #ARGV do push(id, ARGV[i], qmax, pushMode) end
+return 'ok'
+`)
+
+// signOut: ARGV id, guid (” with kick), cause, now, ttl, qmax, kick.
+// Returns {retcode, raw}.
+var signOutScript = goredis.NewScript(common + `
+local id, guid, cause = ARGV[2], ARGV[3], ARGV[4]
+local now, ttl, qmax = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local s, raw, err
+if ARGV[8] == '1' then
+  raw = redis.call('GET', skey(id))
+  if not raw then return {'100-006', ''} end
+  s = cjson.decode(raw)
+else
+  s, raw, err = auth(id, guid, now)
+  if not s then return {err, ''} end
+  if cause == 'logout' and tonumber(s.state) == 7 then return {'100-010', ''} end
+end
+finish(id, s, cause, now, ttl, qmax)
+return {'0', raw}
+`)
+
+// poll: ARGV id, guid, now, deadline. Returns {retcode, event or ”, raw}: the
+// next event of a live polling-mode session (and a renewed deadline), or of the
+// tombstone the GUID names.
+var pollScript = goredis.NewScript(common + `
+local id, guid, now, deadline = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local s, raw, err = auth(id, guid, now)
+if s then
+  if tonumber(s.mode) == 1 then return {'000-001', '', ''} end
+  redis.call('ZADD', p .. 'dl', 'XX', 'GT', deadline, id)
+  local ev = redis.call('LPOP', p .. 'q:' .. id)
+  return {'0', ev or '', raw}
+end
+local traw = redis.call('GET', p .. 't:' .. id)
+if traw and guid ~= '' and cjson.decode(traw).guid == guid then
+  local tq = p .. 'tq:' .. id
+  local ev = redis.call('LPOP', tq)
+  if redis.call('LLEN', tq) == 0 then redis.call('DEL', p .. 't:' .. id, tq) end
+  if ev then return {'0', ev, ''} end
+end
+return {err, '', ''}
+`)
+
+// expire: ARGV now, limit, ttl, qmax, grace. Signs out the sessions whose
+// deadline passed and returns their raw JSON: the commit point of expiry.
+var expireScript = goredis.NewScript(common + `
+local now, limit, ttl, qmax, grace = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+catchUp(now, grace)
+local ids = redis.call('ZRANGEBYSCORE', p .. 'dl', '-inf', now, 'LIMIT', 0, limit)
+local out = {}
+for _, id in ipairs(ids) do
+  local raw = redis.call('GET', skey(id))
+  if raw then
+    finish(id, cjson.decode(raw), 'timeout', now, ttl, qmax)
+    table.insert(out, raw)
+  else
+    redis.call('ZREM', p .. 'dl', id)
+  end
+end
+if #out > 0 then redis.call('HINCRBY', p .. 'stats', 'expiries', #out) end
+return out
+`)
+
+// renew: ARGV deadline, then ids. Renews the deadlines of agents whose polls a
+// node holds.
+var renewScript = goredis.NewScript(common + `
+local deadline = tonumber(ARGV[2])
+for i = 3, #ARGV do redis.call('ZADD', p .. 'dl', 'XX', 'GT', deadline, ARGV[i]) end
+return 0
+`)
+
+// ack: ARGV id, tomb ('1' for the tombstone queue), seq, dropReason (” when
+// delivered). Removes the queue's head events up to seq. Returns how many.
+var ackScript = goredis.NewScript(common + `
+local id = ARGV[2]
+local q = p .. 'q:' .. id
+if ARGV[3] == '1' then q = p .. 'tq:' .. id end
+local seq = tonumber(ARGV[4])
+local n = 0
+while true do
+  local head = redis.call('LINDEX', q, 0)
+  if not head then break end
+  local s = tonumber(string.match(head, '^(%d+) '))
+  if not s or s > seq then break end
+  redis.call('LPOP', q)
+  n = n + 1
+end
+if ARGV[5] ~= '' and n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:' .. ARGV[5], n) end
+if redis.call('LLEN', q) == 0 then redis.call('SREM', p .. 'pushpending', id) end
+return n
+`)
+
+// claim: ARGV id, node, lease ms. Takes or keeps the push claim on id.
+var claimScript = goredis.NewScript(common + `
+local k = p .. 'pl:' .. ARGV[2]
+local cur = redis.call('GET', k)
+if cur and cur ~= ARGV[3] then return 0 end
+redis.call('SET', k, ARGV[3], 'PX', tonumber(ARGV[4]))
+return 1
+`)
+
+// release: ARGV id, node. Gives up the push claim if held by node.
+var releaseScript = goredis.NewScript(common + `
+local k = p .. 'pl:' .. ARGV[2]
+if redis.call('GET', k) == ARGV[3] then redis.call('DEL', k) end
+return 0
+`)
