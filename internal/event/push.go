@@ -135,7 +135,10 @@ func NewPusher(cfg PushConfig) *Pusher {
 				DialContext:         (&net.Dialer{Timeout: cfg.AttemptTimeout}).DialContext,
 				TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure},
 				MaxIdleConns:        1024,
-				MaxIdleConnsPerHost: 64,
+				// One receiver often serves every agent: keep a connection for each
+				// worker, or the workers beyond the idle limit dial (and leave a
+				// TIME_WAIT socket) per push.
+				MaxIdleConnsPerHost: cfg.Workers,
 				IdleConnTimeout:     90 * time.Second,
 			},
 		}

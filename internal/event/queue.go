@@ -246,6 +246,10 @@ func (q *Queue) Next(ctx context.Context, timeout <-chan time.Time) (ccgw.Event,
 			}
 			continue // another Next took it meanwhile: wait on
 		}
+		if q.closed {
+			q.mu.Unlock()
+			return ccgw.Event{}, false
+		}
 		ch := q.notify
 		q.mu.Unlock()
 		select {

@@ -51,11 +51,12 @@ func testQueue(tb testing.TB, max int) (*Queue, *tDrop) {
 // tAdd adds n events typed "E<seq>".
 func tAdd(q *Queue, n int) {
 	for i := 0; i < n; i++ {
-		q.Add(fmt.Sprintf("E%d", q.seqForTest()+1), nil, tNow)
+		q.Add(fmt.Sprintf("E%d", tSeq(q)+1), nil, tNow)
 	}
 }
 
-func (q *Queue) seqForTest() uint64 {
+// tSeq returns the Seq of the last event added to q.
+func tSeq(q *Queue) uint64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.seq
@@ -265,26 +266,28 @@ func TestAddAfterCloseDrops(t *testing.T) {
 }
 
 func TestCloseKeepsQueuedEvents(t *testing.T) {
-	q, d := testQueue(t, 10)
-	tAdd(q, 2)
-	q.Close()
-	q.Close() // idempotent
-	for want := uint64(1); want <= 2; want++ {
-		ev, ok := q.Next(context.Background(), nil)
-		if !ok || ev.Seq != want {
-			t.Fatalf("Next on a closed queue = %d, %v; want %d, true", ev.Seq, ok, want)
+	synctest.Test(t, func(t *testing.T) {
+		q, d := testQueue(t, 10)
+		tAdd(q, 2)
+		q.Close()
+		q.Close() // idempotent
+		for want := uint64(1); want <= 2; want++ {
+			ev, ok := tNextNow(t, q, context.Background(), nil)
+			if !ok || ev.Seq != want {
+				t.Fatalf("Next on a closed queue = %d, %v; want %d, true", ev.Seq, ok, want)
+			}
 		}
-	}
-	if _, ok := q.Next(context.Background(), nil); ok {
-		t.Fatal("Next on a closed empty queue reported an event")
-	}
-	if len(d.list()) != 0 {
-		t.Fatalf("Close dropped %v", d.list())
-	}
+		if _, ok := tNextNow(t, q, context.Background(), nil); ok {
+			t.Fatal("Next on a closed empty queue reported an event")
+		}
+		if len(d.list()) != 0 {
+			t.Fatalf("Close dropped %v", d.list())
+		}
+	})
 }
 
-// TestNextReturnsAtOnce covers every case where Next must not wait. A nil timeout
-// channel never fires, so a Next that wrongly waited would hang the test.
+// TestNextReturnsAtOnce covers every case where Next must not wait; it runs in a
+// synctest bubble, so that a Next that waits is seen to block and fails the test.
 func TestNextReturnsAtOnce(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -305,35 +308,67 @@ func TestNextReturnsAtOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q, _ := testQueue(t, 10)
-			tAdd(q, tt.queued)
-			if tt.closed {
-				q.Close()
-			}
-			var timeout chan time.Time
-			if tt.timedOut {
-				timeout = make(chan time.Time, 1)
-				timeout <- tNow
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			if tt.cancelled {
-				cancel()
-			}
-			ev, ok := q.Next(ctx, timeout)
-			if ok != tt.wantOK {
-				t.Fatalf("Next ok = %v, want %v", ok, tt.wantOK)
-			}
-			if ok && ev.Seq != 1 {
-				t.Fatalf("Next = Seq %d, want the oldest (1)", ev.Seq)
-			}
-			if !ok && ev.Seq != 0 {
-				t.Fatalf("Next without an event returned %+v", ev)
-			}
-			if q.Len() != tt.wantLen {
-				t.Fatalf("Len after Next = %d, want %d", q.Len(), tt.wantLen)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				q, _ := testQueue(t, 10)
+				tAdd(q, tt.queued)
+				if tt.closed {
+					q.Close()
+				}
+				var timeout chan time.Time
+				if tt.timedOut {
+					timeout = make(chan time.Time, 1)
+					timeout <- tNow
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if tt.cancelled {
+					cancel()
+				}
+				ev, ok := tNextNow(t, q, ctx, timeout)
+				tCheckNext(t, ev, ok, q, tt.wantOK, tt.wantLen)
+			})
 		})
+	}
+}
+
+// tNextNow calls q.Next, which must return without waiting, in a synctest
+// bubble: a Next that blocks fails the test instead of hanging it.
+func tNextNow(t *testing.T, q *Queue, ctx context.Context, timeout <-chan time.Time) (ccgw.Event, bool) {
+	t.Helper()
+	type result struct {
+		ev ccgw.Event
+		ok bool
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // lets a stuck Next go, so that the bubble can end
+	done := make(chan result, 1)
+	go func() {
+		ev, ok := q.Next(ctx, timeout)
+		done <- result{ev, ok}
+	}()
+	synctest.Wait()
+	select {
+	case r := <-done:
+		return r.ev, r.ok
+	default:
+		t.Fatal("Next waited")
+		return ccgw.Event{}, false
+	}
+}
+
+func tCheckNext(t *testing.T, ev ccgw.Event, ok bool, q *Queue, wantOK bool, wantLen int) {
+	t.Helper()
+	if ok != wantOK {
+		t.Fatalf("Next ok = %v, want %v", ok, wantOK)
+	}
+	if ok && ev.Seq != 1 {
+		t.Fatalf("Next = Seq %d, want the oldest (1)", ev.Seq)
+	}
+	if !ok && ev.Seq != 0 {
+		t.Fatalf("Next without an event returned %+v", ev)
+	}
+	if q.Len() != wantLen {
+		t.Fatalf("Len after Next = %d, want %d", q.Len(), wantLen)
 	}
 }
 
@@ -468,33 +503,35 @@ func TestDiscard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q, d := testQueue(t, 10)
-			tAdd(q, tt.queued)
-			for i := 0; i < tt.popped; i++ {
-				q.Pop()
-			}
-			want := tt.queued - tt.popped
-			if n := q.Discard(tt.reason); n != want {
-				t.Fatalf("Discard = %d, want %d", n, want)
-			}
-			if q.Len() != 0 {
-				t.Fatalf("Len after Discard = %d", q.Len())
-			}
-			got := d.list()
-			if len(got) != want {
-				t.Fatalf("DropFunc called %d times, want %d", len(got), want)
-			}
-			for i, x := range got {
-				if x.seq != uint64(tt.popped+i+1) || x.reason != tt.reason {
-					t.Fatalf("drop #%d = %+v, want Seq %d with %q (oldest first)", i, x, tt.popped+i+1, tt.reason)
+			synctest.Test(t, func(t *testing.T) {
+				q, d := testQueue(t, 10)
+				tAdd(q, tt.queued)
+				for i := 0; i < tt.popped; i++ {
+					q.Pop()
 				}
-			}
-			if n := q.Discard(tt.reason); n != 0 {
-				t.Fatalf("second Discard = %d, want 0", n)
-			}
-			if _, ok := q.Next(context.Background(), nil); ok {
-				t.Fatal("Next after Discard reported an event")
-			}
+				want := tt.queued - tt.popped
+				if n := q.Discard(tt.reason); n != want {
+					t.Fatalf("Discard = %d, want %d", n, want)
+				}
+				if q.Len() != 0 {
+					t.Fatalf("Len after Discard = %d", q.Len())
+				}
+				got := d.list()
+				if len(got) != want {
+					t.Fatalf("DropFunc called %d times, want %d", len(got), want)
+				}
+				for i, x := range got {
+					if x.seq != uint64(tt.popped+i+1) || x.reason != tt.reason {
+						t.Fatalf("drop #%d = %+v, want Seq %d with %q (oldest first)", i, x, tt.popped+i+1, tt.reason)
+					}
+				}
+				if n := q.Discard(tt.reason); n != 0 {
+					t.Fatalf("second Discard = %d, want 0", n)
+				}
+				if _, ok := tNextNow(t, q, context.Background(), nil); ok {
+					t.Fatal("Next after Discard reported an event")
+				}
+			})
 		})
 	}
 }

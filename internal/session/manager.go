@@ -908,16 +908,22 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
-// PushTarget implements event.Source: the push target of agent id's live
-// push-mode session, or of its ended one while its last events wait.
+// PushTarget implements event.Source: the push target of agent id's ended
+// push-mode session while its last events wait (so that a session replaced by a
+// forced sign-in is told AgentOther_ShutdownService before the new one's events
+// go out), else of its live push-mode session.
 func (m *Manager) PushTarget(id ccgw.AgentID) (event.Target, bool) {
 	sh := m.shard(id)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
+	t := sh.tombs[id]
+	if t != nil && t.push != nil && t.q.Len() > 0 {
+		return event.Target{Agent: id, Gen: t.gen, URL: t.push.CallbackURI, Token: t.push.ServiceToken, GUID: t.guid, Queue: t.q}, true
+	}
 	if e := sh.live[id]; e != nil && e.s.Mode == ccgw.ModePush && !e.pending {
 		return event.Target{Agent: id, Gen: e.s.Gen, URL: e.s.CallbackURI, Token: e.s.ServiceToken, GUID: e.s.GUID, Queue: e.q}, true
 	}
-	if t := sh.tombs[id]; t != nil && t.push != nil {
+	if t != nil && t.push != nil {
 		return event.Target{Agent: id, Gen: t.gen, URL: t.push.CallbackURI, Token: t.push.ServiceToken, GUID: t.guid, Queue: t.q}, true
 	}
 	return event.Target{}, false
