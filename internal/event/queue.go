@@ -117,20 +117,26 @@ func (q *Queue) Restore(evs []ccgw.Event) { q.RestoreFrom(0, evs) }
 // numbering goes on after acked even when no event is left.
 func (q *Queue) RestoreFrom(acked uint64, evs []ccgw.Event) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if acked > q.seq {
 		q.seq = acked
 	}
+	var dropped []ccgw.Event
+	if over := q.n + len(evs) - q.max; over > 0 { // keep the newest, as Add does
+		dropped, evs = evs[:over], evs[over:]
+	}
 	for _, ev := range evs {
-		if q.n == q.max {
-			break
-		}
 		q.pushLocked(ev)
+	}
+	for _, ev := range append(dropped, evs...) {
 		if ev.Seq > q.seq {
 			q.seq = ev.Seq
 		}
 	}
 	q.wakeLocked()
+	q.mu.Unlock()
+	for _, ev := range dropped {
+		q.drop(ev, ccgw.DropQueueFull)
+	}
 }
 
 func (q *Queue) pushLocked(ev ccgw.Event) {

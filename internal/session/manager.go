@@ -387,6 +387,8 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 		e.q.Discard(ccgw.DropSessionEnded)
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
 	}
+	now = m.cfg.Clock.Now() // the timeout counts from the answer, not from before the write
+	e.lastSeen.Store(now.UnixNano())
 	sh.mu.Lock()
 	e.pending = false
 	evs := []ccgw.Event{e.q.Add(ccgw.EvInService, nil, now), e.q.Add(ccgw.EvReady, nil, now)}
