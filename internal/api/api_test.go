@@ -739,6 +739,7 @@ func TestDynamicGUID(t *testing.T) {
 	}
 
 	fc.Advance(61 * time.Second)
+	ts.sessions.Sweep(fc.Now()) // the sweep (every tick) marks the rotation due
 	r = ts.do(t, http.MethodPost, pathHandShake(id), guidHdr(old), "")
 	mustBody(t, r, `{"message":"success","retcode":"0"}`)
 	g := strings.TrimPrefix(r.header.Get("Set-GUID"), "JSESSIONID=")
@@ -770,6 +771,7 @@ func TestDynamicGUID(t *testing.T) {
 	}
 
 	fc.Advance(62 * time.Second) // 121 s after the rotation: the grace is over
+	ts.sessions.Sweep(fc.Now())
 	mustCode(t, ts.do(t, http.MethodPost, pathHandShake(id), guidHdr(old), ""), "000-003")
 	mustCode(t, ts.do(t, http.MethodGet, pathEvent(id), guidHdr(old), ""), "000-003")
 	r = ts.do(t, http.MethodPost, pathHandShake(id), guidHdr(g), "")

@@ -69,6 +69,7 @@ type Manager struct {
 	live  atomic.Int64
 
 	shards [shardCount]shard
+	hot    hotTable
 	stats  stats
 	acks   ackBuffer
 	skills skillIndex
@@ -85,11 +86,11 @@ type shard struct {
 
 // entry is a live session.
 type entry struct {
-	s        ccgw.Session
-	pending  bool         // a sign-in or sign-out is being persisted
-	lastSeen atomic.Int64 // unix ns of the last heartbeat or poll
-	polling  atomic.Int32 // polls in progress; a held poll keeps the session alive
-	q        *event.Queue
+	s       ccgw.Session
+	pending bool         // a sign-in or sign-out is being persisted
+	hot     *hotRec      // last seen and GUID bits, in the dense table
+	polling atomic.Int32 // polls in progress; a held poll keeps the session alive
+	q       *event.Queue
 }
 
 // tomb keeps an ended session's last events for its client to collect with its
@@ -184,8 +185,9 @@ func (m *Manager) Restore() (int, error) {
 	var maxGen uint64
 	var due []timedEntry
 	err := m.cfg.Store.LoadSessions(func(s *ccgw.Session) error {
-		e := &entry{s: *s, q: m.queueFor(s.Agent, s.Simulated)}
-		e.lastSeen.Store(now.UnixNano())
+		e := &entry{s: *s, q: m.queueFor(s.Agent, s.Simulated), hot: m.hot.get(s.Agent)}
+		e.hot.seen.Store(now.UnixNano())
+		e.hot.setGUID(s.GUID, m.cfg.NodeName)
 		sh := m.shard(s.Agent)
 		sh.mu.Lock()
 		sh.live[s.Agent] = e
@@ -196,6 +198,9 @@ func (m *Manager) Restore() (int, error) {
 		due = append(due, timedEntry{deadline(now, m.cfg.Timeout), wheelEntry{id: s.Agent, gen: s.Gen}})
 		if s.State == ccgw.StateRest && s.RestUntil != 0 {
 			due = append(due, timedEntry{time.UnixMilli(s.RestUntil), wheelEntry{id: s.Agent, gen: s.Gen, rest: s.RestSeq}})
+		}
+		if m.cfg.AuthMode == AuthDynamic {
+			due = append(due, timedEntry{m.rotationDue(s), wheelEntry{id: s.Agent, gen: s.Gen, rotate: true}})
 		}
 		m.skills.set(s.Agent, nil, s.Skills)
 		n++
@@ -355,8 +360,7 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 	for _, sk := range agent.Skills {
 		s.Skills = append(s.Skills, sk.ID)
 	}
-	e := &entry{s: s, pending: true, q: m.queueFor(id, s.Simulated)}
-	e.lastSeen.Store(now.UnixNano())
+	e := &entry{s: s, pending: true, q: m.queueFor(id, s.Simulated), hot: m.hot.get(id)}
 
 	sh := m.shard(id)
 	sh.mu.Lock()
@@ -373,6 +377,7 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 		m.endLocked(sh, old, ccgw.CauseReplaced, now)
 	}
 	sh.live[id] = e
+	e.hot.seen.Store(now.UnixNano())
 	sh.mu.Unlock()
 
 	if old != nil {
@@ -388,9 +393,10 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
 	}
 	now = m.cfg.Clock.Now() // the timeout counts from the answer, not from before the write
-	e.lastSeen.Store(now.UnixNano())
 	sh.mu.Lock()
 	e.pending = false
+	e.hot.seen.Store(now.UnixNano())
+	e.hot.setGUID(s.GUID, m.cfg.NodeName)
 	evs := []ccgw.Event{e.q.Add(ccgw.EvInService, nil, now), e.q.Add(ccgw.EvReady, nil, now)}
 	switch req.Status {
 	case ccgw.StateBusy:
@@ -402,6 +408,9 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 	m.persist(&s, evs)
 	m.skills.set(id, nil, s.Skills)
 	m.wheel.add(deadline(now, m.cfg.Timeout), wheelEntry{id: id, gen: s.Gen})
+	if m.cfg.AuthMode == AuthDynamic {
+		m.wheel.add(m.rotationDue(&s), wheelEntry{id: id, gen: s.Gen, rotate: true})
+	}
 	m.live.Add(1)
 	m.stats.signIn()
 	m.notify(&s)
@@ -414,6 +423,7 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 // tombstone for its client. sh.mu must be held.
 func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now time.Time) {
 	delete(sh.live, e.s.Agent)
+	e.hot.disarm()
 	if cause == ccgw.CauseLogout {
 		e.q.Discard(ccgw.DropSessionEnded)
 		return
@@ -483,6 +493,16 @@ func (m *Manager) authLocked(e *entry, guid string, now time.Time) error {
 // is not the session's. Without a token change it does no I/O.
 func (m *Manager) Heartbeat(id ccgw.AgentID, guid, token string) (string, error) {
 	now := m.cfg.Clock.Now()
+	if token == "" && id <= ccgw.MaxAgentID {
+		// The fast path: the current GUID, no rotation due, no token to store.
+		if g0, g1, ok := guidBits(guid, m.cfg.NodeName); ok {
+			if h := m.hot.get(id); h.matches(g0, g1) {
+				h.seen.Store(now.UnixNano())
+				m.stats.heartbeats.Add(1)
+				return "", nil
+			}
+		}
+	}
 	sh := m.shard(id)
 	sh.mu.RLock()
 	e := sh.live[id]
@@ -494,7 +514,7 @@ func (m *Manager) Heartbeat(id ccgw.AgentID, guid, token string) (string, error)
 		sh.mu.RUnlock()
 		return "", err
 	}
-	e.lastSeen.Store(now.UnixNano())
+	e.hot.seen.Store(now.UnixNano())
 	m.stats.heartbeats.Add(1)
 	current := e.s.GUID
 	rotate := m.cfg.AuthMode == AuthDynamic && now.Sub(time.UnixMilli(e.s.GUIDIssued)) >= m.cfg.GUIDInterval
@@ -540,6 +560,15 @@ func (m *Manager) rotateLocked(e *entry, now time.Time) {
 	e.s.PrevUntil = ccgw.Millis(now.Add(m.cfg.GUIDTimeout))
 	e.s.GUID = newGUID(m.cfg.NodeName)
 	e.s.GUIDIssued = ccgw.Millis(now)
+	e.hot.setGUID(e.s.GUID, m.cfg.NodeName)
+	if m.cfg.AuthMode == AuthDynamic {
+		m.wheel.add(m.rotationDue(&e.s), wheelEntry{id: e.s.Agent, gen: e.s.Gen, rotate: true})
+	}
+}
+
+// rotationDue returns when session s's GUID is due for rotation (dynamic mode).
+func (m *Manager) rotationDue(s *ccgw.Session) time.Time {
+	return time.UnixMilli(s.GUIDIssued).Add(m.cfg.GUIDInterval)
 }
 
 // UpdateGUID gives agent id's session a fresh GUID at once (updateGuid); the old
@@ -557,7 +586,7 @@ func (m *Manager) UpdateGUID(id ccgw.AgentID, guid string) (string, error) {
 		sh.mu.Unlock()
 		return "", err
 	}
-	e.lastSeen.Store(now.UnixNano())
+	e.hot.seen.Store(now.UnixNano())
 	m.rotateLocked(e, now)
 	s := e.s
 	sh.mu.Unlock()
@@ -639,7 +668,7 @@ func (m *Manager) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait t
 	rotate := m.cfg.AuthMode == AuthDynamic && now.Sub(time.UnixMilli(e.s.GUIDIssued)) >= m.cfg.GUIDInterval
 	current := e.s.GUID
 	e.polling.Add(1)
-	e.lastSeen.Store(now.UnixNano())
+	e.hot.seen.Store(now.UnixNano())
 	sh.mu.RUnlock()
 	m.stats.polls.Add(1)
 
@@ -658,7 +687,7 @@ func (m *Manager) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait t
 	t := m.cfg.WaitClock.NewTimer(wait)
 	ev, ok := e.q.Next(ctx, t.C())
 	t.Stop()
-	e.lastSeen.Store(m.cfg.Clock.Now().UnixNano())
+	e.hot.seen.Store(m.cfg.Clock.Now().UnixNano())
 	e.polling.Add(-1)
 	if !ok {
 		return nil, setGUID, nil
@@ -835,6 +864,14 @@ func (m *Manager) Sweep(now time.Time) int {
 			sh.mu.Unlock()
 			continue // stale: that sign-in already ended
 		}
+		if we.rotate {
+			// Rotation is due: send the next heartbeat to the slow path, which rotates.
+			if !m.rotationDue(&e.s).After(now) {
+				e.hot.disarm()
+			}
+			sh.mu.Unlock()
+			continue
+		}
 		if we.rest != 0 {
 			if ev, ok := m.restTimeoutLocked(e, we.rest, now); ok {
 				s := e.s
@@ -849,7 +886,7 @@ func (m *Manager) Sweep(now time.Time) int {
 		if e.pending || e.polling.Load() > 0 || e.s.Simulated {
 			dl = deadline(now, m.cfg.Timeout)
 		} else {
-			dl = deadline(time.Unix(0, e.lastSeen.Load()), m.cfg.Timeout)
+			dl = deadline(time.Unix(0, e.hot.seen.Load()), m.cfg.Timeout)
 		}
 		if dl.After(now) {
 			sh.mu.Unlock()

@@ -553,6 +553,7 @@ func TestRotationOnceUnderRace(t *testing.T) {
 		s := tSignIn(t, env.m, 1001)
 		tDrain(t, env.m, 1001, s.GUID)
 		env.fc.Advance(time.Minute)
+		env.m.Sweep(env.fc.Now()) // the sweep marks the rotation due
 		const n = 16
 		got := make([]string, n)
 		var wg sync.WaitGroup
@@ -995,6 +996,7 @@ func TestGUIDRotation(t *testing.T) {
 				t.Fatalf("new GUID %q before the interval", set)
 			}
 			env.fc.Set(tStart.Add(interval))
+			env.m.Sweep(env.fc.Now()) // the sweep marks the rotation due
 			g2 := renew(s.GUID)
 			if tt.mode == AuthStatic {
 				if g2 != "" {
@@ -1026,7 +1028,8 @@ func TestGUIDRotation(t *testing.T) {
 			env.fc.Set(tStart.Add(interval + grace))
 			_, err := env.m.Session(1001, s.GUID)
 			tWantCode(t, "old GUID after its grace", err, ccgw.RetNoPermission)
-			// The next renewal with the current GUID rotates again.
+			// The next renewal with the current GUID after the sweep rotates again.
+			env.m.Sweep(env.fc.Now())
 			g3 := renew(g2)
 			if g3 == "" || g3 == g2 || g3 == s.GUID {
 				t.Fatalf("second rotation gave %q", g3)

@@ -11,10 +11,11 @@ import (
 // at the entry's tick. Entries are never removed early: a stale one (the session
 // ended, or was re-filed at a later tick) is recognised by gen and skipped.
 type wheelEntry struct {
-	id   ccgw.AgentID
-	gen  uint64
-	tomb bool   // the entry is for the sign-in's tombstone
-	rest uint64 // non-zero: the entry is the timer of rest number rest
+	id     ccgw.AgentID
+	gen    uint64
+	tomb   bool   // the entry is for the sign-in's tombstone
+	rest   uint64 // non-zero: the entry is the timer of rest number rest
+	rotate bool   // the entry marks the sign-in's GUID rotation as due
 }
 
 // wheel files entries by tick number (deadline / tick, rounded up). Each live
