@@ -135,10 +135,7 @@ func NewPusher(cfg PushConfig) *Pusher {
 				DialContext:         (&net.Dialer{Timeout: cfg.AttemptTimeout}).DialContext,
 				TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure},
 				MaxIdleConns:        1024,
-				// One receiver often serves every agent: keep a connection for each
-				// worker, or the workers beyond the idle limit dial (and leave a
-				// TIME_WAIT socket) per push.
-				MaxIdleConnsPerHost: cfg.Workers,
+				MaxIdleConnsPerHost: cfg.Workers, // one receiver may serve all agents: no dial per push
 				IdleConnTimeout:     90 * time.Second,
 			},
 		}

@@ -851,11 +851,17 @@ func (s *Store) PushTarget(id ccgw.AgentID) (event.Target, bool) {
 	if err != nil || res != int64(1) {
 		return event.Target{}, false
 	}
-	if sess, ok := s.Lookup(id); ok && sess.Mode == ccgw.ModePush {
-		return event.Target{Agent: id, Gen: sess.Gen, URL: sess.CallbackURI, Token: sess.ServiceToken, GUID: sess.GUID,
-			Queue: &queue{s: s, id: id}}, true
+	// An ended session's last events (AgentOther_ShutdownService) go before a
+	// new sign-in's, as on one node.
+	ctx := context.Background()
+	raw, err := s.rdb.Get(ctx, s.key+"t:"+id.String()).Result()
+	pendingTomb := err == nil && s.rdb.LLen(ctx, s.key+"tq:"+id.String()).Val() > 0
+	if !pendingTomb {
+		if sess, ok := s.Lookup(id); ok && sess.Mode == ccgw.ModePush {
+			return event.Target{Agent: id, Gen: sess.Gen, URL: sess.CallbackURI, Token: sess.ServiceToken, GUID: sess.GUID,
+				Queue: &queue{s: s, id: id}}, true
+		}
 	}
-	raw, err := s.rdb.Get(context.Background(), s.key+"t:"+id.String()).Result()
 	if err != nil {
 		s.Release(id)
 		return event.Target{}, false

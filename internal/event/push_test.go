@@ -1,0 +1,1135 @@
+package event
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/clock"
+)
+
+// Tests of the Pusher against a working fake Source (pSource, real Queues) and a
+// real HTTP receiver on loopback (pReceiver). Retries run on a clock.Fake that
+// the tests advance; the only real-time waits are pWaitFor's polls for an HTTP
+// request to arrive or be answered, each bounded by a deadline.
+
+var pStart = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+
+// pCallbackPath is the reference callback path of the vendor docs.
+const pCallbackPath = "/service-cloud/rest/cc-ai/v1/agentevent/pushresult"
+
+// pSource is a working Source: one real Queue per agent, with its target's URL,
+// token and GUID settable, recording what the Pusher reports done and what the
+// queues drop.
+type pSource struct {
+	mu        sync.Mutex // guards all below
+	targets   map[ccgw.AgentID]Target
+	delivered map[ccgw.AgentID]uint64 // highest Seq reported through Delivered
+	badGen    int                     // Delivered calls with a Gen not the target's
+	dropped   []pDropped
+}
+
+type pDropped struct {
+	ev     ccgw.Event
+	reason ccgw.DropReason
+}
+
+var _ Source = (*pSource)(nil)
+
+func pNewSource() *pSource {
+	return &pSource{targets: make(map[ccgw.AgentID]Target), delivered: make(map[ccgw.AgentID]uint64)}
+}
+
+func (s *pSource) PushTarget(id ccgw.AgentID) (Target, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.targets[id]
+	return t, ok
+}
+
+func (s *pSource) Delivered(id ccgw.AgentID, gen, seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.targets[id]; !ok || t.Gen != gen {
+		s.badGen++
+	}
+	if seq > s.delivered[id] {
+		s.delivered[id] = seq
+	}
+}
+
+func (s *pSource) drop(ev ccgw.Event, reason ccgw.DropReason) {
+	s.mu.Lock()
+	s.dropped = append(s.dropped, pDropped{ev, reason})
+	s.mu.Unlock()
+}
+
+// agent registers agent id pushing to url with token and returns its queue.
+func (s *pSource) agent(id ccgw.AgentID, url, token string) *Queue {
+	q := NewQueue(id.String(), 10000, s.drop)
+	s.mu.Lock()
+	s.targets[id] = Target{Agent: id, Gen: uint64(id) * 10, URL: url, Token: token, GUID: "guid-" + id.String() + "-AgentGateway0", Queue: q}
+	s.mu.Unlock()
+	return q
+}
+
+func (s *pSource) update(id ccgw.AgentID, fn func(t *Target)) {
+	s.mu.Lock()
+	t := s.targets[id]
+	fn(&t)
+	s.targets[id] = t
+	s.mu.Unlock()
+}
+
+func (s *pSource) deliveredTo(id ccgw.AgentID) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delivered[id]
+}
+
+func (s *pSource) drops() []pDropped {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.dropped)
+}
+
+// pAnswer is what the receiver answers to one push; ok says whether the test
+// means it as an acceptance.
+type pAnswer struct {
+	status int
+	body   string
+	ok     bool
+}
+
+var (
+	pOK        = pAnswer{200, `{"message":"success","retcode":"0"}`, true}
+	pFail500   = pAnswer{500, `internal error`, false}
+	pFailRet   = pAnswer{200, `{"message":"agent not signed in","retcode":"100-007"}`, false}
+	pFail503JS = pAnswer{503, `{"retcode":"0"}`, false}
+)
+
+// pPush is one request the receiver got.
+type pPush struct {
+	header http.Header
+	method string
+	path   string
+	raw    []byte
+	workNo string
+	events []ccgw.Event
+	done   bool // answered
+	ok     bool // answered with an acceptance
+}
+
+func (p pPush) seqs() []uint64 {
+	out := make([]uint64, len(p.events))
+	for i, ev := range p.events {
+		out[i] = ev.Seq
+	}
+	return out
+}
+
+// pReceiver is a push receiver on loopback. answer decides each reply (n counts
+// every request from 1); it may block, e.g. on a channel the test closes.
+type pReceiver struct {
+	srv    *httptest.Server
+	answer func(n int, p pPush) pAnswer
+	quit   chan struct{} // closed at cleanup: blocked answers give up
+
+	mu       sync.Mutex // guards pushes, inFlight, overlap
+	pushes   []pPush
+	inFlight map[string]int
+	overlap  int // requests that arrived while the same agent had one in flight
+}
+
+func pNewReceiver(tb testing.TB, answer func(n int, p pPush) pAnswer) *pReceiver {
+	tb.Helper()
+	r := &pReceiver{answer: answer, quit: make(chan struct{}), inFlight: make(map[string]int)}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	tb.Cleanup(r.srv.Close)
+	tb.Cleanup(func() { close(r.quit) }) // runs first: unblock held answers
+	return r
+}
+
+// url is the receiver's callback URL.
+func (r *pReceiver) url() string { return r.srv.URL + pCallbackPath }
+
+func (r *pReceiver) serve(w http.ResponseWriter, req *http.Request) {
+	raw, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	p := pPush{header: req.Header.Clone(), method: req.Method, path: req.URL.Path, raw: raw}
+	var body struct {
+		WorkNo    string       `json:"workNo"`
+		EventList []ccgw.Event `json:"eventList"`
+	}
+	if err := json.Unmarshal(raw, &body); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	p.workNo, p.events = body.WorkNo, body.EventList
+	// Seq is not an event field on the wire: the header gives the first one's,
+	// the others follow one by one.
+	if len(p.events) > 0 {
+		first, err := strconv.ParseUint(req.Header.Get(SeqHeader), 10, 64)
+		if err != nil {
+			http.Error(w, "bad "+SeqHeader, http.StatusBadRequest)
+			return
+		}
+		for i := range p.events {
+			p.events[i].Seq = first + uint64(i)
+		}
+	}
+	r.mu.Lock()
+	if r.inFlight[p.workNo] > 0 {
+		r.overlap++
+	}
+	r.inFlight[p.workNo]++
+	r.pushes = append(r.pushes, p)
+	n := len(r.pushes)
+	r.mu.Unlock()
+
+	a := r.answer(n, p)
+
+	r.mu.Lock()
+	r.inFlight[p.workNo]--
+	r.pushes[n-1].done = true
+	r.pushes[n-1].ok = a.ok
+	r.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(a.status)
+	io.WriteString(w, a.body)
+}
+
+// all returns a copy of every push so far, in arrival order.
+func (r *pReceiver) all() []pPush {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.pushes)
+}
+
+// of returns agent workNo's pushes, in arrival order.
+func (r *pReceiver) of(workNo string) []pPush {
+	var out []pPush
+	for _, p := range r.all() {
+		if p.workNo == workNo {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (r *pReceiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pushes)
+}
+
+// answered reports whether there are at least n requests, all answered.
+func (r *pReceiver) answered(n int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.pushes) < n {
+		return false
+	}
+	for _, p := range r.pushes {
+		if !p.done {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *pReceiver) overlaps() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.overlap
+}
+
+// pAlways answers every push with a.
+func pAlways(a pAnswer) func(int, pPush) pAnswer { return func(int, pPush) pAnswer { return a } }
+
+// pWaitFor polls cond until it holds, failing tb after a deadline. It is the one
+// real-time wait of these tests: for an HTTP exchange on loopback to happen.
+func pWaitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// pPusher returns a started Pusher on src with a fake clock (unless cfg has a
+// Clock) and a fixed jitter seed; it is closed at cleanup.
+func pPusher(tb testing.TB, src *pSource, cfg PushConfig) (*Pusher, *clock.Fake) {
+	tb.Helper()
+	fc := clock.NewFake(pStart)
+	cfg.Source = src
+	if cfg.Clock == nil {
+		cfg.Clock = fc
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	p := NewPusher(cfg)
+	p.Start()
+	tb.Cleanup(p.Close)
+	return p, fc
+}
+
+// pEmit adds n events to q, each with content {"i":<its Seq>}, then notifies p
+// once. It returns the Seq of the last.
+func pEmit(p *Pusher, id ccgw.AgentID, q *Queue, n int, now time.Time) uint64 {
+	var last uint64
+	for i := 0; i < n; i++ {
+		ev := q.Add(ccgw.EvReady, Content(map[string]int{"i": int(q.pLastSeq()) + 1}), now)
+		last = ev.Seq
+	}
+	p.Notify(id)
+	return last
+}
+
+// pLastSeq returns the Seq of the last event added.
+func (q *Queue) pLastSeq() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.seq
+}
+
+// pStats waits until p counts delivered events (it counts them just after
+// telling the Source) and returns its Stats.
+func pStats(tb testing.TB, p *Pusher, delivered uint64) PushStats {
+	tb.Helper()
+	pWaitFor(tb, fmt.Sprintf("Stats().Delivered = %d", delivered), func() bool { return p.Stats().Delivered == delivered })
+	return p.Stats()
+}
+
+func pRange(from, to uint64) []uint64 {
+	var out []uint64
+	for s := from; s <= to; s++ {
+		out = append(out, s)
+	}
+	return out
+}
+
+// pCheckDelivery checks one agent's pushes: the accepted ones carry Seq 1..n
+// exactly once and in order; all of them, with duplicates removed, too (Seq
+// strictly increasing); each push's events are consecutive; and an event is
+// pushed again only after a push carrying it failed.
+func pCheckDelivery(tb testing.TB, pushes []pPush, n uint64) {
+	tb.Helper()
+	var accepted, dedup []uint64
+	failedWith := map[uint64]bool{} // Seq carried by a failed push so far
+	seen := map[uint64]bool{}
+	for i, p := range pushes {
+		s := p.seqs()
+		if len(s) == 0 {
+			tb.Errorf("push %d has an empty eventList", i+1)
+		}
+		for j := 1; j < len(s); j++ {
+			if s[j] != s[j-1]+1 {
+				tb.Errorf("push %d carries Seq %v: not consecutive", i+1, s)
+			}
+		}
+		for _, x := range s {
+			if seen[x] && !failedWith[x] {
+				tb.Errorf("push %d repeats Seq %d, which no failed push carried", i+1, x)
+			}
+			if !seen[x] {
+				seen[x] = true
+				dedup = append(dedup, x)
+			}
+			if !p.ok {
+				failedWith[x] = true
+			} else {
+				delete(failedWith, x) // accepted: any later copy is a real duplicate
+			}
+		}
+		if p.ok {
+			accepted = append(accepted, s...)
+		}
+	}
+	if want := pRange(1, n); !slices.Equal(accepted, want) {
+		tb.Errorf("accepted pushes carried Seq %v, want %v", accepted, want)
+	}
+	if want := pRange(1, n); !slices.Equal(dedup, want) {
+		tb.Errorf("pushes without duplicates carried Seq %v, want %v (strictly increasing)", dedup, want)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	almost1 := math.Nextafter(1, 0)
+	const base, max = 100 * time.Millisecond, time.Second
+	for _, tc := range []struct {
+		attempt int
+		r       float64
+		want    time.Duration // exact, or the lower bound when r ≈ 1
+	}{
+		// r = 0: half the exponential step.
+		{1, 0, 50 * time.Millisecond},
+		{2, 0, 100 * time.Millisecond},
+		{3, 0, 200 * time.Millisecond},
+		{4, 0, 400 * time.Millisecond},
+		{5, 0, 500 * time.Millisecond},  // step 1.6s capped at 1s
+		{6, 0, 500 * time.Millisecond},  // stays capped
+		{64, 0, 500 * time.Millisecond}, // no overflow
+		{1000, 0, 500 * time.Millisecond},
+		// r = 0.5: three quarters of the step.
+		{1, 0.5, 75 * time.Millisecond},
+		{3, 0.5, 300 * time.Millisecond},
+		{9, 0.5, 750 * time.Millisecond},
+		// r ≈ 1: just under the full step (checked below within 1ns of it).
+		{1, almost1, 100 * time.Millisecond},
+		{2, almost1, 200 * time.Millisecond},
+		{4, almost1, 800 * time.Millisecond},
+		{5, almost1, time.Second},
+		{64, almost1, time.Second},
+	} {
+		t.Run(fmt.Sprintf("attempt=%d/r=%g", tc.attempt, tc.r), func(t *testing.T) {
+			got := Backoff(tc.attempt, base, max, tc.r)
+			if tc.r == almost1 {
+				if got > tc.want || got < tc.want-time.Nanosecond {
+					t.Fatalf("Backoff(%d, r≈1) = %v, want %v (within 1ns below)", tc.attempt, got, tc.want)
+				}
+				return
+			}
+			if got != tc.want {
+				t.Fatalf("Backoff(%d, r=%g) = %v, want %v", tc.attempt, tc.r, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestBackoffBounds checks, over the defaults and many r, that the delay lies in
+// the upper half of min(max, base·2^(attempt-1)) and never decreases with the
+// attempt for a given r.
+func TestBackoffBounds(t *testing.T) {
+	const base, max = 500 * time.Millisecond, 30 * time.Second
+	for _, r := range []float64{0, 0.001, 0.25, 0.5, 0.75, 0.999, math.Nextafter(1, 0)} {
+		prev := time.Duration(0)
+		for attempt := 1; attempt <= 40; attempt++ {
+			step := base << (attempt - 1)
+			if attempt > 10 || step > max {
+				step = max
+			}
+			got := Backoff(attempt, base, max, r)
+			if got < step/2 || got > step {
+				t.Fatalf("Backoff(%d, r=%g) = %v, want within [%v, %v]", attempt, r, got, step/2, step)
+			}
+			if got < prev {
+				t.Fatalf("Backoff(%d, r=%g) = %v < %v for attempt %d", attempt, r, got, prev, attempt-1)
+			}
+			prev = got
+		}
+	}
+}
+
+// pHMAC is HMAC-SHA256(secret, t "." body) in hex, computed here without Sign.
+func pHMAC(secret []byte, t string, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	io.WriteString(mac, t+".")
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+func TestSign(t *testing.T) {
+	secret := []byte("k3y-s3cret")
+	body := []byte(`{"workNo":"1001","eventList":[]}`)
+	const ms = int64(1_700_000_000_000)
+	got := Sign(secret, body, ms)
+	// Computed independently:
+	//   printf '%s' '1700000000000.{"workNo":"1001","eventList":[]}' | openssl dgst -sha256 -hmac 'k3y-s3cret'
+	const want = "t=1700000000000,v1=503194c451afee4f4633b8ad04a8a9cbaf2ab645e80f51334e4ef8cabc6bccd7"
+	if got != want {
+		t.Fatalf("Sign = %q, want %q", got, want)
+	}
+	if mac := pHMAC(secret, "1700000000000", body); got != "t=1700000000000,v1="+mac {
+		t.Fatalf("Sign = %q, crypto/hmac gives v1=%s", got, mac)
+	}
+	if Sign([]byte("other"), body, ms) == got || Sign(secret, []byte(`{}`), ms) == got || Sign(secret, body, ms+1) == got {
+		t.Fatal("Sign does not depend on secret, body and time")
+	}
+}
+
+// pVerify checks a SignatureHeader value against body as a receiver would and
+// returns its time.
+func pVerify(secret []byte, header string, body []byte) (int64, error) {
+	ts, mac, ok := strings.Cut(header, ",")
+	if !ok || !strings.HasPrefix(ts, "t=") || !strings.HasPrefix(mac, "v1=") {
+		return 0, fmt.Errorf("malformed signature %q", header)
+	}
+	ms, err := strconv.ParseInt(ts[2:], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	want := pHMAC(secret, ts[2:], body)
+	if !hmac.Equal([]byte(mac[3:]), []byte(want)) {
+		return 0, fmt.Errorf("signature %q does not verify (want v1=%s)", header, want)
+	}
+	return ms, nil
+}
+
+func TestPushSignedPushesVerify(t *testing.T) {
+	secret := []byte("push-secret")
+	var mu sync.Mutex
+	var bad []error
+	var stamps []int64
+	rcv := pNewReceiver(t, func(_ int, p pPush) pAnswer {
+		ms, err := pVerify(secret, p.header.Get(SignatureHeader), p.raw)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			bad = append(bad, err)
+			return pAnswer{401, `{"retcode":"000-003"}`, false}
+		}
+		stamps = append(stamps, ms)
+		return pOK
+	})
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{Secret: secret})
+	q := src.agent(1001, rcv.url(), "tok")
+	for round := 0; round < 3; round++ {
+		fc.Advance(time.Second)
+		pEmit(p, 1001, q, 2, fc.Now())
+		want := uint64(2 * (round + 1))
+		pWaitFor(t, "the pushes", func() bool { return src.deliveredTo(1001) == want })
+		mu.Lock()
+		last := stamps[len(stamps)-1]
+		mu.Unlock()
+		if last != ccgw.Millis(fc.Now()) {
+			t.Errorf("round %d: signature time %d, want the clock's %d", round, last, ccgw.Millis(fc.Now()))
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bad) > 0 {
+		t.Fatalf("signatures that do not verify: %v", bad)
+	}
+	if st := pStats(t, p, 6); st.Failures != 0 {
+		t.Fatalf("Stats = %+v, want 6 delivered, no failure", st)
+	}
+
+	// Without a secret no signature header is sent.
+	rcv2 := pNewReceiver(t, pAlways(pOK))
+	src2 := pNewSource()
+	p2, fc2 := pPusher(t, src2, PushConfig{})
+	q2 := src2.agent(1002, rcv2.url(), "tok")
+	pEmit(p2, 1002, q2, 1, fc2.Now())
+	pWaitFor(t, "the push", func() bool { return src2.deliveredTo(1002) == 1 })
+	if h := rcv2.all()[0].header.Values(SignatureHeader); len(h) != 0 {
+		t.Fatalf("unsigned pusher sent %s: %q", SignatureHeader, h)
+	}
+}
+
+// TestPushRequest checks one push on the wire: method, path, headers and body
+// (interfaces.md §9), and that a changed token or GUID is used by the next push.
+func TestPushRequest(t *testing.T) {
+	rcv := pNewReceiver(t, pAlways(pOK))
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{})
+	q := src.agent(1001, rcv.url(), "token1")
+	q.Add(ccgw.EvInService, nil, fc.Now())
+	q.Add(ccgw.EvSetNotReadySuccess, Content(map[string]string{"reason": "0"}), fc.Now())
+	p.Notify(1001)
+	pWaitFor(t, "the first push", func() bool { return src.deliveredTo(1001) == 2 })
+
+	got := rcv.all()
+	if len(got) != 1 {
+		t.Fatalf("%d pushes, want 1", len(got))
+	}
+	first := got[0]
+	if first.method != http.MethodPost || first.path != pCallbackPath {
+		t.Errorf("request %s %s, want POST %s", first.method, first.path, pCallbackPath)
+	}
+	if ct := first.header.Get("Content-Type"); ct != "application/json; charset=UTF-8" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if g := first.header.Get("Guid"); g != "guid-1001-AgentGateway0" {
+		t.Errorf("Guid %q", g)
+	}
+	if tok := first.header.Get("service_token"); tok != "token1" {
+		t.Errorf("service_token %q, want token1", tok)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(first.raw, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) != 2 || string(raw["workNo"]) != `"1001"` || raw["eventList"] == nil {
+		t.Errorf("body %s, want exactly workNo \"1001\" and eventList", first.raw)
+	}
+	var list []map[string]json.RawMessage
+	if err := json.Unmarshal(raw["eventList"], &list); err != nil {
+		t.Fatal(err)
+	}
+	wantMs := strconv.FormatInt(ccgw.Millis(pStart), 10)
+	want := []map[string]string{
+		{"eventType": `"AgentOther_InService"`, "workNo": `"1001"`, "content": `null`, "eventGenTime": wantMs},
+		{"eventType": `"AgentState_SetNotReady_Success"`, "workNo": `"1001"`, "content": `{"reason":"0"}`, "eventGenTime": wantMs},
+	}
+	if len(list) != len(want) {
+		t.Fatalf("eventList %s, want %d events", raw["eventList"], len(want))
+	}
+	if h := first.header.Get(SeqHeader); h != "1" {
+		t.Errorf("%s %q, want 1 (the first event's Seq)", SeqHeader, h)
+	}
+	for i := range want {
+		if len(list[i]) != len(want[i]) {
+			t.Errorf("event %d has fields %v, want exactly eventType, eventGenTime, workNo, content", i, slices.Sorted(maps.Keys(list[i])))
+		}
+		for k, v := range want[i] {
+			if string(list[i][k]) != v {
+				t.Errorf("event %d %s = %s, want %s", i, k, list[i][k], v)
+			}
+		}
+	}
+
+	// The next push carries the target as it is then: new token, new GUID; and
+	// no service_token header at all when there is no token.
+	src.update(1001, func(t *Target) { t.Token, t.GUID = "token2", "guid-rotated" })
+	pEmit(p, 1001, q, 1, fc.Now())
+	pWaitFor(t, "the second push", func() bool { return src.deliveredTo(1001) == 3 })
+	second := rcv.all()[1]
+	if h := second.header.Get(SeqHeader); h != "3" {
+		t.Errorf("second push: %s %q, want 3", SeqHeader, h)
+	}
+	if tok, g := second.header.Get("service_token"), second.header.Get("Guid"); tok != "token2" || g != "guid-rotated" {
+		t.Errorf("second push: service_token %q Guid %q, want token2 guid-rotated", tok, g)
+	}
+	src.update(1001, func(t *Target) { t.Token = "" })
+	pEmit(p, 1001, q, 1, fc.Now())
+	pWaitFor(t, "the third push", func() bool { return src.deliveredTo(1001) == 4 })
+	if v := rcv.all()[2].header.Values("service_token"); len(v) != 0 {
+		t.Errorf("push without a token sent service_token %q", v)
+	}
+}
+
+// TestPushAcceptance: a push is accepted on HTTP 2xx whose body, if JSON with a
+// retcode, says "0"; anything else fails (with MaxAttempts 1: dropped at once).
+func TestPushAcceptance(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		ok     bool
+	}{
+		{"200 retcode 0", 200, `{"message":"success","retcode":"0"}`, true},
+		{"200 numeric retcode 0", 200, `{"retcode":0}`, true},
+		{"202 retcode 0", 202, `{"retcode":"0"}`, true},
+		{"204 empty", 204, ``, true},
+		{"200 not JSON", 200, `OK`, true},
+		{"200 JSON without retcode", 200, `{"message":"success"}`, true},
+		{"200 JSON array", 200, `[1,2]`, true},
+		{"200 retcode 100-007", 200, `{"message":"","retcode":"100-007"}`, false},
+		{"200 retcode 000-003", 200, `{"retcode":"000-003"}`, false},
+		{"200 numeric retcode 1", 200, `{"retcode":1}`, false},
+		{"200 empty retcode", 200, `{"retcode":""}`, false},
+		{"500 retcode 0", 500, `{"retcode":"0"}`, false},
+		{"404", 404, `not found`, false},
+		{"401", 401, ``, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rcv := pNewReceiver(t, pAlways(pAnswer{tc.status, tc.body, tc.ok}))
+			src := pNewSource()
+			p, fc := pPusher(t, src, PushConfig{MaxAttempts: 1})
+			q := src.agent(1001, rcv.url(), "tok")
+			pEmit(p, 1001, q, 3, fc.Now())
+			pWaitFor(t, "the push to be done with", func() bool { return src.deliveredTo(1001) == 3 })
+			want := uint64(0)
+			if tc.ok {
+				want = 3
+			}
+			st := pStats(t, p, want)
+			drops := src.drops()
+			if tc.ok {
+				if st.Pushes == 0 || st.Delivered != 3 || st.Failures != 0 || len(drops) != 0 {
+					t.Fatalf("accepted answer: Stats %+v, %d drops", st, len(drops))
+				}
+				return
+			}
+			if st.Pushes != 0 || st.Delivered != 0 || st.Failures == 0 || len(drops) != 3 {
+				t.Fatalf("refused answer: Stats %+v, %d drops, want 3 dropped", st, len(drops))
+			}
+			for _, d := range drops {
+				if d.reason != ccgw.DropPushFailed {
+					t.Fatalf("dropped with %q, want %q", d.reason, ccgw.DropPushFailed)
+				}
+			}
+		})
+	}
+}
+
+// pAwaitRetry waits until the failed push's retry timer is set, then checks it
+// does not fire before the shortest delay Backoff allows for attempt and fires
+// by the longest; tries counts the attempts made. The clock goes exactly to the
+// longest delay: the next retry's timer, set at least half a step later, cannot
+// fall due within the same Advance.
+func pAwaitRetry(tb testing.TB, fc *clock.Fake, tries func() int, attempt int, base, max time.Duration) {
+	tb.Helper()
+	pWaitFor(tb, fmt.Sprintf("retry timer after failure %d", attempt), func() bool { return fc.Pending() == 1 })
+	lo, hi := Backoff(attempt, base, max, 0), Backoff(attempt, base, max, math.Nextafter(1, 0))
+	n := tries()
+	fc.Advance(lo - time.Nanosecond)
+	if fc.Pending() != 1 {
+		tb.Fatalf("retry %d fired before %v", attempt, lo)
+	}
+	fc.Advance(hi - lo + time.Nanosecond)
+	// Fired by hi: the retry arrives with no further Advance. (Pending cannot tell:
+	// the retry may already have failed and set the next timer.)
+	pWaitFor(tb, fmt.Sprintf("retry %d by %v", attempt, hi), func() bool { return tries() > n })
+}
+
+// TestPushRetriesUntilAccepted: a receiver that fails its first deliveries, with
+// errors and with a retcode, gets every event in order; events queued meanwhile
+// join the retried batch; retries wait Backoff on the clock.
+func TestPushRetriesUntilAccepted(t *testing.T) {
+	const base, max = 100 * time.Millisecond, 2 * time.Second
+	script := []pAnswer{pFail500, pFail500, pFailRet, pFail503JS, pFailRet}
+	rcv := pNewReceiver(t, func(n int, _ pPush) pAnswer {
+		if n <= len(script) {
+			return script[n-1]
+		}
+		return pOK
+	})
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{BaseBackoff: base, MaxBackoff: max, MaxAttempts: 10})
+	q := src.agent(1001, rcv.url(), "tok")
+
+	pEmit(p, 1001, q, 3, fc.Now())
+	for attempt := 1; attempt <= len(script); attempt++ {
+		pWaitFor(t, "a failed push answered", func() bool { return rcv.answered(attempt) })
+		if attempt == 2 {
+			pEmit(p, 1001, q, 2, fc.Now()) // queued while waiting to retry
+		}
+		pAwaitRetry(t, fc, rcv.count, attempt, base, max)
+	}
+	pWaitFor(t, "the accepted push", func() bool { return src.deliveredTo(1001) == 5 })
+	pEmit(p, 1001, q, 2, fc.Now())
+	pWaitFor(t, "the later push", func() bool { return src.deliveredTo(1001) == 7 })
+
+	pushes := rcv.of("1001")
+	pCheckDelivery(t, pushes, 7)
+	if len(pushes) != len(script)+2 {
+		t.Errorf("%d pushes, want %d failed + 2", len(pushes), len(script))
+	}
+	if s := pushes[len(script)].seqs(); !slices.Equal(s, pRange(1, 5)) {
+		t.Errorf("the accepted retry carried %v, want 1..5", s)
+	}
+	if st := pStats(t, p, 7); st != (PushStats{Pushes: 2, Delivered: 7, Failures: uint64(len(script))}) {
+		t.Errorf("Stats = %+v", st)
+	}
+	if d := src.drops(); len(d) != 0 {
+		t.Errorf("%d events dropped", len(d))
+	}
+	if fc.Pending() != 0 {
+		t.Errorf("%d timers left", fc.Pending())
+	}
+}
+
+// pDeadAddr returns a loopback address nothing listens on: a closed listener's.
+func pDeadAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestPushDropsAfterMaxAttempts: with the receiver down (connection refused),
+// the head batch is dropped after MaxAttempts as push_failed, each event counted
+// once; when the receiver is back on the same address later events arrive.
+func TestPushDropsAfterMaxAttempts(t *testing.T) {
+	const attempts = 4
+	addr := pDeadAddr(t)
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{MaxAttempts: attempts, BaseBackoff: time.Second, MaxBackoff: 4 * time.Second})
+	q := src.agent(1001, "http://"+addr+pCallbackPath, "tok")
+
+	pEmit(p, 1001, q, 5, fc.Now())
+	failures := func() int { return int(p.Stats().Failures) }
+	for i := 1; i < attempts; i++ {
+		pAwaitRetry(t, fc, failures, i, time.Second, 4*time.Second)
+	}
+	pWaitFor(t, "the drop", func() bool { return len(src.drops()) >= 5 })
+	pWaitFor(t, "the pusher to go idle", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.agents) == 0
+	})
+	drops := src.drops()
+	if len(drops) != 5 {
+		t.Fatalf("%d drops, want 5", len(drops))
+	}
+	for i, d := range drops {
+		if d.reason != ccgw.DropPushFailed || d.ev.Seq != uint64(i+1) {
+			t.Errorf("drop %d: Seq %d reason %q, want Seq %d push_failed", i, d.ev.Seq, d.reason, i+1)
+		}
+	}
+	if st := p.Stats(); st != (PushStats{Failures: attempts}) {
+		t.Errorf("Stats = %+v, want %d failures only", st, attempts)
+	}
+	if q.Len() != 0 || src.deliveredTo(1001) != 5 || fc.Pending() != 0 {
+		t.Errorf("after the drop: %d queued, delivered up to %d, %d timers; want 0, 5, 0", q.Len(), src.deliveredTo(1001), fc.Pending())
+	}
+
+	// The receiver comes back on the same address.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("relisten on %s: %v", addr, err)
+	}
+	rcv := &pReceiver{answer: pAlways(pOK), quit: make(chan struct{}), inFlight: make(map[string]int)}
+	rcv.srv = httptest.NewUnstartedServer(http.HandlerFunc(rcv.serve))
+	rcv.srv.Listener.Close()
+	rcv.srv.Listener = ln
+	rcv.srv.Start()
+	t.Cleanup(rcv.srv.Close)
+	t.Cleanup(func() { close(rcv.quit) })
+
+	pEmit(p, 1001, q, 3, fc.Now())
+	pWaitFor(t, "the push after recovery", func() bool { return src.deliveredTo(1001) == 8 })
+	got := rcv.of("1001")
+	if len(got) != 1 || !slices.Equal(got[0].seqs(), []uint64{6, 7, 8}) {
+		t.Fatalf("after recovery: %d pushes, want one push of 6,7,8", len(got))
+	}
+	if len(src.drops()) != 5 || p.Stats().Failures != attempts {
+		t.Fatalf("after recovery: %d drops, %d failures; want 5, %d", len(src.drops()), p.Stats().Failures, attempts)
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if src.badGen != 0 {
+		t.Fatalf("%d Delivered calls with the wrong Gen", src.badGen)
+	}
+}
+
+// pHolder blocks answers for the agents it holds until released.
+type pHolder struct {
+	mu    sync.Mutex
+	gates map[string]chan struct{}
+	quit  <-chan struct{}
+}
+
+func pNewHolder(rcvQuit <-chan struct{}) *pHolder {
+	return &pHolder{gates: make(map[string]chan struct{}), quit: rcvQuit}
+}
+
+func (h *pHolder) hold(workNo string) {
+	h.mu.Lock()
+	h.gates[workNo] = make(chan struct{})
+	h.mu.Unlock()
+}
+
+func (h *pHolder) release(workNo string) {
+	h.mu.Lock()
+	if g := h.gates[workNo]; g != nil {
+		close(g)
+		delete(h.gates, workNo)
+	}
+	h.mu.Unlock()
+}
+
+// wait blocks while workNo is held.
+func (h *pHolder) wait(workNo string) {
+	h.mu.Lock()
+	g := h.gates[workNo]
+	h.mu.Unlock()
+	if g != nil {
+		select {
+		case <-g:
+		case <-h.quit:
+		}
+	}
+}
+
+// pHeldReceiver is a receiver accepting every push, holding those of held agents.
+func pHeldReceiver(tb testing.TB) (*pReceiver, *pHolder) {
+	tb.Helper()
+	var h *pHolder
+	rcv := pNewReceiver(tb, func(_ int, p pPush) pAnswer {
+		h.wait(p.workNo)
+		return pOK
+	})
+	h = pNewHolder(rcv.quit)
+	return rcv, h
+}
+
+// TestPushSlowReceiverDoesNotDelayOthers: while agent A's receiver holds its push,
+// agent B's events are pushed, with only two workers, and Notify for A returns.
+func TestPushSlowReceiverDoesNotDelayOthers(t *testing.T) {
+	rcv, h := pHeldReceiver(t)
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{Workers: 2})
+	qa := src.agent(1001, rcv.url(), "a")
+	qb := src.agent(1002, rcv.url(), "b")
+
+	h.hold("1001")
+	pEmit(p, 1001, qa, 1, fc.Now())
+	pWaitFor(t, "A's push to arrive", func() bool { return len(rcv.of("1001")) == 1 })
+	for i := uint64(1); i <= 3; i++ {
+		pEmit(p, 1001, qa, 1, fc.Now()) // returns at once though A's push is held
+		pEmit(p, 1002, qb, 1, fc.Now())
+		pWaitFor(t, fmt.Sprintf("B's push %d", i), func() bool { return src.deliveredTo(1002) == i })
+	}
+	if a := rcv.of("1001"); len(a) != 1 || a[0].done {
+		t.Fatalf("A: %d pushes, want the one held and unanswered", len(a))
+	}
+	h.release("1001")
+	pWaitFor(t, "A's pushes", func() bool { return src.deliveredTo(1001) == 4 })
+	pCheckDelivery(t, rcv.of("1001"), 4)
+	pCheckDelivery(t, rcv.of("1002"), 3)
+	if n := rcv.overlaps(); n != 0 {
+		t.Fatalf("%d pushes overlapped another of the same agent", n)
+	}
+}
+
+// TestPushBatchesEventsQueuedInFlight: the 5 events added while a push is held go
+// together, in order, in the next push.
+func TestPushBatchesEventsQueuedInFlight(t *testing.T) {
+	rcv, h := pHeldReceiver(t)
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{})
+	q := src.agent(1001, rcv.url(), "tok")
+
+	h.hold("1001")
+	pEmit(p, 1001, q, 1, fc.Now())
+	pWaitFor(t, "the first push to arrive", func() bool { return rcv.count() == 1 })
+	pEmit(p, 1001, q, 5, fc.Now())
+	h.release("1001")
+	pWaitFor(t, "all pushes", func() bool { return src.deliveredTo(1001) == 6 })
+
+	got := rcv.of("1001")
+	if len(got) != 2 {
+		t.Fatalf("%d pushes, want 2", len(got))
+	}
+	if s := got[0].seqs(); !slices.Equal(s, []uint64{1}) {
+		t.Errorf("first push %v, want [1]", s)
+	}
+	if s := got[1].seqs(); !slices.Equal(s, []uint64{2, 3, 4, 5, 6}) {
+		t.Errorf("second push %v, want [2 3 4 5 6]", s)
+	}
+	for i, ev := range got[1].events {
+		if want := fmt.Sprintf(`{"i":%d}`, i+2); string(ev.Content) != want {
+			t.Errorf("second push event %d content %s, want %s", i, ev.Content, want)
+		}
+	}
+	if st := pStats(t, p, 6); st != (PushStats{Pushes: 2, Delivered: 6}) {
+		t.Errorf("Stats = %+v", st)
+	}
+}
+
+// TestPushMaxBatch: a backlog goes out in pushes of at most MaxBatch events.
+func TestPushMaxBatch(t *testing.T) {
+	rcv := pNewReceiver(t, pAlways(pOK))
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{MaxBatch: 4})
+	q := src.agent(1001, rcv.url(), "tok")
+	for i := 0; i < 10; i++ {
+		q.Add(ccgw.EvReady, nil, fc.Now())
+	}
+	p.Notify(1001)
+	pWaitFor(t, "the backlog", func() bool { return src.deliveredTo(1001) == 10 })
+	var sizes []int
+	for _, pp := range rcv.of("1001") {
+		sizes = append(sizes, len(pp.events))
+	}
+	if !slices.Equal(sizes, []int{4, 4, 2}) {
+		t.Fatalf("push sizes %v, want [4 4 2]", sizes)
+	}
+	pCheckDelivery(t, rcv.of("1001"), 10)
+}
+
+// TestPushConcurrentOrdered: many agents, producers running concurrently, a
+// receiver failing every 7th request; each agent gets all its events once, in
+// order, never two pushes at once.
+func TestPushConcurrentOrdered(t *testing.T) {
+	const agents, perAgent = 40, 30
+	rcv := pNewReceiver(t, func(n int, _ pPush) pAnswer {
+		if n%7 == 0 {
+			return pFail500
+		}
+		return pOK
+	})
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{Workers: 8, MaxAttempts: 1000, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	queues := make([]*Queue, agents)
+	for i := range queues {
+		queues[i] = src.agent(ccgw.AgentID(2001+i), rcv.url(), "tok")
+	}
+	var wg sync.WaitGroup
+	for i := range queues {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < perAgent; j++ {
+				pEmit(p, ccgw.AgentID(2001+i), queues[i], 1, pStart)
+			}
+		}()
+	}
+	wg.Wait()
+	done := func() bool {
+		for i := range queues {
+			if src.deliveredTo(ccgw.AgentID(2001+i)) != perAgent {
+				return false
+			}
+		}
+		return true
+	}
+	pWaitFor(t, "every agent's events", func() bool {
+		fc.Advance(10 * time.Millisecond) // fire due retries
+		return done()
+	})
+	for i := range queues {
+		pCheckDelivery(t, rcv.of(strconv.Itoa(2001+i)), perAgent)
+	}
+	if n := rcv.overlaps(); n != 0 {
+		t.Fatalf("%d pushes overlapped another of the same agent", n)
+	}
+	if st := pStats(t, p, agents*perAgent); st.Failures == 0 {
+		t.Fatalf("Stats = %+v, want %d delivered and some failures", st, agents*perAgent)
+	}
+	if d := src.drops(); len(d) != 0 {
+		t.Fatalf("%d drops", len(d))
+	}
+}
+
+// pClosed runs p.Close in the background and fails tb if it has not returned
+// within a generous bound.
+func pClosed(tb testing.TB, p *Pusher) {
+	tb.Helper()
+	done := make(chan struct{})
+	go func() { p.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		tb.Fatal("Close hangs")
+	}
+}
+
+// TestPushCloseWithRetryPending: Close returns at once while a retry waits,
+// stops its timer, and nothing is pushed after; Close again is a no-op.
+func TestPushCloseWithRetryPending(t *testing.T) {
+	rcv := pNewReceiver(t, pAlways(pFail500))
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{BaseBackoff: time.Second})
+	q := src.agent(1001, rcv.url(), "tok")
+	pEmit(p, 1001, q, 2, fc.Now())
+	pWaitFor(t, "retry timer", func() bool { return fc.Pending() == 1 })
+
+	pClosed(t, p)
+	if fc.Pending() != 0 {
+		t.Fatalf("%d timers left after Close", fc.Pending())
+	}
+	fc.Advance(time.Hour)
+	pEmit(p, 1001, q, 1, fc.Now()) // Notify after Close: ignored
+	pClosed(t, p)
+	p.mu.Lock()
+	runq := len(p.runq)
+	p.mu.Unlock()
+	if runq != 0 || rcv.count() != 1 {
+		t.Fatalf("after Close: %d queued to run, %d pushes; want 0, 1", runq, rcv.count())
+	}
+	if q.Len() != 3 || len(src.drops()) != 0 {
+		t.Fatalf("after Close: %d events queued, %d dropped; want 3 kept", q.Len(), len(src.drops()))
+	}
+}
+
+// TestPushCloseWaitsForPushInFlight: Close lets the push in flight finish and
+// leaves the events queued meanwhile in their queue.
+func TestPushCloseWaitsForPushInFlight(t *testing.T) {
+	rcv, h := pHeldReceiver(t)
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{})
+	q := src.agent(1001, rcv.url(), "tok")
+	h.hold("1001")
+	pEmit(p, 1001, q, 1, fc.Now())
+	pWaitFor(t, "the push to arrive", func() bool { return rcv.count() == 1 })
+	pEmit(p, 1001, q, 4, fc.Now())
+
+	closed := make(chan struct{})
+	go func() { p.Close(); close(closed) }()
+	pWaitFor(t, "Close to begin", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.closed
+	})
+	select {
+	case <-closed:
+		t.Fatal("Close returned with a push in flight")
+	default:
+	}
+	h.release("1001")
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hangs")
+	}
+	if src.deliveredTo(1001) != 1 || q.Len() != 4 || rcv.count() != 1 {
+		t.Fatalf("after Close: delivered to %d, %d queued, %d pushes; want 1, 4, 1", src.deliveredTo(1001), q.Len(), rcv.count())
+	}
+}
+
+// TestPushForgetsAgentWithoutTarget: an agent whose target is gone is skipped
+// and forgotten; others are unaffected.
+func TestPushForgetsAgentWithoutTarget(t *testing.T) {
+	rcv := pNewReceiver(t, pAlways(pOK))
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{Workers: 1})
+	p.Notify(1009) // unknown to the source
+	q := src.agent(1001, rcv.url(), "tok")
+	pEmit(p, 1001, q, 1, fc.Now())
+	pWaitFor(t, "the known agent's push", func() bool { return src.deliveredTo(1001) == 1 })
+	pWaitFor(t, "the pusher to go idle", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.agents) == 0
+	})
+	if got := rcv.all(); len(got) != 1 || got[0].workNo != "1001" {
+		t.Fatalf("pushes %d, want one for 1001", len(got))
+	}
+}
+
+// TestPushAttemptsCountPerBatch: an accepted push starts the count of attempts
+// (and the backoff) afresh for the next batch.
+func TestPushAttemptsCountPerBatch(t *testing.T) {
+	const base, max = 100 * time.Millisecond, time.Second
+	// Requests 1, 2 fail, 3 is accepted; 4, 5 fail, 6 is accepted.
+	rcv := pNewReceiver(t, func(n int, _ pPush) pAnswer {
+		if n%3 == 0 {
+			return pOK
+		}
+		return pFail500
+	})
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{MaxAttempts: 3, BaseBackoff: base, MaxBackoff: max, MaxBatch: 2})
+	q := src.agent(1001, rcv.url(), "tok")
+	pEmit(p, 1001, q, 4, fc.Now()) // two batches back to back: the agent never goes idle
+	for batch := uint64(1); batch <= 2; batch++ {
+		pAwaitRetry(t, fc, rcv.count, 1, base, max)
+		pAwaitRetry(t, fc, rcv.count, 2, base, max)
+		pWaitFor(t, "the accepted push", func() bool { return src.deliveredTo(1001) == 2*batch })
+	}
+	pCheckDelivery(t, rcv.of("1001"), 4)
+	if d := src.drops(); len(d) != 0 {
+		t.Fatalf("%d drops: the second batch's attempts were counted with the first's", len(d))
+	}
+}
