@@ -43,6 +43,18 @@ const (
 	RetQCNoRight         Retcode = "900-002" // quality control: no right
 	RetQCNoAgent         Retcode = "900-004" // quality control: no such agent signed in
 	RetQCStateError      Retcode = "900-005" // quality control: state error
+
+	// Voice call (retcodes.md §200 and §400, docs/spec-voicecall.md §5.1).
+	RetCallBadNumber  Retcode = "200-001" // callout: the called number is wrong
+	RetAnswerNoCall   Retcode = "200-002"
+	RetTransferNoCall Retcode = "200-012"
+	RetHoldNoCall     Retcode = "200-013"
+	RetHoldState      Retcode = "200-014"
+	RetGetHoldNoHeld  Retcode = "200-015"
+	RetGetHoldState   Retcode = "200-016"
+	RetReleaseNoCall  Retcode = "200-017"
+	RetDropNoCall     Retcode = "200-025"
+	RetHoldListEmpty  Retcode = "400-003"
 )
 
 // messages is the one table from retcode to the message sent with it.
@@ -84,6 +96,16 @@ var messages = map[Retcode]string{
 	RetQCNoRight:         "no right to perform quality control",
 	RetQCNoAgent:         "the inspected agent is not signed in",
 	RetQCStateError:      "the inspected agent's state does not allow the operation",
+	RetCallBadNumber:     "the outbound number is wrong",
+	RetAnswerNoCall:      "answer: no call",
+	RetTransferNoCall:    "transfer: no call",
+	RetHoldNoCall:        "hold: no call",
+	RetHoldState:         "hold: the call state is wrong",
+	RetGetHoldNoHeld:     "retrieve hold: no held call",
+	RetGetHoldState:      "retrieve hold: the call state is wrong",
+	RetReleaseNoCall:     "release: no call",
+	RetDropNoCall:        "no call can be dropped",
+	RetHoldListEmpty:     "get hold list: no held call",
 }
 
 // Message returns the message text sent with r, or the unknown-error text for a

@@ -75,6 +75,7 @@ type Config struct {
 	Pprof            string
 	Sim              SimFlags
 	Store            string
+	Scenario         string // a simulated call centre to set up (sim.LoadScenario)
 }
 
 // SimFlags configure the simulated call centre.
@@ -84,6 +85,25 @@ type SimFlags struct {
 	RingTimeout  time.Duration
 	CalleeAnswer time.Duration
 	Journal      int
+	Start        time.Time // where a virtual clock starts; zero: now
+}
+
+// merge takes the scenario's settings over the defaults of the flags not in set
+// (the flags given on the command line).
+func (f *SimFlags) merge(sc *sim.Scenario, set map[string]bool) {
+	if !set["clock"] {
+		f.Clock = sc.Clock
+	}
+	if !set["seed"] && sc.Seed != 0 {
+		f.Seed = sc.Seed
+	}
+	if !set["ring-timeout"] && sc.RingTimeout != 0 {
+		f.RingTimeout = sc.RingTimeout
+	}
+	if !set["callee-answer"] && sc.CalleeAnswer != 0 {
+		f.CalleeAnswer = sc.CalleeAnswer
+	}
+	f.Start = sc.Start
 }
 
 // PushFlags configure event push to callback URLs.
@@ -105,6 +125,7 @@ type Main struct {
 	Stderr io.Writer
 
 	be       *backend
+	scenario *sim.Scenario // loaded by ParseFlags, or by Run from Config.Scenario
 	pusher   *event.Pusher
 	srv      *http.Server
 	pprofSrv *http.Server
@@ -162,6 +183,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.DurationVar(&c.Sim.RingTimeout, "ring-timeout", c.Sim.RingTimeout, "an unanswered call returns to its queue after this")
 	fs.DurationVar(&c.Sim.CalleeAnswer, "callee-answer", c.Sim.CalleeAnswer, "how long a called customer's phone rings before answering")
 	fs.IntVar(&c.Sim.Journal, "journal", c.Sim.Journal, "events kept for GET /ccgw/v1/events")
+	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "simulated call centre `FILE` (YAML): skills, simulated agents, arrivals, timed calls")
 	fs.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this loopback `HOST:PORT` (off when empty)")
 	fs.IntVar(&c.Push.Workers, "push-workers", c.Push.Workers, "pushes in flight at once")
 	fs.IntVar(&c.Push.Attempts, "push-attempts", c.Push.Attempts, "attempts per push before its events are dropped (counted)")
@@ -176,6 +198,16 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.Scenario != "" {
+		sc, err := sim.LoadScenario(c.Scenario)
+		if err != nil {
+			return err
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		c.Sim.merge(sc, set)
+		m.scenario = sc
 	}
 	if err := c.validate(); err != nil {
 		return err
@@ -232,7 +264,17 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		m.Log = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: lvl}))
 	}
+	sc := m.scenario
+	if sc == nil && c.Scenario != "" {
+		var err error
+		if sc, err = sim.LoadScenario(c.Scenario); err != nil {
+			return err
+		}
+	}
 	dir := agent.Default()
+	if sc != nil {
+		dir = agent.Open(sc.Skills())
+	}
 	if c.Agents != "" {
 		d, err := agent.Load(c.Agents)
 		if err != nil {
@@ -245,7 +287,11 @@ func (m *Main) Run(ctx context.Context) error {
 	var clk ccgw.Clock = clock.Real{}
 	var virtual *clock.Fake
 	if c.Sim.Clock == "virtual" {
-		virtual = clock.NewFake(time.Now().Truncate(time.Second))
+		start := c.Sim.Start
+		if start.IsZero() {
+			start = time.Now().Truncate(time.Second)
+		}
+		virtual = clock.NewFake(start)
 		clk = virtual
 	}
 	journal := sim.NewJournal(c.Sim.Journal)
@@ -284,6 +330,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("restore: %w", err)
+	}
+	if sc != nil {
+		if err := sc.Apply(engine); err != nil {
+			st.Close()
+			return err
+		}
+		m.Log.Info("scenario applied", "file", c.Scenario, "agents", len(sc.Agents), "skills", len(sc.Skills()),
+			"clock", c.Sim.Clock, "seed", c.Sim.Seed, "start", clk.Now().Format(time.RFC3339))
 	}
 
 	var tlsConf *tls.Config

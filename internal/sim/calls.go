@@ -11,18 +11,19 @@ import (
 	"github.com/ccgw/ccgw/internal/session"
 )
 
-// Voice-call retcodes (retcodes.md §200, docs/spec-voicecall.md §5.1).
+// Voice-call retcodes (retcodes.md §200, docs/spec-voicecall.md §5.1); their
+// messages are in ccgw's one table.
 const (
-	RetBadNumber      ccgw.Retcode = "200-001" // outbound number wrong
-	RetAnswerNoCall   ccgw.Retcode = "200-002"
-	RetTransferNoCall ccgw.Retcode = "200-012"
-	RetHoldNoCall     ccgw.Retcode = "200-013"
-	RetHoldState      ccgw.Retcode = "200-014"
-	RetNoHeldCall     ccgw.Retcode = "200-015"
-	RetGetHoldState   ccgw.Retcode = "200-016"
-	RetReleaseNoCall  ccgw.Retcode = "200-017"
-	RetDropNoCall     ccgw.Retcode = "200-025"
-	RetNoHoldList     ccgw.Retcode = "400-003"
+	RetBadNumber      = ccgw.RetCallBadNumber // outbound number wrong
+	RetAnswerNoCall   = ccgw.RetAnswerNoCall
+	RetTransferNoCall = ccgw.RetTransferNoCall
+	RetHoldNoCall     = ccgw.RetHoldNoCall
+	RetHoldState      = ccgw.RetHoldState
+	RetNoHeldCall     = ccgw.RetGetHoldNoHeld
+	RetGetHoldState   = ccgw.RetGetHoldState
+	RetReleaseNoCall  = ccgw.RetReleaseNoCall
+	RetDropNoCall     = ccgw.RetDropNoCall
+	RetNoHoldList     = ccgw.RetHoldListEmpty
 )
 
 // CallSpec describes an inbound call to inject.

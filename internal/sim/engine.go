@@ -56,9 +56,13 @@ type Engine struct {
 	n        uint64 // calls made so far
 	stats    map[int]*QueueStats
 	rates    map[int]*arrival
+	idle     *idleIndex // idle agents by skill (idle.go)
+	scanOnly bool       // tests: never use idle, always scan Sessions.BySkill
 
-	pendMu  sync.Mutex // guards pending
-	pending []ccgw.Session
+	pendMu   sync.Mutex     // guards pending, applied and reported
+	pending  []ccgw.Session // changes reported and not yet drained, in order
+	applied  int            // how many of pending idle has seen
+	reported bool           // Sessions has reported a change (idle.go)
 }
 
 // Direction says who placed a call.
@@ -211,6 +215,7 @@ func New(cfg Config) *Engine {
 		wrapUp:   make(map[ccgw.AgentID]ccgw.Timer),
 		stats:    make(map[int]*QueueStats),
 		rates:    make(map[int]*arrival),
+		idle:     newIdleIndex(),
 	}
 }
 
@@ -236,6 +241,7 @@ func (e *Engine) unlock() {
 func (e *Engine) AgentChanged(s ccgw.Session) {
 	e.pendMu.Lock()
 	e.pending = append(e.pending, s)
+	e.reported = true
 	e.pendMu.Unlock()
 	if e.mu.TryLock() {
 		e.unlock()
@@ -246,11 +252,14 @@ func (e *Engine) AgentChanged(s ccgw.Session) {
 func (e *Engine) drain() {
 	for {
 		e.pendMu.Lock()
-		batch := e.pending
-		e.pending = nil
+		batch, seen := e.pending, e.applied
+		e.pending, e.applied = nil, 0
 		e.pendMu.Unlock()
 		if len(batch) == 0 {
 			return
+		}
+		for i := range batch[seen:] {
+			e.idle.set(&batch[seen+i])
 		}
 		route := false
 		for _, s := range batch {
@@ -334,13 +343,30 @@ func (e *Engine) enqueue(c *Call, front bool) {
 	}
 }
 
-// after runs f in the engine after d.
+// after runs f in the engine after d. A d of zero or less waits 1ns: a
+// clock.Fake then fires f in order on its next Advance instead of at once in a
+// goroutine of its own, which would make the run depend on scheduling.
 func (e *Engine) after(d time.Duration, f func()) ccgw.Timer {
+	if d <= 0 {
+		d = time.Nanosecond
+	}
 	return e.cfg.Clock.AfterFunc(d, func() {
 		e.lock()
 		defer e.unlock()
 		f()
 	})
+}
+
+// At runs f once the engine's clock has moved on by d, or at once, before At
+// returns, if d <= 0. f runs outside the engine's lock, so it may call the
+// Engine's methods. Under a clock.Fake it runs inside Advance, in deadline order
+// with the engine's own timers, ties in the order they were set.
+func (e *Engine) At(d time.Duration, f func()) {
+	if d <= 0 {
+		f()
+		return
+	}
+	e.cfg.Clock.AfterFunc(d, f)
 }
 
 func (e *Engine) stopTimer(c *Call) {
@@ -391,6 +417,9 @@ func (e *Engine) dispatch() {
 // longestIdle returns the agent signed in to skill who has been idle longest,
 // takes inbound calls and has no call; ties go to the lower work number.
 func (e *Engine) longestIdle(skill int) (ccgw.AgentID, bool) {
+	if e.syncIdle() {
+		return e.longestIdleIndexed(skill)
+	}
 	var best ccgw.Session
 	found := false
 	for _, s := range e.cfg.Sessions.BySkill(skill) {

@@ -313,14 +313,14 @@ func (s *Store) afterAuth(id ccgw.AgentID, guid, token, raw string, now time.Tim
 	rotate := s.cfg.AuthMode == session.AuthDynamic && now.Sub(time.UnixMilli(sess.GUIDIssued)) >= s.cfg.GUIDInterval
 	retoken := token != "" && token != sess.ServiceToken
 	if rotate || retoken {
-		next, err := s.update(id, raw, func(x *ccgw.Session) []session.Emit {
+		next, err := s.update(id, raw, func(x *ccgw.Session) ([]session.Emit, error) {
 			if rotate {
 				s.rotate(x, now)
 			}
 			if retoken {
 				x.ServiceToken = token
 			}
-			return nil
+			return nil, nil
 		})
 		if err == nil {
 			sess = next
@@ -347,14 +347,18 @@ var errConflict = errors.New("redis: session changed meanwhile")
 
 // update applies fn to the session stored as raw and writes it back if nobody
 // changed it meanwhile (errConflict otherwise; RetNotSignedIn if it is gone).
-func (s *Store) update(id ccgw.AgentID, raw string, fn func(*ccgw.Session) []session.Emit) (ccgw.Session, error) {
+// If fn fails, nothing is written and update returns fn's error.
+func (s *Store) update(id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]session.Emit, error)) (ccgw.Session, error) {
 	sess, err := decodeSession(raw)
 	if err != nil {
 		return ccgw.Session{}, unavailable(err)
 	}
 	before := append([]int(nil), sess.Skills...)
 	now := s.cfg.Clock.Now()
-	evs := fn(&sess)
+	evs, err := fn(&sess)
+	if err != nil {
+		return ccgw.Session{}, err
+	}
 	next, err := json.Marshal(&sess)
 	if err != nil {
 		return ccgw.Session{}, err
@@ -403,8 +407,15 @@ func diff(a, b []int) (off, on []int) {
 	return off, on
 }
 
+// maxUpdateAttempts bounds Update's compare-and-set retries. Each conflict
+// means another Update of the session committed, so n concurrent Updates need
+// at most n attempts; the bound only stops a pathological loop.
+const maxUpdateAttempts = 1000
+
 // Update implements session.Service with optimistic compare-and-set, retried
-// while other nodes change the same session.
+// while other requests (on any node) change the same session: concurrent
+// Updates all apply, none is lost. It fails with RetInternal only if the
+// session kept changing for maxUpdateAttempts attempts.
 func (s *Store) Update(id ccgw.AgentID, guid string, fn func(x *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
 	for attempt := 0; ; attempt++ {
 		var raw string
@@ -421,20 +432,14 @@ func (s *Store) Update(id ccgw.AgentID, guid string, fn func(x *ccgw.Session, no
 			}
 			raw = v
 		}
-		var fnErr error
-		next, err := s.update(id, raw, func(x *ccgw.Session) []session.Emit {
-			evs, e := fn(x, s.cfg.Clock.Now())
-			if e != nil {
-				fnErr = e
-				return nil
-			}
-			return evs
+		next, err := s.update(id, raw, func(x *ccgw.Session) ([]session.Emit, error) {
+			return fn(x, s.cfg.Clock.Now()) // a refusal is returned before anything is written
 		})
-		if fnErr != nil {
-			return ccgw.Session{}, fnErr
-		}
-		if errors.Is(err, errConflict) && attempt < 20 {
-			continue
+		if errors.Is(err, errConflict) {
+			if attempt < maxUpdateAttempts {
+				continue
+			}
+			return ccgw.Session{}, unavailable(err)
 		}
 		return next, err
 	}

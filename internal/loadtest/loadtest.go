@@ -1,0 +1,477 @@
+// Package loadtest owns load generation against a gateway: it signs agents in
+// over the CC-Gateway HTTP API, keeps them alive with heartbeats (and optionally
+// polls) spread evenly over the heartbeat interval on a bounded pool of
+// keep-alive connections, and reports throughput, latency percentiles, retcodes,
+// false sign-outs and the gateway's memory. `ccgw bench` is its command line.
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Prefix is the vendor path prefix every API call is under.
+const Prefix = "/agentgateway/resource/"
+
+// Password is the password every agent signs in with; the gateway's built-in
+// directory accepts any non-empty one.
+const Password = "bench"
+
+// Config describes one load run; zero values mean the defaults given.
+type Config struct {
+	URL        string        // gateway, scheme://host:port (the vendor prefix is added); required
+	Agents     int           // agents to sign in and keep alive; 10000
+	FirstAgent int           // work number of the first agent, the rest follow; 101
+	Interval   time.Duration // heartbeat interval per agent; 30s
+	Duration   time.Duration // measured time after every agent has signed in; 2×Interval
+	Conns      int           // keep-alive connections to the gateway at most; 64
+	Poll       bool          // also poll each agent's events (getAgentEvent) once per Interval
+	SignInRate int           // sign-ins per second at most; 0: as fast as Conns allow
+	Insecure   bool          // do not verify the gateway's TLS certificate
+	Out        string        // if set, write an HTML page with a latency plot to this file
+	Baseline   bool          // also run the same load against a bare net/http server, for ratios
+	Progress   io.Writer     // if set, a one-line progress bar is redrawn here about once a second
+}
+
+func (c *Config) setDefaults() error {
+	if c.URL == "" {
+		return errors.New("loadtest: Config.URL is required")
+	}
+	if !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://") {
+		return fmt.Errorf("loadtest: URL %q: want http://host:port or https://host:port", c.URL)
+	}
+	c.URL = strings.TrimRight(c.URL, "/")
+	if c.Agents <= 0 {
+		c.Agents = 10000
+	}
+	if c.FirstAgent <= 0 {
+		c.FirstAgent = 101
+	}
+	if c.Interval <= 0 {
+		c.Interval = 30 * time.Second
+	}
+	if c.Duration <= 0 {
+		c.Duration = 2 * c.Interval
+	}
+	if c.Conns <= 0 {
+		c.Conns = 64
+	}
+	if c.SignInRate < 0 {
+		c.SignInRate = 0
+	}
+	return nil
+}
+
+// Spec method names, under which requests are counted.
+const (
+	opLogin      = "login"
+	opForceLogin = "forceLogin"
+	opHandShake  = "handShake"
+	opPoll       = "getAgentEvent"
+	opLogout     = "logout"
+)
+
+// Retcodes the tool acts on.
+const (
+	retOK            = "0"
+	retSignedIn      = "100-002" // already signed in: use forceLogin
+	retNotSignedIn   = "100-006"
+	retAuthInvalid   = "000-003"
+	requestTimeout   = time.Minute
+	signOutTimeLimit = 30 * time.Second
+)
+
+// Agent states.
+const (
+	stateNew   int32 = iota // not signed in yet
+	stateAlive              // signed in and kept alive by the tool
+	stateLost               // sign-in failed, or the gateway signed it out
+)
+
+// simAgent is one simulated agent. state is read by anyone. guid is written and read
+// only by the goroutine that owns the agent: its sign-in worker until it stores
+// stateAlive, then the beat worker the scheduler handed it to by setting busy,
+// then (after every worker has stopped) the sign-out. The atomics order those
+// hand-overs.
+type simAgent struct {
+	id    string
+	state atomic.Int32
+	busy  atomic.Bool // a beat is queued or in flight
+	guid  string
+}
+
+// Run runs the load described by cfg: against cfg.URL and, if cfg.Baseline, then
+// against a bare net/http server in this process. It returns the report (with
+// Baseline set in that case) and writes cfg.Out. If ctx ends early it stops the
+// load, signs the agents out and returns what it measured with ctx's error.
+// It returns an error without a report when no agent could sign in.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return Report{}, err
+	}
+	rep, err := runOnce(ctx, cfg, "ccgw")
+	if err != nil {
+		return rep, err
+	}
+	if cfg.Baseline && ctx.Err() == nil {
+		b, err := startBaseline(strings.HasPrefix(cfg.URL, "https://"))
+		if err != nil {
+			return rep, err
+		}
+		bcfg := cfg
+		bcfg.URL, bcfg.Insecure = b.url, true // our own self-signed certificate
+		brep, berr := runOnce(ctx, bcfg, "baseline")
+		b.close()
+		if berr != nil {
+			return rep, fmt.Errorf("baseline: %w", berr)
+		}
+		rep.Baseline = &brep
+	}
+	if cfg.Out != "" {
+		if err := writePlotFile(cfg.Out, &rep); err != nil {
+			return rep, err
+		}
+	}
+	return rep, ctx.Err()
+}
+
+// runner is one load run against one target.
+type runner struct {
+	cfg    Config
+	label  string
+	base   string // cfg.URL + Prefix
+	client *http.Client
+	agents []simAgent
+	rec    *recorder
+}
+
+func runOnce(ctx context.Context, cfg Config, label string) (Report, error) {
+	tr := &http.Transport{
+		MaxConnsPerHost:     cfg.Conns,
+		MaxIdleConnsPerHost: cfg.Conns,
+		MaxIdleConns:        cfg.Conns,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: cfg.Insecure}, // also keeps it on HTTP/1.1
+	}
+	defer tr.CloseIdleConnections()
+	r := &runner{
+		cfg:    cfg,
+		label:  label,
+		base:   cfg.URL + Prefix,
+		client: &http.Client{Transport: tr, Timeout: requestTimeout},
+		agents: make([]simAgent, cfg.Agents),
+		rec:    newRecorder(cfg.Poll),
+	}
+	for i := range r.agents {
+		r.agents[i].id = strconv.Itoa(cfg.FirstAgent + i)
+	}
+	return r.run(ctx)
+}
+
+func (r *runner) run(ctx context.Context) (Report, error) {
+	before := scrape(ctx, r.client, r.cfg.URL)
+	prog := newProgress(r.cfg.Progress, r.label, r.rec, r.cfg)
+	prog.start()
+
+	// Heartbeats follow one schedule from the start of sign-in on, so an agent is
+	// kept alive from its sign-in even if signing everyone in takes longer than the
+	// gateway's timeout; a slot of an agent not yet signed in is skipped.
+	t0 := time.Now()
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	beats := make(chan *simAgent, r.cfg.Conns)
+	var wg sync.WaitGroup
+	for range r.cfg.Conns {
+		wg.Go(func() {
+			for a := range beats {
+				r.beat(loadCtx, a)
+				a.busy.Store(false)
+			}
+		})
+	}
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		defer close(beats)
+		r.schedule(loadCtx, t0, beats)
+	}()
+
+	r.signIn(loadCtx)
+	signInTime := time.Since(t0)
+	signedIn := r.count(stateAlive)
+	if signedIn == 0 {
+		stopLoad()
+		<-schedDone
+		wg.Wait()
+		prog.stop()
+		if err := ctx.Err(); err != nil {
+			return Report{}, err
+		}
+		return Report{}, fmt.Errorf("no agent signed in to %s: %s", r.cfg.URL, r.rec.describeFailure())
+	}
+	steadyStart := time.Now()
+	end := r.rec.startWindow(steadyStart, r.cfg.Duration)
+	prog.steady(steadyStart)
+
+	select {
+	case <-time.After(time.Until(end)):
+	case <-ctx.Done():
+	}
+	stopLoad()
+	<-schedDone
+	wg.Wait()
+	window := min(time.Since(steadyStart), r.cfg.Duration)
+	prog.stop()
+	r.rec.endWindow(time.Now())
+
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	after := scrape(mctx, r.client, r.cfg.URL)
+	cancel()
+	r.signOut(ctx)
+
+	rep := r.rec.report(window)
+	rep.Label, rep.URL, rep.Agents, rep.SignedIn, rep.SignInTime = r.label, r.cfg.URL, r.cfg.Agents, signedIn, signInTime
+	rep.Interval, rep.Conns, rep.Polled = r.cfg.Interval, r.cfg.Conns, r.cfg.Poll
+	rep.RSS = after.value(metricRSS)
+	rep.SessionsLive = after.value(metricLive)
+	rep.TimeoutSignOuts = -1
+	if b, a := before.value(metricTimeouts), after.value(metricTimeouts); b >= 0 && a >= 0 {
+		rep.TimeoutSignOuts = a - b
+	}
+	return rep, nil
+}
+
+func (r *runner) count(state int32) int {
+	n := 0
+	for i := range r.agents {
+		if r.agents[i].state.Load() == state {
+			n++
+		}
+	}
+	return n
+}
+
+// signIn signs every agent in on Conns workers, at most SignInRate a second,
+// and returns when all have answered or ctx ended.
+func (r *runner) signIn(ctx context.Context) {
+	todo := make(chan *simAgent, r.cfg.Conns)
+	go func() {
+		defer close(todo)
+		start := time.Now()
+		for i := range r.agents {
+			if r.cfg.SignInRate > 0 {
+				due := start.Add(time.Duration(i) * time.Second / time.Duration(r.cfg.SignInRate))
+				if !sleepUntil(ctx, due) {
+					return
+				}
+			}
+			select {
+			case todo <- &r.agents[i]:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range r.cfg.Conns {
+		wg.Go(func() {
+			for a := range todo {
+				r.signInOne(ctx, a)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (r *runner) signInOne(ctx context.Context, a *simAgent) {
+	body := []byte(`{"password":"` + Password + `","phonenum":"7` + a.id + `"}`)
+	path := "onlineagent/" + a.id
+	res := r.do(ctx, http.MethodPut, path, "", body)
+	r.rec.record(opLogin, res)
+	if res.err == nil && res.retcode == retSignedIn {
+		res = r.do(ctx, http.MethodPut, path+"/forcelogin", "", body)
+		r.rec.record(opForceLogin, res)
+	}
+	if res.err == nil && res.retcode == retOK && res.guid != "" {
+		a.guid = res.guid
+		a.state.Store(stateAlive)
+		r.rec.signedIn()
+		return
+	}
+	a.state.Store(stateLost)
+}
+
+// schedule hands each live agent to a beat worker once per Interval, agent i at
+// offset i·Interval/Agents into every interval counted from t0, until ctx ends.
+// It never queues an agent whose previous beat has not finished (that slot is
+// counted as skipped) and records how late it hands agents over.
+func (r *runner) schedule(ctx context.Context, t0 time.Time, beats chan<- *simAgent) {
+	n := len(r.agents)
+	iv := r.cfg.Interval
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for k := 0; ; k++ {
+		for i := range r.agents {
+			due := t0.Add(time.Duration(k)*iv + time.Duration(int64(iv)*int64(i)/int64(n)))
+			if wait := time.Until(due); wait > 100*time.Microsecond {
+				timer.Reset(wait)
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					return
+				}
+			} else if ctx.Err() != nil {
+				return
+			}
+			a := &r.agents[i]
+			if a.state.Load() != stateAlive {
+				continue
+			}
+			if !a.busy.CompareAndSwap(false, true) {
+				r.rec.skip()
+				continue
+			}
+			select {
+			case beats <- a:
+				r.rec.lag(due, time.Since(due))
+			case <-ctx.Done():
+				a.busy.Store(false)
+				return
+			}
+		}
+	}
+}
+
+// beat sends agent a's heartbeat and, with Poll, then polls its events. A
+// 100-006 or 000-003 answer is a false sign-out: the tool was keeping a alive.
+func (r *runner) beat(ctx context.Context, a *simAgent) {
+	res := r.do(ctx, http.MethodPost, "onlineagent/"+a.id+"/handshake", a.guid, nil)
+	if !r.keptAlive(ctx, a, opHandShake, res) || !r.cfg.Poll {
+		return
+	}
+	res = r.do(ctx, http.MethodGet, "agentevent/"+a.id, a.guid, nil)
+	r.keptAlive(ctx, a, opPoll, res)
+}
+
+// keptAlive records res and reports whether a is still signed in.
+func (r *runner) keptAlive(ctx context.Context, a *simAgent, op string, res result) bool {
+	if res.err != nil && ctx.Err() != nil {
+		return false // stopped, not failed
+	}
+	r.rec.record(op, res)
+	if res.guid != "" {
+		a.guid = res.guid
+	}
+	if res.err == nil && (res.retcode == retNotSignedIn || res.retcode == retAuthInvalid) {
+		a.state.Store(stateLost)
+		r.rec.falseSignOut()
+		return false
+	}
+	return true
+}
+
+// signOut signs every live agent out, so that the next run finds none; it is
+// not measured and goes on for a while after ctx ended.
+func (r *runner) signOut(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), signOutTimeLimit)
+	defer cancel()
+	todo := make(chan *simAgent)
+	var wg sync.WaitGroup
+	for range r.cfg.Conns {
+		wg.Go(func() {
+			for a := range todo {
+				res := r.do(ctx, http.MethodDelete, "onlineagent/"+a.id+"/logout", a.guid, nil)
+				if ctx.Err() == nil {
+					r.rec.record(opLogout, res)
+				}
+			}
+		})
+	}
+	for i := range r.agents {
+		if r.agents[i].state.Load() != stateAlive {
+			continue
+		}
+		select {
+		case todo <- &r.agents[i]:
+		case <-ctx.Done():
+		}
+	}
+	close(todo)
+	wg.Wait()
+}
+
+// result is one request's outcome.
+type result struct {
+	sent    time.Time
+	took    time.Duration
+	retcode string // the envelope's, or "HTTP <status>" when there is none
+	guid    string // from a Set-GUID header, without "JSESSIONID="
+	err     error  // transport error
+}
+
+// do sends one API request and reads the whole answer.
+func (r *runner) do(ctx context.Context, method, path, guid string, body []byte) result {
+	var rb io.Reader
+	if body != nil {
+		rb = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rb)
+	if err != nil {
+		return result{err: err}
+	}
+	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+	if guid != "" {
+		req.Header.Set("Guid", guid)
+	}
+	res := result{sent: time.Now()}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	res.took = time.Since(res.sent)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	var env struct {
+		Retcode string `json:"retcode"`
+	}
+	if json.Unmarshal(b, &env) != nil || env.Retcode == "" {
+		env.Retcode = "HTTP " + strconv.Itoa(resp.StatusCode)
+	}
+	res.retcode = env.Retcode
+	if g, ok := strings.CutPrefix(resp.Header.Get("Set-GUID"), "JSESSIONID="); ok {
+		res.guid = g
+	}
+	return res
+}
+
+// sleepUntil waits until t and reports whether ctx is still alive.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,311 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccgw/ccgw/internal/agent"
+	"github.com/ccgw/ccgw/internal/api"
+	"github.com/ccgw/ccgw/internal/metrics"
+	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// testGateway starts the real api, session manager and bolt store (in
+// tb.TempDir()) behind a loopback httptest server, with /metrics, and returns its
+// URL. auth picks static or dynamic (rotating) GUIDs. Cleanup closes the server, stops the sweeper and closes the store.
+func testGateway(tb testing.TB, auth session.AuthMode) string {
+	tb.Helper()
+	st, err := bolt.Open(tb.TempDir())
+	if err != nil {
+		tb.Fatalf("bolt.Open: %v", err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	dir := agent.Default()
+	// Dynamic GUIDs rotate faster than the 200ms heartbeat interval of the tests and
+	// a superseded one is refused 300ms later: a run that kept using the GUID it
+	// signed in with would see 000-003.
+	sm, err := session.New(session.Config{Store: st, Directory: dir, AuthMode: auth, Timeout: 10 * time.Second,
+		GUIDInterval: 150 * time.Millisecond, GUIDTimeout: 300 * time.Millisecond})
+	if err != nil {
+		tb.Fatalf("session.New: %v", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats})
+	if err != nil {
+		tb.Fatalf("metrics.New: %v", err)
+	}
+	srv := httptest.NewServer(api.New(api.Config{
+		Sessions:  sm,
+		Directory: dir,
+		PollWait:  20 * time.Millisecond,
+		Ready:     st.Ready,
+		Metrics:   metrics.Handler(reg),
+		Observe:   met.ObserveRequest,
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sm.Run(ctx)
+	}()
+	tb.Cleanup(func() {
+		srv.Close()
+		cancel()
+		<-done
+	})
+	return srv.URL
+}
+
+// checkClean fails tb unless every agent signed in, every request was answered
+// "0" (a login may be answered 100-002: forceLogin follows), nobody was falsely signed out and the figures are in order.
+func checkClean(tb testing.TB, rep Report) {
+	tb.Helper()
+	if rep.SignedIn != rep.Agents {
+		tb.Errorf("signed in %d of %d", rep.SignedIn, rep.Agents)
+	}
+	if rep.FalseSignOuts != 0 {
+		tb.Errorf("false sign-outs: %d", rep.FalseSignOuts)
+	}
+	if rep.Errors != 0 {
+		tb.Errorf("%d transport errors, first: %s", rep.Errors, rep.FirstError)
+	}
+	for op, m := range rep.Retcodes {
+		for code, n := range m {
+			if code != "0" && !(op == opLogin && code == "100-002") { // forceLogin follows
+				tb.Errorf("%s answered %s %d times", op, code, n)
+			}
+		}
+	}
+	if rep.RPS <= 0 || rep.Requests <= 0 {
+		tb.Errorf("throughput %.1f requests/s (%d requests)", rep.RPS, rep.Requests)
+	}
+	l := rep.HandShake
+	if l.N == 0 || !(l.P50 <= l.P99 && l.P99 <= l.P999 && l.P999 <= l.Max) || l.P50 <= 0 {
+		tb.Errorf("handShake latency out of order: %+v", l)
+	}
+	if !rep.OK() {
+		tb.Errorf("report not OK")
+	}
+}
+
+func TestRunAgainstGateway(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		auth session.AuthMode
+		poll bool
+	}{
+		{"static", session.AuthStatic, false},
+		{"dynamic+poll", session.AuthDynamic, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := testGateway(t, tc.auth)
+			var progress bytes.Buffer
+			out := filepath.Join(t.TempDir(), "plot.html")
+			rep, err := Run(context.Background(), Config{
+				URL:      url,
+				Agents:   200,
+				Interval: 200 * time.Millisecond,
+				Duration: time.Second,
+				Conns:    16,
+				Poll:     tc.poll,
+				Out:      out,
+				Progress: &progress,
+			})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			checkClean(t, rep)
+			// 200 agents every 200ms for 1s: about 1000 heartbeats (and as many polls).
+			want := int64(1000)
+			if tc.poll {
+				want *= 2
+			}
+			if rep.Requests < want/2 || rep.Requests > want*3/2 {
+				t.Errorf("%d keep-alive requests in the window, want about %d", rep.Requests, want)
+			}
+			if got := rep.Retcodes[opLogout]["0"]; got != 200 {
+				t.Errorf("signed out %d agents, want 200", got)
+			}
+			if tc.poll && rep.Poll.N == 0 {
+				t.Errorf("no polls measured")
+			}
+			if rep.RSS <= 0 || rep.SessionsLive != 200 || rep.TimeoutSignOuts != 0 {
+				t.Errorf("gateway figures: RSS %d, live %d, timeout sign-outs %d", rep.RSS, rep.SessionsLive, rep.TimeoutSignOuts)
+			}
+			if len(rep.Series) == 0 {
+				t.Errorf("no per-second series")
+			}
+			if !strings.Contains(progress.String(), "\r") || !strings.HasSuffix(progress.String(), "\n") {
+				t.Errorf("progress output %q", progress.String())
+			}
+			page, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"<svg", "<polyline", "false sign-outs:"} {
+				if !bytes.Contains(page, []byte(want)) {
+					t.Errorf("plot page lacks %q", want)
+				}
+			}
+			if bytes.Contains(page, []byte("<script")) || bytes.Contains(page, []byte("http://"+"cdn")) {
+				t.Errorf("plot page is not self-contained")
+			}
+			var text strings.Builder
+			if err := rep.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("\n%s", text.String())
+		})
+	}
+}
+
+func TestRunSignsInOverExistingSessions(t *testing.T) {
+	url := testGateway(t, session.AuthStatic)
+	cfg := Config{URL: url, Agents: 20, Interval: 100 * time.Millisecond, Duration: 300 * time.Millisecond, Conns: 4}
+	// Sign agent 101 in by hand and leave it, as a bench run killed midway would.
+	req, _ := http.NewRequest(http.MethodPut, url+Prefix+"onlineagent/101", strings.NewReader(`{"password":"x","phonenum":"7"}`))
+	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	checkClean(t, rep)
+	if got := rep.Retcodes[opForceLogin]["0"]; got != 1 {
+		t.Errorf("forceLogin answered 0 %d times, want 1 (retcodes %v)", got, rep.Retcodes)
+	}
+}
+
+func TestRunCountsFalseSignOuts(t *testing.T) {
+	// A gateway that forgets agent 103 after its first heartbeat.
+	var beats [2]int
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT "+Prefix+"onlineagent/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Set-GUID"] = []string{"JSESSIONID=g" + r.PathValue("id")}
+		w.Write([]byte(`{"message":"","retcode":"0"}`))
+	})
+	var mu = make(chan struct{}, 1)
+	mux.HandleFunc("POST "+Prefix+"onlineagent/{id}/handshake", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") == "103" {
+			mu <- struct{}{}
+			beats[0]++
+			n := beats[0]
+			<-mu
+			if n > 1 {
+				w.Write([]byte(`{"message":"not signed in","retcode":"100-006"}`))
+				return
+			}
+		}
+		w.Write([]byte(`{"message":"success","retcode":"0"}`))
+	})
+	mux.HandleFunc("DELETE "+Prefix+"onlineagent/{id}/logout", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"message":"success","retcode":"0"}`))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	rep, err := Run(context.Background(), Config{URL: srv.URL, Agents: 5, Interval: 50 * time.Millisecond, Duration: 300 * time.Millisecond, Conns: 2})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rep.FalseSignOuts != 1 {
+		t.Errorf("false sign-outs %d, want 1 (agent 103, once: it is no longer kept alive)", rep.FalseSignOuts)
+	}
+	if got := rep.Retcodes[opLogout]["0"]; got != 4 {
+		t.Errorf("signed out %d agents, want the 4 still alive", got)
+	}
+	if rep.RSS != -1 || rep.TimeoutSignOuts != -1 {
+		t.Errorf("no /metrics, yet RSS %d, timeout sign-outs %d", rep.RSS, rep.TimeoutSignOuts)
+	}
+	if rep.OK() {
+		t.Errorf("report OK despite a false sign-out")
+	}
+}
+
+func TestRunBaseline(t *testing.T) {
+	url := testGateway(t, session.AuthDynamic)
+	rep, err := Run(context.Background(), Config{
+		URL: url, Agents: 100, Interval: 200 * time.Millisecond, Duration: 600 * time.Millisecond, Conns: 8, Baseline: true,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	checkClean(t, rep)
+	if rep.Baseline == nil {
+		t.Fatal("no baseline report")
+	}
+	checkClean(t, *rep.Baseline)
+	if !strings.HasPrefix(rep.Baseline.URL, "http://127.0.0.1:") {
+		t.Errorf("baseline URL %q", rep.Baseline.URL)
+	}
+	var text strings.Builder
+	rep.WriteText(&text)
+	if !strings.Contains(text.String(), "ccgw/baseline:") {
+		t.Errorf("report without ratios:\n%s", text.String())
+	}
+}
+
+func TestRunNoGateway(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing listens there now
+	_, err := Run(context.Background(), Config{URL: url, Agents: 3, Interval: 50 * time.Millisecond, Conns: 2})
+	if err == nil || !strings.Contains(err.Error(), "no agent signed in") {
+		t.Fatalf("Run against nothing: %v", err)
+	}
+}
+
+func TestRunStopsWithContext(t *testing.T) {
+	url := testGateway(t, session.AuthStatic)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	rep, err := Run(ctx, Config{URL: url, Agents: 50, Interval: 100 * time.Millisecond, Duration: time.Minute, Conns: 4})
+	if err == nil {
+		t.Fatal("Run returned no error after its context ended")
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("Run took %v after a 500ms context", took)
+	}
+	if rep.FalseSignOuts != 0 || rep.Errors != 0 {
+		t.Errorf("stopping counted %d false sign-outs, %d errors", rep.FalseSignOuts, rep.Errors)
+	}
+	if got := rep.Retcodes[opLogout]["0"]; got != 50 {
+		t.Errorf("signed out %d agents after cancel, want 50", got)
+	}
+}
+
+func TestParseSample(t *testing.T) {
+	for _, tc := range []struct {
+		line, key string
+		v         float64
+		ok        bool
+	}{
+		{"process_resident_memory_bytes 1.2345e+07", "process_resident_memory_bytes", 12345000, true},
+		{`ccgw_signouts_total{cause="timeout"} 3`, `ccgw_signouts_total{cause="timeout"}`, 3, true},
+		{`x{a="b c"} 2 1700000000000`, `x{a="b c"}`, 2, true},
+		{"# HELP x y", "", 0, false},
+		{"", "", 0, false},
+		{"x", "", 0, false},
+		{"x notanumber", "", 0, false},
+	} {
+		key, v, ok := parseSample(tc.line)
+		if key != tc.key || v != tc.v || ok != tc.ok {
+			t.Errorf("parseSample(%q) = %q, %v, %v; want %q, %v, %v", tc.line, key, v, ok, tc.key, tc.v, tc.ok)
+		}
+	}
+}

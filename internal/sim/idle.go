@@ -1,0 +1,191 @@
+package sim
+
+import (
+	"slices"
+	"sort"
+
+	"github.com/ccgw/ccgw"
+)
+
+// The idle index keeps, per skill, the agents whose last reported session is
+// idle with talk right, ordered by (StateSince, work number): the order in
+// which longestIdle offers calls. It spares a scan of Sessions.BySkill, which
+// copies every session of the skill, per call routed.
+//
+// It is built from the sessions AgentChanged reports, so the engine uses it only
+// once Sessions has reported a change (a session.Manager with OnChange wired
+// reports every sign-in, state change and sign-out; the Redis service reports
+// none, and is scanned). Sessions that were never reported (restored ones) are
+// read in by one BySkill scan per skill, the first time the skill is routed.
+// Everything here runs under e.mu.
+
+// idleKey orders idle agents: longest idle first, ties to the lower work number.
+type idleKey struct {
+	since int64 // StateSince, ms
+	id    ccgw.AgentID
+}
+
+func (k idleKey) less(o idleKey) bool {
+	return k.since < o.since || (k.since == o.since && k.id < o.id)
+}
+
+// idleAgent is an agent in the index: its key and the skills it is filed under.
+type idleAgent struct {
+	key    idleKey
+	skills []int
+}
+
+type idleIndex struct {
+	agents map[ccgw.AgentID]idleAgent
+	sets   map[int]*idleSet
+	seeded map[int]bool // skills read in from Sessions.BySkill
+}
+
+func newIdleIndex() *idleIndex {
+	return &idleIndex{agents: map[ccgw.AgentID]idleAgent{}, sets: map[int]*idleSet{}, seeded: map[int]bool{}}
+}
+
+// set files s's agent as s says: under its skills if idle with talk right,
+// nowhere otherwise (including signed out).
+func (x *idleIndex) set(s *ccgw.Session) {
+	in := s.State == ccgw.StateIdle && s.TalkRight
+	key := idleKey{s.StateSince, s.Agent}
+	old, had := x.agents[s.Agent]
+	if had && in && old.key == key && equalSkills(old.skills, s.Skills) {
+		return
+	}
+	if had {
+		for _, sk := range old.skills {
+			x.sets[sk].remove(old.key)
+		}
+		delete(x.agents, s.Agent)
+	}
+	if !in {
+		return
+	}
+	a := idleAgent{key: key, skills: append([]int(nil), s.Skills...)}
+	for _, sk := range a.skills {
+		set := x.sets[sk]
+		if set == nil {
+			set = &idleSet{}
+			x.sets[sk] = set
+		}
+		set.add(key)
+	}
+	x.agents[s.Agent] = a
+}
+
+func equalSkills(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// idleSet is a set of idleKeys in ascending order, in a slice whose members
+// start at head, so that taking the first (the common case) moves nothing.
+type idleSet struct {
+	keys []idleKey // keys[head:] are the members
+	head int
+}
+
+func (s *idleSet) members() []idleKey { return s.keys[s.head:] }
+
+// search returns where k is or would be among the members.
+func (s *idleSet) search(k idleKey) int {
+	m := s.members()
+	return sort.Search(len(m), func(i int) bool { return !m[i].less(k) })
+}
+
+func (s *idleSet) add(k idleKey) {
+	i := s.search(k)
+	m := s.members()
+	if i < len(m) && m[i] == k {
+		return
+	}
+	if s.head > 0 && i < len(m)/2 { // shift the front one place left
+		copy(s.keys[s.head-1:], s.keys[s.head:s.head+i])
+		s.head--
+		s.keys[s.head+i] = k
+		return
+	}
+	if s.head > 32 && s.head >= len(s.keys)/2 { // reclaim the space before head
+		n := copy(s.keys, s.keys[s.head:])
+		s.keys = s.keys[:n]
+		s.head = 0
+	}
+	s.keys = append(s.keys, idleKey{})
+	copy(s.keys[s.head+i+1:], s.keys[s.head+i:])
+	s.keys[s.head+i] = k
+}
+
+func (s *idleSet) remove(k idleKey) {
+	i := s.search(k)
+	m := s.members()
+	if i == len(m) || m[i] != k {
+		return
+	}
+	if i < len(m)/2 { // shift the front one place right
+		copy(s.keys[s.head+1:], s.keys[s.head:s.head+i])
+		s.head++
+		return
+	}
+	copy(s.keys[s.head+i:], s.keys[s.head+i+1:])
+	s.keys = s.keys[:len(s.keys)-1]
+}
+
+// syncIdle brings the idle index up to date with the changes reported since it
+// was last, and reports whether the index is in use. e.mu must be held.
+func (e *Engine) syncIdle() bool {
+	e.pendMu.Lock()
+	use := e.reported && !e.scanOnly
+	fresh := e.pending[e.applied:]
+	e.applied = len(e.pending)
+	e.pendMu.Unlock()
+	if !use {
+		return false
+	}
+	for i := range fresh {
+		e.idle.set(&fresh[i])
+	}
+	return true
+}
+
+// longestIdleIndexed is longestIdle from the index. e.mu must be held and
+// syncIdle just called.
+func (e *Engine) longestIdleIndexed(skill int) (ccgw.AgentID, bool) {
+	if !e.idle.seeded[skill] {
+		e.idle.seeded[skill] = true
+		for _, s := range e.cfg.Sessions.BySkill(skill) {
+			e.idle.set(&s)
+		}
+		// Then every change reported but not drained, in order, so that the last
+		// word on an agent is its latest report.
+		e.pendMu.Lock()
+		fresh := e.pending
+		e.pendMu.Unlock()
+		for i := range fresh {
+			e.idle.set(&fresh[i])
+		}
+	}
+	set := e.idle.sets[skill]
+	if set == nil {
+		return 0, false
+	}
+	for _, k := range set.members() {
+		if e.busy(k.id) {
+			continue
+		}
+		// A change another goroutine made may not be reported yet: take the
+		// agent only if its session still says idle (one lookup per pick).
+		if s, ok := e.cfg.Sessions.Lookup(k.id); ok && s.State == ccgw.StateIdle && s.TalkRight && slices.Contains(s.Skills, skill) {
+			return k.id, true
+		}
+	}
+	return 0, false
+}
