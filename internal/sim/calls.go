@@ -338,7 +338,7 @@ func (e *Engine) Transfer(id ccgw.AgentID, t TransferSpec) error {
 		}
 		e.statsOf(c.Skill).Transferred++
 		if t.Mode == ModeSuccess {
-			to, ok := e.longestIdle(n)
+			to, ok := e.longestIdle(n, id)
 			if !ok {
 				e.succResult(id, c, 1)
 				return nil
@@ -354,7 +354,15 @@ func (e *Engine) Transfer(id ccgw.AgentID, t TransferSpec) error {
 	case DevAgent:
 		to := ccgw.AgentID(n)
 		s, ok := e.cfg.Sessions.Lookup(to)
-		if !ok || to == id || s.State != ccgw.StateIdle || e.busy(to) {
+		if !ok || to == id {
+			return ccgw.Fail(ccgw.RetBadParam)
+		}
+		free := s.State == ccgw.StateIdle && !e.busy(to)
+		if !free && t.Mode != ModeRelease { // success: the target cannot take it now
+			e.succResult(id, c, 1)
+			return nil
+		}
+		if !free {
 			return ccgw.Fail(ccgw.RetBadParam)
 		}
 		e.statsOf(c.Skill).Transferred++

@@ -121,7 +121,8 @@ type Call struct {
 	parent *Call
 	leg    *Call // the pending success-transfer leg of this call
 
-	timer ccgw.Timer // the pending abandon, ring, dial or talk timer
+	timer    ccgw.Timer // the pending ring, dial or talk timer
+	abandonT ccgw.Timer // the caller giving up, running from arrival until answer
 }
 
 // legs are one agent's calls.
@@ -337,9 +338,12 @@ func (e *Engine) enqueue(c *Call, front bool) {
 		c.Enqueued = e.now()
 		q.calls = append(q.calls, c)
 	}
-	if c.AbandonAfter > 0 && c.timer == nil {
+	if c.AbandonAfter > 0 && c.abandonT == nil && c.Answered.IsZero() {
 		left := c.AbandonAfter - e.now().Sub(c.Enqueued)
-		c.timer = e.after(left, func() { e.abandon(c) })
+		c.abandonT = e.after(left, func() {
+			c.abandonT = nil
+			e.abandon(c)
+		})
 	}
 }
 
@@ -403,11 +407,11 @@ func (e *Engine) dispatch() {
 	for _, sk := range skills {
 		q := e.queues[sk]
 		for len(q.calls) > 0 {
-			id, ok := e.longestIdle(sk)
+			c := q.calls[0]
+			id, ok := e.longestIdle(sk, c.Transfer)
 			if !ok {
 				break
 			}
-			c := q.calls[0]
 			q.calls = q.calls[1:]
 			e.offer(c, id)
 		}
@@ -415,15 +419,16 @@ func (e *Engine) dispatch() {
 }
 
 // longestIdle returns the agent signed in to skill who has been idle longest,
-// takes inbound calls and has no call; ties go to the lower work number.
-func (e *Engine) longestIdle(skill int) (ccgw.AgentID, bool) {
+// takes inbound calls and has no call, other than exclude (the agent who
+// transferred the call, 0 for none); ties go to the lower work number.
+func (e *Engine) longestIdle(skill int, exclude ccgw.AgentID) (ccgw.AgentID, bool) {
 	if e.syncIdle() {
-		return e.longestIdleIndexed(skill)
+		return e.longestIdleIndexed(skill, exclude)
 	}
 	var best ccgw.Session
 	found := false
 	for _, s := range e.cfg.Sessions.BySkill(skill) {
-		if s.State != ccgw.StateIdle || !s.TalkRight || e.busy(s.Agent) {
+		if s.State != ccgw.StateIdle || !s.TalkRight || e.busy(s.Agent) || s.Agent == exclude {
 			continue
 		}
 		if !found || s.StateSince < best.StateSince || (s.StateSince == best.StateSince && s.Agent < best.Agent) {
@@ -566,6 +571,10 @@ func (e *Engine) connected(c *Call) {
 		e.transferSucceeded(c)
 		return
 	}
+	if c.abandonT != nil {
+		c.abandonT.Stop()
+		c.abandonT = nil
+	}
 	c.State, c.Answered = Talking, e.now()
 	if c.Dir == Inbound && c.Transfer == 0 {
 		e.statsOf(c.Skill).Answered++
@@ -614,13 +623,13 @@ func (e *Engine) requeue(c *Call, id ccgw.AgentID) {
 
 // abandon ends a call whose caller gave up while it waited or rang.
 func (e *Engine) abandon(c *Call) {
-	c.timer = nil
 	switch c.State {
 	case Queued:
 		e.dequeue(c)
 		e.statsOf(c.Skill).Abandoned++
 		e.end(c)
 	case Ringing:
+		e.stopTimer(c) // the ring timeout
 		id := c.Agent
 		e.legsOf(id).active = nil
 		e.statsOf(c.Skill).Abandoned++
@@ -685,6 +694,10 @@ func (e *Engine) leave(c *Call, phoneState int, evs []session.Emit) {
 // end forgets a call.
 func (e *Engine) end(c *Call) {
 	e.stopTimer(c)
+	if c.abandonT != nil {
+		c.abandonT.Stop()
+		c.abandonT = nil
+	}
 	c.State, c.Ended = Ended, e.now()
 	delete(e.calls, c.ID)
 }

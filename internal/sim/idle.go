@@ -158,7 +158,7 @@ func (e *Engine) syncIdle() bool {
 
 // longestIdleIndexed is longestIdle from the index. e.mu must be held and
 // syncIdle just called.
-func (e *Engine) longestIdleIndexed(skill int) (ccgw.AgentID, bool) {
+func (e *Engine) longestIdleIndexed(skill int, exclude ccgw.AgentID) (ccgw.AgentID, bool) {
 	if !e.idle.seeded[skill] {
 		e.idle.seeded[skill] = true
 		for _, s := range e.cfg.Sessions.BySkill(skill) {
@@ -178,7 +178,7 @@ func (e *Engine) longestIdleIndexed(skill int) (ccgw.AgentID, bool) {
 		return 0, false
 	}
 	for _, k := range set.members() {
-		if e.busy(k.id) {
+		if e.busy(k.id) || k.id == exclude {
 			continue
 		}
 		// A change another goroutine made may not be reported yet: take the
