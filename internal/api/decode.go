@@ -44,18 +44,26 @@ type flexBool struct {
 	set bool
 }
 
-func (f *flexBool) UnmarshalJSON(b []byte) error {
+// scalar returns the text of a JSON scalar sent as itself or as a string; ok
+// is false for null and for an empty string.
+func scalar(b []byte) (text string, ok bool, err error) {
 	s := string(b)
 	if s == "null" {
-		return nil
+		return "", false, nil
 	}
 	if len(b) > 0 && b[0] == '"' {
 		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+			return "", false, err
 		}
-		if s == "" {
-			return nil
-		}
+		s = strings.TrimSpace(s)
+	}
+	return s, s != "", nil
+}
+
+func (f *flexBool) UnmarshalJSON(b []byte) error {
+	s, ok, err := scalar(b)
+	if err != nil || !ok {
+		return err
 	}
 	v, ok := parseBool(s)
 	if !ok {
@@ -82,18 +90,9 @@ type flexInt struct {
 }
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if s == "null" {
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil
-		}
+	s, ok, err := scalar(b)
+	if err != nil || !ok {
+		return err
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
@@ -140,18 +139,9 @@ type flexFloat struct {
 }
 
 func (f *flexFloat) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if s == "null" {
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil
-		}
+	s, ok, err := scalar(b)
+	if err != nil || !ok {
+		return err
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {

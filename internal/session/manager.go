@@ -475,6 +475,19 @@ func (m *Manager) notify(s *ccgw.Session) {
 	}
 }
 
+// authedLocked returns agent id's live session if guid authenticates it: else
+// RetNotSignedIn (no session) or RetNoPermission. sh.mu must be held.
+func (m *Manager) authedLocked(sh *shard, id ccgw.AgentID, guid string, now time.Time) (*entry, error) {
+	e := sh.live[id]
+	if e == nil {
+		return nil, ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	if err := m.authLocked(e, guid, now); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
 // authLocked checks guid against e; sh.mu must be held (read or write).
 func (m *Manager) authLocked(e *entry, guid string, now time.Time) error {
 	if guid != "" && guid == e.s.GUID {
@@ -505,12 +518,8 @@ func (m *Manager) Heartbeat(id ccgw.AgentID, guid, token string) (string, error)
 	}
 	sh := m.shard(id)
 	sh.mu.RLock()
-	e := sh.live[id]
-	if e == nil {
-		sh.mu.RUnlock()
-		return "", ccgw.Fail(ccgw.RetNotSignedIn)
-	}
-	if err := m.authLocked(e, guid, now); err != nil {
+	e, err := m.authedLocked(sh, id, guid, now)
+	if err != nil {
 		sh.mu.RUnlock()
 		return "", err
 	}
@@ -577,12 +586,8 @@ func (m *Manager) UpdateGUID(id ccgw.AgentID, guid string) (string, error) {
 	now := m.cfg.Clock.Now()
 	sh := m.shard(id)
 	sh.mu.Lock()
-	e := sh.live[id]
-	if e == nil {
-		sh.mu.Unlock()
-		return "", ccgw.Fail(ccgw.RetNotSignedIn)
-	}
-	if err := m.authLocked(e, guid, now); err != nil {
+	e, err := m.authedLocked(sh, id, guid, now)
+	if err != nil {
 		sh.mu.Unlock()
 		return "", err
 	}
