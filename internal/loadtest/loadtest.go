@@ -298,9 +298,15 @@ func (r *runner) signInOne(ctx context.Context, a *simAgent) {
 	body := []byte(`{"password":"` + Password + `","phonenum":"7` + a.id + `"}`)
 	path := "onlineagent/" + a.id
 	res := r.do(ctx, http.MethodPut, path, "", body)
+	if res.err != nil && ctx.Err() != nil {
+		return // stopped, not failed
+	}
 	r.rec.record(opLogin, res)
 	if res.err == nil && res.retcode == retSignedIn {
 		res = r.do(ctx, http.MethodPut, path+"/forcelogin", "", body)
+		if res.err != nil && ctx.Err() != nil {
+			return
+		}
 		r.rec.record(opForceLogin, res)
 	}
 	if res.err == nil && res.retcode == retOK && res.guid != "" {

@@ -3,11 +3,13 @@ package loadtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,12 +103,15 @@ func checkClean(tb testing.TB, rep Report) {
 
 func TestRunAgainstGateway(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		auth session.AuthMode
-		poll bool
+		name  string
+		auth  session.AuthMode
+		poll  bool
+		conns int
 	}{
-		{"static", session.AuthStatic, false},
-		{"dynamic+poll", session.AuthDynamic, true},
+		{"static", session.AuthStatic, false, 16},
+		// Polls are held for the gateway's 20ms poll wait: 200 agents × 5 a second
+		// keep 20 connections busy.
+		{"dynamic+poll", session.AuthDynamic, true, 64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := testGateway(t, tc.auth)
@@ -117,7 +122,7 @@ func TestRunAgainstGateway(t *testing.T) {
 				Agents:   200,
 				Interval: 200 * time.Millisecond,
 				Duration: time.Second,
-				Conns:    16,
+				Conns:    tc.conns,
 				Poll:     tc.poll,
 				Out:      out,
 				Progress: &progress,
@@ -269,20 +274,39 @@ func TestRunNoGateway(t *testing.T) {
 	}
 }
 
+// cancelOnWrite cancels its context at the first write that contains a string:
+// a progress writer that stops the run at a known point.
+type cancelOnWrite struct {
+	mu     sync.Mutex
+	s      string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnWrite) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if bytes.Contains(p, []byte(c.s)) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
 func TestRunStopsWithContext(t *testing.T) {
 	url := testGateway(t, session.AuthStatic)
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// The progress bar's first line of the measured window ("[---…] 0%") stops it.
+	stopper := &cancelOnWrite{s: "%", cancel: cancel}
 	start := time.Now()
-	rep, err := Run(ctx, Config{URL: url, Agents: 50, Interval: 100 * time.Millisecond, Duration: time.Minute, Conns: 4})
-	if err == nil {
-		t.Fatal("Run returned no error after its context ended")
+	rep, err := Run(ctx, Config{URL: url, Agents: 50, Interval: 100 * time.Millisecond, Duration: time.Minute, Conns: 4, Progress: stopper})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run after cancel: %v, want context.Canceled", err)
 	}
-	if took := time.Since(start); took > 10*time.Second {
-		t.Errorf("Run took %v after a 500ms context", took)
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("Run took %v to stop a one-minute run", took)
 	}
-	if rep.FalseSignOuts != 0 || rep.Errors != 0 {
-		t.Errorf("stopping counted %d false sign-outs, %d errors", rep.FalseSignOuts, rep.Errors)
+	if rep.SignedIn != 50 || rep.FalseSignOuts != 0 || rep.Errors != 0 {
+		t.Errorf("stopping: %d signed in, %d false sign-outs, %d errors (%s)", rep.SignedIn, rep.FalseSignOuts, rep.Errors, rep.FirstError)
 	}
 	if got := rep.Retcodes[opLogout]["0"]; got != 50 {
 		t.Errorf("signed out %d agents after cancel, want 50", got)

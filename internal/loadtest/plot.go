@@ -91,6 +91,12 @@ func writePlot(w io.Writer, rep *Report) error {
 		if len(pts) > 0 {
 			fmt.Fprintf(&svg, `<polyline fill="none" stroke="%s" stroke-width="1.5"%s points="%s"/>`+"\n", l.color, dash, strings.Join(pts, " "))
 		}
+		if len(pts) <= 120 { // few enough to mark each second
+			for _, p := range pts {
+				xy := strings.Split(p, ",")
+				fmt.Fprintf(&svg, `<circle cx="%s" cy="%s" r="2.5" fill="%s"/>`+"\n", xy[0], xy[1], l.color)
+			}
+		}
 		ly := marginT + 14 + 16*float64(i)
 		fmt.Fprintf(&svg, `<line x1="%g" x2="%g" y1="%g" y2="%g" stroke="%s" stroke-width="2"%s/><text x="%g" y="%g" dy="4">%s</text>`+"\n",
 			marginL+12, marginL+36, ly, ly, l.color, dash, marginL+42, ly, html.EscapeString(l.name))

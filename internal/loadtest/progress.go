@@ -42,10 +42,10 @@ func (p *progress) loop(t0 time.Time) {
 	defer close(p.doneC)
 	tk := time.NewTicker(time.Second)
 	defer tk.Stop()
-	var steadyAt time.Time
+	var steadyAt, lastAt time.Time
 	var lastReqs uint64
 	width := 0
-	draw := func(now time.Time) {
+	draw := func(now time.Time, final bool) {
 		if p.w == nil {
 			return
 		}
@@ -59,11 +59,24 @@ func (p *progress) loop(t0 time.Time) {
 			frac := float64(el) / float64(p.duration)
 			const barLen = 20
 			n := int(frac * barLen)
-			line = fmt.Sprintf("%-8s [%s%s] %3.0f%%  %v/%v  %d req/s  p99 %s  false sign-outs %d  errors %d",
+			// requests per second since the last redraw, or over the window at the end
+			reqs, span := s.requests-lastReqs, now.Sub(lastAt)
+			if final {
+				reqs, span = s.requests, el
+			}
+			rate := 0.0
+			if span > 0 {
+				rate = float64(reqs) / span.Seconds()
+			}
+			p99 := "-"
+			if s.p99 > 0 {
+				p99 = fmtDur(s.p99)
+			}
+			line = fmt.Sprintf("%-8s [%s%s] %3.0f%%  %v/%v  %.0f req/s  p99 %s  false sign-outs %d  errors %d",
 				p.label, strings.Repeat("#", n), strings.Repeat("-", barLen-n), 100*frac,
-				el.Round(time.Second), p.duration, s.requests-lastReqs, fmtDur(s.p99), s.falseSignOuts, s.errors)
-			lastReqs = s.requests
+				el.Round(time.Second), p.duration, rate, p99, s.falseSignOuts, s.errors)
 		}
+		lastReqs, lastAt = s.requests, now
 		pad := max(width-len(line), 0)
 		width = len(line)
 		fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", pad))
@@ -73,14 +86,14 @@ func (p *progress) loop(t0 time.Time) {
 		case t := <-p.steadyC:
 			steadyAt = t
 			tk.Reset(time.Second)
-			draw(time.Now())
+			draw(time.Now(), false)
 		case now := <-tk.C:
 			if !steadyAt.IsZero() {
 				p.rec.tick(now)
 			}
-			draw(now)
+			draw(now, false)
 		case <-p.stopC:
-			draw(time.Now())
+			draw(time.Now(), true)
 			if p.w != nil {
 				fmt.Fprintln(p.w)
 			}

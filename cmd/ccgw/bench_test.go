@@ -1,0 +1,28 @@
+package main
+
+import (
+	"io"
+	"testing"
+	"time"
+)
+
+func TestParseBenchFlags(t *testing.T) {
+	c, err := parseBenchFlags([]string{"--url", "http://127.0.0.1:9", "--agents", "300", "--interval", "300ms",
+		"--duration", "2s", "--conns", "8", "--poll", "--insecure", "--out", "p.html", "--baseline", "--first-agent", "2000", "--signin-rate", "50"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != "http://127.0.0.1:9" || c.Agents != 300 || c.Interval != 300*time.Millisecond || c.Duration != 2*time.Second ||
+		c.Conns != 8 || !c.Poll || !c.Insecure || c.Out != "p.html" || !c.Baseline || c.FirstAgent != 2000 || c.SignInRate != 50 {
+		t.Errorf("parsed %+v", c)
+	}
+	d, err := parseBenchFlags(nil, io.Discard)
+	if err != nil || d.Agents != 10000 || d.Conns != 64 || d.Interval != 30*time.Second || d.FirstAgent != 101 {
+		t.Errorf("defaults %+v, %v", d, err)
+	}
+	for _, bad := range [][]string{{"--agents", "0"}, {"--conns", "0"}, {"--interval", "0s"}, {"--duration", "-1s"}, {"extra"}, {"--nope"}} {
+		if _, err := parseBenchFlags(bad, io.Discard); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
