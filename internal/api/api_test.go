@@ -520,7 +520,8 @@ func TestSignOutEvents(t *testing.T) {
 	g := ts.mustLogin(t, "1001")
 	mustCode(t, ts.do(t, http.MethodDelete, pathLogout("1001"), guidHdr(g), ""), "0")
 	mustCode(t, ts.do(t, http.MethodGet, pathEvent("1001"), guidHdr(g), ""), "100-006")
-	mustCode(t, ts.do(t, http.MethodDelete, pathLogout("1001"), guidHdr(g), ""), "100-006")
+	// Signing out again with the same GUID: "agent already signed out" (interfaces.md §4).
+	mustCode(t, ts.do(t, http.MethodDelete, pathLogout("1001"), guidHdr(g), ""), "100-008")
 
 	for _, path := range []string{pathForceLogout("1002"), pathForceLogoutReason("1002", "7")} {
 		g := ts.mustLogin(t, "1002")

@@ -101,6 +101,9 @@ type tomb struct {
 	q     *event.Queue
 	until time.Time
 	push  *ccgw.Session // the ended session, if it was in push mode
+	// loggedOut: the agent signed out itself; signing out again with the GUID
+	// is RetAlreadySignedOut (after any other end, every call is RetNotSignedIn).
+	loggedOut bool
 }
 
 // New returns a Manager with no sessions; call Restore to load the stored ones.
@@ -183,7 +186,6 @@ func (m *Manager) Restore() (int, error) {
 	now := m.cfg.Clock.Now()
 	n := 0
 	var maxGen uint64
-	var due []timedEntry
 	err := m.cfg.Store.LoadSessions(func(s *ccgw.Session) error {
 		e := &entry{s: *s, q: m.queueFor(s.Agent, s.Simulated), hot: m.hot.get(s.Agent)}
 		e.hot.seen.Store(now.UnixNano())
@@ -195,12 +197,14 @@ func (m *Manager) Restore() (int, error) {
 		if s.Gen > maxGen {
 			maxGen = s.Gen
 		}
-		due = append(due, timedEntry{deadline(now, m.cfg.Timeout), wheelEntry{id: s.Agent, gen: s.Gen}})
+		// Filed at once (not gathered first): even after an error, the sessions
+		// already loaded are live and must expire.
+		m.wheel.add(deadline(now, m.cfg.Timeout), wheelEntry{id: s.Agent, gen: s.Gen})
 		if s.State == ccgw.StateRest && s.RestUntil != 0 {
-			due = append(due, timedEntry{time.UnixMilli(s.RestUntil), wheelEntry{id: s.Agent, gen: s.Gen, rest: s.RestSeq}})
+			m.wheel.add(time.UnixMilli(s.RestUntil), wheelEntry{id: s.Agent, gen: s.Gen, rest: s.RestSeq})
 		}
 		if m.cfg.AuthMode == AuthDynamic {
-			due = append(due, timedEntry{m.rotationDue(s), wheelEntry{id: s.Agent, gen: s.Gen, rotate: true}})
+			m.wheel.add(m.rotationDue(s), wheelEntry{id: s.Agent, gen: s.Gen, rotate: true})
 		}
 		m.skills.set(s.Agent, nil, s.Skills)
 		n++
@@ -209,15 +213,14 @@ func (m *Manager) Restore() (int, error) {
 	if err == nil {
 		err = m.restoreEvents()
 	}
-	// Even after an error, the sessions already loaded are live: count them, file
-	// them so that they expire, and keep new generations above theirs.
+	// Even after an error, the sessions already loaded are live: count them and
+	// keep new generations above theirs.
 	for {
 		cur := m.gen.Load()
 		if cur >= maxGen || m.gen.CompareAndSwap(cur, maxGen) {
 			break
 		}
 	}
-	m.wheel.addAll(due)
 	m.live.Add(int64(n))
 	return n, err
 }
@@ -419,23 +422,25 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 }
 
 // endLocked takes e out of the live table and keeps its queue, with
-// AgentOther_ShutdownService added unless the agent signed out itself, as a
-// tombstone for its client. sh.mu must be held.
+// AgentOther_ShutdownService added unless the agent signed out itself (then
+// emptied), as a tombstone for its client: its old GUID collects what is left,
+// and after a voluntary sign-out a second one with it is told
+// RetAlreadySignedOut. sh.mu must be held.
 func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now time.Time) {
 	delete(sh.live, e.s.Agent)
 	e.hot.disarm()
 	if cause == ccgw.CauseLogout {
 		e.q.Discard(ccgw.DropSessionEnded)
-		return
+	} else {
+		e.q.Add(ccgw.EvShutdownService, shutdownContent(e.s.LoginTime), now)
+		e.q.Close()
 	}
-	e.q.Add(ccgw.EvShutdownService, shutdownContent(e.s.LoginTime), now)
-	e.q.Close()
 	if t := sh.tombs[e.s.Agent]; t != nil {
 		t.q.Discard(ccgw.DropSessionEnded)
 	}
 	until := now.Add(m.cfg.Timeout)
-	t := &tomb{guid: e.s.GUID, gen: e.s.Gen, q: e.q, until: until}
-	if e.s.Mode == ccgw.ModePush {
+	t := &tomb{guid: e.s.GUID, gen: e.s.Gen, q: e.q, until: until, loggedOut: cause == ccgw.CauseLogout}
+	if e.s.Mode == ccgw.ModePush && cause != ccgw.CauseLogout {
 		s := e.s
 		t.push = &s
 	}
@@ -609,12 +614,11 @@ func (m *Manager) SignOut(id ccgw.AgentID, guid string, cause ccgw.SignOutCause)
 	now := m.cfg.Clock.Now()
 	sh := m.shard(id)
 	sh.mu.Lock()
-	e := sh.live[id]
-	if e == nil {
-		sh.mu.Unlock()
-		return ccgw.Fail(ccgw.RetNotSignedIn)
-	}
-	if err := m.authLocked(e, guid, now); err != nil {
+	e, err := m.authedLocked(sh, id, guid, now)
+	if err != nil {
+		if t := sh.tombs[id]; t != nil && t.loggedOut && guid != "" && t.guid == guid {
+			err = ccgw.Fail(ccgw.RetAlreadySignedOut) // a second sign-out
+		}
 		sh.mu.Unlock()
 		return err
 	}
@@ -714,10 +718,7 @@ func (m *Manager) pollTomb(id ccgw.AgentID, guid string, live bool) (*ccgw.Event
 		}
 		return nil, "", ccgw.Fail(ccgw.RetNotSignedIn)
 	}
-	ev, ok := t.q.Pop()
-	if !ok || t.q.Len() == 0 {
-		delete(sh.tombs, id)
-	}
+	ev, ok := t.q.Pop() // the sweep purges the tombstone when its time is up
 	sh.mu.Unlock()
 	if !ok {
 		if live {

@@ -54,8 +54,10 @@ local function finish(id, s, cause, now, ttl, qmax)
   if cause == 'logout' then
     local n = redis.call('LLEN', q)
     if n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:session_ended', n) end
-    redis.call('DEL', q, p .. 'seq:' .. id)
+    redis.call('DEL', q, p .. 'seq:' .. id, p .. 'tq:' .. id)
     redis.call('SREM', p .. 'pushpending', id)
+    -- remembered for a second sign-out with the same GUID (100-008)
+    redis.call('SET', p .. 't:' .. id, cjson.encode({guid = s.guid, gen = s.gen, mode = 0, loggedOut = true}), 'PX', ttl)
     return
   end
   local ev = '{"eventType":"AgentOther_ShutdownService","eventGenTime":' .. string.format('%d', now) ..
@@ -150,7 +152,14 @@ if ARGV[8] == '1' then
   s = cjson.decode(raw)
 else
   s, raw, err = auth(id, guid, now)
-  if not s then return {err, ''} end
+  if not s then
+    local traw = redis.call('GET', p .. 't:' .. id)
+    if traw and guid ~= '' then
+      local t = cjson.decode(traw)
+      if t.guid == guid and t.loggedOut == true then return {'100-008', ''} end
+    end
+    return {err, ''}
+  end
   if cause == 'logout' and tonumber(s.state) == 7 then return {'100-010', ''} end
 end
 finish(id, s, cause, now, ttl, qmax)
@@ -172,8 +181,7 @@ end
 local traw = redis.call('GET', p .. 't:' .. id)
 if traw and guid ~= '' and cjson.decode(traw).guid == guid then
   local tq = p .. 'tq:' .. id
-  local ev = redis.call('LPOP', tq)
-  if redis.call('LLEN', tq) == 0 then redis.call('DEL', p .. 't:' .. id, tq) end
+  local ev = redis.call('LPOP', tq) -- the tombstone expires by itself
   if ev then return {'0', ev, ''} end
 end
 return {err, '', ''}
