@@ -1,0 +1,33 @@
+package session_test
+
+import (
+	"testing"
+
+	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/session/sessiontest"
+	"github.com/ccgw/ccgw/internal/store/bolt"
+)
+
+// TestManagerContract runs the session.Service suite on the single-node
+// Manager with its sessions and events in bbolt, as --store bolt runs it.
+func TestManagerContract(t *testing.T) {
+	sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {
+		st, err := bolt.Open(t.TempDir())
+		if err != nil {
+			t.Fatalf("bolt.Open: %v", err)
+		}
+		t.Cleanup(func() { st.Close() })
+		m, err := session.New(session.Config{
+			Timeout: cfg.Timeout, Tick: cfg.Tick, Clock: cfg.Clock, WaitClock: cfg.Clock,
+			Store: st, Events: st, Directory: cfg.Directory, Log: cfg.Log, NodeName: cfg.NodeName,
+			AuthMode: cfg.AuthMode, GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout,
+		})
+		if err != nil {
+			t.Fatalf("session.New: %v", err)
+		}
+		if n, err := m.Restore(); err != nil || n != 0 {
+			t.Fatalf("Restore of an empty store: %d, %v", n, err)
+		}
+		return sessiontest.Node{Service: m, Sweep: m.Sweep}
+	})
+}
