@@ -35,7 +35,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 		rs, err := redis.Open(redis.Config{
 			URL: c.Store, Timeout: c.HeartbeatTimeout, Clock: clk, Directory: dir, Log: m.Log,
 			NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
-			QueueSize: c.QueueSize, Notify: notify,
+			QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
 		})
 		if err != nil {
 			return nil, err

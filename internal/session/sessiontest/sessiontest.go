@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ccgw/ccgw/internal/agent"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -128,6 +129,7 @@ func Run(t *testing.T, open Opener) {
 			c.AuthMode, c.GUIDInterval, c.GUIDTimeout = session.AuthDynamic, 2*time.Second, 4*time.Second
 		}},
 		{"Stats", testStats, nil},
+		{"RestTimeout", testRestTimeout, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -939,3 +941,42 @@ func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 func (h *logHandler) WithGroup(string) slog.Handler { return h }
+
+// testRestTimeout: a rest's time running out tells the agent
+// AgentState_Rest_Timeout once, at the right time, and it stays in rest; a rest
+// cancelled before is never reminded.
+func testRestTimeout(t *testing.T, e *env) {
+	const id = 1031
+	s := e.signIn(id)
+	e.drain(id, s.GUID)
+	rest := func(d time.Duration) {
+		t.Helper()
+		if _, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+			return agent.Apply(x, agent.Request{Op: agent.Rest, Reason: 7, RestTime: d, Prolong: true}, now)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e.expectEvents(id, s.GUID, ccgw.EvSetRestSuccess)
+	}
+	rest(3 * time.Second)
+	e.beat(id, s.GUID)
+	e.advance(3*time.Second - e.cfg.Tick)
+	e.expectEvents(id, s.GUID)
+	e.advance(2 * e.cfg.Tick)
+	e.expectEvents(id, s.GUID, ccgw.EvRestTimeout)
+	if got, _ := e.svc.Lookup(id); got.State != ccgw.StateRest {
+		t.Fatalf("state %d after the reminder, want rest", got.State)
+	}
+	e.advance(3 * time.Second)
+	e.expectEvents(id, s.GUID)
+
+	rest(2 * time.Second) // a new rest, cancelled before its time
+	if _, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		return agent.Apply(x, agent.Request{Op: agent.CancelRest}, now)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.expectEvents(id, s.GUID, ccgw.EvCancelRestSuccess)
+	e.advance(3 * time.Second)
+	e.expectEvents(id, s.GUID)
+}

@@ -251,3 +251,11 @@ local k = p .. 'pl:' .. ARGV[2]
 if redis.call('GET', k) == ARGV[3] then redis.call('DEL', k) end
 return 0
 `)
+
+// restDue: ARGV now, limit. Claims (removes) and returns the "id:restSeq"
+// members of the rest set that are due.
+var restDueScript = goredis.NewScript(common + `
+local due = redis.call('ZRANGEBYSCORE', p .. 'rest', '-inf', tonumber(ARGV[2]), 'LIMIT', 0, tonumber(ARGV[3]))
+for _, m in ipairs(due) do redis.call('ZREM', p .. 'rest', m) end
+return due
+`)

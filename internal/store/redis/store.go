@@ -43,6 +43,8 @@ type Config struct {
 	MaxExpiries  int                // sign-outs per sweep; 10000
 	PushLease    time.Duration      // how long a node's push claim on an agent lasts; 15s
 	Notify       func(ccgw.AgentID) // told after events were queued for a push-mode session
+	// RestTimeoutIdle makes an agent whose rest ran out idle (as session.Config).
+	RestTimeoutIdle bool
 }
 
 // Store is session.Service on Redis. It is safe for concurrent use.
@@ -354,6 +356,7 @@ func (s *Store) update(id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]se
 		return ccgw.Session{}, unavailable(err)
 	}
 	before := append([]int(nil), sess.Skills...)
+	restSeq := sess.RestSeq
 	now := s.cfg.Clock.Now()
 	evs, err := fn(&sess)
 	if err != nil {
@@ -374,6 +377,9 @@ func (s *Store) update(id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]se
 	}
 	switch res {
 	case "ok":
+		if sess.RestSeq != restSeq && sess.RestUntil != 0 {
+			s.scheduleRest(id, &sess)
+		}
 		if len(evs) > 0 {
 			s.notify(&sess)
 		}
@@ -735,12 +741,17 @@ func (s *Store) Stats() session.Stats {
 // deadlines, sweeps expired sessions and hands pending push work to the pusher,
 // until ctx ends.
 func (s *Store) Run(ctx context.Context) error {
-	go s.subscribe(ctx)
+	subscribed := make(chan struct{})
+	go func() {
+		defer close(subscribed)
+		s.subscribe(ctx)
+	}()
 	for {
 		t := s.cfg.Clock.NewTimer(s.cfg.Tick)
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			<-subscribed
 			return ctx.Err()
 		case <-t.C():
 		}
@@ -752,12 +763,14 @@ func (s *Store) Run(ctx context.Context) error {
 func (s *Store) subscribe(ctx context.Context) {
 	for ctx.Err() == nil {
 		sub := s.rdb.Subscribe(ctx, s.key+"ev")
+		stop := context.AfterFunc(ctx, func() { sub.Close() })
 		ch := sub.Channel()
 		for msg := range ch {
 			if n, err := strconv.ParseUint(msg.Payload, 10, 32); err == nil {
 				s.wake(ccgw.AgentID(n))
 			}
 		}
+		stop()
 		sub.Close()
 		if ctx.Err() == nil {
 			time.Sleep(100 * time.Millisecond) // reconnect pacing, not synchronisation
@@ -827,7 +840,48 @@ func (s *Store) Sweep(now time.Time) int {
 			}
 		}
 	}
+	s.restsDue(now)
 	return len(arr)
+}
+
+// scheduleRest files the end of sess's current rest in the rest set.
+func (s *Store) scheduleRest(id ccgw.AgentID, sess *ccgw.Session) {
+	member := id.String() + ":" + strconv.FormatUint(sess.RestSeq, 10)
+	if err := s.rdb.ZAdd(context.Background(), s.key+"rest", goredis.Z{Score: float64(sess.RestUntil), Member: member}).Err(); err != nil {
+		s.cfg.Log.Warn("rest timer not filed", "agent", id.String(), "err", err)
+	}
+}
+
+// restsDue tells the agents whose rest ran out by now: AgentState_Rest_Timeout
+// (and idle with RestTimeoutIdle). A script claims each due rest, so exactly one
+// node tells it.
+func (s *Store) restsDue(now time.Time) {
+	res, err := s.run(context.Background(), restDueScript, s.ms(now), s.cfg.MaxExpiries)
+	if err != nil {
+		return
+	}
+	arr, _ := res.([]any)
+	for _, v := range arr {
+		member, _ := v.(string)
+		idStr, seqStr, ok := strings.Cut(member, ":")
+		id, err1 := ccgw.ParseAgentID(idStr)
+		seq, err2 := strconv.ParseUint(seqStr, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			continue
+		}
+		s.Update(id, "*", func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+			if x.State != ccgw.StateRest || x.RestSeq != seq || x.RestUntil == 0 || time.UnixMilli(x.RestUntil).After(now) {
+				return nil, nil
+			}
+			x.RestUntil = 0
+			evs := []session.Emit{{Type: ccgw.EvRestTimeout}}
+			if s.cfg.RestTimeoutIdle {
+				x.State, x.StateReason, x.StateSince = ccgw.StateIdle, 0, ccgw.Millis(now)
+				evs = append(evs, session.Emit{Type: ccgw.EvReady})
+			}
+			return evs, nil
+		})
+	}
 }
 
 // pushPending notifies the pusher of push-mode agents with events waiting,
