@@ -1,0 +1,102 @@
+package metrics
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/session"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestCollectReadsTheDomain(t *testing.T) {
+	st := session.Stats{
+		Live: 7, Heartbeats: 11, Polls: 5, SignIns: 9, Expiries: 2, Queued: 40, Polled: 30,
+		SignOuts: map[ccgw.SignOutCause]uint64{ccgw.CauseTimeout: 2, ccgw.CauseLogout: 1},
+		Drops:    map[ccgw.DropReason]uint64{ccgw.DropQueueFull: 3, ccgw.DropPushFailed: 4},
+	}
+	ps := event.PushStats{Pushes: 6, Delivered: 8, Failures: 1}
+	reg := prometheus.NewRegistry()
+	m, err := New(reg, Sources{Sessions: func() session.Stats { return st }, Push: func() event.PushStats { return ps }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ObserveRequest("handShake", ccgw.RetOK, 2*time.Millisecond)
+	m.ObserveRequest("handShake", ccgw.RetNotSignedIn, time.Millisecond)
+
+	want := `
+# HELP ccgw_sessions_live Agent sessions signed in.
+# TYPE ccgw_sessions_live gauge
+ccgw_sessions_live 7
+# HELP ccgw_signouts_total Sign-outs by cause.
+# TYPE ccgw_signouts_total counter
+ccgw_signouts_total{cause="force_logout"} 0
+ccgw_signouts_total{cause="logout"} 1
+ccgw_signouts_total{cause="replaced"} 0
+ccgw_signouts_total{cause="supervisor"} 0
+ccgw_signouts_total{cause="timeout"} 2
+# HELP ccgw_events_dropped_total Events dropped, by reason.
+# TYPE ccgw_events_dropped_total counter
+ccgw_events_dropped_total{reason="push_failed"} 4
+ccgw_events_dropped_total{reason="queue_full"} 3
+ccgw_events_dropped_total{reason="session_ended"} 0
+# HELP ccgw_events_delivered_total Events delivered, by mode.
+# TYPE ccgw_events_delivered_total counter
+ccgw_events_delivered_total{mode="poll"} 30
+ccgw_events_delivered_total{mode="push"} 8
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"ccgw_sessions_live", "ccgw_signouts_total", "ccgw_events_dropped_total", "ccgw_events_delivered_total"); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]float64{
+		"ccgw_heartbeats_total": 11, "ccgw_polls_total": 5, "ccgw_signins_total": 9, "ccgw_expiries_total": 2,
+		"ccgw_events_queued_total": 40, "ccgw_pushes_total": 6, "ccgw_push_failures_total": 1,
+	} {
+		if got := gathered(t, reg, name); got != v {
+			t.Errorf("%s = %v, want %v", name, got, v)
+		}
+	}
+	if n := testutil.CollectAndCount(m.requests); n != 2 {
+		t.Fatalf("request histogram has %d series, want ok and error", n)
+	}
+
+	rec := httptest.NewRecorder()
+	Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `ccgw_request_duration_seconds_count{method="handShake",result="error"} 1`) {
+		t.Fatalf("exposition lacks the error request:\n%s", rec.Body)
+	}
+}
+
+func gathered(t *testing.T, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			m := mf.GetMetric()[0]
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("%s not gathered", name)
+	return 0
+}
+
+func TestNewRefusesDoubleRegistration(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := New(reg, Sources{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(reg, Sources{}); err == nil {
+		t.Fatal("second New on one registry succeeded")
+	}
+}
