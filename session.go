@@ -91,7 +91,8 @@ type SessionStore interface {
 	PutSession(s *Session) error
 	// DeleteSession deletes agent id's session if its Gen is gen.
 	DeleteSession(id AgentID, gen uint64) error
-	// LoadSessions calls fn for every stored session.
+	// LoadSessions calls fn for every stored session. fn must not keep the pointer:
+	// the Session it points to may be reused for the next one (copy it).
 	LoadSessions(fn func(*Session) error) error
 	// Close flushes and closes the store.
 	Close() error
@@ -108,7 +109,8 @@ type EventStore interface {
 	// DropEvents forgets every event of the sign-in.
 	DropEvents(id AgentID, gen uint64) error
 	// LoadEvents calls fn once per stored sign-in with the highest Seq acknowledged
-	// and the undelivered events after it, oldest first.
+	// and the undelivered events after it, oldest first. fn must not keep evs: its
+	// array may be reused for the next sign-in (copy the events).
 	LoadEvents(fn func(id AgentID, gen uint64, acked uint64, evs []Event) error) error
 }
 

@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -329,7 +330,14 @@ func (m *Main) Run(ctx context.Context) error {
 	m.pusher = pusher
 	engine = sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: clk, Log: m.Log, Seed: c.Sim.Seed,
 		RingTimeout: c.Sim.RingTimeout, CalleeAnswer: c.Sim.CalleeAnswer})
+	// A restore builds a heap that stays live (about 1 KB a session). Collecting
+	// while it grows only marks it again at every doubling: half the CPU of a
+	// million-session restore (docs/benchmarks.md, "Capacity"). It allocates
+	// little beyond what it keeps, so one collection after it needs no more
+	// memory than collecting during it would.
+	gcPercent := debug.SetGCPercent(-1)
 	restored, err := be.restore()
+	debug.SetGCPercent(gcPercent)
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("restore: %w", err)

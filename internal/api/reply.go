@@ -52,8 +52,32 @@ const contentType = "application/json; charset=UTF-8"
 // extension: numbered from 1 per sign-in, so a client can drop a duplicate).
 const SeqHeader = "X-CCGW-Seq"
 
+// bareKey names the body of an envelope without a result (a heartbeat's, every
+// failure's): its retcode and message.
+type bareKey struct {
+	code ccgw.Retcode
+	msg  string
+}
+
+// bareEnvelope returns the body json.Marshal makes of an envelope with code and
+// msg and no result, from Server.bodies: those bodies are few, and marshalling
+// one per request was a heartbeat's largest cost in the handler after the
+// session lookup (docs/benchmarks.md, "Capacity").
+func (s *Server) bareEnvelope(code ccgw.Retcode, msg string) ([]byte, error) {
+	k := bareKey{code, msg}
+	if b, ok := s.bodies.Load(k); ok {
+		return b.([]byte), nil
+	}
+	b, err := json.Marshal(envelope{Message: msg, Retcode: code})
+	if err != nil {
+		return nil, err
+	}
+	s.bodies.Store(k, b)
+	return b, nil
+}
+
 // write sends rep. It is the only function that writes a response body.
-func write(w http.ResponseWriter, rep reply) {
+func (s *Server) write(w http.ResponseWriter, rep reply) {
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	if rep.setGUID != "" {
@@ -82,7 +106,11 @@ func write(w http.ResponseWriter, rep reply) {
 		if rep.code != ccgw.RetOK {
 			res = nil
 		}
-		body, err = json.Marshal(envelope{Message: msg, Retcode: rep.code, Result: res})
+		if res == nil {
+			body, err = s.bareEnvelope(rep.code, msg)
+		} else {
+			body, err = json.Marshal(envelope{Message: msg, Retcode: rep.code, Result: res})
+		}
 	}
 	if err != nil { // only a programming error gets here
 		body = []byte(`{"message":"` + ccgw.RetInternal.Message() + `","retcode":"` + string(ccgw.RetInternal) + `"}`)

@@ -39,22 +39,35 @@ func buildRoutes(rs []*route) map[routeKey][]*route {
 	return m
 }
 
-// splitPath splits "/a/b/c" into [a b c]; ok is false for an empty segment.
-func splitPath(p string) ([]string, bool) {
-	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	for _, s := range segs {
-		if s == "" {
+// maxSegs bounds the segments of a path that can match a route (the longest
+// route has 8); a longer path matches none.
+const maxSegs = 16
+
+// splitPath splits "/a/b/c" into [a b c], in buf's array (so that routing a
+// request allocates nothing); ok is false for an empty segment or more segments
+// than buf can hold.
+func splitPath(p string, buf []string) (segs []string, ok bool) {
+	p = strings.TrimPrefix(p, "/")
+	segs = buf[:0]
+	for {
+		seg, rest, more := strings.Cut(p, "/")
+		if seg == "" || len(segs) == cap(segs) {
 			return nil, false
 		}
+		segs = append(segs, seg)
+		if !more {
+			return segs, true
+		}
+		p = rest
 	}
-	return segs, true
 }
 
 // match finds the route for method and path and fills c's path variables. With
 // no route for the method it returns nil and, if the path exists for other
 // methods, their list for an Allow header.
 func (s *Server) match(method, path string, c *call) (*route, string) {
-	segs, ok := splitPath(path)
+	var buf [maxSegs]string
+	segs, ok := splitPath(path, buf[:])
 	if !ok || len(segs) < 4 {
 		return nil, ""
 	}
@@ -96,6 +109,9 @@ func (rt *route) matches(segs []string) bool {
 }
 
 func r(method, name, pattern string, h func(*call) reply) *route {
-	segs, _ := splitPath(pattern)
+	segs, ok := splitPath(pattern, make([]string, 0, maxSegs))
+	if !ok {
+		panic("api: bad route pattern " + pattern)
+	}
 	return &route{method: method, name: name, segs: segs, h: h}
 }

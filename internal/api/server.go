@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -45,6 +46,7 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	routes map[routeKey][]*route
+	bodies sync.Map // bareKey → []byte, never written to (reply.go)
 }
 
 // New returns a Server for cfg.
@@ -87,7 +89,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 		rep = s.dispatch(c)
 	}()
-	write(w, rep)
+	s.write(w, rep)
 	if c.name == "" {
 		return // health checks are not logged
 	}

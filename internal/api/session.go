@@ -260,8 +260,16 @@ func (s *Server) forceLogoutWithReason(c *call) reply {
 	return ok(nil)
 }
 
+// serviceTokenKey is the canonical form of the handShake's service_token header,
+// as net/http stores it: Header.Get("service_token") canonicalises, allocating,
+// on every heartbeat.
+const serviceTokenKey = "Service_token"
+
 func (s *Server) handShake(c *call) reply {
-	token := c.r.Header.Get("service_token")
+	var token string
+	if v := c.r.Header[serviceTokenKey]; len(v) > 0 {
+		token = v[0]
+	}
 	if token != "" && !validToken(token) {
 		return fail(ccgw.RetLoginParam)
 	}

@@ -23,13 +23,15 @@ type Queue struct {
 	max    int
 	onDrop DropFunc
 
-	mu     sync.Mutex    // guards all below
-	buf    []ccgw.Event  // ring buffer of capacity len(buf); grows up to max
-	head   int           // index of the oldest event
-	n      int           // events queued
-	seq    uint64        // Seq of the last event added
-	notify chan struct{} // closed and replaced when events arrive or the queue closes
-	closed bool          // no more events will be added
+	mu   sync.Mutex   // guards all below
+	buf  []ccgw.Event // ring buffer of capacity len(buf); grows up to max; nil when empty
+	head int          // index of the oldest event
+	n    int          // events queued
+	seq  uint64       // Seq of the last event added
+	// notify is closed (and set to nil) when events arrive or the queue closes; it
+	// is made only when someone waits, so an idle queue holds no channel.
+	notify chan struct{}
+	closed bool // no more events will be added
 
 	tap     func(ccgw.Event) // sees every event added, in order; set before use
 	keep    bool             // with a tap: also queue the events
@@ -53,8 +55,15 @@ func NewQueue(workNo string, max int, onDrop DropFunc) *Queue {
 	if max < 1 {
 		max = 1
 	}
-	return &Queue{workNo: workNo, max: max, onDrop: onDrop, notify: make(chan struct{})}
+	return &Queue{workNo: workNo, max: max, onDrop: onDrop}
 }
+
+// closedChan is a closed channel: what Changed returns for a closed queue.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // Content encodes v as event content; nil is JSON null. It panics on a value that
 // cannot be encoded, which only a programming error produces.
@@ -94,11 +103,8 @@ func (q *Queue) Add(typ string, content json.RawMessage, now time.Time) ccgw.Eve
 	}
 	var dropped *ccgw.Event
 	if q.n == q.max {
-		old := q.buf[q.head]
+		old := q.takeLocked()
 		dropped = &old
-		q.buf[q.head] = ccgw.Event{}
-		q.head = (q.head + 1) % len(q.buf)
-		q.n--
 	}
 	q.pushLocked(ev)
 	q.wakeLocked()
@@ -127,9 +133,11 @@ func (q *Queue) RestoreFrom(acked uint64, evs []ccgw.Event) {
 	for _, ev := range evs {
 		q.pushLocked(ev)
 	}
-	for _, ev := range append(dropped, evs...) {
-		if ev.Seq > q.seq {
-			q.seq = ev.Seq
+	for _, part := range [2][]ccgw.Event{dropped, evs} {
+		for _, ev := range part {
+			if ev.Seq > q.seq {
+				q.seq = ev.Seq
+			}
 		}
 	}
 	q.wakeLocked()
@@ -141,9 +149,10 @@ func (q *Queue) RestoreFrom(acked uint64, evs []ccgw.Event) {
 
 func (q *Queue) pushLocked(ev ccgw.Event) {
 	if q.n == len(q.buf) {
+		// Start at 2, the events of a sign-in (AgentOther_InService, AgentState_Ready).
 		size := 2 * len(q.buf)
-		if size < 4 {
-			size = 4
+		if size < 2 {
+			size = 2
 		}
 		if size > q.max {
 			size = q.max
@@ -159,8 +168,34 @@ func (q *Queue) pushLocked(ev ccgw.Event) {
 }
 
 func (q *Queue) wakeLocked() {
-	close(q.notify)
-	q.notify = make(chan struct{})
+	if q.notify != nil {
+		close(q.notify)
+		q.notify = nil
+	}
+}
+
+// waitLocked returns the channel wakeLocked closes next.
+func (q *Queue) waitLocked() <-chan struct{} {
+	if q.closed {
+		return closedChan
+	}
+	if q.notify == nil {
+		q.notify = make(chan struct{})
+	}
+	return q.notify
+}
+
+// takeLocked removes the oldest event; the queue must not be empty. The ring is
+// released when the queue empties: an idle session holds no event memory.
+func (q *Queue) takeLocked() ccgw.Event {
+	ev := q.buf[q.head]
+	q.buf[q.head] = ccgw.Event{}
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
+	if q.n == 0 {
+		q.buf, q.head = nil, 0
+	}
+	return ev
 }
 
 // Pop removes and returns the oldest event, if there is one.
@@ -170,11 +205,7 @@ func (q *Queue) Pop() (ccgw.Event, bool) {
 	if q.n == 0 {
 		return ccgw.Event{}, false
 	}
-	ev := q.buf[q.head]
-	q.buf[q.head] = ccgw.Event{}
-	q.head = (q.head + 1) % len(q.buf)
-	q.n--
-	return ev, true
+	return q.takeLocked(), true
 }
 
 // Peek returns up to max of the oldest events without removing them (all of them
@@ -198,9 +229,7 @@ func (q *Queue) Ack(seq uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for q.n > 0 && q.buf[q.head].Seq <= seq {
-		q.buf[q.head] = ccgw.Event{}
-		q.head = (q.head + 1) % len(q.buf)
-		q.n--
+		q.takeLocked()
 	}
 }
 
@@ -210,10 +239,7 @@ func (q *Queue) DropHead(seq uint64, reason ccgw.DropReason) int {
 	q.mu.Lock()
 	var evs []ccgw.Event
 	for q.n > 0 && q.buf[q.head].Seq <= seq {
-		evs = append(evs, q.buf[q.head])
-		q.buf[q.head] = ccgw.Event{}
-		q.head = (q.head + 1) % len(q.buf)
-		q.n--
+		evs = append(evs, q.takeLocked())
 	}
 	q.mu.Unlock()
 	for _, ev := range evs {
@@ -233,7 +259,7 @@ func (q *Queue) Len() int {
 func (q *Queue) Changed() <-chan struct{} {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.notify
+	return q.waitLocked()
 }
 
 // Next returns the oldest event, waiting for one until timeout fires, ctx ends or
@@ -256,7 +282,7 @@ func (q *Queue) Next(ctx context.Context, timeout <-chan time.Time) (ccgw.Event,
 			q.mu.Unlock()
 			return ccgw.Event{}, false
 		}
-		ch := q.notify
+		ch := q.waitLocked()
 		q.mu.Unlock()
 		select {
 		case <-ch:
@@ -285,10 +311,7 @@ func (q *Queue) Discard(reason ccgw.DropReason) int {
 	q.mu.Lock()
 	evs := make([]ccgw.Event, 0, q.n)
 	for q.n > 0 {
-		evs = append(evs, q.buf[q.head])
-		q.buf[q.head] = ccgw.Event{}
-		q.head = (q.head + 1) % len(q.buf)
-		q.n--
+		evs = append(evs, q.takeLocked())
 	}
 	if !q.closed {
 		q.closed = true

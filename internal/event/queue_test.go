@@ -490,6 +490,44 @@ func TestChangedClosesOnAddAndClose(t *testing.T) {
 	}
 }
 
+// TestIdleQueueHoldsNoMemory: an empty queue holds neither a ring nor a channel
+// (a million idle sessions each have a queue, docs/benchmarks.md "Capacity"); the
+// ring starts at two events, a sign-in's, and is released when drained.
+func TestIdleQueueHoldsNoMemory(t *testing.T) {
+	q, _ := testQueue(t, 10)
+	if q.buf != nil || q.notify != nil {
+		t.Fatalf("new queue: buf %v, notify %v; want both nil", q.buf, q.notify)
+	}
+	q.Add("E1", nil, tNow)
+	q.Add("E2", nil, tNow)
+	if len(q.buf) != 2 || q.notify != nil {
+		t.Fatalf("after two Adds with no waiter: len(buf) %d, notify %v; want 2, nil", len(q.buf), q.notify)
+	}
+	q.Add("E3", nil, tNow)
+	if len(q.buf) != 4 {
+		t.Fatalf("after three Adds: len(buf) %d, want 4", len(q.buf))
+	}
+	for _, want := range []string{"E1", "E2", "E3"} {
+		if ev, ok := q.Pop(); !ok || ev.Type != want {
+			t.Fatalf("Pop = %v, %v; want %s", ev.Type, ok, want)
+		}
+	}
+	if q.buf != nil {
+		t.Fatalf("drained queue keeps a ring of %d", len(q.buf))
+	}
+	q.Add("E4", nil, tNow)
+	q.Ack(4)
+	if q.buf != nil || q.Len() != 0 {
+		t.Fatalf("queue drained by Ack keeps a ring of %d (Len %d)", len(q.buf), q.Len())
+	}
+	if ev, ok := q.Pop(); ok {
+		t.Fatalf("Pop on drained queue = %v", ev)
+	}
+	if ev := q.Add("E5", nil, tNow); ev.Seq != 5 {
+		t.Fatalf("Seq after release = %d, want 5", ev.Seq)
+	}
+}
+
 func TestDiscard(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -152,7 +152,6 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.stats.init()
 	m.acks.pending = make(map[ackKey]uint64)
-	m.skills.by = make(map[int]map[ccgw.AgentID]struct{})
 	return m, nil
 }
 

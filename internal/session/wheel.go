@@ -10,12 +10,14 @@ import (
 // wheelEntry asks the sweeper to look at agent id's sign-in gen (or its tombstone)
 // at the entry's tick. Entries are never removed early: a stale one (the session
 // ended, or was re-filed at a later tick) is recognised by gen and skipped.
+// Its fields are ordered to make it 24 bytes, not 40: a live session has one or
+// two (dynamic mode) of them filed.
 type wheelEntry struct {
-	id     ccgw.AgentID
 	gen    uint64
-	tomb   bool   // the entry is for the sign-in's tombstone
 	rest   uint64 // non-zero: the entry is the timer of rest number rest
-	rotate bool   // the entry marks the sign-in's GUID rotation as due
+	id     ccgw.AgentID
+	tomb   bool // the entry is for the sign-in's tombstone
+	rotate bool // the entry marks the sign-in's GUID rotation as due
 }
 
 // wheel files entries by tick number (deadline / tick, rounded up). Each live

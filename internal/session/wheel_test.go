@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/ccgw/ccgw"
 )
@@ -362,5 +363,12 @@ func TestWheelAddAll(t *testing.T) {
 		if got := tIDs(w.due(tStart.Add(time.Duration(i) * time.Second))); !slices.Equal(got, []ccgw.AgentID{ccgw.AgentID(i)}) {
 			t.Fatalf("due(+%ds) = %v", i, got)
 		}
+	}
+}
+
+// TestWheelEntrySize: a live session has one or two entries filed; keep them small.
+func TestWheelEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(wheelEntry{}); n != 24 {
+		t.Errorf("wheelEntry is %d bytes, want 24", n)
 	}
 }

@@ -4,7 +4,6 @@ package bolt
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,9 +17,10 @@ import (
 var sessionsBucket = []byte("sessions")
 
 // Store is a ccgw.SessionStore in a bbolt file. Concurrent writes are coalesced
-// into shared transactions (bbolt's Batch), so many sign-ins cost few fsyncs.
+// into shared transactions (commit.go), so many sign-ins cost few fsyncs.
 type Store struct {
 	db     *bolt.DB
+	w      *committer
 	closed atomic.Bool
 }
 
@@ -35,7 +35,6 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open: %w", err)
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(sessionsBucket)
 		return err
@@ -44,7 +43,7 @@ func Open(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt: init: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, w: newCommitter(db)}, nil
 }
 
 func key(id ccgw.AgentID) []byte {
@@ -53,24 +52,10 @@ func key(id ccgw.AgentID) []byte {
 	return k[:]
 }
 
-// storedGen returns the Gen of the stored session v, or 0 if v cannot be read.
-func storedGen(v []byte) uint64 {
-	var g struct {
-		Gen uint64 `json:"gen"`
-	}
-	if json.Unmarshal(v, &g) != nil {
-		return 0
-	}
-	return g.Gen
-}
-
 // PutSession implements ccgw.SessionStore.
 func (s *Store) PutSession(sess *ccgw.Session) error {
-	v, err := json.Marshal(sess)
-	if err != nil {
-		return err
-	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	v := encodeSession(sess)
+	return s.w.write(func(tx *bolt.Tx) error {
 		b := tx.Bucket(sessionsBucket)
 		k := key(sess.Agent)
 		if old := b.Get(k); old != nil && storedGen(old) > sess.Gen {
@@ -82,7 +67,7 @@ func (s *Store) PutSession(sess *ccgw.Session) error {
 
 // DeleteSession implements ccgw.SessionStore.
 func (s *Store) DeleteSession(id ccgw.AgentID, gen uint64) error {
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.w.write(func(tx *bolt.Tx) error {
 		b := tx.Bucket(sessionsBucket)
 		k := key(id)
 		if old := b.Get(k); old != nil && storedGen(old) == gen {
@@ -93,13 +78,14 @@ func (s *Store) DeleteSession(id ccgw.AgentID, gen uint64) error {
 }
 
 // LoadSessions implements ccgw.SessionStore. A record that cannot be decoded is
-// skipped and reported in the returned error only if fn never failed.
+// skipped and reported in the returned error only if fn never failed. Every call
+// of fn gets the same *ccgw.Session.
 func (s *Store) LoadSessions(fn func(*ccgw.Session) error) error {
-	var bad error // the first undecodable record
+	var bad error         // the first undecodable record
+	var sess ccgw.Session // reused: one allocation, not one per session
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(sessionsBucket).ForEach(func(k, v []byte) error {
-			var sess ccgw.Session
-			if err := json.Unmarshal(v, &sess); err != nil {
+			if err := decodeSession(v, &sess); err != nil {
 				if bad == nil {
 					bad = fmt.Errorf("bolt: session %x: %w", k, err)
 				}
@@ -119,6 +105,7 @@ func (s *Store) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	s.w.close()
 	return s.db.Close()
 }
 

@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 
 	"github.com/ccgw/ccgw"
@@ -11,7 +10,7 @@ import (
 )
 
 var (
-	eventsBucket = []byte("events") // agent(4) gen(8) seq(8) → event JSON
+	eventsBucket = []byte("events") // agent(4) gen(8) seq(8) → event record (codec.go)
 	acksBucket   = []byte("acks")   // agent(4) gen(8) → acknowledged seq(8)
 )
 
@@ -46,13 +45,9 @@ func (s *Store) AppendEvents(id ccgw.AgentID, gen uint64, evs []ccgw.Event) erro
 	}
 	vals := make([][]byte, len(evs))
 	for i := range evs {
-		v, err := json.Marshal(&evs[i])
-		if err != nil {
-			return err
-		}
-		vals[i] = v
+		vals[i] = encodeEvent(&evs[i])
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.w.write(func(tx *bolt.Tx) error {
 		eb, ab, err := buckets(tx)
 		if err != nil {
 			return err
@@ -78,7 +73,7 @@ func (s *Store) AckEvents(acks []ccgw.EventAck) error {
 	if len(acks) == 0 {
 		return nil
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.w.write(func(tx *bolt.Tx) error {
 		for _, a := range acks {
 			if err := ackTx(tx, a.Agent, a.Gen, a.Seq); err != nil {
 				return err
@@ -116,7 +111,7 @@ func ackTx(tx *bolt.Tx, id ccgw.AgentID, gen, seq uint64) error {
 
 // DropEvents implements ccgw.EventStore.
 func (s *Store) DropEvents(id ccgw.AgentID, gen uint64) error {
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.w.write(func(tx *bolt.Tx) error {
 		eb, ab, err := buckets(tx)
 		if err != nil {
 			return err
@@ -135,7 +130,8 @@ func (s *Store) DropEvents(id ccgw.AgentID, gen uint64) error {
 	})
 }
 
-// LoadEvents implements ccgw.EventStore.
+// LoadEvents implements ccgw.EventStore. The calls of fn share one array of
+// events.
 func (s *Store) LoadEvents(fn func(id ccgw.AgentID, gen, acked uint64, evs []ccgw.Event) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		eb, ab := tx.Bucket(eventsBucket), tx.Bucket(acksBucket)
@@ -150,14 +146,16 @@ func (s *Store) LoadEvents(fn func(id ccgw.AgentID, gen, acked uint64, evs []ccg
 		}
 		var cur []byte
 		var evs []ccgw.Event
+		var dec eventDecoder
+		var ev ccgw.Event // reused: decoding into it escapes
 		flush := func() error {
-			if cur == nil {
+			if len(cur) == 0 {
 				return nil
 			}
 			acked := groups[string(cur)]
 			delete(groups, string(cur))
 			err := fn(ccgw.AgentID(binary.BigEndian.Uint32(cur[0:4])), binary.BigEndian.Uint64(cur[4:12]), acked, evs)
-			cur, evs = nil, nil
+			cur, evs = cur[:0], evs[:0] // reused for the next sign-in
 			return err
 		}
 		if eb != nil {
@@ -165,16 +163,15 @@ func (s *Store) LoadEvents(fn func(id ccgw.AgentID, gen, acked uint64, evs []ccg
 				if len(k) != 20 {
 					return nil
 				}
-				if cur != nil && !bytes.Equal(cur, k[:12]) {
+				if len(cur) != 0 && !bytes.Equal(cur, k[:12]) {
 					if err := flush(); err != nil {
 						return err
 					}
 				}
-				if cur == nil {
-					cur = append([]byte(nil), k[:12]...)
+				if len(cur) == 0 {
+					cur = append(cur, k[:12]...)
 				}
-				var ev ccgw.Event
-				if err := json.Unmarshal(v, &ev); err != nil {
+				if err := dec.decode(v, &ev); err != nil {
 					return fmt.Errorf("bolt: event %x: %w", k, err)
 				}
 				ev.Seq = binary.BigEndian.Uint64(k[12:])
