@@ -361,12 +361,17 @@ func (r *runner) schedule(ctx context.Context, t0 time.Time, beats chan<- *simAg
 
 // beat sends agent a's heartbeat and, with Poll, then polls its events. A
 // 100-006 or 000-003 answer is a false sign-out: the tool was keeping a alive.
+//
+// A beat already sent is not cut off when the run ends: the gateway may have
+// rotated the agent's GUID in its answer, and a client that dropped the answer
+// would sign out with a GUID past its grace.
 func (r *runner) beat(ctx context.Context, a *simAgent) {
-	res := r.do(ctx, http.MethodPost, "onlineagent/"+a.id+"/handshake", a.guid, nil)
-	if !r.keptAlive(ctx, a, opHandShake, res) || !r.cfg.Poll {
+	rctx := context.WithoutCancel(ctx)
+	res := r.do(rctx, http.MethodPost, "onlineagent/"+a.id+"/handshake", a.guid, nil)
+	if !r.keptAlive(ctx, a, opHandShake, res) || !r.cfg.Poll || ctx.Err() != nil {
 		return
 	}
-	res = r.do(ctx, http.MethodGet, "agentevent/"+a.id, a.guid, nil)
+	res = r.do(rctx, http.MethodGet, "agentevent/"+a.id, a.guid, nil)
 	r.keptAlive(ctx, a, opPoll, res)
 }
 
