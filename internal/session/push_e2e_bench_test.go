@@ -20,25 +20,25 @@ import (
 // (Config.Notify → Pusher.Notify, the Manager the Pusher's Source, default
 // Pusher settings: 256 workers), pushing over loopback HTTP to a local receiver
 // that answers {"message":"success","retcode":"0"}. One op is one round:
-// Manager.Update gives every agent one event (benchPushProducers goroutines
-// share the agents), and the round ends when the Pusher delivered all of them;
-// the acknowledgements are then flushed as Run's tick does.
+// Manager.Update gives every agent one event (producers=P goroutines share the
+// agents, as P requests or simulator calls at once would), and the round ends
+// when the Pusher delivered all of them; the acknowledgements are then flushed
+// as Run's tick does.
 //
 //   - store=memory: the sessions in an in-memory store (benchStore), no event
 //     store: the Manager's and the Pusher's own cost.
 //   - store=bolt: sessions and events in one bbolt file in b.TempDir(), as
 //     cmd/ccgw runs: each Update writes the session and appends its event (two
-//     bbolt batches, each an fsync shared by the Updates that meet in it), each
-//     round's acknowledgements are one more transaction.
+//     writes, each waiting for a commit, an fsync shared by the writes that
+//     meet in it), each round's acknowledgements are one more transaction.
+//
+// producers=8 keeps the Pusher busy without crowding it; producers=256 is many
+// concurrent writers, which the bolt store needs to fill its commits.
 //
 //	go test -run '^$' -bench PushEndToEnd -benchtime 10x ./internal/session/
 
 // benchPushAgents is the number of push-mode sessions.
 const benchPushAgents = 10000
-
-// benchPushProducers is the number of goroutines that call Update, so that
-// bbolt's batches gather concurrent writes as concurrent requests would.
-const benchPushProducers = 256
 
 // benchPushOK is the receiver's answer.
 const benchPushOK = `{"message":"success","retcode":"0"}`
@@ -50,13 +50,15 @@ func benchPushEmitOne(*ccgw.Session, time.Time) ([]Emit, error) { return benchPu
 
 func BenchmarkPushEndToEnd(b *testing.B) {
 	for _, st := range []string{"memory", "bolt"} {
-		b.Run(fmt.Sprintf("store=%s/agents=%d", st, benchPushAgents), func(b *testing.B) {
-			benchPushE2E(b, st == "bolt")
-		})
+		for _, producers := range []int{8, 256} {
+			b.Run(fmt.Sprintf("store=%s/producers=%d/agents=%d", st, producers, benchPushAgents), func(b *testing.B) {
+				benchPushE2E(b, st == "bolt", producers)
+			})
+		}
 	}
 }
 
-func benchPushE2E(b *testing.B, useBolt bool) {
+func benchPushE2E(b *testing.B, useBolt bool, producers int) {
 	var received atomic.Uint64
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -90,7 +92,7 @@ func benchPushE2E(b *testing.B, useBolt bool) {
 	for i := range ids {
 		ids[i] = ccgw.MinAgentID + ccgw.AgentID(i)
 	}
-	benchPushEach(ids, func(id ccgw.AgentID) {
+	benchPushEach(ids, 256, func(id ccgw.AgentID) { // set-up: as fast as it goes
 		s := ccgw.Session{Agent: id, Phone: "70001", Mode: ccgw.ModePush, CallbackURI: rcv.URL + psPath, ServiceToken: "token"}
 		if _, err := m.SignIn(SignIn{Op: "login", Password: "secret", Status: ccgw.StateIdle, Session: s}); err != nil {
 			b.Errorf("sign in %d: %v", id, err)
@@ -110,7 +112,7 @@ func benchPushE2E(b *testing.B, useBolt bool) {
 	b.ReportAllocs()
 	var failed atomic.Int64
 	for b.Loop() {
-		benchPushEach(ids, func(id ccgw.AgentID) {
+		benchPushEach(ids, producers, func(id ccgw.AgentID) {
 			if _, err := m.Update(id, "*", benchPushEmitOne); err != nil {
 				failed.Add(1)
 			}
@@ -130,11 +132,11 @@ func benchPushE2E(b *testing.B, useBolt bool) {
 	b.ReportMetric(float64(st.Pushes-start.Pushes)/secs, "pushes/s")
 }
 
-// benchPushEach calls fn for every id, from benchPushProducers goroutines.
-func benchPushEach(ids []ccgw.AgentID, fn func(ccgw.AgentID)) {
+// benchPushEach calls fn for every id, from n goroutines.
+func benchPushEach(ids []ccgw.AgentID, n int, fn func(ccgw.AgentID)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range benchPushProducers {
+	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
