@@ -50,6 +50,11 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 	if err != nil {
 		return nil, err
 	}
+	guidKey, err := st.Key("guid", 32)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	sm, err := session.New(session.Config{
 		Timeout:         c.HeartbeatTimeout,
 		Store:           st,
@@ -60,6 +65,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 		AuthMode:        mode,
 		GUIDInterval:    c.GUIDInterval,
 		GUIDTimeout:     c.GUIDTimeout,
+		GUIDKey:         guidKey,
 		QueueSize:       c.QueueSize,
 		RestTimeoutIdle: c.RestTimeout == "idle",
 		Notify:          notify,

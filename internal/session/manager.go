@@ -38,9 +38,13 @@ type Config struct {
 	AuthMode     AuthMode          // AuthStatic
 	GUIDInterval time.Duration     // dynamic GUID refresh period; 60s
 	GUIDTimeout  time.Duration     // how long a superseded GUID is accepted; 120s
-	QueueSize    int               // events kept per agent; 1000
-	Tick         time.Duration     // sweep granularity; Timeout/120 within [10ms, 1s]
-	MaxExpiries  int               // sign-outs per sweep, the rest wait a tick; 10000
+	// GUIDKey derives rotated GUIDs (guid.go), so that rotating writes nothing;
+	// a rotated GUID is recognised after a restart only with the same key. Empty
+	// means a fresh random key.
+	GUIDKey     []byte
+	QueueSize   int           // events kept per agent; 1000
+	Tick        time.Duration // sweep granularity; Timeout/120 within [10ms, 1s]
+	MaxExpiries int           // sign-outs per sweep, the rest wait a tick; 10000
 	// Notify, if set, is called (outside every lock) after events were queued for
 	// a push-mode session.
 	Notify func(id ccgw.AgentID)
@@ -91,6 +95,9 @@ type entry struct {
 	hot     *hotRec      // last seen and GUID bits, in the dense table
 	polling atomic.Int32 // polls in progress; a held poll keeps the session alive
 	q       *event.Queue
+	// guidN is the rotation number of s.GUID (0: the sign-in's); -1 until known
+	// for a restored session (see guidNLocked).
+	guidN int64
 }
 
 // tomb keeps an ended session's last events for its client to collect with its
@@ -134,6 +141,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.GUIDTimeout <= 0 {
 		cfg.GUIDTimeout = 120 * time.Second
+	}
+	if len(cfg.GUIDKey) == 0 {
+		cfg.GUIDKey = NewGUIDKey()
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 1000
@@ -186,7 +196,7 @@ func (m *Manager) Restore() (int, error) {
 	n := 0
 	var maxGen uint64
 	err := m.cfg.Store.LoadSessions(func(s *ccgw.Session) error {
-		e := &entry{s: *s, q: m.queueFor(s.Agent, s.Simulated), hot: m.hot.get(s.Agent)}
+		e := &entry{s: *s, q: m.queueFor(s.Agent, s.Simulated), hot: m.hot.get(s.Agent), guidN: -1}
 		e.hot.seen.Store(now.UnixNano())
 		e.hot.setGUID(s.GUID, m.cfg.NodeName)
 		sh := m.shard(s.Agent)
@@ -362,7 +372,7 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 	for _, sk := range agent.Skills {
 		s.Skills = append(s.Skills, sk.ID)
 	}
-	e := &entry{s: s, pending: true, q: m.queueFor(id, s.Simulated), hot: m.hot.get(id)}
+	e := &entry{s: s, pending: true, q: m.queueFor(id, s.Simulated), hot: m.hot.get(id)} // guidN 0: the sign-in's GUID
 
 	sh := m.shard(id)
 	sh.mu.Lock()
@@ -480,27 +490,91 @@ func (m *Manager) notify(s *ccgw.Session) {
 }
 
 // authedLocked returns agent id's live session if guid authenticates it: else
-// RetNotSignedIn (no session) or RetNoPermission. sh.mu must be held.
+// RetNotSignedIn (no session) or RetNoPermission. sh.mu must be held for writing.
 func (m *Manager) authedLocked(sh *shard, id ccgw.AgentID, guid string, now time.Time) (*entry, error) {
 	e := sh.live[id]
 	if e == nil {
 		return nil, ccgw.Fail(ccgw.RetNotSignedIn)
 	}
-	if err := m.authLocked(e, guid, now); err != nil {
+	if err := m.authLocked(e, guid, now, true); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
-// authLocked checks guid against e; sh.mu must be held (read or write).
-func (m *Manager) authLocked(e *entry, guid string, now time.Time) error {
-	if guid != "" && guid == e.s.GUID {
+// errUpgrade is authLocked's answer under a read lock to a GUID that must be
+// adopted first: the caller lets go, calls adoptGUID and starts again.
+var errUpgrade = errors.New("session: GUID to adopt")
+
+// authLocked checks guid against e; sh.mu must be held, for writing if write.
+// A rotated GUID of e's sign-in newer than e's (one issued before a crash and
+// never stored; guid.go) is adopted as e's current GUID: at once if write, else
+// the answer is errUpgrade.
+func (m *Manager) authLocked(e *entry, guid string, now time.Time, write bool) error {
+	if guid == "" {
+		return ccgw.Fail(ccgw.RetNoPermission)
+	}
+	if guid == e.s.GUID {
 		return nil
 	}
-	if guid != "" && guid == e.s.PrevGUID && ccgw.Millis(now) < e.s.PrevUntil {
+	if guid == e.s.PrevGUID && ccgw.Millis(now) < e.s.PrevUntil {
 		return nil
+	}
+	if m.cfg.AuthMode == AuthDynamic {
+		if n, ok := derivedN(m.cfg.GUIDKey, &e.s, guid, m.cfg.NodeName); ok && int64(n) > m.guidN(e, write) {
+			if !write {
+				return errUpgrade
+			}
+			m.adoptLocked(e, n, guid, now)
+			return nil
+		}
 	}
 	return ccgw.Fail(ccgw.RetNoPermission)
+}
+
+// guidN returns the rotation number of e's current GUID; sh.mu must be held, for
+// writing if write (it is then kept).
+func (m *Manager) guidN(e *entry, write bool) int64 {
+	if e.guidN >= 0 {
+		return e.guidN
+	}
+	n, ok := derivedN(m.cfg.GUIDKey, &e.s, e.s.GUID, m.cfg.NodeName)
+	if !ok {
+		n = 0 // the sign-in's GUID
+	}
+	if write {
+		e.guidN = int64(n)
+	}
+	return int64(n)
+}
+
+// adoptLocked makes guid, rotation n of e's sign-in, e's current GUID, with the
+// one before it accepted for GUIDTimeout; sh.mu must be held for writing.
+func (m *Manager) adoptLocked(e *entry, n uint32, guid string, now time.Time) {
+	prev := e.s.GUID
+	if int64(n)-1 > m.guidN(e, true) {
+		prev = deriveGUID(m.cfg.GUIDKey, &e.s, n-1, m.cfg.NodeName)
+	}
+	e.s.PrevGUID = prev
+	e.s.PrevUntil = ccgw.Millis(now.Add(m.cfg.GUIDTimeout))
+	e.s.GUID = guid
+	e.s.GUIDIssued = ccgw.Millis(now)
+	e.guidN = int64(n)
+	e.hot.setGUID(guid, m.cfg.NodeName)
+	m.wheel.add(m.rotationDue(&e.s), wheelEntry{id: e.s.Agent, gen: e.s.Gen, rotate: true})
+	m.cfg.Log.Info("rotated GUID recovered", "agent", e.s.Agent.String(), "rotation", n)
+}
+
+// adoptGUID adopts guid for agent id's session (see authLocked); the caller then
+// starts again.
+func (m *Manager) adoptGUID(id ccgw.AgentID, guid string) {
+	now := m.cfg.Clock.Now()
+	sh := m.shard(id)
+	sh.mu.Lock()
+	if e := sh.live[id]; e != nil {
+		_ = m.authLocked(e, guid, now, true) // the caller's retry gives the verdict
+	}
+	sh.mu.Unlock()
 }
 
 // Heartbeat renews agent id's session if guid is its GUID (or the previous one,
@@ -522,9 +596,17 @@ func (m *Manager) Heartbeat(id ccgw.AgentID, guid, token string) (string, error)
 	}
 	sh := m.shard(id)
 	sh.mu.RLock()
-	e, err := m.authedLocked(sh, id, guid, now)
-	if err != nil {
+	e := sh.live[id]
+	if e == nil {
 		sh.mu.RUnlock()
+		return "", ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	if err := m.authLocked(e, guid, now, false); err != nil {
+		sh.mu.RUnlock()
+		if err == errUpgrade {
+			m.adoptGUID(id, guid)
+			return m.Heartbeat(id, guid, token)
+		}
 		return "", err
 	}
 	e.hot.seen.Store(now.UnixNano())
@@ -546,7 +628,8 @@ func (m *Manager) Heartbeat(id ccgw.AgentID, guid, token string) (string, error)
 	return "", nil
 }
 
-// refresh rotates e's GUID and/or replaces its token, and persists the change.
+// refresh rotates e's GUID and/or replaces its token. A new token is persisted; a
+// rotation alone is not (guid.go).
 func (m *Manager) refresh(id ccgw.AgentID, e *entry, token string, rotate bool, now time.Time) (string, error) {
 	sh := m.shard(id)
 	sh.mu.Lock()
@@ -557,9 +640,12 @@ func (m *Manager) refresh(id ccgw.AgentID, e *entry, token string, rotate bool, 
 	if rotate && now.Sub(time.UnixMilli(e.s.GUIDIssued)) >= m.cfg.GUIDInterval {
 		m.rotateLocked(e, now)
 	}
-	if token != "" {
-		e.s.ServiceToken = token
+	if token == "" {
+		g := e.s.GUID
+		sh.mu.Unlock()
+		return g, nil
 	}
+	e.s.ServiceToken = token
 	s := e.s
 	sh.mu.Unlock()
 	if err := m.cfg.Store.PutSession(&s); err != nil {
@@ -568,10 +654,13 @@ func (m *Manager) refresh(id ccgw.AgentID, e *entry, token string, rotate bool, 
 	return s.GUID, nil
 }
 
+// rotateLocked gives e the next rotation of its GUID; sh.mu must be held for writing.
 func (m *Manager) rotateLocked(e *entry, now time.Time) {
+	n := m.guidN(e, true) + 1
 	e.s.PrevGUID = e.s.GUID
 	e.s.PrevUntil = ccgw.Millis(now.Add(m.cfg.GUIDTimeout))
-	e.s.GUID = newGUID(m.cfg.NodeName)
+	e.s.GUID = deriveGUID(m.cfg.GUIDKey, &e.s, uint32(n), m.cfg.NodeName)
+	e.guidN = n
 	e.s.GUIDIssued = ccgw.Millis(now)
 	e.hot.setGUID(e.s.GUID, m.cfg.NodeName)
 	if m.cfg.AuthMode == AuthDynamic {
@@ -664,8 +753,17 @@ func (m *Manager) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait t
 	sh := m.shard(id)
 	sh.mu.RLock()
 	e := sh.live[id]
-	if e == nil || m.authLocked(e, guid, now) != nil {
-		live := e != nil
+	if e != nil {
+		if err := m.authLocked(e, guid, now, false); err == errUpgrade {
+			sh.mu.RUnlock()
+			m.adoptGUID(id, guid)
+			return m.Poll(ctx, id, guid, wait)
+		} else if err != nil {
+			e = nil
+		}
+	}
+	if e == nil {
+		live := sh.live[id] != nil
 		sh.mu.RUnlock()
 		return m.pollTomb(id, guid, live)
 	}
@@ -733,16 +831,22 @@ func (m *Manager) Session(id ccgw.AgentID, guid string) (ccgw.Session, error) {
 	now := m.cfg.Clock.Now()
 	sh := m.shard(id)
 	sh.mu.RLock()
-	defer sh.mu.RUnlock()
 	e := sh.live[id]
 	if e == nil {
+		sh.mu.RUnlock()
 		return ccgw.Session{}, ccgw.Fail(ccgw.RetNotSignedIn)
 	}
-	if err := m.authLocked(e, guid, now); err != nil {
+	if err := m.authLocked(e, guid, now, false); err != nil {
+		sh.mu.RUnlock()
+		if err == errUpgrade {
+			m.adoptGUID(id, guid)
+			return m.Session(id, guid)
+		}
 		return ccgw.Session{}, err
 	}
 	s := e.s
 	s.Skills = append([]int(nil), e.s.Skills...)
+	sh.mu.RUnlock()
 	return s, nil
 }
 
@@ -781,7 +885,7 @@ func (m *Manager) Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, 
 		return ccgw.Session{}, ccgw.Fail(ccgw.RetNotSignedIn)
 	}
 	if guid != "*" {
-		if err := m.authLocked(e, guid, now); err != nil {
+		if err := m.authLocked(e, guid, now, true); err != nil {
 			sh.mu.Unlock()
 			return ccgw.Session{}, err
 		}

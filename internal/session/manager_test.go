@@ -31,6 +31,7 @@ type tStore struct {
 	mu      sync.Mutex // guards all below
 	m       map[ccgw.AgentID]ccgw.Session
 	deletes map[tKey]int
+	nputs   map[ccgw.AgentID]int // PutSession calls per agent
 	failPut error
 	loadErr error               // returned by LoadSessions after it yielded every session
 	onPut   func(*ccgw.Session) // called, outside mu, before each put
@@ -39,12 +40,13 @@ type tStore struct {
 var _ ccgw.SessionStore = (*tStore)(nil)
 
 func newTStore() *tStore {
-	return &tStore{m: map[ccgw.AgentID]ccgw.Session{}, deletes: map[tKey]int{}}
+	return &tStore{m: map[ccgw.AgentID]ccgw.Session{}, deletes: map[tKey]int{}, nputs: map[ccgw.AgentID]int{}}
 }
 
 func (s *tStore) PutSession(x *ccgw.Session) error {
 	s.mu.Lock()
 	hook, fail := s.onPut, s.failPut
+	s.nputs[x.Agent]++
 	s.mu.Unlock()
 	if hook != nil {
 		hook(x)
@@ -96,6 +98,13 @@ func (s *tStore) get(id ccgw.AgentID) (ccgw.Session, bool) {
 	defer s.mu.Unlock()
 	x, ok := s.m[id]
 	return x, ok
+}
+
+// puts returns how many times agent id's session was put.
+func (s *tStore) puts(id ccgw.AgentID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nputs[id]
 }
 
 func (s *tStore) len() int {
@@ -1024,8 +1033,8 @@ func TestGUIDRotation(t *testing.T) {
 			if set := renew(g2); set != "" {
 				t.Fatalf("new GUID: told %q, want nothing", set)
 			}
-			if stored, _ := env.st.get(1001); stored.GUID != g2 {
-				t.Fatal("rotated GUID not persisted")
+			if stored, _ := env.st.get(1001); stored.GUID != s.GUID {
+				t.Fatalf("stored GUID %q, want the sign-in's: a rotation writes nothing (guid.go)", stored.GUID)
 			}
 			env.fc.Set(tStart.Add(interval + grace - time.Millisecond))
 			if _, err := env.m.Session(1001, s.GUID); err != nil {

@@ -3,6 +3,7 @@
 package bolt
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -111,3 +112,30 @@ func (s *Store) Close() error {
 
 // Ready reports whether the store is open.
 func (s *Store) Ready() bool { return !s.closed.Load() }
+
+var keysBucket = []byte("keys")
+
+// Key returns the secret named name, of n random bytes, made and stored the first
+// time it is asked for: the key of the session.Manager's rotated GUIDs is one.
+func (s *Store) Key(name string, n int) ([]byte, error) {
+	var key []byte
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(keysBucket)
+		if err != nil {
+			return err
+		}
+		if v := b.Get([]byte(name)); len(v) == n {
+			key = append([]byte(nil), v...)
+			return nil
+		}
+		key = make([]byte, n)
+		if _, err := rand.Read(key); err != nil {
+			return err
+		}
+		return b.Put([]byte(name), key)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: key %s: %w", name, err)
+	}
+	return key, nil
+}

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -379,4 +380,34 @@ func TestSessionConcurrentPuts(t *testing.T) {
 	}
 	defer s2.Close()
 	check(s2)
+}
+
+// TestKey checks that a key is made once, kept across a reopen, and that names
+// and lengths give different keys.
+func TestKey(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, err := st.Key("guid", 32)
+	if err != nil || len(k1) != 32 {
+		t.Fatalf("Key = %x, %v", k1, err)
+	}
+	again, _ := st.Key("guid", 32)
+	other, _ := st.Key("other", 32)
+	if !bytes.Equal(k1, again) || bytes.Equal(k1, other) || bytes.Equal(k1, make([]byte, 32)) {
+		t.Fatalf("keys %x, again %x, other %x: want one stable random key per name", k1, again, other)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	if k, _ := st2.Key("guid", 32); !bytes.Equal(k, k1) {
+		t.Fatalf("key after reopen %x, want %x", k, k1)
+	}
 }
