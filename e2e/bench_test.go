@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -50,5 +51,52 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "\r") {
 		t.Errorf("no progress line on stderr: %q", stderr.String())
+	}
+}
+
+// TestBenchBaselineOwnProcess runs `ccgw bench --baseline` with a small N: the
+// bare server is the real binary re-executed as its own process, reported with
+// its pid, RSS and ratios, and gone once the bench has exited.
+func TestBenchBaselineOwnProcess(t *testing.T) {
+	p := startGateway(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "bench", "--url", p.scheme+"://"+p.addr,
+		"--agents", "200", "--interval", "200ms", "--duration", "1s", "--baseline")
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE")) // the server inherits it
+	// The server writes to the bench's stderr: one outliving the bench would hold
+	// that pipe open; Run then fails with exec.ErrWaitDelay instead of hanging.
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	out := stdout.String()
+	t.Logf("ccgw bench --baseline output:\n%s", out)
+	if err != nil {
+		t.Fatalf("ccgw bench --baseline: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "WARNING: DATA RACE") {
+		t.Errorf("ccgw bench or its baseline server reported a data race:\n%s", stderr.String())
+	}
+	m := regexp.MustCompile(`(?m)^baseline:\s+bare net/http in its own process \(pid (\d+)\) at http://127\.0\.0\.1:\d+: ([0-9.]+) requests/s, .*, 0 false sign-outs, RSS [0-9.]+ MiB$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no baseline line for a server in its own process, with RSS")
+	}
+	if rps, _ := strconv.ParseFloat(m[2], 64); rps <= 0 {
+		t.Errorf("baseline throughput %v requests/s", rps)
+	}
+	r := regexp.MustCompile(`(?m)^ccgw/baseline:\s+requests/s ([0-9.]+)×, p50 [0-9.]+×`).FindStringSubmatch(out)
+	if r == nil {
+		t.Fatalf("no ccgw/baseline ratios")
+	}
+	if ratio, _ := strconv.ParseFloat(r[1], 64); ratio <= 0 {
+		t.Errorf("requests/s ratio %v", ratio)
+	}
+	// The bench waited for its server before exiting: the pid is gone, not a zombie.
+	pid, _ := strconv.Atoi(m[1])
+	if proc, err := os.FindProcess(pid); err == nil {
+		if err := proc.Signal(syscall.Signal(0)); err == nil {
+			t.Errorf("baseline server pid %d still exists after the bench exited", pid)
+		}
 	}
 }

@@ -20,8 +20,10 @@ const benchUsage = `usage: ccgw bench [flags]
 Signs agents in to a running gateway, heartbeats each once per interval (spread
 evenly over it) on a bounded pool of keep-alive connections for the duration,
 signs them out and reports requests/s, handShake latency percentiles, retcodes,
-false sign-outs and the gateway's RSS (from its /metrics). Exits 1 if an agent
-could not sign in, a request failed or an agent was falsely signed out.
+false sign-outs and the gateway's RSS (from its /metrics). With --baseline it
+then runs the same load against a bare net/http server and prints ccgw's ratios
+to it. Exits 1 if an agent could not sign in, a request failed or an agent was
+falsely signed out.
 
 `
 
@@ -86,9 +88,15 @@ func parseBenchFlags(args []string, stderr io.Writer) (loadtest.Config, error) {
 	fs.IntVar(&c.SignInRate, "signin-rate", c.SignInRate, "sign-ins per second at most (0: as fast as the connections allow)")
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "do not verify the gateway's TLS certificate")
 	fs.StringVar(&c.Out, "out", c.Out, "write an HTML page with a plot of p50/p99 latency per second to `FILE`")
-	fs.BoolVar(&c.Baseline, "baseline", c.Baseline, "then run the same load against a bare net/http server in this process and print ratios to it")
+	fs.BoolVar(&c.Baseline, "baseline", c.Baseline, "then run the same load against a bare net/http server in its own process, as the gateway is, and print ratios to it")
+	inProcess := fs.Bool("baseline-in-process", false, "like --baseline, but run the bare server inside the bench process, sharing its Go scheduler with the load generator")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if *inProcess {
+		c.Baseline = true // and StartBaseline nil: in this process
+	} else if c.Baseline {
+		c.StartBaseline = startBaselineProcess(stderr)
 	}
 	switch {
 	case fs.NArg() > 0:

@@ -16,8 +16,16 @@ func TestParseBenchFlags(t *testing.T) {
 		c.Conns != 8 || !c.Poll || !c.Insecure || c.Out != "p.html" || !c.Baseline || c.FirstAgent != 2000 || c.SignInRate != 50 {
 		t.Errorf("parsed %+v", c)
 	}
+	if c.StartBaseline == nil {
+		t.Errorf("--baseline: no StartBaseline (want its own process)")
+	}
+	c, err = parseBenchFlags([]string{"--baseline-in-process"}, io.Discard)
+	if err != nil || !c.Baseline || c.StartBaseline != nil {
+		t.Errorf("--baseline-in-process: Baseline %v, StartBaseline set %v, %v; want a baseline in this process", c.Baseline, c.StartBaseline != nil, err)
+	}
 	d, err := parseBenchFlags(nil, io.Discard)
-	if err != nil || d.Agents != 10000 || d.Conns != 64 || d.Interval != 30*time.Second || d.FirstAgent != 101 {
+	if err != nil || d.Agents != 10000 || d.Conns != 64 || d.Interval != 30*time.Second || d.FirstAgent != 101 ||
+		d.Baseline || d.StartBaseline != nil {
 		t.Errorf("defaults %+v, %v", d, err)
 	}
 	for _, bad := range [][]string{{"--agents", "0"}, {"--conns", "0"}, {"--interval", "0s"}, {"--duration", "-1s"}, {"extra"}, {"--nope"}} {

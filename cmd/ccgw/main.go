@@ -37,6 +37,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "bench" {
 		os.Exit(runBench(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == baselineServerCmd {
+		os.Exit(baselineServerMain(os.Args[2:]))
+	}
 	m := NewMain()
 	if err := m.ParseFlags(os.Args[1:], os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -57,6 +60,17 @@ func main() {
 		m.Log.Error("shutdown", "err", err)
 		os.Exit(1)
 	}
+}
+
+// baselineServerMain is main for the hidden `ccgw bench-baseline-server`. It
+// ignores SIGINT: Ctrl-C reaches the whole process group, and the bench that
+// started it, stopping, signs its agents out of it first. It ends when stdin ends
+// or at SIGTERM.
+func baselineServerMain(args []string) int {
+	signal.Ignore(os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	return runBaselineServer(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 }
 
 // Config is the command line.

@@ -42,6 +42,12 @@ type Config struct {
 	Out        string        // if set, write an HTML page with a latency plot to this file
 	Baseline   bool          // also run the same load against a bare net/http server, for ratios
 	Progress   io.Writer     // if set, a one-line progress bar is redrawn here about once a second
+
+	// StartBaseline starts the bare server of the Baseline run, over TLS if tls
+	// (cfg.URL is https://), and returns once it accepts connections; ctx bounds
+	// the start only. nil: a BareServer in this process, sharing its Go scheduler
+	// with the load generator ("in the bench process").
+	StartBaseline func(ctx context.Context, tls bool) (BaselineServer, error)
 }
 
 func (c *Config) setDefaults() error {
@@ -112,10 +118,11 @@ type simAgent struct {
 }
 
 // Run runs the load described by cfg: against cfg.URL and, if cfg.Baseline, then
-// against a bare net/http server in this process. It returns the report (with
-// Baseline set in that case) and writes cfg.Out. If ctx ends early it stops the
-// load, signs the agents out and returns what it measured with ctx's error.
-// It returns an error without a report when no agent could sign in.
+// against the bare net/http server cfg.StartBaseline starts, which it stops
+// afterwards. It returns the report (with Baseline set in that case) and writes
+// cfg.Out. If ctx ends early it stops the load, signs the agents out and returns
+// what it measured with ctx's error. It returns an error without a report when
+// no agent could sign in.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return Report{}, err
@@ -125,16 +132,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 	if cfg.Baseline && ctx.Err() == nil {
-		b, err := startBaseline(strings.HasPrefix(cfg.URL, "https://"))
+		brep, err := runBaseline(ctx, cfg)
 		if err != nil {
-			return rep, err
-		}
-		bcfg := cfg
-		bcfg.URL, bcfg.Insecure = b.url, true // our own self-signed certificate
-		brep, berr := runOnce(ctx, bcfg, "baseline")
-		b.close()
-		if berr != nil {
-			return rep, fmt.Errorf("baseline: %w", berr)
+			return rep, fmt.Errorf("baseline: %w", err)
 		}
 		rep.Baseline = &brep
 	}
@@ -144,6 +144,31 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 	}
 	return rep, ctx.Err()
+}
+
+// runBaseline starts the bare server, runs cfg's load against it and stops it.
+func runBaseline(ctx context.Context, cfg Config) (Report, error) {
+	start := cfg.StartBaseline
+	if start == nil {
+		start = inBenchProcess
+	}
+	b, err := start(ctx, strings.HasPrefix(cfg.URL, "https://"))
+	if err != nil {
+		return Report{}, err
+	}
+	bcfg := cfg
+	bcfg.URL, bcfg.Insecure = strings.TrimRight(b.URL, "/"), true // a throw-away self-signed certificate
+	var rep Report
+	if !strings.HasPrefix(bcfg.URL, "http://") && !strings.HasPrefix(bcfg.URL, "https://") {
+		err = fmt.Errorf("server URL %q: want http://host:port or https://host:port", b.URL)
+	} else {
+		rep, err = runOnce(ctx, bcfg, "baseline")
+		rep.Where = b.Where
+	}
+	if serr := b.Stop(); serr != nil && err == nil {
+		err = fmt.Errorf("stop: %w", serr)
+	}
+	return rep, err
 }
 
 // runner is one load run against one target.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -257,10 +258,140 @@ func TestRunBaseline(t *testing.T) {
 	if !strings.HasPrefix(rep.Baseline.URL, "http://127.0.0.1:") {
 		t.Errorf("baseline URL %q", rep.Baseline.URL)
 	}
+	if rep.Baseline.Where != "in the bench process" || rep.Baseline.RSS != -1 {
+		t.Errorf("in-process baseline: where %q, RSS %d (the bench's own: not reported)", rep.Baseline.Where, rep.Baseline.RSS)
+	}
 	var text strings.Builder
 	rep.WriteText(&text)
-	if !strings.Contains(text.String(), "ccgw/baseline:") {
+	if !strings.Contains(text.String(), "ccgw/baseline:") || !strings.Contains(text.String(), "bare net/http in the bench process at ") {
 		t.Errorf("report without ratios:\n%s", text.String())
+	}
+}
+
+// fakeStarter is a Config.StartBaseline that starts a BareServer (with /metrics)
+// in the test and records how it was used.
+type fakeStarter struct {
+	t       *testing.T
+	tls     []bool // per start
+	stops   int
+	stopErr error
+	srv     *BareServer
+}
+
+func (f *fakeStarter) start(ctx context.Context, tls bool) (BaselineServer, error) {
+	f.tls = append(f.tls, tls)
+	if ctx == nil {
+		f.t.Error("StartBaseline without a context")
+	}
+	b, err := StartBare(BareConfig{TLS: tls, RSS: true})
+	if err != nil {
+		return BaselineServer{}, err
+	}
+	f.srv = b
+	f.t.Cleanup(func() { b.Close() })
+	return BaselineServer{URL: b.URL + "/", Where: "in a fake", Stop: func() error {
+		f.stops++
+		b.Close()
+		return f.stopErr
+	}}, nil
+}
+
+func TestRunBaselineStarter(t *testing.T) {
+	t.Run("http", func(t *testing.T) {
+		f := &fakeStarter{t: t}
+		rep, err := Run(context.Background(), Config{
+			URL: testGateway(t, session.AuthStatic), Agents: 50, Interval: 100 * time.Millisecond,
+			Duration: 300 * time.Millisecond, Conns: 4, Baseline: true, StartBaseline: f.start,
+		})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if len(f.tls) != 1 || f.tls[0] || f.stops != 1 {
+			t.Fatalf("started %v (TLS per start), stopped %d times; want one plain start and one stop", f.tls, f.stops)
+		}
+		checkClean(t, rep)
+		bl := rep.Baseline
+		if bl == nil {
+			t.Fatal("no baseline report")
+		}
+		checkClean(t, *bl)
+		if bl.URL != f.srv.URL || bl.Where != "in a fake" {
+			t.Errorf("baseline at %q %q, want the starter's %q", bl.URL, bl.Where, f.srv.URL)
+		}
+		if bl.RSS <= 0 {
+			t.Errorf("baseline RSS %d, want the server's /metrics figure", bl.RSS)
+		}
+		var text strings.Builder
+		rep.WriteText(&text)
+		if !regexp.MustCompile(`(?m)^baseline: +bare net/http in a fake at http://127\.0\.0\.1:\d+: [0-9.]+ requests/s, .*, 0 false sign-outs, RSS [0-9.]+ MiB$`).MatchString(text.String()) {
+			t.Errorf("report's baseline line:\n%s", text.String())
+		}
+	})
+	t.Run("https", func(t *testing.T) {
+		// A bare server over TLS stands in for the gateway: the starter is asked for TLS too.
+		gw, err := StartBare(BareConfig{TLS: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer gw.Close()
+		f := &fakeStarter{t: t}
+		rep, err := Run(context.Background(), Config{
+			URL: gw.URL, Insecure: true, Agents: 20, Interval: 100 * time.Millisecond,
+			Duration: 200 * time.Millisecond, Conns: 2, Baseline: true, StartBaseline: f.start,
+		})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if len(f.tls) != 1 || !f.tls[0] || f.stops != 1 {
+			t.Fatalf("started %v (TLS per start), stopped %d times; want one TLS start and one stop", f.tls, f.stops)
+		}
+		if rep.Baseline == nil || !strings.HasPrefix(rep.Baseline.URL, "https://") {
+			t.Fatalf("baseline %+v", rep.Baseline)
+		}
+		checkClean(t, *rep.Baseline)
+	})
+	t.Run("start fails", func(t *testing.T) {
+		start := func(context.Context, bool) (BaselineServer, error) { return BaselineServer{}, errors.New("no fork") }
+		rep, err := Run(context.Background(), Config{
+			URL: testGateway(t, session.AuthStatic), Agents: 5, Interval: 50 * time.Millisecond,
+			Duration: 100 * time.Millisecond, Conns: 2, Baseline: true, StartBaseline: start,
+		})
+		if err == nil || !strings.Contains(err.Error(), "baseline: no fork") {
+			t.Errorf("Run: %v, want the starter's error", err)
+		}
+		if rep.SignedIn != 5 || rep.Baseline != nil {
+			t.Errorf("report: %d signed in, baseline %v; want the gateway's run alone", rep.SignedIn, rep.Baseline)
+		}
+	})
+	t.Run("stop fails", func(t *testing.T) {
+		f := &fakeStarter{t: t, stopErr: errors.New("exit status 66")}
+		_, err := Run(context.Background(), Config{
+			URL: testGateway(t, session.AuthStatic), Agents: 5, Interval: 50 * time.Millisecond,
+			Duration: 100 * time.Millisecond, Conns: 2, Baseline: true, StartBaseline: f.start,
+		})
+		if err == nil || !strings.Contains(err.Error(), "exit status 66") || f.stops != 1 {
+			t.Errorf("Run: %v after %d stops, want the stop's error after one", err, f.stops)
+		}
+	})
+}
+
+func TestVmRSS(t *testing.T) {
+	for _, tc := range []struct {
+		status string
+		rss    int64
+		ok     bool
+	}{
+		{"Name:\tccgw\nVmHWM:\t   20000 kB\nVmRSS:\t   12345 kB\nRssAnon:\t 1 kB\n", 12345 << 10, true},
+		{"VmRSS: 0 kB", 0, true},
+		{"Name:\tkthreadd\n", 0, false}, // kernel threads have none
+		{"VmRSS:\t12 MB\n", 0, false},
+		{"VmRSS:\tx kB\n", 0, false},
+		{"", 0, false},
+	} {
+		rss, ok := vmRSS([]byte(tc.status))
+		if rss != tc.rss || ok != tc.ok {
+			t.Errorf("vmRSS(%q) = %d, %v; want %d, %v", tc.status, rss, ok, tc.rss, tc.ok)
+		}
 	}
 }
 

@@ -122,7 +122,11 @@ func baselineNote(rep *Report) string {
 	if rep.Baseline == nil {
 		return ""
 	}
-	return "; dashed: the same load against a bare net/http server"
+	note := "; dashed: the same load against a bare net/http server"
+	if w := rep.Baseline.Where; w != "" {
+		note += " " + html.EscapeString(w)
+	}
+	return note
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

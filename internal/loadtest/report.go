@@ -28,6 +28,7 @@ func latencyOf(h *Histogram) Latency {
 // window (requests sent in it); retcodes, errors and false sign-outs the whole run.
 type Report struct {
 	Label      string // "ccgw", or "baseline" for the bare net/http server
+	Where      string // baseline only: where the server ran, e.g. "in the bench process"
 	URL        string
 	Agents     int // asked for
 	SignedIn   int // of them, signed in
@@ -106,8 +107,16 @@ func (r *Report) WriteText(w io.Writer) error {
 	line("gateway", "RSS %s, sessions live %s, timeout sign-outs %s",
 		fmtBytes(r.RSS), fmtCount(r.SessionsLive), fmtDelta(r.TimeoutSignOuts))
 	if bl := r.Baseline; bl != nil {
-		line("baseline", "bare net/http at %s: %.1f requests/s, %s, %d false sign-outs",
-			bl.URL, bl.RPS, fmtLatency(bl.HandShake), bl.FalseSignOuts)
+		what := "bare net/http"
+		if bl.Where != "" {
+			what += " " + bl.Where
+		}
+		rss := ""
+		if bl.RSS >= 0 {
+			rss = ", RSS " + fmtBytes(bl.RSS)
+		}
+		line("baseline", "%s at %s: %.1f requests/s, %s, %d false sign-outs%s",
+			what, bl.URL, bl.RPS, fmtLatency(bl.HandShake), bl.FalseSignOuts, rss)
 		line("ccgw/baseline", "requests/s %s, p50 %s, p99 %s, p99.9 %s",
 			ratio(r.RPS, bl.RPS), ratio(float64(r.HandShake.P50), float64(bl.HandShake.P50)),
 			ratio(float64(r.HandShake.P99), float64(bl.HandShake.P99)),
