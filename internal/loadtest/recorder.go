@@ -98,10 +98,12 @@ func (c *recorder) skip() {
 	c.mu.Unlock()
 }
 
-// lag records that a heartbeat due at due was handed to a worker late by d.
+// lag records that a heartbeat due at due was handed to a worker late by d. It
+// counts if it was handed over inside the window, whenever it was due: a schedule
+// that fell far behind before the window hands over only slots due before it.
 func (c *recorder) lag(due time.Time, d time.Duration) {
 	c.mu.Lock()
-	if c.inWindowLocked(due) && d > c.maxLag {
+	if c.inWindowLocked(due.Add(d)) && d > c.maxLag {
 		c.maxLag = d
 	}
 	c.mu.Unlock()
