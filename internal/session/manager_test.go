@@ -1583,3 +1583,46 @@ func TestGUIDShape(t *testing.T) {
 		t.Fatalf("shortGUID = %q", g)
 	}
 }
+
+// TestSimulatedNotStored checks that a simulated agent's sign-in and state
+// changes write nothing, and that one stored by an earlier ccgw is dropped from
+// the store at restore instead of living on.
+func TestSimulatedNotStored(t *testing.T) {
+	st := newTStore()
+	env := testManager(t, Config{Store: st})
+	req := tSignInReq(1001)
+	req.Session.Simulated = true
+	s, err := env.m.SignIn(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.m.Update(1001, s.GUID, func(s *ccgw.Session, _ time.Time) ([]Emit, error) {
+		s.State = ccgw.StateBusy
+		return []Emit{{Type: ccgw.EvSetNotReadySuccess}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.puts(1001); n != 0 {
+		t.Fatalf("%d store writes for a simulated agent, want 0", n)
+	}
+	tSignIn(t, env.m, 1002) // a real agent is stored
+	if st.puts(1002) == 0 {
+		t.Fatal("a real agent's sign-in was not stored")
+	}
+
+	old := ccgw.Session{Agent: 1003, Gen: 9, GUID: newGUID("AgentGateway0"), Simulated: true}
+	if err := st.PutSession(&old); err != nil {
+		t.Fatal(err)
+	}
+	env2 := testManager(t, Config{Store: st, Clock: clock.NewFake(tStart.Add(time.Hour))})
+	n, err := env2.m.Restore()
+	if err != nil || n != 1 {
+		t.Fatalf("Restore = %d, %v; want 1 (the real agent only)", n, err)
+	}
+	if _, ok := env2.m.Lookup(1003); ok {
+		t.Fatal("a stored simulated session was restored")
+	}
+	if _, ok := st.get(1003); ok || st.deleted(1003, 9) != 1 {
+		t.Fatal("the stored simulated session was not deleted")
+	}
+}
