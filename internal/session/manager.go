@@ -287,6 +287,31 @@ func (m *Manager) persist(s *ccgw.Session, evs []ccgw.Event) {
 	}
 }
 
+// sessionEventsStore is a store that keeps sessions and events and can write
+// both in one commit (bolt.Store).
+type sessionEventsStore interface {
+	PutSessionEvents(s *ccgw.Session, evs []ccgw.Event) error
+}
+
+// putWithEvents stores s and then the events its change queued (as put and
+// persist do), in one commit where the store can. Failures are logged: the
+// session and events stay live in memory.
+func (m *Manager) putWithEvents(s *ccgw.Session, evs []ccgw.Event) {
+	if s.Simulated {
+		return
+	}
+	if both, ok := m.cfg.Store.(sessionEventsStore); ok && len(evs) > 0 && m.cfg.Events != nil && any(m.cfg.Events) == any(m.cfg.Store) {
+		if err := both.PutSessionEvents(s, evs); err != nil {
+			m.cfg.Log.Error("store put failed", "agent", s.Agent.String(), "events", len(evs), "err", err)
+		}
+		return
+	}
+	if err := m.put(s); err != nil {
+		m.cfg.Log.Error("store put failed", "agent", s.Agent.String(), "err", err)
+	}
+	m.persist(s, evs)
+}
+
 // delivered records that a session's events up to seq reached the client.
 func (m *Manager) delivered(id ccgw.AgentID, gen, seq uint64) {
 	if m.cfg.Events != nil {
@@ -927,10 +952,7 @@ func (m *Manager) Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, 
 	s := e.s
 	s.Skills = append([]int(nil), e.s.Skills...)
 	sh.mu.Unlock()
-	if err := m.put(&s); err != nil {
-		m.cfg.Log.Error("store put failed", "agent", id.String(), "err", err)
-	}
-	m.persist(&s, queued)
+	m.putWithEvents(&s, queued)
 	if s.RestSeq != before.RestSeq && s.RestUntil != 0 {
 		m.wheel.add(time.UnixMilli(s.RestUntil), wheelEntry{id: id, gen: s.Gen, rest: s.RestSeq})
 	}
@@ -1030,10 +1052,7 @@ func (m *Manager) Sweep(now time.Time) int {
 	}
 	m.wheel.addAll(refile)
 	for _, r := range rested {
-		if err := m.put(&r.s); err != nil {
-			m.cfg.Log.Error("store put failed", "agent", r.s.Agent.String(), "err", err)
-		}
-		m.persist(&r.s, r.evs)
+		m.putWithEvents(&r.s, r.evs)
 		m.notify(&r.s)
 		m.changed(r.s)
 	}

@@ -56,14 +56,32 @@ func key(id ccgw.AgentID) []byte {
 // PutSession implements ccgw.SessionStore.
 func (s *Store) PutSession(sess *ccgw.Session) error {
 	v := encodeSession(sess)
+	return s.w.write(func(tx *bolt.Tx) error { return putSessionTx(tx, sess, v) })
+}
+
+// PutSessionEvents stores sess and appends evs to its events (as AppendEvents
+// does) in one transaction: a state change and the events it made cost one
+// commit, not two in a row.
+func (s *Store) PutSessionEvents(sess *ccgw.Session, evs []ccgw.Event) error {
+	v := encodeSession(sess)
+	vals := encodeEvents(evs)
 	return s.w.write(func(tx *bolt.Tx) error {
-		b := tx.Bucket(sessionsBucket)
-		k := key(sess.Agent)
-		if old := b.Get(k); old != nil && storedGen(old) > sess.Gen {
-			return nil
+		if err := putSessionTx(tx, sess, v); err != nil {
+			return err
 		}
-		return b.Put(k, v)
+		return appendEventsTx(tx, sess.Agent, sess.Gen, evs, vals)
 	})
+}
+
+// putSessionTx stores sess, encoded as v, unless a later sign-in of its agent is
+// stored.
+func putSessionTx(tx *bolt.Tx, sess *ccgw.Session, v []byte) error {
+	b := tx.Bucket(sessionsBucket)
+	k := key(sess.Agent)
+	if old := b.Get(k); old != nil && storedGen(old) > sess.Gen {
+		return nil
+	}
+	return b.Put(k, v)
 }
 
 // DeleteSession implements ccgw.SessionStore.

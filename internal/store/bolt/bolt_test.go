@@ -411,3 +411,49 @@ func TestKey(t *testing.T) {
 		t.Fatalf("key after reopen %x, want %x", k, k1)
 	}
 }
+
+// TestPutSessionEvents checks that a session and its events go in together: the
+// session as PutSession stores it (a later sign-in is not overwritten) and the
+// events as AppendEvents does (acknowledged ones skipped).
+func TestPutSessionEvents(t *testing.T) {
+	s, _ := tSessOpen(t)
+	sess := tSessFull(1001, 3)
+	if err := s.AckEvents([]ccgw.EventAck{{Agent: 1001, Gen: 3, Seq: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	evs := []ccgw.Event{
+		{Type: ccgw.EvReady, GenTime: 1, WorkNo: "1001", Seq: 1},
+		{Type: ccgw.EvWork, GenTime: 2, WorkNo: "1001", Seq: 2},
+		{Type: ccgw.EvReady, GenTime: 3, WorkNo: "1001", Seq: 3},
+	}
+	if err := s.PutSessionEvents(&sess, evs); err != nil {
+		t.Fatal(err)
+	}
+	if got := tSessLoad(t, s)[1001]; !reflect.DeepEqual(got, sess) {
+		t.Fatalf("session stored as %+v, want %+v", got, sess)
+	}
+	var seqs []uint64
+	err := s.LoadEvents(func(id ccgw.AgentID, gen, acked uint64, es []ccgw.Event) error {
+		for _, e := range es {
+			if id != 1001 || gen != 3 {
+				t.Errorf("event of %d/%d", id, gen)
+			}
+			seqs = append(seqs, e.Seq)
+		}
+		return nil
+	})
+	if err != nil || !reflect.DeepEqual(seqs, []uint64{2, 3}) {
+		t.Fatalf("events stored: %v, %v; want seqs 2 and 3", seqs, err)
+	}
+
+	newer := tSessFull(1001, 4)
+	if err := s.PutSession(&newer); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSessionEvents(&sess, evs[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if got := tSessLoad(t, s)[1001]; got.Gen != 4 {
+		t.Fatalf("an earlier sign-in's write replaced gen 4 with %d", got.Gen)
+	}
+}

@@ -43,29 +43,37 @@ func (s *Store) AppendEvents(id ccgw.AgentID, gen uint64, evs []ccgw.Event) erro
 	if len(evs) == 0 {
 		return nil
 	}
+	vals := encodeEvents(evs)
+	return s.w.write(func(tx *bolt.Tx) error { return appendEventsTx(tx, id, gen, evs, vals) })
+}
+
+func encodeEvents(evs []ccgw.Event) [][]byte {
 	vals := make([][]byte, len(evs))
 	for i := range evs {
 		vals[i] = encodeEvent(&evs[i])
 	}
-	return s.w.write(func(tx *bolt.Tx) error {
-		eb, ab, err := buckets(tx)
-		if err != nil {
+	return vals
+}
+
+// appendEventsTx stores evs, encoded as vals, but those already acknowledged.
+func appendEventsTx(tx *bolt.Tx, id ccgw.AgentID, gen uint64, evs []ccgw.Event, vals [][]byte) error {
+	eb, ab, err := buckets(tx)
+	if err != nil {
+		return err
+	}
+	var acked uint64
+	if v := ab.Get(signInKey(id, gen)); len(v) == 8 {
+		acked = binary.BigEndian.Uint64(v)
+	}
+	for i, ev := range evs {
+		if ev.Seq <= acked {
+			continue
+		}
+		if err := eb.Put(eventKey(id, gen, ev.Seq), vals[i]); err != nil {
 			return err
 		}
-		var acked uint64
-		if v := ab.Get(signInKey(id, gen)); len(v) == 8 {
-			acked = binary.BigEndian.Uint64(v)
-		}
-		for i, ev := range evs {
-			if ev.Seq <= acked {
-				continue
-			}
-			if err := eb.Put(eventKey(id, gen, ev.Seq), vals[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // AckEvents implements ccgw.EventStore, in one transaction.
