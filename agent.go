@@ -1,6 +1,9 @@
 package ccgw
 
-import "strconv"
+import (
+	"errors"
+	"strconv"
+)
 
 // AgentID is an agent's work number (工号), MinAgentID to MaxAgentID.
 type AgentID uint32
@@ -98,4 +101,58 @@ type Directory interface {
 	CheckPassword(id AgentID, password string) bool
 	// SetPassword changes agent id's password.
 	SetPassword(id AgentID, password string) error
+}
+
+// PasswordStore keeps the records of agents whose password was changed
+// (modifyAccountPwdEx, SetPassword), so that a change outlives the process and,
+// in a shared store, holds on every node at once. A record is opaque to the
+// store: the directory (internal/agent) encodes it, salted hashes only. Its
+// methods are safe for concurrent use.
+type PasswordStore interface {
+	// Password returns agent id's record, nil if there is none (its password was
+	// never changed). An error means the store could not be read.
+	Password(id AgentID) ([]byte, error)
+	// SwapPassword stores rec as agent id's record if the stored one is still old
+	// (nil: none), and reports whether it did. A true result is as durable as the
+	// store's sessions: on disk, or acknowledged by Redis.
+	SwapPassword(id AgentID, old, rec []byte) (bool, error)
+}
+
+// PasswordVerifier is implemented by a Directory that can fail to tell whether a
+// password is right: one whose changed passwords live in a store that may be
+// unreachable. Its CheckPassword reports false then; VerifyPassword tells the two apart.
+type PasswordVerifier interface {
+	// VerifyPassword returns nil if password signs agent id in, an *Error with
+	// RetBadPassword if it does not (or there is no such agent), and an *Error with
+	// RetInternal if that cannot be told.
+	VerifyPassword(id AgentID, password string) error
+}
+
+// VerifyPassword checks password, given to operation op (a sign-in), for agent id
+// against d: by d's VerifyPassword if d is a PasswordVerifier, else by
+// CheckPassword. It returns nil if the password signs in, else an *Error with Op
+// op and RetBadPassword (wrong password or unknown agent) or RetInternal (the
+// directory could not tell).
+func VerifyPassword(d Directory, op string, id AgentID, password string) error {
+	v, ok := d.(PasswordVerifier)
+	if !ok {
+		if d.CheckPassword(id, password) {
+			return nil
+		}
+		return &Error{Code: RetBadPassword, Op: op}
+	}
+	err := v.VerifyPassword(id, password)
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		return &Error{Code: RetInternal, Op: op, Err: err}
+	}
+	out := *e
+	out.Op = op
+	if out.Code != RetInternal {
+		out.Code = RetBadPassword
+	}
+	return &out
 }

@@ -12,10 +12,11 @@ import (
 	"github.com/ccgw/ccgw/internal/store/redis"
 )
 
-// backend is where the sessions live: memory persisted in bbolt (one node), or
-// Redis (several nodes).
+// backend is where the sessions and changed passwords live: memory persisted in
+// bbolt (one node), or Redis (several nodes).
 type backend struct {
 	svc       session.Service
+	passwords ccgw.PasswordStore
 	source    event.Source
 	run       func(context.Context) error
 	ready     func() bool
@@ -41,7 +42,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 			return nil, err
 		}
 		return &backend{
-			svc: rs, source: rs, run: rs.Run, ready: rs.Ready,
+			svc: rs, passwords: rs, source: rs, run: rs.Run, ready: rs.Ready,
 			restore:   func() (int, error) { return rs.Stats().Live, nil },
 			notifyAll: func() {}, flush: func() {}, closeFn: rs.Close,
 		}, nil
@@ -79,7 +80,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 		return nil, err
 	}
 	return &backend{
-		svc: sm, source: sm, run: sm.Run, ready: st.Ready, restore: sm.Restore,
+		svc: sm, passwords: st, source: sm, run: sm.Run, ready: st.Ready, restore: sm.Restore,
 		notifyAll: sm.NotifyAll, flush: sm.FlushAcks, closeFn: st.Close,
 	}, nil
 }

@@ -1,8 +1,10 @@
 // Package agent owns who the agents are (the directory, from --agents or the
-// built-in default) and what state changes each agent state allows.
+// built-in default, with changed passwords as salted hashes in a
+// ccgw.PasswordStore) and what state changes each agent state allows.
 package agent
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -22,13 +24,18 @@ type Directory struct {
 	open       bool         // every work number in range exists; any non-empty password signs in
 	openSkills []ccgw.Skill // the skills of every agent of an open directory
 
-	mu        sync.RWMutex // guards agents and passwords
-	agents    map[ccgw.AgentID]ccgw.Agent
-	passwords map[ccgw.AgentID]string   // changed passwords, over the configured ones
-	history   map[ccgw.AgentID][]string // earlier passwords, newest last
+	mu     sync.RWMutex // guards agents
+	agents map[ccgw.AgentID]ccgw.Agent
+
+	// passwords keeps changed passwords, which win over the configured ones. Set
+	// before use (UsePasswords); never held under mu.
+	passwords ccgw.PasswordStore
 }
 
-var _ ccgw.Directory = (*Directory)(nil)
+var (
+	_ ccgw.Directory        = (*Directory)(nil)
+	_ ccgw.PasswordVerifier = (*Directory)(nil)
+)
 
 // Default returns the built-in directory: every work number from ccgw.MinAgentID to
 // ccgw.MaxAgentID exists with DefaultSkills, phone "7"+work number, and any
@@ -37,8 +44,12 @@ func Default() *Directory { return Open(DefaultSkills) }
 
 // Open returns a directory like Default's whose agents all have skills.
 func Open(skills []ccgw.Skill) *Directory {
-	return &Directory{open: true, openSkills: skills, agents: map[ccgw.AgentID]ccgw.Agent{}, passwords: map[ccgw.AgentID]string{}, history: map[ccgw.AgentID][]string{}}
+	return &Directory{open: true, openSkills: skills, agents: map[ccgw.AgentID]ccgw.Agent{}, passwords: NewMemPasswords()}
 }
+
+// UsePasswords makes d keep changed passwords in s (bolt or Redis) instead of
+// memory. Call it before d is in use.
+func (d *Directory) UsePasswords(s ccgw.PasswordStore) { d.passwords = s }
 
 // File is the JSON form of an --agents file.
 type File struct {
@@ -74,7 +85,7 @@ func FromFile(f File) (*Directory, error) {
 	for _, s := range f.Skills {
 		skills[s.ID] = s
 	}
-	d := &Directory{agents: make(map[ccgw.AgentID]ccgw.Agent, len(f.Agents)), passwords: map[ccgw.AgentID]string{}, history: map[ccgw.AgentID][]string{}}
+	d := &Directory{agents: make(map[ccgw.AgentID]ccgw.Agent, len(f.Agents)), passwords: NewMemPasswords()}
 	for _, a := range f.Agents {
 		id, err := ccgw.ParseAgentID(a.WorkNo)
 		if err != nil {
@@ -113,37 +124,102 @@ func (d *Directory) Agent(id ccgw.AgentID) (ccgw.Agent, bool) {
 	return ccgw.Agent{ID: id, Name: "agent" + id.String(), Phone: "7" + id.String(), GroupID: 1, Skills: d.openSkills, Inspector: true}, true
 }
 
-// CheckPassword implements ccgw.Directory.
+// CheckPassword implements ccgw.Directory. A password store that cannot be read
+// makes it false; VerifyPassword tells that apart from a wrong password.
 func (d *Directory) CheckPassword(id ccgw.AgentID, password string) bool {
-	if password == "" {
-		return false
-	}
+	return d.VerifyPassword(id, password) == nil
+}
+
+// VerifyPassword implements ccgw.PasswordVerifier: nil if password signs agent id
+// in, RetBadPassword if it does not (empty, wrong, or no such agent), RetInternal
+// if the password store cannot be read. A changed password (in the store) wins
+// over the configured one and over the open directory's any-non-empty rule.
+func (d *Directory) VerifyPassword(id ccgw.AgentID, password string) error {
 	a, ok := d.Agent(id)
-	if !ok {
-		return false
+	if !ok || password == "" {
+		return ccgw.Fail(ccgw.RetBadPassword)
 	}
-	d.mu.RLock()
-	p, changed := d.passwords[id]
-	d.mu.RUnlock()
+	_, rec, err := d.record(id)
+	if err != nil {
+		return err
+	}
+	if !matches(a, rec, password) {
+		return ccgw.Fail(ccgw.RetBadPassword)
+	}
+	return nil
+}
+
+// record reads agent id's password record: raw as stored (nil if the password
+// was never changed) and decoded. A store failure is RetInternal.
+func (d *Directory) record(id ccgw.AgentID) ([]byte, *PasswordRecord, error) {
+	raw, err := d.passwords.Password(id)
+	if err != nil {
+		return nil, nil, &ccgw.Error{Code: ccgw.RetInternal, Err: fmt.Errorf("password store: %w", err)}
+	}
+	if len(raw) == 0 {
+		return nil, nil, nil
+	}
+	rec, err := decodeRecord(raw)
+	if err != nil {
+		return nil, nil, &ccgw.Error{Code: ccgw.RetInternal, Err: fmt.Errorf("agent %s: %w", id, err)}
+	}
+	return raw, &rec, nil
+}
+
+// matches reports whether password is agent a's, given its record (nil if its
+// password was never changed). An empty password never is.
+func matches(a ccgw.Agent, rec *PasswordRecord, password string) bool {
 	switch {
-	case changed:
-		return password == p
+	case password == "":
+		return false
+	case rec != nil:
+		return rec.Current.Matches(password)
 	case a.Password == "":
 		return true // open directory: any non-empty password
 	default:
-		return password == a.Password
+		return subtle.ConstantTimeCompare([]byte(password), []byte(a.Password)) == 1
 	}
 }
 
-// SetPassword implements ccgw.Directory. The change lasts while the gateway runs.
+// SetPassword implements ccgw.Directory: agent id's password becomes password,
+// with no rules checked and its history kept. It returns once the change is
+// stored (RetInternal if the store fails).
 func (d *Directory) SetPassword(id ccgw.AgentID, password string) error {
 	if _, ok := d.Agent(id); !ok {
 		return ccgw.Fail(ccgw.RetQueryNoAgent)
 	}
-	d.mu.Lock()
-	d.passwords[id] = password
-	d.mu.Unlock()
-	return nil
+	return d.swap(id, func(cur *PasswordRecord) (PasswordRecord, error) {
+		rec := PasswordRecord{Current: hashPassword(password)}
+		if cur != nil {
+			rec.History = cur.History
+		}
+		return rec, nil
+	})
+}
+
+// swap replaces agent id's password record with what next makes of the stored
+// one (nil if none), retrying when another change got in between (up to
+// swapAttempts times, then RetPwdChangeFailed). An error from next is returned
+// as it is. It returns once the new record is stored.
+func (d *Directory) swap(id ccgw.AgentID, next func(cur *PasswordRecord) (PasswordRecord, error)) error {
+	for range swapAttempts {
+		raw, cur, err := d.record(id)
+		if err != nil {
+			return err
+		}
+		rec, err := next(cur)
+		if err != nil {
+			return err
+		}
+		ok, err := d.passwords.SwapPassword(id, raw, encodeRecord(rec))
+		if err != nil {
+			return &ccgw.Error{Code: ccgw.RetInternal, Err: fmt.Errorf("password store: %w", err)}
+		}
+		if ok {
+			return nil
+		}
+	}
+	return ccgw.Errorf(ccgw.RetPwdChangeFailed, "agent %s: password changed concurrently %d times", id, swapAttempts)
 }
 
 // Skill returns the skill with id, if the directory knows it.

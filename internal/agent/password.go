@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -17,8 +18,10 @@ const (
 
 // CheckNewPassword returns the retcode that refuses password next for agent id
 // with name (RetOK if it is acceptable): 110-020 length, 110-017 same as old,
-// 110-018 the work number or name or their reverse, 110-019 any other rule.
-func CheckNewPassword(id ccgw.AgentID, name, old, next string, history []string) ccgw.Retcode {
+// 110-018 the work number or name or their reverse, 110-019 any other rule. used
+// (nil: none) reports whether a password is one of the last HistoryLen; it is
+// asked last, only if every other rule passes, since it hashes.
+func CheckNewPassword(id ccgw.AgentID, name, old, next string, used func(string) bool) ccgw.Retcode {
 	n := len([]rune(next))
 	if n < MinPasswordLen || n > MaxPasswordLen {
 		return ccgw.RetPwdLength
@@ -43,10 +46,8 @@ func CheckNewPassword(id ccgw.AgentID, name, old, next string, history []string)
 	if classes(next) < 3 {
 		return ccgw.RetPwdRule
 	}
-	for _, h := range history {
-		if h == next {
-			return ccgw.RetPwdRule
-		}
+	if used != nil && used(next) {
+		return ccgw.RetPwdRule
 	}
 	return ccgw.RetOK
 }
@@ -101,26 +102,34 @@ func classes(s string) int {
 }
 
 // ChangePassword replaces agent id's password after checking old and the rules
-// of CheckNewPassword. A wrong old password is RetOldPasswordWrong. The change
-// lasts while the gateway runs.
+// of CheckNewPassword, and returns once the change is stored (see UsePasswords).
+// A wrong old password is RetOldPasswordWrong; a store that fails, RetInternal.
+// The replaced password joins the agent's history, which keeps the last HistoryLen.
 func (d *Directory) ChangePassword(id ccgw.AgentID, old, next string) error {
 	a, ok := d.Agent(id)
 	if !ok {
 		return ccgw.Fail(ccgw.RetQueryNoAgent)
 	}
-	if !d.CheckPassword(id, old) {
-		return ccgw.Fail(ccgw.RetOldPasswordWrong)
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if code := CheckNewPassword(id, a.Name, old, next, d.history[id]); code != ccgw.RetOK {
-		return ccgw.Fail(code)
-	}
-	h := append(d.history[id], old)
-	if len(h) > HistoryLen {
-		h = h[len(h)-HistoryLen:]
-	}
-	d.history[id] = h
-	d.passwords[id] = next
-	return nil
+	return d.swap(id, func(cur *PasswordRecord) (PasswordRecord, error) {
+		if !matches(a, cur, old) {
+			return PasswordRecord{}, ccgw.Fail(ccgw.RetOldPasswordWrong)
+		}
+		var used func(string) bool
+		if cur != nil {
+			used = cur.Used
+		}
+		if code := CheckNewPassword(id, a.Name, old, next, used); code != ccgw.RetOK {
+			return PasswordRecord{}, ccgw.Fail(code)
+		}
+		var hist []PasswordHash
+		if cur != nil {
+			hist = append(slices.Clone(cur.History), cur.Current)
+		} else {
+			hist = []PasswordHash{hashPassword(old)}
+		}
+		if len(hist) > HistoryLen {
+			hist = hist[len(hist)-HistoryLen:]
+		}
+		return PasswordRecord{Current: hashPassword(next), History: hist}, nil
+	})
 }

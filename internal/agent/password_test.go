@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ func TestCheckNewPassword(t *testing.T) {
 		old               = "Old!pass9"
 	)
 	history := []string{"Hist!ory1", "Hist!ory2"}
+	used := func(pw string) bool { return slices.Contains(history, pw) }
 	tests := []struct {
 		name string
 		next string
@@ -50,7 +52,7 @@ func TestCheckNewPassword(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := CheckNewPassword(id, name, old, tc.next, history); got != tc.want {
+			if got := CheckNewPassword(id, name, old, tc.next, used); got != tc.want {
 				t.Errorf("CheckNewPassword(%q) = %q, want %q", tc.next, got, tc.want)
 			}
 		})

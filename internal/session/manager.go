@@ -391,8 +391,10 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 	if !ok {
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetBadPassword, Op: req.Op}
 	}
-	if !(req.SkipPassword && req.Password == "") && !m.cfg.Directory.CheckPassword(id, req.Password) {
-		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetBadPassword, Op: req.Op}
+	if !(req.SkipPassword && req.Password == "") {
+		if err := ccgw.VerifyPassword(m.cfg.Directory, req.Op, id, req.Password); err != nil {
+			return ccgw.Session{}, err
+		}
 	}
 	now := m.cfg.Clock.Now()
 	s := req.Session

@@ -37,8 +37,12 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("bolt: open: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(sessionsBucket)
-		return err
+		for _, name := range [][]byte{sessionsBucket, passwordsBucket} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		db.Close()

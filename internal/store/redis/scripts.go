@@ -259,3 +259,12 @@ local due = redis.call('ZRANGEBYSCORE', p .. 'rest', '-inf', tonumber(ARGV[2]), 
 for _, m in ipairs(due) do redis.call('ZREM', p .. 'rest', m) end
 return due
 `)
+
+// swapPassword: ARGV id, old, rec. Sets agent id's field of the password hash
+// to rec if it is still old ("" for none); returns 1 if it did, else 0.
+var swapPasswordScript = goredis.NewScript(common + `
+local k = p .. 'pw'
+if (redis.call('HGET', k, ARGV[2]) or '') ~= ARGV[3] then return 0 end
+redis.call('HSET', k, ARGV[2], ARGV[4])
+return 1
+`)

@@ -225,8 +225,10 @@ func (s *Store) SignIn(req session.SignIn) (ccgw.Session, error) {
 	if !ok {
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetBadPassword, Op: req.Op}
 	}
-	if !(req.SkipPassword && req.Password == "") && !s.cfg.Directory.CheckPassword(id, req.Password) {
-		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetBadPassword, Op: req.Op}
+	if !(req.SkipPassword && req.Password == "") {
+		if err := ccgw.VerifyPassword(s.cfg.Directory, req.Op, id, req.Password); err != nil {
+			return ccgw.Session{}, err
+		}
 	}
 	now := s.cfg.Clock.Now()
 	sess := req.Session

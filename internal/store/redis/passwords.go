@@ -1,0 +1,43 @@
+package redis
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ccgw/ccgw"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// The changed passwords of all agents are one hash, {ccgw}:pw: field the work
+// number, value its password record as internal/agent encoded it (salted
+// hashes, never a password). A node reads it at each check, so a change through
+// any node holds on every node at once.
+
+var _ ccgw.PasswordStore = (*Store)(nil)
+
+// Password implements ccgw.PasswordStore. While Redis is unreachable it fails
+// with RetInternal, as every other request does.
+func (s *Store) Password(id ccgw.AgentID) ([]byte, error) {
+	if !s.ready.Load() {
+		return nil, unavailable(errors.New("redis unavailable"))
+	}
+	rec, err := s.rdb.HGet(context.Background(), s.key+"pw", id.String()).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return rec, nil
+}
+
+// SwapPassword implements ccgw.PasswordStore with a compare-and-set script. It
+// is as durable as Redis's own persistence (appendfsync).
+func (s *Store) SwapPassword(id ccgw.AgentID, old, rec []byte) (bool, error) {
+	res, err := s.run(context.Background(), swapPasswordScript, id.String(), old, rec)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.(int64)
+	return n == 1, nil
+}
