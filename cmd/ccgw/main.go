@@ -203,7 +203,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.IntVar(&c.Sim.Journal, "journal", c.Sim.Journal, "events kept for GET /ccgw/v1/events")
 	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "simulated call centre `FILE` (YAML): skills, simulated agents, arrivals, timed calls")
 	fs.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this loopback `HOST:PORT` (off when empty)")
-	fs.IntVar(&c.Push.Workers, "push-workers", c.Push.Workers, "pushes in flight at once, over all receivers; each receiver's own limit adapts up to this")
+	fs.IntVar(&c.Push.Workers, "push-workers", c.Push.Workers, "pushes in flight at once over all receivers; one receiver's limit adapts, up to 3/4 of this")
 	fs.IntVar(&c.Push.Attempts, "push-attempts", c.Push.Attempts, "attempts per push before its events are dropped (counted)")
 	fs.DurationVar(&c.Push.Timeout, "push-timeout", c.Push.Timeout, "time limit of one push attempt")
 	fs.DurationVar(&c.Push.Backoff, "push-backoff", c.Push.Backoff, "first retry delay (doubles per attempt, jittered)")

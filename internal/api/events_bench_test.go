@@ -468,7 +468,8 @@ func benchGCs() uint64 {
 
 // benchServeWatched is benchServe that also reports, over the timed loop, the
 // process's CPU use in cores (cpu-cores), the GC cycles (gc-cycles) and, if bg
-// is not nil, the events it delivered per second (bg-events/s), and the CPU
+// is not nil, the events it delivered per second (bg-events/s) and its mean
+// push limit (push-limit, summed over receivers), and the CPU
 // other processes on the host used meanwhile, in cores (other-cores). The requests
 // run under the pprof label bench=<the benchmark's name>, so that a CPU profile
 // tells the heartbeat's own CPU time from the rest (-tagfocus). It returns
@@ -479,8 +480,10 @@ func benchServeWatched(b *testing.B, h http.Handler, rq *benchRequests, bg *even
 	runtime.GC()
 	b.ReportAllocs()
 	var d0 uint64
+	var limits func() float64
 	if bg != nil {
 		d0 = bg.Stats().Delivered
+		limits = benchLimits(bg)
 	}
 	defer pprof.SetGoroutineLabels(context.Background())
 	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("bench", b.Name())))
@@ -510,8 +513,38 @@ func benchServeWatched(b *testing.B, h http.Handler, rq *benchRequests, bg *even
 	b.ReportMetric(float64(gcs), "gc-cycles")
 	if bg != nil {
 		b.ReportMetric(float64(bg.Stats().Delivered-d0)/wall.Seconds(), "bg-events/s")
+		b.ReportMetric(limits(), "push-limit")
 	}
 	return float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+}
+
+// benchLimits samples p's per-receiver push limits (summed) every 10ms until
+// the returned function is called, which returns their mean.
+func benchLimits(p *event.Pusher) func() float64 {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	var n, sum int
+	go func() {
+		defer close(done)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			n++
+			for _, r := range p.Receivers() {
+				sum += r.Limit
+			}
+		}
+	}()
+	return func() float64 {
+		close(quit)
+		<-done
+		return float64(sum) / float64(max(n, 1))
+	}
 }
 
 // benchAltWindow is the number of heartbeats between two switches of
@@ -592,8 +625,9 @@ func benchServeAlternating(b *testing.B, h http.Handler, rq *benchRequests, side
 // does, through the real handler; sessions=10000 polling-mode agents) with and
 // without push delivery running in the same process. The same Manager holds
 // 10k push-mode agents too, wired to a real event.Pusher (Config.Notify →
-// Pusher.Notify, the Manager its Source; 256 workers) that pushes to a local
-// receiver on loopback.
+// Pusher.Notify, the Manager its Source; up to 256 workers, as many in flight
+// as the receiver's adaptive limit allows) that pushes to a local receiver on
+// loopback.
 //
 //   - push=off: the push-mode agents and the Pusher are there, idle.
 //   - push=on: a goroutine keeps pushes flowing as fast as the Pusher delivers
@@ -601,7 +635,8 @@ func benchServeAlternating(b *testing.B, h http.Handler, rq *benchRequests, side
 //     Manager.Update.
 //   - push=on/rate=10000: 10,000 events a second (one per push-mode agent a
 //     second), through Manager.Update.
-//   - push=on/workers=16: as push=on, with a Pusher of 16 workers.
+//   - push=on/workers=16: as push=on, with a Pusher of 16 workers (so a limit
+//     of at most 16).
 //   - push=on/other-manager: as push=on, but the push-mode agents live on a
 //     second Manager with its own Pusher: the same competition for CPU, no
 //     shared session table or counters.
@@ -612,7 +647,8 @@ func benchServeAlternating(b *testing.B, h http.Handler, rq *benchRequests, side
 //
 // Each push=on line reports "ratio", its ns/op over that of the last push=off
 // run before it with the same GOMAXPROCS (with -count, all push=off runs come
-// first), and bg-events/s, the events pushed while it was timed. Every line
+// first), bg-events/s, the events pushed while it was timed, and push-limit,
+// the receiver's push limit sampled every 10ms and averaged. Every line
 // reports cpu-cores (process CPU time over wall time, from /proc/self/stat; at
 // most GOMAXPROCS, 2 on the reference machine), other-cores (the same for every
 // other process on the host: a shared host's noise) and gc-cycles. B/op and

@@ -8,12 +8,14 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,7 +60,7 @@ type PushConfig struct {
 	Source         Source        // required
 	Client         *http.Client  // one with AttemptTimeout and TLS 1.2+
 	Insecure       bool          // with the default client: do not verify the receiver's certificate
-	Workers        int           // pushes in flight at once, over all agents; 256
+	Workers        int           // pushes in flight at once over all agents (one receiver: 3/4 of them); 256
 	MaxAttempts    int           // attempts per batch before it is dropped; 8
 	BaseBackoff    time.Duration // first retry delay (before jitter); 500ms
 	MaxBackoff     time.Duration // longest retry delay; 30s
@@ -73,33 +75,74 @@ type PushConfig struct {
 // Pusher POSTs each push-mode agent's events to its callback URL as
 // {workNo, eventList}: in order per agent, one push in flight per agent, events
 // that piled up meanwhile together in the next push, retried with exponential
-// backoff and jitter, and dropped (counted) after MaxAttempts. A slow or dead
-// receiver holds at most one worker per agent and never delays the others' queue
-// handling, heartbeats or polls.
+// backoff and jitter, and dropped (counted) after MaxAttempts.
+//
+// Pushes to one receiver (callback scheme and host) are limited to an adaptive
+// number in flight (limiter: from limitInitial, between 1 and receiverMax): it grows
+// while the receiver answers without queueing and shrinks when its latency rises
+// or attempts fail. An agent whose receiver is at its limit waits in that
+// receiver's line without holding a worker, so a slow or dead receiver holds at
+// most its own limit of workers and never delays the other receivers' agents,
+// heartbeats or polls. Workers are started as work arrives, up to Workers.
 type Pusher struct {
 	cfg PushConfig
 
-	mu     sync.Mutex // guards agents, runq, closed, rnd
-	cond   *sync.Cond
-	agents map[ccgw.AgentID]*pushState
-	runq   []ccgw.AgentID
-	closed bool
-	rnd    *rand.Rand
+	mu        sync.Mutex // guards agents to rnd; never held across Source, PushQueue or HTTP calls
+	cond      *sync.Cond // a worker has work, or the Pusher closed
+	agents    map[ccgw.AgentID]*pushState
+	ready     []pushJob            // agents given a slot of their receiver, in order
+	runq      []ccgw.AgentID       // agents to look up and push, in order
+	lastReady bool                 // the last job taken was from ready: the next is from runq if it has one
+	receivers map[string]*receiver // by receiverKey
+	workers   int                  // worker goroutines started
+	asleep    int                  // workers waiting on cond, not yet signalled
+	started   bool
+	closed    bool
+	rnd       *rand.Rand
 
-	wg sync.WaitGroup
+	wg      sync.WaitGroup
+	answers sync.Pool // *[]byte buffers for receivers' answers, which are mostly a few dozen bytes
 
 	pushes    atomic.Uint64 // successful pushes
 	delivered atomic.Uint64 // events in successful pushes
 	failures  atomic.Uint64 // failed attempts
 }
 
-// pushState is an agent known to the pusher: queued, in flight or waiting to retry.
+// pushState is an agent known to the pusher: in ready or runq, waiting for its
+// receiver, in flight or waiting to retry; in exactly one of them.
 type pushState struct {
 	busy    bool // queued to run, running, or waiting for a retry
 	again   bool // more events arrived while busy
 	attempt int  // failed attempts of the current head batch
 	retry   ccgw.Timer
 }
+
+// receiver is one callback scheme+host: its limit, the slots taken and the
+// agents waiting for one.
+type receiver struct {
+	key      string
+	inFlight int            // slots taken: pushes in flight, or given to an agent in ready
+	waiting  []ccgw.AgentID // agents waiting for a slot, in order
+	lim      limiter
+}
+
+// pushJob is an agent to deliver; r is set if it already holds a slot of r.
+type pushJob struct {
+	id ccgw.AgentID
+	r  *receiver
+}
+
+// receiverMax returns the most pushes one receiver may have in flight with
+// workers workers: three quarters of them (all when fewer than 4), so that a
+// receiver that is slow but keeps answering, whose limit therefore grows, leaves
+// workers to the others.
+func receiverMax(workers int) int {
+	return max(1, workers-workers/4)
+}
+
+// maxIdleReceivers bounds the receivers kept with nothing in flight or waiting
+// (each keeps its learnt limit).
+const maxIdleReceivers = 1024
 
 // NewPusher returns a Pusher; Start runs its workers.
 func NewPusher(cfg PushConfig) *Pusher {
@@ -144,25 +187,26 @@ func NewPusher(cfg PushConfig) *Pusher {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	p := &Pusher{cfg: cfg, agents: make(map[ccgw.AgentID]*pushState), rnd: rand.New(rand.NewPCG(seed, seed>>1|1))}
+	p := &Pusher{
+		cfg:       cfg,
+		agents:    make(map[ccgw.AgentID]*pushState),
+		receivers: make(map[string]*receiver),
+		rnd:       rand.New(rand.NewPCG(seed, seed>>1|1)),
+	}
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }
 
-// Start runs the workers until Close.
+// Start lets the Pusher run workers, as work arrives, until Close.
 func (p *Pusher) Start() {
-	for i := 0; i < p.cfg.Workers; i++ {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for {
-				id, ok := p.next()
-				if !ok {
-					return
-				}
-				p.deliver(id)
-			}
-		}()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.started || p.closed {
+		return
+	}
+	p.started = true
+	for range min(len(p.ready)+len(p.runq), p.cfg.Workers) {
+		p.wakeLocked()
 	}
 }
 
@@ -203,52 +247,143 @@ func (p *Pusher) Notify(id ccgw.AgentID) {
 	}
 	st.busy = true
 	p.runq = append(p.runq, id)
-	p.cond.Signal()
+	p.wakeLocked()
 }
 
-func (p *Pusher) next() (ccgw.AgentID, bool) {
+// wakeLocked gets a worker to take one more job from ready or runq: a sleeping
+// one, else a new one while there are fewer than Workers. Else a busy worker
+// takes it when it is done. p.mu must be held.
+func (p *Pusher) wakeLocked() {
+	if !p.started || p.closed {
+		return
+	}
+	if p.asleep > 0 {
+		p.asleep--
+		p.cond.Signal()
+		return
+	}
+	if p.workers < p.cfg.Workers {
+		p.workers++
+		p.wg.Add(1)
+		go p.work()
+	}
+}
+
+// work is a worker: it delivers jobs until Close.
+func (p *Pusher) work() {
+	defer p.wg.Done()
+	for {
+		j, ok := p.next()
+		if !ok {
+			return
+		}
+		p.deliver(j)
+	}
+}
+
+// next returns the next job, waiting for one; false once the Pusher is closed.
+// Agents given a slot and agents to look up take turns, so that neither waits
+// for the other: a slot is not left idle behind a burst of notifications, and
+// receivers with agents in line cannot keep every worker from the others.
+func (p *Pusher) next() (pushJob, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for len(p.runq) == 0 && !p.closed {
+	for len(p.ready) == 0 && len(p.runq) == 0 && !p.closed {
+		p.asleep++
 		p.cond.Wait()
 	}
 	if p.closed {
-		return 0, false
+		return pushJob{}, false
 	}
+	if len(p.ready) > 0 && (len(p.runq) == 0 || !p.lastReady) {
+		p.lastReady = true
+		j := p.ready[0]
+		p.ready[0] = pushJob{}
+		p.ready = p.ready[1:]
+		return j, true
+	}
+	p.lastReady = false
 	id := p.runq[0]
 	p.runq[0] = 0
 	p.runq = p.runq[1:]
-	return id, true
+	return pushJob{id: id}, true
 }
 
 // requeue puts id back in the run queue at once.
 func (p *Pusher) requeue(id ccgw.AgentID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.requeueLocked(id, true)
+}
+
+// requeueLocked appends id to the run queue, waking a worker for it if wake.
+func (p *Pusher) requeueLocked(id ccgw.AgentID, wake bool) {
 	if p.closed {
 		return
 	}
 	p.runq = append(p.runq, id)
-	p.cond.Signal()
+	if wake {
+		p.wakeLocked()
+	}
 }
 
-// idle marks id as having nothing to push, unless events arrived meanwhile.
-func (p *Pusher) idle(id ccgw.AgentID) {
-	p.mu.Lock()
+// receiverLocked returns the receiver for key, adding it if new.
+func (p *Pusher) receiverLocked(key string) *receiver {
+	r := p.receivers[key]
+	if r != nil {
+		return r
+	}
+	if len(p.receivers) >= maxIdleReceivers {
+		for k, o := range p.receivers {
+			if o.inFlight == 0 && len(o.waiting) == 0 {
+				delete(p.receivers, k)
+			}
+		}
+	}
+	r = &receiver{key: key, lim: newLimiter(1, receiverMax(p.cfg.Workers))}
+	p.receivers[key] = r
+	return r
+}
+
+// releaseLocked gives back one slot of r and hands free slots to r's waiting
+// agents (into ready). It returns how many it handed out.
+func (p *Pusher) releaseLocked(r *receiver) int {
+	r.inFlight--
+	n := 0
+	for len(r.waiting) > 0 && r.inFlight < r.lim.Limit() && !p.closed {
+		id := r.waiting[0]
+		r.waiting[0] = 0
+		r.waiting = r.waiting[1:]
+		r.inFlight++
+		p.ready = append(p.ready, pushJob{id: id, r: r})
+		n++
+	}
+	if len(r.waiting) == 0 {
+		r.waiting = nil // let a long line's array go
+	}
+	return n
+}
+
+// idleLocked marks id as having nothing to push, unless events arrived
+// meanwhile: then it puts id back in the run queue (without waking a worker) and
+// reports requeued. done means the Pusher forgot id; the caller then calls
+// release.
+func (p *Pusher) idleLocked(id ccgw.AgentID) (done, requeued bool) {
 	st := p.agents[id]
 	if st == nil {
-		p.mu.Unlock()
-		return
+		return false, false
 	}
 	if st.again && !p.closed {
 		st.again = false
-		p.runq = append(p.runq, id)
-		p.cond.Signal()
-		p.mu.Unlock()
-		return
+		p.requeueLocked(id, false)
+		return false, true
 	}
 	delete(p.agents, id)
-	p.mu.Unlock()
+	return true, false
+}
+
+// release tells a Releaser Source that the Pusher is done with id.
+func (p *Pusher) release(id ccgw.AgentID) {
 	if r, ok := p.cfg.Source.(Releaser); ok {
 		r.Release(id)
 	}
@@ -260,70 +395,140 @@ type Releaser interface {
 	Release(id ccgw.AgentID)
 }
 
-// deliver pushes agent id's oldest events once.
-func (p *Pusher) deliver(id ccgw.AgentID) {
+// deliver pushes agent j.id's oldest events once, if its receiver has a slot
+// free; else the agent waits for one in the receiver's line.
+func (p *Pusher) deliver(j pushJob) {
+	id, r := j.id, j.r
 	t, ok := p.cfg.Source.PushTarget(id)
-	if !ok {
-		p.forget(id)
-		return
+	var key string
+	if ok {
+		key = receiverKey(t.URL)
 	}
 	p.mu.Lock()
+	if r != nil && (!ok || r.key != key) { // the callback URL changed meanwhile
+		for range p.releaseLocked(r) {
+			p.wakeLocked()
+		}
+		r = nil
+	}
+	if !ok {
+		delete(p.agents, id)
+		p.mu.Unlock()
+		return
+	}
+	if r == nil {
+		r = p.receiverLocked(key)
+		if r.inFlight >= r.lim.Limit() {
+			r.waiting = append(r.waiting, id)
+			p.mu.Unlock()
+			return
+		}
+		r.inFlight++
+	}
+	inFlight := r.inFlight
 	if st := p.agents[id]; st != nil {
 		st.again = false
 	}
 	p.mu.Unlock()
+
 	batch := t.Queue.Peek(p.cfg.MaxBatch)
 	if len(batch) == 0 {
-		p.idle(id)
+		p.mu.Lock()
+		added := p.releaseLocked(r)
+		done, requeued := p.idleLocked(id)
+		if requeued {
+			added++
+		}
+		for range added - 1 { // this worker takes one itself (next)
+			p.wakeLocked()
+		}
+		p.mu.Unlock()
+		if done {
+			p.release(id)
+		}
 		return
 	}
 	last := batch[len(batch)-1].Seq
+	start := p.cfg.Clock.Now()
 	err := p.post(t, batch)
+	end := p.cfg.Clock.Now()
 	if err == nil {
 		t.Queue.Ack(last)
 		p.cfg.Source.Delivered(id, t.Gen, last)
 		p.pushes.Add(1)
 		p.delivered.Add(uint64(len(batch)))
-		p.mu.Lock()
-		if st := p.agents[id]; st != nil {
-			st.attempt = 0
-		}
-		p.mu.Unlock()
-		p.requeue(id)
-		return
+	} else {
+		p.failures.Add(1)
 	}
-	p.failures.Add(1)
+
 	p.mu.Lock()
-	st := p.agents[id]
-	if st == nil {
-		p.mu.Unlock()
-		return
+	r.lim.Observe(start, end, inFlight, overload(err))
+	added := p.releaseLocked(r) // agents given r's free slots
+	giveUp := false
+	var retryIn time.Duration
+	if st := p.agents[id]; st != nil {
+		switch {
+		case err == nil:
+			st.attempt = 0
+			if !p.closed {
+				p.requeueLocked(id, false)
+				added++
+			}
+		case st.attempt+1 >= p.cfg.MaxAttempts:
+			st.attempt = 0
+			giveUp = true
+		default:
+			st.attempt++
+			if !p.closed {
+				retryIn = Backoff(st.attempt, p.cfg.BaseBackoff, p.cfg.MaxBackoff, p.rnd.Float64())
+				st.retry = p.cfg.Clock.AfterFunc(retryIn, func() { p.requeue(id) })
+			}
+		}
 	}
-	st.attempt++
-	if st.attempt >= p.cfg.MaxAttempts {
-		st.attempt = 0
-		p.mu.Unlock()
+	for range added - 1 { // this worker takes one itself (next)
+		p.wakeLocked()
+	}
+	p.mu.Unlock()
+	switch {
+	case giveUp:
 		n := t.Queue.DropHead(last, ccgw.DropPushFailed)
 		p.cfg.Source.Delivered(id, t.Gen, last)
 		p.cfg.Log.Warn("push gave up", "agent", id.String(), "events", n, "attempts", p.cfg.MaxAttempts, "err", err)
 		p.requeue(id)
-		return
+	case retryIn > 0:
+		p.cfg.Log.Debug("push failed", "agent", id.String(), "retry_in", retryIn, "err", err)
 	}
-	attempt := st.attempt
-	d := Backoff(attempt, p.cfg.BaseBackoff, p.cfg.MaxBackoff, p.rnd.Float64())
-	if p.closed {
-		p.mu.Unlock()
-		return
-	}
-	st.retry = p.cfg.Clock.AfterFunc(d, func() { p.requeue(id) })
-	p.mu.Unlock()
-	p.cfg.Log.Debug("push failed", "agent", id.String(), "attempt", attempt, "retry_in", d, "err", err)
 }
 
-func (p *Pusher) forget(id ccgw.AgentID) {
-	p.mu.Lock()
-	delete(p.agents, id)
-	p.mu.Unlock()
+// receiverKey returns the receiver of callback URL raw: its scheme and host
+// (with port), as written. One that does not parse is its own receiver.
+func receiverKey(raw string) string {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		return raw
+	}
+	host := raw[i+3:]
+	if j := strings.IndexAny(host, "/?#"); j >= 0 {
+		host = host[:j]
+	}
+	if j := strings.LastIndexByte(host, '@'); j >= 0 { // user info is not the receiver
+		return raw[:i+3] + host[j+1:]
+	}
+	return raw[:i+3+len(host)]
+}
+
+// overload reports whether a push's error tells of a receiver that cannot keep
+// up or cannot be reached: anything but an answer that refused the push
+// (HTTP 4xx other than 429, or a retcode).
+func overload(err error) bool {
+	if err == nil {
+		return false
+	}
+	var e errPush
+	if errors.As(err, &e) {
+		return e.status >= 500 || e.status == http.StatusTooManyRequests
+	}
+	return true
 }
 
 // Backoff returns the delay before retry number attempt (from 1): the
@@ -364,8 +569,12 @@ func Sign(secret, body []byte, ms int64) string {
 	return "t=" + t + ",v1=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// errPush is a push the receiver did not accept.
-type errPush struct{ why string }
+// errPush is a push the receiver answered but did not accept: with HTTP status,
+// or with a retcode other than "0" (status 2xx).
+type errPush struct {
+	status int
+	why    string
+}
 
 func (e errPush) Error() string { return e.why }
 
@@ -376,8 +585,12 @@ func (p *Pusher) post(t Target, batch []ccgw.Event) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.AttemptTimeout)
-	defer cancel()
+	ctx := context.Background()
+	if c := p.cfg.Client.Timeout; c <= 0 || c > p.cfg.AttemptTimeout { // else the client's bounds the attempt
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.cfg.AttemptTimeout)
+		defer cancel()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -396,12 +609,20 @@ func (p *Pusher) post(t Target, batch []ccgw.Event) error {
 		return err
 	}
 	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	buf, _ := p.answers.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	rb, err := readAtMost(resp.Body, (*buf)[:0], maxAnswer)
+	if cap(rb) <= 4<<10 { // keep no large answer's buffer
+		*buf = rb[:0]
+		defer p.answers.Put(buf)
+	}
 	if err != nil {
 		return err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return errPush{"status " + strconv.Itoa(resp.StatusCode)}
+		return errPush{resp.StatusCode, "status " + strconv.Itoa(resp.StatusCode)}
 	}
 	var ans struct {
 		Retcode *json.RawMessage `json:"retcode"`
@@ -412,10 +633,32 @@ func (p *Pusher) post(t Target, batch []ccgw.Event) error {
 			code = string(*ans.Retcode)
 		}
 		if code != "0" {
-			return errPush{"retcode " + code}
+			return errPush{resp.StatusCode, "retcode " + code}
 		}
 	}
 	return nil
+}
+
+// maxAnswer is the most of a receiver's answer a push reads.
+const maxAnswer = 64 << 10
+
+// readAtMost appends what r yields to buf, up to max bytes, until EOF, and
+// returns it; io.ReadAll of an io.LimitReader without their allocations.
+func readAtMost(r io.Reader, buf []byte, max int) ([]byte, error) {
+	for len(buf) < max {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), max)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 // PushStats are a Pusher's counters.
@@ -428,4 +671,24 @@ type PushStats struct {
 // Stats returns the counters.
 func (p *Pusher) Stats() PushStats {
 	return PushStats{Pushes: p.pushes.Load(), Delivered: p.delivered.Load(), Failures: p.failures.Load()}
+}
+
+// ReceiverStats is one receiver's push limit and load.
+type ReceiverStats struct {
+	Key      string        // callback scheme and host
+	Limit    int           // pushes allowed in flight now
+	InFlight int           // pushes in flight (or about to be)
+	Waiting  int           // agents waiting for a slot
+	Base     time.Duration // its latency without queueing, as estimated (0: none yet)
+}
+
+// Receivers returns every known receiver's limit and load, in no order.
+func (p *Pusher) Receivers() []ReceiverStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]ReceiverStats, 0, len(p.receivers))
+	for _, r := range p.receivers {
+		out = append(out, ReceiverStats{Key: r.key, Limit: r.lim.Limit(), InFlight: r.inFlight, Waiting: len(r.waiting), Base: r.lim.Base()})
+	}
+	return out
 }

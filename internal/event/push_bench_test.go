@@ -16,8 +16,11 @@ import (
 
 // Push throughput: 10k push-mode agents (a pSource, real Queues) and one local
 // receiver answering 200 {"retcode":"0"}, over loopback HTTP with the Pusher's
-// default client and 256 workers. One op is one round: every agent gets
-// events=N new events, and the round ends when all of them were delivered.
+// default client and up to 256 workers (the receiver's adaptive limit decides
+// how many push at once). One op is one round: every agent gets events=N new
+// events, and the round ends when all of them were delivered. limit and
+// in-flight are the receiver's limit and pushes in flight, sampled every
+// millisecond and averaged.
 //
 //	go test -run '^$' -bench PushThroughput -benchtime 20x ./internal/event/
 //
@@ -63,6 +66,7 @@ func pBenchPush(b *testing.B, per int) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	lim := pSampleLimits(p)
 	var want uint64
 	for i := 0; i < b.N; i++ {
 		for j, q := range queues {
@@ -77,6 +81,7 @@ func pBenchPush(b *testing.B, per int) {
 		}
 	}
 	b.StopTimer()
+	limit, inFlight := lim()
 	st := p.Stats()
 	if st.Failures != 0 || st.Delivered != want {
 		b.Fatalf("Stats %+v, want %d delivered and no failure", st, want)
@@ -84,6 +89,42 @@ func pBenchPush(b *testing.B, per int) {
 	secs := b.Elapsed().Seconds()
 	b.ReportMetric(float64(st.Delivered)/secs, "events/s")
 	b.ReportMetric(float64(st.Pushes)/secs, "pushes/s")
+	b.ReportMetric(limit, "limit")
+	b.ReportMetric(inFlight, "in-flight")
+}
+
+// pSampleLimits samples p's receivers every millisecond until the returned
+// function is called, which returns the mean limit and pushes in flight over
+// the samples (summed over receivers).
+func pSampleLimits(p *Pusher) func() (limit, inFlight float64) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	var n, lsum, fsum int
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+			}
+			n++
+			for _, r := range p.Receivers() {
+				lsum += r.Limit
+				fsum += r.InFlight
+			}
+		}
+	}()
+	return func() (float64, float64) {
+		close(quit)
+		<-done
+		if n == 0 {
+			return 0, 0
+		}
+		return float64(lsum) / float64(n), float64(fsum) / float64(n)
+	}
 }
 
 func pBenchBaseline(b *testing.B, per int) {

@@ -1133,3 +1133,148 @@ func TestPushAttemptsCountPerBatch(t *testing.T) {
 		t.Fatalf("%d drops: the second batch's attempts were counted with the first's", len(d))
 	}
 }
+
+// pReceiverOf returns p's stats for the receiver of url.
+func pReceiverOf(p *Pusher, url string) (ReceiverStats, bool) {
+	for _, r := range p.Receivers() {
+		if r.Key == receiverKey(url) {
+			return r, true
+		}
+	}
+	return ReceiverStats{}, false
+}
+
+// TestPushDeadReceiverDoesNotStarveOthers: a receiver that never answers, with
+// more agents than workers, holds only its own limit of pushes (workers); the
+// rest of its agents wait without a worker, and every agent of a healthy
+// receiver is delivered meanwhile.
+func TestPushDeadReceiverDoesNotStarveOthers(t *testing.T) {
+	const workers, deadAgents, liveAgents = 16, 40, 40
+	hang := make(chan struct{})
+	dead := pNewReceiver(t, func(int, pPush) pAnswer { <-hang; return pFail503JS })
+	live := pNewReceiver(t, pAlways(pOK))
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{Workers: workers, AttemptTimeout: time.Minute})
+	t.Cleanup(func() { close(hang) }) // first: lets Close finish the held pushes
+
+	for i := range deadAgents {
+		id := ccgw.AgentID(3001 + i)
+		pEmit(p, id, src.agent(id, dead.url(), "tok"), 1, fc.Now())
+	}
+	pWaitFor(t, "the dead receiver's limit of pushes, the rest of its agents in line", func() bool {
+		r, _ := pReceiverOf(p, dead.url())
+		return dead.count() == limitInitial && r.Waiting == deadAgents-limitInitial
+	})
+	if r, _ := pReceiverOf(p, dead.url()); r.Limit != limitInitial || r.InFlight != limitInitial {
+		t.Fatalf("dead receiver %+v, want limit %d, %d in flight", r, limitInitial, limitInitial)
+	}
+
+	for i := range liveAgents {
+		id := ccgw.AgentID(4001 + i)
+		pEmit(p, id, src.agent(id, live.url(), "tok"), 2, fc.Now())
+	}
+	pWaitFor(t, "every healthy agent's events", func() bool {
+		for i := range liveAgents {
+			if src.deliveredTo(ccgw.AgentID(4001+i)) != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	for i := range liveAgents {
+		pCheckDelivery(t, live.of(strconv.Itoa(4001+i)), 2)
+	}
+	if n := dead.count(); n != limitInitial {
+		t.Fatalf("the dead receiver got %d pushes, want its limit %d", n, limitInitial)
+	}
+	p.mu.Lock()
+	started := p.workers
+	p.mu.Unlock()
+	if started > workers {
+		t.Fatalf("%d workers started, want at most %d", started, workers)
+	}
+}
+
+// TestPushWorkersOnDemand: no worker runs before there is work; one agent's
+// pushes, one at a time, need one.
+func TestPushWorkersOnDemand(t *testing.T) {
+	rcv := pNewReceiver(t, pAlways(pOK))
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{})
+	workers := func() (started, asleep int) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.workers, p.asleep
+	}
+	if n, _ := workers(); n != 0 {
+		t.Fatalf("%d workers before any work, want 0", n)
+	}
+	q := src.agent(1001, rcv.url(), "tok")
+	for i := uint64(1); i <= 5; i++ {
+		pEmit(p, 1001, q, 1, fc.Now())
+		pWaitFor(t, fmt.Sprintf("push %d, then every worker asleep", i), func() bool {
+			n, asleep := workers()
+			return src.deliveredTo(1001) == i && n == asleep
+		})
+	}
+	if n, _ := workers(); n != 1 {
+		t.Fatalf("%d workers for one agent's pushes one at a time, want 1", n)
+	}
+}
+
+// TestPushFailingReceiverLimitShrinks: a receiver answering 503 to everything
+// ends with limit 1, one answering with a refusing retcode keeps its limit.
+func TestPushFailingReceiverLimitShrinks(t *testing.T) {
+	failing := pNewReceiver(t, pAlways(pFail500))
+	refusing := pNewReceiver(t, pAlways(pFailRet))
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{MaxAttempts: 1})
+	const agents = 30
+	for i := range agents {
+		a, b := ccgw.AgentID(5001+i), ccgw.AgentID(6001+i)
+		pEmit(p, a, src.agent(a, failing.url(), "tok"), 1, fc.Now())
+		pEmit(p, b, src.agent(b, refusing.url(), "tok"), 1, fc.Now())
+	}
+	pWaitFor(t, "every push to be given up", func() bool { return len(src.drops()) == 2*agents })
+	f, _ := pReceiverOf(p, failing.url())
+	r, _ := pReceiverOf(p, refusing.url())
+	if f.Limit >= limitInitial || r.Limit < limitInitial {
+		t.Fatalf("limits: failing %d, refusing %d; want below %d, at least %d", f.Limit, r.Limit, limitInitial, limitInitial)
+	}
+}
+
+// TestPushReceiverLeavesWorkersToOthers: with 4 workers a receiver may have 3
+// pushes in flight, not 4, so that one that holds them leaves a worker to the
+// others.
+func TestPushReceiverLeavesWorkersToOthers(t *testing.T) {
+	hang := make(chan struct{})
+	held := pNewReceiver(t, func(int, pPush) pAnswer { <-hang; return pOK })
+	live := pNewReceiver(t, pAlways(pOK))
+	src := pNewSource()
+	p, fc := pPusher(t, src, PushConfig{Workers: 4, AttemptTimeout: time.Minute})
+	t.Cleanup(func() { close(hang) })
+	for i := range 10 {
+		id := ccgw.AgentID(3001 + i)
+		pEmit(p, id, src.agent(id, held.url(), "tok"), 1, fc.Now())
+	}
+	pWaitFor(t, "3 held pushes", func() bool { return held.count() == 3 })
+	for i := range 5 {
+		id := ccgw.AgentID(4001 + i)
+		pEmit(p, id, src.agent(id, live.url(), "tok"), 1, fc.Now())
+	}
+	pWaitFor(t, "the other receiver's agents", func() bool {
+		for i := range 5 {
+			if src.deliveredTo(ccgw.AgentID(4001+i)) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	pWaitFor(t, "the held receiver's other agents in line", func() bool {
+		r, _ := pReceiverOf(p, held.url())
+		return r.Waiting == 7
+	})
+	if r, _ := pReceiverOf(p, held.url()); r.Limit != 3 || r.InFlight != 3 || held.count() != 3 {
+		t.Fatalf("held receiver %+v, %d pushes; want limit 3, 3 in flight, 3 pushes", r, held.count())
+	}
+}
