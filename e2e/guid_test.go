@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -63,5 +64,27 @@ func TestRotatedGUIDSurvivesKill(t *testing.T) {
 	}
 	if next := rotate(p2); next == newest || next == guids[0] {
 		t.Errorf("rotation after the restart gave %q", next)
+	}
+}
+
+// TestGCPercent checks that the binary sets the collector's target from
+// --gc-percent (default 200), as /metrics reports it.
+func TestGCPercent(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{{nil, "go_gc_gogc_percent 200"}, {[]string{"--gc-percent", "300"}, "go_gc_gogc_percent 300"}} {
+		p := startGateway(t, t.TempDir(), tt.args...)
+		resp, err := p.client.Get(p.scheme + "://" + p.addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !strings.Contains(string(body), "\n"+tt.want+"\n") {
+			t.Errorf("ccgw %v: /metrics lacks %q (%v)", tt.args, tt.want, err)
+		}
+		p.kill()
 	}
 }

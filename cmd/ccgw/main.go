@@ -48,6 +48,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ccgw:", err)
 		os.Exit(2)
 	}
+	if p := m.Config.GCPercent; p > 0 {
+		// Set here, not in Run: it is the process's, and tests run Main in theirs.
+		debug.SetGCPercent(p)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := m.Run(ctx); err != nil {
@@ -91,6 +95,7 @@ type Config struct {
 	RestTimeout      string
 	Push             PushFlags
 	Pprof            string
+	GCPercent        int // the collector's GOGC; 0 leaves GOGC as the environment sets it
 	Sim              SimFlags
 	Store            string
 	Scenario         string // a simulated call centre to set up (sim.LoadScenario)
@@ -172,6 +177,7 @@ func NewMain() *Main {
 		QueueSize:    1000,
 		LogLevel:     "info",
 		Store:        "bolt",
+		GCPercent:    200,
 	}}
 }
 
@@ -203,6 +209,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.IntVar(&c.Sim.Journal, "journal", c.Sim.Journal, "events kept for GET /ccgw/v1/events")
 	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "simulated call centre `FILE` (YAML): skills, simulated agents, arrivals, timed calls")
 	fs.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this loopback `HOST:PORT` (off when empty)")
+	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "garbage collector target (as GOGC, which it overrides); 0 leaves GOGC as the environment sets it")
 	fs.IntVar(&c.Push.Workers, "push-workers", c.Push.Workers, "pushes in flight at once over all receivers; one receiver's limit adapts, up to 3/4 of this")
 	fs.IntVar(&c.Push.Attempts, "push-attempts", c.Push.Attempts, "attempts per push before its events are dropped (counted)")
 	fs.DurationVar(&c.Push.Timeout, "push-timeout", c.Push.Timeout, "time limit of one push attempt")
@@ -265,6 +272,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--store %q: want bolt or redis://HOST:PORT/DB", c.Store)
 	case c.QueueSize < 1:
 		return errors.New("--queue-size must be at least 1")
+	case c.GCPercent < 0:
+		return errors.New("--gc-percent must be 0 or more")
 	case c.NodeName == "" || strings.ContainsAny(c.NodeName, " ;,\"="):
 		return errors.New("--node-name must be a plain word")
 	}

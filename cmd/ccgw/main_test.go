@@ -27,7 +27,7 @@ func TestParseFlags(t *testing.T) {
 				Addr: "127.0.0.1:8043", Data: "./ccgw-data", HeartbeatTimeout: 2 * time.Minute,
 				PollWait: 10 * time.Second, AuthMode: "dynamic", RestTimeout: "remind",
 				GUIDInterval: 60 * time.Second, GUIDTimeout: 120 * time.Second,
-				NodeName: "AgentGateway0", QueueSize: 1000, LogLevel: "info",
+				NodeName: "AgentGateway0", QueueSize: 1000, LogLevel: "info", GCPercent: 200,
 			}
 			got := c
 			got.Push, got.Sim, got.Store = PushFlags{}, SimFlags{}, ""
@@ -53,6 +53,12 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{name: "dynamic", args: []string{"--auth-mode", "dynamic"}},
+		{name: "gc percent", args: []string{"--gc-percent", "0"}, check: func(t *testing.T, c Config) {
+			if c.GCPercent != 0 {
+				t.Errorf("GCPercent = %d, want 0", c.GCPercent)
+			}
+		}},
+		{name: "negative gc percent", args: []string{"--gc-percent", "-1"}, wantErr: "--gc-percent"},
 		{name: "cert without key", args: []string{"--cert", "c.pem"}, wantErr: "--cert"},
 		{name: "key without cert", args: []string{"--key", "k.pem"}, wantErr: "--cert"},
 		{name: "unknown auth mode", args: []string{"--auth-mode", "foo"}, wantErr: "--auth-mode"},

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
@@ -691,4 +692,33 @@ func BenchmarkHandShakeWithPush(b *testing.B) {
 		benchServeAlternating(b, h, rq, side, 0)
 		side.use(b, 0)
 	})
+
+	// The same with the collector set as cmd/ccgw sets it by default
+	// (--gc-percent 200); its ratio is to its own push=off.
+	gc := fmt.Sprintf("gogc=%d/", defaultGCPercent)
+	withGC := func(f func()) {
+		old := debug.SetGCPercent(defaultGCPercent)
+		defer debug.SetGCPercent(old)
+		f()
+	}
+	offGC := make(map[int]float64)
+	b.Run(name+gc+"push=off", func(b *testing.B) {
+		withGC(func() { offGC[runtime.GOMAXPROCS(0)] = benchServeWatched(b, h, rq, nil) })
+	})
+	b.Run(name+gc+"push=on", func(b *testing.B) {
+		withGC(func() {
+			stop := side.load(b, 0)
+			ns := benchServeWatched(b, h, rq, side.pusher.Load())
+			stop()
+			if o := offGC[runtime.GOMAXPROCS(0)]; o > 0 {
+				b.ReportMetric(ns/o, "ratio")
+			}
+		})
+	})
+	b.Run(name+gc+"alternating", func(b *testing.B) {
+		withGC(func() { benchServeAlternating(b, h, rq, side, 0) })
+	})
 }
+
+// defaultGCPercent is cmd/ccgw's default --gc-percent.
+const defaultGCPercent = 200
