@@ -56,14 +56,17 @@ func TestRotatedGUIDSurvivesKill(t *testing.T) {
 	if r.env.Retcode != "0" {
 		t.Fatalf("handshake with the GUID rotated before the kill: %s", r.body)
 	}
-	if len(p2.log.find("msg", "rotated GUID recovered", "agent", id)) != 1 {
-		t.Errorf("no 'rotated GUID recovered' log line for %s", id)
-	}
+	// The line is written before the answer, but reaches the test's log reader
+	// through a pipe: wait for it.
+	p2.log.waitLine(t, 5*time.Second, "msg", "rotated GUID recovered", "agent", id)
 	if code, _ := p2.status(t, id, newest); code != "0" {
 		t.Errorf("agentstatus with the recovered GUID: %s", code)
 	}
 	if next := rotate(p2); next == newest || next == guids[0] {
 		t.Errorf("rotation after the restart gave %q", next)
+	}
+	if n := len(p2.log.find("msg", "rotated GUID recovered", "agent", id)); n != 1 {
+		t.Errorf("%d 'rotated GUID recovered' lines for %s, want 1", n, id)
 	}
 }
 
