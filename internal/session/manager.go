@@ -77,6 +77,8 @@ type Manager struct {
 	stats  stats
 	acks   ackBuffer
 	skills skillIndex
+
+	onWriteWait func() // tests: called (under a shard's wmu) when a write waits its turn
 }
 
 // shard is one part of the session table, chosen by agent ID.
@@ -86,6 +88,11 @@ type shard struct {
 	mu    sync.RWMutex
 	live  map[ccgw.AgentID]*entry
 	tombs map[ccgw.AgentID]*tomb
+
+	// wmu guards every entry's wDone; wcond (on wmu) wakes writers waiting for
+	// their turn (see ordered).
+	wmu   sync.Mutex
+	wcond *sync.Cond
 }
 
 // entry is a live session.
@@ -96,8 +103,13 @@ type entry struct {
 	polling atomic.Int32 // polls in progress; a held poll keeps the session alive
 	q       *event.Queue
 	// guidN is the rotation number of s.GUID (0: the sign-in's); -1 until known
-	// for a restored session (see guidNLocked).
+	// for a restored session (see guidN).
 	guidN int64
+	// Write tickets: a snapshot of s taken under sh.mu takes the next ticket
+	// (wTaken, guarded by sh.mu), and snapshots reach the store in ticket order
+	// (wDone, guarded by sh.wmu), so the stored session is never an older one
+	// than the last written.
+	wTaken, wDone uint32
 }
 
 // tomb keeps an ended session's last events for its client to collect with its
@@ -159,6 +171,7 @@ func New(cfg Config) (*Manager, error) {
 	for i := range m.shards {
 		m.shards[i].live = make(map[ccgw.AgentID]*entry)
 		m.shards[i].tombs = make(map[ccgw.AgentID]*tomb)
+		m.shards[i].wcond = sync.NewCond(&m.shards[i].wmu)
 	}
 	m.stats.init()
 	m.acks.pending = make(map[ackKey]uint64)
@@ -521,6 +534,33 @@ func (m *Manager) ended(s ccgw.Session, cause ccgw.SignOutCause) {
 	m.cfg.Log.Info("signed out", "agent", s.Agent.String(), "cause", string(cause), "guid", shortGUID(s.GUID))
 }
 
+// ticketLocked takes e's next write ticket; sh.mu must be held for writing, and
+// the caller must then call ordered with it, whatever happens.
+func ticketLocked(e *entry) uint32 {
+	e.wTaken++
+	return e.wTaken
+}
+
+// ordered runs write, e's snapshot with ticket t going to the store, once every
+// earlier ticket's write has returned. Two changes of one session racing to the
+// store thus land in the order they were made; waiting is rare (concurrent
+// changes of one agent) and holds no lock.
+func (m *Manager) ordered(sh *shard, e *entry, t uint32, write func()) {
+	sh.wmu.Lock()
+	if e.wDone != t-1 && m.onWriteWait != nil {
+		m.onWriteWait()
+	}
+	for e.wDone != t-1 {
+		sh.wcond.Wait()
+	}
+	sh.wmu.Unlock()
+	write()
+	sh.wmu.Lock()
+	e.wDone = t
+	sh.wcond.Broadcast()
+	sh.wmu.Unlock()
+}
+
 // put stores s, unless it is simulated: the simulated call centre signs its
 // agents in again when it starts, and its calls do not outlive the process, so
 // storing their every state change would only serialise the simulation on the
@@ -696,10 +736,13 @@ func (m *Manager) refresh(id ccgw.AgentID, e *entry, token string, rotate bool, 
 	}
 	e.s.ServiceToken = token
 	s := e.s
+	t := ticketLocked(e)
 	sh.mu.Unlock()
-	if err := m.cfg.Store.PutSession(&s); err != nil {
-		m.cfg.Log.Error("store put failed", "agent", id.String(), "err", err)
-	}
+	m.ordered(sh, e, t, func() {
+		if err := m.cfg.Store.PutSession(&s); err != nil {
+			m.cfg.Log.Error("store put failed", "agent", id.String(), "err", err)
+		}
+	})
 	return s.GUID, nil
 }
 
@@ -736,9 +779,12 @@ func (m *Manager) UpdateGUID(id ccgw.AgentID, guid string) (string, error) {
 	e.hot.seen.Store(now.UnixNano())
 	m.rotateLocked(e, now)
 	s := e.s
+	t := ticketLocked(e)
 	sh.mu.Unlock()
-	if err := m.cfg.Store.PutSession(&s); err != nil {
-		return "", &ccgw.Error{Code: ccgw.RetInternal, Err: err}
+	var werr error
+	m.ordered(sh, e, t, func() { werr = m.cfg.Store.PutSession(&s) })
+	if werr != nil {
+		return "", &ccgw.Error{Code: ccgw.RetInternal, Err: werr}
 	}
 	return s.GUID, nil
 }
@@ -953,8 +999,9 @@ func (m *Manager) Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, 
 	}
 	s := e.s
 	s.Skills = append([]int(nil), e.s.Skills...)
+	t := ticketLocked(e)
 	sh.mu.Unlock()
-	m.putWithEvents(&s, queued)
+	m.ordered(sh, e, t, func() { m.putWithEvents(&s, queued) })
 	if s.RestSeq != before.RestSeq && s.RestUntil != 0 {
 		m.wheel.add(time.UnixMilli(s.RestUntil), wheelEntry{id: id, gen: s.Gen, rest: s.RestSeq})
 	}
@@ -1030,8 +1077,9 @@ func (m *Manager) Sweep(now time.Time) int {
 		if we.rest != 0 {
 			if ev, ok := m.restTimeoutLocked(e, we.rest, now); ok {
 				s := e.s
+				t := ticketLocked(e)
 				sh.mu.Unlock()
-				rested = append(rested, restDone{s, ev})
+				rested = append(rested, restDone{s, ev, sh, e, t})
 				continue
 			}
 			sh.mu.Unlock()
@@ -1054,7 +1102,7 @@ func (m *Manager) Sweep(now time.Time) int {
 	}
 	m.wheel.addAll(refile)
 	for _, r := range rested {
-		m.putWithEvents(&r.s, r.evs)
+		m.ordered(r.sh, r.e, r.ticket, func() { m.putWithEvents(&r.s, r.evs) })
 		m.notify(&r.s)
 		m.changed(r.s)
 	}
@@ -1066,8 +1114,11 @@ func (m *Manager) Sweep(now time.Time) int {
 }
 
 type restDone struct {
-	s   ccgw.Session
-	evs []ccgw.Event
+	s      ccgw.Session
+	evs    []ccgw.Event
+	sh     *shard
+	e      *entry
+	ticket uint32 // e's write ticket for s
 }
 
 // restTimeoutLocked tells agent e that its rest (number seq) ran out, if it is

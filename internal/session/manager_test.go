@@ -1626,3 +1626,44 @@ func TestSimulatedNotStored(t *testing.T) {
 		t.Fatal("the stored simulated session was not deleted")
 	}
 }
+
+// TestConcurrentUpdatesStoredInOrder checks that two changes of one session
+// racing to the store land in the order they were made: the second one's write
+// waits while the first one's is held up, and the stored session is the newer.
+func TestConcurrentUpdatesStoredInOrder(t *testing.T) {
+	st := newTStore()
+	env := testManager(t, Config{Store: st})
+	s := tSignIn(t, env.m, 1001)
+	held, release := make(chan struct{}), make(chan struct{})
+	st.set(func(st *tStore) {
+		st.onPut = func(x *ccgw.Session) {
+			if x.State == ccgw.StateBusy {
+				close(held)
+				<-release
+			}
+		}
+	})
+	waiting := make(chan struct{}, 1)
+	env.m.onWriteWait = func() { waiting <- struct{}{} }
+	set := func(state ccgw.AgentState) func(*ccgw.Session, time.Time) ([]Emit, error) {
+		return func(x *ccgw.Session, _ time.Time) ([]Emit, error) { x.State = state; return nil, nil }
+	}
+	errs := make(chan error, 2)
+	go func() { _, err := env.m.Update(1001, s.GUID, set(ccgw.StateBusy)); errs <- err }()
+	<-held // the first change's write is at the store
+	go func() { _, err := env.m.Update(1001, s.GUID, set(ccgw.StateRest)); errs <- err }()
+	select {
+	case <-waiting: // the second change's write waits for the first's
+	case err := <-errs:
+		t.Fatalf("the second change was written (err %v) while the first one's write was held", err)
+	}
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := st.get(1001); got.State != ccgw.StateRest {
+		t.Fatalf("stored state %v, want %v (the later change)", got.State, ccgw.StateRest)
+	}
+}
