@@ -231,7 +231,7 @@ func (e *Engine) Callout(id ccgw.AgentID, spec CalloutSpec) (string, error) {
 	}
 	c := &Call{ID: e.newCallID(), Dir: Outbound, Called: spec.Called, Caller: spec.Caller, Skill: spec.Skill,
 		Created: e.now(), TalkFor: spec.TalkFor, CallData: spec.CallData, Feature: 7}
-	_, err := e.cfg.Sessions.Update(id, "*", func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	_, err := e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
 		if c.Caller == "" {
 			c.Caller = s.Phone
 		}

@@ -46,7 +46,7 @@ type Config struct {
 type Engine struct {
 	cfg Config
 
-	mu       sync.Mutex // guards everything below; never held across network I/O
+	mu       sync.Mutex // guards everything below; never held across network or store I/O
 	rnd      *rand.Rand
 	calls    map[string]*Call
 	queues   map[int]*queue
@@ -58,6 +58,7 @@ type Engine struct {
 	rates    map[int]*arrival
 	idle     *idleIndex // idle agents by skill (idle.go)
 	scanOnly bool       // tests: never use idle, always scan Sessions.BySkill
+	finish   []func()   // sessions' store writes left for after the lock (updateSession)
 
 	pendMu   sync.Mutex     // guards pending, applied and reported
 	pending  []ccgw.Session // changes reported and not yet drained, in order
@@ -227,7 +228,12 @@ func (e *Engine) lock() { e.mu.Lock() }
 func (e *Engine) unlock() {
 	for {
 		e.drain()
+		finish := e.finish
+		e.finish = nil
 		e.mu.Unlock()
+		for _, f := range finish {
+			f() // store writes and the OnChange reports: may add to pending
+		}
 		e.pendMu.Lock()
 		more := len(e.pending) > 0
 		e.pendMu.Unlock()
@@ -440,10 +446,31 @@ func (e *Engine) longestIdle(skill int, exclude ccgw.AgentID) (ccgw.AgentID, boo
 
 // update changes agent id's session in the engine's name and queues events.
 func (e *Engine) update(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) []session.Emit) error {
-	_, err := e.cfg.Sessions.Update(id, "*", func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	_, err := e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
 		return fn(s, now), nil
 	})
 	return err
+}
+
+// laterUpdater is a session.Service whose Update can leave its store write to
+// later (session.Manager).
+type laterUpdater interface {
+	UpdateLater(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, func(), error)
+}
+
+// updateSession runs Sessions.Update on any session of agent id; e.mu must be
+// held. Where the service allows it, the store write waits for unlock, so that
+// the engine's lock is never held across it.
+func (e *Engine) updateSession(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
+	u, ok := e.cfg.Sessions.(laterUpdater)
+	if !ok {
+		return e.cfg.Sessions.Update(id, "*", fn)
+	}
+	s, finish, err := u.UpdateLater(id, "*", fn)
+	if err == nil {
+		e.finish = append(e.finish, finish)
+	}
+	return s, err
 }
 
 func content(v any) json.RawMessage { return event.Content(v) }
@@ -713,7 +740,7 @@ func (e *Engine) scheduleWrapUp(id ccgw.AgentID) {
 	}
 	e.wrapUp[id] = e.after(sa.WrapUp, func() {
 		delete(e.wrapUp, id)
-		e.cfg.Sessions.Update(id, "*", func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
 			if s.State != ccgw.StateWork {
 				return nil, nil
 			}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,4 +151,65 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// heldStore is a bbolt store whose PutSession of a talking agent waits, once
+// armed, until released.
+type heldStore struct {
+	*bolt.Store
+	armed   atomic.Bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (s *heldStore) PutSession(x *ccgw.Session) error {
+	if x.State == ccgw.StateTalking && s.armed.CompareAndSwap(true, false) {
+		close(s.held)
+		<-s.release
+	}
+	return s.Store.PutSession(x)
+}
+
+// TestEngineLockNotHeldAcrossStoreWrites checks that the engine writes a real
+// agent's session to the store after letting go of its lock: while that write
+// is held up, the engine still answers.
+func TestEngineLockNotHeldAcrossStoreWrites(t *testing.T) {
+	st, err := bolt.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	hs := &heldStore{Store: st, held: make(chan struct{}), release: make(chan struct{})}
+	fc := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	dir := agent.Default()
+	var eng *Engine
+	sm, err := session.New(session.Config{Store: hs, Events: st, Directory: dir, Clock: fc, Timeout: time.Hour,
+		OnChange: func(s ccgw.Session) { eng.AgentChanged(s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng = New(Config{Sessions: sm, Directory: dir, Clock: fc, RingTimeout: 10 * time.Second})
+	if _, err := sm.SignIn(session.SignIn{Op: "login", Password: "p", Status: ccgw.StateIdle,
+		Session: ccgw.Session{Agent: 1001, Phone: "70001", AutoAnswer: true}}); err != nil {
+		t.Fatal(err)
+	}
+	hs.armed.Store(true)
+	injected := make(chan error, 1)
+	go func() { _, err := eng.Inject(CallSpec{Skill: 1}); injected <- err }()
+	<-hs.held // the talking agent's write is at the store
+	answered := make(chan int, 1)
+	go func() { answered <- len(eng.Queues()) }()
+	select {
+	case <-answered:
+	case <-time.After(10 * time.Second): // a guard, not synchronisation: a held lock never lets go
+		t.Fatal("the engine did not answer while a session write was held: its lock is held across the write")
+	}
+	close(hs.release)
+	if err := <-injected; err != nil {
+		t.Fatal(err)
+	}
+	var stored ccgw.AgentState
+	if err := st.LoadSessions(func(s *ccgw.Session) error { stored = s.State; return nil }); err != nil || stored != ccgw.StateTalking {
+		t.Fatalf("stored state %v (%v), want talking", stored, err)
+	}
 }
