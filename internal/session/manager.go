@@ -280,12 +280,24 @@ func (m *Manager) restoreEvents() error {
 		e.q.RestoreFrom(acked, evs)
 		return nil
 	})
+	if bd, ok := m.cfg.Events.(signInsDropper); ok {
+		if derr := bd.DropSignIns(stale); derr != nil && err == nil {
+			err = derr
+		}
+		return err
+	}
 	for _, a := range stale {
 		if derr := m.cfg.Events.DropEvents(a.Agent, a.Gen); derr != nil && err == nil {
 			err = derr
 		}
 	}
 	return err
+}
+
+// signInsDropper is an event store that drops many sign-ins' events in one
+// commit (bolt.Store).
+type signInsDropper interface {
+	DropSignIns(signIns []ccgw.EventAck) error
 }
 
 // persist stores events just queued for a session; they are durable when it

@@ -457,3 +457,29 @@ func TestPutSessionEvents(t *testing.T) {
 		t.Fatalf("an earlier sign-in's write replaced gen 4 with %d", got.Gen)
 	}
 }
+
+// TestDropSignIns checks that the events and acknowledgements of the sign-ins
+// named are dropped, and only those.
+func TestDropSignIns(t *testing.T) {
+	s, _ := tSessOpen(t)
+	for _, k := range []ccgw.EventAck{{Agent: 1001, Gen: 1}, {Agent: 1001, Gen: 2}, {Agent: 1002, Gen: 3}} {
+		evs := []ccgw.Event{{Type: ccgw.EvReady, WorkNo: k.Agent.String(), Seq: 1}, {Type: ccgw.EvWork, WorkNo: k.Agent.String(), Seq: 2}}
+		if err := s.AppendEvents(k.Agent, k.Gen, evs); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AckEvents([]ccgw.EventAck{{Agent: k.Agent, Gen: k.Gen, Seq: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DropSignIns([]ccgw.EventAck{{Agent: 1001, Gen: 1}, {Agent: 1002, Gen: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	err := s.LoadEvents(func(id ccgw.AgentID, gen, acked uint64, es []ccgw.Event) error {
+		left = append(left, fmt.Sprintf("%d/%d acked %d: %d events", id, gen, acked, len(es)))
+		return nil
+	})
+	if err != nil || !reflect.DeepEqual(left, []string{"1001/2 acked 1: 1 events"}) {
+		t.Fatalf("left after the drop: %v (%v)", left, err)
+	}
+}

@@ -119,23 +119,43 @@ func ackTx(tx *bolt.Tx, id ccgw.AgentID, gen, seq uint64) error {
 
 // DropEvents implements ccgw.EventStore.
 func (s *Store) DropEvents(id ccgw.AgentID, gen uint64) error {
+	return s.w.write(func(tx *bolt.Tx) error { return dropEventsTx(tx, id, gen) })
+}
+
+// DropSignIns drops the events of every sign-in in signIns (their Seq is
+// ignored) in one transaction: a restore clears those of sign-ins that ended
+// while the gateway was down, which one commit each made slow.
+func (s *Store) DropSignIns(signIns []ccgw.EventAck) error {
+	if len(signIns) == 0 {
+		return nil
+	}
 	return s.w.write(func(tx *bolt.Tx) error {
-		eb, ab, err := buckets(tx)
-		if err != nil {
-			return err
-		}
-		k := signInKey(id, gen)
-		if err := ab.Delete(k); err != nil {
-			return err
-		}
-		c := eb.Cursor()
-		for key, _ := c.Seek(k); key != nil && bytes.HasPrefix(key, k); key, _ = c.Seek(k) {
-			if err := c.Delete(); err != nil {
+		for _, a := range signIns {
+			if err := dropEventsTx(tx, a.Agent, a.Gen); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// dropEventsTx deletes the events and acknowledgement of sign-in (id, gen).
+func dropEventsTx(tx *bolt.Tx, id ccgw.AgentID, gen uint64) error {
+	eb, ab, err := buckets(tx)
+	if err != nil {
+		return err
+	}
+	k := signInKey(id, gen)
+	if err := ab.Delete(k); err != nil {
+		return err
+	}
+	c := eb.Cursor()
+	for key, _ := c.Seek(k); key != nil && bytes.HasPrefix(key, k); key, _ = c.Seek(k) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LoadEvents implements ccgw.EventStore. The calls of fn share one array of
