@@ -9,6 +9,7 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
 // BenchmarkEngineCalls measures how many inbound calls the engine carries per
@@ -17,24 +18,35 @@ import (
 // call is over. The simulated agents auto-answer and are idle again at once;
 // each has 2 of the 3 skills. Their events go to a Journal, as in cmd/ccgw.
 // The scan variants pick agents by scanning Sessions.BySkill per call, as the
-// engine did before its idle index (idle.go): the baseline.
+// engine did before its idle index (idle.go): the baseline. The bolt variant
+// keeps sessions and events in bbolt, as cmd/ccgw does.
 func BenchmarkEngineCalls(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		b.Run("agents="+strconv.Itoa(n), func(b *testing.B) { benchEngineCalls(b, n, 1000, false) })
-		b.Run("agents="+strconv.Itoa(n)+"/scan", func(b *testing.B) { benchEngineCalls(b, n, 1000, true) })
+		b.Run("agents="+strconv.Itoa(n), func(b *testing.B) { benchEngineCalls(b, n, 1000, false, false) })
+		b.Run("agents="+strconv.Itoa(n)+"/scan", func(b *testing.B) { benchEngineCalls(b, n, 1000, true, false) })
 	}
+	b.Run("agents=1000/store=bolt", func(b *testing.B) { benchEngineCalls(b, 1000, 1000, false, true) })
 }
 
-func benchEngineCalls(b *testing.B, agents, calls int, scan bool) {
+func benchEngineCalls(b *testing.B, agents, calls int, scan, useBolt bool) {
 	skills := []ccgw.Skill{{ID: 1, Name: "a", MediaType: 5}, {ID: 2, Name: "b", MediaType: 5}, {ID: 3, Name: "c", MediaType: 5}}
 	dir := agent.Open(skills)
 	clk := clock.NewFake(DefaultStart())
 	journal := NewJournal(100000)
 	var eng *Engine
-	sm, err := session.New(session.Config{
+	cfg := session.Config{
 		Store: newMemStore(), Directory: dir, Clock: clk, Timeout: time.Hour,
 		Tap: journal.Add, OnChange: func(s ccgw.Session) { eng.AgentChanged(s) },
-	})
+	}
+	if useBolt {
+		st, err := bolt.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { st.Close() })
+		cfg.Store, cfg.Events = st, st
+	}
+	sm, err := session.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
