@@ -394,7 +394,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cancel = cancel
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats})
+	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats, Receivers: pusher.Receivers})
 	if err != nil {
 		ln.Close()
 		st.Close()

@@ -20,6 +20,8 @@ import (
 type Sources struct {
 	Sessions func() session.Stats
 	Push     func() event.PushStats
+	// Receivers gives each push receiver's concurrency limit and load.
+	Receivers func() []event.ReceiverStats
 }
 
 // Metrics records request durations and collects the domain's counters.
@@ -38,6 +40,9 @@ type Metrics struct {
 	dropped    *prometheus.Desc
 	pushes     *prometheus.Desc
 	pushFails  *prometheus.Desc
+	rcvLimit   *prometheus.Desc
+	rcvFlight  *prometheus.Desc
+	rcvWaiting *prometheus.Desc
 }
 
 // New registers ccgw's metrics on reg.
@@ -60,6 +65,9 @@ func New(reg prometheus.Registerer, src Sources) (*Metrics, error) {
 		dropped:    prometheus.NewDesc("ccgw_events_dropped_total", "Events dropped, by reason.", []string{"reason"}, nil),
 		pushes:     prometheus.NewDesc("ccgw_pushes_total", "Pushes the receiver accepted.", nil, nil),
 		pushFails:  prometheus.NewDesc("ccgw_push_failures_total", "Push attempts that failed.", nil, nil),
+		rcvLimit:   prometheus.NewDesc("ccgw_push_receiver_limit", "Pushes a receiver may have in flight now (adaptive), by callback scheme and host.", []string{"receiver"}, nil),
+		rcvFlight:  prometheus.NewDesc("ccgw_push_receiver_in_flight", "Pushes in flight to a receiver.", []string{"receiver"}, nil),
+		rcvWaiting: prometheus.NewDesc("ccgw_push_receiver_waiting", "Agents waiting for a push slot of a receiver.", []string{"receiver"}, nil),
 	}
 	if err := reg.Register(m.requests); err != nil {
 		return nil, err
@@ -83,7 +91,7 @@ func (m *Metrics) ObserveRequest(method string, code ccgw.Retcode, took time.Dur
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.live, m.heartbeats, m.polls, m.signIns, m.signOuts, m.expiries,
-		m.queued, m.delivered, m.dropped, m.pushes, m.pushFails} {
+		m.queued, m.delivered, m.dropped, m.pushes, m.pushFails, m.rcvLimit, m.rcvFlight, m.rcvWaiting} {
 		ch <- d
 	}
 }
@@ -111,6 +119,13 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.delivered, prometheus.CounterValue, float64(ps.Delivered), "push")
 		ch <- prometheus.MustNewConstMetric(m.pushes, prometheus.CounterValue, float64(ps.Pushes))
 		ch <- prometheus.MustNewConstMetric(m.pushFails, prometheus.CounterValue, float64(ps.Failures))
+	}
+	if m.src.Receivers != nil {
+		for _, r := range m.src.Receivers() {
+			ch <- prometheus.MustNewConstMetric(m.rcvLimit, prometheus.GaugeValue, float64(r.Limit), r.Key)
+			ch <- prometheus.MustNewConstMetric(m.rcvFlight, prometheus.GaugeValue, float64(r.InFlight), r.Key)
+			ch <- prometheus.MustNewConstMetric(m.rcvWaiting, prometheus.GaugeValue, float64(r.Waiting), r.Key)
+		}
 	}
 }
 

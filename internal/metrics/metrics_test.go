@@ -21,7 +21,9 @@ func TestCollectReadsTheDomain(t *testing.T) {
 	}
 	ps := event.PushStats{Pushes: 6, Delivered: 8, Failures: 1}
 	reg := prometheus.NewRegistry()
-	m, err := New(reg, Sources{Sessions: func() session.Stats { return st }, Push: func() event.PushStats { return ps }})
+	rcv := []event.ReceiverStats{{Key: "https://crm.example:8443", Limit: 12, InFlight: 5, Waiting: 3}}
+	m, err := New(reg, Sources{Sessions: func() session.Stats { return st }, Push: func() event.PushStats { return ps },
+		Receivers: func() []event.ReceiverStats { return rcv }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,9 +50,19 @@ ccgw_events_dropped_total{reason="session_ended"} 0
 # TYPE ccgw_events_delivered_total counter
 ccgw_events_delivered_total{mode="poll"} 30
 ccgw_events_delivered_total{mode="push"} 8
+# HELP ccgw_push_receiver_limit Pushes a receiver may have in flight now (adaptive), by callback scheme and host.
+# TYPE ccgw_push_receiver_limit gauge
+ccgw_push_receiver_limit{receiver="https://crm.example:8443"} 12
+# HELP ccgw_push_receiver_in_flight Pushes in flight to a receiver.
+# TYPE ccgw_push_receiver_in_flight gauge
+ccgw_push_receiver_in_flight{receiver="https://crm.example:8443"} 5
+# HELP ccgw_push_receiver_waiting Agents waiting for a push slot of a receiver.
+# TYPE ccgw_push_receiver_waiting gauge
+ccgw_push_receiver_waiting{receiver="https://crm.example:8443"} 3
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"ccgw_sessions_live", "ccgw_signouts_total", "ccgw_events_dropped_total", "ccgw_events_delivered_total"); err != nil {
+		"ccgw_sessions_live", "ccgw_signouts_total", "ccgw_events_dropped_total", "ccgw_events_delivered_total",
+		"ccgw_push_receiver_limit", "ccgw_push_receiver_in_flight", "ccgw_push_receiver_waiting"); err != nil {
 		t.Fatal(err)
 	}
 	for name, v := range map[string]float64{
