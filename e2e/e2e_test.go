@@ -258,7 +258,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if res.r.status != http.StatusOK || res.r.err != nil || res.r.env.Retcode != "0" || res.r.env.Event != nil {
 		t.Fatalf("held poll answered HTTP %d %q, want a complete empty poll", res.r.status, res.r.body)
 	}
-	if want := `{"message":"","retcode":"0","event":null}`; string(res.r.body) != want {
+	if want := `{"message":"","retcode":"0"}`; string(res.r.body) != want {
 		t.Errorf("held poll body %s, want %s", res.r.body, want)
 	}
 	polls := p.log.find("msg", "request", "method", "getAgentEvent", "agent", id)

@@ -12,7 +12,7 @@ import (
 type reply struct {
 	code    ccgw.Retcode
 	result  any  // nil: no result field
-	poll    bool // the getAgentEvent envelope: an event field, null when none
+	poll    bool // the getAgentEvent envelope: an event field, left out when none
 	event   *ccgw.Event
 	quiet   bool   // success message "" instead of "success" (sign-in, poll)
 	setGUID string // sent as Set-GUID: JSESSIONID=<guid>
@@ -39,11 +39,13 @@ type envelope struct {
 	Result  any          `json:"result,omitempty"`
 }
 
-// pollEnvelope is the getAgentEvent response body: event replaces result.
+// pollEnvelope is the getAgentEvent response body: event replaces result, and
+// is left out when no event came, as the vendor's gateway does (its C# desktop
+// demo takes exactly {"message":"","retcode":"0"} for "no event").
 type pollEnvelope struct {
 	Message string       `json:"message"`
 	Retcode ccgw.Retcode `json:"retcode"`
-	Event   *ccgw.Event  `json:"event"`
+	Event   *ccgw.Event  `json:"event,omitempty"`
 }
 
 const contentType = "application/json; charset=UTF-8"

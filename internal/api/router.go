@@ -67,7 +67,7 @@ func splitPath(p string, buf []string) (segs []string, ok bool) {
 // methods, their list for an Allow header.
 func (s *Server) match(method, path string, c *call) (*route, string) {
 	var buf [maxSegs]string
-	segs, ok := splitPath(path, buf[:])
+	segs, ok := splitPath(strings.TrimSuffix(path, "/"), buf[:]) // a trailing slash names the same resource
 	if !ok || len(segs) < 4 {
 		return nil, ""
 	}

@@ -115,6 +115,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) dispatch(c *call) reply {
 	path := c.r.URL.Path
+	if strings.Contains(path, "//") {
+		// Clients that join a base URL ending in "/" to paths starting with one
+		// (the vendor's generated JavaScript SDK) send "resource//onlineagent/...";
+		// the vendor's gateway serves them as single slashes.
+		path = collapseSlashes(path)
+		c.r.URL.Path = path
+	}
 	switch path {
 	case "/healthz":
 		return reply{code: ccgw.RetOK, result: map[string]string{"status": "alive"}}
@@ -166,4 +173,17 @@ type call struct {
 func (c *call) guid() string {
 	g := strings.TrimSpace(c.r.Header.Get("Guid"))
 	return strings.TrimPrefix(g, "JSESSIONID=")
+}
+
+// collapseSlashes returns p with every run of slashes written as one.
+func collapseSlashes(p string) string {
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && i > 0 && p[i-1] == '/' {
+			continue
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
 }

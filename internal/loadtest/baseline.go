@@ -55,7 +55,7 @@ type BareServer struct {
 
 const (
 	baselineOK     = `{"message":"success","retcode":"0"}`
-	baselinePolled = `{"message":"","retcode":"0","event":null}`
+	baselinePolled = `{"message":"","retcode":"0"}`
 )
 
 // StartBare serves on 127.0.0.1:0 and returns once it listens; Close stops it.
