@@ -82,7 +82,18 @@ type Config struct {
 	Addr             string
 	Data             string
 	HeartbeatTimeout time.Duration
+	// PollModeTimeout and PushModeTimeout are the timeouts of poll-mode
+	// (MAXTIME) and push-mode (EVENT_PUSH_HANDSHAKE_MAXTIME) sessions; 0 means
+	// HeartbeatTimeout.
+	PollModeTimeout time.Duration
+	PushModeTimeout time.Duration
+	// TimeoutDetection is "on" or "off" (TIMEOUT_FLAG): off, nobody is signed
+	// out for silence.
+	TimeoutDetection string
 	PollWait         time.Duration
+	// BasicProperties is a vendor basic.properties file whose keys set the
+	// flags not given on the command line.
+	BasicProperties string
 	Plaintext        bool
 	Cert, Key        string
 	Agents           string
@@ -139,6 +150,15 @@ type PushFlags struct {
 	SecretEnv   string
 	Insecure    bool
 	BatchEvents int
+	// Retry is "vendor" (every RetryInterval, signed out when failures add up
+	// to FailTotal) or "exponential" (Backoff doubling, Attempts, then dropped).
+	Retry         string
+	RetryInterval time.Duration // EVENT_PUSH_FAIL_INTERVALTIME
+	FailTotal     time.Duration // EVENT_PUSH_FAIL_TOTALTIME
+	// Trustlist lists the callback URLs allowed, separated by ";"
+	// (EVENT_PUST_WHILTELIST_CALLBACKURI); empty allows any.
+	Trustlist string
+	CA        string // PEM file of receivers' CAs, added to the system's (eventpush.ssl.cert.file)
 }
 
 // Main is the gateway process: tests run it in process as main does.
@@ -169,8 +189,10 @@ func NewMain() *Main {
 		AuthMode:         "dynamic",
 		RestTimeout:      "remind",
 		Sim:              SimFlags{Clock: "real", Seed: 1, RingTimeout: 20 * time.Second, CalleeAnswer: 3 * time.Second, Journal: 100000},
+		TimeoutDetection: "on",
 		Push: PushFlags{Workers: 256, Attempts: 8, Timeout: 5 * time.Second, Backoff: 500 * time.Millisecond,
-			MaxBackoff: 30 * time.Second, BatchEvents: 100},
+			MaxBackoff: 30 * time.Second, BatchEvents: 100,
+			Retry: "vendor", RetryInterval: 10 * time.Second, FailTotal: 120 * time.Second},
 		GUIDInterval: 60 * time.Second,
 		GUIDTimeout:  120 * time.Second,
 		NodeName:     "AgentGateway0",
@@ -190,7 +212,11 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Data, "data", c.Data, "data `DIR` (sessions, generated certificate)")
 	fs.StringVar(&c.Store, "store", c.Store, "where sessions live: bolt (embedded, in --data) or redis://HOST:PORT/DB (several nodes)")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", c.HeartbeatTimeout, "sign an agent out after this long without heartbeat or poll")
-	fs.DurationVar(&c.PollWait, "poll-wait", c.PollWait, "how long an event poll waits when no event is queued")
+	fs.DurationVar(&c.PollModeTimeout, "poll-mode-timeout", c.PollModeTimeout, "timeout of a poll-mode session (MAXTIME); 0: --heartbeat-timeout")
+	fs.DurationVar(&c.PushModeTimeout, "push-mode-timeout", c.PushModeTimeout, "timeout of a push-mode session (EVENT_PUSH_HANDSHAKE_MAXTIME); 0: --heartbeat-timeout")
+	fs.StringVar(&c.TimeoutDetection, "timeout-detection", c.TimeoutDetection, "on, or off: nobody is signed out for silence (TIMEOUT_FLAG)")
+	fs.DurationVar(&c.PollWait, "poll-wait", c.PollWait, "how long an event poll waits when no event is queued; 0 answers at once (AGENT_POLL_WAIT_*)")
+	fs.StringVar(&c.BasicProperties, "basic-properties", c.BasicProperties, "vendor basic.properties `FILE`: its keys set the flags not given on the command line")
 	fs.BoolVar(&c.Plaintext, "plaintext", c.Plaintext, "serve HTTP instead of HTTPS")
 	fs.StringVar(&c.Cert, "cert", c.Cert, "TLS certificate `FILE` (PEM)")
 	fs.StringVar(&c.Key, "key", c.Key, "TLS key `FILE` (PEM)")
@@ -217,7 +243,12 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.DurationVar(&c.Push.MaxBackoff, "push-max-backoff", c.Push.MaxBackoff, "longest retry delay")
 	fs.IntVar(&c.Push.BatchEvents, "push-batch", c.Push.BatchEvents, "events per push at most")
 	fs.StringVar(&c.Push.SecretEnv, "push-secret-env", c.Push.SecretEnv, "name of an environment `VAR` holding a secret; pushes are then signed (X-CCGW-Signature)")
-	fs.BoolVar(&c.Push.Insecure, "push-insecure", c.Push.Insecure, "do not verify callback receivers' TLS certificates")
+	fs.BoolVar(&c.Push.Insecure, "push-insecure", c.Push.Insecure, "do not verify callback receivers' TLS certificates (eventpush.ssl.trustAll)")
+	fs.StringVar(&c.Push.CA, "push-ca", c.Push.CA, "PEM `FILE` of CA certificates trusted for callback receivers, beside the system's (eventpush.ssl.cert.file)")
+	fs.StringVar(&c.Push.Retry, "push-retry", c.Push.Retry, "vendor: retry every --push-retry-interval and sign the agent out when failures add up to --push-fail-total; exponential: --push-backoff doubling, --push-attempts, then drop")
+	fs.DurationVar(&c.Push.RetryInterval, "push-retry-interval", c.Push.RetryInterval, "vendor retry: time between attempts after a failed push (EVENT_PUSH_FAIL_INTERVALTIME)")
+	fs.DurationVar(&c.Push.FailTotal, "push-fail-total", c.Push.FailTotal, "vendor retry: pushes failing for this long sign the agent out (EVENT_PUSH_FAIL_TOTALTIME)")
+	fs.StringVar(&c.Push.Trustlist, "callback-trustlist", c.Push.Trustlist, "callback URLs allowed at sign-in, separated by ';' (EVENT_PUST_WHILTELIST_CALLBACKURI); empty: any")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -248,8 +279,16 @@ func (c *Config) validate() error {
 	switch {
 	case c.HeartbeatTimeout <= 0:
 		return errors.New("--heartbeat-timeout must be positive")
-	case c.PollWait <= 0:
-		return errors.New("--poll-wait must be positive")
+	case c.PollWait < 0:
+		return errors.New("--poll-wait must not be negative")
+	case c.PollModeTimeout < 0 || c.PushModeTimeout < 0:
+		return errors.New("--poll-mode-timeout and --push-mode-timeout must not be negative")
+	case c.TimeoutDetection != "on" && c.TimeoutDetection != "off":
+		return fmt.Errorf("--timeout-detection %q: want on or off", c.TimeoutDetection)
+	case c.Push.Retry != "vendor" && c.Push.Retry != "exponential":
+		return fmt.Errorf("--push-retry %q: want vendor or exponential", c.Push.Retry)
+	case c.Push.RetryInterval <= 0 || c.Push.FailTotal <= 0:
+		return errors.New("--push-retry-interval and --push-fail-total must be positive")
 	case (c.Cert == "") != (c.Key == ""):
 		return errors.New("--cert and --key go together")
 	case c.AuthMode != "static" && c.AuthMode != "dynamic":
