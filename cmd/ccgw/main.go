@@ -94,22 +94,22 @@ type Config struct {
 	// BasicProperties is a vendor basic.properties file whose keys set the
 	// flags not given on the command line.
 	BasicProperties string
-	Plaintext        bool
-	Cert, Key        string
-	Agents           string
-	AuthMode         string
-	GUIDInterval     time.Duration
-	GUIDTimeout      time.Duration
-	NodeName         string
-	QueueSize        int
-	LogLevel         string
-	RestTimeout      string
-	Push             PushFlags
-	Pprof            string
-	GCPercent        int // the collector's GOGC; 0 leaves GOGC as the environment sets it
-	Sim              SimFlags
-	Store            string
-	Scenario         string // a simulated call centre to set up (sim.LoadScenario)
+	Plaintext       bool
+	Cert, Key       string
+	Agents          string
+	AuthMode        string
+	GUIDInterval    time.Duration
+	GUIDTimeout     time.Duration
+	NodeName        string
+	QueueSize       int
+	LogLevel        string
+	RestTimeout     string
+	Push            PushFlags
+	Pprof           string
+	GCPercent       int // the collector's GOGC; 0 leaves GOGC as the environment sets it
+	Sim             SimFlags
+	Store           string
+	Scenario        string // a simulated call centre to set up (sim.LoadScenario)
 }
 
 // SimFlags configure the simulated call centre.
