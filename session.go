@@ -44,6 +44,9 @@ type Session struct {
 	Mode         Mode   `json:"mode"`
 	CallbackURI  string `json:"callBackUri,omitempty"`
 	ServiceToken string `json:"serviceToken,omitempty"`
+	// LegacyPush marks a push-mode session signed in with the older pushUrl
+	// field: each event is pushed alone, in a poll answer's envelope.
+	LegacyPush bool `json:"legacyPush,omitempty"`
 
 	State       AgentState `json:"state"`
 	StateReason int        `json:"stateReason"`
@@ -77,7 +80,14 @@ const (
 	CauseReplaced    SignOutCause = "replaced"     // a forced sign-in took the agent over
 	CauseTimeout     SignOutCause = "timeout"      // no heartbeat or poll within the timeout
 	CauseSupervisor  SignOutCause = "supervisor"   // signed out by an inspector
+	CausePushFailed  SignOutCause = "push_failed"  // pushes to its callBackUri failed for EVENT_PUSH_FAIL_TOTALTIME
 )
+
+// ByAgent reports whether the agent ended its session itself (logout,
+// forceLogout, forceLogoutWithReason). Such an agent receives no
+// AgentOther_ShutdownService (the vendor's sign-out pages, 2025) and its
+// undelivered events are dropped.
+func (c SignOutCause) ByAgent() bool { return c == CauseLogout || c == CauseForceLogout }
 
 // Millis returns t as milliseconds since the Unix epoch, the unit of the wire.
 func Millis(t time.Time) int64 { return t.UnixMilli() }

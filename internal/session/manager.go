@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,13 @@ const (
 
 // Config configures a Manager. Zero values mean the defaults given.
 type Config struct {
-	Timeout      time.Duration     // no heartbeat or poll for this long signs out; 2m
+	Timeout time.Duration // no heartbeat or poll for this long signs out; 2m
+	// PollTimeout and PushTimeout replace Timeout for sessions in that mode
+	// (the vendor's MAXTIME and EVENT_PUSH_HANDSHAKE_MAXTIME); 0 means Timeout.
+	PollTimeout, PushTimeout time.Duration
+	// NoExpiry turns timeout detection off (TIMEOUT_FLAG=OFF): nobody is signed
+	// out for silence.
+	NoExpiry     bool
 	Clock        ccgw.Clock        // clock.Real
 	WaitClock    ccgw.Clock        // times how long a poll is held; Clock
 	Store        ccgw.SessionStore // required
@@ -133,6 +140,12 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 2 * time.Minute
 	}
+	if cfg.PollTimeout <= 0 {
+		cfg.PollTimeout = cfg.Timeout
+	}
+	if cfg.PushTimeout <= 0 {
+		cfg.PushTimeout = cfg.Timeout
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
@@ -161,7 +174,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.QueueSize = 1000
 	}
 	if cfg.Tick <= 0 {
-		cfg.Tick = tickFor(cfg.Timeout)
+		cfg.Tick = tickFor(min(cfg.PollTimeout, cfg.PushTimeout))
 	}
 	if cfg.MaxExpiries <= 0 {
 		cfg.MaxExpiries = 10000
@@ -201,6 +214,14 @@ func (m *Manager) shard(id ccgw.AgentID) *shard { return &m.shards[uint32(id)%sh
 // Timeout returns the heartbeat timeout.
 func (m *Manager) Timeout() time.Duration { return m.cfg.Timeout }
 
+// timeout returns the timeout of a session in mode.
+func (m *Manager) timeout(mode ccgw.Mode) time.Duration {
+	if mode == ccgw.ModePush {
+		return m.cfg.PushTimeout
+	}
+	return m.cfg.PollTimeout
+}
+
 // Restore loads every stored session and makes it live with a full timeout counted
 // from now, so that nobody is signed out because the gateway was down. It returns
 // how many it restored. Call it once, before serving.
@@ -227,7 +248,7 @@ func (m *Manager) Restore() (int, error) {
 		}
 		// Filed at once (not gathered first): even after an error, the sessions
 		// already loaded are live and must expire.
-		m.wheel.add(deadline(now, m.cfg.Timeout), wheelEntry{id: s.Agent, gen: s.Gen})
+		m.wheel.add(deadline(now, m.timeout(s.Mode)), wheelEntry{id: s.Agent, gen: s.Gen})
 		if s.State == ccgw.StateRest && s.RestUntil != 0 {
 			m.wheel.add(time.UnixMilli(s.RestUntil), wheelEntry{id: s.Agent, gen: s.Gen, rest: s.RestSeq})
 		}
@@ -482,7 +503,7 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 	sh.mu.Unlock()
 	m.persist(&s, evs)
 	m.skills.set(id, nil, s.Skills)
-	m.wheel.add(deadline(now, m.cfg.Timeout), wheelEntry{id: id, gen: s.Gen})
+	m.wheel.add(deadline(now, m.timeout(s.Mode)), wheelEntry{id: id, gen: s.Gen})
 	if m.cfg.AuthMode == AuthDynamic {
 		m.wheel.add(m.rotationDue(&s), wheelEntry{id: id, gen: s.Gen, rotate: true})
 	}
@@ -501,9 +522,14 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now time.Time) {
 	delete(sh.live, e.s.Agent)
 	e.hot.disarm()
-	if cause == ccgw.CauseLogout {
+	if cause.ByAgent() {
 		e.q.Discard(ccgw.DropSessionEnded)
 	} else {
+		if cause == ccgw.CausePushFailed {
+			// What its receiver never took is given up, so that the one
+			// attempt left goes to AgentOther_ShutdownService.
+			e.q.DropHead(math.MaxUint64, ccgw.DropPushFailed)
+		}
 		e.q.Add(ccgw.EvShutdownService, shutdownContent(e.s.LoginTime), now)
 		e.q.Close()
 	}
@@ -511,8 +537,8 @@ func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now ti
 		t.q.Discard(ccgw.DropSessionEnded)
 	}
 	until := now.Add(m.cfg.Timeout)
-	t := &tomb{guid: e.s.GUID, gen: e.s.Gen, q: e.q, until: until, loggedOut: cause == ccgw.CauseLogout}
-	if e.s.Mode == ccgw.ModePush && cause != ccgw.CauseLogout {
+	t := &tomb{guid: e.s.GUID, gen: e.s.Gen, q: e.q, until: until, loggedOut: cause.ByAgent()}
+	if e.s.Mode == ccgw.ModePush && !cause.ByAgent() {
 		s := e.s
 		t.push = &s
 	}
@@ -537,7 +563,7 @@ func (m *Manager) ended(s ccgw.Session, cause ccgw.SignOutCause) {
 			m.cfg.Log.Error("event store drop failed", "agent", s.Agent.String(), "err", err)
 		}
 	}
-	if cause != ccgw.CauseLogout {
+	if !cause.ByAgent() {
 		m.notify(&s)
 	}
 	out := s
@@ -629,6 +655,10 @@ func (m *Manager) authLocked(e *entry, guid string, now time.Time, write bool) e
 			m.adoptLocked(e, n, guid, now)
 			return nil
 		}
+	}
+	if t := m.shard(e.s.Agent).tombs[e.s.Agent]; t != nil && t.guid == guid {
+		// The GUID of the sign-in this one replaced: its client is signed out.
+		return ccgw.Fail(ccgw.RetNotSignedIn)
 	}
 	return ccgw.Fail(ccgw.RetNoPermission)
 }
@@ -833,12 +863,15 @@ func (m *Manager) SignOut(id ccgw.AgentID, guid string, cause ccgw.SignOutCause)
 
 // Kick ends agent id's session whatever its GUID (a supervisor's forced sign-out).
 // It fails with RetNotSignedIn if the agent has no session.
-func (m *Manager) Kick(id ccgw.AgentID, cause ccgw.SignOutCause) error {
+func (m *Manager) Kick(id ccgw.AgentID, cause ccgw.SignOutCause) error { return m.kick(id, 0, cause) }
+
+// kick ends agent id's session whatever its GUID, if it is sign-in gen (0: any).
+func (m *Manager) kick(id ccgw.AgentID, gen uint64, cause ccgw.SignOutCause) error {
 	now := m.cfg.Clock.Now()
 	sh := m.shard(id)
 	sh.mu.Lock()
 	e := sh.live[id]
-	if e == nil || e.pending {
+	if e == nil || e.pending || (gen != 0 && e.s.Gen != gen) {
 		sh.mu.Unlock()
 		return ccgw.Fail(ccgw.RetNotSignedIn)
 	}
@@ -925,9 +958,8 @@ func (m *Manager) pollTomb(id ccgw.AgentID, guid string, live bool) (*ccgw.Event
 	ev, ok := t.q.Pop() // the sweep purges the tombstone when its time is up
 	sh.mu.Unlock()
 	if !ok {
-		if live {
-			return nil, "", ccgw.Fail(ccgw.RetNoPermission)
-		}
+		// The client of an ended sign-in is signed out, also when the agent
+		// signed in again elsewhere: clients stop polling only on 100-006.
 		return nil, "", ccgw.Fail(ccgw.RetNotSignedIn)
 	}
 	return &ev, "", nil
@@ -1114,10 +1146,10 @@ func (m *Manager) Sweep(now time.Time) int {
 			continue
 		}
 		var dl time.Time
-		if e.pending || e.polling.Load() > 0 || e.s.Simulated {
-			dl = deadline(now, m.cfg.Timeout)
+		if timeout := m.timeout(e.s.Mode); m.cfg.NoExpiry || e.pending || e.polling.Load() > 0 || e.s.Simulated {
+			dl = deadline(now, timeout)
 		} else {
-			dl = deadline(time.Unix(0, e.hot.seen.Load()), m.cfg.Timeout)
+			dl = deadline(time.Unix(0, e.hot.seen.Load()), timeout)
 		}
 		if dl.After(now) {
 			sh.mu.Unlock()
@@ -1188,16 +1220,26 @@ func (m *Manager) PushTarget(id ccgw.AgentID) (event.Target, bool) {
 	defer sh.mu.RUnlock()
 	t := sh.tombs[id]
 	if t != nil && t.push != nil && t.q.Len() > 0 {
-		return event.Target{Agent: id, Gen: t.gen, URL: t.push.CallbackURI, Token: t.push.ServiceToken, GUID: t.guid, Queue: t.q}, true
+		return tombTarget(id, t), true
 	}
 	if e := sh.live[id]; e != nil && e.s.Mode == ccgw.ModePush && !e.pending {
-		return event.Target{Agent: id, Gen: e.s.Gen, URL: e.s.CallbackURI, Token: e.s.ServiceToken, GUID: e.s.GUID, Queue: e.q}, true
+		return event.Target{Agent: id, Gen: e.s.Gen, URL: e.s.CallbackURI, Token: e.s.ServiceToken, GUID: e.s.GUID,
+			Legacy: e.s.LegacyPush, Queue: e.q}, true
 	}
 	if t != nil && t.push != nil {
-		return event.Target{Agent: id, Gen: t.gen, URL: t.push.CallbackURI, Token: t.push.ServiceToken, GUID: t.guid, Queue: t.q}, true
+		return tombTarget(id, t), true
 	}
 	return event.Target{}, false
 }
+
+func tombTarget(id ccgw.AgentID, t *tomb) event.Target {
+	return event.Target{Agent: id, Gen: t.gen, URL: t.push.CallbackURI, Token: t.push.ServiceToken, GUID: t.guid,
+		Legacy: t.push.LegacyPush, Ended: true, Queue: t.q}
+}
+
+// PushFailed implements event.Source: it signs sign-in gen of agent id out with
+// CausePushFailed, unless that sign-in already ended.
+func (m *Manager) PushFailed(id ccgw.AgentID, gen uint64) { m.kick(id, gen, ccgw.CausePushFailed) }
 
 // Delivered implements event.Source.
 func (m *Manager) Delivered(id ccgw.AgentID, gen, seq uint64) { m.delivered(id, gen, seq) }

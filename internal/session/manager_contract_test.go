@@ -19,6 +19,7 @@ func TestManagerContract(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		m, err := session.New(session.Config{
 			Timeout: cfg.Timeout, Tick: cfg.Tick, Clock: cfg.Clock, WaitClock: cfg.Clock,
+			PollTimeout: cfg.PollTimeout, PushTimeout: cfg.PushTimeout, NoExpiry: cfg.NoExpiry,
 			Store: st, Events: st, Directory: cfg.Directory, Log: cfg.Log, NodeName: cfg.NodeName,
 			AuthMode: cfg.AuthMode, GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout,
 		})

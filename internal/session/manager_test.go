@@ -297,7 +297,9 @@ func TestSignInTwice(t *testing.T) {
 		t.Fatalf("forced sign-in: gen %d→%d guid changed %v op %q", s1.Gen, s2.Gen, s2.GUID != s1.GUID, s2.Op)
 	}
 	_, err = env.m.Heartbeat(1001, s1.GUID, "")
-	tWantCode(t, "Heartbeat with the replaced GUID", err, ccgw.RetNoPermission)
+	tWantCode(t, "Heartbeat with the replaced GUID", err, ccgw.RetNotSignedIn) // that client is signed out
+	_, err = env.m.Heartbeat(1001, "not-a-guid", "")
+	tWantCode(t, "Heartbeat with a GUID never issued", err, ccgw.RetNoPermission)
 	if _, err := env.m.Heartbeat(1001, s2.GUID, ""); err != nil {
 		t.Fatalf("Heartbeat with the new GUID: %v", err)
 	}
@@ -314,8 +316,9 @@ func TestSignInTwice(t *testing.T) {
 }
 
 // TestForceSignInTellsOldClient checks README §4 / OPEN 6-7 for a replaced session:
-// the old client's next poll gets AgentOther_ShutdownService, then 000-003 because
-// the agent is live under another GUID.
+// the old client's next poll gets AgentOther_ShutdownService, then 100-006: that
+// client is signed out, though the agent is live under another GUID (clients
+// stop polling on 100-006 only; docs/decisions.md).
 func TestForceSignInTellsOldClient(t *testing.T) {
 	env := testManager(t, Config{})
 	s1 := tSignIn(t, env.m, 1001)
@@ -336,9 +339,9 @@ func TestForceSignInTellsOldClient(t *testing.T) {
 		t.Fatalf("shutdown event %+v content %s, want content %s", ev, ev.Content, want)
 	}
 	_, err = tPoll(env.m, 1001, s1.GUID)
-	tWantCode(t, "second poll with the old GUID", err, ccgw.RetNoPermission)
+	tWantCode(t, "second poll with the old GUID", err, ccgw.RetNotSignedIn)
 	_, err = tPoll(env.m, 1001, s1.GUID)
-	tWantCode(t, "third poll with the old GUID", err, ccgw.RetNoPermission)
+	tWantCode(t, "third poll with the old GUID", err, ccgw.RetNotSignedIn)
 	if got := tDrain(t, env.m, 1001, s2.GUID); !slices.Equal(got, []string{ccgw.EvInService, ccgw.EvReady}) {
 		t.Fatalf("new client's events %v: the old session's shutdown leaked into the new queue", got)
 	}
@@ -738,9 +741,10 @@ func TestLogoutWhileTalking(t *testing.T) {
 	if err := env.m.SignOut(1001, s.GUID, ccgw.CauseForceLogout); err != nil {
 		t.Fatalf("forced logout while talking: %v", err)
 	}
-	// A forced logout tells the client, as a timeout does.
-	if ev, err := tPoll(env.m, 1001, s.GUID); err != nil || ev == nil || ev.Type != ccgw.EvShutdownService {
-		t.Fatalf("poll after forced logout = %+v, %v", ev, err)
+	// The agent signed itself out: no AgentOther_ShutdownService (the vendor's
+	// 2025 sign-out pages).
+	if ev, err := tPoll(env.m, 1001, s.GUID); ccgw.CodeOf(err) != ccgw.RetNotSignedIn {
+		t.Fatalf("poll after forced logout = %+v, %v; want 100-006", ev, err)
 	}
 	if env.m.Stats().SignOuts[ccgw.CauseForceLogout] != 1 {
 		t.Fatalf("stats %+v", env.m.Stats())
@@ -775,7 +779,8 @@ func TestAfterExpiry(t *testing.T) {
 }
 
 // TestTombAfterNewSignIn checks the old client of an expired session against the
-// agent's new sign-in: it still gets its shutdown, then 000-003 (live elsewhere).
+// agent's new sign-in: it still gets its shutdown, then 100-006 (signed out,
+// though the agent is live elsewhere).
 func TestTombAfterNewSignIn(t *testing.T) {
 	env := testManager(t, Config{})
 	s1 := tSignIn(t, env.m, 1001)
@@ -786,7 +791,7 @@ func TestTombAfterNewSignIn(t *testing.T) {
 		t.Fatalf("old client's poll = %+v, %v", ev, err)
 	}
 	_, err := tPoll(env.m, 1001, s1.GUID)
-	tWantCode(t, "old client's second poll", err, ccgw.RetNoPermission)
+	tWantCode(t, "old client's second poll", err, ccgw.RetNotSignedIn)
 	if got := tDrain(t, env.m, 1001, s2.GUID); !slices.Equal(got, []string{ccgw.EvInService, ccgw.EvReady}) {
 		t.Fatalf("new client's events %v", got)
 	}
@@ -1483,6 +1488,7 @@ func TestEndsExactlyOnceUnderRace(t *testing.T) {
 					allow("force logout", err, ccgw.RetOK, ccgw.RetNotSignedIn)
 					if err == nil {
 						ends.Add(1)
+						loggedOut[i].Store(true) // by the agent itself: no shutdown event
 					}
 				})
 			}

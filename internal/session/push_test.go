@@ -401,7 +401,7 @@ func (env *psEnv) psUndelivered(tb testing.TB, id ccgw.AgentID, gen uint64) (ack
 // accepted, in order, retried on the fake clock; the event store is acknowledged.
 func TestPushSessionRetriesInOrder(t *testing.T) {
 	script := []psAnswer{psFail500, psFail500, psFailRet, psFailRet}
-	env := psNew(t, Config{}, event.PushConfig{MaxAttempts: 10, BaseBackoff: time.Second, MaxBackoff: 8 * time.Second},
+	env := psNew(t, Config{}, event.PushConfig{Retry: event.RetryExponential, MaxAttempts: 10, BaseBackoff: time.Second, MaxBackoff: 8 * time.Second},
 		func(n int, _ psPush) psAnswer {
 			if n <= len(script) {
 				return script[n-1]
@@ -454,7 +454,7 @@ func TestPushSessionReceiverDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	const attempts = 3
-	env := psNew(t, Config{}, event.PushConfig{MaxAttempts: attempts, BaseBackoff: time.Second, MaxBackoff: 2 * time.Second}, nil)
+	env := psNew(t, Config{}, event.PushConfig{Retry: event.RetryExponential, MaxAttempts: attempts, BaseBackoff: time.Second, MaxBackoff: 2 * time.Second}, nil)
 	url := "http://" + addr + psPath
 	s := env.signIn(t, 1001, url, "tok") // Seq 1, 2
 	env.emit(t, 1001, s.GUID, ccgw.EvBusy)
@@ -632,16 +632,16 @@ func psWantShutdown(tb testing.TB, ev ccgw.Event, loginTime int64) {
 	}
 }
 
-// TestPushSessionForcedSignOut: a forced sign-out pushes the events still queued
-// and then AgentOther_ShutdownService with {"loginTime":"..."}, with the ended
-// session's GUID and token.
+// TestPushSessionForcedSignOut: a supervisor's forced sign-out pushes the events
+// still queued and then AgentOther_ShutdownService with {"loginTime":"..."},
+// with the ended session's GUID and token.
 func TestPushSessionForcedSignOut(t *testing.T) {
 	env := psNew(t, Config{}, event.PushConfig{}, nil)
 	env.rcv.hold("1001")
 	s := env.signIn(t, 1001, env.rcv.url(), "tok")
 	psWaitFor(t, "the sign-in push to arrive", func() bool { return len(env.rcv.of("1001")) == 1 })
 	env.emit(t, 1001, s.GUID, ccgw.EvBusy)
-	if err := env.m.SignOut(1001, s.GUID, ccgw.CauseForceLogout); err != nil {
+	if err := env.m.Kick(1001, ccgw.CauseSupervisor); err != nil {
 		t.Fatal(err)
 	}
 	env.rcv.release("1001")
@@ -778,5 +778,57 @@ func TestPushSessionCloseWithRetryPending(t *testing.T) {
 	env.fc.Advance(time.Hour)
 	if n := len(env.rcv.of("1001")); n != 1 {
 		t.Fatalf("%d pushes, want the one before Close", n)
+	}
+}
+
+// TestPushSessionFailingTooLongSignsOut: the vendor's push-failure rule end to
+// end on one node. A receiver that keeps failing gets the same events every
+// RetryInterval; when the failures add up to FailTotal the agent is signed out
+// once (cause push_failed, its session gone from the store), and its
+// AgentOther_ShutdownService is attempted once, after which nothing more is
+// sent and what was never taken is counted as push_failed.
+func TestPushSessionFailingTooLongSignsOut(t *testing.T) {
+	const interval, total = 10 * time.Second, 30 * time.Second
+	env := psNew(t, Config{Timeout: 10 * time.Minute},
+		event.PushConfig{RetryInterval: interval, FailTotal: total}, func(int, psPush) psAnswer { return psFail500 })
+	s := env.signIn(t, 1001, env.rcv.url(), "tok")
+	psWaitFor(t, "the first attempt", func() bool { return env.rcv.answered("1001", 1) })
+	for n := 1; n <= int(total/interval); n++ {
+		if _, ok := env.m.Lookup(1001); !ok {
+			t.Fatalf("signed out after %v of failing, want at %v", time.Duration(n-1)*interval, total)
+		}
+		psWaitFor(t, "the retry timer", func() bool { return env.fc.Pending() == 1 })
+		env.fc.Advance(interval)
+		psWaitFor(t, "the retry", func() bool { return env.rcv.answered("1001", n+1) })
+	}
+	// The last retry failed at FailTotal: signed out, and the shutdown attempted.
+	psWaitFor(t, "the shutdown attempt", func() bool { return env.rcv.answered("1001", int(total/interval)+2) })
+	if _, ok := env.m.Lookup(1001); ok {
+		t.Fatal("still signed in after the failures reached FailTotal")
+	}
+	got := env.rcv.of("1001")
+	last := got[len(got)-1]
+	if !slices.Equal(last.types(), []string{ccgw.EvShutdownService}) {
+		t.Fatalf("last push %v, want only AgentOther_ShutdownService", last.types())
+	}
+	psWantShutdown(t, last.events[0], s.LoginTime)
+	for _, p := range got[:len(got)-1] {
+		if !slices.Equal(p.types(), []string{ccgw.EvInService, ccgw.EvReady}) {
+			t.Fatalf("attempt carried %v, want the same sign-in events every time", p.types())
+		}
+	}
+	env.fc.Advance(time.Minute)
+	if n := len(env.rcv.of("1001")); n != len(got) {
+		t.Fatalf("%d pushes after the shutdown's one attempt, want none", n-len(got))
+	}
+	st := env.m.Stats()
+	if st.SignOuts[ccgw.CausePushFailed] != 1 || st.Live != 0 {
+		t.Fatalf("stats %+v, want one push_failed sign-out", st)
+	}
+	psWaitFor(t, "the drops counted", func() bool { return env.m.Stats().Drops[ccgw.DropPushFailed] == 3 })
+	n := 0
+	env.st.LoadSessions(func(*ccgw.Session) error { n++; return nil })
+	if n != 0 {
+		t.Fatalf("%d sessions stored after the sign-out", n)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/event"
 	"github.com/ccgw/ccgw/internal/session"
 )
 
@@ -26,6 +27,10 @@ import (
 type Config struct {
 	Clock        *clock.Fake      // the Service's Clock and WaitClock
 	Timeout      time.Duration    // heartbeat timeout
+	// PollTimeout and PushTimeout are the timeouts of sessions in each mode
+	// (0: Timeout); NoExpiry turns expiry off.
+	PollTimeout, PushTimeout time.Duration
+	NoExpiry                 bool
 	Tick         time.Duration    // sweep period; the suite sweeps once per Tick it advances
 	Directory    ccgw.Directory   // the suite's agents: see Directory
 	Log          *slog.Logger     // the suite counts the "signed out" lines logged on it
@@ -130,6 +135,10 @@ func Run(t *testing.T, open Opener) {
 		}},
 		{"Stats", testStats, nil},
 		{"RestTimeout", testRestTimeout, nil},
+		{"TimeoutPerMode", testTimeoutPerMode, func(c *Config) { c.PollTimeout, c.PushTimeout = 4*time.Second, 8*time.Second }},
+		{"NoExpiry", testNoExpiry, func(c *Config) { c.NoExpiry = true }},
+		{"ForceLogoutByAgentNoShutdown", testForceLogoutByAgent, nil},
+		{"PushFailedSignsOutOnce", testPushFailed, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -334,8 +343,12 @@ func testForcedSignIn(t *testing.T, e *env) {
 	if cur.GUID == old.GUID || cur.GUID == "" {
 		t.Fatalf("forced sign-in kept GUID %q", cur.GUID)
 	}
+	// The replaced sign-in's client is signed out (100-006), whatever it calls;
+	// a GUID never issued is a wrong one (000-003).
 	_, err = e.svc.Heartbeat(id, old.GUID, "")
-	wantCode(t, "heartbeat with the replaced GUID", err, ccgw.RetNoPermission)
+	wantCode(t, "heartbeat with the replaced GUID", err, ccgw.RetNotSignedIn)
+	_, err = e.svc.Heartbeat(id, "never-issued", "")
+	wantCode(t, "heartbeat with a GUID never issued", err, ccgw.RetNoPermission)
 	ev, err := e.poll(id, old.GUID)
 	if err != nil || ev == nil || ev.Type != ccgw.EvShutdownService {
 		t.Fatalf("poll with the replaced GUID: %+v, %v; want %s", ev, err, ccgw.EvShutdownService)
@@ -345,7 +358,7 @@ func testForcedSignIn(t *testing.T, e *env) {
 		t.Fatalf("ShutdownService content %s, want loginTime %d", ev.Content, old.LoginTime)
 	}
 	_, err = e.poll(id, old.GUID)
-	wantCode(t, "second poll with the replaced GUID", err, ccgw.RetNoPermission)
+	wantCode(t, "second poll with the replaced GUID", err, ccgw.RetNotSignedIn)
 	e.expectEvents(id, cur.GUID, ccgw.EvInService, ccgw.EvReady)
 	e.beat(id, cur.GUID)
 	e.wantSignOuts(ccgw.CauseReplaced, 1, id, 1)
@@ -979,4 +992,113 @@ func testRestTimeout(t *testing.T, e *env) {
 	e.expectEvents(id, s.GUID, ccgw.EvCancelRestSuccess)
 	e.advance(3 * time.Second)
 	e.expectEvents(id, s.GUID)
+}
+
+// PushSignInReq is a push-mode sign-in of agent id.
+func PushSignInReq(id ccgw.AgentID) session.SignIn {
+	req := SignInReq(id)
+	req.Session.Mode, req.Session.CallbackURI, req.Session.ServiceToken = ccgw.ModePush, "http://127.0.0.1:9/cb", "tok"
+	return req
+}
+
+// testTimeoutPerMode: a poll-mode session expires after PollTimeout, a
+// push-mode one after PushTimeout (MAXTIME, EVENT_PUSH_HANDSHAKE_MAXTIME).
+func testTimeoutPerMode(t *testing.T, e *env) {
+	const poll, push = 1041, 1042
+	e.signIn(poll)
+	if _, err := e.svc.SignIn(PushSignInReq(push)); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(e.cfg.PollTimeout - e.cfg.Tick)
+	if !e.live(poll) || !e.live(push) {
+		t.Fatalf("before the poll-mode timeout: live %v %v, want both", e.live(poll), e.live(push))
+	}
+	e.advance(2 * e.cfg.Tick)
+	if e.live(poll) || !e.live(push) {
+		t.Fatalf("just after the poll-mode timeout (%v): live %v %v, want only the push-mode one", e.cfg.PollTimeout, e.live(poll), e.live(push))
+	}
+	e.advance(e.cfg.PushTimeout - e.cfg.PollTimeout - 2*e.cfg.Tick)
+	if !e.live(push) {
+		t.Fatalf("push-mode session ended before its timeout %v", e.cfg.PushTimeout)
+	}
+	e.advance(2 * e.cfg.Tick)
+	if e.live(push) {
+		t.Fatalf("push-mode session live after its timeout %v", e.cfg.PushTimeout)
+	}
+	e.wantSignOuts(ccgw.CauseTimeout, 2, push, 1)
+}
+
+// testNoExpiry: with timeout detection off (TIMEOUT_FLAG=OFF) a silent session
+// is never signed out.
+func testNoExpiry(t *testing.T, e *env) {
+	const id = 1043
+	e.signIn(id)
+	if _, err := e.svc.SignIn(PushSignInReq(id + 1)); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(5 * e.cfg.Timeout)
+	if !e.live(id) || !e.live(id+1) || e.swept != 0 {
+		t.Fatalf("after 5 timeouts of silence: live %v %v, %d swept; want both live", e.live(id), e.live(id+1), e.swept)
+	}
+}
+
+// testForceLogoutByAgent: an agent that signs itself out with forceLogout gets
+// no AgentOther_ShutdownService (the vendor's 2025 sign-out pages); a second
+// sign-out with its GUID is 100-008.
+func testForceLogoutByAgent(t *testing.T, e *env) {
+	const id = 1044
+	s := e.signIn(id)
+	e.drain(id, s.GUID)
+	if err := e.svc.SignOut(id, s.GUID, ccgw.CauseForceLogout); err != nil {
+		t.Fatal(err)
+	}
+	e.expectLast(id, s.GUID, ccgw.RetNotSignedIn)
+	err := e.svc.SignOut(id, s.GUID, ccgw.CauseForceLogout)
+	wantCode(t, "second forced sign-out", err, ccgw.RetAlreadySignedOut)
+	e.wantSignOuts(ccgw.CauseForceLogout, 1, id, 1)
+}
+
+// testPushFailed: PushFailed signs the named sign-in out once, with cause
+// push_failed and AgentOther_ShutdownService queued for its callback; for an
+// ended or older sign-in it does nothing.
+func testPushFailed(t *testing.T, e *env) {
+	const id = 1045
+	src, ok := e.svc.(interface {
+		PushFailed(ccgw.AgentID, uint64)
+		PushTarget(ccgw.AgentID) (event.Target, bool)
+	})
+	if !ok {
+		t.Fatal("the Service is not an event.Source")
+	}
+	s, err := e.svc.SignIn(PushSignInReq(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.PushFailed(id, s.Gen+1) // not this sign-in
+	if !e.live(id) {
+		t.Fatal("PushFailed of another sign-in ended this one")
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() { defer wg.Done(); src.PushFailed(id, s.Gen) }()
+	}
+	wg.Wait()
+	if e.live(id) {
+		t.Fatal("PushFailed left the session live")
+	}
+	e.wantSignOuts(ccgw.CausePushFailed, 1, id, 1)
+	tg, ok := src.PushTarget(id)
+	if !ok || !tg.Ended || tg.URL != "http://127.0.0.1:9/cb" {
+		t.Fatalf("push target after the sign-out: %+v %v, want the ended session's", tg, ok)
+	}
+	evs := tg.Queue.Peek(10)
+	if got := types(evs); !slices.Equal(got, []string{ccgw.EvShutdownService}) {
+		t.Fatalf("left to push %q, want only the shutdown (undelivered events dropped)", got)
+	}
+	if d := e.svc.Stats().Drops[ccgw.DropPushFailed]; d != 2 {
+		t.Fatalf("%d events dropped as push_failed, want the sign-in's 2", d)
+	}
+	_, err = e.svc.Heartbeat(id, s.GUID, "")
+	wantCode(t, "heartbeat after the sign-out", err, ccgw.RetNotSignedIn)
 }

@@ -37,6 +37,7 @@ const (
 	flagReleasePhone
 	flagTalkRight
 	flagSimulated
+	flagLegacyPush
 )
 
 func sessionStringFields(s *ccgw.Session) [sessionStrings]*string {
@@ -65,7 +66,7 @@ func encodeSession(s *ccgw.Session) []byte {
 		on  bool
 		bit byte
 	}{{s.AutoAnswer, flagAutoAnswer}, {s.AutoEnterIdle, flagAutoEnterIdle}, {s.ReleasePhone, flagReleasePhone},
-		{s.TalkRight, flagTalkRight}, {s.Simulated, flagSimulated}} {
+		{s.TalkRight, flagTalkRight}, {s.Simulated, flagSimulated}, {s.LegacyPush, flagLegacyPush}} {
 		if f.on {
 			flags |= f.bit
 		}
@@ -157,6 +158,7 @@ func decodeSession(v []byte, s *ccgw.Session) error {
 	s.ReleasePhone = flags&flagReleasePhone != 0
 	s.TalkRight = flags&flagTalkRight != 0
 	s.Simulated = flags&flagSimulated != 0
+	s.LegacyPush = flags&flagLegacyPush != 0
 	if n := r.uvarint(); n > 0 {
 		if n > uint64(len(r.b)) { // each skill takes at least a byte
 			return errShort

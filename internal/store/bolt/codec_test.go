@@ -23,6 +23,7 @@ func tSessEvery(t *testing.T) ccgw.Session {
 	s.RestUntil = 1767225660000
 	s.RestSeq = 3
 	s.Simulated = true
+	s.LegacyPush = true
 	s.StateSince = -5 // negative integers survive too
 	v := reflect.ValueOf(s)
 	for i := range v.NumField() {

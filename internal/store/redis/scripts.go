@@ -20,6 +20,9 @@ local function auth(id, guid, now)
   if guid ~= '' and (guid == s.guid or (guid == s.prevGuid and now < (tonumber(s.prevUntil) or 0))) then
     return s, raw, nil
   end
+  -- the GUID of the sign-in this one replaced: its client is signed out
+  local traw = redis.call('GET', p .. 't:' .. id)
+  if traw and guid ~= '' and cjson.decode(traw).guid == guid then return nil, nil, '100-006' end
   return nil, nil, '000-003'
 end
 
@@ -40,10 +43,14 @@ local function push(id, ev, qmax, pushMode)
   return seq
 end
 
--- finish ends session s of id: out of the table, the deadline set and the skill
+-- genOf returns the gen of a session's raw JSON as written: cjson reads numbers
+-- as doubles, and a gen (nanoseconds) has more digits than a double keeps.
+local function genOf(raw) return string.match(raw, '"gen":(%d+)') end
+
+-- finish ends session s (raw: its JSON) of id: out of the table, the deadline set and the skill
 -- index; unless the agent signed out itself, AgentOther_ShutdownService is
 -- queued and the queue kept as a tombstone for the old GUID for ttl ms.
-local function finish(id, s, cause, now, ttl, qmax)
+local function finish(id, s, raw, cause, now, ttl, qmax)
   redis.call('DEL', skey(id))
   redis.call('ZREM', p .. 'dl', id)
   if type(s.skills) == 'table' then
@@ -51,14 +58,21 @@ local function finish(id, s, cause, now, ttl, qmax)
   end
   redis.call('HINCRBY', p .. 'stats', 'signout:' .. cause, 1)
   local q = p .. 'q:' .. id
-  if cause == 'logout' then
+  if cause == 'logout' or cause == 'force_logout' then
     local n = redis.call('LLEN', q)
     if n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:session_ended', n) end
     redis.call('DEL', q, p .. 'seq:' .. id, p .. 'tq:' .. id)
     redis.call('SREM', p .. 'pushpending', id)
     -- remembered for a second sign-out with the same GUID (100-008)
-    redis.call('SET', p .. 't:' .. id, cjson.encode({guid = s.guid, gen = s.gen, mode = 0, loggedOut = true}), 'PX', ttl)
+    redis.call('SET', p .. 't:' .. id, cjson.encode({guid = s.guid, gen = genOf(raw), mode = 0, loggedOut = true}), 'PX', ttl)
     return
+  end
+  if cause == 'push_failed' then
+    -- what its receiver never took is given up: the one attempt left goes to
+    -- AgentOther_ShutdownService
+    local n = redis.call('LLEN', q)
+    if n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:push_failed', n) end
+    redis.call('DEL', q)
   end
   local ev = '{"eventType":"AgentOther_ShutdownService","eventGenTime":' .. string.format('%d', now) ..
     ',"workNo":"' .. id .. '","content":{"loginTime":"' .. string.format('%d', tonumber(s.loginTime) or 0) .. '"}}'
@@ -70,7 +84,7 @@ local function finish(id, s, cause, now, ttl, qmax)
   redis.call('DEL', tq)
   redis.call('RENAME', q, tq)
   redis.call('PEXPIRE', tq, ttl)
-  local t = {guid = s.guid, gen = s.gen, mode = s.mode, uri = s.callBackUri, token = s.serviceToken}
+  local t = {guid = s.guid, gen = genOf(raw), mode = s.mode, uri = s.callBackUri, token = s.serviceToken, legacy = s.legacyPush}
   redis.call('SET', p .. 't:' .. id, cjson.encode(t), 'PX', ttl)
   redis.call('DEL', p .. 'seq:' .. id)
 end
@@ -98,7 +112,7 @@ local pushMode = ARGV[9] == '1'
 local old = redis.call('GET', skey(id))
 if old then
   if force ~= '1' then return {'100-002', ''} end
-  finish(id, cjson.decode(old), 'replaced', now, ttl, qmax)
+  finish(id, cjson.decode(old), old, 'replaced', now, ttl, qmax)
 end
 redis.call('SET', skey(id), raw)
 redis.call('ZADD', p .. 'dl', deadline, id)
@@ -109,11 +123,13 @@ redis.call('HINCRBY', p .. 'stats', 'signin', 1)
 return {'0', old or ''}
 `)
 
-// heartbeat: ARGV id, guid, now, deadline. Returns {retcode, raw}.
+// heartbeat: ARGV id, guid, now, poll-mode deadline, push-mode deadline.
+// Returns {retcode, raw}.
 var heartbeatScript = goredis.NewScript(common + `
 local id, guid, now, deadline = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local s, raw, err = auth(id, guid, now)
 if not s then return {err, ''} end
+if tonumber(s.mode) == 1 then deadline = tonumber(ARGV[6]) end
 redis.call('ZADD', p .. 'dl', 'XX', 'GT', deadline, id)
 return {'0', raw}
 `)
@@ -140,8 +156,8 @@ for i = 9, #ARGV do push(id, ARGV[i], qmax, pushMode) end
 return 'ok'
 `)
 
-// signOut: ARGV id, guid (” with kick), cause, now, ttl, qmax, kick.
-// Returns {retcode, raw}.
+// signOut: ARGV id, guid (” with kick), cause, now, ttl, qmax, kick, and with
+// kick the sign-in's gen (empty for any). Returns {retcode, raw}.
 var signOutScript = goredis.NewScript(common + `
 local id, guid, cause = ARGV[2], ARGV[3], ARGV[4]
 local now, ttl, qmax = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -150,6 +166,7 @@ if ARGV[8] == '1' then
   raw = redis.call('GET', skey(id))
   if not raw then return {'100-006', ''} end
   s = cjson.decode(raw)
+  if ARGV[9] ~= '' and genOf(raw) ~= ARGV[9] then return {'100-006', ''} end
 else
   s, raw, err = auth(id, guid, now)
   if not s then
@@ -162,7 +179,7 @@ else
   end
   if cause == 'logout' and tonumber(s.state) == 7 then return {'100-010', ''} end
 end
-finish(id, s, cause, now, ttl, qmax)
+finish(id, s, raw, cause, now, ttl, qmax)
 return {'0', raw}
 `)
 
@@ -197,7 +214,7 @@ local out = {}
 for _, id in ipairs(ids) do
   local raw = redis.call('GET', skey(id))
   if raw then
-    finish(id, cjson.decode(raw), 'timeout', now, ttl, qmax)
+    finish(id, cjson.decode(raw), raw, 'timeout', now, ttl, qmax)
     table.insert(out, raw)
   else
     redis.call('ZREM', p .. 'dl', id)

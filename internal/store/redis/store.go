@@ -27,22 +27,25 @@ import (
 
 // Config configures a Store. Zero values mean the defaults given.
 type Config struct {
-	URL          string             // redis://HOST:PORT/DB; required
-	Prefix       string             // key prefix, with a hash tag; "{ccgw}:"
-	Timeout      time.Duration      // heartbeat timeout; 2m
-	Clock        ccgw.Clock         // clock.Real
-	WaitClock    ccgw.Clock         // times held polls; Clock
-	Directory    ccgw.Directory     // required
-	Log          *slog.Logger       // discards
-	NodeName     string             // GUID suffix and push-claim owner; "AgentGateway0"
-	AuthMode     session.AuthMode   // AuthStatic
-	GUIDInterval time.Duration      // 60s
-	GUIDTimeout  time.Duration      // 120s
-	QueueSize    int                // events kept per agent; 1000
-	Tick         time.Duration      // sweep period; session.TickFor(Timeout)
-	MaxExpiries  int                // sign-outs per sweep; 10000
-	PushLease    time.Duration      // how long a node's push claim on an agent lasts; 15s
-	Notify       func(ccgw.AgentID) // told after events were queued for a push-mode session
+	URL     string        // redis://HOST:PORT/DB; required
+	Prefix  string        // key prefix, with a hash tag; "{ccgw}:"
+	Timeout time.Duration // heartbeat timeout; 2m
+	// PollTimeout, PushTimeout and NoExpiry are as session.Config's.
+	PollTimeout, PushTimeout time.Duration
+	NoExpiry                 bool
+	Clock                    ccgw.Clock         // clock.Real
+	WaitClock                ccgw.Clock         // times held polls; Clock
+	Directory                ccgw.Directory     // required
+	Log                      *slog.Logger       // discards
+	NodeName                 string             // GUID suffix and push-claim owner; "AgentGateway0"
+	AuthMode                 session.AuthMode   // AuthStatic
+	GUIDInterval             time.Duration      // 60s
+	GUIDTimeout              time.Duration      // 120s
+	QueueSize                int                // events kept per agent; 1000
+	Tick                     time.Duration      // sweep period; session.TickFor(Timeout)
+	MaxExpiries              int                // sign-outs per sweep; 10000
+	PushLease                time.Duration      // how long a node's push claim on an agent lasts; 15s
+	Notify                   func(ccgw.AgentID) // told after events were queued for a push-mode session
 	// RestTimeoutIdle makes an agent whose rest ran out idle (as session.Config).
 	RestTimeoutIdle bool
 }
@@ -89,6 +92,12 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 2 * time.Minute
 	}
+	if cfg.PollTimeout <= 0 {
+		cfg.PollTimeout = cfg.Timeout
+	}
+	if cfg.PushTimeout <= 0 {
+		cfg.PushTimeout = cfg.Timeout
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
@@ -114,7 +123,7 @@ func Open(cfg Config) (*Store, error) {
 		cfg.QueueSize = 1000
 	}
 	if cfg.Tick <= 0 {
-		cfg.Tick = session.TickFor(cfg.Timeout)
+		cfg.Tick = session.TickFor(min(cfg.PollTimeout, cfg.PushTimeout))
 	}
 	if cfg.MaxExpiries <= 0 {
 		cfg.MaxExpiries = 10000
@@ -143,7 +152,18 @@ func unavailable(err error) error { return &ccgw.Error{Code: ccgw.RetInternal, E
 
 func (s *Store) ms(t time.Time) int64 { return ccgw.Millis(t) }
 
-func (s *Store) deadline(now time.Time) int64 { return s.ms(now.Add(s.cfg.Timeout)) }
+// deadline returns when a session of mode seen at now expires: far in the
+// future with NoExpiry.
+func (s *Store) deadline(now time.Time, mode ccgw.Mode) int64 {
+	if s.cfg.NoExpiry {
+		return s.ms(now.AddDate(100, 0, 0))
+	}
+	t := s.cfg.PollTimeout
+	if mode == ccgw.ModePush {
+		t = s.cfg.PushTimeout
+	}
+	return s.ms(now.Add(t))
+}
 
 func (s *Store) ttl() int64 { return s.cfg.Timeout.Milliseconds() }
 
@@ -244,7 +264,7 @@ func (s *Store) SignIn(req session.SignIn) (ccgw.Session, error) {
 	if err != nil {
 		return ccgw.Session{}, err
 	}
-	args := []any{id.String(), string(raw), boolArg(req.Force), s.deadline(now), s.ms(now), s.ttl(),
+	args := []any{id.String(), string(raw), boolArg(req.Force), s.deadline(now, sess.Mode), s.ms(now), s.ttl(),
 		s.cfg.QueueSize, boolArg(sess.Mode == ccgw.ModePush), joinInts(sess.Skills),
 		eventJSON(id, ccgw.EvInService, nil, now), eventJSON(id, ccgw.EvReady, nil, now)}
 	switch req.Status {
@@ -278,7 +298,7 @@ func (s *Store) notify(sess *ccgw.Session) {
 
 // ended logs a sign-out this node committed and tells the pusher.
 func (s *Store) ended(sess ccgw.Session, cause ccgw.SignOutCause) {
-	if cause != ccgw.CauseLogout {
+	if !cause.ByAgent() {
 		s.notify(&sess)
 	}
 	s.cfg.Log.Info("signed out", "agent", sess.Agent.String(), "cause", string(cause), "guid", short(sess.GUID))
@@ -295,7 +315,8 @@ func short(g string) string {
 // GUID rotation or a new service token costs a second, compare-and-set one.
 func (s *Store) Heartbeat(id ccgw.AgentID, guid, token string) (string, error) {
 	now := s.cfg.Clock.Now()
-	res, err := s.run(context.Background(), heartbeatScript, id.String(), guid, s.ms(now), s.deadline(now))
+	res, err := s.run(context.Background(), heartbeatScript, id.String(), guid, s.ms(now),
+		s.deadline(now, ccgw.ModePoll), s.deadline(now, ccgw.ModePush))
 	if err != nil {
 		return "", err
 	}
@@ -497,18 +518,28 @@ func (s *Store) UpdateGUID(id ccgw.AgentID, guid string) (string, error) {
 
 // SignOut implements session.Service.
 func (s *Store) SignOut(id ccgw.AgentID, guid string, cause ccgw.SignOutCause) error {
-	return s.signOut(id, guid, cause, false)
+	return s.signOut(id, guid, cause, false, "")
 }
 
 // Kick implements session.Service.
 func (s *Store) Kick(id ccgw.AgentID, cause ccgw.SignOutCause) error {
-	return s.signOut(id, "", cause, true)
+	return s.signOut(id, "", cause, true, "")
 }
 
-func (s *Store) signOut(id ccgw.AgentID, guid string, cause ccgw.SignOutCause, kick bool) error {
+// PushFailed implements event.Source: it signs sign-in gen of agent id out
+// with CausePushFailed, on whichever node calls it first; a later sign-in of
+// the agent is left alone.
+func (s *Store) PushFailed(id ccgw.AgentID, gen uint64) {
+	err := s.signOut(id, "", ccgw.CausePushFailed, true, strconv.FormatUint(gen, 10))
+	if err != nil && ccgw.CodeOf(err) != ccgw.RetNotSignedIn {
+		s.cfg.Log.Error("push failure sign-out failed", "agent", id.String(), "err", err)
+	}
+}
+
+func (s *Store) signOut(id ccgw.AgentID, guid string, cause ccgw.SignOutCause, kick bool, gen string) error {
 	now := s.cfg.Clock.Now()
 	res, err := s.run(context.Background(), signOutScript, id.String(), guid, string(cause), s.ms(now), s.ttl(),
-		s.cfg.QueueSize, boolArg(kick))
+		s.cfg.QueueSize, boolArg(kick), gen)
 	if err != nil {
 		return err
 	}
@@ -590,7 +621,7 @@ func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait tim
 	setGUID, first := "", true
 	for {
 		now := s.cfg.Clock.Now()
-		res, err := s.run(ctx, pollScript, id.String(), guid, s.ms(now), s.deadline(now))
+		res, err := s.run(ctx, pollScript, id.String(), guid, s.ms(now), s.deadline(now, ccgw.ModePoll))
 		if err != nil {
 			return nil, "", err
 		}
@@ -694,7 +725,7 @@ func (s *Store) renew(ids []ccgw.AgentID, now time.Time) {
 	if len(ids) == 0 {
 		return
 	}
-	args := []any{s.deadline(now)}
+	args := []any{s.deadline(now, ccgw.ModePoll)} // only poll-mode sessions hold polls
 	for _, id := range ids {
 		args = append(args, id.String())
 	}
@@ -920,7 +951,7 @@ func (s *Store) PushTarget(id ccgw.AgentID) (event.Target, bool) {
 	if !pendingTomb {
 		if sess, ok := s.Lookup(id); ok && sess.Mode == ccgw.ModePush {
 			return event.Target{Agent: id, Gen: sess.Gen, URL: sess.CallbackURI, Token: sess.ServiceToken, GUID: sess.GUID,
-				Queue: &queue{s: s, id: id}}, true
+				Legacy: sess.LegacyPush, Queue: &queue{s: s, id: id}}, true
 		}
 	}
 	if err != nil {
@@ -928,17 +959,18 @@ func (s *Store) PushTarget(id ccgw.AgentID) (event.Target, bool) {
 		return event.Target{}, false
 	}
 	var t struct {
-		GUID  string    `json:"guid"`
-		Gen   uint64    `json:"gen"`
-		Mode  ccgw.Mode `json:"mode"`
-		URI   string    `json:"uri"`
-		Token string    `json:"token"`
+		GUID   string    `json:"guid"`
+		Gen    uint64    `json:"gen,string"` // a string: Lua's numbers would round it
+		Mode   ccgw.Mode `json:"mode"`
+		URI    string    `json:"uri"`
+		Token  string    `json:"token"`
+		Legacy bool      `json:"legacy"`
 	}
 	if json.Unmarshal([]byte(raw), &t) != nil || t.Mode != ccgw.ModePush {
 		s.Release(id)
 		return event.Target{}, false
 	}
-	return event.Target{Agent: id, Gen: t.Gen, URL: t.URI, Token: t.Token, GUID: t.GUID,
+	return event.Target{Agent: id, Gen: t.Gen, URL: t.URI, Token: t.Token, GUID: t.GUID, Legacy: t.Legacy, Ended: true,
 		Queue: &queue{s: s, id: id, tomb: true}}, true
 }
 

@@ -27,6 +27,7 @@ func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Co
 	t.Helper()
 	c := Config{
 		URL: srv.URL(), Prefix: prefix, Timeout: cfg.Timeout, Tick: cfg.Tick, Clock: cfg.Clock, WaitClock: cfg.Clock,
+		PollTimeout: cfg.PollTimeout, PushTimeout: cfg.PushTimeout, NoExpiry: cfg.NoExpiry,
 		Directory: cfg.Directory, Log: cfg.Log, NodeName: cfg.NodeName, AuthMode: cfg.AuthMode,
 		GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout,
 	}
@@ -503,5 +504,31 @@ func TestStatsAcrossNodes(t *testing.T) {
 	}
 	if got := p.a.Stats().SignOuts[ccgw.CauseSupervisor]; got != 1 {
 		t.Fatalf("Stats on the other node: %d supervisor sign-outs", got)
+	}
+}
+
+// TestGenKeepsItsDigits: a sign-in's Gen (nanoseconds, more digits than a Lua
+// number keeps) survives the scripts exactly: PushFailed finds the sign-in by
+// it, and the ended session's push target carries it, so that its
+// AgentOther_ShutdownService is pushed.
+func TestGenKeepsItsDigits(t *testing.T) {
+	srv := redistest.Start(t)
+	cfg := sessiontest.DefaultConfig(sessiontest.NewLogs())
+	cfg.Clock.Advance(123456789 * time.Nanosecond) // a Gen no double holds
+	s := open(t, srv, "{gen}:", cfg, nil)
+	sess, err := s.SignIn(sessiontest.PushSignInReq(1001))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(float64(sess.Gen)) == sess.Gen {
+		t.Fatalf("Gen %d is exact as a double: the test needs one that is not", sess.Gen)
+	}
+	s.PushFailed(1001, sess.Gen)
+	if _, ok := s.Lookup(1001); ok {
+		t.Fatal("PushFailed with the sign-in's Gen left it signed in")
+	}
+	tg, ok := s.PushTarget(1001)
+	if !ok || !tg.Ended || tg.Gen != sess.Gen {
+		t.Fatalf("push target of the ended session: %+v %v, want Ended with Gen %d", tg, ok, sess.Gen)
 	}
 }
