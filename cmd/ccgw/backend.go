@@ -35,6 +35,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 	if strings.HasPrefix(c.Store, "redis://") || strings.HasPrefix(c.Store, "rediss://") {
 		rs, err := redis.Open(redis.Config{
 			URL: c.Store, Timeout: c.HeartbeatTimeout, Clock: clk, Directory: dir, Log: m.Log,
+			PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
 			NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
 			QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
 		})
@@ -58,6 +59,9 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 	}
 	sm, err := session.New(session.Config{
 		Timeout:         c.HeartbeatTimeout,
+		PollTimeout:     c.PollModeTimeout,
+		PushTimeout:     c.PushModeTimeout,
+		NoExpiry:        c.TimeoutDetection == "off",
 		Store:           st,
 		Events:          st,
 		Directory:       dir,

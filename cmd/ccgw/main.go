@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -378,9 +379,24 @@ func (m *Main) Run(ctx context.Context) error {
 	if c.Push.SecretEnv != "" {
 		secret = []byte(os.Getenv(c.Push.SecretEnv))
 	}
+	roots, err := loadPushCA(c.Push.CA)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	trust := event.ParseTrustlist(c.Push.Trustlist)
+	retry := event.RetryVendor
+	if c.Push.Retry == "exponential" {
+		retry = event.RetryExponential
+	}
 	pusher = event.NewPusher(event.PushConfig{
 		Source:         be.source,
 		Insecure:       c.Push.Insecure,
+		RootCAs:        roots,
+		Retry:          retry,
+		RetryInterval:  c.Push.RetryInterval,
+		FailTotal:      c.Push.FailTotal,
+		Trusted:        trust.Allows,
 		Workers:        c.Push.Workers,
 		MaxAttempts:    c.Push.Attempts,
 		BaseBackoff:    c.Push.Backoff,
@@ -440,16 +456,19 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	handler := api.New(api.Config{
-		Sessions:  sm,
-		Directory: dir,
-		PollWait:  c.PollWait,
-		Log:       m.Log,
-		Ready:     be.ready,
-		Calls:     engine,
-		Clock:     clk,
-		Admin:     &api.Admin{Journal: journal, Virtual: virtual, Now: clk.Now},
-		Metrics:   metrics.Handler(reg),
-		Observe:   met.ObserveRequest,
+		Sessions:   sm,
+		Directory:  dir,
+		PollWait:   c.PollWait,
+		PollAtOnce: c.PollWait == 0,
+		Log:        m.Log,
+		Ready:      be.ready,
+		Calls:      engine,
+		Clock:      clk,
+		Admin:      &api.Admin{Journal: journal, Virtual: virtual, Now: clk.Now},
+		Metrics:    metrics.Handler(reg),
+		Observe:    met.ObserveRequest,
+
+		TrustCallback: trust.Allows,
 	})
 	if c.Pprof != "" {
 		if err := m.servePprof(c.Pprof); err != nil {
@@ -497,6 +516,27 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// loadPushCA returns the system's CA pool with the certificates of PEM file
+// path added (eventpush.ssl.cert.file), or nil for the system's alone when path
+// is empty.
+func loadPushCA(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--push-ca: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--push-ca %s: no PEM certificate in it", path)
+	}
+	return pool, nil
 }
 
 // servePprof serves net/http/pprof on addr, which must be a loopback address.

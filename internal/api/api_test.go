@@ -345,9 +345,9 @@ func TestSignInRetcodes(t *testing.T) {
 }
 
 // TestForceLoginReplaces checks that forceLogin over a live session succeeds with
-// a new GUID, that the old GUID is then refused with 000-003, and that the old
-// client can still collect its undelivered events, ending with
-// AgentOther_ShutdownService (README §4, events.md).
+// a new GUID, that the old GUID is then refused with 100-006 (that client is
+// signed out; clients stop only on 100-006), and that the old client can still
+// collect its undelivered events, ending with AgentOther_ShutdownService.
 func TestForceLoginReplaces(t *testing.T) {
 	ts := testServer(t, tConfig{})
 	const id = "1001"
@@ -359,8 +359,9 @@ func TestForceLoginReplaces(t *testing.T) {
 		t.Fatalf("forceLogin GUID %q (old %q)", g, old)
 	}
 
-	mustCode(t, ts.do(t, http.MethodPost, pathHandShake(id), guidHdr(old), ""), "000-003")
-	mustCode(t, ts.do(t, http.MethodGet, pathStatus(id), guidHdr(old), ""), "000-003")
+	mustCode(t, ts.do(t, http.MethodPost, pathHandShake(id), guidHdr(old), ""), "100-006")
+	mustCode(t, ts.do(t, http.MethodGet, pathStatus(id), guidHdr(old), ""), "100-006")
+	mustCode(t, ts.do(t, http.MethodGet, pathStatus(id), guidHdr("00000000-0000-0000-0000-000000000000.AgentGateway0"), ""), "000-003")
 	mustCode(t, ts.do(t, http.MethodPost, pathHandShake(id), guidHdr(g), ""), "0")
 
 	// The old client drains what it had not collected, then is refused.
@@ -372,7 +373,7 @@ func TestForceLoginReplaces(t *testing.T) {
 	if err := json.Unmarshal(ev["content"], &content); err != nil || content["loginTime"] == "" {
 		t.Errorf("ShutdownService content %s, want {\"loginTime\":\"<ms>\"}", ev["content"])
 	}
-	mustCode(t, ts.do(t, http.MethodGet, pathEvent(id), guidHdr(old), ""), "000-003")
+	mustCode(t, ts.do(t, http.MethodGet, pathEvent(id), guidHdr(old), ""), "100-006")
 
 	// The new client starts from its own sign-in.
 	mustEventType(t, ts.mustPoll(t, id, g), id, "AgentOther_InService")
@@ -511,9 +512,10 @@ func TestSignOut(t *testing.T) {
 	runAuthRows(t, ts, 5000, rows)
 }
 
-// TestSignOutEvents checks what a client sees after signing out: a voluntary
-// logout ends the event stream at once (no AgentOther_ShutdownService), a forced
-// one leaves AgentOther_ShutdownService to collect (interfaces.md §4–5).
+// TestSignOutEvents checks what a client sees after signing out: a sign-out by
+// the agent itself (logout, forceLogout, forceLogoutWithReason) ends the event
+// stream at once, with no AgentOther_ShutdownService (the vendor's 2025 sign-out
+// pages); a second sign-out with the same GUID is 100-008.
 func TestSignOutEvents(t *testing.T) {
 	ts := testServer(t, tConfig{})
 
@@ -528,8 +530,8 @@ func TestSignOutEvents(t *testing.T) {
 		mustEventType(t, ts.mustPoll(t, "1002", g), "1002", "AgentOther_InService")
 		mustEventType(t, ts.mustPoll(t, "1002", g), "1002", "AgentState_Ready")
 		mustCode(t, ts.do(t, http.MethodDelete, path, guidHdr(g), ""), "0")
-		mustEventType(t, ts.mustPoll(t, "1002", g), "1002", "AgentOther_ShutdownService")
 		mustCode(t, ts.do(t, http.MethodGet, pathEvent("1002"), guidHdr(g), ""), "100-006")
+		mustCode(t, ts.do(t, http.MethodDelete, path, guidHdr(g), ""), "100-008")
 	}
 }
 

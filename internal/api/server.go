@@ -25,7 +25,10 @@ type Config struct {
 	Sessions  session.Service  // required
 	Directory *agent.Directory // required
 	PollWait  time.Duration    // how long an empty poll is held; 10s
-	Log       *slog.Logger     // discards
+	// PollAtOnce answers an empty poll at once, whatever PollWait says (the
+	// vendor's AGENT_POLL_WAIT_FLAG=OFF).
+	PollAtOnce bool
+	Log        *slog.Logger // discards
 	// Clock is the sessions' clock (for durations in query results); real if nil.
 	Clock ccgw.Clock
 	// Ready reports whether the gateway can serve (GET /readyz); nil means always.
@@ -37,6 +40,10 @@ type Config struct {
 	Admin *Admin
 	// Metrics, if set, is served at GET /metrics.
 	Metrics http.Handler
+	// TrustCallback, if set, tells whether a sign-in's callback URL is allowed
+	// (the vendor's EVENT_PUST_WHILTELIST_CALLBACKURI); one it refuses fails the
+	// sign-in with 100-001.
+	TrustCallback func(url string) bool
 	// Observe, if set, is told each interface request's method name, retcode and
 	// duration.
 	Observe func(method string, code ccgw.Retcode, took time.Duration)
@@ -51,7 +58,10 @@ type Server struct {
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
-	if cfg.PollWait <= 0 {
+	switch {
+	case cfg.PollAtOnce:
+		cfg.PollWait = 0
+	case cfg.PollWait <= 0:
 		cfg.PollWait = 10 * time.Second
 	}
 	if cfg.Log == nil {

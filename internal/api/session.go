@@ -26,6 +26,7 @@ func (s *Server) table() []*route {
 		r(http.MethodDelete, "forceLogout", on+"/forcelogout", s.forceLogout),
 		r(http.MethodDelete, "forceLogoutWithReason", on+"/forcelogoutwithreason/{reason}", s.forceLogoutWithReason),
 		r(http.MethodPost, "handShake", on+"/handshake", s.handShake),
+		r(http.MethodPut, "heartBeat", on+"/heartbeat", s.heartBeat),
 		r(http.MethodGet, "getAgentEvent", ev, s.getAgentEvent),
 		r(http.MethodGet, "getAgentStatus", on+"/agentstatus", s.getAgentStatus),
 		r(http.MethodPut, "updateGuid", on+"/updateGuid", s.updateGuid),
@@ -50,6 +51,9 @@ type loginBody struct {
 	ListenStatus  flexBool   `json:"listenStatus"`
 	CallBackURI   flexString `json:"callBackUri"`
 	ServiceToken  flexString `json:"serviceToken"`
+	// PushURL is the older gateways' callback field: push mode without a
+	// service token, each event pushed alone in a poll answer's envelope.
+	PushURL flexString `json:"pushUrl"`
 }
 
 // loginResult is the sign-in result object.
@@ -72,7 +76,7 @@ func (s *Server) signIn(c *call, force, ex bool) reply {
 	if err := decodeBody(c.w, c.r, &b, false); err != nil {
 		return reply{code: ccgw.RetLoginParam, err: err}
 	}
-	req, code := validateLogin(&b, ex)
+	req, code := validateLogin(&b, ex, s.cfg.TrustCallback)
 	if code != ccgw.RetOK {
 		return fail(code)
 	}
@@ -100,8 +104,9 @@ func (s *Server) signIn(c *call, force, ex bool) reply {
 }
 
 // validateLogin checks a sign-in body field by field and returns the request, or
-// the retcode of the first field that is wrong.
-func validateLogin(b *loginBody, ex bool) (session.SignIn, ccgw.Retcode) {
+// the retcode of the first field that is wrong. A callback URL that trusted (if
+// set) refuses is wrong: 100-001.
+func validateLogin(b *loginBody, ex bool, trusted func(string) bool) (session.SignIn, ccgw.Retcode) {
 	var req session.SignIn
 	switch {
 	case !ex && b.Password.v == "":
@@ -148,9 +153,18 @@ func validateLogin(b *loginBody, ex bool) (session.SignIn, ccgw.Retcode) {
 	if token != "" && !validToken(token) {
 		return req, ccgw.RetLoginParam
 	}
-	mode := ccgw.ModePoll
-	if uri != "" && token != "" {
+	mode, legacy := ccgw.ModePoll, false
+	switch {
+	case uri != "" && token != "":
 		mode = ccgw.ModePush
+	case b.PushURL.v != "":
+		if !validCallback(b.PushURL.v) {
+			return req, ccgw.RetLoginParam
+		}
+		mode, legacy, uri, token = ccgw.ModePush, true, b.PushURL.v, ""
+	}
+	if mode == ccgw.ModePush && trusted != nil && !trusted(uri) {
+		return req, ccgw.RetLoginParam
 	}
 	media := "TFF"
 	if !ex && (!b.CheckInWebm.set || b.CheckInWebm.v) {
@@ -170,6 +184,7 @@ func validateLogin(b *loginBody, ex bool) (session.SignIn, ccgw.Retcode) {
 		Mode:          mode,
 		CallbackURI:   uri,
 		ServiceToken:  token,
+		LegacyPush:    legacy,
 	}
 	if mode == ccgw.ModePoll {
 		req.Session.CallbackURI, req.Session.ServiceToken = "", ""
@@ -278,6 +293,27 @@ func (s *Server) handShake(c *call) reply {
 		return failed(err)
 	}
 	return reply{code: ccgw.RetOK, setGUID: g}
+}
+
+// heartBeatResult is the result of the older gateways' heartbeat: its clients
+// (the vendor's Java agent demo) read result.loginTime, and without a result
+// object re-send at once instead of waiting their period.
+type heartBeatResult struct {
+	LoginTime string `json:"loginTime"`
+}
+
+// heartBeat is the older gateways' PUT .../heartbeat: it keeps the session
+// alive as handShake does (either mode), and answers the sign-in time.
+func (s *Server) heartBeat(c *call) reply {
+	g, err := s.cfg.Sessions.Heartbeat(c.agent, c.guid(), "")
+	if err != nil {
+		return failed(err)
+	}
+	sess, ok := s.cfg.Sessions.Lookup(c.agent)
+	if !ok {
+		return fail(ccgw.RetNotSignedIn)
+	}
+	return reply{code: ccgw.RetOK, result: heartBeatResult{LoginTime: strconv.FormatInt(sess.LoginTime, 10)}, setGUID: g}
 }
 
 func (s *Server) getAgentEvent(c *call) reply {

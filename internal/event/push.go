@@ -6,11 +6,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -31,6 +33,12 @@ type Target struct {
 	URL   string
 	Token string // sent as the service_token header
 	GUID  string // sent as the Guid header
+	// Legacy pushes each event alone as {"message":"","retcode":"0","event":…}
+	// (sign-ins with the older pushUrl field) instead of {workNo, eventList}.
+	Legacy bool
+	// Ended marks the last events of a session that ended (its
+	// AgentOther_ShutdownService): they are attempted once.
+	Ended bool
 	Queue PushQueue
 }
 
@@ -53,17 +61,35 @@ type Source interface {
 	// Delivered records that the sign-in's events up to seq are done with:
 	// delivered, or dropped after the last attempt.
 	Delivered(id ccgw.AgentID, gen, seq uint64)
+	// PushFailed signs sign-in gen of agent id out (ccgw.CausePushFailed)
+	// because its pushes failed for PushConfig.FailTotal, exactly once; a later
+	// sign-in of the agent is left alone. It must not call the Pusher back
+	// synchronously (Notify is fine: it never blocks).
+	PushFailed(id ccgw.AgentID, gen uint64)
 }
 
 // PushConfig configures a Pusher. Zero values mean the defaults given.
 type PushConfig struct {
-	Source         Source        // required
-	Client         *http.Client  // one with AttemptTimeout and TLS 1.2+
-	Insecure       bool          // with the default client: do not verify the receiver's certificate
-	Workers        int           // pushes in flight at once over all agents (one receiver: 3/4 of them); 256
-	MaxAttempts    int           // attempts per batch before it is dropped; 8
-	BaseBackoff    time.Duration // first retry delay (before jitter); 500ms
-	MaxBackoff     time.Duration // longest retry delay; 30s
+	Source   Source         // required
+	Client   *http.Client   // one with AttemptTimeout and TLS 1.2+
+	Insecure bool           // with the default client: do not verify the receiver's certificate
+	RootCAs  *x509.CertPool // with the default client: the CAs receivers' certificates are checked against; the system's
+	Workers  int            // pushes in flight at once over all agents (one receiver: 3/4 of them); 256
+	// Retry is how a failed push is retried: RetryVendor (the default) or
+	// RetryExponential.
+	Retry RetryPolicy
+	// RetryInterval is RetryVendor's wait after a failed attempt; 10s
+	// (EVENT_PUSH_FAIL_INTERVALTIME).
+	RetryInterval time.Duration
+	// FailTotal is how long RetryVendor lets an agent's pushes fail before it
+	// signs the agent out (Source.PushFailed); 120s (EVENT_PUSH_FAIL_TOTALTIME).
+	FailTotal time.Duration
+	// Trusted, if set, tells whether a callback URL may be pushed to; events
+	// for one that may not are dropped (push_failed), never sent.
+	Trusted        func(url string) bool
+	MaxAttempts    int           // RetryExponential: attempts per batch before it is dropped; 8
+	BaseBackoff    time.Duration // RetryExponential: first retry delay (before jitter); 500ms
+	MaxBackoff     time.Duration // RetryExponential: longest retry delay; 30s
 	AttemptTimeout time.Duration // one attempt's time limit; 5s
 	MaxBatch       int           // events per push at most; 100
 	Secret         []byte        // if set, each push is signed (X-CCGW-Signature)
@@ -72,10 +98,27 @@ type PushConfig struct {
 	Seed           uint64        // jitter seed; 0 picks one
 }
 
+// RetryPolicy says how a Pusher retries a failed push.
+type RetryPolicy uint8
+
+const (
+	// RetryVendor retries the same events every RetryInterval; the time an
+	// agent's pushes have been failing adds up across attempts, a success
+	// resets it, and when it reaches FailTotal the agent is signed out
+	// (Source.PushFailed). So the vendor's CC-Gateway does (its development
+	// guide, "Agent Event Push Mode").
+	RetryVendor RetryPolicy = iota
+	// RetryExponential retries after a delay doubling from BaseBackoff to
+	// MaxBackoff (jittered) and drops the events after MaxAttempts; the agent
+	// stays signed in.
+	RetryExponential
+)
+
 // Pusher POSTs each push-mode agent's events to its callback URL as
-// {workNo, eventList}: in order per agent, one push in flight per agent, events
-// that piled up meanwhile together in the next push, retried with exponential
-// backoff and jitter, and dropped (counted) after MaxAttempts.
+// {workNo, eventList} (one event at a time in a poll answer's envelope for a
+// Legacy target): in order per agent, one push in flight per agent, events that
+// piled up meanwhile together in the next push, retried as PushConfig.Retry
+// says. The last events of an ended session are attempted once.
 //
 // Pushes to one receiver (callback scheme and host) are limited to an adaptive
 // number in flight (limiter: from limitInitial, between 1 and receiverMax): it grows
@@ -115,6 +158,10 @@ type pushState struct {
 	again   bool // more events arrived while busy
 	attempt int  // failed attempts of the current head batch
 	retry   ccgw.Timer
+	// failSince is when the first of the sign-in failGen's pushes failing
+	// since the last success started (RetryVendor); zero while none fail.
+	failSince time.Time
+	failGen   uint64
 }
 
 // receiver is one callback scheme+host: its limit, the slots taken and the
@@ -152,6 +199,12 @@ func NewPusher(cfg PushConfig) *Pusher {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 8
 	}
+	if cfg.RetryInterval <= 0 {
+		cfg.RetryInterval = 10 * time.Second
+	}
+	if cfg.FailTotal <= 0 {
+		cfg.FailTotal = 120 * time.Second
+	}
 	if cfg.BaseBackoff <= 0 {
 		cfg.BaseBackoff = 500 * time.Millisecond
 	}
@@ -176,7 +229,7 @@ func NewPusher(cfg PushConfig) *Pusher {
 			Transport: &http.Transport{
 				Proxy:               nil,
 				DialContext:         (&net.Dialer{Timeout: cfg.AttemptTimeout}).DialContext,
-				TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure},
+				TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure, RootCAs: cfg.RootCAs},
 				MaxIdleConns:        1024,
 				MaxIdleConnsPerHost: cfg.Workers, // one receiver may serve all agents: no dial per push
 				IdleConnTimeout:     90 * time.Second,
@@ -431,7 +484,7 @@ func (p *Pusher) deliver(j pushJob) {
 	}
 	p.mu.Unlock()
 
-	batch := t.Queue.Peek(p.cfg.MaxBatch)
+	batch := t.Queue.Peek(p.batchOf(t))
 	if len(batch) == 0 {
 		p.mu.Lock()
 		added := p.releaseLocked(r)
@@ -450,54 +503,136 @@ func (p *Pusher) deliver(j pushJob) {
 	}
 	last := batch[len(batch)-1].Seq
 	start := p.cfg.Clock.Now()
-	err := p.post(t, batch)
+	var err error
+	untrusted := p.cfg.Trusted != nil && !p.cfg.Trusted(t.URL)
+	if untrusted {
+		err = errUntrusted
+	} else {
+		err = p.post(t, batch)
+	}
 	end := p.cfg.Clock.Now()
 	if err == nil {
 		t.Queue.Ack(last)
 		p.cfg.Source.Delivered(id, t.Gen, last)
 		p.pushes.Add(1)
 		p.delivered.Add(uint64(len(batch)))
-	} else {
+	} else if !untrusted {
 		p.failures.Add(1)
 	}
 
 	p.mu.Lock()
-	r.lim.Observe(start, end, inFlight, overload(err))
+	if !untrusted {
+		r.lim.Observe(start, end, inFlight, overload(err))
+	}
 	added := p.releaseLocked(r) // agents given r's free slots
-	giveUp := false
-	var retryIn time.Duration
-	if st := p.agents[id]; st != nil {
-		switch {
-		case err == nil:
-			st.attempt = 0
-			if !p.closed {
-				p.requeueLocked(id, false)
-				added++
-			}
-		case st.attempt+1 >= p.cfg.MaxAttempts:
-			st.attempt = 0
-			giveUp = true
-		default:
-			st.attempt++
-			if !p.closed {
-				retryIn = Backoff(st.attempt, p.cfg.BaseBackoff, p.cfg.MaxBackoff, p.rnd.Float64())
-				st.retry = p.cfg.Clock.AfterFunc(retryIn, func() { p.requeue(id) })
-			}
-		}
+	next := p.afterLocked(id, t, err, start, end)
+	if next == pushNext && !p.closed {
+		p.requeueLocked(id, false)
+		added++
 	}
 	for range added - 1 { // this worker takes one itself (next)
 		p.wakeLocked()
 	}
 	p.mu.Unlock()
-	switch {
-	case giveUp:
+	switch next {
+	case pushGiveUp:
 		n := t.Queue.DropHead(last, ccgw.DropPushFailed)
 		p.cfg.Source.Delivered(id, t.Gen, last)
 		p.cfg.Log.Warn("push gave up", "agent", id.String(), "events", n, "attempts", p.cfg.MaxAttempts, "err", err)
 		p.requeue(id)
-	case retryIn > 0:
-		p.cfg.Log.Debug("push failed", "agent", id.String(), "retry_in", retryIn, "err", err)
+	case pushDropAll:
+		n := p.dropAll(t, batch)
+		if untrusted {
+			p.cfg.Log.Warn("push refused: callback not on the trustlist", "agent", id.String(), "events", n)
+		} else {
+			p.cfg.Log.Info("push of an ended session failed", "agent", id.String(), "events", n, "err", err)
+		}
+		p.requeue(id)
+	case pushSignOut:
+		p.cfg.Log.Warn("pushes failing too long: signing the agent out", "agent", id.String(),
+			"fail_total", p.cfg.FailTotal, "err", err)
+		p.cfg.Source.PushFailed(id, t.Gen)
+		p.requeue(id) // its AgentOther_ShutdownService, attempted once
+	case pushRetry:
+		p.cfg.Log.Debug("push failed", "agent", id.String(), "err", err)
 	}
+}
+
+// errUntrusted stands for a push not sent: its callback is not trusted.
+var errUntrusted = errors.New("callback not trusted")
+
+// pushNextStep is what becomes of an agent after a push attempt.
+type pushNextStep uint8
+
+const (
+	pushNone    pushNextStep = iota // the Pusher forgot the agent, or closed
+	pushNext                        // delivered: on to the next events
+	pushRetry                       // a retry timer is set
+	pushGiveUp                      // RetryExponential: drop the batch, go on
+	pushDropAll                     // drop every event queued (ended session, untrusted callback), go on
+	pushSignOut                     // RetryVendor: failing for FailTotal, sign the agent out
+)
+
+// afterLocked records the outcome err of agent id's push to t, attempted from
+// start to end, and returns what to do next; p.mu must be held.
+func (p *Pusher) afterLocked(id ccgw.AgentID, t Target, err error, start, end time.Time) pushNextStep {
+	st := p.agents[id]
+	if st == nil {
+		return pushNone
+	}
+	switch {
+	case err == nil:
+		st.attempt, st.failSince = 0, time.Time{}
+		return pushNext
+	case t.Ended || errors.Is(err, errUntrusted):
+		st.attempt = 0
+		return pushDropAll
+	case p.cfg.Retry == RetryVendor:
+		if st.failSince.IsZero() || st.failGen != t.Gen {
+			st.failSince, st.failGen = start, t.Gen
+		}
+		if end.Sub(st.failSince) >= p.cfg.FailTotal {
+			st.failSince = time.Time{}
+			return pushSignOut
+		}
+		p.retryLocked(id, st, p.cfg.RetryInterval)
+		return pushRetry
+	case st.attempt+1 >= p.cfg.MaxAttempts:
+		st.attempt = 0
+		return pushGiveUp
+	default:
+		st.attempt++
+		p.retryLocked(id, st, Backoff(st.attempt, p.cfg.BaseBackoff, p.cfg.MaxBackoff, p.rnd.Float64()))
+		return pushRetry
+	}
+}
+
+// retryLocked requeues agent id after d; p.mu must be held.
+func (p *Pusher) retryLocked(id ccgw.AgentID, st *pushState, d time.Duration) {
+	if !p.closed {
+		st.retry = p.cfg.Clock.AfterFunc(d, func() { p.requeue(id) })
+	}
+}
+
+// batchOf returns how many events one push to t carries at most.
+func (p *Pusher) batchOf(t Target) int {
+	if t.Legacy {
+		return 1
+	}
+	return p.cfg.MaxBatch
+}
+
+// dropAll drops every event queued for t, from batch, its head, on, and returns
+// how many.
+func (p *Pusher) dropAll(t Target, batch []ccgw.Event) int {
+	n := 0
+	for len(batch) > 0 {
+		last := batch[len(batch)-1].Seq
+		n += t.Queue.DropHead(last, ccgw.DropPushFailed)
+		p.cfg.Source.Delivered(t.Agent, t.Gen, last)
+		batch = t.Queue.Peek(math.MaxInt32)
+	}
+	return n
 }
 
 // receiverKey returns the receiver of callback URL raw: its scheme and host
@@ -551,6 +686,15 @@ type pushBody struct {
 	EventList []ccgw.Event `json:"eventList"`
 }
 
+// legacyPushBody is the body of a push to an older client that signed in with
+// pushUrl: one event, in the envelope of a poll answer, as the vendor's agent
+// demo receiver (AgentEventServlet) reads it.
+type legacyPushBody struct {
+	Message string      `json:"message"`
+	Retcode string      `json:"retcode"`
+	Event   *ccgw.Event `json:"event"`
+}
+
 // SeqHeader carries the sequence number of the first event of a push; the
 // others follow it one by one, so a receiver can drop events it already has.
 const SeqHeader = "X-CCGW-Seq"
@@ -581,7 +725,13 @@ func (e errPush) Error() string { return e.why }
 // post sends one push. It succeeds on an HTTP 2xx whose body, if it is JSON with
 // a retcode, has retcode "0".
 func (p *Pusher) post(t Target, batch []ccgw.Event) error {
-	body, err := json.Marshal(pushBody{WorkNo: t.Agent.String(), EventList: batch})
+	var body []byte
+	var err error
+	if t.Legacy {
+		body, err = json.Marshal(legacyPushBody{Retcode: "0", Event: &batch[0]})
+	} else {
+		body, err = json.Marshal(pushBody{WorkNo: t.Agent.String(), EventList: batch})
+	}
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,12 @@ type pSource struct {
 	delivered map[ccgw.AgentID]uint64 // highest Seq reported through Delivered
 	badGen    int                     // Delivered calls with a Gen not the target's
 	dropped   []pDropped
+	signedOut []pSignOut // PushFailed calls
+}
+
+type pSignOut struct {
+	id  ccgw.AgentID
+	gen uint64
 }
 
 type pDropped struct {
@@ -649,7 +655,7 @@ func TestPushAcceptance(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rcv := pNewReceiver(t, pAlways(pAnswer{tc.status, tc.body, tc.ok}))
 			src := pNewSource()
-			p, fc := pPusher(t, src, PushConfig{MaxAttempts: 1})
+			p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, MaxAttempts: 1})
 			q := src.agent(1001, rcv.url(), "tok")
 			pEmit(p, 1001, q, 3, fc.Now())
 			pWaitFor(t, "the push to be done with", func() bool { return src.deliveredTo(1001) == 3 })
@@ -710,7 +716,7 @@ func TestPushRetriesUntilAccepted(t *testing.T) {
 		return pOK
 	})
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{BaseBackoff: base, MaxBackoff: max, MaxAttempts: 10})
+	p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, BaseBackoff: base, MaxBackoff: max, MaxAttempts: 10})
 	q := src.agent(1001, rcv.url(), "tok")
 
 	pEmit(p, 1001, q, 3, fc.Now())
@@ -763,7 +769,7 @@ func TestPushDropsAfterMaxAttempts(t *testing.T) {
 	const attempts = 4
 	addr := pDeadAddr(t)
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{MaxAttempts: attempts, BaseBackoff: time.Second, MaxBackoff: 4 * time.Second})
+	p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, MaxAttempts: attempts, BaseBackoff: time.Second, MaxBackoff: 4 * time.Second})
 	q := src.agent(1001, "http://"+addr+pCallbackPath, "tok")
 
 	pEmit(p, 1001, q, 5, fc.Now())
@@ -970,7 +976,7 @@ func TestPushConcurrentOrdered(t *testing.T) {
 		return pOK
 	})
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Workers: 8, MaxAttempts: 1000, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, Workers: 8, MaxAttempts: 1000, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 	queues := make([]*Queue, agents)
 	for i := range queues {
 		queues[i] = src.agent(ccgw.AgentID(2001+i), rcv.url(), "tok")
@@ -1030,7 +1036,7 @@ func pClosed(tb testing.TB, p *Pusher) {
 func TestPushCloseWithRetryPending(t *testing.T) {
 	rcv := pNewReceiver(t, pAlways(pFail500))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{BaseBackoff: time.Second})
+	p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, BaseBackoff: time.Second})
 	q := src.agent(1001, rcv.url(), "tok")
 	pEmit(p, 1001, q, 2, fc.Now())
 	pWaitFor(t, "retry timer", func() bool { return fc.Pending() == 1 })
@@ -1120,7 +1126,7 @@ func TestPushAttemptsCountPerBatch(t *testing.T) {
 		return pFail500
 	})
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{MaxAttempts: 3, BaseBackoff: base, MaxBackoff: max, MaxBatch: 2})
+	p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, MaxAttempts: 3, BaseBackoff: base, MaxBackoff: max, MaxBatch: 2})
 	q := src.agent(1001, rcv.url(), "tok")
 	pEmit(p, 1001, q, 4, fc.Now()) // two batches back to back: the agent never goes idle
 	for batch := uint64(1); batch <= 2; batch++ {
@@ -1228,7 +1234,7 @@ func TestPushFailingReceiverLimitShrinks(t *testing.T) {
 	failing := pNewReceiver(t, pAlways(pFail500))
 	refusing := pNewReceiver(t, pAlways(pFailRet))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{MaxAttempts: 1})
+	p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, MaxAttempts: 1})
 	const agents = 30
 	for i := range agents {
 		a, b := ccgw.AgentID(5001+i), ccgw.AgentID(6001+i)
@@ -1277,4 +1283,10 @@ func TestPushReceiverLeavesWorkersToOthers(t *testing.T) {
 	if r, _ := pReceiverOf(p, held.url()); r.Limit != 3 || r.InFlight != 3 || held.count() != 3 {
 		t.Fatalf("held receiver %+v, %d pushes; want limit 3, 3 in flight, 3 pushes", r, held.count())
 	}
+}
+
+func (s *pSource) PushFailed(id ccgw.AgentID, gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.signedOut = append(s.signedOut, pSignOut{id, gen})
 }
