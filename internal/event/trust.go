@@ -75,5 +75,5 @@ func trustKey(raw string) string {
 	if j < 0 {
 		j = len(rest)
 	}
-	return strings.ToLower(raw[:i+3] + rest[:j]) + rest[j:]
+	return strings.ToLower(raw[:i+3]+rest[:j]) + rest[j:]
 }

@@ -25,19 +25,19 @@ import (
 
 // Config is what the suite asks of a Service it opens. Every field is set.
 type Config struct {
-	Clock        *clock.Fake      // the Service's Clock and WaitClock
-	Timeout      time.Duration    // heartbeat timeout
+	Clock   *clock.Fake   // the Service's Clock and WaitClock
+	Timeout time.Duration // heartbeat timeout
 	// PollTimeout and PushTimeout are the timeouts of sessions in each mode
 	// (0: Timeout); NoExpiry turns expiry off.
 	PollTimeout, PushTimeout time.Duration
 	NoExpiry                 bool
-	Tick         time.Duration    // sweep period; the suite sweeps once per Tick it advances
-	Directory    ccgw.Directory   // the suite's agents: see Directory
-	Log          *slog.Logger     // the suite counts the "signed out" lines logged on it
-	AuthMode     session.AuthMode // static unless a test asks for dynamic GUIDs
-	GUIDInterval time.Duration
-	GUIDTimeout  time.Duration
-	NodeName     string
+	Tick                     time.Duration    // sweep period; the suite sweeps once per Tick it advances
+	Directory                ccgw.Directory   // the suite's agents: see Directory
+	Log                      *slog.Logger     // the suite counts the "signed out" lines logged on it
+	AuthMode                 session.AuthMode // static unless a test asks for dynamic GUIDs
+	GUIDInterval             time.Duration
+	GUIDTimeout              time.Duration
+	NodeName                 string
 }
 
 // Node is one opened Service and its sweep.
