@@ -28,6 +28,7 @@ func TestParseFlags(t *testing.T) {
 				PollWait: 10 * time.Second, AuthMode: "dynamic", RestTimeout: "remind",
 				GUIDInterval: 60 * time.Second, GUIDTimeout: 120 * time.Second,
 				NodeName: "AgentGateway0", QueueSize: 1000, LogLevel: "info", GCPercent: 200,
+				TimeoutDetection: "on",
 			}
 			got := c
 			got.Push, got.Sim, got.Store = PushFlags{}, SimFlags{}, ""
@@ -65,7 +66,13 @@ func TestParseFlags(t *testing.T) {
 		{name: "negative timeout", args: []string{"--heartbeat-timeout", "-1s"}, wantErr: "--heartbeat-timeout"},
 		{name: "zero timeout", args: []string{"--heartbeat-timeout", "0"}, wantErr: "--heartbeat-timeout"},
 		{name: "timeout not a duration", args: []string{"--heartbeat-timeout", "2"}, wantErr: "heartbeat-timeout"},
-		{name: "zero poll wait", args: []string{"--poll-wait", "0s"}, wantErr: "--poll-wait"},
+		{name: "zero poll wait", args: []string{"--poll-wait", "0s"}, check: func(t *testing.T, c Config) {
+			if c.PollWait != 0 {
+				t.Errorf("PollWait = %v, want 0 (answer at once)", c.PollWait)
+			}
+		}},
+		{name: "negative poll wait", args: []string{"--poll-wait", "-1s"}, wantErr: "--poll-wait"},
+		{name: "timeout detection", args: []string{"--timeout-detection", "maybe"}, wantErr: "--timeout-detection"},
 		{name: "guid timeout equal to interval", args: []string{"--guid-interval", "60s", "--guid-timeout", "60s"}, wantErr: "--guid-"},
 		{name: "guid timeout below interval", args: []string{"--guid-interval", "2m", "--guid-timeout", "1m"}, wantErr: "--guid-"},
 		{name: "zero guid interval", args: []string{"--guid-interval", "0s"}, wantErr: "--guid-"},
