@@ -168,16 +168,17 @@ type Main struct {
 	Log    *slog.Logger
 	Stderr io.Writer
 
-	be       *backend
-	scenario *sim.Scenario // loaded by ParseFlags, or by Run from Config.Scenario
-	pusher   *event.Pusher
-	srv      *http.Server
-	pprofSrv *http.Server
-	ln       net.Listener
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	once     sync.Once
-	closeErr error
+	be        *backend
+	scenario  *sim.Scenario // loaded by ParseFlags, or by Run from Config.Scenario
+	propNotes []propNote    // from --basic-properties, for Run to log
+	pusher    *event.Pusher
+	srv       *http.Server
+	pprofSrv  *http.Server
+	ln        net.Listener
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	once      sync.Once
+	closeErr  error
 }
 
 // NewMain returns a Main with the default configuration.
@@ -204,7 +205,9 @@ func NewMain() *Main {
 	}}
 }
 
-// ParseFlags reads the command line into m.Config.
+// ParseFlags reads the command line into m.Config. With --basic-properties, the
+// file's keys then set the flags not on the command line (applyBasicProperties);
+// Run logs what it noted about the file.
 func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	c := &m.Config
 	fs := flag.NewFlagSet("ccgw", flag.ContinueOnError)
@@ -256,17 +259,27 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	explicit := map[string]bool{} // the flags on the command line
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	var fromFile []string
+	if c.BasicProperties != "" {
+		var err error
+		if fromFile, m.propNotes, err = applyBasicProperties(fs, c.BasicProperties, explicit); err != nil {
+			return err
+		}
+	}
 	if c.Scenario != "" {
 		sc, err := sim.LoadScenario(c.Scenario)
 		if err != nil {
 			return err
 		}
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		c.Sim.merge(sc, set)
+		c.Sim.merge(sc, explicit)
 		m.scenario = sc
 	}
 	if err := c.validate(); err != nil {
+		if len(fromFile) > 0 {
+			return fmt.Errorf("%w (%s sets --%s)", err, c.BasicProperties, strings.Join(fromFile, ", --"))
+		}
 		return err
 	}
 	var lvl slog.Level
@@ -330,6 +343,9 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("--log-level: %w", err)
 		}
 		m.Log = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: lvl}))
+	}
+	for _, n := range m.propNotes {
+		m.Log.Log(ctx, n.level, n.msg, n.logAttrs(c.BasicProperties)...)
 	}
 	sc := m.scenario
 	if sc == nil && c.Scenario != "" {
