@@ -636,8 +636,19 @@ var errUpgrade = errors.New("session: GUID to adopt")
 // authLocked checks guid against e; sh.mu must be held, for writing if write.
 // A rotated GUID of e's sign-in newer than e's (one issued before a crash and
 // never stored; guid.go) is adopted as e's current GUID: at once if write, else
-// the answer is errUpgrade.
+// the answer is errUpgrade. A request that authenticates is activity: it
+// renews the session's timeout, as the vendor's "if an agent does not send a
+// request to the server within the timeout interval" has it.
 func (m *Manager) authLocked(e *entry, guid string, now time.Time, write bool) error {
+	err := m.checkGUIDLocked(e, guid, now, write)
+	if err == nil {
+		e.hot.seen.Store(now.UnixNano())
+	}
+	return err
+}
+
+// checkGUIDLocked is authLocked without the renewal.
+func (m *Manager) checkGUIDLocked(e *entry, guid string, now time.Time, write bool) error {
 	if guid == "" {
 		return ccgw.Fail(ccgw.RetNoPermission)
 	}

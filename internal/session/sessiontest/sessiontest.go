@@ -139,6 +139,7 @@ func Run(t *testing.T, open Opener) {
 		{"NoExpiry", testNoExpiry, func(c *Config) { c.NoExpiry = true }},
 		{"ForceLogoutByAgentNoShutdown", testForceLogoutByAgent, nil},
 		{"PushFailedSignsOutOnce", testPushFailed, nil},
+		{"AnyRequestIsActivity", testAnyRequestIsActivity, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1101,4 +1102,34 @@ func testPushFailed(t *testing.T, e *env) {
 	}
 	_, err = e.svc.Heartbeat(id, s.GUID, "")
 	wantCode(t, "heartbeat after the sign-out", err, ccgw.RetNotSignedIn)
+}
+
+// testAnyRequestIsActivity: every request that authenticates renews the
+// session's timeout ("if an agent does not send a request to the server within
+// the timeout interval"), not only heartbeats and polls; a refused one does not.
+func testAnyRequestIsActivity(t *testing.T, e *env) {
+	const id = 1046
+	s := e.signIn(id)
+	step := e.cfg.Timeout - 2*e.cfg.Tick
+	e.advance(step)
+	if _, err := e.svc.Session(id, s.GUID); err != nil { // a status query
+		t.Fatal(err)
+	}
+	e.advance(step)
+	if _, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, _ time.Time) ([]session.Emit, error) {
+		x.AutoAnswer = !x.AutoAnswer // a setting change
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(step)
+	_, err := e.svc.Session(id, "wrong-guid")
+	wantCode(t, "status query with a wrong GUID", err, ccgw.RetNoPermission)
+	if !e.live(id) {
+		t.Fatalf("signed out %v after its last request (timeout %v)", step, e.cfg.Timeout)
+	}
+	e.advance(3 * e.cfg.Tick) // the refused request renewed nothing
+	if e.live(id) {
+		t.Fatal("live a timeout after its last accepted request")
+	}
 }

@@ -124,20 +124,14 @@ return {'0', old or ''}
 `)
 
 // heartbeat: ARGV id, guid, now, poll-mode deadline, push-mode deadline.
-// Returns {retcode, raw}.
+// Returns {retcode, raw}. Every request that authenticates runs it: each is
+// activity that renews the session's deadline.
 var heartbeatScript = goredis.NewScript(common + `
 local id, guid, now, deadline = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local s, raw, err = auth(id, guid, now)
 if not s then return {err, ''} end
 if tonumber(s.mode) == 1 then deadline = tonumber(ARGV[6]) end
 redis.call('ZADD', p .. 'dl', 'XX', 'GT', deadline, id)
-return {'0', raw}
-`)
-
-// authOnly: ARGV id, guid, now. Returns {retcode, raw}.
-var authScript = goredis.NewScript(common + `
-local s, raw, err = auth(ARGV[2], ARGV[3], tonumber(ARGV[4]))
-if not s then return {err, ''} end
 return {'0', raw}
 `)
 

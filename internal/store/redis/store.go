@@ -489,9 +489,12 @@ func (s *Store) get(id ccgw.AgentID) (string, error) {
 	return v, nil
 }
 
-// auth returns agent id's raw session if guid authenticates it.
+// auth returns agent id's raw session if guid authenticates it, and renews its
+// deadline: the request is activity.
 func (s *Store) auth(id ccgw.AgentID, guid string) (string, error) {
-	res, err := s.run(context.Background(), authScript, id.String(), guid, s.ms(s.cfg.Clock.Now()))
+	now := s.cfg.Clock.Now()
+	res, err := s.run(context.Background(), heartbeatScript, id.String(), guid, s.ms(now),
+		s.deadline(now, ccgw.ModePoll), s.deadline(now, ccgw.ModePush))
 	if err != nil {
 		return "", err
 	}
