@@ -11,6 +11,8 @@ const (
 	RetWrongEventMethod  Retcode = "000-001" // polling a push-mode session
 	RetBadParam          Retcode = "000-002" // URL or parameter invalid
 	RetNoPermission      Retcode = "000-003" // GUID invalid or expired
+	RetSwitchingOver     Retcode = "000-004" // the agent is being switched over (disaster recovery)
+	RetMessageParam      Retcode = "000-006" // message parameter error
 	RetRepeated          Retcode = "000-007" // interface invoked repeatedly
 	RetLoginParam        Retcode = "100-001" // sign-in parameter empty or invalid; bad service_token
 	RetAlreadySignedIn   Retcode = "100-002"
@@ -25,8 +27,12 @@ const (
 	RetLoginInvalidParam Retcode = "100-011"
 	RetWrongAgentType    Retcode = "100-012"
 	RetBadPhone          Retcode = "100-013"
+	RetPhoneNotInRange   Retcode = "100-014" // the sign-in phone number is outside the configured range
 	RetForceKickDisabled Retcode = "100-015"
 	RetBadIP             Retcode = "100-016"
+	RetUPortalAuth       Retcode = "100-017" // uPortal authentication failed
+	RetVDNMismatch       Retcode = "100-018" // sign-in VDN differs from the playback VDN
+	RetSkillQueryParam   Retcode = "100-019" // invalid parameter in a skill queue query
 	RetPasswordExpired   Retcode = "100-020"
 	RetSigningIn         Retcode = "100-021"
 	RetPwdChangeFailed   Retcode = "110-002"
@@ -64,6 +70,8 @@ var messages = map[Retcode]string{
 	RetWrongEventMethod:  "the method for obtaining agent events is wrong",
 	RetBadParam:          "the parameter or address passed in the URL is incorrect or an interface parameter is invalid",
 	RetNoPermission:      "no permission to invoke the interface, agent authentication may have expired",
+	RetSwitchingOver:     "the agent is being switched over",
+	RetMessageParam:      "message parameter error",
 	RetRepeated:          "the interface is invoked repeatedly",
 	RetLoginParam:        "the sign-in parameter is empty or invalid",
 	RetAlreadySignedIn:   "the agent has signed in",
@@ -78,8 +86,12 @@ var messages = map[Retcode]string{
 	RetLoginInvalidParam: "invalid parameter during sign-in",
 	RetWrongAgentType:    "the agent type is incorrect during sign-in",
 	RetBadPhone:          "the phone number to be bound is invalid",
+	RetPhoneNotInRange:   "the phone number used for sign-in is not within the configured range",
 	RetForceKickDisabled: "the agent has signed in and cannot be forcibly signed out",
 	RetBadIP:             "the IP address is invalid during sign-in",
+	RetUPortalAuth:       "uPortal authentication failed",
+	RetVDNMismatch:       "the VDN of the sign-in differs from the VDN of the voice playback",
+	RetSkillQueryParam:   "invalid parameter when querying skill queues",
 	RetPasswordExpired:   "the agent password has expired",
 	RetSigningIn:         "the agent is signing in, do not invoke the interface again",
 	RetPwdChangeFailed:   "failed to change the password",
@@ -106,6 +118,41 @@ var messages = map[Retcode]string{
 	RetReleaseNoCall:     "release: no call",
 	RetDropNoCall:        "no call can be dropped",
 	RetHoldListEmpty:     "get hold list: no held call",
+
+	// The vendor's rows for features the simulated call centre does not have
+	// (phone conferences 101, recordings 104, disaster-recovery restore 105,
+	// multimedia 106): known, so that a fault or a later feature sends them
+	// with their meaning. English after the vendor's error-code page
+	// (support.huaweicloud.com/intl/en-us/api-cec/cec_07_0580.html).
+	"101-001": "the agent has no phone conference",
+	"101-002": "the agent is not the chair of the current phone conference",
+	"101-003": "the agent is already in the conference",
+	"101-004": "a non-inspector has no permission to query VDN conferences",
+	"101-005": "the chair cannot transfer the chair right to itself",
+	"101-006": "the chair cannot delete itself",
+	"101-007": "the chair cannot leave the conference",
+	"104-001": "recording download is not enabled",
+	"104-002": "the user has no inspection recording or playback permission",
+	"104-003": "recording download failed: invalid file name",
+	"104-004": "recording download failed: no mapped drive letter configured",
+	"104-005": "recording download failed: the recording file does not exist",
+	"104-006": "recording download failed: insufficient free space",
+	"104-007": "the recording file format is not supported",
+	"104-008": "the recording format system parameter is not configured",
+	"104-009": "recording conversion failed",
+	"104-010": "the locationId parameter is not configured in POOL mode",
+	"104-012": "failed to download the recording file from OBS",
+	"105-001": "the agent information is not cached in Redis",
+	"105-002": "the agent is in disaster recovery",
+	"105-003": "disaster recovery is already complete",
+	"105-004": "failed to add the agent to the disaster recovery queue",
+	"105-005": "waiting for disaster recovery timed out, the agent must sign in again",
+	"105-006": "the disaster recovery GUID does not match, the agent must sign in again to get a GUID",
+	"105-007": "disaster recovery is not enabled, the agent must sign in again",
+	"106-001": "the multimedia switch is not enabled",
+	"106-002": "the message to send is empty",
+	"106-003": "the number of sessions exceeds the maximum of 60",
+	"106-004": "the session transfer device type is invalid",
 }
 
 // Message returns the message text sent with r, or the unknown-error text for a
