@@ -107,7 +107,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.expiries, prometheus.CounterValue, float64(st.Expiries))
 		ch <- prometheus.MustNewConstMetric(m.queued, prometheus.CounterValue, float64(st.Queued))
 		ch <- prometheus.MustNewConstMetric(m.delivered, prometheus.CounterValue, float64(st.Polled), "poll")
-		for _, c := range []ccgw.SignOutCause{ccgw.CauseLogout, ccgw.CauseForceLogout, ccgw.CauseReplaced, ccgw.CauseTimeout, ccgw.CauseSupervisor} {
+		for _, c := range []ccgw.SignOutCause{ccgw.CauseLogout, ccgw.CauseForceLogout, ccgw.CauseReplaced, ccgw.CauseTimeout, ccgw.CauseSupervisor, ccgw.CausePushFailed} {
 			ch <- prometheus.MustNewConstMetric(m.signOuts, prometheus.CounterValue, float64(st.SignOuts[c]), string(c))
 		}
 		for _, r := range []ccgw.DropReason{ccgw.DropQueueFull, ccgw.DropSessionEnded, ccgw.DropPushFailed} {

@@ -38,6 +38,7 @@ ccgw_sessions_live 7
 # TYPE ccgw_signouts_total counter
 ccgw_signouts_total{cause="force_logout"} 0
 ccgw_signouts_total{cause="logout"} 1
+ccgw_signouts_total{cause="push_failed"} 0
 ccgw_signouts_total{cause="replaced"} 0
 ccgw_signouts_total{cause="supervisor"} 0
 ccgw_signouts_total{cause="timeout"} 2
