@@ -266,7 +266,13 @@ func startHTTPS(tb testing.TB, dataDir string, extra ...string) *proc {
 func start(tb testing.TB, dataDir string, extra []string) *proc {
 	tb.Helper()
 	args := []string{"--addr", "127.0.0.1:0", "--heartbeat-timeout", "2s", "--poll-wait", "500ms", "--data", dataDir}
-	args = append(args, extra...)
+	return startArgs(tb, dataDir, append(args, extra...))
+}
+
+// startArgs runs ccgw with exactly args (which must make it listen on a free
+// loopback port and log that) and waits for its listening line.
+func startArgs(tb testing.TB, dataDir string, args []string) *proc {
+	tb.Helper()
 	p := &proc{tb: tb, data: dataDir, log: &lineLog{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary, args...)
 	// A -race build sleeps a second at exit by default; a race still fails (exit 66
