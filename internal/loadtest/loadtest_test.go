@@ -132,13 +132,15 @@ func TestRunAgainstGateway(t *testing.T) {
 				t.Fatalf("Run: %v", err)
 			}
 			checkClean(t, rep)
-			// 200 agents every 200ms for 1s: about 1000 heartbeats (and as many polls).
+			// 200 agents every 200ms for 1s: at most about 1000 heartbeats (and as
+			// many polls). A loaded machine sends fewer (the tool falls behind its
+			// schedule and says so), never more; every agent beats at least once.
 			want := int64(1000)
 			if tc.poll {
 				want *= 2
 			}
-			if rep.Requests < want/2 || rep.Requests > want*3/2 {
-				t.Errorf("%d keep-alive requests in the window, want about %d", rep.Requests, want)
+			if rep.Requests < 200 || rep.Requests > want*3/2 {
+				t.Errorf("%d keep-alive requests in the window, want 200 to %d (about %d on an idle machine)", rep.Requests, want*3/2, want)
 			}
 			if got := rep.Retcodes[opLogout]["0"]; got != 200 {
 				t.Errorf("signed out %d agents, want 200", got)
