@@ -93,7 +93,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.cfg.Log.Error("panic", "method", c.name, "path", r.URL.Path, "panic", p)
+				s.cfg.Log.Error("panic", "method", c.name, "path", clip(r.URL.Path), "panic", p)
 				rep = fail(ccgw.RetInternal)
 			}
 		}()
@@ -109,7 +109,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	attrs := []slog.Attr{
 		slog.String("method", c.name),
-		slog.String("agent", c.agentRaw),
+		slog.String("agent", clip(c.agentRaw)),
 		slog.String("retcode", string(rep.code)),
 		slog.Duration("took", took),
 	}
@@ -196,4 +196,16 @@ func collapseSlashes(p string) string {
 		b.WriteByte(p[i])
 	}
 	return b.String()
+}
+
+// maxEcho bounds a value a client sent that a log line repeats.
+const maxEcho = 64
+
+// clip returns s, cut to maxEcho bytes (and marked so) if longer: a request
+// log repeats what a client sent, and a client may send megabytes.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	return s[:maxEcho] + "…"
 }
