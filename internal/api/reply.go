@@ -27,6 +27,10 @@ var emptyResult = struct{}{}
 
 func ok(result any) reply { return reply{code: ccgw.RetOK, result: result} }
 
+// quietOK is ok with the message "" that the vendor's examples of some
+// interfaces show instead of "success".
+func quietOK(result any) reply { return reply{code: ccgw.RetOK, result: result, quiet: true} }
+
 // failed returns the reply for err: its retcode, and err itself for the log.
 func failed(err error) reply { return reply{code: ccgw.CodeOf(err), err: err} }
 

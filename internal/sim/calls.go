@@ -791,8 +791,23 @@ type AcdStat struct {
 	TransferDeviceType int    `json:"transferDeviceType"`
 	TransferDeviceNo   int    `json:"transferDeviceNo"`
 	SkillDescrip       string `json:"skillDescrip"`
+	ResourceIdleRate   int    `json:"resourceIdleRate"` // idle agents among those signed in, percent
+	ServiceLevel       int    `json:"serviceLevel"`
+	OldCallIDEx        CallID `json:"oldCallIdEx"`
 	MaxQueueSize       int    `json:"maxQueueSize"`
 }
+
+// CallID is the CTI's call identifier object; the zero call is the vendor's
+// "none" (all fields at their maximum), as its queue statistics show it.
+type CallID struct {
+	DateTime int64 `json:"dateTime"`
+	DSN      int   `json:"dsn"`
+	Server   int   `json:"server"`
+	Handle   int   `json:"handle"`
+}
+
+// noCall is the CallID of no call.
+var noCall = CallID{DateTime: 4294967295000, DSN: 65535, Server: 255, Handle: 255}
 
 // AcdStats returns the statistics of the known skills among skills, in order.
 func (e *Engine) AcdStats(skills []int) []AcdStat {
@@ -805,13 +820,19 @@ func (e *Engine) AcdStats(skills []int) []AcdStat {
 			continue
 		}
 		qs := e.queueStats(id)
+		// The fields the vendor's example shows unused carry its "none" values.
 		st := AcdStat{PilotNbr: e.cfg.AccessCode, DeviceNo: id, QueueSize: qs.Waiting,
-			QueueTime: int64(qs.LongestWait), SkillDescrip: sk.Name}
+			QueueTime: int64(qs.LongestWait), SkillDescrip: sk.Name, LoadFactor: 65535,
+			TransferDeviceType: 255, TransferDeviceNo: 65535, ServiceLevel: 100, OldCallIDEx: noCall}
 		for _, s := range e.cfg.Sessions.BySkill(id) {
 			st.LoggedOnAgents++
 			if s.State == ccgw.StateIdle && s.TalkRight && !e.busy(s.Agent) {
 				st.AvailAgents++
 			}
+		}
+		st.ResourceIdleRate = 100
+		if st.LoggedOnAgents > 0 {
+			st.ResourceIdleRate = 100 * st.AvailAgents / st.LoggedOnAgents
 		}
 		out = append(out, st)
 	}
