@@ -347,7 +347,7 @@ func (s *Server) setAgentAutoAnswer(c *call) reply {
 	if len(v) > 5 {
 		return fail(ccgw.RetBadParam)
 	}
-	on := v == "true"
+	on := strings.EqualFold(v, "true") // the vendor's C# demo sends True
 	return s.setFlag(c, func(sess *ccgw.Session) { sess.AutoAnswer = on })
 }
 
@@ -356,7 +356,7 @@ func (s *Server) setAgentAutoEnterIdle(c *call) reply {
 	if len(v) > 5 {
 		return fail(ccgw.RetBadParam)
 	}
-	on := v == "true"
+	on := strings.EqualFold(v, "true") // the vendor's C# demo sends True
 	return s.setFlag(c, func(sess *ccgw.Session) { sess.AutoEnterIdle = on })
 }
 
