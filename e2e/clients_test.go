@@ -212,7 +212,7 @@ func (m javaMap) obj(tb testing.TB, key string) javaMap {
 	}
 }
 
-// envelope returns the answer's body as a Java client's Map, failing tb unless
+// envelopeMap returns the answer's body as a Java client's Map, failing tb unless
 // the answer is HTTP 200 with a JSON body whose retcode is a string, and its
 // retcode.
 func envelopeMap(tb testing.TB, r wireResp) (javaMap, string) {
