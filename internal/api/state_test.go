@@ -940,8 +940,8 @@ func TestStateAllOnlineAgents(t *testing.T) {
 }
 
 // TestStateSessionFlags checks that setAgentAutoAnswer, setAgentAutoEnterIdle
-// and setTalkRight change the session (interfaces.md §22–24): "true" (and flag
-// 1) on, any other short value off.
+// and setTalkRight change the session (interfaces.md §22–24): "true" in any case
+// (the vendor's C# demo sends "True") and flag 1 on, any other short value off.
 func TestStateSessionFlags(t *testing.T) {
 	ts := testServer(t, tConfig{})
 	g := ts.mustLogin(t, "1001")
@@ -954,10 +954,11 @@ func TestStateSessionFlags(t *testing.T) {
 		{"/autoanswer/xyz", func(a, _, _ bool) bool { return a }, false},
 		{"/autoanswer/true", func(a, _, _ bool) bool { return a }, true},
 		{"/autoanswer/False", func(a, _, _ bool) bool { return a }, false},
-		{"/autoanswer/TRUE", func(a, _, _ bool) bool { return a }, true}, // any letter case
+		{"/autoanswer/TRUE", func(a, _, _ bool) bool { return a }, true},
 		{"/autoenteridle/true", func(_, i, _ bool) bool { return i }, true},
 		{"/autoenteridle/false", func(_, i, _ bool) bool { return i }, false},
-		{"/autoenteridle/True", func(_, i, _ bool) bool { return i }, true}, // as C# formats a bool
+		{"/autoenteridle/True", func(_, i, _ bool) bool { return i }, true},
+		{"/autoenteridle/False", func(_, i, _ bool) bool { return i }, false},
 		{"/settalkright?flag=0", func(_, _, tr bool) bool { return tr }, false},
 		{"/settalkright?flag=1", func(_, _, tr bool) bool { return tr }, true},
 	} {
