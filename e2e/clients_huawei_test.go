@@ -439,8 +439,8 @@ func aPortalReceiver(log *pushLog, token string) http.HandlerFunc {
 			log.reject("push %q is not JSON", body)
 		case unknownKeys(m, "message", "retcode", "event") != "":
 			log.reject("push %s: Unrecognized field %s", body, unknownKeys(m, "message", "retcode", "event"))
-		// The event object's keys are left unchecked here: the real receiver
-		// refuses ccgw's eventGenTime (a mismatch reported in docs/clients.md).
+		case ev != nil && unknownKeys(ev, "eventType", "workNo", "content") != "":
+			log.reject("push %s: Unrecognized field %s", body, unknownKeys(ev, "eventType", "workNo", "content"))
 		case len(scalarText(m["message"])) > 10 || len(scalarText(m["retcode"])) > 10:
 			log.reject("push %s: message or retcode over 10 characters", body)
 		case ev == nil || strings.TrimSpace(eventType) == "" || len(eventType) > 64:
