@@ -744,7 +744,7 @@ func TestCallInterfacesNeedAnEngine(t *testing.T) {
 		}
 	}
 	for _, p := range []string{"queues", "calls/1-1", "rates"} {
-		if r := cs.do(t, http.MethodGet, api.AdminPrefix+p, nil, ""); r.status != http.StatusNotFound || r.retcode() != "000-002" {
+		if r := cs.admin.do(t, http.MethodGet, api.AdminPrefix+p, nil, ""); r.status != http.StatusNotFound || r.retcode() != "000-002" {
 			t.Fatalf("admin %s without an engine: HTTP %d %s", p, r.status, r.body)
 		}
 	}
