@@ -41,20 +41,23 @@ type Config struct {
 	BasicProperties string
 	Plaintext       bool
 	Cert, Key       string
-	Agents          string
-	AuthMode        string
-	GUIDInterval    time.Duration
-	GUIDTimeout     time.Duration
-	NodeName        string
-	QueueSize       int
-	LogLevel        string
-	RestTimeout     string
-	Push            PushFlags
-	Pprof           string
-	GCPercent       int // the collector's GOGC; 0 leaves GOGC as the environment sets it
-	Sim             SimFlags
-	Store           string
-	Scenario        string // a simulated call centre to set up (sim.LoadScenario)
+	// AllowOpenKey starts with a TLS key file that group or others may read,
+	// with a warning, instead of refusing it.
+	AllowOpenKey bool
+	Agents       string
+	AuthMode     string
+	GUIDInterval time.Duration
+	GUIDTimeout  time.Duration
+	NodeName     string
+	QueueSize    int
+	LogLevel     string
+	RestTimeout  string
+	Push         PushFlags
+	Pprof        string
+	GCPercent    int // the collector's GOGC; 0 leaves GOGC as the environment sets it
+	Sim          SimFlags
+	Store        string
+	Scenario     string // a simulated call centre to set up (sim.LoadScenario)
 }
 
 // SimFlags configure the simulated call centre.
@@ -151,7 +154,8 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&c.BasicProperties, "basic-properties", c.BasicProperties, "vendor basic.properties `FILE`: its keys set the flags not given on the command line")
 	fs.BoolVar(&c.Plaintext, "plaintext", c.Plaintext, "serve HTTP instead of HTTPS")
 	fs.StringVar(&c.Cert, "cert", c.Cert, "TLS certificate `FILE` (PEM)")
-	fs.StringVar(&c.Key, "key", c.Key, "TLS key `FILE` (PEM)")
+	fs.StringVar(&c.Key, "key", c.Key, "TLS key `FILE` (PEM); refused if group or others may read it")
+	fs.BoolVar(&c.AllowOpenKey, "allow-open-key", c.AllowOpenKey, "start with a TLS key file that group or others may read (logged as a warning)")
 	fs.StringVar(&c.Agents, "agents", c.Agents, "agent directory `FILE` (JSON); default: every work number, any password")
 	fs.StringVar(&c.AuthMode, "auth-mode", c.AuthMode, "GUID authentication: static (AUTHMODE 1) or dynamic (AUTHMODE 2)")
 	fs.DurationVar(&c.GUIDInterval, "guid-interval", c.GUIDInterval, "dynamic auth: GUID refresh period (GUIDINTERVAL)")
@@ -233,6 +237,8 @@ func (c *Config) validate() error {
 		return errors.New("--push-retry-interval and --push-fail-total must be positive")
 	case (c.Cert == "") != (c.Key == ""):
 		return errors.New("--cert and --key go together")
+	case c.Plaintext && c.Cert != "":
+		return errors.New("--cert and --key serve HTTPS: they cannot go with --plaintext")
 	case c.AuthMode != "static" && c.AuthMode != "dynamic":
 		return fmt.Errorf("--auth-mode %q: want static or dynamic", c.AuthMode)
 	case c.GUIDInterval <= 0 || c.GUIDTimeout <= c.GUIDInterval:

@@ -215,7 +215,7 @@ func (m *Main) Run(ctx context.Context) error {
 	var tlsConf *tls.Config
 	var fingerprint string
 	if !c.Plaintext {
-		tlsConf, fingerprint, err = loadTLS(c)
+		tlsConf, fingerprint, err = loadTLS(c, m.Log)
 		if err != nil {
 			st.Close()
 			return err

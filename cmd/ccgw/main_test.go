@@ -81,6 +81,12 @@ func TestParseFlags(t *testing.T) {
 		{name: "zero queue", args: []string{"--queue-size", "0"}, wantErr: "--queue-size"},
 		{name: "node name with space", args: []string{"--node-name", "a b"}, wantErr: "--node-name"},
 		{name: "extra argument", args: []string{"--plaintext", "serve"}, wantErr: `unexpected argument "serve"`},
+		{name: "plaintext with cert", args: []string{"--plaintext", "--cert", "c.pem", "--key", "k.pem"}, wantErr: "cannot go with --plaintext"},
+		{name: "allow open key", args: []string{"--cert", "c.pem", "--key", "k.pem", "--allow-open-key"}, check: func(t *testing.T, c Config) {
+			if !c.AllowOpenKey {
+				t.Error("AllowOpenKey false")
+			}
+		}},
 		{name: "admin off", args: []string{"--admin-addr", "off"}, check: func(t *testing.T, c Config) {
 			if c.AdminAddr != AdminOff {
 				t.Errorf("AdminAddr %q", c.AdminAddr)
