@@ -40,6 +40,10 @@ func (m *Main) listenAdmin(c Config, tlsConf *tls.Config) error {
 		auth = "bearer"
 	}
 	m.Log.Info("admin listening", "addr", ln.Addr().String(), "scheme", scheme, "auth", auth)
+	if !loop && scheme == "http" {
+		m.Log.Warn("admin listener not on loopback and in plain HTTP (--plaintext): its bearer token crosses the network in clear",
+			"addr", ln.Addr().String())
+	}
 	return nil
 }
 
