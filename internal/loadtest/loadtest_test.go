@@ -132,13 +132,13 @@ func TestRunAgainstGateway(t *testing.T) {
 			rep, err := Run(context.Background(), Config{
 				URL:        url,
 				MetricsURL: murl,
-				Agents:   200,
-				Interval: 200 * time.Millisecond,
-				Duration: time.Second,
-				Conns:    tc.conns,
-				Poll:     tc.poll,
-				Out:      out,
-				Progress: &progress,
+				Agents:     200,
+				Interval:   200 * time.Millisecond,
+				Duration:   time.Second,
+				Conns:      tc.conns,
+				Poll:       tc.poll,
+				Out:        out,
+				Progress:   &progress,
 			})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
