@@ -19,7 +19,7 @@ func TestBenchSmoke(t *testing.T) {
 	p := startGateway(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "bench", "--url", p.scheme+"://"+p.addr,
+	cmd := exec.CommandContext(ctx, binary, "bench", "--url", p.scheme+"://"+p.addr, "--metrics-url", p.adminURL(""),
 		"--agents", "300", "--interval", "300ms", "--duration", "2s")
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
 	var stdout, stderr bytes.Buffer
@@ -61,7 +61,7 @@ func TestBenchBaselineOwnProcess(t *testing.T) {
 	p := startGateway(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "bench", "--url", p.scheme+"://"+p.addr,
+	cmd := exec.CommandContext(ctx, binary, "bench", "--url", p.scheme+"://"+p.addr, "--metrics-url", p.adminURL(""),
 		"--agents", "200", "--interval", "200ms", "--duration", "1s", "--baseline")
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE")) // the server inherits it
 	// The server writes to the bench's stderr: one outliving the bench would hold
