@@ -170,8 +170,7 @@ func validateLogin(b *loginBody, ex bool, trusted func(string) bool) (session.Si
 	if !ex && (!b.CheckInWebm.set || b.CheckInWebm.v) {
 		media = "TTF"
 	}
-	req.Password = b.Password.v
-	req.SkipPassword = ex
+	req.Password = b.Password.v // loginEx's may be empty: only a directory with no password configured accepts that
 	req.Status = status
 	req.Session = ccgw.Session{
 		Phone:         b.PhoneNum.v,
