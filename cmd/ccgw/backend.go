@@ -38,6 +38,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 			PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
 			NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
 			QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
+			Lockout: c.lockout(),
 		})
 		if err != nil {
 			return nil, err
@@ -78,6 +79,8 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 		WaitClock:       clockReal,
 		Tap:             journal.Add,
 		OnChange:        onChange,
+		Lockout:         c.lockout(),
+		Lockouts:        st,
 	})
 	if err != nil {
 		st.Close()

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/sim"
 )
 
@@ -33,6 +35,14 @@ type Config struct {
 	Plaintext       bool
 	Cert, Key       string
 	Agents          string
+	// Inspectors lists the agents that may use the quality-control interfaces
+	// ("1001,1002-1010"), beside those the --agents file marks.
+	Inspectors string
+	// Lockout: LockoutAttempts wrong passwords within LockoutWindow lock an
+	// agent out of signing in for LockoutDuration; 0 attempts: never.
+	LockoutAttempts int
+	LockoutWindow   time.Duration
+	LockoutDuration time.Duration
 	AuthMode        string
 	GUIDInterval    time.Duration
 	GUIDTimeout     time.Duration
@@ -106,6 +116,9 @@ func NewMain() *Main {
 		PollWait:         10 * time.Second,
 		AuthMode:         "dynamic",
 		RestTimeout:      "remind",
+		LockoutAttempts:  5,
+		LockoutWindow:    5 * time.Minute,
+		LockoutDuration:  5 * time.Minute,
 		Sim:              SimFlags{Clock: "real", Seed: 1, RingTimeout: 20 * time.Second, CalleeAnswer: 3 * time.Second, Journal: 100000},
 		TimeoutDetection: "on",
 		Push: PushFlags{Workers: 256, Attempts: 8, Timeout: 5 * time.Second, Backoff: 500 * time.Millisecond,
@@ -141,6 +154,10 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Cert, "cert", c.Cert, "TLS certificate `FILE` (PEM)")
 	fs.StringVar(&c.Key, "key", c.Key, "TLS key `FILE` (PEM)")
 	fs.StringVar(&c.Agents, "agents", c.Agents, "agent directory `FILE` (JSON); default: every work number, any password")
+	fs.StringVar(&c.Inspectors, "inspectors", c.Inspectors, "agents that may use the quality-control interfaces on others: work numbers and ranges, `1001,1002-1010`")
+	fs.IntVar(&c.LockoutAttempts, "lockout-attempts", c.LockoutAttempts, "wrong passwords within --lockout-window that lock an agent out (110-016); 0: never")
+	fs.DurationVar(&c.LockoutWindow, "lockout-window", c.LockoutWindow, "wrong passwords are counted over this long, from the first")
+	fs.DurationVar(&c.LockoutDuration, "lockout-duration", c.LockoutDuration, "how long a locked-out agent cannot sign in, even with the right password")
 	fs.StringVar(&c.AuthMode, "auth-mode", c.AuthMode, "GUID authentication: static (AUTHMODE 1) or dynamic (AUTHMODE 2)")
 	fs.DurationVar(&c.GUIDInterval, "guid-interval", c.GUIDInterval, "dynamic auth: GUID refresh period (GUIDINTERVAL)")
 	fs.DurationVar(&c.GUIDTimeout, "guid-timeout", c.GUIDTimeout, "how long a superseded GUID stays valid (GUIDTIMEOUT)")
@@ -239,6 +256,10 @@ func (c *Config) validate() error {
 		return errors.New("--ring-timeout and --callee-answer must be positive, --journal at least 1")
 	case c.Store != "bolt" && !strings.HasPrefix(c.Store, "redis://") && !strings.HasPrefix(c.Store, "rediss://"):
 		return fmt.Errorf("--store %q: want bolt or redis://HOST:PORT/DB", c.Store)
+	case c.LockoutAttempts < 0:
+		return errors.New("--lockout-attempts must be 0 (off) or more")
+	case c.LockoutAttempts > 0 && (c.LockoutWindow <= 0 || c.LockoutDuration <= 0):
+		return errors.New("--lockout-window and --lockout-duration must be positive")
 	case c.QueueSize < 1:
 		return errors.New("--queue-size must be at least 1")
 	case c.GCPercent < 0:
@@ -246,5 +267,13 @@ func (c *Config) validate() error {
 	case c.NodeName == "" || strings.ContainsAny(c.NodeName, " ;,\"="):
 		return errors.New("--node-name must be a plain word")
 	}
+	if _, err := agent.ParseRanges(c.Inspectors); err != nil {
+		return fmt.Errorf("--inspectors: %w", err)
+	}
 	return nil
+}
+
+// lockout returns the lockout policy of the flags.
+func (c *Config) lockout() ccgw.LockoutPolicy {
+	return ccgw.LockoutPolicy{Attempts: c.LockoutAttempts, Window: c.LockoutWindow, Duration: c.LockoutDuration}
 }

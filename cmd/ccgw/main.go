@@ -128,6 +128,11 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		dir = d
 	}
+	inspectors, err := agent.ParseRanges(c.Inspectors)
+	if err != nil {
+		return fmt.Errorf("--inspectors: %w", err)
+	}
+	dir.AddInspectors(inspectors)
 	var pusher *event.Pusher // set before any session can notify it
 	var engine *sim.Engine   // likewise
 	var clk ccgw.Clock = clock.Real{}
