@@ -1285,8 +1285,14 @@ func TestPushReceiverLeavesWorkersToOthers(t *testing.T) {
 	}
 }
 
+// PushFailed records the sign-out and, as the session's end would, takes the
+// agent's target away: this source keeps no ended session's last events, so the
+// Pusher has nothing more to send.
 func (s *pSource) PushFailed(id ccgw.AgentID, gen uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.signedOut = append(s.signedOut, pSignOut{id, gen})
+	if t, ok := s.targets[id]; ok && t.Gen == gen {
+		delete(s.targets, id)
+	}
 }
