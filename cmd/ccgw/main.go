@@ -168,7 +168,10 @@ func (m *Main) Run(ctx context.Context) error {
 		st.Close()
 		return err
 	}
-	trust := event.ParseTrustlist(c.Push.Trustlist)
+	// Callbacks to loopback and private receivers are normal on a laptop (a
+	// gateway on loopback only) or where the trustlist names them; elsewhere
+	// they would let any client make the gateway POST into its own network.
+	policy := &event.CallbackPolicy{Trust: event.ParseTrustlist(c.Push.Trustlist), AllowPrivate: event.ListensOnLoopbackOnly(c.Addr)}
 	retry := event.RetryVendor
 	if c.Push.Retry == "exponential" {
 		retry = event.RetryExponential
@@ -180,7 +183,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Retry:          retry,
 		RetryInterval:  c.Push.RetryInterval,
 		FailTotal:      c.Push.FailTotal,
-		Trusted:        trust.Allows,
+		Policy:         policy,
 		Workers:        c.Push.Workers,
 		MaxAttempts:    c.Push.Attempts,
 		BaseBackoff:    c.Push.Backoff,
@@ -252,7 +255,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Metrics:    metrics.Handler(reg),
 		Observe:    met.ObserveRequest,
 
-		TrustCallback: trust.Allows,
+		CheckCallback: policy.Check,
 	})
 	if c.Pprof != "" {
 		if err := m.servePprof(c.Pprof); err != nil {

@@ -43,6 +43,9 @@ type tConfig struct {
 	clock    ccgw.Clock       // real
 	authMode session.AuthMode // static
 	log      *slog.Logger     // discards
+	// checkCallback judges callback URLs (api.Config.CheckCallback); nil: any.
+	checkCallback func(string) error
+	lockout       ccgw.LockoutPolicy // zero: no lockout
 }
 
 // tServer is the real api, session manager and bolt store behind a loopback
@@ -80,6 +83,8 @@ func testServer(tb testing.TB, cfg tConfig) *tServer {
 		Clock:     cfg.clock,
 		AuthMode:  cfg.authMode,
 		Log:       cfg.log,
+		Lockout:   cfg.lockout,
+		Lockouts:  st,
 	})
 	if err != nil {
 		tb.Fatalf("session.New: %v", err)
@@ -90,6 +95,8 @@ func testServer(tb testing.TB, cfg tConfig) *tServer {
 		PollWait:  cfg.pollWait,
 		Ready:     cfg.ready,
 		Log:       cfg.log,
+
+		CheckCallback: cfg.checkCallback,
 	})
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)

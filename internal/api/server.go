@@ -40,10 +40,11 @@ type Config struct {
 	Admin *Admin
 	// Metrics, if set, is served at GET /metrics.
 	Metrics http.Handler
-	// TrustCallback, if set, tells whether a sign-in's callback URL is allowed
-	// (the vendor's EVENT_PUST_WHILTELIST_CALLBACKURI); one it refuses fails the
+	// CheckCallback, if set, judges a sign-in's callback URL (callBackUri or
+	// pushUrl): event.CallbackPolicy.Check, with the vendor's trustlist
+	// EVENT_PUST_WHILTELIST_CALLBACKURI. One it refuses (any error) fails the
 	// sign-in with 100-001.
-	TrustCallback func(url string) bool
+	CheckCallback func(url string) error
 	// Observe, if set, is told each interface request's method name, retcode and
 	// duration.
 	Observe func(method string, code ccgw.Retcode, took time.Duration)

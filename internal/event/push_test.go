@@ -296,6 +296,9 @@ func pPusher(tb testing.TB, src *pSource, cfg PushConfig) (*Pusher, *clock.Fake)
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
+	if cfg.Policy == nil {
+		cfg.Policy = &CallbackPolicy{AllowPrivate: true} // receivers on loopback
+	}
 	p := NewPusher(cfg)
 	p.Start()
 	tb.Cleanup(p.Close)
