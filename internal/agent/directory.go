@@ -154,11 +154,12 @@ func (d *Directory) CheckPassword(id ccgw.AgentID, password string) bool {
 // password signs in only an agent of the open directory whose password was never
 // changed; it never matches a configured or changed password.
 //
-// The work done does not depend on which of these cases it is: each call reads
-// the store once and, unless password is empty, derives exactly one PBKDF2 hash
-// of it (against the changed password's salt, or a dummy one), so that its time
-// does not tell whether an agent exists or changed its password. An empty
-// password is decided without hashing: the caller knows what it sent.
+// The work done does not depend on whether the agent exists or changed its
+// password: each call reads the store once and derives exactly one PBKDF2 hash
+// of a non-empty password (against the changed password's salt, or a dummy
+// one), so that its time tells neither. Two cases derive none: an empty
+// password (the caller knows what it sent) and an unchanged agent of the open
+// directory (there is no secret; its answer, success, tells as much anyway).
 func (d *Directory) VerifyPassword(id ccgw.AgentID, password string) error {
 	if id < ccgw.MinAgentID || id > ccgw.MaxAgentID {
 		return ccgw.Fail(ccgw.RetBadPassword)
@@ -200,11 +201,16 @@ func (d *Directory) record(id ccgw.AgentID) ([]byte, *PasswordRecord, error) {
 var dummyHash = PasswordHash{Alg: passwordAlg, Iter: PasswordIter, Salt: make([]byte, saltLen), Hash: make([]byte, hashLen)}
 
 // matches reports whether password is agent a's, given its record (nil if its
-// password was never changed). Unless password is empty it derives exactly one
-// PBKDF2 hash, whichever case it is (see VerifyPassword).
+// password was never changed). Unless password is empty, or there is no secret
+// at all (an unchanged agent of the open directory, which any password signs
+// in), it derives exactly one PBKDF2 hash, whichever case it is (see
+// VerifyPassword).
 func (d *Directory) matches(a ccgw.Agent, rec *PasswordRecord, password string) bool {
+	if rec == nil && a.Password == "" && d.open {
+		return true // no secret to keep: any password, the empty one too
+	}
 	if password == "" {
-		return rec == nil && a.Password == "" && d.open
+		return false
 	}
 	h := dummyHash
 	if rec != nil {

@@ -113,7 +113,8 @@ func TestPasswordSurvivesReopen(t *testing.T) {
 // BenchmarkVerifyPassword is the cost a sign-in pays for the password check on
 // the bolt store: one read transaction and one PBKDF2 hash, whether the agent
 // changed its password or not, exists or not, and the password is right or
-// wrong (agent.TestCheckWorkIsEqual counts the hashes; this times them).
+// wrong (agent.TestCheckWorkIsEqual counts the hashes; this times them). An
+// unchanged agent of the built-in directory has no secret: a read only.
 func BenchmarkVerifyPassword(b *testing.B) {
 	s, _ := tSessOpen(b)
 	d := agent.Default()
