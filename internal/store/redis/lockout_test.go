@@ -83,3 +83,35 @@ func TestLockoutAcrossNodes(t *testing.T) {
 	wantCodeT(t, "right password, Redis down", login(p.a, "login", "Gr8!Pass"), ccgw.RetInternal)
 	wantCodeT(t, "wrong password, Redis down", login(p.a, "login", "guess"), ccgw.RetInternal)
 }
+
+// BenchmarkSignInLockout is a sign-in and sign-out on Redis of an agent of the
+// built-in directory (no hash), without and with the lockout: the lockout adds
+// a read of the agent's record and a script after the right password.
+func BenchmarkSignInLockout(b *testing.B) {
+	srv := redistest.Start(b)
+	for _, bc := range []struct {
+		name string
+		p    ccgw.LockoutPolicy
+	}{{"lockout=off", ccgw.LockoutPolicy{}}, {"lockout=on", ccgw.LockoutPolicy{Attempts: 5, Window: time.Minute, Duration: time.Minute}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := sessiontest.DefaultConfig(sessiontest.NewLogs())
+			dir := agent.Default()
+			st, err := Open(Config{URL: srv.URL(), Prefix: newPrefix(), Clock: cfg.Clock, Directory: dir, Lockout: bc.p})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			dir.UsePasswords(st)
+			b.ReportAllocs()
+			for b.Loop() {
+				s, err := st.SignIn(session.SignIn{Op: "login", Password: "x", Status: ccgw.StateIdle, Session: ccgw.Session{Agent: 1001}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := st.SignOut(1001, s.GUID, ccgw.CauseLogout); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
