@@ -256,6 +256,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Observe:    met.ObserveRequest,
 
 		CheckCallback: policy.Check,
+		Lockout:       &session.Guard{Directory: dir, Policy: c.lockout(), Store: be.lockouts, Clock: clk, Log: m.Log},
 	})
 	if c.Pprof != "" {
 		if err := m.servePprof(c.Pprof); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
+	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 )
@@ -89,6 +90,10 @@ func testServer(tb testing.TB, cfg tConfig) *tServer {
 	if err != nil {
 		tb.Fatalf("session.New: %v", err)
 	}
+	var guardClock ccgw.Clock = clock.Real{}
+	if cfg.clock != nil {
+		guardClock = cfg.clock
+	}
 	h := api.New(api.Config{
 		Sessions:  sm,
 		Directory: cfg.dir,
@@ -97,6 +102,7 @@ func testServer(tb testing.TB, cfg tConfig) *tServer {
 		Log:       cfg.log,
 
 		CheckCallback: cfg.checkCallback,
+		Lockout:       &session.Guard{Directory: cfg.dir, Policy: cfg.lockout, Store: st, Clock: guardClock, Log: slog.New(slog.DiscardHandler)},
 	})
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)

@@ -78,3 +78,26 @@ func TestSignInLockoutHTTP(t *testing.T) {
 	mustCode(t, login("1001", "S3cret!pw"), "110-016")
 	mustCode(t, login("1002", "other-pw"), "0")
 }
+
+// TestChangePasswordLockout: modifyAccountPwdEx's wrong old passwords count
+// toward the lockout like wrong sign-in passwords (a signed-in client cannot
+// guess there instead): the 3rd answers 110-016, after which the right old
+// password does too and sign-in is locked as well. An empty old password is
+// refused (110-003) but not counted.
+func TestChangePasswordLockout(t *testing.T) {
+	ts := testServer(t, tConfig{dir: testFileDirectory(t), lockout: ccgw.LockoutPolicy{Attempts: 3, Window: time.Minute, Duration: time.Minute}})
+	g := ts.mustSignIn(t, pathLogin, "1001", `{"password":"S3cret!pw","phonenum":"70001"}`)
+	change := func(old string) *tResp {
+		b, _ := json.Marshal(map[string]string{"oldPassword": old, "newPassword": "Gr8!Passw0rd"})
+		return ts.do(t, http.MethodPost, base+"/onlineagent/1001/modifyaccountpwdex", guidHdr(g), string(b))
+	}
+	for range 5 {
+		mustCode(t, change(""), "110-003")
+	}
+	mustCode(t, change("wrong1"), "110-003")
+	mustCode(t, change("wrong2"), "110-003")
+	mustCode(t, change("wrong3"), "110-016")
+	mustCode(t, change("S3cret!pw"), "110-016")
+	b, _ := json.Marshal(map[string]string{"password": "S3cret!pw", "phonenum": "70001"})
+	mustCode(t, ts.do(t, http.MethodPut, pathForceLogin("1001"), nil, string(b)), "110-016")
+}

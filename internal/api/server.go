@@ -45,6 +45,10 @@ type Config struct {
 	// EVENT_PUST_WHILTELIST_CALLBACKURI. One it refuses (any error) fails the
 	// sign-in with 100-001.
 	CheckCallback func(url string) error
+	// Lockout, if set, counts modifyAccountPwdEx's wrong old passwords toward
+	// the agent's lockout and refuses a locked agent's change (110-016), as
+	// sign-in does (the session service's own Guard, on the same store).
+	Lockout *session.Guard
 	// Observe, if set, is told each interface request's method name, retcode and
 	// duration.
 	Observe func(method string, code ccgw.Retcode, took time.Duration)

@@ -74,6 +74,46 @@ func (g *Guard) Check(op string, id ccgw.AgentID, password string) error {
 	return verr
 }
 
+// Change runs change, a password change that checks the old password
+// (modifyAccountPwdEx: agent.Directory.ChangePassword), under the lockout, so
+// that a signed-in client cannot guess the password there instead. It returns
+// an *Error with Op op: RetAccountLocked if agent id is locked (change does not
+// run) or becomes locked by this wrong old password (RetOldPasswordWrong from
+// change; an empty one is not counted), RetInternal if the lockout store fails,
+// else change's error as it is. A change that succeeds forgets the count.
+func (g *Guard) Change(op string, id ccgw.AgentID, old string, change func() error) error {
+	if !g.Policy.On() {
+		return change()
+	}
+	f, err := g.Store.LoginFailures(id)
+	if err != nil {
+		return g.storeFailed(op, err)
+	}
+	if f.Locked(g.Clock.Now()) {
+		return &ccgw.Error{Code: ccgw.RetAccountLocked, Op: op}
+	}
+	cerr := change()
+	switch ccgw.CodeOf(cerr) {
+	case ccgw.RetOK:
+		g.Store.ClearLoginFailures(id, g.Clock.Now()) // best effort: the change is made
+	case ccgw.RetOldPasswordWrong:
+		if old == "" {
+			break
+		}
+		now := g.Clock.Now()
+		f, err := g.Store.AddLoginFailure(id, now, g.Policy)
+		if err != nil {
+			return g.storeFailed(op, err)
+		}
+		if f.Locked(now) {
+			g.Log.Warn("agent locked out", "agent", id.String(), "op", op, "attempts", g.Policy.Attempts,
+				"window", g.Policy.Window, "until", f.Until.UTC().Format(time.RFC3339))
+			return &ccgw.Error{Code: ccgw.RetAccountLocked, Op: op}
+		}
+	}
+	return cerr
+}
+
 func (g *Guard) storeFailed(op string, err error) error {
 	return &ccgw.Error{Code: ccgw.RetInternal, Op: op, Err: fmt.Errorf("lockout store: %w", err)}
 }

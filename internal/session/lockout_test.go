@@ -287,3 +287,47 @@ func BenchmarkGuard(b *testing.B) {
 		})
 	}
 }
+
+// TestGuardChange: a password change's wrong old passwords count toward the
+// lock (the 5th answers 110-016 and locks sign-in too); while locked the change
+// does not even run; an empty old password and refusals of the new one are not
+// counted; a change that succeeds forgets the count.
+func TestGuardChange(t *testing.T) {
+	dir := tFileDirectory(t)
+	e := tLockOpen(t, t.TempDir(), clock.NewFake(tFileStart), dir, tLockPolicy)
+	g := session.Guard{Directory: dir, Policy: tLockPolicy, Store: e.st, Clock: e.fc, Log: slog.New(slog.DiscardHandler)}
+	change := func(old, next string) ccgw.Retcode {
+		return ccgw.CodeOf(g.Change("modifyAccountPwdEx", 1001, old, func() error { return dir.ChangePassword(1001, old, next) }))
+	}
+	for range 10 {
+		if got := change("", "Gr8!Passw0rd"); got != ccgw.RetOldPasswordWrong {
+			t.Fatalf("empty old password: %s", got)
+		}
+	}
+	if got := change("S3cret!pw", "short"); got != ccgw.RetPwdLength {
+		t.Fatalf("a refused new password: %s", got)
+	}
+	for i := range 4 {
+		if got := change(fmt.Sprintf("wrong%d", i), "Gr8!Passw0rd"); got != ccgw.RetOldPasswordWrong {
+			t.Fatalf("wrong old password %d: %s", i+1, got)
+		}
+	}
+	if got := change("S3cret!pw", "Gr8!Passw0rd"); got != ccgw.RetOK {
+		t.Fatalf("right old password after 4 wrong: %s", got)
+	}
+	if f, _ := e.st.LoginFailures(1001); f != (ccgw.LoginFailures{}) {
+		t.Fatalf("a successful change left %+v", f)
+	}
+	for i := range 4 {
+		change(fmt.Sprintf("wrong%d", i), "N3w!Passw0rd")
+	}
+	if got := change("wrong5", "N3w!Passw0rd"); got != ccgw.RetAccountLocked {
+		t.Fatalf("5th wrong old password: %s, want %s", got, ccgw.RetAccountLocked)
+	}
+	ran := false
+	err := g.Change("modifyAccountPwdEx", 1001, "Gr8!Passw0rd", func() error { ran = true; return nil })
+	if ccgw.CodeOf(err) != ccgw.RetAccountLocked || ran {
+		t.Fatalf("change while locked: %v, ran %v; want 110-016 and not run", err, ran)
+	}
+	e.want(t, "sign-in after the change's lock", "login", 1001, "Gr8!Passw0rd", ccgw.RetAccountLocked)
+}
