@@ -19,9 +19,8 @@ import (
 // to a refused address (at any time: DNS rebinding) is refused as well.
 //
 // A URL must be http or https with a host, a port (if any) 1–65535, no user
-// information, and be on
-// Trust if Trust lists anything. Its receiver's address must be unicast and
-// routable:
+// information, and be on Trust if Trust lists anything. Its receiver's address
+// must be unicast and routable:
 //
 //   - always refused: unspecified (0.0.0.0/8, ::), link-local (169.254.0.0/16,
 //     fe80::/10), multicast, broadcast, and cloud metadata services
@@ -35,8 +34,9 @@ import (
 //   - allowed: every other address.
 //
 // IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry, and
-// NAT64 (64:ff9b::/96) and 6to4 (2002::/16) ones by it as well. The
-// zero CallbackPolicy allows any URL of the right shape to a public address.
+// NAT64 (64:ff9b::/96) and 6to4 (2002::/16) ones by it as well. The zero
+// CallbackPolicy allows any URL of the right shape to a public address. Its
+// methods only read it: safe for concurrent use.
 type CallbackPolicy struct {
 	// Trust is the callback trustlist (--callback-trustlist); empty: any URL.
 	Trust Trustlist
