@@ -85,7 +85,7 @@ type Skill struct {
 type Agent struct {
 	ID       AgentID
 	Name     string
-	Password string // empty: any non-empty password is accepted
+	Password string // empty: none configured (the built-in directory): any password is accepted until changed
 	Phone    string
 	GroupID  int
 	Skills   []Skill

@@ -17,6 +17,7 @@ import (
 type backend struct {
 	svc       session.Service
 	passwords ccgw.PasswordStore
+	lockouts  ccgw.LockoutStore
 	source    event.Source
 	run       func(context.Context) error
 	ready     func() bool
@@ -38,12 +39,13 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 			PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
 			NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
 			QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
+			Lockout: c.lockout(),
 		})
 		if err != nil {
 			return nil, err
 		}
 		return &backend{
-			svc: rs, passwords: rs, source: rs, run: rs.Run, ready: rs.Ready,
+			svc: rs, passwords: rs, lockouts: rs, source: rs, run: rs.Run, ready: rs.Ready,
 			restore:   func() (int, error) { return rs.Stats().Live, nil },
 			notifyAll: func() {}, flush: func() {}, closeFn: rs.Close,
 		}, nil
@@ -78,13 +80,15 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 		WaitClock:       clockReal,
 		Tap:             journal.Add,
 		OnChange:        onChange,
+		Lockout:         c.lockout(),
+		Lockouts:        st,
 	})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	return &backend{
-		svc: sm, passwords: st, source: sm, run: sm.Run, ready: st.Ready, restore: sm.Restore,
+		svc: sm, passwords: st, lockouts: st, source: sm, run: sm.Run, ready: st.Ready, restore: sm.Restore,
 		notifyAll: sm.NotifyAll, flush: sm.FlushAcks, closeFn: st.Close,
 	}, nil
 }

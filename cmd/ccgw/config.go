@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/sim"
 )
 
@@ -45,19 +47,27 @@ type Config struct {
 	// with a warning, instead of refusing it.
 	AllowOpenKey bool
 	Agents       string
-	AuthMode     string
-	GUIDInterval time.Duration
-	GUIDTimeout  time.Duration
-	NodeName     string
-	QueueSize    int
-	LogLevel     string
-	RestTimeout  string
-	Push         PushFlags
-	Pprof        string
-	GCPercent    int // the collector's GOGC; 0 leaves GOGC as the environment sets it
-	Sim          SimFlags
-	Store        string
-	Scenario     string // a simulated call centre to set up (sim.LoadScenario)
+	// Inspectors lists the agents that may use the quality-control interfaces
+	// ("1001,1002-1010"), beside those the --agents file marks.
+	Inspectors string
+	// Lockout: LockoutAttempts wrong passwords within LockoutWindow lock an
+	// agent out of signing in for LockoutDuration; 0 attempts: never.
+	LockoutAttempts int
+	LockoutWindow   time.Duration
+	LockoutDuration time.Duration
+	AuthMode        string
+	GUIDInterval    time.Duration
+	GUIDTimeout     time.Duration
+	NodeName        string
+	QueueSize       int
+	LogLevel        string
+	RestTimeout     string
+	Push            PushFlags
+	Pprof           string
+	GCPercent       int // the collector's GOGC; 0 leaves GOGC as the environment sets it
+	Sim             SimFlags
+	Store           string
+	Scenario        string // a simulated call centre to set up (sim.LoadScenario)
 }
 
 // SimFlags configure the simulated call centre.
@@ -119,6 +129,9 @@ func NewMain() *Main {
 		PollWait:         10 * time.Second,
 		AuthMode:         "dynamic",
 		RestTimeout:      "remind",
+		LockoutAttempts:  5,
+		LockoutWindow:    5 * time.Minute,
+		LockoutDuration:  5 * time.Minute,
 		Sim:              SimFlags{Clock: "real", Seed: 1, RingTimeout: 20 * time.Second, CalleeAnswer: 3 * time.Second, Journal: 100000},
 		TimeoutDetection: "on",
 		Push: PushFlags{Workers: 256, Attempts: 8, Timeout: 5 * time.Second, Backoff: 500 * time.Millisecond,
@@ -157,6 +170,10 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Key, "key", c.Key, "TLS key `FILE` (PEM); refused if group or others may read it")
 	fs.BoolVar(&c.AllowOpenKey, "allow-open-key", c.AllowOpenKey, "start with a TLS key file that group or others may read (logged as a warning)")
 	fs.StringVar(&c.Agents, "agents", c.Agents, "agent directory `FILE` (JSON); default: every work number, any password")
+	fs.StringVar(&c.Inspectors, "inspectors", c.Inspectors, "agents that may use the quality-control interfaces on others: work numbers and ranges, `1001,1002-1010`")
+	fs.IntVar(&c.LockoutAttempts, "lockout-attempts", c.LockoutAttempts, "wrong passwords within --lockout-window that lock an agent out (110-016); 0: never")
+	fs.DurationVar(&c.LockoutWindow, "lockout-window", c.LockoutWindow, "wrong passwords are counted over this long, from the first")
+	fs.DurationVar(&c.LockoutDuration, "lockout-duration", c.LockoutDuration, "how long a locked-out agent cannot sign in, even with the right password")
 	fs.StringVar(&c.AuthMode, "auth-mode", c.AuthMode, "GUID authentication: static (AUTHMODE 1) or dynamic (AUTHMODE 2)")
 	fs.DurationVar(&c.GUIDInterval, "guid-interval", c.GUIDInterval, "dynamic auth: GUID refresh period (GUIDINTERVAL)")
 	fs.DurationVar(&c.GUIDTimeout, "guid-timeout", c.GUIDTimeout, "how long a superseded GUID stays valid (GUIDTIMEOUT)")
@@ -257,12 +274,19 @@ func (c *Config) validate() error {
 		return errors.New("--ring-timeout and --callee-answer must be positive, --journal at least 1")
 	case c.Store != "bolt" && !strings.HasPrefix(c.Store, "redis://") && !strings.HasPrefix(c.Store, "rediss://"):
 		return fmt.Errorf("--store %q: want bolt or redis://HOST:PORT/DB", c.Store)
+	case c.LockoutAttempts < 0:
+		return errors.New("--lockout-attempts must be 0 (off) or more")
+	case c.LockoutAttempts > 0 && (c.LockoutWindow <= 0 || c.LockoutDuration <= 0):
+		return errors.New("--lockout-window and --lockout-duration must be positive")
 	case c.QueueSize < 1:
 		return errors.New("--queue-size must be at least 1")
 	case c.GCPercent < 0:
 		return errors.New("--gc-percent must be 0 or more")
 	case c.NodeName == "" || strings.ContainsAny(c.NodeName, " ;,\"="):
 		return errors.New("--node-name must be a plain word")
+	}
+	if _, err := agent.ParseRanges(c.Inspectors); err != nil {
+		return fmt.Errorf("--inspectors: %w", err)
 	}
 	return c.validateAdmin()
 }
@@ -312,4 +336,9 @@ func loopback(addr string) (bool, error) {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback(), nil
+}
+
+// lockout returns the lockout policy of the flags.
+func (c *Config) lockout() ccgw.LockoutPolicy {
+	return ccgw.LockoutPolicy{Attempts: c.LockoutAttempts, Window: c.LockoutWindow, Duration: c.LockoutDuration}
 }

@@ -131,6 +131,11 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		dir = d
 	}
+	inspectors, err := agent.ParseRanges(c.Inspectors)
+	if err != nil {
+		return fmt.Errorf("--inspectors: %w", err)
+	}
+	dir.AddInspectors(inspectors)
 	var pusher *event.Pusher // set before any session can notify it
 	var engine *sim.Engine   // likewise
 	var clk ccgw.Clock = clock.Real{}
@@ -166,7 +171,10 @@ func (m *Main) Run(ctx context.Context) error {
 		st.Close()
 		return err
 	}
-	trust := event.ParseTrustlist(c.Push.Trustlist)
+	// Callbacks to loopback and private receivers are normal on a laptop (a
+	// gateway on loopback only) or where the trustlist names them; elsewhere
+	// they would let any client make the gateway POST into its own network.
+	policy := &event.CallbackPolicy{Trust: event.ParseTrustlist(c.Push.Trustlist), AllowPrivate: event.ListensOnLoopbackOnly(c.Addr)}
 	retry := event.RetryVendor
 	if c.Push.Retry == "exponential" {
 		retry = event.RetryExponential
@@ -178,7 +186,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Retry:          retry,
 		RetryInterval:  c.Push.RetryInterval,
 		FailTotal:      c.Push.FailTotal,
-		Trusted:        trust.Allows,
+		Policy:         policy,
 		Workers:        c.Push.Workers,
 		MaxAttempts:    c.Push.Attempts,
 		BaseBackoff:    c.Push.Backoff,
@@ -257,7 +265,8 @@ func (m *Main) Run(ctx context.Context) error {
 		AdminToken: adminToken(c),
 		Observe:    met.ObserveRequest,
 
-		TrustCallback: trust.Allows,
+		CheckCallback: policy.Check,
+		Lockout:       &session.Guard{Directory: dir, Policy: c.lockout(), Store: be.lockouts, Clock: clk, Log: m.Log},
 	})
 	if c.Pprof != "" {
 		if err := m.servePprof(c.Pprof); err != nil {

@@ -29,6 +29,7 @@ func TestParseFlags(t *testing.T) {
 				GUIDInterval: 60 * time.Second, GUIDTimeout: 120 * time.Second,
 				NodeName: "AgentGateway0", QueueSize: 1000, LogLevel: "info", GCPercent: 200,
 				TimeoutDetection: "on",
+				LockoutAttempts:  5, LockoutWindow: 5 * time.Minute, LockoutDuration: 5 * time.Minute,
 			}
 			got := c
 			got.Push, got.Sim, got.Store = PushFlags{}, SimFlags{}, ""

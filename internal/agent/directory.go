@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ccgw/ccgw"
 )
@@ -21,8 +22,11 @@ var DefaultSkills = []ccgw.Skill{
 
 // Directory is a ccgw.Directory. The zero value is not usable; use Default or Load.
 type Directory struct {
-	open       bool         // every work number in range exists; any non-empty password signs in
+	open       bool         // every work number in range exists; any password signs in until changed
 	openSkills []ccgw.Skill // the skills of every agent of an open directory
+	inspectors Ranges       // agents that are inspectors beside those the file marks; set before use
+
+	hashes atomic.Uint64 // PBKDF2 derivations of password checks (tests count them)
 
 	mu     sync.RWMutex // guards agents
 	agents map[ccgw.AgentID]ccgw.Agent
@@ -38,8 +42,9 @@ var (
 )
 
 // Default returns the built-in directory: every work number from ccgw.MinAgentID to
-// ccgw.MaxAgentID exists with DefaultSkills, phone "7"+work number, and any
-// non-empty password signs in.
+// ccgw.MaxAgentID exists with DefaultSkills and phone "7"+work number, none is an
+// inspector (see AddInspectors), and any password, the empty one included, signs
+// an agent in until its password is changed.
 func Default() *Directory { return Open(DefaultSkills) }
 
 // Open returns a directory like Default's whose agents all have skills.
@@ -50,6 +55,15 @@ func Open(skills []ccgw.Skill) *Directory {
 // UsePasswords makes d keep changed passwords in s (bolt or Redis) instead of
 // memory. Call it before d is in use.
 func (d *Directory) UsePasswords(s ccgw.PasswordStore) { d.passwords = s }
+
+// Hashes returns how many PBKDF2 hashes d's password checks (VerifyPassword,
+// CheckPassword, ChangePassword's of the old password) have derived: the work a
+// flood of sign-ins costs, which tests count.
+func (d *Directory) Hashes() uint64 { return d.hashes.Load() }
+
+// AddInspectors makes the agents in r inspectors (--inspectors), beside those
+// an --agents file marks "inspector": true. Call it before d is in use.
+func (d *Directory) AddInspectors(r Ranges) { d.inspectors = append(d.inspectors, r...) }
 
 // File is the JSON form of an --agents file.
 type File struct {
@@ -118,10 +132,13 @@ func (d *Directory) Agent(id ccgw.AgentID) (ccgw.Agent, bool) {
 	d.mu.RLock()
 	a, ok := d.agents[id]
 	d.mu.RUnlock()
-	if ok || !d.open {
-		return a, ok
+	if !ok && d.open {
+		a, ok = ccgw.Agent{ID: id, Name: "agent" + id.String(), Phone: "7" + id.String(), GroupID: 1, Skills: d.openSkills}, true
 	}
-	return ccgw.Agent{ID: id, Name: "agent" + id.String(), Phone: "7" + id.String(), GroupID: 1, Skills: d.openSkills, Inspector: true}, true
+	if ok && !a.Inspector {
+		a.Inspector = d.inspectors.Has(id)
+	}
+	return a, ok
 }
 
 // CheckPassword implements ccgw.Directory. A password store that cannot be read
@@ -131,19 +148,31 @@ func (d *Directory) CheckPassword(id ccgw.AgentID, password string) bool {
 }
 
 // VerifyPassword implements ccgw.PasswordVerifier: nil if password signs agent id
-// in, RetBadPassword if it does not (empty, wrong, or no such agent), RetInternal
-// if the password store cannot be read. A changed password (in the store) wins
-// over the configured one and over the open directory's any-non-empty rule.
+// in, RetBadPassword if it does not (wrong, or no such agent), RetInternal if the
+// password store cannot be read. A changed password (in the store) wins over the
+// configured one and over the open directory's any-password rule. The empty
+// password signs in only an agent of the open directory whose password was never
+// changed; it never matches a configured or changed password.
+//
+// The work done does not depend on whether the agent exists or changed its
+// password: each call reads the store once and derives exactly one PBKDF2 hash
+// of a non-empty password (against the changed password's salt, or a dummy
+// one), so that its time tells neither. Two cases derive none: an empty
+// password (the caller knows what it sent) and an unchanged agent of the open
+// directory (there is no secret; its answer, success, tells as much anyway).
 func (d *Directory) VerifyPassword(id ccgw.AgentID, password string) error {
-	a, ok := d.Agent(id)
-	if !ok || password == "" {
+	if id < ccgw.MinAgentID || id > ccgw.MaxAgentID {
 		return ccgw.Fail(ccgw.RetBadPassword)
 	}
+	a, ok := d.Agent(id)
 	_, rec, err := d.record(id)
 	if err != nil {
 		return err
 	}
-	if !matches(a, rec, password) {
+	if !ok {
+		rec = nil
+	}
+	if !d.matches(a, rec, password) || !ok {
 		return ccgw.Fail(ccgw.RetBadPassword)
 	}
 	return nil
@@ -166,16 +195,34 @@ func (d *Directory) record(id ccgw.AgentID) ([]byte, *PasswordRecord, error) {
 	return raw, &rec, nil
 }
 
+// dummyHash stands for the password of an agent that never changed it (or does
+// not exist): a check derives one hash against it, as against a changed
+// password's, and it matches nothing (no password derives 32 zero bytes).
+var dummyHash = PasswordHash{Alg: passwordAlg, Iter: PasswordIter, Salt: make([]byte, saltLen), Hash: make([]byte, hashLen)}
+
 // matches reports whether password is agent a's, given its record (nil if its
-// password was never changed). An empty password never is.
-func matches(a ccgw.Agent, rec *PasswordRecord, password string) bool {
-	switch {
-	case password == "":
+// password was never changed). Unless password is empty, or there is no secret
+// at all (an unchanged agent of the open directory, which any password signs
+// in), it derives exactly one PBKDF2 hash, whichever case it is (see
+// VerifyPassword).
+func (d *Directory) matches(a ccgw.Agent, rec *PasswordRecord, password string) bool {
+	if rec == nil && a.Password == "" && d.open {
+		return true // no secret to keep: any password, the empty one too
+	}
+	if password == "" {
 		return false
+	}
+	h := dummyHash
+	if rec != nil {
+		h = rec.Current
+	}
+	d.hashes.Add(1)
+	hashed := h.Matches(password)
+	switch {
 	case rec != nil:
-		return rec.Current.Matches(password)
+		return hashed
 	case a.Password == "":
-		return true // open directory: any non-empty password
+		return d.open // open directory: any password
 	default:
 		return subtle.ConstantTimeCompare([]byte(password), []byte(a.Password)) == 1
 	}

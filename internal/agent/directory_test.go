@@ -168,8 +168,8 @@ func TestFileDirectory(t *testing.T) {
 }
 
 // TestDefaultDirectory checks the built-in directory (README "Flags", --agents):
-// every work number 101–999999 exists with the default skills and phone, is an
-// inspector, and signs in with any non-empty password.
+// every work number 101–999999 exists with the default skills and phone, is no
+// inspector, and signs in with any password, the empty one included.
 func TestDefaultDirectory(t *testing.T) {
 	d := Default()
 	for _, id := range []ccgw.AgentID{101, 1001, 999999} {
@@ -177,29 +177,94 @@ func TestDefaultDirectory(t *testing.T) {
 		if !ok {
 			t.Fatalf("agent %d missing", id)
 		}
-		want := ccgw.Agent{ID: id, Name: "agent" + id.String(), Phone: "7" + id.String(), GroupID: 1, Skills: DefaultSkills, Inspector: true}
+		want := ccgw.Agent{ID: id, Name: "agent" + id.String(), Phone: "7" + id.String(), GroupID: 1, Skills: DefaultSkills}
 		if !reflect.DeepEqual(a, want) {
 			t.Errorf("agent %d\n got %+v\nwant %+v", id, a, want)
 		}
-		for _, pw := range []string{"x", "secret", " ", strings.Repeat("p", 100)} {
+		for _, pw := range []string{"x", "secret", " ", "", strings.Repeat("p", 100)} {
 			if !d.CheckPassword(id, pw) {
 				t.Errorf("CheckPassword(%d, %q) = false, want true", id, pw)
 			}
-		}
-		if d.CheckPassword(id, "") {
-			t.Errorf("CheckPassword(%d, \"\") = true, want false", id)
 		}
 	}
 	for _, id := range []ccgw.AgentID{0, 100, 1000000} {
 		if _, ok := d.Agent(id); ok {
 			t.Errorf("agent %d exists, out of range", id)
 		}
-		if d.CheckPassword(id, "x") {
+		if d.CheckPassword(id, "x") || d.CheckPassword(id, "") {
 			t.Errorf("CheckPassword(%d) = true, out of range", id)
 		}
 	}
 	if !reflect.DeepEqual(d.Skills(), DefaultSkills) {
 		t.Errorf("Skills() = %v, want %v", d.Skills(), DefaultSkills)
+	}
+}
+
+// TestInspectors: no agent of the built-in directory is an inspector unless
+// AddInspectors (--inspectors) names it; in a file directory the file's
+// "inspector": true and AddInspectors both make one.
+func TestInspectors(t *testing.T) {
+	r, err := ParseRanges("1001, 2000-2002,3000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := Default()
+	open.AddInspectors(r)
+	file := tFileDirectory(t)
+	file.AddInspectors(r)
+	for _, tc := range []struct {
+		d    *Directory
+		id   ccgw.AgentID
+		want bool
+	}{
+		{Default(), 1001, false},
+		{Default(), 101, false},
+		{open, 1001, true},
+		{open, 1002, false},
+		{open, 1999, false},
+		{open, 2000, true},
+		{open, 2001, true},
+		{open, 2002, true},
+		{open, 2003, false},
+		{open, 3000, true},
+		{tFileDirectory(t), 1001, true}, // "inspector": true in the file
+		{tFileDirectory(t), 1002, false},
+		{file, 1002, false},
+		{file, 1001, true},
+	} {
+		if a, _ := tc.d.Agent(tc.id); a.Inspector != tc.want {
+			t.Errorf("agent %d inspector = %v, want %v", tc.id, a.Inspector, tc.want)
+		}
+	}
+	if _, ok := file.Agent(2000); ok {
+		t.Error("--inspectors added an agent to a file directory")
+	}
+}
+
+// TestParseRanges has a row per form of --inspectors.
+func TestParseRanges(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Ranges
+		err  bool
+	}{
+		{in: "", want: nil},
+		{in: " , ", want: nil},
+		{in: "1001", want: Ranges{{1001, 1001}}},
+		{in: "1001,1002-1010", want: Ranges{{1001, 1001}, {1002, 1010}}},
+		{in: " 101 - 999999 ", want: Ranges{{101, 999999}}},
+		{in: "1010-1002", err: true},
+		{in: "100", err: true},
+		{in: "1000000", err: true},
+		{in: "1001-", err: true},
+		{in: "abc", err: true},
+		{in: "1001;1002", err: true},
+		{in: "1001-1002-1003", err: true},
+	} {
+		got, err := ParseRanges(tc.in)
+		if (err != nil) != tc.err || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseRanges(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.err)
+		}
 	}
 }
 

@@ -111,7 +111,7 @@ func (d *Directory) ChangePassword(id ccgw.AgentID, old, next string) error {
 		return ccgw.Fail(ccgw.RetQueryNoAgent)
 	}
 	return d.swap(id, func(cur *PasswordRecord) (PasswordRecord, error) {
-		if !matches(a, cur, old) {
+		if !d.matches(a, cur, old) {
 			return PasswordRecord{}, ccgw.Fail(ccgw.RetOldPasswordWrong)
 		}
 		var used func(string) bool

@@ -242,7 +242,7 @@ func TestSignInRetcodes(t *testing.T) {
 	for _, si := range signIns {
 		password := "100-001" // missing or empty password
 		if si.name == "loginEx" {
-			password = "0" // loginEx: password may be empty
+			password = "0" // loginEx: password may be empty; the built-in directory has none configured
 		}
 		phone := "100-001" // missing phone
 		if si.name == "loginEx" {
@@ -292,9 +292,11 @@ func TestSignInRetcodes(t *testing.T) {
 			{name: "store down", ts: broken, body: loginBody, want: "100-007"},
 		}
 		if si.name == "loginEx" {
-			// An empty password skips the check, but only for an agent that exists.
+			// An empty password never matches a configured one; with the
+			// built-in directory (no password configured) it signs in.
 			rs = append(rs,
-				row{name: "empty password, file directory", ts: file, id: "1001", body: `{"password":""}`, want: "0"},
+				row{name: "empty password, file directory", ts: file, id: "1001", body: `{"password":""}`, want: "100-004"},
+				row{name: "no password, file directory", ts: file, id: "1001", body: `{}`, want: "100-004"},
 				row{name: "empty password, unknown agent", ts: file, id: "1003", body: `{"password":""}`, want: "100-004"})
 		}
 		if si.name == "forceLogin" {

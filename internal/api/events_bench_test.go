@@ -289,7 +289,7 @@ func (ps *benchPushSide) notify(id ccgw.AgentID) {
 // default) and waits until the agents' queues are empty.
 func (ps *benchPushSide) use(tb testing.TB, workers int) *event.Pusher {
 	tb.Helper()
-	p := event.NewPusher(event.PushConfig{Source: ps.m, Workers: workers})
+	p := event.NewPusher(event.PushConfig{Source: ps.m, Workers: workers, Policy: &event.CallbackPolicy{AllowPrivate: true}})
 	p.Start()
 	if old := ps.pusher.Swap(p); old != nil {
 		old.Close()

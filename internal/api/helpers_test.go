@@ -19,6 +19,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
+	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 )
@@ -43,6 +44,9 @@ type tConfig struct {
 	clock    ccgw.Clock       // real
 	authMode session.AuthMode // static
 	log      *slog.Logger     // discards
+	// checkCallback judges callback URLs (api.Config.CheckCallback); nil: any.
+	checkCallback func(string) error
+	lockout       ccgw.LockoutPolicy // zero: no lockout
 }
 
 // tServer is the real api, session manager and bolt store behind a loopback
@@ -80,9 +84,15 @@ func testServer(tb testing.TB, cfg tConfig) *tServer {
 		Clock:     cfg.clock,
 		AuthMode:  cfg.authMode,
 		Log:       cfg.log,
+		Lockout:   cfg.lockout,
+		Lockouts:  st,
 	})
 	if err != nil {
 		tb.Fatalf("session.New: %v", err)
+	}
+	var guardClock ccgw.Clock = clock.Real{}
+	if cfg.clock != nil {
+		guardClock = cfg.clock
 	}
 	h := api.New(api.Config{
 		Sessions:  sm,
@@ -90,6 +100,9 @@ func testServer(tb testing.TB, cfg tConfig) *tServer {
 		PollWait:  cfg.pollWait,
 		Ready:     cfg.ready,
 		Log:       cfg.log,
+
+		CheckCallback: cfg.checkCallback,
+		Lockout:       &session.Guard{Directory: cfg.dir, Policy: cfg.lockout, Store: st, Clock: guardClock, Log: slog.New(slog.DiscardHandler)},
 	})
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)

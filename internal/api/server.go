@@ -47,10 +47,15 @@ type Config struct {
 	// AdminToken, if set, is the bearer token every request to AdminHandler must
 	// carry ("Authorization: Bearer <AdminToken>").
 	AdminToken string
-	// TrustCallback, if set, tells whether a sign-in's callback URL is allowed
-	// (the vendor's EVENT_PUST_WHILTELIST_CALLBACKURI); one it refuses fails the
+	// CheckCallback, if set, judges a sign-in's callback URL (callBackUri or
+	// pushUrl): event.CallbackPolicy.Check, with the vendor's trustlist
+	// EVENT_PUST_WHILTELIST_CALLBACKURI. One it refuses (any error) fails the
 	// sign-in with 100-001.
-	TrustCallback func(url string) bool
+	CheckCallback func(url string) error
+	// Lockout, if set, counts modifyAccountPwdEx's wrong old passwords toward
+	// the agent's lockout and refuses a locked agent's change (110-016), as
+	// sign-in does (the session service's own Guard, on the same store).
+	Lockout *session.Guard
 	// Observe, if set, is told each interface request's method name, retcode and
 	// duration.
 	Observe func(method string, code ccgw.Retcode, took time.Duration)

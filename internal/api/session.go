@@ -76,7 +76,7 @@ func (s *Server) signIn(c *call, force, ex bool) reply {
 	if err := decodeBody(c.w, c.r, &b, false); err != nil {
 		return reply{code: ccgw.RetLoginParam, err: err}
 	}
-	req, code := validateLogin(&b, ex, s.cfg.TrustCallback)
+	req, code := validateLogin(&b, ex, s.cfg.CheckCallback)
 	if code != ccgw.RetOK {
 		return fail(code)
 	}
@@ -104,9 +104,9 @@ func (s *Server) signIn(c *call, force, ex bool) reply {
 }
 
 // validateLogin checks a sign-in body field by field and returns the request, or
-// the retcode of the first field that is wrong. A callback URL that trusted (if
+// the retcode of the first field that is wrong. A callback URL that check (if
 // set) refuses is wrong: 100-001.
-func validateLogin(b *loginBody, ex bool, trusted func(string) bool) (session.SignIn, ccgw.Retcode) {
+func validateLogin(b *loginBody, ex bool, check func(string) error) (session.SignIn, ccgw.Retcode) {
 	var req session.SignIn
 	switch {
 	case !ex && b.Password.v == "":
@@ -163,15 +163,14 @@ func validateLogin(b *loginBody, ex bool, trusted func(string) bool) (session.Si
 		}
 		mode, legacy, uri, token = ccgw.ModePush, true, b.PushURL.v, ""
 	}
-	if mode == ccgw.ModePush && trusted != nil && !trusted(uri) {
+	if mode == ccgw.ModePush && check != nil && check(uri) != nil {
 		return req, ccgw.RetLoginParam
 	}
 	media := "TFF"
 	if !ex && (!b.CheckInWebm.set || b.CheckInWebm.v) {
 		media = "TTF"
 	}
-	req.Password = b.Password.v
-	req.SkipPassword = ex
+	req.Password = b.Password.v // loginEx's may be empty: only a directory with no password configured accepts that
 	req.Status = status
 	req.Session = ccgw.Session{
 		Phone:         b.PhoneNum.v,

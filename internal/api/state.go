@@ -391,7 +391,14 @@ func (s *Server) modifyAccountPwdEx(c *call) reply {
 	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
 		return failed(err)
 	}
-	if err := s.cfg.Directory.ChangePassword(c.agent, b.OldPassword.v, b.NewPassword.v); err != nil {
+	change := func() error { return s.cfg.Directory.ChangePassword(c.agent, b.OldPassword.v, b.NewPassword.v) }
+	var err error
+	if s.cfg.Lockout != nil {
+		err = s.cfg.Lockout.Change(c.name, c.agent, b.OldPassword.v, change)
+	} else {
+		err = change()
+	}
+	if err != nil {
 		return failed(err)
 	}
 	return ok(emptyResult)

@@ -165,7 +165,10 @@ func stRun(t *testing.T, rows []stRow) {
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := tConfig{}
+			// The built-in directory with --inspectors 1001: the caller (1001 by
+			// default) may use the quality-control interfaces, nobody else.
+			cfg := tConfig{dir: agent.Default()}
+			cfg.dir.AddInspectors(agent.Ranges{{Lo: 1001, Hi: 1001}})
 			if row.file {
 				cfg.dir = stFileDir(t)
 			}
@@ -584,6 +587,13 @@ func TestStateQualityControl(t *testing.T) {
 		{name: "forcelogout by non-inspector", file: true, id: "1002", other: "1001", path: qc + "/forcelogout/{other}", otherIn: true, want: "900-002", then: target(4)},
 		{name: "forcerest by non-inspector", file: true, id: "1003", other: "1001", path: qc + "/forcerest/{other}/60/1", otherIn: true, want: "900-002", then: target(4)},
 		{name: "forceidle by non-inspector", file: true, id: "1002", other: "1001", path: qc + "/forceidle/{other}", oprep: []stReq{post("/onlineagent/{other}/saybusy")}, want: "900-002",
+			then: target(3, `AgentState_SetNotReady_Success {"reason":"0"}`)},
+
+		// The built-in directory makes nobody an inspector unless --inspectors names them.
+		{name: "forcebusy by non-inspector, built-in directory", id: "1002", other: "1001", path: qc + "/forcebusy/{other}", otherIn: true, want: "900-002", then: target(4)},
+		{name: "forcelogout by non-inspector, built-in directory", id: "1002", other: "1001", path: qc + "/forcelogout/{other}", otherIn: true, want: "900-002", then: target(4)},
+		{name: "forcerest by non-inspector, built-in directory", id: "1003", other: "1001", path: qc + "/forcerest/{other}/60/1", otherIn: true, want: "900-002", then: target(4)},
+		{name: "forceidle by non-inspector, built-in directory", id: "1002", other: "1001", path: qc + "/forceidle/{other}", oprep: []stReq{post("/onlineagent/{other}/saybusy")}, want: "900-002",
 			then: target(3, `AgentState_SetNotReady_Success {"reason":"0"}`)},
 
 		{name: "forcebusy target not signed in", path: qc + "/forcebusy/{other}", want: "900-004"},

@@ -71,7 +71,7 @@ type Source interface {
 // PushConfig configures a Pusher. Zero values mean the defaults given.
 type PushConfig struct {
 	Source   Source         // required
-	Client   *http.Client   // one with AttemptTimeout and TLS 1.2+
+	Client   *http.Client   // one with AttemptTimeout, TLS 1.2+, Policy's Control and no redirects followed
 	Insecure bool           // with the default client: do not verify the receiver's certificate
 	RootCAs  *x509.CertPool // with the default client: the CAs receivers' certificates are checked against; the system's
 	Workers  int            // pushes in flight at once over all agents (one receiver: 3/4 of them); 256
@@ -84,9 +84,12 @@ type PushConfig struct {
 	// FailTotal is how long RetryVendor lets an agent's pushes fail before it
 	// signs the agent out (Source.PushFailed); 120s (EVENT_PUSH_FAIL_TOTALTIME).
 	FailTotal time.Duration
-	// Trusted, if set, tells whether a callback URL may be pushed to; events
-	// for one that may not are dropped (push_failed), never sent.
-	Trusted        func(url string) bool
+	// Policy decides which callback URLs may be pushed to: its Check before
+	// every push (events for a URL it refuses are dropped as push_failed, never
+	// sent) and, with the default client, its Control on every connection
+	// dialed. nil: the zero CallbackPolicy (any URL, public addresses only).
+	Policy         *CallbackPolicy
+	Resolver       *net.Resolver // with the default client: resolves receivers' names; the system's
 	MaxAttempts    int           // RetryExponential: attempts per batch before it is dropped; 8
 	BaseBackoff    time.Duration // RetryExponential: first retry delay (before jitter); 500ms
 	MaxBackoff     time.Duration // RetryExponential: longest retry delay; 30s
@@ -223,12 +226,19 @@ func NewPusher(cfg PushConfig) *Pusher {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Policy == nil {
+		cfg.Policy = &CallbackPolicy{}
+	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{
 			Timeout: cfg.AttemptTimeout,
+			// A redirect is not followed: it would carry the Guid, service_token
+			// and signature to another host, or turn the push into a body-less
+			// GET. A 3xx answer is a failed attempt.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			Transport: &http.Transport{
 				Proxy:               nil,
-				DialContext:         (&net.Dialer{Timeout: cfg.AttemptTimeout}).DialContext,
+				DialContext:         (&net.Dialer{Timeout: cfg.AttemptTimeout, Resolver: cfg.Resolver, Control: cfg.Policy.Control}).DialContext,
 				TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure, RootCAs: cfg.RootCAs},
 				MaxIdleConns:        1024,
 				MaxIdleConnsPerHost: cfg.Workers, // one receiver may serve all agents: no dial per push
@@ -504,7 +514,8 @@ func (p *Pusher) deliver(j pushJob) {
 	last := batch[len(batch)-1].Seq
 	start := p.cfg.Clock.Now()
 	var err error
-	untrusted := p.cfg.Trusted != nil && !p.cfg.Trusted(t.URL)
+	refusal := p.cfg.Policy.Check(t.URL)
+	untrusted := refusal != nil
 	if untrusted {
 		err = errUntrusted
 	} else {
@@ -543,7 +554,7 @@ func (p *Pusher) deliver(j pushJob) {
 	case pushDropAll:
 		n := p.dropAll(t, batch)
 		if untrusted {
-			p.cfg.Log.Warn("push refused: callback not on the trustlist", "agent", id.String(), "events", n)
+			p.cfg.Log.Warn("push refused: callback not allowed", "agent", id.String(), "events", n, "why", errors.Unwrap(refusal))
 		} else {
 			p.cfg.Log.Info("push of an ended session failed", "agent", id.String(), "events", n, "err", err)
 		}
@@ -558,7 +569,7 @@ func (p *Pusher) deliver(j pushJob) {
 	}
 }
 
-// errUntrusted stands for a push not sent: its callback is not trusted.
+// errUntrusted stands for a push not sent: the callback policy refuses its URL.
 var errUntrusted = errors.New("callback not trusted")
 
 // pushNextStep is what becomes of an agent after a push attempt.

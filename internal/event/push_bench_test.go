@@ -58,7 +58,7 @@ func pBenchPush(b *testing.B, per int) {
 	for i := range queues {
 		queues[i] = src.agent(ccgw.AgentID(100000+i), srv.URL+pCallbackPath, "token")
 	}
-	p := NewPusher(PushConfig{Source: src})
+	p := NewPusher(PushConfig{Source: src, Policy: &CallbackPolicy{AllowPrivate: true}})
 	p.Start()
 	defer p.Close()
 	now := time.Now()
@@ -129,7 +129,7 @@ func pSampleLimits(p *Pusher) func() (limit, inFlight float64) {
 
 func pBenchBaseline(b *testing.B, per int) {
 	srv := pBenchReceiver(b)
-	client := NewPusher(PushConfig{Source: pNewSource()}).cfg.Client // the Pusher's default client
+	client := NewPusher(PushConfig{Source: pNewSource(), Policy: &CallbackPolicy{AllowPrivate: true}}).cfg.Client // the Pusher's default client
 	q := NewQueue("100000", per, nil)
 	for k := 0; k < per; k++ {
 		q.Add(ccgw.EvSetNotReadySuccess, Content(map[string]string{"reason": "0"}), time.Now())

@@ -296,6 +296,9 @@ func pPusher(tb testing.TB, src *pSource, cfg PushConfig) (*Pusher, *clock.Fake)
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
+	if cfg.Policy == nil {
+		cfg.Policy = &CallbackPolicy{AllowPrivate: true} // receivers on loopback
+	}
 	p := NewPusher(cfg)
 	p.Start()
 	tb.Cleanup(p.Close)
@@ -1285,8 +1288,14 @@ func TestPushReceiverLeavesWorkersToOthers(t *testing.T) {
 	}
 }
 
+// PushFailed records the sign-out and, as the session's end would, takes the
+// agent's target away: this source keeps no ended session's last events, so the
+// Pusher has nothing more to send.
 func (s *pSource) PushFailed(id ccgw.AgentID, gen uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.signedOut = append(s.signedOut, pSignOut{id, gen})
+	if t, ok := s.targets[id]; ok && t.Gen == gen {
+		delete(s.targets, id)
+	}
 }

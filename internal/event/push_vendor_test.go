@@ -196,12 +196,12 @@ func TestPushLegacyFormat(t *testing.T) {
 	}
 }
 
-// TestPushUntrustedNeverSent: events for a callback the trust check refuses
-// are dropped as push_failed and nothing is sent there.
+// TestPushUntrustedNeverSent: events for a callback the policy refuses (not on
+// the trustlist) are dropped as push_failed and nothing is sent there.
 func TestPushUntrustedNeverSent(t *testing.T) {
 	rcv := pNewReceiver(t, pAlways(pOK))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Trusted: func(string) bool { return false }})
+	p, fc := pPusher(t, src, PushConfig{Policy: &CallbackPolicy{Trust: ParseTrustlist("https://crm.example.com/cb"), AllowPrivate: true}})
 	q := src.agent(1001, rcv.url(), "tok")
 	pEmit(p, 1001, q, 2, fc.Now())
 	pWaitFor(t, "two drops", func() bool { return len(src.drops()) == 2 })

@@ -6,7 +6,10 @@
 package metrics
 
 import (
+	"cmp"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -65,7 +68,7 @@ func New(reg prometheus.Registerer, src Sources) (*Metrics, error) {
 		dropped:    prometheus.NewDesc("ccgw_events_dropped_total", "Events dropped, by reason.", []string{"reason"}, nil),
 		pushes:     prometheus.NewDesc("ccgw_pushes_total", "Pushes the receiver accepted.", nil, nil),
 		pushFails:  prometheus.NewDesc("ccgw_push_failures_total", "Push attempts that failed.", nil, nil),
-		rcvLimit:   prometheus.NewDesc("ccgw_push_receiver_limit", "Pushes a receiver may have in flight now (adaptive), by callback scheme and host.", []string{"receiver"}, nil),
+		rcvLimit:   prometheus.NewDesc("ccgw_push_receiver_limit", "Pushes a receiver may have in flight now (adaptive), by callback scheme and host; the 100 busiest, the rest summed as receiver=\"other\".", []string{"receiver"}, nil),
 		rcvFlight:  prometheus.NewDesc("ccgw_push_receiver_in_flight", "Pushes in flight to a receiver.", []string{"receiver"}, nil),
 		rcvWaiting: prometheus.NewDesc("ccgw_push_receiver_waiting", "Agents waiting for a push slot of a receiver.", []string{"receiver"}, nil),
 	}
@@ -121,12 +124,42 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.pushFails, prometheus.CounterValue, float64(ps.Failures))
 	}
 	if m.src.Receivers != nil {
-		for _, r := range m.src.Receivers() {
+		for _, r := range topReceivers(m.src.Receivers(), MaxReceivers) {
 			ch <- prometheus.MustNewConstMetric(m.rcvLimit, prometheus.GaugeValue, float64(r.Limit), r.Key)
 			ch <- prometheus.MustNewConstMetric(m.rcvFlight, prometheus.GaugeValue, float64(r.InFlight), r.Key)
 			ch <- prometheus.MustNewConstMetric(m.rcvWaiting, prometheus.GaugeValue, float64(r.Waiting), r.Key)
 		}
 	}
+}
+
+// MaxReceivers is how many push receivers get series of their own: callback
+// URLs come from clients, so their hosts are unbounded. The rest are summed
+// under receiver="other".
+const MaxReceivers = 100
+
+// OtherReceivers is the receiver label of the receivers beyond MaxReceivers.
+const OtherReceivers = "other"
+
+// topReceivers returns the max receivers of rs with the most pushes in flight
+// and agents waiting (ties: by key), and, if there were more, one more entry
+// keyed OtherReceivers with the sum of the rest's limits and loads. It sorts rs.
+func topReceivers(rs []event.ReceiverStats, max int) []event.ReceiverStats {
+	if len(rs) <= max {
+		return rs
+	}
+	slices.SortFunc(rs, func(a, b event.ReceiverStats) int {
+		if c := cmp.Compare(b.InFlight+b.Waiting, a.InFlight+a.Waiting); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	other := event.ReceiverStats{Key: OtherReceivers}
+	for _, r := range rs[max:] {
+		other.Limit += r.Limit
+		other.InFlight += r.InFlight
+		other.Waiting += r.Waiting
+	}
+	return append(rs[:max:max], other)
 }
 
 // Handler serves the metrics gathered by g.

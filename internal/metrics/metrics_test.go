@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +53,7 @@ ccgw_events_dropped_total{reason="session_ended"} 0
 # TYPE ccgw_events_delivered_total counter
 ccgw_events_delivered_total{mode="poll"} 30
 ccgw_events_delivered_total{mode="push"} 8
-# HELP ccgw_push_receiver_limit Pushes a receiver may have in flight now (adaptive), by callback scheme and host.
+# HELP ccgw_push_receiver_limit Pushes a receiver may have in flight now (adaptive), by callback scheme and host; the 100 busiest, the rest summed as receiver="other".
 # TYPE ccgw_push_receiver_limit gauge
 ccgw_push_receiver_limit{receiver="https://crm.example:8443"} 12
 # HELP ccgw_push_receiver_in_flight Pushes in flight to a receiver.
@@ -111,5 +113,47 @@ func TestNewRefusesDoubleRegistration(t *testing.T) {
 	}
 	if _, err := New(reg, Sources{}); err == nil {
 		t.Fatal("second New on one registry succeeded")
+	}
+}
+
+// TestReceiverSeriesBounded: 250 receivers (callback hosts come from clients)
+// make MaxReceivers series of their own, the busiest, and one "other" with the
+// sums of the rest; 100 or fewer are reported as they are.
+func TestReceiverSeriesBounded(t *testing.T) {
+	var rcv []event.ReceiverStats
+	for i := range 250 {
+		// Receiver i has i pushes in flight: 150–249 are the busiest.
+		rcv = append(rcv, event.ReceiverStats{Key: fmt.Sprintf("https://r%03d.example", i), Limit: 2, InFlight: i, Waiting: 1})
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := New(reg, Sources{Receivers: func() []event.ReceiverStats { return slices.Clone(rcv) }}); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if len(mf.Metric) != MaxReceivers+1 {
+			t.Errorf("%s: %d series, want %d", mf.GetName(), len(mf.Metric), MaxReceivers+1)
+		}
+		for _, m := range mf.Metric {
+			key := m.Label[0].GetValue()
+			v := m.GetGauge().GetValue()
+			switch {
+			case key == OtherReceivers:
+				// receivers 0–149: limits 2 each, in flight 0+…+149, waiting 1 each
+				want := map[string]float64{"ccgw_push_receiver_limit": 300, "ccgw_push_receiver_in_flight": 149 * 150 / 2, "ccgw_push_receiver_waiting": 150}[mf.GetName()]
+				if v != want {
+					t.Errorf("%s{receiver=other} = %v, want %v", mf.GetName(), v, want)
+				}
+			case key < "https://r150.example":
+				t.Errorf("%s: %s has a series of its own, but 100 are busier", mf.GetName(), key)
+			}
+		}
+	}
+	small := rcv[:3]
+	if got := topReceivers(slices.Clone(small), MaxReceivers); !slices.Equal(got, small) {
+		t.Errorf("3 receivers reported as %v", got)
 	}
 }

@@ -68,6 +68,10 @@ type Config struct {
 	// RestTimeoutIdle makes an agent whose rest time ran out idle; by default it
 	// stays in rest and is only reminded (AgentState_Rest_Timeout), as the spec says.
 	RestTimeoutIdle bool
+	// Lockout locks an agent out of signing in after wrong passwords (Guard);
+	// the zero policy never does. Lockouts keeps the counts; nil: a MemLockouts.
+	Lockout  ccgw.LockoutPolicy
+	Lockouts ccgw.LockoutStore
 }
 
 const shardCount = 64
@@ -75,6 +79,7 @@ const shardCount = 64
 // Manager holds the live sessions. It is safe for concurrent use.
 type Manager struct {
 	cfg   Config
+	guard Guard
 	wheel *wheel
 	gen   atomic.Uint64
 	live  atomic.Int64
@@ -179,7 +184,11 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.MaxExpiries <= 0 {
 		cfg.MaxExpiries = 10000
 	}
+	if cfg.Lockouts == nil {
+		cfg.Lockouts = NewMemLockouts()
+	}
 	m := &Manager{cfg: cfg}
+	m.guard = Guard{Directory: cfg.Directory, Policy: cfg.Lockout, Store: cfg.Lockouts, Clock: cfg.Clock, Log: cfg.Log}
 	m.wheel = newWheel(cfg.Tick, cfg.Clock.Now())
 	for i := range m.shards {
 		m.shards[i].live = make(map[ccgw.AgentID]*entry)
@@ -418,7 +427,8 @@ type SignIn struct {
 	Op       string // login, forceLogin or loginEx (for logs and errors)
 	Force    bool   // replace a session the agent already has
 	Password string
-	// SkipPassword accepts an empty password (loginEx signs in to the platform only).
+	// SkipPassword signs in without a password check: the simulated call
+	// centre's own agents. Never set for a sign-in over HTTP.
 	SkipPassword bool
 	Status       ccgw.AgentState // StateIdle, StateBusy or StateWork
 	// Session carries the agent ID and the client's options; the Manager fills in
@@ -427,20 +437,22 @@ type SignIn struct {
 }
 
 // SignIn signs an agent in and returns its new session. It fails with
-// RetBadPassword for a wrong password or unknown agent, RetAlreadySignedIn if the
+// RetBadPassword for a wrong password or unknown agent, RetAccountLocked if too
+// many wrong passwords locked the agent out (Config.Lockout; see Guard.Check),
+// RetAlreadySignedIn if the
 // agent is signed in and Force is false, RetSigningIn while another sign-in or
 // sign-out of the agent is in flight, and RetInternal if the store fails. A forced
 // sign-in ends the earlier session (its client is told AgentOther_ShutdownService).
 func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 	id := req.Session.Agent
+	if !req.SkipPassword {
+		if err := m.guard.Check(req.Op, id, req.Password); err != nil {
+			return ccgw.Session{}, err
+		}
+	}
 	agent, ok := m.cfg.Directory.Agent(id)
 	if !ok {
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetBadPassword, Op: req.Op}
-	}
-	if !(req.SkipPassword && req.Password == "") {
-		if err := ccgw.VerifyPassword(m.cfg.Directory, req.Op, id, req.Password); err != nil {
-			return ccgw.Session{}, err
-		}
 	}
 	now := m.cfg.Clock.Now()
 	s := req.Session

@@ -84,7 +84,7 @@ func benchPushE2E(b *testing.B, useBolt bool, producers int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pusher = event.NewPusher(event.PushConfig{Source: m})
+	pusher = event.NewPusher(event.PushConfig{Source: m, Policy: &event.CallbackPolicy{AllowPrivate: true}})
 	pusher.Start()
 	defer pusher.Close()
 

@@ -263,6 +263,9 @@ func psNew(tb testing.TB, cfg Config, pcfg event.PushConfig, answer func(n int, 
 	}
 	env.m = m
 	pcfg.Source, pcfg.Clock, pcfg.Seed = m, env.fc, 7
+	if pcfg.Policy == nil {
+		pcfg.Policy = &event.CallbackPolicy{AllowPrivate: true} // receivers on loopback
+	}
 	pusher = event.NewPusher(pcfg)
 	env.p = pusher
 	pusher.Start()

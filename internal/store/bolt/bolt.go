@@ -37,7 +37,7 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("bolt: open: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{sessionsBucket, passwordsBucket} {
+		for _, name := range [][]byte{sessionsBucket, passwordsBucket, lockoutsBucket} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

@@ -279,3 +279,36 @@ if (redis.call('HGET', k, ARGV[2]) or '') ~= ARGV[3] then return 0 end
 redis.call('HSET', k, ARGV[2], ARGV[4])
 return 1
 `)
+
+// addLoginFailure: ARGV id, now, window, attempts, duration (ms). Applies
+// ccgw.LockoutPolicy.Fail to agent id's record, the hash lk:<id> {n, since,
+// until} (0: none), and returns it as {n, since, until}. The key expires (in
+// Redis's own time) when the record stops mattering: its lock and window over.
+var addLoginFailureScript = goredis.NewScript(common + `
+local k = p .. 'lk:' .. ARGV[2]
+local now, win, att, dur = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local r = redis.call('HMGET', k, 'n', 'since', 'until')
+local n, since, untl = tonumber(r[1]) or 0, tonumber(r[2]) or 0, tonumber(r[3]) or 0
+if n == 0 or now >= since + win then n, since = 0, now end
+n = n + 1
+if n >= att then n, since, untl = 0, 0, now + dur end
+local exp = untl
+if n > 0 and since + win > exp then exp = since + win end
+if exp <= now then
+  redis.call('DEL', k)
+else
+  redis.call('HSET', k, 'n', n, 'since', since, 'until', untl)
+  redis.call('PEXPIRE', k, exp - now)
+end
+return {n, since, untl}
+`)
+
+// clearLoginFailures: ARGV id, now (ms). Deletes agent id's record unless its
+// lock runs at now; returns the record as it was, {n, since, until}.
+var clearLoginFailuresScript = goredis.NewScript(common + `
+local k = p .. 'lk:' .. ARGV[2]
+local r = redis.call('HMGET', k, 'n', 'since', 'until')
+local n, since, untl = tonumber(r[1]) or 0, tonumber(r[2]) or 0, tonumber(r[3]) or 0
+if untl <= tonumber(ARGV[3]) and (n > 0 or untl > 0) then redis.call('DEL', k) end
+return {n, since, untl}
+`)

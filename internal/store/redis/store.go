@@ -48,13 +48,17 @@ type Config struct {
 	Notify                   func(ccgw.AgentID) // told after events were queued for a push-mode session
 	// RestTimeoutIdle makes an agent whose rest ran out idle (as session.Config).
 	RestTimeoutIdle bool
+	// Lockout locks an agent out after wrong passwords (session.Guard), counted
+	// in this Redis (lockout.go) so that it holds on every node; zero: never.
+	Lockout ccgw.LockoutPolicy
 }
 
 // Store is session.Service on Redis. It is safe for concurrent use.
 type Store struct {
-	cfg Config
-	rdb *goredis.Client
-	key string // the prefix
+	cfg   Config
+	guard session.Guard
+	rdb   *goredis.Client
+	key   string // the prefix
 
 	ready   atomic.Bool
 	waitMu  sync.Mutex // guards waiters
@@ -137,6 +141,7 @@ func Open(cfg Config) (*Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	s.ready.Store(s.rdb.Ping(ctx).Err() == nil)
+	s.guard = session.Guard{Directory: cfg.Directory, Policy: cfg.Lockout, Store: s, Clock: cfg.Clock, Log: cfg.Log}
 	return s, nil
 }
 
@@ -239,16 +244,18 @@ func boolArg(b bool) string {
 
 // SignIn implements session.Service. A forced sign-in ends the earlier session
 // in the same script. There is no sign-in window to overlap: 100-021 never occurs.
+// The password check, and the lockout with its RetAccountLocked, is
+// session.Guard's, counting in this Redis.
 func (s *Store) SignIn(req session.SignIn) (ccgw.Session, error) {
 	id := req.Session.Agent
+	if !req.SkipPassword {
+		if err := s.guard.Check(req.Op, id, req.Password); err != nil {
+			return ccgw.Session{}, err
+		}
+	}
 	agent, ok := s.cfg.Directory.Agent(id)
 	if !ok {
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetBadPassword, Op: req.Op}
-	}
-	if !(req.SkipPassword && req.Password == "") {
-		if err := ccgw.VerifyPassword(s.cfg.Directory, req.Op, id, req.Password); err != nil {
-			return ccgw.Session{}, err
-		}
 	}
 	now := s.cfg.Clock.Now()
 	sess := req.Session
