@@ -396,7 +396,7 @@ func pollEvents(tb testing.TB, poll func() (eventType string, ok bool), want ...
 // admin API, not a client's request) and returns its call ID.
 func injectCall(tb testing.TB, p *proc, skill int) string {
 	tb.Helper()
-	r := call(tb, p.client, http.MethodPost, p.url("/ccgw/v1/calls"), "", `{"skillId":`+strconv.Itoa(skill)+`,"caller":"13800000001"}`)
+	r := call(tb, p.client, http.MethodPost, p.adminURL("/ccgw/v1/calls"), "", `{"skillId":`+strconv.Itoa(skill)+`,"caller":"13800000001"}`)
 	var res struct {
 		CallID string `json:"callid"`
 	}

@@ -118,8 +118,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 	mu.Unlock()
 
 	lines := p.log.all()
-	if len(lines) < 20 {
-		t.Fatalf("only %d log lines at debug level", len(lines))
+	if len(lines) < 10 {
+		t.Fatalf("only %d log lines: the run did not happen", len(lines))
 	}
 	for _, l := range lines {
 		for _, s := range secrets {

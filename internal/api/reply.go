@@ -19,7 +19,9 @@ type reply struct {
 	guidHdr bool   // also send Guid: <guid> (sign-in)
 	status  int    // HTTP status; 0 means 200
 	allow   string // Allow header of a 405
-	err     error  // logged, never sent
+	// authenticate is the WWW-Authenticate header of a 401
+	authenticate string
+	err          error // logged, never sent
 }
 
 // emptyResult is the reserved result, sent as {}.
@@ -98,6 +100,9 @@ func (s *Server) write(w http.ResponseWriter, rep reply) {
 	}
 	if rep.allow != "" {
 		h.Set("Allow", rep.allow)
+	}
+	if rep.authenticate != "" {
+		h.Set("WWW-Authenticate", rep.authenticate)
 	}
 	msg := rep.code.Message()
 	if rep.code == ccgw.RetOK && rep.quiet {
