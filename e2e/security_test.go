@@ -83,14 +83,13 @@ func TestLockoutAcrossNodesE2E(t *testing.T) {
 }
 
 // TestEmptyPasswordE2E: with --agents an empty password signs nobody in, on
-// any interface (loginEx included: 100-004; login and forceLogin refuse it
-// as a missing field: 100-001); with the built-in directory loginEx without a
-// password still signs in.
+// any interface (100-004; login and forceLogin refuse a missing password field
+// as 100-001); with the built-in directory an empty password signs in.
 func TestEmptyPasswordE2E(t *testing.T) {
 	t.Parallel()
 	p := startGateway(t, t.TempDir(), "--agents", writeAgents(t))
-	for path, want := range map[string]string{"1001/loginex": "100-004", "1001": "100-001", "1001/forcelogin": "100-001"} {
-		for _, body := range []string{`{"password":"","phonenum":"70001"}`, `{"phonenum":"70001"}`} {
+	for path, missing := range map[string]string{"1001/loginex": "100-004", "1001": "100-001", "1001/forcelogin": "100-001"} {
+		for body, want := range map[string]string{`{"password":"","phonenum":"70001"}`: "100-004", `{"phonenum":"70001"}`: missing} {
 			if code := p.signInCode(t, path, body); code != want {
 				t.Errorf("%s %s: %s, want %s", path, body, code, want)
 			}
@@ -99,6 +98,9 @@ func TestEmptyPasswordE2E(t *testing.T) {
 	open := startGateway(t, t.TempDir())
 	if code := open.signInCode(t, "1001/loginex", `{"password":""}`); code != "0" {
 		t.Errorf("built-in directory, loginEx without password: %s, want 0", code)
+	}
+	if code := open.signInCode(t, "1002", `{"password":"","phonenum":"70002"}`); code != "0" {
+		t.Errorf("built-in directory, login with an empty password: %s, want 0", code)
 	}
 }
 

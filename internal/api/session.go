@@ -109,7 +109,10 @@ func (s *Server) signIn(c *call, force, ex bool) reply {
 func validateLogin(b *loginBody, ex bool, check func(string) error) (session.SignIn, ccgw.Retcode) {
 	var req session.SignIn
 	switch {
-	case !ex && b.Password.v == "":
+	case !ex && !b.Password.set:
+		// A password sent empty is the directory's to judge: it signs in an
+		// agent that has none (the vendor's deployments where agents have no
+		// password; com.Zackeus.CTI sends "" always), never one that has.
 		return req, ccgw.RetLoginParam
 	case utf8.RuneCountInString(b.Password.v) > 32:
 		return req, ccgw.RetLoginParam
