@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -282,6 +283,9 @@ func TestSetGUIDFollowed(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	defer free() // before Close, which waits for the held request
 	ctx := context.Background()
 	a := newClient(t, srv.URL).Agent("1001")
 	a.SetGUID("g0")
@@ -291,7 +295,7 @@ func TestSetGUIDFollowed(t *testing.T) {
 	if _, err := a.Poll(ctx); err != nil || a.GUID() != "g1" {
 		t.Fatalf("poll: %v, GUID %q, want g1", err, a.GUID())
 	}
-	close(release)
+	free()
 	if err := <-done; err != nil || a.GUID() != "g1" {
 		t.Fatalf("stale heartbeat answer: %v, GUID %q, want g1 kept", err, a.GUID())
 	}
