@@ -330,7 +330,7 @@ func (a *Agent) Status(ctx context.Context) (Status, error) {
 	if err := decode("getAgentStatus", ans, &r); err != nil {
 		return Status{}, err
 	}
-	return Status{State: AgentState(r.AgentState), IsWorking: r.IsWorking.s == "true"}, nil
+	return Status{State: AgentState(r.AgentState), IsWorking: strings.EqualFold(r.IsWorking.s, "true")}, nil
 }
 
 // SayBusy makes the agent busy (sayBusy) with reason, 200–250 or 0 for none.

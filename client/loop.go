@@ -43,9 +43,9 @@ func final(err error) bool {
 	return false
 }
 
-// KeepAlive sends a heartbeat (Heartbeat) every period every (HeartbeatEvery
-// if every ≤ 0), the first one period after it is called. After a failure it
-// tries again sooner, backing off from MinBackoff (never later than every).
+// KeepAlive calls Heartbeat once per period, every (HeartbeatEvery if every ≤
+// 0), the first time one period after it is called. After a failure it tries
+// again sooner, backing off from MinBackoff, but never later than a period.
 // It returns the *Error when the agent is signed out (ccgw.RetNotSignedIn,
 // 100-006), or ctx's error when ctx ends; it always returns a non-nil error.
 // Its time comes from the Client's clock.
