@@ -361,3 +361,17 @@ func (t *fakeTimer) Stop() bool {
 	}
 	return false
 }
+
+// TestImports checks the package's promise: the standard library and the root
+// package only, nothing under internal/.
+func TestImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p != "github.com/ccgw/ccgw" && p != "github.com/ccgw/ccgw/client" {
+			t.Errorf("client depends on %s", p)
+		}
+	}
+}
