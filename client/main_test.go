@@ -136,6 +136,7 @@ func start(dataDir string, flags ...string) (*gateway, error) {
 	g := &gateway{cmd: exec.Command(binary, args...), log: &procLog{}, exited: make(chan struct{})}
 	g.cmd.Env = append(os.Environ(), secretEnv+"="+string(pushSecret), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
+	dieWithParent(g.cmd)
 	if err := g.cmd.Start(); err != nil {
 		return nil, err
 	}
