@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	_ "embed"
 	"math"
 	"net/http"
 	"strconv"
@@ -46,11 +47,22 @@ type Admin struct {
 // adminPath is AdminPrefix as a route pattern's start.
 const adminPath = "/ccgw/v1"
 
-// adminTable returns the admin API's routes: the clock and journal with
+// openAPI is the OpenAPI 3.1 document of the vendor's interfaces and the admin
+// API, served as is at GET /ccgw/v1/openapi.json (openapi_test.go holds it to
+// the route tables and to real answers).
+//
+//go:embed openapi.json
+var openAPI []byte
+
+// adminTable returns the admin API's routes: the OpenAPI document, the clock and journal with
 // Config.Admin, the queue, call, rate and agent endpoints with Config.Calls.
 // Their names, "admin.<endpoint>", are what the request log and metrics show.
 func (s *Server) adminTable() []*route {
-	var rs []*route
+	rs := []*route{
+		r(http.MethodGet, "admin.openapi", adminPath+"/openapi.json", func(*call) reply {
+			return reply{code: ccgw.RetOK, raw: openAPI, rawType: "application/json"}
+		}),
+	}
 	if a := s.cfg.Admin; a != nil {
 		rs = append(rs,
 			r(http.MethodGet, "admin.clock", adminPath+"/clock", func(*call) reply {

@@ -22,6 +22,10 @@ type reply struct {
 	// authenticate is the WWW-Authenticate header of a 401
 	authenticate string
 	err          error // logged, never sent
+	// raw, if set, is sent as the body as is, with rawType as its Content-Type,
+	// instead of an envelope (GET /ccgw/v1/openapi.json)
+	raw     []byte
+	rawType string
 }
 
 // emptyResult is the reserved result, sent as {}.
@@ -87,6 +91,13 @@ func (s *Server) bareEnvelope(code ccgw.Retcode, msg string) ([]byte, error) {
 // write sends rep. It is the only function that writes a response body.
 func (s *Server) write(w http.ResponseWriter, rep reply) {
 	h := w.Header()
+	if rep.raw != nil {
+		h.Set("Content-Type", rep.rawType)
+		h.Set("Content-Length", strconv.Itoa(len(rep.raw)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(rep.raw)
+		return
+	}
 	h.Set("Content-Type", contentType)
 	if rep.setGUID != "" {
 		// Set directly: the spec's spelling, not Go's canonical "Set-Guid".

@@ -158,8 +158,8 @@ func TestAdminRoutesRefuseWrongMethod(t *testing.T) {
 			}
 		}
 	}
-	if seen != 11 {
-		t.Fatalf("%d admin routes, want 11", seen)
+	if seen != 12 {
+		t.Fatalf("%d admin routes, want 12", seen)
 	}
 	for _, p := range []string{"/ccgw/v1/", "/ccgw/v1", "/ccgw/v1/nothing", "/ccgw/v1/clock/advance/now", "/ccgw/v1/calls/1/2",
 		"/ccgw/v2/clock", "/ccgw/v1//", "/agentgateway/resource/onlineagent/1001", "/metricsx"} {
