@@ -187,8 +187,8 @@ func TestErrors(t *testing.T) {
 	ctx := context.Background()
 	c := newClient(t, gatewayURL)
 
-	_, err := c.Agent("1003").SignIn(ctx, client.SignInParams{PhoneNum: "70003"})
-	e := wantCode(t, "sign-in without a password", err, ccgw.RetLoginParam)
+	_, err := c.Agent("1003").SignIn(ctx, client.SignInParams{Password: "x"})
+	e := wantCode(t, "sign-in without a phone number", err, ccgw.RetLoginParam)
 	if e.Op != "login" || e.Message != ccgw.RetLoginParam.Message() || e.Status != 200 {
 		t.Errorf("error %+v", e)
 	}
@@ -329,7 +329,7 @@ func TestVoiceCall(t *testing.T) {
 	}
 	wantCode(t, "Answer with no call", a.Answer(ctx, ""), ccgw.RetAnswerNoCall)
 
-	resp, err := http.Post(g.root+"/ccgw/v1/calls", "application/json",
+	resp, err := http.Post(g.admin+"/ccgw/v1/calls", "application/json",
 		strings.NewReader(`{"skillId":1,"caller":"13912345678","callData":"order 4711"}`))
 	if err != nil {
 		t.Fatal(err)

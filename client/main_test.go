@@ -126,13 +126,14 @@ type gateway struct {
 	exited chan struct{}
 	url    string // the vendor base URL, http://127.0.0.1:port/agentgateway/resource
 	root   string // http://127.0.0.1:port
+	admin  string // the admin listener, http://127.0.0.1:port
 }
 
 // start runs ccgw in plain HTTP on a free loopback port with data in dataDir and
 // flags (which win over the defaults here), and waits up to 15 s for its
 // listening line.
 func start(dataDir string, flags ...string) (*gateway, error) {
-	args := append([]string{"--plaintext", "--addr", "127.0.0.1:0", "--data", dataDir}, flags...)
+	args := append([]string{"--plaintext", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data", dataDir}, flags...)
 	g := &gateway{cmd: exec.Command(binary, args...), log: &procLog{}, exited: make(chan struct{})}
 	g.cmd.Env = append(os.Environ(), secretEnv+"="+string(pushSecret), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
@@ -146,9 +147,10 @@ func start(dataDir string, flags ...string) (*gateway, error) {
 	}()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if addr := listeningAddr(g.log.String()); addr != "" {
+		if addr := listeningAddr(g.log.String(), " msg=listening "); addr != "" {
 			g.root = "http://" + addr
 			g.url = g.root + "/agentgateway/resource"
+			g.admin = "http://" + listeningAddr(g.log.String(), ` msg="admin listening" `)
 			return g, nil
 		}
 		select {
@@ -164,10 +166,11 @@ func start(dataDir string, flags ...string) (*gateway, error) {
 	}
 }
 
-// listeningAddr returns the addr of the "msg=listening" line in log, if any.
-func listeningAddr(log string) string {
+// listeningAddr returns the addr of the line with msg (" msg=listening ", the
+// vendor listener, logged after the admin listener's) in log, if any.
+func listeningAddr(log, msg string) string {
 	for _, line := range strings.Split(log, "\n") {
-		if !strings.Contains(line, " msg=listening ") {
+		if !strings.Contains(line, msg) {
 			continue
 		}
 		for _, f := range strings.Fields(line) {
