@@ -807,12 +807,14 @@ func (e *Engine) AcdStats(skills []int) []AcdStat {
 		qs := e.queueStats(id)
 		st := AcdStat{PilotNbr: e.cfg.AccessCode, DeviceNo: id, QueueSize: qs.Waiting,
 			QueueTime: int64(qs.LongestWait), SkillDescrip: sk.Name}
-		for _, s := range e.cfg.Sessions.BySkill(id) {
+		// Counted on the walk, not on a copy of every session of the skill.
+		e.cfg.Sessions.EachInSkill(id, 0, func(s ccgw.Session) bool {
 			st.LoggedOnAgents++
 			if s.State == ccgw.StateIdle && s.TalkRight && !e.busy(s.Agent) {
 				st.AvailAgents++
 			}
-		}
+			return true
+		})
 		out = append(out, st)
 	}
 	return out
