@@ -19,7 +19,11 @@ type reply struct {
 	guidHdr bool   // also send Guid: <guid> (sign-in)
 	status  int    // HTTP status; 0 means 200
 	allow   string // Allow header of a 405
-	err     error  // logged, never sent
+	// truncated says a list was cut at its cap (TruncatedHeader); next, if not
+	// "", is the cursor of the next page (NextHeader).
+	truncated bool
+	next      string
+	err       error // logged, never sent
 }
 
 // emptyResult is the reserved result, sent as {}.
@@ -94,6 +98,12 @@ func (s *Server) write(w http.ResponseWriter, rep reply) {
 	}
 	if rep.allow != "" {
 		h.Set("Allow", rep.allow)
+	}
+	if rep.truncated && rep.code == ccgw.RetOK {
+		h[TruncatedHeader] = []string{"true"}
+		if rep.next != "" {
+			h[NextHeader] = []string{rep.next}
+		}
 	}
 	msg := rep.code.Message()
 	if rep.code == ccgw.RetOK && rep.quiet {

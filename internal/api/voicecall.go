@@ -232,7 +232,8 @@ func (s *Server) queryWaitCallInfoBySkillId(c *call) reply {
 	if _, rep := s.signedIn(c); rep != nil {
 		return *rep
 	}
-	return ok(s.cfg.Calls.Waiting(skill))
+	calls, more := s.cfg.Calls.Waiting(skill, maxWaitingCalls)
+	return reply{code: ccgw.RetOK, result: calls, truncated: more}
 }
 
 // waitNum counts queued calls in the caller's configured skills, or (signedIn)

@@ -707,17 +707,20 @@ func (e *Engine) HeldCalls(id ccgw.AgentID) []CallInfo {
 	return out
 }
 
-// Waiting returns the calls waiting in skill's queue, oldest first.
-func (e *Engine) Waiting(skill int) []CallInfo {
+// Waiting returns the oldest max calls waiting in skill's queue, oldest first,
+// and whether more are waiting.
+func (e *Engine) Waiting(skill, max int) ([]CallInfo, bool) {
 	e.lock()
 	defer e.unlock()
 	out := []CallInfo{}
-	if q := e.queues[skill]; q != nil {
-		for _, c := range q.calls {
-			out = append(out, e.info(c))
-		}
+	q := e.queues[skill]
+	if q == nil {
+		return out, false
 	}
-	return out
+	for _, c := range q.calls[:min(max, len(q.calls))] {
+		out = append(out, e.info(c))
+	}
+	return out, len(q.calls) > max
 }
 
 // WaitNum returns how many calls wait in the given skills' queues.
