@@ -192,7 +192,8 @@ func (ts *tServer) do(tb testing.TB, method, path string, h hdr, body string) *t
 func mustValidResponse(tb testing.TB, what string, status int, h http.Header, body []byte) {
 	tb.Helper()
 	switch status {
-	case http.StatusOK, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusServiceUnavailable:
+	case http.StatusOK, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusServiceUnavailable,
+		http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
 	default:
 		tb.Fatalf("%s: status %d", what, status)
 	}

@@ -21,9 +21,11 @@ type reply struct {
 	allow   string // Allow header of a 405
 	// truncated says a list was cut at its cap (TruncatedHeader); next, if not
 	// "", is the cursor of the next page (NextHeader).
-	truncated bool
-	next      string
-	err       error // logged, never sent
+	truncated  bool
+	next       string
+	close      bool  // Connection: close (the body was not read)
+	retryAfter int   // Retry-After, in seconds; 0: none
+	err        error // logged, never sent
 }
 
 // emptyResult is the reserved result, sent as {}.
@@ -98,6 +100,12 @@ func (s *Server) write(w http.ResponseWriter, rep reply) {
 	}
 	if rep.allow != "" {
 		h.Set("Allow", rep.allow)
+	}
+	if rep.close {
+		h.Set("Connection", "close")
+	}
+	if rep.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(rep.retryAfter))
 	}
 	if rep.truncated && rep.code == ccgw.RetOK {
 		h[TruncatedHeader] = []string{"true"}
