@@ -27,6 +27,7 @@ import (
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/event"
 	"github.com/ccgw/ccgw/internal/metrics"
+	"github.com/ccgw/ccgw/internal/netlimit"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/prometheus/client_golang/prometheus"
@@ -218,23 +219,30 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", c.Addr)
+	inner, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		st.Close()
 		return err
 	}
+	ln := netlimit.PerIP(inner, c.Limits.MaxConnsPerIP)
 	m.ln = ln
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats, Receivers: pusher.Receivers})
+	var handler *api.Server
+	refused := func() metrics.Refused {
+		r := handler.Refused()
+		return metrics.Refused{ConnsPerIP: ln.Refused(), PollsPerIP: r.Polls, BodyTooLarge: r.Bodies}
+	}
+	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats, Receivers: pusher.Receivers,
+		Refused: refused})
 	if err != nil {
 		ln.Close()
 		st.Close()
 		return err
 	}
-	handler := api.New(api.Config{
+	handler = api.New(api.Config{
 		Sessions:   sm,
 		Directory:  dir,
 		PollWait:   c.PollWait,
@@ -248,6 +256,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Observe:    met.ObserveRequest,
 
 		TrustCallback: trust.Allows,
+		MaxPollsPerIP: c.Limits.MaxPollsPerIP,
+		WriteTimeout:  c.Limits.WriteTimeout,
 	})
 	if c.Pprof != "" {
 		if err := m.servePprof(c.Pprof); err != nil {
@@ -258,9 +268,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.srv = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: headerTimeout(c.Limits.ReadTimeout),
+		ReadTimeout:       c.Limits.ReadTimeout,
+		WriteTimeout:      c.Limits.WriteTimeout,
+		IdleTimeout:       c.Limits.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return runCtx },
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}
@@ -295,6 +307,18 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// maxHeaderBytes caps a request's headers (net/http allows 4 KiB more).
+const maxHeaderBytes = 64 << 10
+
+// headerTimeout is the time to read a request's headers: 10 s, or the read
+// timeout if that is shorter (and set).
+func headerTimeout(read time.Duration) time.Duration {
+	if read > 0 && read < 10*time.Second {
+		return read
+	}
+	return 10 * time.Second
 }
 
 // loadPushCA returns the system's CA pool with the certificates of PEM file

@@ -29,6 +29,8 @@ func TestParseFlags(t *testing.T) {
 				GUIDInterval: 60 * time.Second, GUIDTimeout: 120 * time.Second,
 				NodeName: "AgentGateway0", QueueSize: 1000, LogLevel: "info", GCPercent: 200,
 				TimeoutDetection: "on",
+				Limits: LimitFlags{MaxConnsPerIP: 1024, MaxPollsPerIP: 512, ReadTimeout: 30 * time.Second,
+					WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
 			}
 			got := c
 			got.Push, got.Sim, got.Store = PushFlags{}, SimFlags{}, ""
@@ -80,6 +82,15 @@ func TestParseFlags(t *testing.T) {
 		{name: "zero guid interval", args: []string{"--guid-interval", "0s"}, wantErr: "--guid-"},
 		{name: "zero queue", args: []string{"--queue-size", "0"}, wantErr: "--queue-size"},
 		{name: "node name with space", args: []string{"--node-name", "a b"}, wantErr: "--node-name"},
+		{name: "limits", args: []string{"--max-conns-per-ip", "0", "--max-polls-per-ip", "3", "--read-timeout", "0",
+			"--write-timeout", "5s", "--idle-timeout", "1m"}, check: func(t *testing.T, c Config) {
+			if want := (LimitFlags{MaxPollsPerIP: 3, WriteTimeout: 5 * time.Second, IdleTimeout: time.Minute}); c.Limits != want {
+				t.Errorf("Limits %+v, want %+v", c.Limits, want)
+			}
+		}},
+		{name: "negative conns per ip", args: []string{"--max-conns-per-ip", "-1"}, wantErr: "--max-conns-per-ip"},
+		{name: "negative polls per ip", args: []string{"--max-polls-per-ip", "-1"}, wantErr: "--max-polls-per-ip"},
+		{name: "negative read timeout", args: []string{"--read-timeout", "-1s"}, wantErr: "--read-timeout"},
 		{name: "extra argument", args: []string{"--plaintext", "serve"}, wantErr: `unexpected argument "serve"`},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
 	}
