@@ -47,6 +47,9 @@ type Config struct {
 	Store           string
 	Scenario        string // a simulated call centre to set up (sim.LoadScenario)
 	Limits          LimitFlags
+	// DataRecover moves a damaged data file aside (ccgw.db.damaged-<time>) and
+	// starts empty, where ccgw would refuse to start.
+	DataRecover bool
 }
 
 // LimitFlags bound what one client can hold of the server (docs/security.md).
@@ -186,6 +189,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.DurationVar(&c.Limits.ReadTimeout, "read-timeout", c.Limits.ReadTimeout, "time to read a whole request, headers and body (headers: at most 10s); 0: none")
 	fs.DurationVar(&c.Limits.WriteTimeout, "write-timeout", c.Limits.WriteTimeout, "time to answer a request from its start; a held poll adds its wait; 0: none")
 	fs.DurationVar(&c.Limits.IdleTimeout, "idle-timeout", c.Limits.IdleTimeout, "a keep-alive connection idle this long is closed; 0: none")
+	fs.BoolVar(&c.DataRecover, "data-recover", c.DataRecover, "if the data file is damaged, move it aside (ccgw.db.damaged-<time>) and start empty instead of refusing to start")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

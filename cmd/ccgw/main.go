@@ -30,6 +30,7 @@ import (
 	"github.com/ccgw/ccgw/internal/netlimit"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
+	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -56,6 +57,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := m.Run(ctx); err != nil {
+		if line, ok := damagedLine(err, m.Config.DataRecover); ok {
+			fmt.Fprintln(os.Stderr, line) // one line an operator acts on; not a log record
+			os.Exit(1)
+		}
 		m.Log.Error("start failed", "err", err)
 		os.Exit(1)
 	}
@@ -65,6 +70,19 @@ func main() {
 		m.Log.Error("shutdown", "err", err)
 		os.Exit(1)
 	}
+}
+
+// damagedLine returns the line main prints when err says the data file is
+// damaged, and whether it does.
+func damagedLine(err error, recovering bool) (string, bool) {
+	var dmg *bolt.DamagedError
+	if !errors.As(err, &dmg) {
+		return "", false
+	}
+	if recovering {
+		return fmt.Sprintf("ccgw: data file %s is damaged (%s) and --data-recover could not set it aside; move it away by hand", dmg.Path, dmg.Reason), true
+	}
+	return fmt.Sprintf("ccgw: data file %s is damaged (%s); start with --data-recover to move it aside and start empty", dmg.Path, dmg.Reason), true
 }
 
 // baselineServerMain is main for the hidden `ccgw bench-baseline-server`. It

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -222,5 +225,33 @@ func TestMainRunCloseRestore(t *testing.T) {
 	}
 	if err := m2.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
+	}
+}
+
+func TestDamagedLine(t *testing.T) {
+	dmg := fmt.Errorf("open: %w", &bolt.DamagedError{Path: "ccgw-data/ccgw.db", Reason: "0 bytes"})
+	for _, tc := range []struct {
+		err        error
+		recovering bool
+		want       string
+	}{
+		{dmg, false, "ccgw: data file ccgw-data/ccgw.db is damaged (0 bytes); start with --data-recover to move it aside and start empty"},
+		{dmg, true, "ccgw: data file ccgw-data/ccgw.db is damaged (0 bytes) and --data-recover could not set it aside; move it away by hand"},
+		{errors.New("listen: address in use"), false, ""},
+	} {
+		got, ok := damagedLine(tc.err, tc.recovering)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("damagedLine(%v, %v) = %q, %v; want %q", tc.err, tc.recovering, got, ok, tc.want)
+		}
+	}
+}
+
+func TestHeaderTimeout(t *testing.T) {
+	for read, want := range map[time.Duration]time.Duration{
+		0: 10 * time.Second, time.Second: time.Second, 10 * time.Second: 10 * time.Second, time.Minute: 10 * time.Second,
+	} {
+		if got := headerTimeout(read); got != want {
+			t.Errorf("headerTimeout(%v) = %v, want %v", read, got, want)
+		}
 	}
 }
