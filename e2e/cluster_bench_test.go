@@ -247,7 +247,7 @@ func (p *quietProc) url(path string) string {
 // for its listening line.
 func startQuiet(b *testing.B, extra ...string) *quietProc {
 	b.Helper()
-	args := append([]string{"--addr", "127.0.0.1:0", "--plaintext", "--heartbeat-timeout", "2m", "--data", b.TempDir()}, extra...)
+	args := append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "off", "--plaintext", "--heartbeat-timeout", "2m", "--data", b.TempDir()}, extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
 	w := &listenWatcher{found: make(chan string, 1)}

@@ -119,7 +119,7 @@ func runData(t *testing.T, dir string, args ...string) exitRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append([]string{"--addr", "127.0.0.1:0", "--plaintext", "--data", dir}, args...)...)
+	cmd := exec.CommandContext(ctx, binary, append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "off", "--plaintext", "--data", dir}, args...)...)
 	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
 	var out lockedBuffer
 	cmd.Stderr, cmd.Stdout = &out, &out

@@ -71,7 +71,7 @@ func TestRotatedGUIDSurvivesKill(t *testing.T) {
 }
 
 // TestGCPercent checks that the binary sets the collector's target from
-// --gc-percent (default 200), as /metrics reports it.
+// --gc-percent (default 200), as /metrics (on the admin listener) reports it.
 func TestGCPercent(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -79,7 +79,7 @@ func TestGCPercent(t *testing.T) {
 		want string
 	}{{nil, "go_gc_gogc_percent 200"}, {[]string{"--gc-percent", "300"}, "go_gc_gogc_percent 300"}} {
 		p := startGateway(t, t.TempDir(), tt.args...)
-		resp, err := p.client.Get(p.scheme + "://" + p.addr + "/metrics")
+		resp, err := p.client.Get(p.adminURL("/metrics"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -246,12 +246,17 @@ type proc struct {
 	certSHA   string
 	restored  int
 	client    *http.Client
+
+	// The admin listener (admin API, /metrics), from its msg="admin listening"
+	// line; adminAddr is "" when it is off.
+	adminAddr   string
+	adminScheme string
 }
 
-// startGateway runs ccgw over plain HTTP on a free loopback port with a 2s
-// heartbeat timeout and data in dataDir, plus extra flags (which win over the
-// defaults here), and waits for its listening line. The process is killed when
-// the test ends.
+// startGateway runs ccgw over plain HTTP on a free loopback port, with its admin
+// listener on another, a 2s heartbeat timeout and data in dataDir, plus extra
+// flags (which win over the defaults here), and waits for its listening line.
+// The process is killed when the test ends.
 func startGateway(tb testing.TB, dataDir string, extra ...string) *proc {
 	tb.Helper()
 	return start(tb, dataDir, append([]string{"--plaintext"}, extra...))
@@ -265,12 +270,13 @@ func startHTTPS(tb testing.TB, dataDir string, extra ...string) *proc {
 
 func start(tb testing.TB, dataDir string, extra []string) *proc {
 	tb.Helper()
-	args := []string{"--addr", "127.0.0.1:0", "--heartbeat-timeout", "2s", "--poll-wait", "500ms", "--data", dataDir}
+	args := []string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--heartbeat-timeout", "2s", "--poll-wait", "500ms", "--data", dataDir}
 	return startArgs(tb, dataDir, append(args, extra...))
 }
 
 // startArgs runs ccgw with exactly args (which must make it listen on a free
-// loopback port and log that) and waits for its listening line.
+// loopback port and log that) and waits for its listening line. The admin
+// listener, if any, logs its line before that one.
 func startArgs(tb testing.TB, dataDir string, args []string) *proc {
 	tb.Helper()
 	p := &proc{tb: tb, data: dataDir, log: &lineLog{}, exited: make(chan struct{})}
@@ -324,6 +330,9 @@ func startArgs(tb testing.TB, dataDir string, args []string) *proc {
 		tb.Fatalf("listening line without restored=N: %s", p.listening.raw)
 	}
 	p.restored = n
+	if ls := p.log.find("msg", "admin listening"); len(ls) > 0 {
+		p.adminAddr, p.adminScheme = ls[0].attr["addr"], ls[0].attr["scheme"]
+	}
 	p.client = p.newClient(nil)
 	tb.Cleanup(p.client.CloseIdleConnections)
 	return p
@@ -422,6 +431,16 @@ func (p *proc) url(path string) string {
 		path = "/agentgateway/resource/" + path
 	}
 	return p.scheme + "://" + p.addr + path
+}
+
+// adminURL returns the full URL of path (starting with "/") on p's admin
+// listener; it fails the test if p has none.
+func (p *proc) adminURL(path string) string {
+	p.tb.Helper()
+	if p.adminAddr == "" {
+		p.tb.Fatalf("ccgw pid %d logged no admin listener", p.cmd.Process.Pid)
+	}
+	return p.adminScheme + "://" + p.adminAddr + path
 }
 
 // envelope is the gateway's response body.

@@ -159,7 +159,7 @@ func TestE2EConnsPerIP(t *testing.T) {
 	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error { // a place for /metrics
 		c := p.newClient(nil)
 		defer c.CloseIdleConnections()
-		r, err := send(context.Background(), c, http.MethodGet, p.url("/metrics"), "", "")
+		r, err := send(context.Background(), c, http.MethodGet, p.adminURL("/metrics"), "", "")
 		if err != nil {
 			return err
 		}
@@ -174,7 +174,7 @@ func TestE2EConnsPerIP(t *testing.T) {
 // metric returns the value of the exposition line that starts with name.
 func metric(tb testing.TB, p *proc, name string) float64 {
 	tb.Helper()
-	r := call(tb, p.client, http.MethodGet, p.url("/metrics"), "", "")
+	r := call(tb, p.client, http.MethodGet, p.adminURL("/metrics"), "", "")
 	for _, line := range strings.Split(string(r.body), "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)

@@ -102,10 +102,11 @@ func TestScenarioVirtualClock(t *testing.T) {
 	}
 }
 
-// admin calls the admin API at /ccgw/v1/path and decodes its result into out.
+// admin calls the admin API at /ccgw/v1/path on p's admin listener and decodes
+// its result into out.
 func (p *proc) admin(tb testing.TB, method, path, body string, out any) {
 	tb.Helper()
-	r := call(tb, p.client, method, p.url("/ccgw/v1/"+path), "", body)
+	r := call(tb, p.client, method, p.adminURL("/ccgw/v1/"+path), "", body)
 	if r.status != http.StatusOK || r.env.Retcode != "0" {
 		tb.Fatalf("%s /ccgw/v1/%s: HTTP %d %s", method, path, r.status, r.body)
 	}

@@ -92,7 +92,7 @@ func writeProps(tb testing.TB, lines ...string) string {
 func startWithProps(tb testing.TB, props string, extra ...string) *proc {
 	tb.Helper()
 	dir := tb.TempDir()
-	return startArgs(tb, dir, append([]string{"--addr", "127.0.0.1:0", "--plaintext", "--data", dir,
+	return startArgs(tb, dir, append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--plaintext", "--data", dir,
 		"--basic-properties", props}, extra...))
 }
 
@@ -311,7 +311,7 @@ func TestPushCA(t *testing.T) {
 	without := startWithProps(t, writeProps(t, "AUTHMODE = 1", "EVENT_PUSH_FAIL_INTERVALTIME = 200"))
 	without.signIn(t, "1002", pushLogin(sink.url()))
 	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
-		r, err := without.client.Get("http://" + without.addr + "/metrics")
+		r, err := without.client.Get(without.adminURL("/metrics"))
 		if err != nil {
 			return err
 		}

@@ -20,7 +20,8 @@ const benchUsage = `usage: ccgw bench [flags]
 Signs agents in to a running gateway, heartbeats each once per interval (spread
 evenly over it) on a bounded pool of keep-alive connections for the duration,
 signs them out and reports requests/s, handShake latency percentiles, retcodes,
-false sign-outs and the gateway's RSS (from its /metrics). With --baseline it
+false sign-outs and the gateway's RSS (from /metrics on its admin listener,
+--metrics-url). With --baseline it
 then runs the same load against a bare net/http server and prints ccgw's ratios
 to it. Exits 1 if an agent could not sign in, a request failed or an agent was
 falsely signed out.
@@ -66,6 +67,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 func parseBenchFlags(args []string, stderr io.Writer) (loadtest.Config, error) {
 	c := loadtest.Config{
 		URL:        "https://127.0.0.1:8043",
+		MetricsURL: "http://127.0.0.1:8044",
 		Agents:     10000,
 		FirstAgent: 101,
 		Interval:   30 * time.Second,
@@ -79,6 +81,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (loadtest.Config, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.URL, "url", c.URL, "gateway `URL`, scheme://host:port")
+	fs.StringVar(&c.MetricsURL, "metrics-url", c.MetricsURL, "the gateway's admin listener (--admin-addr) `URL`, scheme://host:port, for its /metrics")
+	tokenEnv := fs.String("metrics-token-env", "", "name of an environment `VAR` holding the gateway's admin bearer token (its --admin-token-env)")
 	fs.IntVar(&c.Agents, "agents", c.Agents, "agents to sign in and keep alive")
 	fs.IntVar(&c.FirstAgent, "first-agent", c.FirstAgent, "work number of the first agent; the others follow it")
 	fs.DurationVar(&c.Interval, "interval", c.Interval, "heartbeat interval of each agent")
@@ -92,6 +96,11 @@ func parseBenchFlags(args []string, stderr io.Writer) (loadtest.Config, error) {
 	inProcess := fs.Bool("baseline-in-process", false, "like --baseline, but run the bare server inside the bench process, sharing its Go scheduler with the load generator")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if *tokenEnv != "" {
+		if c.MetricsToken = os.Getenv(*tokenEnv); c.MetricsToken == "" {
+			return c, fmt.Errorf("--metrics-token-env: $%s is empty", *tokenEnv)
+		}
 	}
 	if *inProcess {
 		c.Baseline = true // and StartBaseline nil: in this process

@@ -25,10 +25,17 @@ func TestParseBenchFlags(t *testing.T) {
 	}
 	d, err := parseBenchFlags(nil, io.Discard)
 	if err != nil || d.Agents != 10000 || d.Conns != 64 || d.Interval != 30*time.Second || d.FirstAgent != 101 ||
-		d.Baseline || d.StartBaseline != nil {
+		d.Baseline || d.StartBaseline != nil || d.MetricsURL != "http://127.0.0.1:8044" || d.MetricsToken != "" {
 		t.Errorf("defaults %+v, %v", d, err)
 	}
-	for _, bad := range [][]string{{"--agents", "0"}, {"--conns", "0"}, {"--interval", "0s"}, {"--duration", "-1s"}, {"extra"}, {"--nope"}} {
+	// The gateway's metrics are on its admin listener, with its token.
+	t.Setenv("CCGW_TEST_BENCH_TOKEN", "0123456789abcdef")
+	m, err := parseBenchFlags([]string{"--metrics-url", "http://127.0.0.1:18044", "--metrics-token-env", "CCGW_TEST_BENCH_TOKEN"}, io.Discard)
+	if err != nil || m.MetricsURL != "http://127.0.0.1:18044" || m.MetricsToken != "0123456789abcdef" {
+		t.Errorf("--metrics-url, --metrics-token-env: %+v, %v", m, err)
+	}
+	for _, bad := range [][]string{{"--agents", "0"}, {"--conns", "0"}, {"--interval", "0s"}, {"--duration", "-1s"}, {"extra"}, {"--nope"},
+		{"--metrics-token-env", "CCGW_TEST_NO_SUCH_VAR"}} {
 		if _, err := parseBenchFlags(bad, io.Discard); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +17,14 @@ import (
 
 // Config is the command line.
 type Config struct {
-	Addr             string
+	Addr string
+	// AdminAddr is the admin listener's address: the admin API (/ccgw/v1/),
+	// /metrics, /healthz and /readyz; AdminOff: none. Not a loopback address, it
+	// needs AdminTokenEnv.
+	AdminAddr string
+	// AdminTokenEnv names the environment variable that holds the bearer token
+	// every admin request must then carry.
+	AdminTokenEnv    string
 	Data             string
 	HeartbeatTimeout time.Duration
 	// PollModeTimeout and PushModeTimeout are the timeouts of poll-mode
@@ -32,21 +41,24 @@ type Config struct {
 	BasicProperties string
 	Plaintext       bool
 	Cert, Key       string
-	Agents          string
-	AuthMode        string
-	GUIDInterval    time.Duration
-	GUIDTimeout     time.Duration
-	NodeName        string
-	QueueSize       int
-	LogLevel        string
-	RestTimeout     string
-	Push            PushFlags
-	Pprof           string
-	GCPercent       int // the collector's GOGC; 0 leaves GOGC as the environment sets it
-	Sim             SimFlags
-	Store           string
-	Scenario        string // a simulated call centre to set up (sim.LoadScenario)
-	Limits          LimitFlags
+	// AllowOpenKey starts with a TLS key file that group or others may read,
+	// with a warning, instead of refusing it.
+	AllowOpenKey bool
+	Agents       string
+	AuthMode     string
+	GUIDInterval time.Duration
+	GUIDTimeout  time.Duration
+	NodeName     string
+	QueueSize    int
+	LogLevel     string
+	RestTimeout  string
+	Push         PushFlags
+	Pprof        string
+	GCPercent    int // the collector's GOGC; 0 leaves GOGC as the environment sets it
+	Sim          SimFlags
+	Store        string
+	Scenario     string // a simulated call centre to set up (sim.LoadScenario)
+	Limits       LimitFlags
 	// DataRecover moves a damaged data file aside (ccgw.db.damaged-<time>) and
 	// starts empty, where ccgw would refuse to start.
 	DataRecover bool
@@ -114,6 +126,7 @@ type PushFlags struct {
 func NewMain() *Main {
 	return &Main{Stderr: os.Stderr, Config: Config{
 		Addr:             "127.0.0.1:8043",
+		AdminAddr:        "127.0.0.1:8044",
 		Data:             "./ccgw-data",
 		HeartbeatTimeout: 2 * time.Minute,
 		PollWait:         10 * time.Second,
@@ -143,7 +156,9 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	c := &m.Config
 	fs := flag.NewFlagSet("ccgw", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address `HOST:PORT`")
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address `HOST:PORT` of the vendor's API")
+	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "admin listener `HOST:PORT` (admin API /ccgw/v1/, /metrics, health), or off; not loopback, it needs --admin-token-env and is served over TLS unless --plaintext")
+	fs.StringVar(&c.AdminTokenEnv, "admin-token-env", c.AdminTokenEnv, "name of an environment `VAR` holding a bearer token (16 characters or more) every admin request must carry")
 	fs.StringVar(&c.Data, "data", c.Data, "data `DIR` (sessions, generated certificate)")
 	fs.StringVar(&c.Store, "store", c.Store, "where sessions live: bolt (embedded, in --data) or redis://HOST:PORT/DB (several nodes)")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", c.HeartbeatTimeout, "sign an agent out after this long without heartbeat or poll")
@@ -154,7 +169,8 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&c.BasicProperties, "basic-properties", c.BasicProperties, "vendor basic.properties `FILE`: its keys set the flags not given on the command line")
 	fs.BoolVar(&c.Plaintext, "plaintext", c.Plaintext, "serve HTTP instead of HTTPS")
 	fs.StringVar(&c.Cert, "cert", c.Cert, "TLS certificate `FILE` (PEM)")
-	fs.StringVar(&c.Key, "key", c.Key, "TLS key `FILE` (PEM)")
+	fs.StringVar(&c.Key, "key", c.Key, "TLS key `FILE` (PEM); refused if group or others may read it")
+	fs.BoolVar(&c.AllowOpenKey, "allow-open-key", c.AllowOpenKey, "start with a TLS key file that group or others may read (logged as a warning)")
 	fs.StringVar(&c.Agents, "agents", c.Agents, "agent directory `FILE` (JSON); default: every work number, any password")
 	fs.StringVar(&c.AuthMode, "auth-mode", c.AuthMode, "GUID authentication: static (AUTHMODE 1) or dynamic (AUTHMODE 2)")
 	fs.DurationVar(&c.GUIDInterval, "guid-interval", c.GUIDInterval, "dynamic auth: GUID refresh period (GUIDINTERVAL)")
@@ -242,6 +258,8 @@ func (c *Config) validate() error {
 		return errors.New("--push-retry-interval and --push-fail-total must be positive")
 	case (c.Cert == "") != (c.Key == ""):
 		return errors.New("--cert and --key go together")
+	case c.Plaintext && c.Cert != "":
+		return errors.New("--cert and --key serve HTTPS: they cannot go with --plaintext")
 	case c.AuthMode != "static" && c.AuthMode != "dynamic":
 		return fmt.Errorf("--auth-mode %q: want static or dynamic", c.AuthMode)
 	case c.GUIDInterval <= 0 || c.GUIDTimeout <= c.GUIDInterval:
@@ -271,5 +289,52 @@ func (c *Config) validate() error {
 	case c.NodeName == "" || strings.ContainsAny(c.NodeName, " ;,\"="):
 		return errors.New("--node-name must be a plain word")
 	}
+	return c.validateAdmin()
+}
+
+// AdminOff is the --admin-addr that starts no admin listener.
+const AdminOff = "off"
+
+// minAdminToken is the shortest admin token taken, in bytes.
+const minAdminToken = 16
+
+// validateAdmin checks --admin-addr and --admin-token-env: an address that is
+// not loopback needs a token, and a token named must be set and long enough.
+func (c *Config) validateAdmin() error {
+	if c.AdminTokenEnv != "" {
+		switch tok := os.Getenv(c.AdminTokenEnv); {
+		case tok == "":
+			return fmt.Errorf("--admin-token-env: $%s is empty", c.AdminTokenEnv)
+		case len(tok) < minAdminToken:
+			return fmt.Errorf("--admin-token-env: $%s holds %d characters; want at least %d", c.AdminTokenEnv, len(tok), minAdminToken)
+		}
+	}
+	if c.AdminAddr == AdminOff {
+		return nil
+	}
+	loop, err := loopback(c.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("--admin-addr %q: %w (or off)", c.AdminAddr, err)
+	}
+	if !loop && c.AdminTokenEnv == "" {
+		return fmt.Errorf("--admin-addr %s is not a loopback address: anyone who reaches it could drive the simulator and read every agent's events; set --admin-token-env VAR (a bearer token every admin request must carry), or listen on 127.0.0.1", c.AdminAddr)
+	}
 	return nil
+}
+
+// loopback reports whether addr (HOST:PORT) names a loopback host: localhost,
+// or a loopback IP. An empty host (every interface) is not one.
+func loopback(addr string) (bool, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, err
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return false, fmt.Errorf("port %q: want 0 to 65535", port)
+	}
+	if host == "localhost" {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
 }

@@ -109,6 +109,9 @@ type Main struct {
 	srv       *http.Server
 	pprofSrv  *http.Server
 	ln        net.Listener
+	adminSrv  *http.Server // nil with --admin-addr off
+	adminLn   net.Listener
+	adminTLS  *tls.Config // nil: plain HTTP
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	once      sync.Once
@@ -231,14 +234,19 @@ func (m *Main) Run(ctx context.Context) error {
 	var tlsConf *tls.Config
 	var fingerprint string
 	if !c.Plaintext {
-		tlsConf, fingerprint, err = loadTLS(c)
+		tlsConf, fingerprint, err = loadTLS(c, m.Log)
 		if err != nil {
 			st.Close()
 			return err
 		}
 	}
+	if err := m.listenAdmin(c, tlsConf); err != nil {
+		st.Close()
+		return err
+	}
 	inner, err := net.Listen("tcp", c.Addr)
 	if err != nil {
+		m.closeAdminLn()
 		st.Close()
 		return err
 	}
@@ -257,6 +265,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Refused: refused})
 	if err != nil {
 		ln.Close()
+		m.closeAdminLn()
 		st.Close()
 		return err
 	}
@@ -271,6 +280,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Clock:      clk,
 		Admin:      &api.Admin{Journal: journal, Virtual: virtual, Now: clk.Now},
 		Metrics:    metrics.Handler(reg),
+		AdminToken: adminToken(c),
 		Observe:    met.ObserveRequest,
 
 		TrustCallback: trust.Allows,
@@ -280,6 +290,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if c.Pprof != "" {
 		if err := m.servePprof(c.Pprof); err != nil {
 			ln.Close()
+			m.closeAdminLn()
 			st.Close()
 			return err
 		}
@@ -307,6 +318,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	pusher.Start()
 	be.notifyAll()
+	m.serveAdmin(runCtx, handler.AdminHandler())
 	m.wg.Add(2)
 	go func() {
 		defer m.wg.Done()
@@ -362,11 +374,11 @@ func loadPushCA(path string) (*x509.CertPool, error) {
 
 // servePprof serves net/http/pprof on addr, which must be a loopback address.
 func (m *Main) servePprof(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
+	loop, err := loopback(addr)
 	if err != nil {
 		return fmt.Errorf("--pprof: %w", err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !loop {
 		return fmt.Errorf("--pprof %s: only a loopback address is allowed", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -387,6 +399,13 @@ func (m *Main) servePprof(addr string) error {
 
 var clockReal = clock.Real{}
 
+// closeAdminLn closes the admin listener of a start that failed.
+func (m *Main) closeAdminLn() {
+	if m.adminLn != nil {
+		m.adminLn.Close()
+	}
+}
+
 // Addr returns the address the gateway listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
@@ -404,6 +423,11 @@ func (m *Main) Close() error {
 			m.pprofSrv.Close()
 		}
 		err := m.srv.Shutdown(ctx)
+		if m.adminSrv != nil {
+			if aerr := m.adminSrv.Shutdown(ctx); err == nil {
+				err = aerr
+			}
+		}
 		m.wg.Wait()
 		m.pusher.Close()
 		m.be.flush()

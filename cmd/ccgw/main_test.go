@@ -27,7 +27,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "defaults", check: func(t *testing.T, c Config) {
 			// The README's flag table (push flags are not in it).
 			want := Config{
-				Addr: "127.0.0.1:8043", Data: "./ccgw-data", HeartbeatTimeout: 2 * time.Minute,
+				Addr: "127.0.0.1:8043", AdminAddr: "127.0.0.1:8044", Data: "./ccgw-data", HeartbeatTimeout: 2 * time.Minute,
 				PollWait: 10 * time.Second, AuthMode: "dynamic", RestTimeout: "remind",
 				GUIDInterval: 60 * time.Second, GUIDTimeout: 120 * time.Second,
 				NodeName: "AgentGateway0", QueueSize: 1000, LogLevel: "info", GCPercent: 200,
@@ -95,8 +95,38 @@ func TestParseFlags(t *testing.T) {
 		{name: "negative polls per ip", args: []string{"--max-polls-per-ip", "-1"}, wantErr: "--max-polls-per-ip"},
 		{name: "negative read timeout", args: []string{"--read-timeout", "-1s"}, wantErr: "--read-timeout"},
 		{name: "extra argument", args: []string{"--plaintext", "serve"}, wantErr: `unexpected argument "serve"`},
+		{name: "plaintext with cert", args: []string{"--plaintext", "--cert", "c.pem", "--key", "k.pem"}, wantErr: "cannot go with --plaintext"},
+		{name: "allow open key", args: []string{"--cert", "c.pem", "--key", "k.pem", "--allow-open-key"}, check: func(t *testing.T, c Config) {
+			if !c.AllowOpenKey {
+				t.Error("AllowOpenKey false")
+			}
+		}},
+		{name: "admin off", args: []string{"--admin-addr", "off"}, check: func(t *testing.T, c Config) {
+			if c.AdminAddr != AdminOff {
+				t.Errorf("AdminAddr %q", c.AdminAddr)
+			}
+		}},
+		{name: "admin on loopback without token", args: []string{"--admin-addr", "127.0.0.1:0"}},
+		{name: "admin on localhost", args: []string{"--admin-addr", "localhost:9000"}},
+		{name: "admin on IPv6 loopback", args: []string{"--admin-addr", "[::1]:9000"}},
+		{name: "admin on every interface without token", args: []string{"--admin-addr", ":8044"}, wantErr: "--admin-token-env"},
+		{name: "admin on 0.0.0.0 without token", args: []string{"--admin-addr", "0.0.0.0:8044"}, wantErr: "is not a loopback address"},
+		{name: "admin on a LAN address without token", args: []string{"--admin-addr", "192.0.2.10:8044"}, wantErr: "--admin-token-env"},
+		{name: "admin on a host name without token", args: []string{"--admin-addr", "gateway.example:8044"}, wantErr: "--admin-token-env"},
+		{name: "admin not loopback with token", args: []string{"--admin-addr", "0.0.0.0:8044", "--admin-token-env", "CCGW_TEST_ADMIN_TOKEN"},
+			check: func(t *testing.T, c Config) {
+				if c.AdminAddr != "0.0.0.0:8044" || c.AdminTokenEnv != "CCGW_TEST_ADMIN_TOKEN" {
+					t.Errorf("got %+v", c)
+				}
+			}},
+		{name: "admin token unset", args: []string{"--admin-token-env", "CCGW_TEST_NO_SUCH_VAR"}, wantErr: "$CCGW_TEST_NO_SUCH_VAR is empty"},
+		{name: "admin token short", args: []string{"--admin-token-env", "CCGW_TEST_SHORT_TOKEN"}, wantErr: "want at least 16"},
+		{name: "admin addr without port", args: []string{"--admin-addr", "127.0.0.1"}, wantErr: "--admin-addr"},
+		{name: "admin addr bad port", args: []string{"--admin-addr", "127.0.0.1:http"}, wantErr: "--admin-addr"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
 	}
+	t.Setenv("CCGW_TEST_ADMIN_TOKEN", "0123456789abcdef")
+	t.Setenv("CCGW_TEST_SHORT_TOKEN", "0123456789abcde")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := NewMain()
@@ -151,7 +181,7 @@ func (s *syncBuffer) String() string {
 func runMain(t *testing.T, data string) (*Main, *syncBuffer) {
 	t.Helper()
 	m := NewMain()
-	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--plaintext", "--data", data}, io.Discard); err != nil {
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--plaintext", "--data", data}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
@@ -253,5 +283,62 @@ func TestHeaderTimeout(t *testing.T) {
 		if got := headerTimeout(read); got != want {
 			t.Errorf("headerTimeout(%v) = %v, want %v", read, got, want)
 		}
+	}
+}
+
+// TestMainAdminListener: Run opens the admin listener (--admin-addr), logs it
+// as msg="admin listening", and serves the admin API and /metrics there only;
+// /healthz is on both listeners.
+func TestMainAdminListener(t *testing.T) {
+	c := &http.Client{Timeout: 10 * time.Second}
+	defer c.CloseIdleConnections()
+	m, logs := runMain(t, t.TempDir())
+	if m.AdminAddr() == "" || m.AdminAddr() == m.Addr() {
+		t.Fatalf("admin address %q (vendor %q)", m.AdminAddr(), m.Addr())
+	}
+	if want := `msg="admin listening" addr=` + m.AdminAddr() + " scheme=http auth=none"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs)
+	}
+	for _, tc := range []struct {
+		addr, path string
+		want       int
+	}{
+		{m.AdminAddr(), "/ccgw/v1/clock", http.StatusOK},
+		{m.AdminAddr(), "/metrics", http.StatusOK},
+		{m.AdminAddr(), "/healthz", http.StatusOK},
+		{m.AdminAddr(), "/readyz", http.StatusOK},
+		{m.Addr(), "/ccgw/v1/clock", http.StatusNotFound},
+		{m.Addr(), "/metrics", http.StatusNotFound},
+		{m.Addr(), "/healthz", http.StatusOK},
+		{m.Addr(), "/readyz", http.StatusOK},
+	} {
+		if resp := do(t, c, http.MethodGet, "http://"+tc.addr+tc.path, "", ""); resp.StatusCode != tc.want {
+			t.Errorf("GET %s%s: HTTP %d, want %d", tc.addr, tc.path, resp.StatusCode, tc.want)
+		}
+	}
+	admin := m.AdminAddr()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.CloseIdleConnections()
+	if _, err := c.Get("http://" + admin + "/healthz"); err == nil {
+		t.Error("admin listener still serving after Close")
+	}
+}
+
+// TestMainAdminOff: --admin-addr off starts no admin listener.
+func TestMainAdminOff(t *testing.T) {
+	m := NewMain()
+	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--admin-addr", "off", "--plaintext", "--data", t.TempDir()}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	m.Log = slog.New(slog.NewTextHandler(logs, nil))
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.AdminAddr() != "" || strings.Contains(logs.String(), `msg="admin listening"`) {
+		t.Fatalf("admin address %q with --admin-addr off:\n%s", m.AdminAddr(), logs)
 	}
 }

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,7 +16,23 @@ import (
 )
 
 // AdminPrefix is the prefix of ccgw's own admin API, apart from the vendor's.
+// It is served by AdminHandler only, never by the vendor handler (ServeHTTP).
 const AdminPrefix = "/ccgw/v1/"
+
+// Limits of the admin API's inputs. Every number is parsed, checked finite and
+// within its range before it becomes a duration or a count; a value outside
+// them is 000-002. The simulator's own limits (sim.MaxPerHour, sim.MinPerHour,
+// sim.MaxSpan, sim.DefaultMaxCalls) apply beneath these.
+const (
+	// MaxAdvance caps one POST /ccgw/v1/clock/advance.
+	MaxAdvance = 24 * time.Hour
+	// MaxEventsLimit caps the limit of GET /ccgw/v1/events; DefaultEventsLimit
+	// is the limit when none is given.
+	MaxEventsLimit     = 10000
+	DefaultEventsLimit = 1000
+	// maxSkillID caps a skill ID in a path or body.
+	maxSkillID = 1<<31 - 1
+)
 
 // Admin configures the admin API.
 type Admin struct {
@@ -24,71 +43,132 @@ type Admin struct {
 	mu sync.Mutex // serialises clock advances
 }
 
-// adminCall serves one admin request; the reply uses the vendor envelope.
-func (s *Server) admin(c *call) reply {
-	c.name = "admin"
-	rest := strings.TrimPrefix(c.r.URL.Path, AdminPrefix)
-	parts := strings.Split(strings.TrimSuffix(rest, "/"), "/")
-	m := c.r.Method
-	e := s.cfg.Calls
-	a := s.cfg.Admin
-	switch {
-	case parts[0] == "clock" && len(parts) == 1 && m == http.MethodGet && a != nil:
-		return ok(map[string]any{"now": ccgw.Millis(a.Now()), "virtual": a.Virtual != nil})
-	case parts[0] == "clock" && len(parts) == 2 && parts[1] == "advance" && m == http.MethodPost && a != nil:
-		return s.advance(c, a)
-	case parts[0] == "events" && len(parts) == 1 && m == http.MethodGet && a != nil && a.Journal != nil:
-		q := c.r.URL.Query()
-		after, _ := strconv.ParseUint(q.Get("after"), 10, 64)
-		limit, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || limit <= 0 || limit > 10000 {
-			limit = 1000
+// adminPath is AdminPrefix as a route pattern's start.
+const adminPath = "/ccgw/v1"
+
+// adminTable returns the admin API's routes: the clock and journal with
+// Config.Admin, the queue, call, rate and agent endpoints with Config.Calls.
+// Their names, "admin.<endpoint>", are what the request log and metrics show.
+func (s *Server) adminTable() []*route {
+	var rs []*route
+	if a := s.cfg.Admin; a != nil {
+		rs = append(rs,
+			r(http.MethodGet, "admin.clock", adminPath+"/clock", func(*call) reply {
+				return ok(map[string]any{"now": ccgw.Millis(a.Now()), "virtual": a.Virtual != nil})
+			}),
+			r(http.MethodPost, "admin.advance", adminPath+"/clock/advance", func(c *call) reply { return s.advance(c, a) }))
+		if a.Journal != nil {
+			rs = append(rs, r(http.MethodGet, "admin.events", adminPath+"/events", func(c *call) reply { return s.events(c, a.Journal) }))
 		}
-		evs, last := a.Journal.Since(after, limit)
-		if evs == nil {
-			evs = []ccgw.Event{}
-		}
-		return ok(map[string]any{"events": evs, "last": last})
-	case e == nil:
-		return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
-	case parts[0] == "queues" && len(parts) == 1 && m == http.MethodGet:
-		return ok(e.Queues())
-	case parts[0] == "queues" && len(parts) == 2 && m == http.MethodGet:
-		skill, okS := intIn(parts[1], 0, 1<<31-1)
-		if !okS {
-			return fail(ccgw.RetBadParam)
-		}
-		return ok(e.Queue(skill))
-	case parts[0] == "calls" && len(parts) == 1 && m == http.MethodPost:
-		return s.injectCall(c, e)
-	case parts[0] == "calls" && len(parts) == 2 && m == http.MethodGet:
-		st, found := e.Call(parts[1])
-		if !found {
-			return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
-		}
-		return ok(st)
-	case parts[0] == "calls" && len(parts) == 2 && m == http.MethodDelete:
-		if !e.Hangup(parts[1]) {
-			return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
-		}
-		return ok(emptyResult)
-	case parts[0] == "rates" && len(parts) == 1 && m == http.MethodGet:
-		out := map[string]any{}
-		for sk, r := range e.Rates() {
-			out[strconv.Itoa(sk)] = rateJSON(r)
-		}
-		return ok(out)
-	case parts[0] == "rates" && len(parts) == 2 && m == http.MethodPut:
-		return s.setRate(c, e, parts[1])
-	case parts[0] == "agents" && len(parts) == 1 && m == http.MethodPost:
-		return s.addSimAgent(c, e)
 	}
-	return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
+	if e := s.cfg.Calls; e != nil {
+		rs = append(rs,
+			r(http.MethodGet, "admin.queues", adminPath+"/queues", func(*call) reply { return ok(e.Queues()) }),
+			r(http.MethodGet, "admin.queue", adminPath+"/queues/{skill}", func(c *call) reply {
+				skill, okS := intIn(c.vars[0], 0, maxSkillID)
+				if !okS {
+					return fail(ccgw.RetBadParam)
+				}
+				return ok(e.Queue(skill))
+			}),
+			r(http.MethodPost, "admin.injectCall", adminPath+"/calls", func(c *call) reply { return s.injectCall(c, e) }),
+			r(http.MethodGet, "admin.call", adminPath+"/calls/{callid}", func(c *call) reply {
+				st, found := e.Call(c.vars[0])
+				if !found {
+					return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
+				}
+				return ok(st)
+			}),
+			r(http.MethodDelete, "admin.hangup", adminPath+"/calls/{callid}", func(c *call) reply {
+				if !e.Hangup(c.vars[0]) {
+					return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
+				}
+				return ok(emptyResult)
+			}),
+			r(http.MethodGet, "admin.rates", adminPath+"/rates", func(*call) reply {
+				out := map[string]any{}
+				for sk, r := range e.Rates() {
+					out[strconv.Itoa(sk)] = rateJSON(r)
+				}
+				return ok(out)
+			}),
+			r(http.MethodPut, "admin.setRate", adminPath+"/rates/{skill}", func(c *call) reply { return s.setRate(c, e) }),
+			r(http.MethodPost, "admin.addAgent", adminPath+"/agents", func(c *call) reply { return s.addSimAgent(c, e) }))
+	}
+	return rs
 }
 
-// seconds is a duration given in (possibly fractional) seconds.
-func seconds(f flexFloat) time.Duration { return time.Duration(f.v * float64(time.Second)) }
+// AdminHandler returns the handler of the admin listener: the admin API under
+// AdminPrefix, GET /metrics (Config.Metrics), /healthz and /readyz. Any other
+// path is 404 and a known path with another method 405 with Allow, as on the
+// vendor handler. With Config.AdminToken set, every request, health checks and
+// metrics included, must carry "Authorization: Bearer <token>"; any other gets
+// HTTP 401, retcode 000-003 and "WWW-Authenticate: Bearer". Safe for
+// concurrent use.
+func (s *Server) AdminHandler() http.Handler { return adminHandler{s} }
 
+type adminHandler struct{ s *Server }
+
+func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := h.s
+	if r.URL.Path == "/metrics" && s.cfg.Metrics != nil && s.authorized(r) {
+		s.cfg.Metrics.ServeHTTP(w, r)
+		return
+	}
+	s.serve(w, r, s.dispatchAdmin)
+}
+
+func (s *Server) dispatchAdmin(c *call) reply {
+	if !s.authorized(c.r) {
+		c.name = "unauthorized"
+		return reply{code: ccgw.RetNoPermission, status: http.StatusUnauthorized, authenticate: `Bearer realm="ccgw admin"`}
+	}
+	path := cleanPath(c)
+	if rep, ok := s.health(path); ok {
+		return rep
+	}
+	if !strings.HasPrefix(path, AdminPrefix) {
+		return notRouted(c, "")
+	}
+	rt, allow := s.adminRoutes.match(c.r.Method, path, c)
+	if rt == nil {
+		return notRouted(c, allow)
+	}
+	c.name = rt.name
+	if c.r.ContentLength > maxBody {
+		return s.tooLarge(ccgw.RetBadParam) // unread, as on the vendor handler
+	}
+	return rt.h(c)
+}
+
+// authorized reports whether r may use the admin handler: always without a
+// token, else if it carries the token as a bearer credential. The comparison is
+// of SHA-256 digests in constant time, so that neither the token's bytes nor
+// its length show in the time taken.
+func (s *Server) authorized(r *http.Request) bool {
+	if s.adminToken == nil {
+		return true
+	}
+	scheme, cred, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
+	return subtle.ConstantTimeCompare(got[:], s.adminToken) == 1
+}
+
+// secondsIn returns f, a number of seconds, as a duration if it is finite and
+// in [0, limit]; ok is false otherwise (NaN, ±Inf, negative, 1e308…), before any
+// conversion can overflow.
+func secondsIn(f flexFloat, limit time.Duration) (d time.Duration, ok bool) {
+	if math.IsNaN(f.v) || f.v < 0 || f.v > limit.Seconds() {
+		return 0, false
+	}
+	return time.Duration(f.v * float64(time.Second)), true
+}
+
+// advance moves the virtual clock on by a body's "seconds" or "duration", in
+// (0, MaxAdvance]; 409 on a real clock.
 func (s *Server) advance(c *call, a *Admin) reply {
 	if a.Virtual == nil {
 		return reply{code: ccgw.RetBadParam, status: http.StatusConflict}
@@ -100,15 +180,12 @@ func (s *Server) advance(c *call, a *Admin) reply {
 	if err := decodeBody(c.w, c.r, &b, false); err != nil {
 		return fail(ccgw.RetBadParam)
 	}
-	d := seconds(b.Seconds)
+	d, valid := secondsIn(b.Seconds, MaxAdvance)
 	if b.Duration.v != "" {
 		pd, err := time.ParseDuration(b.Duration.v)
-		if err != nil {
-			return fail(ccgw.RetBadParam)
-		}
-		d = pd
+		d, valid = pd, err == nil
 	}
-	if d <= 0 || d > 31*24*time.Hour {
+	if !valid || d <= 0 || d > MaxAdvance {
 		return fail(ccgw.RetBadParam)
 	}
 	a.mu.Lock()
@@ -116,6 +193,33 @@ func (s *Server) advance(c *call, a *Admin) reply {
 	now := a.Virtual.Now()
 	a.mu.Unlock()
 	return ok(map[string]any{"now": ccgw.Millis(now), "virtual": true})
+}
+
+// events pages through the journal: after is any uint64 (0 when left out),
+// limit 1–MaxEventsLimit (DefaultEventsLimit when left out).
+func (s *Server) events(c *call, j *sim.Journal) reply {
+	q := c.r.URL.Query()
+	var after uint64
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fail(ccgw.RetBadParam)
+		}
+		after = n
+	}
+	limit := DefaultEventsLimit
+	if v := q.Get("limit"); v != "" {
+		n, okL := intIn(v, 1, MaxEventsLimit)
+		if !okL {
+			return fail(ccgw.RetBadParam)
+		}
+		limit = n
+	}
+	evs, last := j.Since(after, limit)
+	if evs == nil {
+		evs = []ccgw.Event{}
+	}
+	return ok(map[string]any{"events": evs, "last": last})
 }
 
 func (s *Server) injectCall(c *call, e *sim.Engine) reply {
@@ -126,14 +230,20 @@ func (s *Server) injectCall(c *call, e *sim.Engine) reply {
 		Talk     flexFloat  `json:"talkSeconds"`
 		Abandon  flexFloat  `json:"abandonSeconds"`
 	}
-	if err := decodeBody(c.w, c.r, &b, false); err != nil || !b.SkillID.set || b.Talk.v < 0 || b.Abandon.v < 0 {
+	if err := decodeBody(c.w, c.r, &b, false); err != nil || !b.SkillID.set || b.SkillID.v < 0 || b.SkillID.v > maxSkillID ||
+		len(b.CallData.v) > maxCallData {
 		return fail(ccgw.RetBadParam)
 	}
 	if b.Caller.v != "" && !sim.ValidNumber(b.Caller.v) {
 		return fail(ccgw.RetBadParam)
 	}
+	talk, okT := secondsIn(b.Talk, sim.MaxSpan)
+	abandon, okA := secondsIn(b.Abandon, sim.MaxSpan)
+	if !okT || !okA {
+		return fail(ccgw.RetBadParam)
+	}
 	id, err := e.Inject(sim.CallSpec{Skill: int(b.SkillID.v), Caller: b.Caller.v, CallData: b.CallData.v,
-		TalkFor: seconds(b.Talk), AbandonAfter: seconds(b.Abandon)})
+		TalkFor: talk, AbandonAfter: abandon})
 	if err != nil {
 		return failed(err)
 	}
@@ -146,30 +256,35 @@ func rateJSON(r sim.Rate) map[string]float64 {
 		"talkMaxSeconds": r.TalkMax.Seconds(), "abandonSeconds": r.AbandonAfter.Seconds()}
 }
 
-func (s *Server) setRate(c *call, e *sim.Engine, skillStr string) reply {
-	skill, okS := intIn(skillStr, 0, 1<<31-1)
+// setRate takes perHour 0 (stop) or in [sim.MinPerHour, sim.MaxPerHour], and
+// durations in [0, sim.MaxSpan]; talkMaxSeconds below talkMinSeconds is raised
+// to it.
+func (s *Server) setRate(c *call, e *sim.Engine) reply {
+	skill, okS := intIn(c.vars[0], 0, maxSkillID)
 	var b struct {
 		PerHour flexFloat `json:"perHour"`
 		TalkMin flexFloat `json:"talkMinSeconds"`
 		TalkMax flexFloat `json:"talkMaxSeconds"`
 		Abandon flexFloat `json:"abandonSeconds"`
 	}
-	if err := decodeBody(c.w, c.r, &b, false); err != nil || !okS {
+	if err := decodeBody(c.w, c.r, &b, false); err != nil || !okS || !sim.ValidPerHour(b.PerHour.v) {
 		return fail(ccgw.RetBadParam)
 	}
-	r := sim.Rate{PerHour: b.PerHour.v, TalkMin: seconds(b.TalkMin), TalkMax: seconds(b.TalkMax), AbandonAfter: seconds(b.Abandon)}
-	if r.TalkMax < r.TalkMin {
-		r.TalkMax = r.TalkMin
-	}
-	if r.TalkMin < 0 || r.AbandonAfter < 0 {
+	talkMin, ok1 := secondsIn(b.TalkMin, sim.MaxSpan)
+	talkMax, ok2 := secondsIn(b.TalkMax, sim.MaxSpan)
+	abandon, ok3 := secondsIn(b.Abandon, sim.MaxSpan)
+	if !ok1 || !ok2 || !ok3 {
 		return fail(ccgw.RetBadParam)
 	}
+	r := sim.Rate{PerHour: b.PerHour.v, TalkMin: talkMin, TalkMax: max(talkMax, talkMin), AbandonAfter: abandon}
 	if err := e.SetRate(skill, r); err != nil {
 		return failed(err)
 	}
 	return ok(rateJSON(r))
 }
 
+// addSimAgent signs in a simulated agent; 100-002 if the work number is signed
+// in already (by a client or the simulator), whose session is left alone.
 func (s *Server) addSimAgent(c *call, e *sim.Engine) reply {
 	var b struct {
 		WorkNo      flexString `json:"workNo"`
@@ -177,7 +292,12 @@ func (s *Server) addSimAgent(c *call, e *sim.Engine) reply {
 		AnswerAfter flexFloat  `json:"answerAfterSeconds"`
 		WrapUp      flexFloat  `json:"wrapUpSeconds"`
 	}
-	if err := decodeBody(c.w, c.r, &b, false); err != nil || b.AnswerAfter.v < 0 || b.WrapUp.v < 0 {
+	if err := decodeBody(c.w, c.r, &b, false); err != nil {
+		return fail(ccgw.RetBadParam)
+	}
+	answer, okA := secondsIn(b.AnswerAfter, sim.MaxSpan)
+	wrap, okW := secondsIn(b.WrapUp, sim.MaxSpan)
+	if !okA || !okW {
 		return fail(ccgw.RetBadParam)
 	}
 	id, err := ccgw.ParseAgentID(b.WorkNo.v)
@@ -186,9 +306,12 @@ func (s *Server) addSimAgent(c *call, e *sim.Engine) reply {
 	}
 	var skills []int
 	for _, sk := range b.Skills {
+		if sk.v < 0 || sk.v > maxSkillID {
+			return fail(ccgw.RetBadParam)
+		}
 		skills = append(skills, int(sk.v))
 	}
-	if err := e.AddSimAgent(id, sim.SimAgent{AnswerAfter: seconds(b.AnswerAfter), WrapUp: seconds(b.WrapUp)}, skills); err != nil {
+	if err := e.AddSimAgent(id, sim.SimAgent{AnswerAfter: answer, WrapUp: wrap}, skills); err != nil {
 		return failed(err)
 	}
 	return ok(emptyResult)

@@ -673,7 +673,7 @@ func TestGetAgentEventRetcodes(t *testing.T) {
 func TestGetAgentStatus(t *testing.T) {
 	ts := testServer(t, tConfig{})
 	rows := []authRow{
-		{name: "ok", signedIn: true, want: "0", wantBody: `{"message":"success","retcode":"0","result":{"agentState":4,"isWorking":false}}`},
+		{name: "ok", signedIn: true, want: "0", wantBody: `{"message":"","retcode":"0","result":{"agentState":4,"isWorking":false}}`},
 		{name: "not signed in", want: "100-006"},
 		{name: "wrong guid", signedIn: true, guid: guidWrong, want: "000-003"},
 		{name: "missing guid", signedIn: true, guid: guidNone, want: "000-003"},
@@ -685,7 +685,7 @@ func TestGetAgentStatus(t *testing.T) {
 
 	g := ts.mustSignIn(t, pathLogin, "7300", `{"password":"x","phonenum":"70001","status":"3"}`)
 	r := ts.do(t, http.MethodGet, pathStatus("7300"), guidHdr(g), "")
-	mustBody(t, r, `{"message":"success","retcode":"0","result":{"agentState":3,"isWorking":false}}`)
+	mustBody(t, r, `{"message":"","retcode":"0","result":{"agentState":3,"isWorking":false}}`)
 }
 
 // TestUpdateGuid covers updateGuid (interfaces.md §26, README §3.2): a new GUID in

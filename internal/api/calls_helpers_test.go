@@ -33,13 +33,18 @@ const clRing = 20 * time.Second
 type clConfig struct {
 	noVirtual bool // Admin.Virtual nil: the admin API cannot move the clock
 	noCalls   bool // no call engine: the call interfaces and admin call endpoints are absent
+	// adminToken is api.Config.AdminToken: the bearer token the admin server requires.
+	adminToken string
+	metrics    http.Handler // api.Config.Metrics; nil: none
 }
 
 // clServer is a tServer with the simulated call centre behind it: one fake
 // clock shared by the session manager and the engine, the event journal as the
-// sessions' tap, and the admin API.
+// sessions' tap, and the admin API on a second loopback server (admin), as
+// cmd/ccgw serves it on its own listener.
 type clServer struct {
 	*tServer
+	admin   *tServer // the same api.Server's AdminHandler
 	clock   *clock.Fake
 	engine  *sim.Engine
 	journal *sim.Journal
@@ -87,11 +92,17 @@ func clNewServer(tb testing.TB, cfg clConfig) *clServer {
 		Clock:     fc,
 		Calls:     eng,
 		Admin:     adm,
+
+		AdminToken: cfg.adminToken,
+		Metrics:    cfg.metrics,
 	})
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
+	asrv := httptest.NewServer(h.AdminHandler())
+	tb.Cleanup(asrv.Close)
 	return &clServer{
 		tServer: &tServer{URL: srv.URL, handler: h, sessions: sm, store: st, srv: srv},
+		admin:   &tServer{URL: asrv.URL, handler: h, sessions: sm, store: st, srv: asrv},
 		clock:   fc, engine: eng, journal: j,
 	}
 }
@@ -137,7 +148,7 @@ func (cs *clServer) clMust(tb testing.TB, a clAgent, method, path, body, want st
 // answers HTTP 200 with retcode 0.
 func (cs *clServer) clAdmin(tb testing.TB, method, path, body string) *tResp {
 	tb.Helper()
-	r := cs.do(tb, method, api.AdminPrefix+path, nil, body)
+	r := cs.admin.do(tb, method, api.AdminPrefix+path, nil, body)
 	mustCode(tb, r, "0")
 	return r
 }
@@ -189,7 +200,7 @@ func (cs *clServer) clCall(tb testing.TB, id string) clCallStatus {
 // clMustGone fails tb unless call id is no longer live (admin 404).
 func (cs *clServer) clMustGone(tb testing.TB, id string) {
 	tb.Helper()
-	r := cs.do(tb, http.MethodGet, api.AdminPrefix+"calls/"+id, nil, "")
+	r := cs.admin.do(tb, http.MethodGet, api.AdminPrefix+"calls/"+id, nil, "")
 	if r.status != http.StatusNotFound || r.retcode() != "000-002" {
 		tb.Fatalf("call %s: HTTP %d %s, want 404 000-002", id, r.status, r.body)
 	}
@@ -327,13 +338,13 @@ func (cs *clServer) clJournal(tb testing.TB) []ccgw.Event {
 // clRaw sends a request without do's status check (for statuses do does not
 // allow, such as 409) and returns the status and the decoded envelope; it still
 // requires the JSON Content-Type and a known retcode.
-func (cs *clServer) clRaw(tb testing.TB, method, path, body string) (int, map[string]json.RawMessage) {
+func (ts *tServer) clRaw(tb testing.TB, method, path, body string) (int, map[string]json.RawMessage) {
 	tb.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), method, cs.URL+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(context.Background(), method, ts.URL+path, strings.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	resp, err := cs.srv.Client().Do(req)
+	resp, err := ts.srv.Client().Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", method, path, err)
 	}

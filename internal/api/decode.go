@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -132,7 +133,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 	return nil
 }
 
-// flexFloat is a number that also accepts a numeric string.
+// flexFloat is a finite number that also accepts a numeric string. "NaN",
+// "Infinity" and numbers beyond float64 are refused.
 type flexFloat struct {
 	v   float64
 	set bool
@@ -144,8 +146,8 @@ func (f *flexFloat) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return errors.New("not a number")
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return errors.New("not a finite number")
 	}
 	f.v, f.set = v, true
 	return nil

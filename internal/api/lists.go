@@ -64,7 +64,7 @@ func (s *Server) queryAgentInfoBySkillId(c *call) reply {
 	out, more := s.agentPage(skill, after, limit, func(sess *ccgw.Session) bool {
 		return sess.TalkRight && (states == nil || states[int(sess.State)])
 	})
-	rep := ok(out)
+	rep := quietOK(out)
 	if more {
 		rep.truncated, rep.next = true, out[len(out)-1].WorkNo
 	}
@@ -96,7 +96,7 @@ func (s *Server) agentPage(skill int, after ccgw.AgentID, limit int, keep func(*
 			return false
 		}
 		a, _ := s.cfg.Directory.Agent(sess.Agent)
-		out = append(out, s.info(a, sess, true))
+		out = append(out, s.info(a, sess, true, false)) // lists leave skills out, as the vendor's examples do
 		return true
 	})
 	return out, more

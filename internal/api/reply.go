@@ -19,6 +19,8 @@ type reply struct {
 	guidHdr bool   // also send Guid: <guid> (sign-in)
 	status  int    // HTTP status; 0 means 200
 	allow   string // Allow header of a 405
+	// authenticate is the WWW-Authenticate header of a 401
+	authenticate string
 	// truncated says a list was cut at its cap (TruncatedHeader); next, if not
 	// "", is the cursor of the next page (NextHeader).
 	truncated  bool
@@ -32,6 +34,10 @@ type reply struct {
 var emptyResult = struct{}{}
 
 func ok(result any) reply { return reply{code: ccgw.RetOK, result: result} }
+
+// quietOK is ok with the message "" that the vendor's examples of some
+// interfaces show instead of "success".
+func quietOK(result any) reply { return reply{code: ccgw.RetOK, result: result, quiet: true} }
 
 // failed returns the reply for err: its retcode, and err itself for the log.
 func failed(err error) reply { return reply{code: ccgw.CodeOf(err), err: err} }
@@ -100,6 +106,9 @@ func (s *Server) write(w http.ResponseWriter, rep reply) {
 	}
 	if rep.allow != "" {
 		h.Set("Allow", rep.allow)
+	}
+	if rep.authenticate != "" {
+		h.Set("WWW-Authenticate", rep.authenticate)
 	}
 	if rep.close {
 		h.Set("Connection", "close")

@@ -7,7 +7,8 @@ import (
 
 // route maps a method and path pattern to the spec method name and its handler.
 // Pattern segments in braces are variables: {agentid} is parsed as the agent's work
-// number, the others land in call.vars in order.
+// number, the others land in call.vars in order. The vendor's interfaces and the
+// admin API each have a routeTable of them.
 type route struct {
 	method string
 	name   string
@@ -15,11 +16,11 @@ type route struct {
 	h      func(*call) reply
 }
 
-// routeKey indexes routes by segment count and the segment after {agentid}.
+// routeKey indexes routes by segment count, the third segment and the fifth.
 type routeKey struct {
 	n    int
-	kind string // "onlineagent", "agentevent" or "agentgroup"
-	verb string // the segment after {agentid}, "" if none
+	kind string // the third segment: "onlineagent", "agentevent"…; the admin API's "clock", "calls"…
+	verb string // the fifth segment (after a vendor path's {agentid}), "" if none
 }
 
 func keyOf(segs []string) routeKey {
@@ -30,13 +31,26 @@ func keyOf(segs []string) routeKey {
 	return k
 }
 
-func buildRoutes(rs []*route) map[routeKey][]*route {
-	m := make(map[routeKey][]*route)
-	for _, r := range rs {
-		k := keyOf(r.segs)
-		m[k] = append(m[k], r)
+// routeTable is a set of routes, indexed for match.
+type routeTable struct {
+	byKey   map[routeKey][]*route
+	minSegs int // a path of fewer segments matches no route
+}
+
+// buildRoutes indexes rs, whose patterns have at least minSegs (3 or more)
+// segments.
+func buildRoutes(minSegs int, rs ...[]*route) routeTable {
+	t := routeTable{byKey: make(map[routeKey][]*route), minSegs: minSegs}
+	for _, group := range rs {
+		for _, r := range group {
+			if len(r.segs) < minSegs {
+				panic("api: route pattern shorter than its table allows: " + r.name)
+			}
+			k := keyOf(r.segs)
+			t.byKey[k] = append(t.byKey[k], r)
+		}
 	}
-	return m
+	return t
 }
 
 // maxSegs bounds the segments of a path that can match a route (the longest
@@ -65,14 +79,14 @@ func splitPath(p string, buf []string) (segs []string, ok bool) {
 // match finds the route for method and path and fills c's path variables. With
 // no route for the method it returns nil and, if the path exists for other
 // methods, their list for an Allow header.
-func (s *Server) match(method, path string, c *call) (*route, string) {
+func (t *routeTable) match(method, path string, c *call) (*route, string) {
 	var buf [maxSegs]string
 	segs, ok := splitPath(strings.TrimSuffix(path, "/"), buf[:]) // a trailing slash names the same resource
-	if !ok || len(segs) < 4 {
+	if !ok || len(segs) < t.minSegs {
 		return nil, ""
 	}
 	var allowed []string
-	for _, rt := range s.routes[keyOf(segs)] {
+	for _, rt := range t.byKey[keyOf(segs)] {
 		if !rt.matches(segs) {
 			continue
 		}

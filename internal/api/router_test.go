@@ -6,9 +6,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
+	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
@@ -27,8 +29,14 @@ func rtServer(t *testing.T) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Config{Sessions: sm, Directory: dir, Calls: sim.New(sim.Config{Sessions: sm, Directory: dir})})
+	fc := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	return New(Config{Sessions: sm, Directory: dir, Calls: sim.New(sim.Config{Sessions: sm, Directory: dir}),
+		Admin:   &Admin{Journal: sim.NewJournal(10), Virtual: fc, Now: fc.Now},
+		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(rtMetrics)) })})
 }
+
+// rtMetrics is the body of rtServer's metrics handler.
+const rtMetrics = "ccgw_test 1\n"
 
 // rtPath fills a route's pattern: {agentid} with agent, other variables with 1.
 func rtPath(rt *route, agent string) string {
@@ -68,7 +76,7 @@ func rtEnvelope(t *testing.T, rec *httptest.ResponseRecorder) ccgw.Retcode {
 func TestEveryRouteRefusesWrongMethodAndBadAgent(t *testing.T) {
 	s := rtServer(t)
 	seen := 0
-	for _, routes := range s.routes {
+	for _, routes := range s.routes.byKey {
 		for _, rt := range routes {
 			seen++
 			t.Run(rt.name+" "+rt.method, func(t *testing.T) {
@@ -110,6 +118,97 @@ func TestEveryRouteRefusesWrongMethodAndBadAgent(t *testing.T) {
 
 // hasRoute reports whether method and path name a route.
 func (s *Server) hasRoute(method, path string) bool {
-	rt, _ := s.match(method, path, &call{})
+	rt, _ := s.routes.match(method, path, &call{})
 	return rt != nil
+}
+
+// rtServe sends one request to h and returns the recorder.
+func rtServe(h http.Handler, method, path, body string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+	return rec
+}
+
+// TestAdminRoutesRefuseWrongMethod drives every admin route as
+// TestEveryRouteRefusesWrongMethodAndBadAgent drives the vendor's: each other
+// method gets 405 with an Allow header naming the route's method and the
+// 000-002 envelope; a path no route has gets 404 and 000-002.
+func TestAdminRoutesRefuseWrongMethod(t *testing.T) {
+	s := rtServer(t)
+	h := s.AdminHandler()
+	seen := 0
+	for _, routes := range s.adminRoutes.byKey {
+		for _, rt := range routes {
+			seen++
+			path := rtPath(rt, "")
+			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+				if m == rt.method || s.hasAdminRoute(m, path) {
+					continue
+				}
+				rec := rtServe(h, m, path, "")
+				if rec.Code != http.StatusMethodNotAllowed || !strings.Contains(rec.Header().Get("Allow"), rt.method) {
+					t.Errorf("%s %s: status %d Allow %q, want 405 naming %s", m, path, rec.Code, rec.Header().Get("Allow"), rt.method)
+				}
+				if code := rtEnvelope(t, rec); code != ccgw.RetBadParam {
+					t.Errorf("%s %s: retcode %s", m, path, code)
+				}
+			}
+			if rec := rtServe(h, rt.method, path+"/", "{}"); rec.Code == http.StatusNotFound && rt.name != "admin.call" && rt.name != "admin.hangup" {
+				t.Errorf("%s %s/ (trailing slash): 404", rt.method, path)
+			}
+		}
+	}
+	if seen != 11 {
+		t.Fatalf("%d admin routes, want 11", seen)
+	}
+	for _, p := range []string{"/ccgw/v1/", "/ccgw/v1", "/ccgw/v1/nothing", "/ccgw/v1/clock/advance/now", "/ccgw/v1/calls/1/2",
+		"/ccgw/v2/clock", "/ccgw/v1//", "/agentgateway/resource/onlineagent/1001", "/metricsx"} {
+		rec := rtServe(h, http.MethodGet, p, "")
+		if rec.Code != http.StatusNotFound || rtEnvelope(t, rec) != ccgw.RetBadParam {
+			t.Errorf("GET %s: status %d %s, want 404 000-002", p, rec.Code, rec.Body)
+		}
+	}
+}
+
+// hasAdminRoute reports whether method and path name an admin route.
+func (s *Server) hasAdminRoute(method, path string) bool {
+	rt, _ := s.adminRoutes.match(method, path, &call{})
+	return rt != nil
+}
+
+// TestVendorHandlerHidesAdmin: the vendor handler answers every admin path and
+// /metrics, with any method, exactly as an unknown path (404, 000-002), while
+// the admin handler serves them, and both serve /healthz and /readyz.
+func TestVendorHandlerHidesAdmin(t *testing.T) {
+	s := rtServer(t)
+	admin := s.AdminHandler()
+	unknown := rtServe(s, http.MethodGet, "/nothing", "")
+	paths := []string{"/metrics", "//metrics", "/metrics/", "//ccgw/v1/clock"}
+	for _, routes := range s.adminRoutes.byKey {
+		for _, rt := range routes {
+			paths = append(paths, rtPath(rt, ""))
+		}
+	}
+	for _, p := range paths {
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+			rec := rtServe(s, m, p, "{}")
+			if rec.Code != unknown.Code || rec.Body.String() != unknown.Body.String() || rec.Header().Get("Allow") != "" {
+				t.Errorf("vendor %s %s: %d %q Allow %q, want as an unknown path: %d %q",
+					m, p, rec.Code, rec.Body, rec.Header().Get("Allow"), unknown.Code, unknown.Body)
+			}
+		}
+	}
+	if rec := rtServe(admin, http.MethodGet, "/metrics", ""); rec.Code != http.StatusOK || rec.Body.String() != rtMetrics {
+		t.Errorf("admin GET /metrics: %d %q", rec.Code, rec.Body)
+	}
+	if rec := rtServe(admin, http.MethodGet, "/ccgw/v1/clock", ""); rec.Code != http.StatusOK || rtEnvelope(t, rec) != ccgw.RetOK {
+		t.Errorf("admin GET /ccgw/v1/clock: %d %s", rec.Code, rec.Body)
+	}
+	for _, h := range []http.Handler{s, admin} {
+		for _, p := range []string{"/healthz", "/readyz"} {
+			if rec := rtServe(h, http.MethodGet, p, ""); rec.Code != http.StatusOK || rtEnvelope(t, rec) != ccgw.RetOK {
+				t.Errorf("%T GET %s: %d %s", h, p, rec.Code, rec.Body)
+			}
+		}
+	}
 }

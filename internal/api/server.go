@@ -1,9 +1,12 @@
 // Package api serves the CC-Gateway HTTP interface: it routes each request to the
 // spec method it names, decodes and validates it, calls the domain, and writes the
-// retcode envelope, logging one line per request.
+// retcode envelope, logging one line per request. Two handlers share one Server:
+// the vendor's interfaces (Server.ServeHTTP) and ccgw's admin API with metrics
+// (Server.AdminHandler), for two listeners.
 package api
 
 import (
+	"crypto/sha256"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,8 +44,12 @@ type Config struct {
 	Calls *sim.Engine
 	// Admin, if set, serves the admin API's clock and event journal.
 	Admin *Admin
-	// Metrics, if set, is served at GET /metrics.
+	// Metrics, if set, is served at GET /metrics by AdminHandler (never by the
+	// vendor handler).
 	Metrics http.Handler
+	// AdminToken, if set, is the bearer token every request to AdminHandler must
+	// carry ("Authorization: Bearer <AdminToken>").
+	AdminToken string
 	// TrustCallback, if set, tells whether a sign-in's callback URL is allowed
 	// (the vendor's EVENT_PUST_WHILTELIST_CALLBACKURI); one it refuses fails the
 	// sign-in with 100-001.
@@ -66,13 +73,16 @@ type Refused struct {
 	Bodies uint64 // bodies over 64 KiB: by Content-Length, or on reading
 }
 
-// Server is the gateway's http.Handler.
+// Server is the gateway's http.Handler for the vendor's interfaces; its
+// AdminHandler serves the admin API.
 type Server struct {
-	cfg       Config
-	routes    map[routeKey][]*route
-	bodies    sync.Map // bareKey → []byte, never written to (reply.go)
-	polls     *netlimit.Counter
-	bigBodies atomic.Uint64
+	cfg         Config
+	routes      routeTable // the vendor's interfaces
+	adminRoutes routeTable // the admin API
+	adminToken  []byte     // SHA-256 of Config.AdminToken; nil: none required
+	bodies      sync.Map   // bareKey → []byte, never written to (reply.go)
+	polls       *netlimit.Counter
+	bigBodies   atomic.Uint64
 }
 
 // New returns a Server for cfg.
@@ -93,7 +103,12 @@ func New(cfg Config) *Server {
 		cfg.Ready = func() bool { return true }
 	}
 	s := &Server{cfg: cfg, polls: netlimit.NewCounter(cfg.MaxPollsPerIP)}
-	s.routes = buildRoutes(append(append(s.table(), s.stateTable()...), s.callTable()...))
+	s.routes = buildRoutes(4, s.table(), s.stateTable(), s.callTable())
+	s.adminRoutes = buildRoutes(3, s.adminTable())
+	if cfg.AdminToken != "" {
+		sum := sha256.Sum256([]byte(cfg.AdminToken))
+		s.adminToken = sum[:]
+	}
 	return s
 }
 
@@ -102,12 +117,16 @@ func (s *Server) Refused() Refused {
 	return Refused{Polls: s.polls.Refused(), Bodies: s.bigBodies.Load()}
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler for the vendor's listener: the interfaces
+// under Prefix, /healthz and /readyz. Every other path, the admin API's and
+// /metrics included, is 404 with the 000-002 envelope.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/metrics" && s.cfg.Metrics != nil {
-		s.cfg.Metrics.ServeHTTP(w, r)
-		return
-	}
+	s.serve(w, r, s.dispatch)
+}
+
+// serve runs dispatch on r, recovering a panic as 000-000, writes its reply and
+// logs the request.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*call) reply) {
 	start := time.Now()
 	body := &countingBody{ReadCloser: r.Body}
 	if r.Body != nil {
@@ -121,11 +140,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.cfg.Log.Error("panic", "method", c.name, "path", r.URL.Path, "panic", p)
+				s.cfg.Log.Error("panic", "method", c.name, "path", clip(r.URL.Path), "panic", p)
 				rep = fail(ccgw.RetInternal)
 			}
 		}()
-		rep = s.dispatch(c)
+		rep = dispatch(c)
 	}()
 	if body.n > maxBody && rep.code != ccgw.RetOK && rep.status == 0 {
 		// A body without a Content-Length that ran over the cap while read: the
@@ -142,7 +161,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	attrs := []slog.Attr{
 		slog.String("method", c.name),
-		slog.String("agent", c.agentRaw),
+		slog.String("agent", clip(c.agentRaw)),
 		slog.String("retcode", string(rep.code)),
 		slog.Duration("took", took),
 	}
@@ -157,44 +176,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) dispatch(c *call) reply {
-	path := c.r.URL.Path
-	if strings.Contains(path, "//") {
-		// Clients that join a base URL ending in "/" to paths starting with one
-		// (the vendor's generated JavaScript SDK) send "resource//onlineagent/...";
-		// the vendor's gateway serves them as single slashes.
-		path = collapseSlashes(path)
-		c.r.URL.Path = path
-	}
-	switch path {
-	case "/healthz":
-		return reply{code: ccgw.RetOK, result: map[string]string{"status": "alive"}}
-	case "/readyz":
-		if !s.cfg.Ready() {
-			return reply{code: ccgw.RetInternal, status: http.StatusServiceUnavailable}
-		}
-		return reply{code: ccgw.RetOK, result: map[string]string{"status": "ready"}}
-	}
-	if strings.HasPrefix(path, AdminPrefix) {
-		if c.r.ContentLength > maxBody {
-			c.name = "admin"
-			return s.tooLarge(ccgw.RetBadParam)
-		}
-		return s.admin(c)
+	path := cleanPath(c)
+	if rep, ok := s.health(path); ok {
+		return rep
 	}
 	if !strings.HasPrefix(path, Prefix) {
-		c.name = "unknown"
-		return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
+		return notRouted(c, "")
 	}
-	rt, allow := s.match(c.r.Method, path, c)
+	rt, allow := s.routes.match(c.r.Method, path, c)
 	if rt == nil {
-		if allow != "" {
-			if c.name == "" {
-				c.name = "unknown"
-			}
-			return reply{code: ccgw.RetBadParam, status: http.StatusMethodNotAllowed, allow: allow}
-		}
-		c.name = "unknown"
-		return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
+		return notRouted(c, allow)
 	}
 	c.name = rt.name
 	if c.r.ContentLength > maxBody {
@@ -212,6 +203,47 @@ func (s *Server) dispatch(c *call) reply {
 	}
 	c.agent = id
 	return rt.h(c)
+}
+
+// cleanPath returns c's path with doubled slashes collapsed, and stores it back.
+func cleanPath(c *call) string {
+	path := c.r.URL.Path
+	if strings.Contains(path, "//") {
+		// Clients that join a base URL ending in "/" to paths starting with one
+		// (the vendor's generated JavaScript SDK) send "resource//onlineagent/...";
+		// the vendor's gateway serves them as single slashes.
+		path = collapseSlashes(path)
+		c.r.URL.Path = path
+	}
+	return path
+}
+
+// health answers /healthz and /readyz (any method; not logged); ok is false for
+// any other path.
+func (s *Server) health(path string) (rep reply, ok bool) {
+	switch path {
+	case "/healthz":
+		return reply{code: ccgw.RetOK, result: map[string]string{"status": "alive"}}, true
+	case "/readyz":
+		if !s.cfg.Ready() {
+			return reply{code: ccgw.RetInternal, status: http.StatusServiceUnavailable}, true
+		}
+		return reply{code: ccgw.RetOK, result: map[string]string{"status": "ready"}}, true
+	}
+	return reply{}, false
+}
+
+// notRouted is the reply for a path no route matched: 405 with allow when the
+// path exists for other methods, else 404; both 000-002.
+func notRouted(c *call, allow string) reply {
+	if allow != "" {
+		if c.name == "" {
+			c.name = "unknown"
+		}
+		return reply{code: ccgw.RetBadParam, status: http.StatusMethodNotAllowed, allow: allow}
+	}
+	c.name = "unknown"
+	return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
 }
 
 // tooLarge is the reply to a body over maxBody: HTTP 413 with code, and the
@@ -266,4 +298,16 @@ func collapseSlashes(p string) string {
 		b.WriteByte(p[i])
 	}
 	return b.String()
+}
+
+// maxEcho bounds a value a client sent that a log line repeats.
+const maxEcho = 64
+
+// clip returns s, cut to maxEcho bytes (and marked so) if longer: a request
+// log repeats what a client sent, and a client may send megabytes.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	return s[:maxEcho] + "…"
 }

@@ -356,7 +356,7 @@ func (s *Server) getAgentStatus(c *call) reply {
 	if err != nil {
 		return failed(err)
 	}
-	return ok(statusResult{AgentState: sess.State, IsWorking: sess.State == ccgw.StateTalking})
+	return quietOK(statusResult{AgentState: sess.State, IsWorking: sess.State == ccgw.StateTalking})
 }
 
 func (s *Server) updateGuid(c *call) reply {

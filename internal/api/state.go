@@ -207,10 +207,10 @@ func (s *Server) queryAgentSkillsByWorkNo(c *call) reply {
 type agentInfo struct {
 	WorkNo             string       `json:"workno"`
 	Name               string       `json:"name"`
-	Status             int          `json:"status"`
-	CTIStatus          int          `json:"ctiStatus"`
+	Status             string       `json:"status"`    // a number in a string, as the vendor's examples
+	CTIStatus          string       `json:"ctiStatus"` // likewise
 	GroupID            int          `json:"groupid"`
-	GroupName          string       `json:"groupname"`
+	GroupName          *string      `json:"groupname"` // null: ccgw's directory has no group names
 	SkillList          []ccgw.Skill `json:"skilllist"`
 	CallIDs            []string     `json:"callids"`
 	MediaType          string       `json:"mediatype"`
@@ -222,21 +222,27 @@ type agentInfo struct {
 	CurrentStateReason int          `json:"currentStateReason"`
 }
 
-// info describes agent a with its live session sess (signed out when !live).
-func (s *Server) info(a ccgw.Agent, sess ccgw.Session, live bool) agentInfo {
+// info describes agent a with its live session sess (signed out when !live),
+// with the skills it is signed in to if skills (the lists of many agents leave
+// them out, as the vendor's examples do).
+func (s *Server) info(a ccgw.Agent, sess ccgw.Session, live, skills bool) agentInfo {
 	inf := agentInfo{
 		WorkNo: a.ID.String(), Name: a.Name, GroupID: a.GroupID, SkillList: []ccgw.Skill{},
 		CallIDs: []string{}, VDNID: 1, PhoneNumber: a.Phone,
-		Status: int(ccgw.StateSignedOut), CTIStatus: ccgw.StateSignedOut.CTI(), MediaType: "FFF",
+		Status:    strconv.Itoa(int(ccgw.StateSignedOut)),
+		CTIStatus: strconv.Itoa(ccgw.StateSignedOut.CTI()), MediaType: "FFF",
 	}
 	if !live {
 		return inf
 	}
 	now := s.cfg.Clock.Now()
-	inf.Status, inf.CTIStatus = int(sess.State), sess.State.CTI()
+	inf.Status, inf.CTIStatus = strconv.Itoa(int(sess.State)), strconv.Itoa(sess.State.CTI())
 	inf.MediaType, inf.PhoneNumber = sess.MediaType, sess.Phone
 	inf.CurrentStateTime = int64(now.Sub(time.UnixMilli(sess.StateSince)) / time.Second)
 	inf.LoginDate, inf.CurrentStateReason = sess.LoginTime, sess.StateReason
+	if !skills {
+		return inf
+	}
 	for _, id := range sess.Skills {
 		for _, sk := range a.Skills {
 			if sk.ID == id {
@@ -260,7 +266,7 @@ func (s *Server) queryAgentInfoByWorkNo(c *call) reply {
 		return fail(ccgw.RetQueryNoAgent)
 	}
 	sess, live := s.cfg.Sessions.Lookup(other)
-	return ok(s.info(a, sess, live))
+	return quietOK(s.info(a, sess, live, true))
 }
 
 // setFlag changes one of the caller's session settings.
@@ -280,7 +286,7 @@ func (s *Server) setAgentAutoAnswer(c *call) reply {
 	if len(v) > 5 {
 		return fail(ccgw.RetBadParam)
 	}
-	on := v == "true"
+	on := strings.EqualFold(v, "true") // C# clients format a bool as "True"
 	return s.setFlag(c, func(sess *ccgw.Session) { sess.AutoAnswer = on })
 }
 
@@ -289,7 +295,7 @@ func (s *Server) setAgentAutoEnterIdle(c *call) reply {
 	if len(v) > 5 {
 		return fail(ccgw.RetBadParam)
 	}
-	on := v == "true"
+	on := strings.EqualFold(v, "true") // C# clients format a bool as "True"
 	return s.setFlag(c, func(sess *ccgw.Session) { sess.AutoEnterIdle = on })
 }
 
@@ -365,7 +371,7 @@ func (s *Server) force(c *call, req agent.Request) reply {
 	})
 	switch ccgw.CodeOf(err) {
 	case ccgw.RetOK:
-		return ok(emptyResult)
+		return quietOK(emptyResult) // message "", as the vendor's forcebusy example
 	case ccgw.RetNotSignedIn:
 		return fail(ccgw.RetQCNoAgent)
 	case ccgw.RetSetStateFailed:

@@ -38,6 +38,7 @@ const stNobody = "00000000-0000-0000-0000-000000000000.AgentGateway0"
 // Success bodies.
 const (
 	stOK      = `{"message":"success","retcode":"0","result":{}}`
+	stQuietOK = `{"message":"","retcode":"0","result":{}}` // the vendor's forcebusy example
 	stOKState = `{"message":"success","retcode":"0","result":{"agentcustomstate":"65535"}}`
 )
 
@@ -250,9 +251,9 @@ var stIfaces = []stIface{
 	{name: "modifyAccountPwdEx", path: "/onlineagent/{id}/modifyaccountpwdex", body: `{"oldPassword":"secret","newPassword":"Gr8!Pass"}`, ok: stOK},
 	{name: "queryCustomState", method: http.MethodGet, path: "/onlineagent/{id}/querycustomstate", ok: stOKState},
 	{name: "forceLogOutAgent", path: "/qualitycontrol/{id}/forcelogout/{other}", otherIn: true, ok: stOK},
-	{name: "forceBusy", path: "/qualitycontrol/{id}/forcebusy/{other}", otherIn: true, ok: stOK},
-	{name: "forceRest", path: "/qualitycontrol/{id}/forcerest/{other}/60/7", otherIn: true, ok: stOK},
-	{name: "forceIdle", path: "/qualitycontrol/{id}/forceidle/{other}", oprep: []stReq{post("/onlineagent/{other}/saybusy")}, ok: stOK},
+	{name: "forceBusy", path: "/qualitycontrol/{id}/forcebusy/{other}", otherIn: true, ok: stQuietOK},
+	{name: "forceRest", path: "/qualitycontrol/{id}/forcerest/{other}/60/7", otherIn: true, ok: stQuietOK},
+	{name: "forceIdle", path: "/qualitycontrol/{id}/forceidle/{other}", oprep: []stReq{post("/onlineagent/{other}/saybusy")}, ok: stQuietOK},
 }
 
 // TestStateAuth gives every interface its success, 100-006 (caller not signed
@@ -565,12 +566,12 @@ func TestStateQualityControl(t *testing.T) {
 	rows := []stRow{
 		{name: "forcelogout", path: qc + "/forcelogout/{other}", otherIn: true, want: "0", body200: stOK, then: loggedOut},
 		{name: "forcelogout, file directory inspector", file: true, path: qc + "/forcelogout/{other}", otherIn: true, want: "0", then: loggedOut},
-		{name: "forcebusy from idle", path: qc + "/forcebusy/{other}", otherIn: true, want: "0", body200: stOK, then: target(3, forcedFirst, forced)},
+		{name: "forcebusy from idle", path: qc + "/forcebusy/{other}", otherIn: true, want: "0", body200: stQuietOK, then: target(3, forcedFirst, forced)},
 		{name: "forcebusy from work", path: qc + "/forcebusy/{other}", oprep: []stReq{work}, want: "0", then: target(3, "AgentState_SetWork_Success", forcedFirst, forced)},
 		{name: "forcebusy from rest", path: qc + "/forcebusy/{other}", oprep: []stReq{rest}, want: "0", then: target(3, `AgentState_SetRest_Success {"reason":"7"}`, forcedFirst, forced)},
-		{name: "forcerest from idle", path: qc + "/forcerest/{other}/60/12", otherIn: true, want: "0", body200: stOK, then: target(8, `AgentState_SetRest_Success {"reason":"12"}`)},
+		{name: "forcerest from idle", path: qc + "/forcerest/{other}/60/12", otherIn: true, want: "0", body200: stQuietOK, then: target(8, `AgentState_SetRest_Success {"reason":"12"}`)},
 		{name: "forcerest from busy", path: qc + "/forcerest/{other}/60/0", oprep: []stReq{busy}, want: "0", then: target(8, notReady201, `AgentState_SetRest_Success {"reason":"0"}`)},
-		{name: "forceidle from busy", path: qc + "/forceidle/{other}", oprep: []stReq{busy}, want: "0", body200: stOK, then: target(4, notReady201, "AgentState_Force_Ready", "AgentState_Ready")},
+		{name: "forceidle from busy", path: qc + "/forceidle/{other}", oprep: []stReq{busy}, want: "0", body200: stQuietOK, then: target(4, notReady201, "AgentState_Force_Ready", "AgentState_Ready")},
 		{name: "forceidle from rest", path: qc + "/forceidle/{other}", oprep: []stReq{rest}, want: "0", then: target(4, `AgentState_SetRest_Success {"reason":"7"}`, "AgentState_Force_Ready", "AgentState_Ready")},
 		{name: "forceidle from work", path: qc + "/forceidle/{other}", oprep: []stReq{work}, want: "0", then: target(4, "AgentState_SetWork_Success", "AgentState_Force_Ready", "AgentState_Ready")},
 
@@ -681,10 +682,10 @@ var stInfoKeys = []string{"workno", "name", "status", "ctiStatus", "groupid", "g
 type stInfo struct {
 	WorkNo             string    `json:"workno"`
 	Name               string    `json:"name"`
-	Status             int       `json:"status"`
-	CTIStatus          int       `json:"ctiStatus"`
+	Status             int       `json:"status,string"`
+	CTIStatus          int       `json:"ctiStatus,string"`
 	GroupID            int       `json:"groupid"`
-	GroupName          string    `json:"groupname"`
+	GroupName          *string   `json:"groupname"`
 	SkillList          []stSkill `json:"skilllist"`
 	CallIDs            []string  `json:"callids"`
 	MediaType          string    `json:"mediatype"`
@@ -705,10 +706,15 @@ func stCheckInfo(tb testing.TB, raw json.RawMessage) stInfo {
 		tb.Fatalf("agent object %s: %v", raw, err)
 	}
 	mustKeys(tb, "agent object", m, stInfoKeys...)
-	for _, k := range []string{"workno", "name", "groupname", "mediatype", "phonenumber"} {
+	// status and ctiStatus are numbers in strings, as the vendor's examples
+	// show them; groupname is null, as where they show it unused.
+	for _, k := range []string{"workno", "name", "mediatype", "phonenumber", "status", "ctiStatus"} {
 		if !strings.HasPrefix(string(m[k]), `"`) {
 			tb.Errorf("%s = %s, want a string", k, m[k])
 		}
+	}
+	if string(m["groupname"]) != "null" {
+		tb.Errorf("groupname = %s, want null", m["groupname"])
 	}
 	for _, k := range []string{"skilllist", "callids"} {
 		if !strings.HasPrefix(string(m[k]), `[`) {
@@ -763,7 +769,7 @@ func TestStateAgentByWorkNo(t *testing.T) {
 
 	got := query(t, "1002")
 	want := stInfo{
-		WorkNo: "1002", Name: "Bob", Status: 4, CTIStatus: 1, GroupID: 7, GroupName: "",
+		WorkNo: "1002", Name: "Bob", Status: 4, CTIStatus: 1, GroupID: 7, GroupName: nil,
 		SkillList: []stSkill{sales}, CallIDs: []string{}, MediaType: "TTF", VDNID: 1,
 		PhoneNumber: "71002", LoginDate: login, CurrentStateTime: got.CurrentStateTime,
 	}
@@ -919,7 +925,11 @@ func TestStateAllOnlineAgents(t *testing.T) {
 		json.Unmarshal(gr["agent"], &list)
 		gg.agents = []string{}
 		for _, raw := range list {
-			gg.agents = append(gg.agents, stCheckInfo(t, raw).WorkNo)
+			inf := stCheckInfo(t, raw)
+			if len(inf.SkillList) != 0 {
+				t.Errorf("allonlineagents lists %s's skills %v; the vendor's lists leave them out ([])", inf.WorkNo, inf.SkillList)
+			}
+			gg.agents = append(gg.agents, inf.WorkNo)
 		}
 		got = append(got, gg)
 	}
@@ -930,8 +940,8 @@ func TestStateAllOnlineAgents(t *testing.T) {
 }
 
 // TestStateSessionFlags checks that setAgentAutoAnswer, setAgentAutoEnterIdle
-// and setTalkRight change the session (interfaces.md §22–24): "true" (and flag
-// 1) on, any other short value off.
+// and setTalkRight change the session (interfaces.md §22–24): "true" in any case
+// (the vendor's C# demo sends "True") and flag 1 on, any other short value off.
 func TestStateSessionFlags(t *testing.T) {
 	ts := testServer(t, tConfig{})
 	g := ts.mustLogin(t, "1001")
@@ -943,9 +953,12 @@ func TestStateSessionFlags(t *testing.T) {
 		{"/autoanswer/true", func(a, _, _ bool) bool { return a }, true},
 		{"/autoanswer/xyz", func(a, _, _ bool) bool { return a }, false},
 		{"/autoanswer/true", func(a, _, _ bool) bool { return a }, true},
-		{"/autoanswer/TRUE", func(a, _, _ bool) bool { return a }, false},
+		{"/autoanswer/False", func(a, _, _ bool) bool { return a }, false},
+		{"/autoanswer/TRUE", func(a, _, _ bool) bool { return a }, true},
 		{"/autoenteridle/true", func(_, i, _ bool) bool { return i }, true},
 		{"/autoenteridle/false", func(_, i, _ bool) bool { return i }, false},
+		{"/autoenteridle/True", func(_, i, _ bool) bool { return i }, true},
+		{"/autoenteridle/False", func(_, i, _ bool) bool { return i }, false},
 		{"/settalkright?flag=0", func(_, _, tr bool) bool { return tr }, false},
 		{"/settalkright?flag=1", func(_, _, tr bool) bool { return tr }, true},
 	} {

@@ -187,9 +187,9 @@ func (s *Server) queryCallInfo(c *call) reply {
 		return *rep
 	}
 	if ci, found := s.cfg.Calls.CurrentCall(c.agent, !noLast); found {
-		return ok(ci)
+		return quietOK(ci)
 	}
-	return ok(emptyResult)
+	return quietOK(emptyResult)
 }
 
 func (s *Server) queryCallInfoByCallId(c *call) reply {
@@ -221,7 +221,34 @@ func (s *Server) queryHoldListInfo(c *call) reply {
 	if len(held) == 0 {
 		return fail(sim.RetNoHoldList)
 	}
-	return ok(held)
+	out := make([]heldCall, len(held))
+	for i, ci := range held {
+		out[i] = heldCall{ci.CallFeature, ci.CallID, ci.Caller, ci.Called, ci.CallSkill, ci.CallSkillID,
+			ci.OrgiCalledNum, ci.CallData, ci.BeginTime, ci.EndTime}
+	}
+	return quietOK(out)
+}
+
+// heldCall is one element of queryHoldListInfo's result: the fields of the
+// vendor's table (cec_07_1264), not a whole CallInfo.
+type heldCall struct {
+	CallFeature   int    `json:"callfeature"`
+	CallID        string `json:"callid"`
+	Caller        string `json:"caller"`
+	Called        string `json:"called"`
+	CallSkill     string `json:"callskill"`
+	CallSkillID   int    `json:"callskillid"`
+	OrgiCalledNum string `json:"orgicallednum"`
+	CallData      string `json:"calldata"`
+	BeginTime     *int64 `json:"begintime"`
+	EndTime       *int64 `json:"endtime"`
+}
+
+// waitingCall is one element of queryWaitCallInfoBySkillId's result: a
+// CallInfo and the vendor's "trace", always null in its examples.
+type waitingCall struct {
+	sim.CallInfo
+	Trace *struct{} `json:"trace"`
 }
 
 func (s *Server) queryWaitCallInfoBySkillId(c *call) reply {
@@ -233,7 +260,13 @@ func (s *Server) queryWaitCallInfoBySkillId(c *call) reply {
 		return *rep
 	}
 	calls, more := s.cfg.Calls.Waiting(skill, maxWaitingCalls)
-	return reply{code: ccgw.RetOK, result: calls, truncated: more}
+	out := make([]waitingCall, len(calls))
+	for i, ci := range calls {
+		out[i].CallInfo = ci
+	}
+	rep := quietOK(out)
+	rep.truncated = more
+	return rep
 }
 
 // waitNum counts queued calls in the caller's configured skills, or (signedIn)
@@ -288,5 +321,5 @@ func (s *Server) queryAcdStat(c *call) reply {
 	if _, rep := s.signedIn(c); rep != nil {
 		return *rep
 	}
-	return ok(s.cfg.Calls.AcdStats(ids))
+	return quietOK(s.cfg.Calls.AcdStats(ids))
 }

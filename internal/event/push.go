@@ -692,7 +692,16 @@ type pushBody struct {
 type legacyPushBody struct {
 	Message string      `json:"message"`
 	Retcode string      `json:"retcode"`
-	Event   *ccgw.Event `json:"event"`
+	Event   legacyEvent `json:"event"`
+}
+
+// legacyEvent is an event as the older gateways had it, without eventGenTime:
+// the vendor's aPortal receiver (Jackson, failing on unknown properties)
+// refuses an event with it.
+type legacyEvent struct {
+	Type    string          `json:"eventType"`
+	WorkNo  string          `json:"workNo"`
+	Content json.RawMessage `json:"content"`
 }
 
 // SeqHeader carries the sequence number of the first event of a push; the
@@ -728,7 +737,8 @@ func (p *Pusher) post(t Target, batch []ccgw.Event) error {
 	var body []byte
 	var err error
 	if t.Legacy {
-		body, err = json.Marshal(legacyPushBody{Retcode: "0", Event: &batch[0]})
+		ev := batch[0]
+		body, err = json.Marshal(legacyPushBody{Retcode: "0", Event: legacyEvent{ev.Type, ev.WorkNo, ev.Content}})
 	} else {
 		body, err = json.Marshal(pushBody{WorkNo: t.Agent.String(), EventList: batch})
 	}

@@ -187,6 +187,9 @@ func TestPushLegacyFormat(t *testing.T) {
 		if err := json.Unmarshal(body.Event, &ev); err != nil || string(ev["workNo"]) != `"1001"` || string(ev["eventType"]) != `"AgentState_Ready"` {
 			t.Fatalf("push %d event %s", i+1, body.Event)
 		}
+		if _, has := ev["eventGenTime"]; has || len(ev) != 3 {
+			t.Fatalf("push %d event %s, want exactly eventType, workNo, content (older receivers refuse more)", i+1, body.Event)
+		}
 		if got := ps.header.Get(SeqHeader); got != []string{"1", "2"}[i] {
 			t.Errorf("push %d %s %q", i+1, SeqHeader, got)
 		}

@@ -30,18 +30,24 @@ const Password = "bench"
 
 // Config describes one load run; zero values mean the defaults given.
 type Config struct {
-	URL        string        // gateway, scheme://host:port (the vendor prefix is added); required
-	Agents     int           // agents to sign in and keep alive; 10000
-	FirstAgent int           // work number of the first agent, the rest follow; 101
-	Interval   time.Duration // heartbeat interval per agent; 30s
-	Duration   time.Duration // measured time after every agent has signed in; 2×Interval
-	Conns      int           // keep-alive connections to the gateway at most; 64
-	Poll       bool          // also poll each agent's events (getAgentEvent) once per Interval
-	SignInRate int           // sign-ins per second at most; 0: as fast as Conns allow
-	Insecure   bool          // do not verify the gateway's TLS certificate
-	Out        string        // if set, write an HTML page with a latency plot to this file
-	Baseline   bool          // also run the same load against a bare net/http server, for ratios
-	Progress   io.Writer     // if set, a one-line progress bar is redrawn here about once a second
+	URL string // gateway, scheme://host:port (the vendor prefix is added); required
+	// MetricsURL is where the gateway serves /metrics, scheme://host:port: its
+	// admin listener. Empty: URL (a gateway that serves both on one port).
+	MetricsURL string
+	// MetricsToken, if set, is sent as "Authorization: Bearer <MetricsToken>"
+	// with the metrics requests (the gateway's --admin-token-env).
+	MetricsToken string
+	Agents       int           // agents to sign in and keep alive; 10000
+	FirstAgent   int           // work number of the first agent, the rest follow; 101
+	Interval     time.Duration // heartbeat interval per agent; 30s
+	Duration     time.Duration // measured time after every agent has signed in; 2×Interval
+	Conns        int           // keep-alive connections to the gateway at most; 64
+	Poll         bool          // also poll each agent's events (getAgentEvent) once per Interval
+	SignInRate   int           // sign-ins per second at most; 0: as fast as Conns allow
+	Insecure     bool          // do not verify the gateway's TLS certificate
+	Out          string        // if set, write an HTML page with a latency plot to this file
+	Baseline     bool          // also run the same load against a bare net/http server, for ratios
+	Progress     io.Writer     // if set, a one-line progress bar is redrawn here about once a second
 
 	// StartBaseline starts the bare server of the Baseline run, over TLS if tls
 	// (cfg.URL is https://), and returns once it accepts connections; ctx bounds
@@ -58,6 +64,13 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("loadtest: URL %q: want http://host:port or https://host:port", c.URL)
 	}
 	c.URL = strings.TrimRight(c.URL, "/")
+	if c.MetricsURL == "" {
+		c.MetricsURL = c.URL
+	}
+	if !strings.HasPrefix(c.MetricsURL, "http://") && !strings.HasPrefix(c.MetricsURL, "https://") {
+		return fmt.Errorf("loadtest: MetricsURL %q: want http://host:port or https://host:port", c.MetricsURL)
+	}
+	c.MetricsURL = strings.TrimRight(c.MetricsURL, "/")
 	if c.Agents <= 0 {
 		c.Agents = 10000
 	}
@@ -158,6 +171,7 @@ func runBaseline(ctx context.Context, cfg Config) (Report, error) {
 	}
 	bcfg := cfg
 	bcfg.URL, bcfg.Insecure = strings.TrimRight(b.URL, "/"), true // a throw-away self-signed certificate
+	bcfg.MetricsURL, bcfg.MetricsToken = bcfg.URL, ""             // the bare server serves its RSS beside the API
 	var rep Report
 	if !strings.HasPrefix(bcfg.URL, "http://") && !strings.HasPrefix(bcfg.URL, "https://") {
 		err = fmt.Errorf("server URL %q: want http://host:port or https://host:port", b.URL)
@@ -206,7 +220,7 @@ func runOnce(ctx context.Context, cfg Config, label string) (Report, error) {
 }
 
 func (r *runner) run(ctx context.Context) (Report, error) {
-	before := scrape(ctx, r.client, r.cfg.URL)
+	before := scrape(ctx, r.client, r.cfg.MetricsURL, r.cfg.MetricsToken)
 	prog := newProgress(r.cfg.Progress, r.label, r.rec, r.cfg)
 	prog.start()
 
@@ -261,7 +275,7 @@ func (r *runner) run(ctx context.Context) (Report, error) {
 	r.rec.endWindow(time.Now())
 
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	after := scrape(mctx, r.client, r.cfg.URL)
+	after := scrape(mctx, r.client, r.cfg.MetricsURL, r.cfg.MetricsToken)
 	cancel()
 	r.signOut(ctx)
 

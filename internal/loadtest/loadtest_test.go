@@ -24,9 +24,16 @@ import (
 )
 
 // testGateway starts the real api, session manager and bolt store (in
-// tb.TempDir()) behind a loopback httptest server, with /metrics, and returns its
-// URL. auth picks static or dynamic (rotating) GUIDs. Cleanup closes the server, stops the sweeper and closes the store.
-func testGateway(tb testing.TB, auth session.AuthMode) string {
+// tb.TempDir()) behind a loopback httptest server, with /metrics on a second one
+// (the admin listener), and returns their URLs. auth picks static or dynamic
+// (rotating) GUIDs; token, if set, is the admin bearer token. Cleanup closes
+// the servers, stops the sweeper and closes the store.
+func testGateway(tb testing.TB, auth session.AuthMode) (url, metricsURL string) {
+	tb.Helper()
+	return testGatewayToken(tb, auth, "")
+}
+
+func testGatewayToken(tb testing.TB, auth session.AuthMode, token string) (url, metricsURL string) {
 	tb.Helper()
 	st, err := bolt.Open(tb.TempDir())
 	if err != nil {
@@ -48,14 +55,17 @@ func testGateway(tb testing.TB, auth session.AuthMode) string {
 	if err != nil {
 		tb.Fatalf("metrics.New: %v", err)
 	}
-	srv := httptest.NewServer(api.New(api.Config{
-		Sessions:  sm,
-		Directory: dir,
-		PollWait:  20 * time.Millisecond,
-		Ready:     st.Ready,
-		Metrics:   metrics.Handler(reg),
-		Observe:   met.ObserveRequest,
-	}))
+	h := api.New(api.Config{
+		Sessions:   sm,
+		Directory:  dir,
+		PollWait:   20 * time.Millisecond,
+		Ready:      st.Ready,
+		Metrics:    metrics.Handler(reg),
+		AdminToken: token,
+		Observe:    met.ObserveRequest,
+	})
+	srv := httptest.NewServer(h)
+	adm := httptest.NewServer(h.AdminHandler())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -64,10 +74,11 @@ func testGateway(tb testing.TB, auth session.AuthMode) string {
 	}()
 	tb.Cleanup(func() {
 		srv.Close()
+		adm.Close()
 		cancel()
 		<-done
 	})
-	return srv.URL
+	return srv.URL, adm.URL
 }
 
 // checkClean fails tb unless every agent signed in, every request was answered
@@ -115,30 +126,33 @@ func TestRunAgainstGateway(t *testing.T) {
 		{"dynamic+poll", session.AuthDynamic, true, 64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := testGateway(t, tc.auth)
+			url, murl := testGateway(t, tc.auth)
 			var progress bytes.Buffer
 			out := filepath.Join(t.TempDir(), "plot.html")
 			rep, err := Run(context.Background(), Config{
-				URL:      url,
-				Agents:   200,
-				Interval: 200 * time.Millisecond,
-				Duration: time.Second,
-				Conns:    tc.conns,
-				Poll:     tc.poll,
-				Out:      out,
-				Progress: &progress,
+				URL:        url,
+				MetricsURL: murl,
+				Agents:     200,
+				Interval:   200 * time.Millisecond,
+				Duration:   time.Second,
+				Conns:      tc.conns,
+				Poll:       tc.poll,
+				Out:        out,
+				Progress:   &progress,
 			})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
 			checkClean(t, rep)
-			// 200 agents every 200ms for 1s: about 1000 heartbeats (and as many polls).
+			// 200 agents every 200ms for 1s: at most about 1000 heartbeats (and as
+			// many polls). A loaded machine sends fewer (the tool falls behind its
+			// schedule and says so), never more; every agent beats at least once.
 			want := int64(1000)
 			if tc.poll {
 				want *= 2
 			}
-			if rep.Requests < want/2 || rep.Requests > want*3/2 {
-				t.Errorf("%d keep-alive requests in the window, want about %d", rep.Requests, want)
+			if rep.Requests < 200 || rep.Requests > want*3/2 {
+				t.Errorf("%d keep-alive requests in the window, want 200 to %d (about %d on an idle machine)", rep.Requests, want*3/2, want)
 			}
 			if got := rep.Retcodes[opLogout]["0"]; got != 200 {
 				t.Errorf("signed out %d agents, want 200", got)
@@ -177,8 +191,8 @@ func TestRunAgainstGateway(t *testing.T) {
 }
 
 func TestRunSignsInOverExistingSessions(t *testing.T) {
-	url := testGateway(t, session.AuthStatic)
-	cfg := Config{URL: url, Agents: 20, Interval: 100 * time.Millisecond, Duration: 300 * time.Millisecond, Conns: 4}
+	url, murl := testGateway(t, session.AuthStatic)
+	cfg := Config{URL: url, MetricsURL: murl, Agents: 20, Interval: 100 * time.Millisecond, Duration: 300 * time.Millisecond, Conns: 4}
 	// Sign agent 101 in by hand and leave it, as a bench run killed midway would.
 	req, _ := http.NewRequest(http.MethodPut, url+Prefix+"onlineagent/101", strings.NewReader(`{"password":"x","phonenum":"7"}`))
 	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
@@ -243,9 +257,9 @@ func TestRunCountsFalseSignOuts(t *testing.T) {
 }
 
 func TestRunBaseline(t *testing.T) {
-	url := testGateway(t, session.AuthDynamic)
+	url, murl := testGateway(t, session.AuthDynamic)
 	rep, err := Run(context.Background(), Config{
-		URL: url, Agents: 100, Interval: 200 * time.Millisecond, Duration: 600 * time.Millisecond, Conns: 8, Baseline: true,
+		URL: url, MetricsURL: murl, Agents: 100, Interval: 200 * time.Millisecond, Duration: 600 * time.Millisecond, Conns: 8, Baseline: true,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -300,7 +314,7 @@ func TestRunBaselineStarter(t *testing.T) {
 	t.Run("http", func(t *testing.T) {
 		f := &fakeStarter{t: t}
 		rep, err := Run(context.Background(), Config{
-			URL: testGateway(t, session.AuthStatic), Agents: 50, Interval: 100 * time.Millisecond,
+			URL: gwURL(t), Agents: 50, Interval: 100 * time.Millisecond,
 			Duration: 300 * time.Millisecond, Conns: 4, Baseline: true, StartBaseline: f.start,
 		})
 		if err != nil {
@@ -353,7 +367,7 @@ func TestRunBaselineStarter(t *testing.T) {
 	t.Run("start fails", func(t *testing.T) {
 		start := func(context.Context, bool) (BaselineServer, error) { return BaselineServer{}, errors.New("no fork") }
 		rep, err := Run(context.Background(), Config{
-			URL: testGateway(t, session.AuthStatic), Agents: 5, Interval: 50 * time.Millisecond,
+			URL: gwURL(t), Agents: 5, Interval: 50 * time.Millisecond,
 			Duration: 100 * time.Millisecond, Conns: 2, Baseline: true, StartBaseline: start,
 		})
 		if err == nil || !strings.Contains(err.Error(), "baseline: no fork") {
@@ -366,7 +380,7 @@ func TestRunBaselineStarter(t *testing.T) {
 	t.Run("stop fails", func(t *testing.T) {
 		f := &fakeStarter{t: t, stopErr: errors.New("exit status 66")}
 		_, err := Run(context.Background(), Config{
-			URL: testGateway(t, session.AuthStatic), Agents: 5, Interval: 50 * time.Millisecond,
+			URL: gwURL(t), Agents: 5, Interval: 50 * time.Millisecond,
 			Duration: 100 * time.Millisecond, Conns: 2, Baseline: true, StartBaseline: f.start,
 		})
 		if err == nil || !strings.Contains(err.Error(), "exit status 66") || f.stops != 1 {
@@ -423,7 +437,7 @@ func (c *cancelOnWrite) Write(p []byte) (int, error) {
 }
 
 func TestRunStopsWithContext(t *testing.T) {
-	url := testGateway(t, session.AuthStatic)
+	url, _ := testGateway(t, session.AuthStatic)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The progress bar's first line of the measured window ("[---…] 0%") stops it.
@@ -462,5 +476,41 @@ func TestParseSample(t *testing.T) {
 		if key != tc.key || v != tc.v || ok != tc.ok {
 			t.Errorf("parseSample(%q) = %q, %v, %v; want %q, %v, %v", tc.line, key, v, ok, tc.key, tc.v, tc.ok)
 		}
+	}
+}
+
+// gwURL starts a testGateway with static GUIDs and returns its API's URL alone.
+func gwURL(tb testing.TB) string {
+	tb.Helper()
+	url, _ := testGateway(tb, session.AuthStatic)
+	return url
+}
+
+// TestRunReadsMetricsFromTheAdminListener: the gateway's figures come from
+// MetricsURL (its admin listener), with MetricsToken as the bearer token; the
+// API's URL serves no /metrics, and a wrong token reads none.
+func TestRunReadsMetricsFromTheAdminListener(t *testing.T) {
+	const token = "bench-admin-token"
+	url, murl := testGatewayToken(t, session.AuthStatic, token)
+	run := func(metricsURL, tok string) Report {
+		t.Helper()
+		rep, err := Run(context.Background(), Config{URL: url, MetricsURL: metricsURL, MetricsToken: tok,
+			Agents: 10, Interval: 50 * time.Millisecond, Duration: 150 * time.Millisecond, Conns: 2})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		checkClean(t, rep)
+		return rep
+	}
+	if rep := run(murl, token); rep.RSS <= 0 || rep.TimeoutSignOuts != 0 {
+		t.Errorf("with the admin URL and token: RSS %d, timeout sign-outs %d", rep.RSS, rep.TimeoutSignOuts)
+	}
+	for _, tc := range []struct{ metricsURL, token string }{{"", ""}, {murl, ""}, {murl, token + "x"}} {
+		if rep := run(tc.metricsURL, tc.token); rep.RSS != -1 || rep.TimeoutSignOuts != -1 {
+			t.Errorf("metrics URL %q token %q: RSS %d, timeout sign-outs %d; want none read", tc.metricsURL, tc.token, rep.RSS, rep.TimeoutSignOuts)
+		}
+	}
+	if _, err := Run(context.Background(), Config{URL: url, MetricsURL: "127.0.0.1:1"}); err == nil {
+		t.Error("MetricsURL without a scheme: no error")
 	}
 }

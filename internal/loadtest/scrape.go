@@ -28,11 +28,15 @@ func (m metricValues) value(key string) int64 {
 	return int64(v + 0.5)
 }
 
-// scrape reads base/metrics; it returns no values when there is no such page.
-func scrape(ctx context.Context, c *http.Client, base string) metricValues {
+// scrape reads base/metrics, with token as a bearer token if set; it returns
+// no values when there is no such page.
+func scrape(ctx context.Context, c *http.Client, base, token string) metricValues {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
 		return nil
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := c.Do(req)
 	if err != nil {

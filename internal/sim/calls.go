@@ -36,14 +36,42 @@ type CallSpec struct {
 }
 
 // Inject places an inbound call in its skill's queue and routes it. It fails
-// with RetBadParam for an unknown skill.
+// with RetBadParam for an unknown skill or a duration outside [0, MaxSpan], and
+// with ErrTooManyCalls (RetBadParam) while Config.MaxCalls calls are live.
 func (e *Engine) Inject(spec CallSpec) (string, error) {
-	if _, ok := e.cfg.Directory.Skill(spec.Skill); !ok {
+	if _, ok := e.cfg.Directory.Skill(spec.Skill); !ok || !spec.valid() {
 		return "", ccgw.Fail(ccgw.RetBadParam)
 	}
 	e.lock()
 	defer e.unlock()
+	if !e.room() {
+		return "", ErrTooManyCalls
+	}
 	return e.inject(spec), nil
+}
+
+// room reports whether another call may be made, counting the refusal if not
+// and logging the first of a run of them; e.mu must be held.
+func (e *Engine) room() bool {
+	if len(e.calls) < e.cfg.MaxCalls {
+		e.full = false
+		return true
+	}
+	e.refused++
+	if !e.full {
+		e.full = true
+		e.cfg.Log.Warn("simulator: live call limit reached; calls refused until some end",
+			"max_calls", e.cfg.MaxCalls, "refused_total", e.refused)
+	}
+	return false
+}
+
+// Refused returns how many calls were not made because Config.MaxCalls calls
+// were live.
+func (e *Engine) Refused() uint64 {
+	e.lock()
+	defer e.unlock()
+	return e.refused
 }
 
 func (e *Engine) inject(spec CallSpec) string {
@@ -794,8 +822,23 @@ type AcdStat struct {
 	TransferDeviceType int    `json:"transferDeviceType"`
 	TransferDeviceNo   int    `json:"transferDeviceNo"`
 	SkillDescrip       string `json:"skillDescrip"`
+	ResourceIdleRate   int    `json:"resourceIdleRate"` // idle agents among those signed in, percent
+	ServiceLevel       int    `json:"serviceLevel"`
+	OldCallIDEx        CallID `json:"oldCallIdEx"`
 	MaxQueueSize       int    `json:"maxQueueSize"`
 }
+
+// CallID is the CTI's call identifier object; the zero call is the vendor's
+// "none" (all fields at their maximum), as its queue statistics show it.
+type CallID struct {
+	DateTime int64 `json:"dateTime"`
+	DSN      int   `json:"dsn"`
+	Server   int   `json:"server"`
+	Handle   int   `json:"handle"`
+}
+
+// noCall is the CallID of no call.
+var noCall = CallID{DateTime: 4294967295000, DSN: 65535, Server: 255, Handle: 255}
 
 // AcdStats returns the statistics of the known skills among skills, in order.
 func (e *Engine) AcdStats(skills []int) []AcdStat {
@@ -808,8 +851,10 @@ func (e *Engine) AcdStats(skills []int) []AcdStat {
 			continue
 		}
 		qs := e.queueStats(id)
+		// The fields the vendor's example shows unused carry its "none" values.
 		st := AcdStat{PilotNbr: e.cfg.AccessCode, DeviceNo: id, QueueSize: qs.Waiting,
-			QueueTime: int64(qs.LongestWait), SkillDescrip: sk.Name}
+			QueueTime: int64(qs.LongestWait), SkillDescrip: sk.Name, LoadFactor: 65535,
+			TransferDeviceType: 255, TransferDeviceNo: 65535, ServiceLevel: 100, OldCallIDEx: noCall}
 		// Counted on the walk, not on a copy of every session of the skill.
 		e.cfg.Sessions.EachInSkill(id, 0, func(s ccgw.Session) bool {
 			st.LoggedOnAgents++
@@ -818,6 +863,10 @@ func (e *Engine) AcdStats(skills []int) []AcdStat {
 			}
 			return true
 		})
+		st.ResourceIdleRate = 100
+		if st.LoggedOnAgents > 0 {
+			st.ResourceIdleRate = 100 * st.AvailAgents / st.LoggedOnAgents
+		}
 		out = append(out, st)
 	}
 	return out
@@ -825,20 +874,43 @@ func (e *Engine) AcdStats(skills []int) []AcdStat {
 
 // AddSimAgent signs in a simulated agent: it needs no client, never expires,
 // and behaves as sa says (auto-answer unless sa.AnswerAfter is set). With
-// skills it serves those of its configured skills only.
+// skills it serves those of its configured skills only. It never replaces a
+// session: it fails with RetAlreadySignedIn if the agent is signed in (by a
+// client, or already simulated), and with RetBadParam for a duration outside
+// [0, MaxSpan].
 func (e *Engine) AddSimAgent(id ccgw.AgentID, sa SimAgent, skills []int) error {
+	if !sa.valid() {
+		return ccgw.Fail(ccgw.RetBadParam)
+	}
+	if _, ok := e.cfg.Sessions.Lookup(id); ok {
+		return &ccgw.Error{Code: ccgw.RetAlreadySignedIn, Op: "simulated"}
+	}
+	// Set before the sign-in, whose report may route a call to the agent at
+	// once. Only sessions marked Simulated act on it (offer, scheduleWrapUp), so
+	// a client that signs in meanwhile, and wins, is not answered for.
 	e.lock()
+	prev, had := e.simAgent[id]
 	e.simAgent[id] = sa
 	e.unlock()
 	s, err := e.cfg.Sessions.SignIn(session.SignIn{
-		Op: "simulated", Force: true, SkipPassword: true, Status: ccgw.StateIdle,
+		Op: "simulated", SkipPassword: true, Status: ccgw.StateIdle,
 		Session: ccgw.Session{
 			Agent: id, Phone: "7" + id.String(), AutoAnswer: sa.AnswerAfter == 0, AutoEnterIdle: sa.WrapUp == 0,
 			ReleasePhone: true, AgentType: 4, IP: "127.0.0.1", MediaType: "TTF", Simulated: true,
 		},
 	})
-	if err != nil || skills == nil {
+	if err != nil {
+		e.lock()
+		if had {
+			e.simAgent[id] = prev
+		} else {
+			delete(e.simAgent, id)
+		}
+		e.unlock()
 		return err
+	}
+	if skills == nil {
+		return nil
 	}
 	keep := map[int]bool{}
 	for _, sk := range skills {
@@ -871,9 +943,13 @@ type Rate struct {
 	AbandonAfter time.Duration `json:"-"` // 0: callers never abandon
 }
 
-// SetRate starts, changes or (PerHour 0) stops skill's random arrivals.
+// SetRate starts, changes or (PerHour 0) stops skill's random arrivals. It fails
+// with RetBadParam for an unknown skill, a PerHour that ValidPerHour refuses
+// (NaN, infinite, negative, above MaxPerHour), a duration outside [0, MaxSpan]
+// or TalkMax below TalkMin. An arrival while Config.MaxCalls calls are live is
+// dropped.
 func (e *Engine) SetRate(skill int, r Rate) error {
-	if _, ok := e.cfg.Directory.Skill(skill); !ok || r.PerHour < 0 || r.TalkMax < r.TalkMin {
+	if _, ok := e.cfg.Directory.Skill(skill); !ok || !r.valid() {
 		return ccgw.Fail(ccgw.RetBadParam)
 	}
 	e.lock()
@@ -901,7 +977,9 @@ func (e *Engine) scheduleArrival(skill int, a *arrival) {
 		if span := a.rate.TalkMax - a.rate.TalkMin; span > 0 {
 			talk += time.Duration(e.rnd.Int64N(int64(span)/int64(time.Second)+1)) * time.Second
 		}
-		e.inject(CallSpec{Skill: skill, TalkFor: talk, AbandonAfter: a.rate.AbandonAfter})
+		if e.room() {
+			e.inject(CallSpec{Skill: skill, TalkFor: talk, AbandonAfter: a.rate.AbandonAfter})
+		}
 		e.scheduleArrival(skill, a)
 	})
 }

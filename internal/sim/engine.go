@@ -38,6 +38,10 @@ type Config struct {
 	CalleeAnswer time.Duration
 	// AccessCode is the number inbound callers dial ("called"); "10086".
 	AccessCode string
+	// MaxCalls bounds the live calls: an injection beyond it fails with
+	// ErrTooManyCalls and a random arrival is dropped (counted, logged once per
+	// time the limit is reached); DefaultMaxCalls.
+	MaxCalls int
 }
 
 // Engine is the simulated call centre. It is safe for concurrent use: HTTP
@@ -54,6 +58,8 @@ type Engine struct {
 	simAgent map[ccgw.AgentID]SimAgent
 	wrapUp   map[ccgw.AgentID]ccgw.Timer
 	n        uint64 // calls made so far
+	refused  uint64 // calls not made because MaxCalls were live
+	full     bool   // the last call attempted found MaxCalls live
 	stats    map[int]*QueueStats
 	rates    map[int]*arrival
 	idle     *idleIndex // idle agents by skill (idle.go)
@@ -207,6 +213,9 @@ func New(cfg Config) *Engine {
 	if cfg.AccessCode == "" {
 		cfg.AccessCode = "10086"
 	}
+	if cfg.MaxCalls <= 0 {
+		cfg.MaxCalls = DefaultMaxCalls
+	}
 	return &Engine{
 		cfg:      cfg,
 		rnd:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
@@ -274,7 +283,9 @@ func (e *Engine) drain() {
 			case ccgw.StateSignedOut:
 				e.agentGone(s.Agent)
 			case ccgw.StateWork:
-				e.scheduleWrapUp(s.Agent)
+				if s.Simulated {
+					e.scheduleWrapUp(s.Agent)
+				}
 			case ccgw.StateIdle:
 				route = true
 			}
@@ -541,9 +552,9 @@ func (e *Engine) offer(c *Call, id ccgw.AgentID) {
 	if c.Requeued > 0 {
 		requeued = 1
 	}
-	auto := false
+	auto, simulated := false, false
 	err := e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
-		auto = s.AutoAnswer
+		auto, simulated = s.AutoAnswer, s.Simulated
 		s.State, s.StateSince, s.StateReason, s.CallID = ccgw.StateTalking, ccgw.Millis(now), 0, c.ID
 		evs := []session.Emit{
 			{Type: ccgw.EvIncomingCallInfo, Content: content(map[string]any{
@@ -583,7 +594,9 @@ func (e *Engine) offer(c *Call, id ccgw.AgentID) {
 		return
 	}
 	c.State = Ringing
-	if sa, ok := e.simAgent[id]; ok && sa.AnswerAfter > 0 && sa.AnswerAfter < e.cfg.RingTimeout {
+	// Only a session the simulator signed in answers by itself: a client may hold
+	// the work number of a simulated agent that left.
+	if sa, ok := e.simAgent[id]; ok && simulated && sa.AnswerAfter > 0 && sa.AnswerAfter < e.cfg.RingTimeout {
 		c.timer = e.after(sa.AnswerAfter, func() { e.answerLocked(id, "") })
 		return
 	}
@@ -729,7 +742,8 @@ func (e *Engine) end(c *Call) {
 	delete(e.calls, c.ID)
 }
 
-// scheduleWrapUp ends a simulated agent's wrap-up after its wrap-up time.
+// scheduleWrapUp ends a simulated agent's wrap-up after its wrap-up time; the
+// caller checks that the session is simulated.
 func (e *Engine) scheduleWrapUp(id ccgw.AgentID) {
 	sa, ok := e.simAgent[id]
 	if !ok {
@@ -741,7 +755,7 @@ func (e *Engine) scheduleWrapUp(id ccgw.AgentID) {
 	e.wrapUp[id] = e.after(sa.WrapUp, func() {
 		delete(e.wrapUp, id)
 		e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
-			if s.State != ccgw.StateWork {
+			if s.State != ccgw.StateWork || !s.Simulated {
 				return nil, nil
 			}
 			s.State, s.StateSince = ccgw.StateIdle, ccgw.Millis(now)

@@ -21,7 +21,8 @@ type testRig struct {
 	tap   []ccgw.Event
 }
 
-func newTestRig(t *testing.T) *testRig {
+// newTestRig builds the rig; opts change the engine's Config.
+func newTestRig(t *testing.T, opts ...func(*Config)) *testRig {
 	t.Helper()
 	st, err := bolt.Open(t.TempDir())
 	if err != nil {
@@ -39,7 +40,11 @@ func newTestRig(t *testing.T) *testRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng = New(Config{Sessions: r.sm, Directory: dir, Clock: r.clock, RingTimeout: 10 * time.Second})
+	cfg := Config{Sessions: r.sm, Directory: dir, Clock: r.clock, RingTimeout: 10 * time.Second}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	eng = New(cfg)
 	r.eng = eng
 	return r
 }

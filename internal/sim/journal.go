@@ -41,16 +41,20 @@ func (j *Journal) Add(ev ccgw.Event) {
 }
 
 // Since returns up to limit events numbered after n, and the number of the last
-// one returned (n if none).
+// one returned (n if none). Any n is valid, math.MaxUint64 included; limit <= 0
+// means no limit.
 func (j *Journal) Since(n uint64, limit int) ([]ccgw.Event, uint64) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	start := 0
 	if n >= j.first {
-		start = int(n - j.first + 1)
-	}
-	if start > len(j.evs) {
-		return nil, n
+		// Compared as uint64 before the conversion: n-first+1 can exceed any int
+		// (or wrap to 0 at math.MaxUint64).
+		skip := n - j.first
+		if skip >= uint64(len(j.evs)) {
+			return nil, n
+		}
+		start = int(skip) + 1
 	}
 	end := len(j.evs)
 	if limit > 0 && end-start > limit {

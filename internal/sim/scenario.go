@@ -284,6 +284,8 @@ func (f *scenarioFile) scenario() (*Scenario, error) {
 			return nil, fieldErr(field+".skill", "skill %d has arrivals twice", a.Skill)
 		case a.PerHour <= 0:
 			return nil, fieldErr(field+".perHour", "%v: want more than 0", a.PerHour)
+		case !ValidPerHour(a.PerHour):
+			return nil, fieldErr(field+".perHour", "%v: want %v to %v", a.PerHour, MinPerHour, MaxPerHour)
 		}
 		rated[a.Skill] = true
 		r.PerHour = a.PerHour
@@ -369,7 +371,10 @@ func (sc *Scenario) Skills() []ccgw.Skill {
 // arrivals in file order, and schedules the timed calls, the outbound calls and
 // the end of the arrivals on e's clock (those due at once run before Apply
 // returns). It fails if e's directory lacks one of the scenario's skills or
-// agents, or an agent's answerAfter is not shorter than e's ring timeout.
+// agents, or an agent's answerAfter is not shorter than e's ring timeout. An
+// agent whose work number is already signed in (a client's session restored at
+// start, or another node's on a shared store) is left to it, not simulated, and
+// logged.
 func (sc *Scenario) Apply(e *Engine) error {
 	for _, s := range sc.skills {
 		if _, ok := e.cfg.Directory.Skill(s.ID); !ok {
@@ -382,7 +387,12 @@ func (sc *Scenario) Apply(e *Engine) error {
 		}
 	}
 	for _, a := range sc.Agents {
-		if err := e.AddSimAgent(a.ID, SimAgent{AnswerAfter: a.AnswerAfter, WrapUp: a.WrapUp}, a.Skills); err != nil {
+		err := e.AddSimAgent(a.ID, SimAgent{AnswerAfter: a.AnswerAfter, WrapUp: a.WrapUp}, a.Skills)
+		if ccgw.CodeOf(err) == ccgw.RetAlreadySignedIn {
+			e.cfg.Log.Warn("scenario agent not simulated: the work number is signed in", "agent", a.ID.String())
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("scenario: agent %s: %w", a.ID, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -262,6 +263,11 @@ func TestLoadScenarioErrors(t *testing.T) {
 		{"arrival skill", skills + "arrivals: [{skill: 2, perHour: 10, talkMin: 1m}]\n", "arrivals[0].skill"},
 		{"arrival twice", skills + "arrivals: [{skill: 1, perHour: 10, talkMin: 1m}, {skill: 1, perHour: 5, talkMin: 1m}]\n", "arrivals[1].skill"},
 		{"per hour", skills + "arrivals: [{skill: 1, perHour: 0, talkMin: 1m}]\n", "arrivals[0].perHour"},
+		{"per hour NaN", skills + "arrivals: [{skill: 1, perHour: .nan, talkMin: 1m}]\n", "arrivals[0].perHour"},
+		{"per hour infinite", skills + "arrivals: [{skill: 1, perHour: .inf, talkMin: 1m}]\n", "arrivals[0].perHour"},
+		{"per hour 1e308", skills + "arrivals: [{skill: 1, perHour: 1e308, talkMin: 1m}]\n", "arrivals[0].perHour"},
+		{"per hour above the cap", skills + "arrivals: [{skill: 1, perHour: 360001, talkMin: 1m}]\n", "arrivals[0].perHour"},
+		{"per hour below the least", skills + "arrivals: [{skill: 1, perHour: 0.0001, talkMin: 1m}]\n", "arrivals[0].perHour"},
 		{"talk min", skills + "arrivals: [{skill: 1, perHour: 10}]\n", "arrivals[0].talkMin"},
 		{"talk max", skills + "arrivals: [{skill: 1, perHour: 10, talkMin: 2m, talkMax: 1m}]\n", "arrivals[0].talkMax"},
 		{"abandon", skills + "arrivals: [{skill: 1, perHour: 10, talkMin: 1m, abandonAfter: x}]\n", "arrivals[0].abandonAfter"},
@@ -310,6 +316,34 @@ func TestScenarioApplyChecks(t *testing.T) {
 	}
 	if err := sc.Apply(r.eng); err == nil || !strings.Contains(err.Error(), "skill 7") {
 		t.Fatalf("skill outside the directory: %v", err)
+	}
+}
+
+// TestScenarioApplyLeavesSignedInAgents: a scenario agent whose work number a
+// client holds (say, restored at start) is left to the client, logged, and
+// the scenario's other agents are simulated.
+func TestScenarioApplyLeavesSignedInAgents(t *testing.T) {
+	sc, err := ParseScenario([]byte("skills: [{id: 1, name: S}]\nagents: [{workNo: \"1001-1003\"}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newTestRig(t)
+	client := r.signIn(t, 1002, false)
+	var log bytes.Buffer
+	r.eng.cfg.Log = slog.New(slog.NewTextHandler(&log, nil))
+	if err := sc.Apply(r.eng); err != nil {
+		t.Fatalf("Apply with 1002 signed in by a client: %v", err)
+	}
+	if s, ok := r.sm.Lookup(1002); !ok || s.GUID != client.GUID || s.Simulated {
+		t.Fatalf("1002 after Apply: %+v, want the client's session", s)
+	}
+	for _, id := range []ccgw.AgentID{1001, 1003} {
+		if s, ok := r.sm.Lookup(id); !ok || !s.Simulated {
+			t.Errorf("%s after Apply: %+v (ok %v), want simulated", id, s, ok)
+		}
+	}
+	if !strings.Contains(log.String(), `msg="scenario agent not simulated: the work number is signed in" agent=1002`) {
+		t.Errorf("no log line for 1002:\n%s", log.String())
 	}
 }
 
