@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 
 	"github.com/ccgw/ccgw"
@@ -132,16 +134,29 @@ func (s *Store) Ready() bool { return !s.closed.Load() && s.w.failure() == nil }
 // errProbing is Probe's answer while another Probe writes.
 var errProbing = errors.New("bolt: a probe is already writing")
 
-// Probe writes a small record (a counter in the keys bucket) and returns the
-// commit's error: a store that is not Ready becomes Ready by it once writes
-// succeed again, with no other traffic (a load balancer that took a node out
-// sends none). One Probe writes at a time; another meanwhile returns at once
+// maxGrowth is bbolt's largest growth step of the data file (its AllocSize).
+const maxGrowth = 16 << 20
+
+// Probe finds out whether the store can write again, and returns why not: the
+// data file's filesystem must have room for the file's next growth (its size,
+// at most 16 MiB, as bbolt grows it), and a small record (a counter in the keys
+// bucket) must commit. A store that is not Ready becomes Ready by it, with no
+// other traffic (a load balancer that took the node out sends none). The room
+// check comes first because bbolt rewrites its free pages without growing: on
+// a full disk a small record still commits while sign-ins, which need the file
+// to grow, fail. One Probe runs at a time; another meanwhile returns at once
 // with an error.
 func (s *Store) Probe() error {
 	if !s.probing.CompareAndSwap(false, true) {
 		return errProbing
 	}
 	defer s.probing.Store(false)
+	if fi, err := os.Stat(s.db.Path()); err == nil {
+		need := uint64(min(max(fi.Size(), 64<<10), maxGrowth))
+		if free, ok := freeBytes(filepath.Dir(s.db.Path())); ok && free < need {
+			return fmt.Errorf("bolt: %d bytes free beside the data file, its next growth needs %d", free, need)
+		}
+	}
 	return s.w.write(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(keysBucket)
 		if err != nil {

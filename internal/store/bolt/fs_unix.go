@@ -19,3 +19,13 @@ func mapFile(f *os.File, size int64) ([]byte, func(), error) {
 	}
 	return b, func() { syscall.Munmap(b) }, nil
 }
+
+// freeBytes returns the bytes an unprivileged writer may still use on the
+// filesystem holding dir; ok is false if it cannot tell.
+func freeBytes(dir string) (uint64, bool) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, false
+	}
+	return st.Bavail * uint64(st.Bsize), true
+}
