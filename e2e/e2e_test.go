@@ -382,7 +382,7 @@ func TestBadRequestsNeverLeak(t *testing.T) {
 		{"login trailing data", put, "onlineagent/1002", "", loginBody + `{}`, 200, ccgw.RetLoginParam},
 		{"login wrong type", put, "onlineagent/1002", "", `{"password":"p","phonenum":"70001","status":"x"}`, 200, ccgw.RetLoginParam},
 		{"login empty body", put, "onlineagent/1002", "", "", 200, ccgw.RetLoginParam},
-		{"login body over 64KiB", put, "onlineagent/1002", "", huge, 200, ccgw.RetLoginParam},
+		{"login body over 64KiB", put, "onlineagent/1002", "", huge, 413, ccgw.RetLoginParam}, // refused by its Content-Length
 		{"login no password", put, "onlineagent/1002", "", `{"phonenum":"70001"}`, 200, ccgw.RetLoginParam},
 		{"login bad phone", put, "onlineagent/1002", "", `{"password":"p","phonenum":"12ab"}`, 200, ccgw.RetBadPhone},
 		{"login bad ip", put, "onlineagent/1002", "", `{"password":"p","phonenum":"70001","ip":"::1"}`, 200, ccgw.RetBadIP},

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"time"
 )
 
 // listenAdmin opens the admin listener on c.AdminAddr, unless it is AdminOff,
@@ -54,9 +53,11 @@ func (m *Main) serveAdmin(runCtx context.Context, h http.Handler) {
 	}
 	m.adminSrv = &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: headerTimeout(m.Config.Limits.ReadTimeout),
+		ReadTimeout:       m.Config.Limits.ReadTimeout,
+		WriteTimeout:      m.Config.Limits.WriteTimeout,
+		IdleTimeout:       m.Config.Limits.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return runCtx },
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 		TLSConfig:         m.adminTLS,

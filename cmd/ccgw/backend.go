@@ -50,7 +50,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 			notifyAll: func() {}, flush: func() {}, closeFn: rs.Close,
 		}, nil
 	}
-	st, err := bolt.Open(c.Data)
+	st, err := bolt.OpenWith(c.Data, bolt.Options{Recover: c.DataRecover, Log: m.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,10 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 		return nil, err
 	}
 	return &backend{
-		svc: sm, passwords: st, lockouts: st, source: sm, run: sm.Run, ready: st.Ready, restore: sm.Restore,
+		svc: sm, passwords: st, lockouts: st, source: sm, run: sm.Run, restore: sm.Restore,
+		// Not ready while writes fail; asked then, a probe write finds out
+		// whether they succeed again (nobody else may write to a node taken out).
+		ready:     func() bool { return st.Ready() || st.Probe() == nil },
 		notifyAll: sm.NotifyAll, flush: sm.FlushAcks, closeFn: st.Close,
 	}, nil
 }

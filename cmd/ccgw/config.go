@@ -68,6 +68,19 @@ type Config struct {
 	Sim             SimFlags
 	Store           string
 	Scenario        string // a simulated call centre to set up (sim.LoadScenario)
+	Limits          LimitFlags
+	// DataRecover moves a damaged data file aside (ccgw.db.damaged-<time>) and
+	// starts empty, where ccgw would refuse to start.
+	DataRecover bool
+}
+
+// LimitFlags bound what one client can hold of the server (docs/security.md).
+type LimitFlags struct {
+	MaxConnsPerIP int           // open connections per client IP; 0: no limit
+	MaxPollsPerIP int           // held polls per client IP; 0: no limit
+	ReadTimeout   time.Duration // reading a whole request; 0: none
+	WriteTimeout  time.Duration // writing an answer, from the request's start (a poll adds its wait); 0: none
+	IdleTimeout   time.Duration // a keep-alive connection between requests; 0: none
 }
 
 // SimFlags configure the simulated call centre.
@@ -144,6 +157,8 @@ func NewMain() *Main {
 		LogLevel:     "info",
 		Store:        "bolt",
 		GCPercent:    200,
+		Limits: LimitFlags{MaxConnsPerIP: 1024, MaxPollsPerIP: 512, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
 	}}
 }
 
@@ -202,6 +217,12 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.DurationVar(&c.Push.RetryInterval, "push-retry-interval", c.Push.RetryInterval, "vendor retry: time between attempts after a failed push (EVENT_PUSH_FAIL_INTERVALTIME)")
 	fs.DurationVar(&c.Push.FailTotal, "push-fail-total", c.Push.FailTotal, "vendor retry: pushes failing for this long sign the agent out (EVENT_PUSH_FAIL_TOTALTIME)")
 	fs.StringVar(&c.Push.Trustlist, "callback-trustlist", c.Push.Trustlist, "callback URLs allowed at sign-in, separated by ';' (EVENT_PUST_WHILTELIST_CALLBACKURI); empty: any")
+	fs.IntVar(&c.Limits.MaxConnsPerIP, "max-conns-per-ip", c.Limits.MaxConnsPerIP, "open connections one client IP may hold; over it a new one is closed at once (0: no limit)")
+	fs.IntVar(&c.Limits.MaxPollsPerIP, "max-polls-per-ip", c.Limits.MaxPollsPerIP, "event polls one client IP may have held at once; over it a poll is answered at once, HTTP 429 and 000-007 (0: no limit)")
+	fs.DurationVar(&c.Limits.ReadTimeout, "read-timeout", c.Limits.ReadTimeout, "time to read a whole request, headers and body (headers: at most 10s); 0: none")
+	fs.DurationVar(&c.Limits.WriteTimeout, "write-timeout", c.Limits.WriteTimeout, "time to answer a request from its start; a held poll adds its wait; 0: none")
+	fs.DurationVar(&c.Limits.IdleTimeout, "idle-timeout", c.Limits.IdleTimeout, "a keep-alive connection idle this long is closed; 0: none")
+	fs.BoolVar(&c.DataRecover, "data-recover", c.DataRecover, "if the data file is damaged, move it aside (ccgw.db.damaged-<time>) and start empty instead of refusing to start")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -282,6 +303,10 @@ func (c *Config) validate() error {
 		return errors.New("--queue-size must be at least 1")
 	case c.GCPercent < 0:
 		return errors.New("--gc-percent must be 0 or more")
+	case c.Limits.MaxConnsPerIP < 0 || c.Limits.MaxPollsPerIP < 0:
+		return errors.New("--max-conns-per-ip and --max-polls-per-ip must be 0 (no limit) or more")
+	case c.Limits.ReadTimeout < 0 || c.Limits.WriteTimeout < 0 || c.Limits.IdleTimeout < 0:
+		return errors.New("--read-timeout, --write-timeout and --idle-timeout must be 0 (none) or more")
 	case c.NodeName == "" || strings.ContainsAny(c.NodeName, " ;,\"="):
 		return errors.New("--node-name must be a plain word")
 	}

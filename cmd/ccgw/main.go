@@ -27,8 +27,10 @@ import (
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/event"
 	"github.com/ccgw/ccgw/internal/metrics"
+	"github.com/ccgw/ccgw/internal/netlimit"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
+	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -55,6 +57,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := m.Run(ctx); err != nil {
+		if line, ok := damagedLine(err, m.Config.DataRecover); ok {
+			fmt.Fprintln(os.Stderr, line) // one line an operator acts on; not a log record
+			os.Exit(1)
+		}
 		m.Log.Error("start failed", "err", err)
 		os.Exit(1)
 	}
@@ -64,6 +70,19 @@ func main() {
 		m.Log.Error("shutdown", "err", err)
 		os.Exit(1)
 	}
+}
+
+// damagedLine returns the line main prints when err says the data file is
+// damaged, and whether it does.
+func damagedLine(err error, recovering bool) (string, bool) {
+	var dmg *bolt.DamagedError
+	if !errors.As(err, &dmg) {
+		return "", false
+	}
+	if recovering {
+		return fmt.Sprintf("ccgw: data file %s is damaged (%s) and --data-recover could not set it aside; move it away by hand", dmg.Path, dmg.Reason), true
+	}
+	return fmt.Sprintf("ccgw: data file %s is damaged (%s); start with --data-recover to move it aside and start empty", dmg.Path, dmg.Reason), true
 }
 
 // baselineServerMain is main for the hidden `ccgw bench-baseline-server`. It
@@ -233,25 +252,32 @@ func (m *Main) Run(ctx context.Context) error {
 		st.Close()
 		return err
 	}
-	ln, err := net.Listen("tcp", c.Addr)
+	inner, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		m.closeAdminLn()
 		st.Close()
 		return err
 	}
+	ln := netlimit.PerIP(inner, c.Limits.MaxConnsPerIP)
 	m.ln = ln
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats, Receivers: pusher.Receivers})
+	var handler *api.Server
+	refused := func() metrics.Refused {
+		r := handler.Refused()
+		return metrics.Refused{ConnsPerIP: ln.Refused(), PollsPerIP: r.Polls, BodyTooLarge: r.Bodies}
+	}
+	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats, Receivers: pusher.Receivers,
+		Refused: refused})
 	if err != nil {
 		ln.Close()
 		m.closeAdminLn()
 		st.Close()
 		return err
 	}
-	handler := api.New(api.Config{
+	handler = api.New(api.Config{
 		Sessions:   sm,
 		Directory:  dir,
 		PollWait:   c.PollWait,
@@ -267,6 +293,8 @@ func (m *Main) Run(ctx context.Context) error {
 
 		CheckCallback: policy.Check,
 		Lockout:       &session.Guard{Directory: dir, Policy: c.lockout(), Store: be.lockouts, Clock: clk, Log: m.Log},
+		MaxPollsPerIP: c.Limits.MaxPollsPerIP,
+		WriteTimeout:  c.Limits.WriteTimeout,
 	})
 	if c.Pprof != "" {
 		if err := m.servePprof(c.Pprof); err != nil {
@@ -278,9 +306,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.srv = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: headerTimeout(c.Limits.ReadTimeout),
+		ReadTimeout:       c.Limits.ReadTimeout,
+		WriteTimeout:      c.Limits.WriteTimeout,
+		IdleTimeout:       c.Limits.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return runCtx },
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}
@@ -316,6 +346,18 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// maxHeaderBytes caps a request's headers (net/http allows 4 KiB more).
+const maxHeaderBytes = 64 << 10
+
+// headerTimeout is the time to read a request's headers: 10 s, or the read
+// timeout if that is shorter (and set).
+func headerTimeout(read time.Duration) time.Duration {
+	if read > 0 && read < 10*time.Second {
+		return read
+	}
+	return 10 * time.Second
 }
 
 // loadPushCA returns the system's CA pool with the certificates of PEM file

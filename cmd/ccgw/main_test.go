@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -30,6 +33,8 @@ func TestParseFlags(t *testing.T) {
 				NodeName: "AgentGateway0", QueueSize: 1000, LogLevel: "info", GCPercent: 200,
 				TimeoutDetection: "on",
 				LockoutAttempts:  5, LockoutWindow: 5 * time.Minute, LockoutDuration: 5 * time.Minute,
+				Limits: LimitFlags{MaxConnsPerIP: 1024, MaxPollsPerIP: 512, ReadTimeout: 30 * time.Second,
+					WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
 			}
 			got := c
 			got.Push, got.Sim, got.Store = PushFlags{}, SimFlags{}, ""
@@ -81,6 +86,15 @@ func TestParseFlags(t *testing.T) {
 		{name: "zero guid interval", args: []string{"--guid-interval", "0s"}, wantErr: "--guid-"},
 		{name: "zero queue", args: []string{"--queue-size", "0"}, wantErr: "--queue-size"},
 		{name: "node name with space", args: []string{"--node-name", "a b"}, wantErr: "--node-name"},
+		{name: "limits", args: []string{"--max-conns-per-ip", "0", "--max-polls-per-ip", "3", "--read-timeout", "0",
+			"--write-timeout", "5s", "--idle-timeout", "1m"}, check: func(t *testing.T, c Config) {
+			if want := (LimitFlags{MaxPollsPerIP: 3, WriteTimeout: 5 * time.Second, IdleTimeout: time.Minute}); c.Limits != want {
+				t.Errorf("Limits %+v, want %+v", c.Limits, want)
+			}
+		}},
+		{name: "negative conns per ip", args: []string{"--max-conns-per-ip", "-1"}, wantErr: "--max-conns-per-ip"},
+		{name: "negative polls per ip", args: []string{"--max-polls-per-ip", "-1"}, wantErr: "--max-polls-per-ip"},
+		{name: "negative read timeout", args: []string{"--read-timeout", "-1s"}, wantErr: "--read-timeout"},
 		{name: "extra argument", args: []string{"--plaintext", "serve"}, wantErr: `unexpected argument "serve"`},
 		{name: "plaintext with cert", args: []string{"--plaintext", "--cert", "c.pem", "--key", "k.pem"}, wantErr: "cannot go with --plaintext"},
 		{name: "allow open key", args: []string{"--cert", "c.pem", "--key", "k.pem", "--allow-open-key"}, check: func(t *testing.T, c Config) {
@@ -242,6 +256,34 @@ func TestMainRunCloseRestore(t *testing.T) {
 	}
 	if err := m2.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
+	}
+}
+
+func TestDamagedLine(t *testing.T) {
+	dmg := fmt.Errorf("open: %w", &bolt.DamagedError{Path: "ccgw-data/ccgw.db", Reason: "0 bytes"})
+	for _, tc := range []struct {
+		err        error
+		recovering bool
+		want       string
+	}{
+		{dmg, false, "ccgw: data file ccgw-data/ccgw.db is damaged (0 bytes); start with --data-recover to move it aside and start empty"},
+		{dmg, true, "ccgw: data file ccgw-data/ccgw.db is damaged (0 bytes) and --data-recover could not set it aside; move it away by hand"},
+		{errors.New("listen: address in use"), false, ""},
+	} {
+		got, ok := damagedLine(tc.err, tc.recovering)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("damagedLine(%v, %v) = %q, %v; want %q", tc.err, tc.recovering, got, ok, tc.want)
+		}
+	}
+}
+
+func TestHeaderTimeout(t *testing.T) {
+	for read, want := range map[time.Duration]time.Duration{
+		0: 10 * time.Second, time.Second: time.Second, 10 * time.Second: 10 * time.Second, time.Minute: 10 * time.Second,
+	} {
+		if got := headerTimeout(read); got != want {
+			t.Errorf("headerTimeout(%v) = %v, want %v", read, got, want)
+		}
 	}
 }
 

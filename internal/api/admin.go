@@ -147,6 +147,9 @@ func (s *Server) dispatchAdmin(c *call) reply {
 		return notRouted(c, allow)
 	}
 	c.name = rt.name
+	if c.r.ContentLength > maxBody {
+		return s.tooLarge(ccgw.RetBadParam) // unread, as on the vendor handler
+	}
 	return rt.h(c)
 }
 

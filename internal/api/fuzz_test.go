@@ -36,7 +36,7 @@ var fuzzRequestSeeds = []struct{ method, path, header, body string }{
 }
 
 // FuzzRequest drives the handler in process with arbitrary requests. Property:
-// it never panics (nor recovers a panic), answers HTTP 200, 404, 405 or 503 with
+// it never panics (nor recovers a panic), answers HTTP 200, 404, 405, 413, 429 or 503 with
 // Content-Type application/json; charset=UTF-8, a correct Content-Length, and a
 // JSON object whose retcode is a known retcode string; 405 carries Allow; and it
 // never answers 100-007, which only a failing store or a panic produces.

@@ -206,6 +206,7 @@ func mustValidResponse(tb testing.TB, what string, status int, h http.Header, bo
 	tb.Helper()
 	switch status {
 	case http.StatusOK, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusServiceUnavailable,
+		http.StatusRequestEntityTooLarge, http.StatusTooManyRequests,
 		http.StatusUnauthorized: // the admin handler's, with AdminToken
 	default:
 		tb.Fatalf("%s: status %d", what, status)

@@ -21,7 +21,13 @@ type reply struct {
 	allow   string // Allow header of a 405
 	// authenticate is the WWW-Authenticate header of a 401
 	authenticate string
-	err          error // logged, never sent
+	// truncated says a list was cut at its cap (TruncatedHeader); next, if not
+	// "", is the cursor of the next page (NextHeader).
+	truncated  bool
+	next       string
+	close      bool  // Connection: close (the body was not read)
+	retryAfter int   // Retry-After, in seconds; 0: none
+	err        error // logged, never sent
 	// raw, if set, is sent as the body as is, with rawType as its Content-Type,
 	// instead of an envelope (GET /ccgw/v1/openapi.json)
 	raw     []byte
@@ -114,6 +120,18 @@ func (s *Server) write(w http.ResponseWriter, rep reply) {
 	}
 	if rep.authenticate != "" {
 		h.Set("WWW-Authenticate", rep.authenticate)
+	}
+	if rep.close {
+		h.Set("Connection", "close")
+	}
+	if rep.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(rep.retryAfter))
+	}
+	if rep.truncated && rep.code == ccgw.RetOK {
+		h[TruncatedHeader] = []string{"true"}
+		if rep.next != "" {
+			h[NextHeader] = []string{rep.next}
+		}
 	}
 	msg := rep.code.Message()
 	if rep.code == ccgw.RetOK && rep.quiet {

@@ -7,15 +7,18 @@ package api
 
 import (
 	"crypto/sha256"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/netlimit"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 )
@@ -59,6 +62,20 @@ type Config struct {
 	// Observe, if set, is told each interface request's method name, retcode and
 	// duration.
 	Observe func(method string, code ccgw.Retcode, took time.Duration)
+	// MaxPollsPerIP caps the polls one client IP (the connection's, never a
+	// header's) may have held at once; a poll over it is answered at once with
+	// HTTP 429, Retry-After: 1 and retcode 000-007. 0: no limit.
+	MaxPollsPerIP int
+	// WriteTimeout is the http.Server's WriteTimeout: a poll extends its
+	// connection's read and write deadlines to PollWait plus this from its start,
+	// so that a held poll outlives the server's timeouts. 0: no extension.
+	WriteTimeout time.Duration
+}
+
+// Refused counts the requests the server refused for its limits.
+type Refused struct {
+	Polls  uint64 // polls over Config.MaxPollsPerIP
+	Bodies uint64 // bodies over 64 KiB: by Content-Length, or on reading
 }
 
 // Server is the gateway's http.Handler for the vendor's interfaces; its
@@ -69,6 +86,8 @@ type Server struct {
 	adminRoutes routeTable // the admin API
 	adminToken  []byte     // SHA-256 of Config.AdminToken; nil: none required
 	bodies      sync.Map   // bareKey → []byte, never written to (reply.go)
+	polls       *netlimit.Counter
+	bigBodies   atomic.Uint64
 }
 
 // New returns a Server for cfg.
@@ -88,7 +107,7 @@ func New(cfg Config) *Server {
 	if cfg.Ready == nil {
 		cfg.Ready = func() bool { return true }
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, polls: netlimit.NewCounter(cfg.MaxPollsPerIP)}
 	s.routes = buildRoutes(4, s.table(), s.stateTable(), s.callTable())
 	s.adminRoutes = buildRoutes(3, s.adminTable())
 	if cfg.AdminToken != "" {
@@ -96,6 +115,11 @@ func New(cfg Config) *Server {
 		s.adminToken = sum[:]
 	}
 	return s
+}
+
+// Refused returns what the server has refused for its limits so far.
+func (s *Server) Refused() Refused {
+	return Refused{Polls: s.polls.Refused(), Bodies: s.bigBodies.Load()}
 }
 
 // ServeHTTP implements http.Handler for the vendor's listener: the interfaces
@@ -109,6 +133,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // logs the request.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*call) reply) {
 	start := time.Now()
+	body := &countingBody{ReadCloser: r.Body}
+	if r.Body != nil {
+		r.Body = body
+	}
 	c := &call{r: r, w: w}
 	var rep reply
 	func() {
@@ -123,6 +151,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*ca
 		}()
 		rep = dispatch(c)
 	}()
+	if body.n > maxBody && rep.code != ccgw.RetOK && rep.status == 0 {
+		// A body without a Content-Length that ran over the cap while read: the
+		// handler answered its retcode, the status says why.
+		rep = s.tooLarge(rep.code)
+	}
 	s.write(w, rep)
 	if c.name == "" {
 		return // health checks are not logged
@@ -160,6 +193,15 @@ func (s *Server) dispatch(c *call) reply {
 		return notRouted(c, allow)
 	}
 	c.name = rt.name
+	if c.r.ContentLength > maxBody {
+		// Refused before the body is read: the client is told at once, and the
+		// connection closed rather than drained.
+		code := ccgw.RetBadParam
+		if isSignIn(rt.name) {
+			code = ccgw.RetLoginParam // what a sign-in's malformed body gets (decode.go)
+		}
+		return s.tooLarge(code)
+	}
 	id, err := ccgw.ParseAgentID(c.agentRaw)
 	if err != nil {
 		return failed(err)
@@ -207,6 +249,30 @@ func notRouted(c *call, allow string) reply {
 	}
 	c.name = "unknown"
 	return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
+}
+
+// tooLarge is the reply to a body over maxBody: HTTP 413 with code, and the
+// connection closed after it.
+func (s *Server) tooLarge(code ccgw.Retcode) reply {
+	s.bigBodies.Add(1)
+	return reply{code: code, status: http.StatusRequestEntityTooLarge, close: true}
+}
+
+// isSignIn reports whether the spec method name is a sign-in's.
+func isSignIn(name string) bool {
+	return name == "login" || name == "forceLogin" || name == "loginEx"
+}
+
+// countingBody counts the bytes read from a request body.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
 }
 
 // call is one request on its way through a handler.

@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/netlimit"
 	"github.com/ccgw/ccgw/internal/session"
 )
 
@@ -318,7 +320,26 @@ func (s *Server) heartBeat(c *call) reply {
 	return reply{code: ccgw.RetOK, result: heartBeatResult{LoginTime: strconv.FormatInt(sess.LoginTime, 10)}, setGUID: g}
 }
 
+// getAgentEvent holds the poll up to PollWait for an event. A client IP with
+// MaxPollsPerIP polls held already is answered at once: HTTP 429, Retry-After:
+// 1, retcode 000-007 (the interface is invoked repeatedly); that refused poll
+// does not renew the session.
 func (s *Server) getAgentEvent(c *call) reply {
+	ip := netlimit.HostIP(c.r.RemoteAddr)
+	if !s.polls.Acquire(ip) {
+		return reply{code: ccgw.RetRepeated, status: http.StatusTooManyRequests, retryAfter: 1}
+	}
+	defer s.polls.Release(ip)
+	if s.cfg.WriteTimeout > 0 && s.cfg.PollWait > 0 {
+		// The server's deadlines run from the request's start; a held poll needs
+		// its wait on top. The read deadline matters too: the server reads in the
+		// background while the handler runs, and a read timeout there would cancel
+		// the poll. Errors mean a writer without deadlines (a test's recorder).
+		rc := http.NewResponseController(c.w)
+		d := time.Now().Add(s.cfg.PollWait + s.cfg.WriteTimeout)
+		_ = rc.SetWriteDeadline(d)
+		_ = rc.SetReadDeadline(d)
+	}
 	ev, g, err := s.cfg.Sessions.Poll(c.r.Context(), c.agent, c.guid(), s.cfg.PollWait)
 	if err != nil {
 		return failed(err)

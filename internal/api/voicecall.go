@@ -259,12 +259,14 @@ func (s *Server) queryWaitCallInfoBySkillId(c *call) reply {
 	if _, rep := s.signedIn(c); rep != nil {
 		return *rep
 	}
-	calls := s.cfg.Calls.Waiting(skill)
+	calls, more := s.cfg.Calls.Waiting(skill, maxWaitingCalls)
 	out := make([]waitingCall, len(calls))
 	for i, ci := range calls {
 		out[i].CallInfo = ci
 	}
-	return quietOK(out)
+	rep := quietOK(out)
+	rep.truncated = more
+	return rep
 }
 
 // waitNum counts queued calls in the caller's configured skills, or (signedIn)

@@ -25,6 +25,15 @@ type Sources struct {
 	Push     func() event.PushStats
 	// Receivers gives each push receiver's concurrency limit and load.
 	Receivers func() []event.ReceiverStats
+	// Refused gives what the server refused for its limits.
+	Refused func() Refused
+}
+
+// Refused counts what the server refused for its limits (docs/security.md).
+type Refused struct {
+	ConnsPerIP   uint64 // connections closed at once: their IP held --max-conns-per-ip
+	PollsPerIP   uint64 // polls answered 429: their IP held --max-polls-per-ip
+	BodyTooLarge uint64 // requests answered 413: a body over 64 KiB
 }
 
 // Metrics records request durations and collects the domain's counters.
@@ -46,6 +55,7 @@ type Metrics struct {
 	rcvLimit   *prometheus.Desc
 	rcvFlight  *prometheus.Desc
 	rcvWaiting *prometheus.Desc
+	refused    *prometheus.Desc
 }
 
 // New registers ccgw's metrics on reg.
@@ -71,6 +81,7 @@ func New(reg prometheus.Registerer, src Sources) (*Metrics, error) {
 		rcvLimit:   prometheus.NewDesc("ccgw_push_receiver_limit", "Pushes a receiver may have in flight now (adaptive), by callback scheme and host; the 100 busiest, the rest summed as receiver=\"other\".", []string{"receiver"}, nil),
 		rcvFlight:  prometheus.NewDesc("ccgw_push_receiver_in_flight", "Pushes in flight to a receiver.", []string{"receiver"}, nil),
 		rcvWaiting: prometheus.NewDesc("ccgw_push_receiver_waiting", "Agents waiting for a push slot of a receiver.", []string{"receiver"}, nil),
+		refused:    prometheus.NewDesc("ccgw_refused_total", "Connections and requests refused for a limit, by reason.", []string{"reason"}, nil),
 	}
 	if err := reg.Register(m.requests); err != nil {
 		return nil, err
@@ -94,7 +105,7 @@ func (m *Metrics) ObserveRequest(method string, code ccgw.Retcode, took time.Dur
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.live, m.heartbeats, m.polls, m.signIns, m.signOuts, m.expiries,
-		m.queued, m.delivered, m.dropped, m.pushes, m.pushFails, m.rcvLimit, m.rcvFlight, m.rcvWaiting} {
+		m.queued, m.delivered, m.dropped, m.pushes, m.pushFails, m.rcvLimit, m.rcvFlight, m.rcvWaiting, m.refused} {
 		ch <- d
 	}
 }
@@ -122,6 +133,12 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.delivered, prometheus.CounterValue, float64(ps.Delivered), "push")
 		ch <- prometheus.MustNewConstMetric(m.pushes, prometheus.CounterValue, float64(ps.Pushes))
 		ch <- prometheus.MustNewConstMetric(m.pushFails, prometheus.CounterValue, float64(ps.Failures))
+	}
+	if m.src.Refused != nil {
+		r := m.src.Refused()
+		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.ConnsPerIP), "conns_per_ip")
+		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.PollsPerIP), "polls_per_ip")
+		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.BodyTooLarge), "body_too_large")
 	}
 	if m.src.Receivers != nil {
 		for _, r := range topReceivers(m.src.Receivers(), MaxReceivers) {

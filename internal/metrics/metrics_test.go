@@ -25,7 +25,8 @@ func TestCollectReadsTheDomain(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	rcv := []event.ReceiverStats{{Key: "https://crm.example:8443", Limit: 12, InFlight: 5, Waiting: 3}}
 	m, err := New(reg, Sources{Sessions: func() session.Stats { return st }, Push: func() event.PushStats { return ps },
-		Receivers: func() []event.ReceiverStats { return rcv }})
+		Receivers: func() []event.ReceiverStats { return rcv },
+		Refused:   func() Refused { return Refused{ConnsPerIP: 13, PollsPerIP: 14, BodyTooLarge: 15} }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,10 +63,15 @@ ccgw_push_receiver_in_flight{receiver="https://crm.example:8443"} 5
 # HELP ccgw_push_receiver_waiting Agents waiting for a push slot of a receiver.
 # TYPE ccgw_push_receiver_waiting gauge
 ccgw_push_receiver_waiting{receiver="https://crm.example:8443"} 3
+# HELP ccgw_refused_total Connections and requests refused for a limit, by reason.
+# TYPE ccgw_refused_total counter
+ccgw_refused_total{reason="body_too_large"} 15
+ccgw_refused_total{reason="conns_per_ip"} 13
+ccgw_refused_total{reason="polls_per_ip"} 14
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"ccgw_sessions_live", "ccgw_signouts_total", "ccgw_events_dropped_total", "ccgw_events_delivered_total",
-		"ccgw_push_receiver_limit", "ccgw_push_receiver_in_flight", "ccgw_push_receiver_waiting"); err != nil {
+		"ccgw_push_receiver_limit", "ccgw_push_receiver_in_flight", "ccgw_push_receiver_waiting", "ccgw_refused_total"); err != nil {
 		t.Fatal(err)
 	}
 	for name, v := range map[string]float64{

@@ -71,3 +71,39 @@ func TestSkillIndexMatchesModel(t *testing.T) {
 		t.Fatal("skill listed twice is not freed by one removal")
 	}
 }
+
+// TestSkillIndexNextPages checks next against the full list: every page, from
+// any starting number and of any size, is the slice of the ordered agents that
+// starts at the first one at or above from; and it allocates nothing.
+func TestSkillIndexNextPages(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var x skillIndex
+	for range 3000 {
+		x.set(ccgw.AgentID(101+rng.IntN(200000)), nil, []int{1})
+	}
+	x.set(ccgw.AgentID(^uint32(0)), nil, []int{1}) // the highest ID: from past it must not wrap
+	all := x.agents(1)
+	buf := make([]ccgw.AgentID, 700)
+	for range 2000 {
+		from := uint64(rng.IntN(210000))
+		if rng.IntN(10) == 0 && len(all) > 0 {
+			from = uint64(all[rng.IntN(len(all))]) // exactly an agent's number
+		}
+		size := 1 + rng.IntN(len(buf))
+		n := x.next(1, from, buf[:size])
+		i, _ := slices.BinarySearch(all, ccgw.AgentID(from))
+		want := all[i:min(i+size, len(all))]
+		if !slices.Equal(buf[:n], want) {
+			t.Fatalf("next(from %d, %d): %v, want %v", from, size, buf[:n], want)
+		}
+	}
+	if n := x.next(1, uint64(^uint32(0))+1, buf); n != 0 {
+		t.Fatalf("next from past the highest ID: %d agents", n)
+	}
+	if n := x.next(2, 0, buf); n != 0 {
+		t.Fatalf("next of an unknown skill: %d agents", n)
+	}
+	if a := testing.AllocsPerRun(100, func() { x.next(1, 5000, buf[:500]) }); a != 0 {
+		t.Fatalf("next allocates %v times a call", a)
+	}
+}

@@ -21,6 +21,11 @@ type Service interface {
 	Session(id ccgw.AgentID, guid string) (ccgw.Session, error)
 	Lookup(id ccgw.AgentID) (ccgw.Session, bool)
 	BySkill(skill int) []ccgw.Session
+	// EachInSkill calls fn with each live session signed in to skill whose work
+	// number is above after, in work-number order, until fn returns false; the
+	// session's Skills are valid only until fn returns. A caller that needs a
+	// page of a skill's agents stops early and pays for that page, not for all.
+	EachInSkill(skill int, after ccgw.AgentID, fn func(ccgw.Session) bool)
 	Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, error)
 	Stats() Stats
 }

@@ -735,17 +735,20 @@ func (e *Engine) HeldCalls(id ccgw.AgentID) []CallInfo {
 	return out
 }
 
-// Waiting returns the calls waiting in skill's queue, oldest first.
-func (e *Engine) Waiting(skill int) []CallInfo {
+// Waiting returns the oldest max calls waiting in skill's queue, oldest first,
+// and whether more are waiting.
+func (e *Engine) Waiting(skill, max int) ([]CallInfo, bool) {
 	e.lock()
 	defer e.unlock()
 	out := []CallInfo{}
-	if q := e.queues[skill]; q != nil {
-		for _, c := range q.calls {
-			out = append(out, e.info(c))
-		}
+	q := e.queues[skill]
+	if q == nil {
+		return out, false
 	}
-	return out
+	for _, c := range q.calls[:min(max, len(q.calls))] {
+		out = append(out, e.info(c))
+	}
+	return out, len(q.calls) > max
 }
 
 // WaitNum returns how many calls wait in the given skills' queues.
@@ -852,12 +855,14 @@ func (e *Engine) AcdStats(skills []int) []AcdStat {
 		st := AcdStat{PilotNbr: e.cfg.AccessCode, DeviceNo: id, QueueSize: qs.Waiting,
 			QueueTime: int64(qs.LongestWait), SkillDescrip: sk.Name, LoadFactor: 65535,
 			TransferDeviceType: 255, TransferDeviceNo: 65535, ServiceLevel: 100, OldCallIDEx: noCall}
-		for _, s := range e.cfg.Sessions.BySkill(id) {
+		// Counted on the walk, not on a copy of every session of the skill.
+		e.cfg.Sessions.EachInSkill(id, 0, func(s ccgw.Session) bool {
 			st.LoggedOnAgents++
 			if s.State == ccgw.StateIdle && s.TalkRight && !e.busy(s.Agent) {
 				st.AvailAgents++
 			}
-		}
+			return true
+		})
 		st.ResourceIdleRate = 100
 		if st.LoggedOnAgents > 0 {
 			st.ResourceIdleRate = 100 * st.AvailAgents / st.LoggedOnAgents

@@ -128,6 +128,7 @@ func Run(t *testing.T, open Opener) {
 		{"UpdateRefused", testUpdateRefused, nil},
 		{"UpdateAuth", testUpdateAuth, nil},
 		{"BySkill", testBySkill, nil},
+		{"EachInSkill", testEachInSkill, nil},
 		{"LookupAndSession", testLookup, nil},
 		{"UpdateGUIDGrace", testUpdateGUID, func(c *Config) { c.GUIDTimeout = 3 * time.Second }},
 		{"DynamicGUIDRotation", testDynamic, func(c *Config) {

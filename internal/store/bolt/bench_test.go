@@ -65,3 +65,58 @@ func BenchmarkPutSession(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOpenCheck measures what the check adds to a start: OpenWith (the
+// page walk, bbolt's Tx.Check, decoding every record) against a bare bbolt Open
+// of the same file, with n sessions stored. One op is one open and close.
+func BenchmarkOpenCheck(b *testing.B) {
+	for _, n := range []int{100000, 1000000} {
+		dir := b.TempDir()
+		s, err := Open(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		base := tSessFull(0, 1)
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(sessionsBucket)
+			bk.FillPercent = 0.9
+			for i := range n {
+				sess := base
+				sess.Agent = ccgw.AgentID(101 + i)
+				if err := bk.Put(key(sess.Agent), encodeSession(&sess)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		s.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("sessions=%d/checked", n), func(b *testing.B) {
+			for b.Loop() {
+				s, err := Open(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s.Close()
+			}
+		})
+		b.Run(fmt.Sprintf("sessions=%d/walk-only", n), func(b *testing.B) {
+			for b.Loop() {
+				if err := checkFile(dir + "/" + FileName); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("sessions=%d/bare-bbolt", n), func(b *testing.B) {
+			for b.Loop() {
+				db, err := bolt.Open(dir+"/"+FileName, 0o600, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				db.Close()
+			}
+		})
+	}
+}

@@ -5,11 +5,11 @@ package bolt
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"time"
 
 	"github.com/ccgw/ccgw"
 	bolt "go.etcd.io/bbolt"
@@ -20,35 +20,18 @@ var sessionsBucket = []byte("sessions")
 // Store is a ccgw.SessionStore in a bbolt file. Concurrent writes are coalesced
 // into shared transactions (commit.go), so many sign-ins cost few fsyncs.
 type Store struct {
-	db     *bolt.DB
-	w      *committer
-	closed atomic.Bool
+	db      *bolt.DB
+	w       *committer
+	closed  atomic.Bool
+	probing atomic.Bool // a Probe is writing
 }
 
 var _ ccgw.SessionStore = (*Store)(nil)
 
-// Open opens (creating if needed) the store in dir/ccgw.db.
+// Open opens (creating if needed) the store in dir/ccgw.db: OpenWith with the
+// default Options (a damaged file is an error).
 func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("bolt: %w", err)
-	}
-	db, err := bolt.Open(filepath.Join(dir, "ccgw.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("bolt: open: %w", err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{sessionsBucket, passwordsBucket, lockoutsBucket} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("bolt: init: %w", err)
-	}
-	return &Store{db: db, w: newCommitter(db)}, nil
+	return OpenWith(dir, Options{})
 }
 
 func key(id ccgw.AgentID) []byte {
@@ -101,12 +84,15 @@ func (s *Store) DeleteSession(id ccgw.AgentID, gen uint64) error {
 }
 
 // LoadSessions implements ccgw.SessionStore. A record that cannot be decoded is
-// skipped and reported in the returned error only if fn never failed. Every call
-// of fn gets the same *ccgw.Session.
-func (s *Store) LoadSessions(fn func(*ccgw.Session) error) error {
+// skipped and reported in the returned error only if fn never failed (OpenWith
+// refuses a file with one, so only a record written since can be). Every call of
+// fn gets the same *ccgw.Session. A panic while reading is returned as a
+// *DamagedError.
+func (s *Store) LoadSessions(fn func(*ccgw.Session) error) (err error) {
+	defer s.damagedOnPanic(&err)
 	var bad error         // the first undecodable record
 	var sess ccgw.Session // reused: one allocation, not one per session
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(sessionsBucket).ForEach(func(k, v []byte) error {
 			if err := decodeSession(v, &sess); err != nil {
 				if bad == nil {
@@ -132,8 +118,60 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// Ready reports whether the store is open.
-func (s *Store) Ready() bool { return !s.closed.Load() }
+// damagedOnPanic, deferred, turns a panic (or, with the fault-to-panic setting,
+// a memory fault on bbolt's map) into a *DamagedError in *err.
+func (s *Store) damagedOnPanic(err *error) {
+	if p := recover(); p != nil {
+		*err = damaged(s.db.Path(), "%v", p)
+	}
+}
+
+// Ready reports whether the store is open and its last commit succeeded: after
+// a write fails (a full disk, an I/O error, MaxSize) it is false until one
+// succeeds again. It does no I/O.
+func (s *Store) Ready() bool { return !s.closed.Load() && s.w.failure() == nil }
+
+// errProbing is Probe's answer while another Probe writes.
+var errProbing = errors.New("bolt: a probe is already writing")
+
+// maxGrowth is bbolt's largest growth step of the data file (its AllocSize).
+const maxGrowth = 16 << 20
+
+// Probe finds out whether the store can write again, and returns why not: the
+// data file's filesystem must have room for the file's next growth (its size,
+// at most 16 MiB, as bbolt grows it), and a small record (a counter in the keys
+// bucket) must commit. A store that is not Ready becomes Ready by it, with no
+// other traffic (a load balancer that took the node out sends none). The room
+// check comes first because bbolt rewrites its free pages without growing: on
+// a full disk a small record still commits while sign-ins, which need the file
+// to grow, fail. One Probe runs at a time; another meanwhile returns at once
+// with an error.
+func (s *Store) Probe() error {
+	if !s.probing.CompareAndSwap(false, true) {
+		return errProbing
+	}
+	defer s.probing.Store(false)
+	if fi, err := os.Stat(s.db.Path()); err == nil {
+		need := uint64(min(max(fi.Size(), 64<<10), maxGrowth))
+		if free, ok := freeBytes(filepath.Dir(s.db.Path())); ok && free < need {
+			return fmt.Errorf("bolt: %d bytes free beside the data file, its next growth needs %d", free, need)
+		}
+	}
+	return s.w.write(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(keysBucket)
+		if err != nil {
+			return err
+		}
+		var n uint64
+		if v := b.Get(probeKey); len(v) == 8 {
+			n = binary.BigEndian.Uint64(v)
+		}
+		return b.Put(probeKey, binary.BigEndian.AppendUint64(nil, n+1))
+	})
+}
+
+// probeKey is Probe's record in the keys bucket.
+var probeKey = []byte("probe")
 
 var keysBucket = []byte("keys")
 

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,7 +20,11 @@ import (
 // that rotates its GUID, and the tail of heartbeat latency in dynamic mode
 // (docs/benchmarks.md, "Capacity").
 type committer struct {
-	db *bolt.DB
+	db  *bolt.DB
+	log *slog.Logger
+
+	failMu  sync.Mutex // guards lastErr
+	lastErr error      // the last commit's error: nil after a success
 
 	mu     sync.Mutex // guards queue and closed
 	queue  []writeCall
@@ -38,8 +43,8 @@ type writeCall struct {
 	err chan error // buffered: the commit never waits for the writer
 }
 
-func newCommitter(db *bolt.DB) *committer {
-	c := &committer{db: db, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+func newCommitter(db *bolt.DB, log *slog.Logger) *committer {
+	c := &committer{db: db, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -103,7 +108,8 @@ func (c *committer) drain(batch []writeCall) []writeCall {
 
 // commit runs calls in one transaction and tells each its result. A call whose
 // fn fails is taken out and run alone, and the rest are run again without it, as
-// bbolt's Batch does.
+// bbolt's Batch does. A commit's own error (not a write function's) is noted for
+// failure.
 func (c *committer) commit(calls []writeCall) {
 	for len(calls) > 0 {
 		failed := -1
@@ -120,14 +126,46 @@ func (c *committer) commit(calls []writeCall) {
 		if failed >= 0 {
 			w := calls[failed]
 			calls = slices.Delete(calls, failed, failed+1)
-			w.err <- c.db.Update(func(tx *bolt.Tx) error { return safeCall(w.fn, tx) })
+			fnErr := false
+			err := c.db.Update(func(tx *bolt.Tx) error {
+				err := safeCall(w.fn, tx)
+				fnErr = err != nil
+				return err
+			})
+			if !fnErr {
+				c.noteCommit(err)
+			}
+			w.err <- err
 			continue
 		}
+		c.noteCommit(err)
 		for _, w := range calls {
 			w.err <- err
 		}
 		return
 	}
+}
+
+// noteCommit records a commit's result, logging when writes start failing and
+// when they succeed again.
+func (c *committer) noteCommit(err error) {
+	c.failMu.Lock()
+	was := c.lastErr
+	c.lastErr = err
+	c.failMu.Unlock()
+	switch {
+	case err != nil && was == nil:
+		c.log.Error("data file: writes failing; not ready until one succeeds", "err", err)
+	case err == nil && was != nil:
+		c.log.Info("data file: writes succeed again; ready")
+	}
+}
+
+// failure returns the last commit's error, nil if it succeeded.
+func (c *committer) failure() error {
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	return c.lastErr
 }
 
 // safeCall runs fn, turning a panic into an error so that the other writes of

@@ -159,8 +159,9 @@ func dropEventsTx(tx *bolt.Tx, id ccgw.AgentID, gen uint64) error {
 }
 
 // LoadEvents implements ccgw.EventStore. The calls of fn share one array of
-// events.
-func (s *Store) LoadEvents(fn func(id ccgw.AgentID, gen, acked uint64, evs []ccgw.Event) error) error {
+// events. A panic while reading is returned as a *DamagedError.
+func (s *Store) LoadEvents(fn func(id ccgw.AgentID, gen, acked uint64, evs []ccgw.Event) error) (err error) {
+	defer s.damagedOnPanic(&err)
 	return s.db.View(func(tx *bolt.Tx) error {
 		eb, ab := tx.Bucket(eventsBucket), tx.Bucket(acksBucket)
 		groups := map[string]uint64{}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -584,40 +583,6 @@ func (s *Store) Lookup(id ccgw.AgentID) (ccgw.Session, bool) {
 	}
 	sess, err := decodeSession(raw)
 	return sess, err == nil
-}
-
-// BySkill implements session.Service.
-func (s *Store) BySkill(skill int) []ccgw.Session {
-	if !s.ready.Load() {
-		return nil
-	}
-	ctx := context.Background()
-	ids, err := s.rdb.SMembers(ctx, s.key+"sk:"+strconv.Itoa(skill)).Result()
-	if err != nil || len(ids) == 0 {
-		return nil
-	}
-	sort.Slice(ids, func(i, j int) bool {
-		a, _ := strconv.Atoi(ids[i])
-		b, _ := strconv.Atoi(ids[j])
-		return a < b
-	})
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = s.key + "s:" + id
-	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil
-	}
-	var out []ccgw.Session
-	for _, v := range vals {
-		if str, ok := v.(string); ok {
-			if sess, err := decodeSession(str); err == nil {
-				out = append(out, sess)
-			}
-		}
-	}
-	return out
 }
 
 // Poll implements session.Service: a long poll on any node, woken over Redis
