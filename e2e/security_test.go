@@ -165,7 +165,7 @@ func TestCallbackRulesE2E(t *testing.T) {
 		t.Fatalf("callBackUri of the redirecting receiver: %s, want 0", code)
 	}
 	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
-		r, err := p.client.Get("http://" + p.addr + "/metrics")
+		r, err := p.client.Get(p.adminURL("/metrics"))
 		if err != nil {
 			return err
 		}
