@@ -326,3 +326,65 @@ func TestPushCA(t *testing.T) {
 		t.Fatalf("%d pushes reached the receiver, want only the trusting gateway's", n)
 	}
 }
+
+// TestBasicPropertiesMoreKeys: the keys the other tests leave out —
+// AGENT_POLL_WAIT_TIMES × AGENT_POLL_WAIT_INTERVAL hold an empty poll,
+// GUIDTIMEOUT bounds how long a superseded GUID works, and
+// eventpush.ssl.trustAll = true pushes to a receiver whose certificate nobody
+// vouches for.
+func TestBasicPropertiesMoreKeys(t *testing.T) {
+	t.Parallel()
+	sink := newPushSink(t, true) // self-signed: only trustAll lets pushes through
+	p := startWithProps(t, writeProps(t,
+		"AGENT_POLL_WAIT_FLAG = ON",
+		"AGENT_POLL_WAIT_TIMES = 6",
+		"AGENT_POLL_WAIT_INTERVAL = 100",
+		"AUTHMODE = 2",
+		"GUIDINTERVAL = 300",
+		"GUIDTIMEOUT = 1500",
+		"eventpush.ssl.trustAll=true"))
+
+	// 6 × 100 ms: an empty poll is held about 600 ms (not the default 10 s).
+	g, _ := p.signIn(t, "1001", "")
+	p.drain(t, "1001", g, evInService, evReady)
+	start := time.Now()
+	if env := p.poll(t, "1001", g); env.Retcode != "0" || env.Event != nil {
+		t.Fatalf("empty poll: %+v", env)
+	}
+	if took := time.Since(start); took < 500*time.Millisecond || took > 8*time.Second {
+		t.Errorf("empty poll held %v, want about 600ms (AGENT_POLL_WAIT_TIMES × AGENT_POLL_WAIT_INTERVAL)", took)
+	}
+
+	// The GUID rotates every 300 ms; the superseded one still works at once,
+	// and is refused later (how much later: docs/decisions.md).
+	var old string
+	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		r := call(t, p.client, http.MethodPost, p.url("onlineagent/1001/handshake"), g, "")
+		if next, ok := strings.CutPrefix(r.header.Get("Set-GUID"), "JSESSIONID="); ok && next != g {
+			old, g = g, next
+			return nil
+		}
+		return fmt.Errorf("no rotation yet")
+	})
+	superseded := time.Now()
+	if got := p.handshake(t, "1001", old); got != "0" {
+		t.Fatalf("superseded GUID at once: %s, want 0 (GUIDTIMEOUT 1.5 s)", got)
+	}
+	checkFor(t, 15*time.Second, 100*time.Millisecond, func() error {
+		p.handshake(t, "1001", g) // keep the session alive with the new GUID
+		if got := p.handshake(t, "1001", old); got != "000-003" {
+			return fmt.Errorf("superseded GUID still %s", got)
+		}
+		return nil
+	})
+	t.Logf("superseded GUID refused %v after it was superseded (GUIDTIMEOUT 1.5 s, GUIDINTERVAL 300 ms)", time.Since(superseded))
+
+	// trustAll: the self-signed receiver gets its pushes.
+	p.signIn(t, "1002", pushLogin(sink.url()))
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if sink.pushed(evInService) != 1 {
+			return fmt.Errorf("not delivered to the self-signed receiver with trustAll")
+		}
+		return nil
+	})
+}
