@@ -342,7 +342,9 @@ func (s *Store) afterAuth(id ccgw.AgentID, guid, token, raw string, now time.Tim
 	if err != nil {
 		return "", unavailable(err)
 	}
-	rotate := s.cfg.AuthMode == session.AuthDynamic && now.Sub(time.UnixMilli(sess.GUIDIssued)) >= s.cfg.GUIDInterval
+	// Only a request with the current GUID rotates it: one with the superseded
+	// GUID must keep it valid for GUIDTimeout (session.Manager does the same).
+	rotate := s.cfg.AuthMode == session.AuthDynamic && guid == sess.GUID && now.Sub(time.UnixMilli(sess.GUIDIssued)) >= s.cfg.GUIDInterval
 	retoken := token != "" && token != sess.ServiceToken
 	if rotate || retoken {
 		next, err := s.update(id, raw, func(x *ccgw.Session) ([]session.Emit, error) {
