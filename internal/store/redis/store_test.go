@@ -365,6 +365,10 @@ func TestOutage(t *testing.T) {
 	if logs.Count("redis unreachable: not ready, signing nobody out") != 1 {
 		t.Error("no \"redis unreachable\" log line")
 	}
+	// The cluster-wide figures are unknown, not zero (metrics leave a gap).
+	if s := st.Stats(); !s.Partial || s.Live != 0 || s.Heartbeats != n {
+		t.Errorf("Stats without Redis: %+v, want Partial, no live count and this node's %d heartbeats", s, n)
+	}
 	id := ccgw.AgentID(first)
 	_, err := st.Heartbeat(id, guids[0], "")
 	wantCodeT(t, "heartbeat", err, ccgw.RetInternal)
@@ -392,6 +396,9 @@ func TestOutage(t *testing.T) {
 		return nil
 	})
 	back := fc.Now()
+	if s := st.Stats(); s.Partial || s.Live != n || s.SignIns != n {
+		t.Errorf("Stats with Redis back: %+v, want %d live and signed in, not Partial", s, n)
+	}
 	st.Sweep(back) // if Run's tick has not caught up yet, this does
 	if got := logs.Count("signed out"); got != 0 {
 		t.Fatalf("%d sign-outs after the outage, want none", got)
