@@ -37,7 +37,7 @@ const (
 // AgentOther_ShutdownService once from its poll.
 func TestSessionLifecycle(t *testing.T) {
 	t.Parallel()
-	p := startGateway(t, t.TempDir())
+	p := startGateway(t, t.TempDir(), "--log-level", "debug") // the request lines time the sign-in
 	const a, b, c = "1001", "1002", "1003"
 	ga, _ := p.signIn(t, a, "")
 	gb, loginB := p.signIn(t, b, "")
@@ -206,7 +206,7 @@ func TestRestartKeepsSessions(t *testing.T) {
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
-	p := startGateway(t, data, "--poll-wait", "30s")
+	p := startGateway(t, data, "--poll-wait", "30s", "--log-level", "debug") // with the request lines
 	const id = "1001"
 	g, _ := p.signIn(t, id, "")
 	p.drain(t, id, g, evInService, evReady)
