@@ -537,7 +537,7 @@ func TestClusterEventsOnce(t *testing.T) {
 	const pushed = "1002"
 	act(pushed, `{"password":"p","phonenum":"70002","callBackUri":"http://`+ln.Addr().String()+`/cb","serviceToken":"tok"}`)
 	want := len(seqs)
-	checkFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(got) < want {

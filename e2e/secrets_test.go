@@ -95,7 +95,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		resp.Body.Close()
 	}
 	call(t, p.client, http.MethodPost, p.url("onlineagent/1002/saybusy"), gp, "")
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(signatures) < 2 {

@@ -73,7 +73,7 @@ func TestLockoutAcrossNodesE2E(t *testing.T) {
 	if code := n2.signInCode(t, "1002", `{"password":"0ther!pw","phonenum":"70002"}`); code != "0" {
 		t.Errorf("the other agent: %s, want 0", code)
 	}
-	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error {
+	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
 		if code := n2.signInCode(t, "1001/forcelogin", right); code != "0" {
 			return fmt.Errorf("right password: %s", code)
 		}
@@ -143,7 +143,7 @@ func TestCallbackRulesE2E(t *testing.T) {
 	if code := p.signInCode(t, "3100", pushLogin(sink.url())); code != "0" {
 		t.Fatalf("callBackUri on 127.0.0.1: %s, want 0", code)
 	}
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if sink.pushed(evInService) != 1 {
 			return fmt.Errorf("not delivered to the receiver on 127.0.0.1")
 		}
