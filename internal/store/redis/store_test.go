@@ -198,7 +198,7 @@ func TestHeldPollWokenAcrossNodes(t *testing.T) {
 	}()
 	defer func() { cancel(); <-done }()
 	c := client(t, p.srv)
-	checkFor(t, 5*time.Second, func() error {
+	checkFor(t, 30*time.Second, func() error {
 		n, err := c.PubSubNumSub(context.Background(), p.b.key+"ev").Result()
 		if err != nil || n[p.b.key+"ev"] < 1 {
 			return fmt.Errorf("B not subscribed yet: %v %v", n, err)
@@ -225,7 +225,7 @@ func TestHeldPollWokenAcrossNodes(t *testing.T) {
 		got <- res{ev, err, time.Since(start)}
 	}()
 	// Queue the event once the poll is held on B.
-	checkFor(t, 5*time.Second, func() error {
+	checkFor(t, 30*time.Second, func() error {
 		p.b.heldMu.Lock()
 		defer p.b.heldMu.Unlock()
 		if p.b.held[id] == 0 {
