@@ -53,7 +53,7 @@ func applyEnv(fs *flag.FlagSet, explicit map[string]bool, lookup func(string) (s
 			return
 		}
 		if serr := fs.Set(f.Name, v); serr != nil {
-			err = fmt.Errorf("$%s (--%s): %w", name, f.Name, serr)
+			err = fmt.Errorf("$%s=%q: invalid value for --%s: %w", name, v, f.Name, serr)
 			return
 		}
 		explicit[f.Name] = true
