@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +254,22 @@ func getBody(tb testing.TB, c *http.Client, url string) string {
 		tb.Fatalf("GET %s: HTTP %d %v", url, resp.StatusCode, err)
 	}
 	return string(b)
+}
+
+// metricValue returns the value of the unlabelled series name on p's /metrics
+// (admin listener), failing tb if it is not there.
+func metricValue(tb testing.TB, p *proc, name string) float64 {
+	tb.Helper()
+	body := getBody(tb, p.client, p.adminURL("/metrics"))
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				tb.Fatalf("%s: %v", l, err)
+			}
+			return f
+		}
+	}
+	tb.Fatalf("/metrics has no %s", name)
+	return 0
 }

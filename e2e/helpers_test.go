@@ -668,21 +668,3 @@ func (d *dialCounter) count() int {
 	defer d.mu.Unlock()
 	return d.n
 }
-
-// metricValue returns the value of the unlabelled series name on p's /metrics
-// (admin listener), failing tb if it is not there.
-func metricValue(tb testing.TB, p *proc, name string) float64 {
-	tb.Helper()
-	body := getBody(tb, p.client, p.adminURL("/metrics"))
-	for _, l := range strings.Split(body, "\n") {
-		if v, ok := strings.CutPrefix(l, name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				tb.Fatalf("%s: %v", l, err)
-			}
-			return f
-		}
-	}
-	tb.Fatalf("/metrics has no %s", name)
-	return 0
-}
