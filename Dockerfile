@@ -21,8 +21,8 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download && go mod verify
 COPY . .
-# Stamped into the binary. While cmd/ccgw declares no main.version or
-# main.commit, the linker ignores these -X flags and the build still succeeds.
+# Stamped into the binary: `ccgw version`, the listening log line and
+# ccgw_build_info report them (cmd/ccgw/version.go).
 ARG VERSION=dev
 ARG COMMIT=unknown
 RUN CGO_ENABLED=0 go build -trimpath \

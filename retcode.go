@@ -1,10 +1,13 @@
 package ccgw
 
+import "slices"
+
 // Retcode is the wire result code of the CC-Gateway API: "0" for success, otherwise
 // "NNN-NNN". It is always sent as a JSON string.
 type Retcode string
 
-// Retcodes that ccgw produces. The meanings follow shared/spec/retcodes.md.
+// Retcodes that ccgw produces. The meanings follow the vendor's error code table
+// (https://support.huaweicloud.com/intl/en-us/api-cec/cec_07_0580.html).
 const (
 	RetOK                Retcode = "0"
 	RetUnknown           Retcode = "000-000" // unknown error
@@ -168,4 +171,14 @@ func (r Retcode) Message() string {
 func (r Retcode) Known() bool {
 	_, ok := messages[r]
 	return ok
+}
+
+// Retcodes returns every retcode of the message table, sorted.
+func Retcodes() []Retcode {
+	rs := make([]Retcode, 0, len(messages))
+	for r := range messages {
+		rs = append(rs, r)
+	}
+	slices.Sort(rs)
+	return rs
 }

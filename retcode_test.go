@@ -2,6 +2,7 @@ package ccgw
 
 import (
 	"regexp"
+	"slices"
 	"testing"
 )
 
@@ -36,5 +37,17 @@ func TestRetcodeTable(t *testing.T) {
 	}
 	if Retcode("999-999").Known() || Retcode("999-999").Message() != RetUnknown.Message() {
 		t.Error("an unknown retcode must not be Known and must carry the unknown-error text")
+	}
+}
+
+func TestRetcodesListsTheTable(t *testing.T) {
+	rs := Retcodes()
+	if len(rs) != len(messages) || !slices.IsSorted(rs) {
+		t.Fatalf("Retcodes() = %d codes, sorted %v; the table has %d", len(rs), slices.IsSorted(rs), len(messages))
+	}
+	for _, r := range rs {
+		if !r.Known() {
+			t.Errorf("%s listed but not known", r)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -63,8 +64,19 @@ func TestAdminListener(t *testing.T) {
 	if p.admin(t, http.MethodGet, "rates", "", &rates); len(rates) != 0 {
 		t.Fatalf("rates %v: a request on the vendor port set one", rates)
 	}
-	if body := getBody(t, p.client, p.adminURL("/metrics")); !strings.Contains(body, "\nccgw_sessions_live ") {
-		t.Errorf("admin /metrics lacks ccgw_sessions_live:\n%.500s", body)
+	body := getBody(t, p.client, p.adminURL("/metrics"))
+	for _, want := range []string{"\nccgw_sessions_live ", "\nccgw_ready 1\n", "\nccgw_build_info{"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("admin /metrics lacks %q:\n%.500s", want, body)
+		}
+	}
+	// The binary's version, as ccgw_build_info has it, on its listening line too.
+	if v := p.listening.attr["version"]; v == "" || !strings.Contains(body, `version="`+v+`"`) {
+		t.Errorf("listening line version=%q, not ccgw_build_info's", v)
+	}
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "ccgw "+p.listening.attr["version"]+" (commit ") {
+		t.Errorf("ccgw version: %q, %v", out, err)
 	}
 	for _, u := range []string{p.url("/healthz"), p.url("/readyz"), p.adminURL("/healthz"), p.adminURL("/readyz")} {
 		if r := call(t, p.client, http.MethodGet, u, "", ""); r.status != http.StatusOK || r.env.Retcode != "0" {
@@ -253,4 +265,22 @@ func getBody(tb testing.TB, c *http.Client, url string) string {
 		tb.Fatalf("GET %s: HTTP %d %v", url, resp.StatusCode, err)
 	}
 	return string(b)
+}
+
+// metricValue returns the value of the unlabelled series name on p's /metrics
+// (admin listener), failing tb if it is not there.
+func metricValue(tb testing.TB, p *proc, name string) float64 {
+	tb.Helper()
+	body := getBody(tb, p.client, p.adminURL("/metrics"))
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				tb.Fatalf("%s: %v", l, err)
+			}
+			return f
+		}
+	}
+	tb.Fatalf("/metrics has no %s", name)
+	return 0
 }

@@ -397,7 +397,7 @@ func TestClientAgentServerDemoPush(t *testing.T) {
 	n = log.wait(t, n, evCancelNotReady, evReady)
 
 	d.mustOK(http.MethodDelete, "onlineagent/"+id+"/forcelogout")
-	p.log.waitLine(t, 5*time.Second, "msg", "signed out", "agent", id)
+	p.log.waitLine(t, 30*time.Second, "msg", "signed out", "agent", id)
 	holdsFor(t, 500*time.Millisecond, 50*time.Millisecond, func() error {
 		log.mu.Lock()
 		defer log.mu.Unlock()
@@ -514,7 +514,7 @@ func TestClientAPortal(t *testing.T) {
 	ok(http.MethodPut, "/onlineagent/"+id+"/heartbeat")
 
 	ok(http.MethodDelete, "/onlineagent/"+id+"/forcelogout")
-	p.log.waitLine(t, 5*time.Second, "msg", "signed out", "agent", id)
+	p.log.waitLine(t, 30*time.Second, "msg", "signed out", "agent", id)
 	holdsFor(t, 500*time.Millisecond, 50*time.Millisecond, func() error {
 		log.mu.Lock()
 		defer log.mu.Unlock()

@@ -113,7 +113,7 @@ func TestClientJSSDK(t *testing.T) {
 
 	// Poll on; each answer may carry a new GUID.
 	seen := map[string]bool{first: true}
-	checkFor(t, 10*time.Second, 0, func() error {
+	checkFor(t, 30*time.Second, 0, func() error {
 		if typ, ok := a.poll(id); ok {
 			t.Fatalf("unexpected event %s", typ)
 		}

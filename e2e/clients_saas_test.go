@@ -212,7 +212,7 @@ func TestClientIspMockServer(t *testing.T) {
 	send(http.MethodPost, agentURL+id+"/sayfree")
 	n = log.wait(t, n, evCancelNotReady, evReady)
 	send(http.MethodDelete, agentURL+id+"/logout")
-	p.log.waitLine(t, 5*time.Second, "msg", "signed out", "agent", id)
+	p.log.waitLine(t, 30*time.Second, "msg", "signed out", "agent", id)
 	holdsFor(t, 500*time.Millisecond, 50*time.Millisecond, func() error {
 		log.mu.Lock()
 		defer log.mu.Unlock()

@@ -21,16 +21,19 @@ import (
 
 // The cluster test's load: clusterAgents agents heartbeat every clusterBeat
 // through random nodes of three, with a heartbeat timeout of clusterTimeout.
+// The timeout is eight beats: with four (2,000 agents, 8s), a machine at a
+// load average of 16 on 2 cores delayed heartbeats past it (526 false
+// sign-outs). The test asserts who is signed out and how often, not how fast.
 const (
-	clusterAgents  = 2000
-	clusterStop    = 500 // of them stop heartbeating
-	clusterTimeout = 8 * time.Second
+	clusterAgents  = 800
+	clusterStop    = 200 // of them stop heartbeating
+	clusterTimeout = 16 * time.Second
 	clusterBeat    = 2 * time.Second
 	clusterWorkers = 48 // requests in flight at most (keep-alive connections per node)
 )
 
 // TestCluster runs one real Redis and three real ccgw processes on it.
-// 2,000 agents sign in and heartbeat through random nodes; 500 stop and are
+// 800 agents sign in and heartbeat through random nodes; 200 stop and are
 // signed out exactly once each, cluster-wide, and nobody else is. Then one
 // node is killed with SIGKILL (its clients move to the other two) and Redis is
 // killed and restarted after an outage longer than the heartbeat timeout: no
@@ -60,7 +63,7 @@ func TestCluster(t *testing.T) {
 		stopped[c.agents[i].id] = true
 	}
 	stoppedAt := time.Now()
-	checkFor(t, clusterTimeout+20*time.Second, 100*time.Millisecond, func() error {
+	checkFor(t, clusterTimeout+sweepSlack+30*time.Second, 100*time.Millisecond, func() error {
 		if n := len(c.signOuts("timeout")); n < clusterStop {
 			return fmt.Errorf("%d of %d timeouts logged", n, clusterStop)
 		}
@@ -87,7 +90,7 @@ func TestCluster(t *testing.T) {
 	srv.Kill()
 	down := time.Now()
 	for _, p := range nodes[:2] {
-		checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		checkFor(t, time.Minute, 20*time.Millisecond, func() error {
 			if code := readyz(p); code != http.StatusServiceUnavailable {
 				return fmt.Errorf("%s /readyz: HTTP %d with Redis down, want 503", p.addr, code)
 			}
@@ -103,7 +106,7 @@ func TestCluster(t *testing.T) {
 	srv.Restart()
 	outage := time.Since(down)
 	for _, p := range nodes[:2] {
-		checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		checkFor(t, time.Minute, 20*time.Millisecond, func() error {
 			if code := readyz(p); code != http.StatusOK {
 				return fmt.Errorf("%s /readyz: HTTP %d with Redis back", p.addr, code)
 			}
@@ -268,7 +271,7 @@ func (c *cluster) schedule() {
 func (c *cluster) waitRound(t *testing.T) {
 	t.Helper()
 	r := c.rounds.Load() + 2
-	checkFor(t, 10*clusterBeat, 20*time.Millisecond, func() error {
+	checkFor(t, 60*clusterBeat, 20*time.Millisecond, func() error {
 		if c.rounds.Load() < r {
 			return fmt.Errorf("heartbeat round %d not done", r)
 		}
@@ -534,7 +537,7 @@ func TestClusterEventsOnce(t *testing.T) {
 	const pushed = "1002"
 	act(pushed, `{"password":"p","phonenum":"70002","callBackUri":"http://`+ln.Addr().String()+`/cb","serviceToken":"tok"}`)
 	want := len(seqs)
-	checkFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(got) < want {

@@ -25,7 +25,7 @@ func TestRotatedGUIDSurvivesKill(t *testing.T) {
 	rotate := func(p *proc) string {
 		t.Helper()
 		var got string
-		checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+		checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
 			r := call(t, p.client, http.MethodPost, p.url("onlineagent/"+id+"/handshake"), guids[len(guids)-1], "")
 			if r.env.Retcode != "0" {
 				t.Fatalf("handshake with the newest GUID: %s", r.body)
@@ -58,7 +58,7 @@ func TestRotatedGUIDSurvivesKill(t *testing.T) {
 	}
 	// The line is written before the answer, but reaches the test's log reader
 	// through a pipe: wait for it.
-	p2.log.waitLine(t, 5*time.Second, "msg", "rotated GUID recovered", "agent", id)
+	p2.log.waitLine(t, 30*time.Second, "msg", "rotated GUID recovered", "agent", id)
 	if code, _ := p2.status(t, id, newest); code != "0" {
 		t.Errorf("agentstatus with the recovered GUID: %s", code)
 	}

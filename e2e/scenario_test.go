@@ -25,7 +25,7 @@ func TestScenarioVirtualClock(t *testing.T) {
 	for i := range procs {
 		p := startGateway(t, t.TempDir(), "--scenario", file, "--clock", "virtual")
 		procs[i] = p
-		p.log.waitLine(t, 5*time.Second, "msg", "scenario applied", "agents", "6", "skills", "2", "seed", "7")
+		p.log.waitLine(t, 30*time.Second, "msg", "scenario applied", "agents", "6", "skills", "2", "seed", "7")
 
 		var clk struct {
 			Now     int64 `json:"now"`

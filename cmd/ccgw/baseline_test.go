@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -23,6 +24,7 @@ const silentChildEnv = "CCGW_TEST_SILENT_BASELINE"
 
 // TestMain lets startBaselineProcess re-execute this test binary as it does ccgw:
 // run with bench-baseline-server first, the binary is the baseline server.
+// Otherwise it clears the CCGW_* variables of the flags and runs the tests.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == baselineServerCmd {
 		if os.Getenv(silentChildEnv) != "" {
@@ -31,6 +33,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(baselineServerMain(os.Args[2:]))
 	}
+	// A developer's CCGW_* variables would set the flags every test parses.
+	NewMain().flagSet(io.Discard).VisitAll(func(f *flag.Flag) { os.Unsetenv(envName(f.Name)) })
 	os.Exit(m.Run())
 }
 

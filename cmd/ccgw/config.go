@@ -61,6 +61,9 @@ type Config struct {
 	NodeName        string
 	QueueSize       int
 	LogLevel        string
+	LogFormat       string        // text or json
+	LogSummary      time.Duration // a summary line this often; 0: none
+	ShowVersion     bool          // --version: print the version and exit
 	RestTimeout     string
 	Push            PushFlags
 	Pprof           string
@@ -155,6 +158,8 @@ func NewMain() *Main {
 		NodeName:     "AgentGateway0",
 		QueueSize:    1000,
 		LogLevel:     "info",
+		LogFormat:    "text",
+		LogSummary:   time.Minute,
 		Store:        "bolt",
 		GCPercent:    200,
 		Limits: LimitFlags{MaxConnsPerIP: 1024, MaxPollsPerIP: 512, ReadTimeout: 30 * time.Second,
@@ -162,13 +167,67 @@ func NewMain() *Main {
 	}}
 }
 
-// ParseFlags reads the command line into m.Config. With --basic-properties, the
-// file's keys then set the flags not on the command line (applyBasicProperties);
-// Run logs what it noted about the file.
+// ParseFlags reads the command line into m.Config. The flags not on it are
+// then taken from the environment (CCGW_*, envName), and with
+// --basic-properties the file's keys set the flags given neither way
+// (applyBasicProperties): command line, environment, file, default. Run logs
+// what it noted about the environment and the file. -h and --help print the
+// usage to stderr and return flag.ErrHelp.
 func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	c := &m.Config
+	fs := m.flagSet(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (subcommands come first: ccgw bench, ccgw version, ccgw help)", fs.Arg(0))
+	}
+	explicit := map[string]bool{} // the flags on the command line or in the environment
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	var err error
+	if m.envVars, err = applyEnv(fs, explicit, m.lookupEnv); err != nil {
+		return err
+	}
+	var fromFile []string
+	if c.BasicProperties != "" {
+		if fromFile, m.propNotes, err = applyBasicProperties(fs, c.BasicProperties, explicit); err != nil {
+			return err
+		}
+	}
+	if c.ShowVersion {
+		return nil // nothing else matters
+	}
+	if c.Scenario != "" {
+		sc, err := sim.LoadScenario(c.Scenario)
+		if err != nil {
+			return err
+		}
+		c.Sim.merge(sc, explicit)
+		m.scenario = sc
+	}
+	if err := c.validate(); err != nil {
+		if len(fromFile) > 0 {
+			return fmt.Errorf("%w (%s sets --%s)", err, c.BasicProperties, strings.Join(fromFile, ", --"))
+		}
+		return err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// flagSet returns the gateway's flags, bound to m.Config, writing errors and
+// the usage to out.
+func (m *Main) flagSet(out io.Writer) *flag.FlagSet {
+	c := &m.Config
 	fs := flag.NewFlagSet("ccgw", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address `HOST:PORT` of the vendor's API")
 	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "admin listener `HOST:PORT` (admin API /ccgw/v1/, /metrics, health), or off; not loopback, it needs --admin-token-env and is served over TLS unless --plaintext")
 	fs.StringVar(&c.AdminTokenEnv, "admin-token-env", c.AdminTokenEnv, "name of an environment `VAR` holding a bearer token (16 characters or more) every admin request must carry")
@@ -194,7 +253,10 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.DurationVar(&c.GUIDTimeout, "guid-timeout", c.GUIDTimeout, "how long a superseded GUID stays valid (GUIDTIMEOUT)")
 	fs.StringVar(&c.NodeName, "node-name", c.NodeName, "node name, the suffix of every GUID")
 	fs.IntVar(&c.QueueSize, "queue-size", c.QueueSize, "events kept per agent; the oldest is dropped beyond it")
-	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug (adds a line per request), info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text (logfmt) or json, one object a line")
+	fs.DurationVar(&c.LogSummary, "log-summary-interval", c.LogSummary, "log a summary line at INFO this often: requests by method and retcode, heartbeats, polls, sign-ins, sign-outs by cause; 0: none")
+	fs.BoolVar(&c.ShowVersion, "version", c.ShowVersion, "print the version, commit and Go version, and exit (as ccgw version)")
 	fs.StringVar(&c.RestTimeout, "rest-timeout", c.RestTimeout, "when a rest's time runs out: remind (AgentState_Rest_Timeout, agent stays in rest) or idle (then AgentState_Ready)")
 	fs.StringVar(&c.Sim.Clock, "clock", c.Sim.Clock, "real, or virtual: time moves only by POST /ccgw/v1/clock/advance")
 	fs.Uint64Var(&c.Sim.Seed, "seed", c.Sim.Seed, "seed of the simulated call centre's randomness")
@@ -223,40 +285,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.DurationVar(&c.Limits.WriteTimeout, "write-timeout", c.Limits.WriteTimeout, "time to answer a request from its start; a held poll adds its wait; 0: none")
 	fs.DurationVar(&c.Limits.IdleTimeout, "idle-timeout", c.Limits.IdleTimeout, "a keep-alive connection idle this long is closed; 0: none")
 	fs.BoolVar(&c.DataRecover, "data-recover", c.DataRecover, "if the data file is damaged, move it aside (ccgw.db.damaged-<time>) and start empty instead of refusing to start")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	explicit := map[string]bool{} // the flags on the command line
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	var fromFile []string
-	if c.BasicProperties != "" {
-		var err error
-		if fromFile, m.propNotes, err = applyBasicProperties(fs, c.BasicProperties, explicit); err != nil {
-			return err
-		}
-	}
-	if c.Scenario != "" {
-		sc, err := sim.LoadScenario(c.Scenario)
-		if err != nil {
-			return err
-		}
-		c.Sim.merge(sc, explicit)
-		m.scenario = sc
-	}
-	if err := c.validate(); err != nil {
-		if len(fromFile) > 0 {
-			return fmt.Errorf("%w (%s sets --%s)", err, c.BasicProperties, strings.Join(fromFile, ", --"))
-		}
-		return err
-	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
-	}
-	return nil
+	return fs
 }
 
 func (c *Config) validate() error {
@@ -301,6 +330,10 @@ func (c *Config) validate() error {
 		return errors.New("--lockout-window and --lockout-duration must be positive")
 	case c.QueueSize < 1:
 		return errors.New("--queue-size must be at least 1")
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	case c.LogSummary < 0:
+		return errors.New("--log-summary-interval must be 0 (off) or more")
 	case c.GCPercent < 0:
 		return errors.New("--gc-percent must be 0 or more")
 	case c.Limits.MaxConnsPerIP < 0 || c.Limits.MaxPollsPerIP < 0:

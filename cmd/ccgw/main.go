@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,11 +37,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "bench" {
-		os.Exit(runBench(os.Args[2:], os.Stdout, os.Stderr))
-	}
-	if len(os.Args) > 1 && os.Args[1] == baselineServerCmd {
-		os.Exit(baselineServerMain(os.Args[2:]))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "bench":
+			os.Exit(runBench(os.Args[2:], os.Stdout, os.Stderr))
+		case "version", "help":
+			os.Exit(runCommand(os.Args[1], os.Args[2:], os.Stdout, os.Stderr))
+		case baselineServerCmd:
+			os.Exit(baselineServerMain(os.Args[2:]))
+		}
 	}
 	m := NewMain()
 	if err := m.ParseFlags(os.Args[1:], os.Stderr); err != nil {
@@ -49,6 +54,10 @@ func main() {
 		}
 		fmt.Fprintln(os.Stderr, "ccgw:", err)
 		os.Exit(2)
+	}
+	if m.Config.ShowVersion {
+		writeVersion(os.Stdout, thisBuild())
+		os.Exit(0)
 	}
 	if p := m.Config.GCPercent; p > 0 {
 		// Set here, not in Run: it is the process's, and tests run Main in theirs.
@@ -96,15 +105,35 @@ func baselineServerMain(args []string) int {
 	return runBaselineServer(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 }
 
+// runCommand runs `ccgw version` or `ccgw help` (cmd) with args and returns
+// the exit code: 0, or 2 for arguments neither takes.
+func runCommand(cmd string, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "ccgw %s: unexpected argument %q\n", cmd, args[0])
+		return 2
+	}
+	if cmd == "version" {
+		writeVersion(stdout, thisBuild())
+		return 0
+	}
+	NewMain().flagSet(stdout).Usage()
+	return 0
+}
+
 // Main is the gateway process: tests run it in process as main does.
 type Main struct {
 	Config Config
 	Log    *slog.Logger
 	Stderr io.Writer
+	// Env looks up the CCGW_* variables for ParseFlags; nil: os.LookupEnv.
+	Env func(key string) (string, bool)
+	// SummaryClock ticks the summary line (--log-summary-interval); nil: real.
+	SummaryClock ccgw.Clock
 
 	be        *backend
 	scenario  *sim.Scenario // loaded by ParseFlags, or by Run from Config.Scenario
 	propNotes []propNote    // from --basic-properties, for Run to log
+	envVars   []string      // the CCGW_* variables that set flags, for Run to log
 	pusher    *event.Pusher
 	srv       *http.Server
 	pprofSrv  *http.Server
@@ -123,11 +152,13 @@ type Main struct {
 func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
 	if m.Log == nil {
-		var lvl slog.Level
-		if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
-			return fmt.Errorf("--log-level: %w", err)
+		var err error
+		if m.Log, err = newLogger(m.Stderr, c.LogLevel, c.LogFormat); err != nil {
+			return err
 		}
-		m.Log = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: lvl}))
+	}
+	if len(m.envVars) > 0 {
+		m.Log.Info("flags from the environment", "vars", strings.Join(m.envVars, ","))
 	}
 	for _, n := range m.propNotes {
 		m.Log.Log(ctx, n.level, n.msg, n.logAttrs(c.BasicProperties)...)
@@ -269,8 +300,9 @@ func (m *Main) Run(ctx context.Context) error {
 		r := handler.Refused()
 		return metrics.Refused{ConnsPerIP: ln.Refused(), PollsPerIP: r.Polls, BodyTooLarge: r.Bodies}
 	}
+	build := thisBuild()
 	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats, Receivers: pusher.Receivers,
-		Refused: refused})
+		Refused: refused, Ready: be.ready, Build: build})
 	if err != nil {
 		ln.Close()
 		m.closeAdminLn()
@@ -316,7 +348,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	scheme := "http"
 	attrs := []any{"addr", ln.Addr().String(), "scheme", "", "restored", restored,
-		"heartbeat_timeout", c.HeartbeatTimeout.String(), "auth_mode", c.AuthMode}
+		"heartbeat_timeout", c.HeartbeatTimeout.String(), "auth_mode", c.AuthMode, "version", build.Version}
 	if tlsConf != nil {
 		scheme = "https"
 		m.srv.TLSConfig = tlsConf
@@ -333,6 +365,18 @@ func (m *Main) Run(ctx context.Context) error {
 		defer m.wg.Done()
 		be.run(runCtx)
 	}()
+	if c.LogSummary > 0 {
+		sum := &summary{log: m.Log, clock: m.SummaryClock, every: c.LogSummary,
+			requests: handler.TakeRequestCounts, stats: sm.Stats}
+		if sum.clock == nil {
+			sum.clock = clockReal // not the sessions' clock, which may be virtual
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			sum.run(runCtx)
+		}()
+	}
 	go func() {
 		defer m.wg.Done()
 		var err error
@@ -408,6 +452,23 @@ func (m *Main) servePprof(addr string) error {
 
 var clockReal = clock.Real{}
 
+// newLogger returns a logger writing to w at level (debug, info, warn,
+// error) in format: text (logfmt) or json.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
 // closeAdminLn closes the admin listener of a start that failed.
 func (m *Main) closeAdminLn() {
 	if m.adminLn != nil {
@@ -419,7 +480,7 @@ func (m *Main) closeAdminLn() {
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
 // Close stops serving (letting requests in flight finish, ending held polls),
-// stops the sweeper and closes the store. It is safe to call more than once.
+// stops the sweeper and the summary line and closes the store. It is safe to call more than once.
 func (m *Main) Close() error {
 	m.once.Do(func() {
 		if m.srv == nil {

@@ -30,7 +30,7 @@ func TestParseFlags(t *testing.T) {
 				Addr: "127.0.0.1:8043", AdminAddr: "127.0.0.1:8044", Data: "./ccgw-data", HeartbeatTimeout: 2 * time.Minute,
 				PollWait: 10 * time.Second, AuthMode: "dynamic", RestTimeout: "remind",
 				GUIDInterval: 60 * time.Second, GUIDTimeout: 120 * time.Second,
-				NodeName: "AgentGateway0", QueueSize: 1000, LogLevel: "info", GCPercent: 200,
+				NodeName: "AgentGateway0", QueueSize: 1000, LogLevel: "info", LogFormat: "text", LogSummary: time.Minute, GCPercent: 200,
 				TimeoutDetection: "on",
 				LockoutAttempts:  5, LockoutWindow: 5 * time.Minute, LockoutDuration: 5 * time.Minute,
 				Limits: LimitFlags{MaxConnsPerIP: 1024, MaxPollsPerIP: 512, ReadTimeout: 30 * time.Second,
@@ -125,6 +125,18 @@ func TestParseFlags(t *testing.T) {
 		{name: "admin addr without port", args: []string{"--admin-addr", "127.0.0.1"}, wantErr: "--admin-addr"},
 		{name: "admin addr bad port", args: []string{"--admin-addr", "127.0.0.1:http"}, wantErr: "--admin-addr"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
+		{name: "json logs", args: []string{"--log-format", "json", "--log-summary-interval", "0"}, check: func(t *testing.T, c Config) {
+			if c.LogFormat != "json" || c.LogSummary != 0 {
+				t.Errorf("LogFormat %q, LogSummary %v", c.LogFormat, c.LogSummary)
+			}
+		}},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format"},
+		{name: "negative summary interval", args: []string{"--log-summary-interval", "-1s"}, wantErr: "--log-summary-interval"},
+		{name: "version", args: []string{"--version"}, check: func(t *testing.T, c Config) {
+			if !c.ShowVersion {
+				t.Error("ShowVersion false")
+			}
+		}},
 	}
 	t.Setenv("CCGW_TEST_ADMIN_TOKEN", "0123456789abcdef")
 	t.Setenv("CCGW_TEST_SHORT_TOKEN", "0123456789abcde")
@@ -177,8 +189,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// runMain starts a Main on a free loopback port over data, logging into the
-// returned buffer; it is closed when the test ends.
+// runMain starts a Main on a free loopback port over data, logging at DEBUG
+// into the returned buffer; it is closed when the test ends.
 func runMain(t *testing.T, data string) (*Main, *syncBuffer) {
 	t.Helper()
 	m := NewMain()
@@ -186,7 +198,7 @@ func runMain(t *testing.T, data string) (*Main, *syncBuffer) {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	m.Log = slog.New(slog.NewTextHandler(logs, nil))
+	m.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})) // with the request lines
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -229,7 +229,7 @@ func TestBasicPropertiesNotes(t *testing.T) {
 func TestBasicPropertiesLogged(t *testing.T) {
 	path := writeProps(t, "AUTHMODE = 1\nSECRET_TOKEN = hunter2\neventpush.ssl.cert.password = pa55word\n")
 	m := NewMain()
-	args := []string{"--addr", "127.0.0.1:0", "--plaintext", "--data", t.TempDir(), "--basic-properties", path}
+	args := []string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--plaintext", "--data", t.TempDir(), "--basic-properties", path}
 	if err := m.ParseFlags(args, io.Discard); err != nil {
 		t.Fatal(err)
 	}

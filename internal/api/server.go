@@ -1,8 +1,9 @@
 // Package api serves the CC-Gateway HTTP interface: it routes each request to the
 // spec method it names, decodes and validates it, calls the domain, and writes the
-// retcode envelope, logging one line per request. Two handlers share one Server:
-// the vendor's interfaces (Server.ServeHTTP) and ccgw's admin API with metrics
-// (Server.AdminHandler), for two listeners.
+// retcode envelope, logging one line per request (at DEBUG; internal errors at
+// ERROR) and counting it by method and retcode (Server.TakeRequestCounts). Two
+// handlers share one Server: the vendor's interfaces (Server.ServeHTTP) and
+// ccgw's admin API with metrics (Server.AdminHandler), for two listeners.
 package api
 
 import (
@@ -88,6 +89,7 @@ type Server struct {
 	bodies      sync.Map   // bareKey → []byte, never written to (reply.go)
 	polls       *netlimit.Counter
 	bigBodies   atomic.Uint64
+	tally       *tally // requests by method and retcode, for the summary log line
 }
 
 // New returns a Server for cfg.
@@ -108,8 +110,10 @@ func New(cfg Config) *Server {
 		cfg.Ready = func() bool { return true }
 	}
 	s := &Server{cfg: cfg, polls: netlimit.NewCounter(cfg.MaxPollsPerIP)}
-	s.routes = buildRoutes(4, s.table(), s.stateTable(), s.callTable())
-	s.adminRoutes = buildRoutes(3, s.adminTable())
+	vendor, state, calls, admin := s.table(), s.stateTable(), s.callTable(), s.adminTable()
+	s.routes = buildRoutes(4, vendor, state, calls)
+	s.adminRoutes = buildRoutes(3, admin)
+	s.tally = newTally(append(routeNames(vendor, state, calls, admin), "unknown", "unauthorized"))
 	if cfg.AdminToken != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminToken))
 		s.adminToken = sum[:]
@@ -129,8 +133,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.serve(w, r, s.dispatch)
 }
 
-// serve runs dispatch on r, recovering a panic as 000-000, writes its reply and
-// logs the request.
+// serve runs dispatch on r, recovering a panic as 000-000, writes its reply,
+// counts the request (Observe, the tally) and logs it: at DEBUG, or at ERROR
+// when it ended in an internal error. At INFO and above a request that went
+// well costs no log work and allocates nothing here.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*call) reply) {
 	start := time.Now()
 	body := &countingBody{ReadCloser: r.Body}
@@ -164,20 +170,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*ca
 	if s.cfg.Observe != nil {
 		s.cfg.Observe(c.name, rep.code, took)
 	}
+	s.tally.add(c.name, rep.code)
+	// An error is logged only when the client was told it is ours: a client's
+	// malformed body (RetLoginParam carrying errBody) is not an internal error.
+	internal := rep.err != nil && rep.code == ccgw.RetInternal
+	level := slog.LevelDebug
+	if internal {
+		level = slog.LevelError
+	}
+	if !s.cfg.Log.Enabled(r.Context(), level) {
+		return
+	}
 	attrs := []slog.Attr{
 		slog.String("method", c.name),
 		slog.String("agent", clip(c.agentRaw)),
 		slog.String("retcode", string(rep.code)),
 		slog.Duration("took", took),
 	}
-	// An error is logged only when the client was told it is ours: a client's
-	// malformed body (RetLoginParam carrying errBody) is not an internal error.
-	if rep.err != nil && rep.code == ccgw.RetInternal {
+	if internal {
 		attrs = append(attrs, slog.String("err", rep.err.Error()))
-		s.cfg.Log.LogAttrs(r.Context(), slog.LevelError, "request", attrs...)
-		return
 	}
-	s.cfg.Log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	s.cfg.Log.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
 func (s *Server) dispatch(c *call) reply {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -30,10 +31,52 @@ import (
 // the servers, stops the sweeper and closes the store.
 func testGateway(tb testing.TB, auth session.AuthMode) (url, metricsURL string) {
 	tb.Helper()
-	return testGatewayToken(tb, auth, "")
+	url, metricsURL, _ = testGatewayRecording(tb, auth, "")
+	return url, metricsURL
 }
 
 func testGatewayToken(tb testing.TB, auth session.AuthMode, token string) (url, metricsURL string) {
+	tb.Helper()
+	url, metricsURL, _ = testGatewayRecording(tb, auth, token)
+	return url, metricsURL
+}
+
+// setGUIDs records the GUIDs a gateway handed out in Set-GUID, by agent.
+type setGUIDs struct {
+	mu    sync.Mutex          // guards seen
+	seen  map[string][]string // agent → each new GUID, in order
+	inner http.Handler
+}
+
+func (g *setGUIDs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.inner.ServeHTTP(w, r)
+	vs := w.Header()["Set-GUID"]                    // sent as spelled, not canonical
+	if len(vs) == 0 || r.Method == http.MethodPut { // a sign-in's GUID is no rotation
+		return
+	}
+	v := vs[0]
+	agent := path.Base(strings.TrimSuffix(r.URL.Path, "/handshake")) // …/onlineagent/101/handshake, …/agentevent/101
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if l := g.seen[agent]; len(l) == 0 || l[len(l)-1] != v {
+		g.seen[agent] = append(l, v)
+	}
+}
+
+// maxRotations returns the most distinct GUIDs one agent was handed in a row.
+func (g *setGUIDs) maxRotations() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, l := range g.seen {
+		n = max(n, len(l))
+	}
+	return n
+}
+
+// testGatewayRecording is testGatewayToken that also records the Set-GUID
+// headers of handShake and poll answers.
+func testGatewayRecording(tb testing.TB, auth session.AuthMode, token string) (url, metricsURL string, guids *setGUIDs) {
 	tb.Helper()
 	st, err := bolt.Open(tb.TempDir())
 	if err != nil {
@@ -41,11 +84,13 @@ func testGatewayToken(tb testing.TB, auth session.AuthMode, token string) (url, 
 	}
 	tb.Cleanup(func() { st.Close() })
 	dir := agent.Default()
-	// Dynamic GUIDs rotate faster than the 200ms heartbeat interval of the tests and
-	// a superseded one is refused 300ms later: a run that kept using the GUID it
-	// signed in with would see 000-003.
+	// Dynamic GUIDs rotate faster than the 200ms heartbeat interval of the tests.
+	// Only a request with the current GUID rotates it, so a run that kept the GUID
+	// it signed in with would be handed one new GUID per agent, never a second
+	// (TestRunAgainstGateway counts them). A superseded GUID stays valid for 10s:
+	// a loaded machine may hold a request with it that long.
 	sm, err := session.New(session.Config{Store: st, Directory: dir, AuthMode: auth, Timeout: 10 * time.Second,
-		GUIDInterval: 150 * time.Millisecond, GUIDTimeout: 300 * time.Millisecond})
+		GUIDInterval: 150 * time.Millisecond, GUIDTimeout: 10 * time.Second})
 	if err != nil {
 		tb.Fatalf("session.New: %v", err)
 	}
@@ -64,7 +109,8 @@ func testGatewayToken(tb testing.TB, auth session.AuthMode, token string) (url, 
 		AdminToken: token,
 		Observe:    met.ObserveRequest,
 	})
-	srv := httptest.NewServer(h)
+	guids = &setGUIDs{seen: map[string][]string{}, inner: h}
+	srv := httptest.NewServer(guids)
 	adm := httptest.NewServer(h.AdminHandler())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -78,7 +124,7 @@ func testGatewayToken(tb testing.TB, auth session.AuthMode, token string) (url, 
 		cancel()
 		<-done
 	})
-	return srv.URL, adm.URL
+	return srv.URL, adm.URL, guids
 }
 
 // checkClean fails tb unless every agent signed in, every request was answered
@@ -126,7 +172,7 @@ func TestRunAgainstGateway(t *testing.T) {
 		{"dynamic+poll", session.AuthDynamic, true, 64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url, murl := testGateway(t, tc.auth)
+			url, murl, guids := testGatewayRecording(t, tc.auth, "")
 			var progress bytes.Buffer
 			out := filepath.Join(t.TempDir(), "plot.html")
 			rep, err := Run(context.Background(), Config{
@@ -134,7 +180,7 @@ func TestRunAgainstGateway(t *testing.T) {
 				MetricsURL: murl,
 				Agents:     200,
 				Interval:   200 * time.Millisecond,
-				Duration:   time.Second,
+				Duration:   2 * time.Second, // long enough for a loaded machine to measure something
 				Conns:      tc.conns,
 				Poll:       tc.poll,
 				Out:        out,
@@ -144,21 +190,28 @@ func TestRunAgainstGateway(t *testing.T) {
 				t.Fatalf("Run: %v", err)
 			}
 			checkClean(t, rep)
-			// 200 agents every 200ms for 1s: at most about 1000 heartbeats (and as
-			// many polls). A loaded machine sends fewer (the tool falls behind its
-			// schedule and says so), never more; every agent beats at least once.
-			want := int64(1000)
+			// 200 agents every 200ms for 2s: at most about 2000 heartbeats (and as
+			// many polls). A loaded machine sends fewer, as few as a handful (the
+			// tool falls behind its schedule, skips what is late and says so),
+			// never more. What must hold is that every request was answered
+			// right, which checkClean checked.
+			want := int64(2000)
 			if tc.poll {
 				want *= 2
 			}
-			if rep.Requests < 200 || rep.Requests > want*3/2 {
-				t.Errorf("%d keep-alive requests in the window, want 200 to %d (about %d on an idle machine)", rep.Requests, want*3/2, want)
+			if rep.Requests < 1 || rep.Requests > want*3/2 {
+				t.Errorf("%d keep-alive requests in the window, want 1 to %d (about %d on an idle machine)", rep.Requests, want*3/2, want)
 			}
 			if got := rep.Retcodes[opLogout]["0"]; got != 200 {
 				t.Errorf("signed out %d agents, want 200", got)
 			}
 			if tc.poll && rep.Poll.N == 0 {
 				t.Errorf("no polls measured")
+			}
+			// The tool follows Set-GUID: some agent was handed a second new GUID,
+			// which only a request with the first one can bring about.
+			if n := guids.maxRotations(); tc.auth == session.AuthDynamic && n < 2 {
+				t.Errorf("at most %d new GUIDs handed to one agent, want 2 or more (does the tool follow Set-GUID?)", n)
 			}
 			if rep.RSS <= 0 || rep.SessionsLive != 200 || rep.TimeoutSignOuts != 0 {
 				t.Errorf("gateway figures: RSS %d, live %d, timeout sign-outs %d", rep.RSS, rep.SessionsLive, rep.TimeoutSignOuts)
@@ -443,12 +496,14 @@ func TestRunStopsWithContext(t *testing.T) {
 	// The progress bar's first line of the measured window ("[---…] 0%") stops it.
 	stopper := &cancelOnWrite{s: "%", cancel: cancel}
 	start := time.Now()
-	rep, err := Run(ctx, Config{URL: url, Agents: 50, Interval: 100 * time.Millisecond, Duration: time.Minute, Conns: 4, Progress: stopper})
+	// Ten minutes to run, stopped at once: even a loaded machine stops it in
+	// far less (a bound on the work, not on the machine's speed).
+	rep, err := Run(ctx, Config{URL: url, Agents: 50, Interval: 100 * time.Millisecond, Duration: 10 * time.Minute, Conns: 4, Progress: stopper})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run after cancel: %v, want context.Canceled", err)
 	}
-	if took := time.Since(start); took > 20*time.Second {
-		t.Errorf("Run took %v to stop a one-minute run", took)
+	if took := time.Since(start); took > 2*time.Minute {
+		t.Errorf("Run took %v to stop a ten-minute run", took)
 	}
 	if rep.SignedIn != 50 || rep.FalseSignOuts != 0 || rep.Errors != 0 {
 		t.Errorf("stopping: %d signed in, %d false sign-outs, %d errors (%s)", rep.SignedIn, rep.FalseSignOuts, rep.Errors, rep.FirstError)

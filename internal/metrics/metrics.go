@@ -21,8 +21,17 @@ import (
 
 // Sources are where the collector reads its figures; a nil func reports nothing.
 type Sources struct {
+	// Sessions gives the session counters. While it reports Partial, or Ready
+	// reports false, the store-wide series (sessions live, sign-ins, sign-outs,
+	// expiries, events queued and dropped) are left out of the scrape: a gap,
+	// which Prometheus does not read as a counter reset, rather than zeros.
 	Sessions func() session.Stats
-	Push     func() event.PushStats
+	// Ready reports whether the gateway can serve (its store is open, Redis
+	// reachable): ccgw_ready 1 or 0.
+	Ready func() bool
+	// Build labels ccgw_build_info; none is exported when it is zero.
+	Build BuildInfo
+	Push  func() event.PushStats
 	// Receivers gives each push receiver's concurrency limit and load.
 	Receivers func() []event.ReceiverStats
 	// Refused gives what the server refused for its limits.
@@ -34,6 +43,13 @@ type Refused struct {
 	ConnsPerIP   uint64 // connections closed at once: their IP held --max-conns-per-ip
 	PollsPerIP   uint64 // polls answered 429: their IP held --max-polls-per-ip
 	BodyTooLarge uint64 // requests answered 413: a body over 64 KiB
+}
+
+// BuildInfo is what ccgw_build_info{version,commit,goversion} 1 says of the binary.
+type BuildInfo struct {
+	Version   string // the module version ("v1.2.0"), or "(devel)"
+	Commit    string // the VCS revision, "-modified" appended for a dirty tree; "" if unknown
+	GoVersion string // runtime.Version()
 }
 
 // Metrics records request durations and collects the domain's counters.
@@ -56,6 +72,8 @@ type Metrics struct {
 	rcvFlight  *prometheus.Desc
 	rcvWaiting *prometheus.Desc
 	refused    *prometheus.Desc
+	ready      *prometheus.Desc
+	build      *prometheus.Desc
 }
 
 // New registers ccgw's metrics on reg.
@@ -82,6 +100,8 @@ func New(reg prometheus.Registerer, src Sources) (*Metrics, error) {
 		rcvFlight:  prometheus.NewDesc("ccgw_push_receiver_in_flight", "Pushes in flight to a receiver.", []string{"receiver"}, nil),
 		rcvWaiting: prometheus.NewDesc("ccgw_push_receiver_waiting", "Agents waiting for a push slot of a receiver.", []string{"receiver"}, nil),
 		refused:    prometheus.NewDesc("ccgw_refused_total", "Connections and requests refused for a limit, by reason.", []string{"reason"}, nil),
+		ready:      prometheus.NewDesc("ccgw_ready", "1 when the gateway can serve (store open, Redis reachable), as /readyz; 0 when not.", nil, nil),
+		build:      prometheus.NewDesc("ccgw_build_info", "Always 1; the labels say which build of ccgw runs.", []string{"version", "commit", "goversion"}, nil),
 	}
 	if err := reg.Register(m.requests); err != nil {
 		return nil, err
@@ -105,28 +125,23 @@ func (m *Metrics) ObserveRequest(method string, code ccgw.Retcode, took time.Dur
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.live, m.heartbeats, m.polls, m.signIns, m.signOuts, m.expiries,
-		m.queued, m.delivered, m.dropped, m.pushes, m.pushFails, m.rcvLimit, m.rcvFlight, m.rcvWaiting, m.refused} {
+		m.queued, m.delivered, m.dropped, m.pushes, m.pushFails, m.rcvLimit, m.rcvFlight, m.rcvWaiting, m.refused, m.ready, m.build} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	if b := m.src.Build; b != (BuildInfo{}) {
+		ch <- prometheus.MustNewConstMetric(m.build, prometheus.GaugeValue, 1, b.Version, b.Commit, b.GoVersion)
+	}
+	ready := true
+	if m.src.Ready != nil {
+		ready = m.src.Ready()
+		ch <- prometheus.MustNewConstMetric(m.ready, prometheus.GaugeValue, b2f(ready))
+	}
 	if m.src.Sessions != nil {
-		st := m.src.Sessions()
-		ch <- prometheus.MustNewConstMetric(m.live, prometheus.GaugeValue, float64(st.Live))
-		ch <- prometheus.MustNewConstMetric(m.heartbeats, prometheus.CounterValue, float64(st.Heartbeats))
-		ch <- prometheus.MustNewConstMetric(m.polls, prometheus.CounterValue, float64(st.Polls))
-		ch <- prometheus.MustNewConstMetric(m.signIns, prometheus.CounterValue, float64(st.SignIns))
-		ch <- prometheus.MustNewConstMetric(m.expiries, prometheus.CounterValue, float64(st.Expiries))
-		ch <- prometheus.MustNewConstMetric(m.queued, prometheus.CounterValue, float64(st.Queued))
-		ch <- prometheus.MustNewConstMetric(m.delivered, prometheus.CounterValue, float64(st.Polled), "poll")
-		for _, c := range []ccgw.SignOutCause{ccgw.CauseLogout, ccgw.CauseForceLogout, ccgw.CauseReplaced, ccgw.CauseTimeout, ccgw.CauseSupervisor, ccgw.CausePushFailed} {
-			ch <- prometheus.MustNewConstMetric(m.signOuts, prometheus.CounterValue, float64(st.SignOuts[c]), string(c))
-		}
-		for _, r := range []ccgw.DropReason{ccgw.DropQueueFull, ccgw.DropSessionEnded, ccgw.DropPushFailed} {
-			ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(st.Drops[r]), string(r))
-		}
+		m.collectSessions(ch, m.src.Sessions(), ready)
 	}
 	if m.src.Push != nil {
 		ps := m.src.Push()
@@ -147,6 +162,34 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(m.rcvWaiting, prometheus.GaugeValue, float64(r.Waiting), r.Key)
 		}
 	}
+}
+
+// collectSessions sends the session series of st: this node's counters always,
+// the store-wide ones only when the store is ready and they could be read.
+func (m *Metrics) collectSessions(ch chan<- prometheus.Metric, st session.Stats, ready bool) {
+	ch <- prometheus.MustNewConstMetric(m.heartbeats, prometheus.CounterValue, float64(st.Heartbeats))
+	ch <- prometheus.MustNewConstMetric(m.polls, prometheus.CounterValue, float64(st.Polls))
+	ch <- prometheus.MustNewConstMetric(m.delivered, prometheus.CounterValue, float64(st.Polled), "poll")
+	if st.Partial || !ready {
+		return // unknown: a gap, not a reset to 0
+	}
+	ch <- prometheus.MustNewConstMetric(m.live, prometheus.GaugeValue, float64(st.Live))
+	ch <- prometheus.MustNewConstMetric(m.signIns, prometheus.CounterValue, float64(st.SignIns))
+	ch <- prometheus.MustNewConstMetric(m.expiries, prometheus.CounterValue, float64(st.Expiries))
+	ch <- prometheus.MustNewConstMetric(m.queued, prometheus.CounterValue, float64(st.Queued))
+	for _, c := range []ccgw.SignOutCause{ccgw.CauseLogout, ccgw.CauseForceLogout, ccgw.CauseReplaced, ccgw.CauseTimeout, ccgw.CauseSupervisor, ccgw.CausePushFailed} {
+		ch <- prometheus.MustNewConstMetric(m.signOuts, prometheus.CounterValue, float64(st.SignOuts[c]), string(c))
+	}
+	for _, r := range []ccgw.DropReason{ccgw.DropQueueFull, ccgw.DropSessionEnded, ccgw.DropPushFailed} {
+		ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(st.Drops[r]), string(r))
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // MaxReceivers is how many push receivers get series of their own: callback

@@ -163,3 +163,89 @@ func TestReceiverSeriesBounded(t *testing.T) {
 		t.Errorf("3 receivers reported as %v", got)
 	}
 }
+
+// TestBuildInfoAndReady: ccgw_build_info carries the build's labels with value
+// 1, and ccgw_ready follows Sources.Ready at each scrape.
+func TestBuildInfoAndReady(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	ready := true
+	_, err := New(reg, Sources{Ready: func() bool { return ready },
+		Build: BuildInfo{Version: "v1.2.3", Commit: "0123abc-modified", GoVersion: "go1.26.8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP ccgw_build_info Always 1; the labels say which build of ccgw runs.
+# TYPE ccgw_build_info gauge
+ccgw_build_info{commit="0123abc-modified",goversion="go1.26.8",version="v1.2.3"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ccgw_build_info"); err != nil {
+		t.Fatal(err)
+	}
+	if got := gathered(t, reg, "ccgw_ready"); got != 1 {
+		t.Errorf("ccgw_ready = %v while ready, want 1", got)
+	}
+	ready = false
+	if got := gathered(t, reg, "ccgw_ready"); got != 0 {
+		t.Errorf("ccgw_ready = %v while not ready, want 0", got)
+	}
+
+	bare := prometheus.NewRegistry()
+	if _, err := New(bare, Sources{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(bare, "ccgw_build_info", "ccgw_ready"); err != nil || n != 0 {
+		t.Errorf("without Build and Ready: %d series (%v), want none", n, err)
+	}
+}
+
+// TestStoreWideSeriesGapWhileNotReady: while the store is not ready (Redis
+// unreachable) or its figures could not be read (Partial), the store-wide
+// series are left out of the scrape, so that Prometheus sees a gap instead of
+// counters dropping to 0 (which it would take for a reset, and rate() for a
+// burst when they come back); this node's own counters stay.
+func TestStoreWideSeriesGapWhileNotReady(t *testing.T) {
+	storeWide := []string{"ccgw_sessions_live", "ccgw_signins_total", "ccgw_signouts_total", "ccgw_expiries_total",
+		"ccgw_events_queued_total", "ccgw_events_dropped_total"}
+	own := []string{"ccgw_heartbeats_total", "ccgw_polls_total", "ccgw_events_delivered_total"}
+	for _, tc := range []struct {
+		name    string
+		ready   bool
+		partial bool
+		want    bool // whether the store-wide series are there
+	}{
+		{"ready", true, false, true},
+		{"not ready", false, true, false},
+		{"ready but unread", true, true, false},
+		{"not ready, figures from memory", false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := session.Stats{Partial: tc.partial, Heartbeats: 3, Polls: 2, Polled: 1}
+			if !tc.partial {
+				st.Live, st.SignIns = 5, 9
+			}
+			reg := prometheus.NewRegistry()
+			_, err := New(reg, Sources{Sessions: func() session.Stats { return st }, Ready: func() bool { return tc.ready }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range storeWide {
+				n, err := testutil.GatherAndCount(reg, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := n > 0; got != tc.want {
+					t.Errorf("%s: %d series, want them there: %v", name, n, tc.want)
+				}
+			}
+			for _, name := range own {
+				if n, err := testutil.GatherAndCount(reg, name); err != nil || n == 0 {
+					t.Errorf("%s: %d series (%v), want this node's counter whatever the store", name, n, err)
+				}
+			}
+			if got := gathered(t, reg, "ccgw_heartbeats_total"); got != 3 {
+				t.Errorf("ccgw_heartbeats_total = %v, want 3", got)
+			}
+		})
+	}
+}

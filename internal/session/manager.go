@@ -766,7 +766,7 @@ func (m *Manager) Heartbeat(id ccgw.AgentID, guid, token string) (string, error)
 	e.hot.seen.Store(now.UnixNano())
 	m.stats.heartbeats.Add(1)
 	current := e.s.GUID
-	rotate := m.cfg.AuthMode == AuthDynamic && now.Sub(time.UnixMilli(e.s.GUIDIssued)) >= m.cfg.GUIDInterval
+	rotate := m.rotationDueLocked(e, guid, now)
 	retoken := token != "" && token != e.s.ServiceToken
 	sh.mu.RUnlock()
 	if rotate || retoken {
@@ -823,6 +823,16 @@ func (m *Manager) rotateLocked(e *entry, now time.Time) {
 	if m.cfg.AuthMode == AuthDynamic {
 		m.wheel.add(m.rotationDue(&e.s), wheelEntry{id: e.s.Agent, gen: e.s.Gen, rotate: true})
 	}
+}
+
+// rotationDueLocked reports whether a poll or handshake that authenticated
+// with guid at now rotates e's GUID (dynamic mode): only a request with the
+// current GUID does, once GUIDInterval has passed since it was minted. A client
+// still sending the superseded GUID has not caught up: rotating again would
+// drop the GUID it holds one GUIDInterval after it was superseded, not
+// GUIDTimeout after. sh.mu must be held.
+func (m *Manager) rotationDueLocked(e *entry, guid string, now time.Time) bool {
+	return m.cfg.AuthMode == AuthDynamic && guid == e.s.GUID && now.Sub(time.UnixMilli(e.s.GUIDIssued)) >= m.cfg.GUIDInterval
 }
 
 // rotationDue returns when session s's GUID is due for rotation (dynamic mode).
@@ -934,7 +944,7 @@ func (m *Manager) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait t
 		sh.mu.RUnlock()
 		return nil, "", ccgw.Fail(ccgw.RetWrongEventMethod)
 	}
-	rotate := m.cfg.AuthMode == AuthDynamic && now.Sub(time.UnixMilli(e.s.GUIDIssued)) >= m.cfg.GUIDInterval
+	rotate := m.rotationDueLocked(e, guid, now)
 	current := e.s.GUID
 	e.polling.Add(1)
 	e.hot.seen.Store(now.UnixNano())

@@ -42,6 +42,11 @@ func (s *stats) drop(r ccgw.DropReason) {
 
 // Stats is a snapshot of a Manager's counters.
 type Stats struct {
+	// Partial is set when the store-wide figures (Live, SignIns, Expiries,
+	// Queued, SignOuts, Drops; cluster-wide on Redis) could not be read: they
+	// are then zero, not counts. Heartbeats, Polls and Polled are this node's
+	// and always hold.
+	Partial    bool
 	Live       int
 	Heartbeats uint64
 	Polls      uint64

@@ -134,6 +134,9 @@ func Run(t *testing.T, open Opener) {
 		{"DynamicGUIDRotation", testDynamic, func(c *Config) {
 			c.AuthMode, c.GUIDInterval, c.GUIDTimeout = session.AuthDynamic, 2*time.Second, 4*time.Second
 		}},
+		{"SupersededGUIDLastsGUIDTimeout", testSupersededGUID, func(c *Config) {
+			c.AuthMode, c.GUIDInterval, c.GUIDTimeout = session.AuthDynamic, 2*time.Second, 5*time.Second
+		}},
 		{"Stats", testStats, nil},
 		{"RestTimeout", testRestTimeout, nil},
 		{"TimeoutPerMode", testTimeoutPerMode, func(c *Config) { c.PollTimeout, c.PushTimeout = 4*time.Second, 8*time.Second }},
@@ -852,6 +855,44 @@ func testDynamic(t *testing.T, e *env) {
 	_, setGUID, err := e.svc.Poll(context.Background(), id, g2, 0)
 	if err != nil || setGUID != "" {
 		t.Fatalf("poll with the current GUID: %q, %v", setGUID, err)
+	}
+}
+
+// testSupersededGUID: a client that keeps sending the GUID it signed in with
+// (it ignores Set-GUID) is accepted for GUIDTimeout after that GUID was
+// superseded, and told the new one each time: the requests it makes with the
+// old GUID rotate nothing more, or the GUID it holds would be dropped after one
+// GUIDInterval.
+func testSupersededGUID(t *testing.T, e *env) {
+	const id = 1062
+	s := e.signIn(id)
+	e.advance(e.cfg.GUIDInterval)
+	g1, err := e.svc.Heartbeat(id, s.GUID, "")
+	if err != nil || g1 == "" || g1 == s.GUID {
+		t.Fatalf("heartbeat after the interval: %q, %v; want a new GUID", g1, err)
+	}
+	// Supersede happened now; heartbeat with the old GUID each second until the
+	// last tick of its grace, past several more intervals.
+	for waited := time.Duration(0); waited+time.Second < e.cfg.GUIDTimeout; {
+		e.advance(time.Second)
+		waited += time.Second
+		if g, err := e.svc.Heartbeat(id, s.GUID, ""); err != nil || g != g1 {
+			t.Fatalf("heartbeat with the superseded GUID %v after it was superseded: %q, %v; want %q", waited, g, err, g1)
+		}
+		if _, setGUID, err := e.svc.Poll(context.Background(), id, s.GUID, 0); err != nil || setGUID != g1 {
+			t.Fatalf("poll with the superseded GUID %v after it was superseded: Set-GUID %q, %v; want %q", waited, setGUID, err, g1)
+		}
+	}
+	e.advance(time.Second - Tick)
+	if g, err := e.svc.Heartbeat(id, s.GUID, ""); err != nil || g != g1 {
+		t.Fatalf("heartbeat with the superseded GUID a tick before its grace ends: %q, %v; want %q", g, err, g1)
+	}
+	e.advance(Tick)
+	_, err = e.svc.Heartbeat(id, s.GUID, "")
+	wantCode(t, "heartbeat with the superseded GUID at the end of its grace", err, ccgw.RetNoPermission)
+	// The client that takes the new GUID rotates on as usual.
+	if g, err := e.svc.Heartbeat(id, g1, ""); err != nil || g == "" || g == g1 {
+		t.Fatalf("heartbeat with the current GUID, interval passed: %q, %v; want a new GUID", g, err)
 	}
 }
 

@@ -341,7 +341,9 @@ func (s *Store) afterAuth(id ccgw.AgentID, guid, token, raw string, now time.Tim
 	if err != nil {
 		return "", unavailable(err)
 	}
-	rotate := s.cfg.AuthMode == session.AuthDynamic && now.Sub(time.UnixMilli(sess.GUIDIssued)) >= s.cfg.GUIDInterval
+	// Only a request with the current GUID rotates it: one with the superseded
+	// GUID must keep it valid for GUIDTimeout (session.Manager does the same).
+	rotate := s.cfg.AuthMode == session.AuthDynamic && guid == sess.GUID && now.Sub(time.UnixMilli(sess.GUIDIssued)) >= s.cfg.GUIDInterval
 	retoken := token != "" && token != sess.ServiceToken
 	if rotate || retoken {
 		next, err := s.update(id, raw, func(x *ccgw.Session) ([]session.Emit, error) {
@@ -710,22 +712,28 @@ func (s *Store) renew(ids []ccgw.AgentID, now time.Time) {
 }
 
 // Stats implements session.Service: cluster-wide counts from Redis, and this
-// node's heartbeats and polls.
+// node's heartbeats and polls. While Redis cannot be read, the cluster-wide
+// counts are zero and Partial is set.
 func (s *Store) Stats() session.Stats {
 	st := session.Stats{
 		Heartbeats: s.heartbeats.Load(), Polls: s.polls.Load(), Polled: s.polled.Load(),
 		SignOuts: map[ccgw.SignOutCause]uint64{}, Drops: map[ccgw.DropReason]uint64{},
 	}
 	if !s.ready.Load() {
+		st.Partial = true
 		return st
 	}
 	ctx := context.Background()
-	if n, err := s.rdb.ZCard(ctx, s.key+"dl").Result(); err == nil {
-		st.Live = int(n)
+	n, err := s.rdb.ZCard(ctx, s.key+"dl").Result()
+	if err != nil {
+		st.Partial = true
+		return st
 	}
+	st.Live = int(n)
 	h, err := s.rdb.HGetAll(ctx, s.key+"stats").Result()
 	if err != nil {
-		return st
+		return session.Stats{Partial: true, Heartbeats: st.Heartbeats, Polls: st.Polls, Polled: st.Polled,
+			SignOuts: st.SignOuts, Drops: st.Drops}
 	}
 	for k, v := range h {
 		n, _ := strconv.ParseUint(v, 10, 64)
