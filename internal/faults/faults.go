@@ -69,8 +69,8 @@ type Spec struct {
 	Start time.Time
 	// Duration is how long it lasts; 0: until removed.
 	Duration time.Duration
-	// Delay is a slow fault's delay per answer (more than 0, at most MaxDelay);
-	// other kinds have none.
+	// Delay is a slow fault's delay per answer (1ms to MaxDelay, served to the
+	// millisecond); other kinds have none.
 	Delay time.Duration
 }
 
@@ -164,8 +164,8 @@ func (s *Set) Validate(sp Spec) (Spec, error) {
 	switch {
 	case sp.Duration < 0 || sp.Duration > MaxDuration:
 		return sp, badParam("duration: %s is not within 0 (until removed) and %s", sp.Duration, MaxDuration)
-	case sp.Kind == Slow && (sp.Delay <= 0 || sp.Delay > MaxDelay):
-		return sp, badParam("delay: %s is not within 0 and %s", sp.Delay, MaxDelay)
+	case sp.Kind == Slow && (sp.Delay < time.Millisecond || sp.Delay > MaxDelay):
+		return sp, badParam("delay: %s is not within 1ms and %s", sp.Delay, MaxDelay)
 	case sp.Kind != Slow && sp.Delay != 0:
 		return sp, badParam("delay: only a slow fault has one")
 	case sp.Kind == ForceSignOut && s.cfg.Kick == nil:

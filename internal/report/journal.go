@@ -1,20 +1,22 @@
 package report
 
 import (
+	"math"
 	"strings"
 
 	"github.com/ccgw/ccgw"
 )
 
-// entry is one journaled request: no GUID, token, query or body.
+// entry is one journaled request: no GUID, token, query or body. It is 64
+// bytes, a cache line.
 type entry struct {
-	start  int64 // unix ns
-	took   int64 // ns
+	start  int64  // unix ns
+	tookUS uint32 // µs, saturated
+	status uint16
+	http   uint8
 	method string
 	path   string // pattern with {agentid}, or a copy of the path
 	code   ccgw.Retcode
-	status uint16
-	http   uint8
 }
 
 // HTTP methods as journaled.
@@ -29,11 +31,11 @@ func httpIndex(m string) uint8 {
 	return 0
 }
 
-// journal adds q to c's ring of at most n requests; c.mu must be held. The
-// ring grows to n as requests come, then wraps.
+// journal adds q to c's ring of at most n requests (its capacity, made with
+// the record); c.mu must be held. It fills the ring, then wraps.
 func (c *client) journal(q *Request, n int) {
-	e := entry{start: q.Start.UnixNano(), took: int64(q.Took), method: q.Method, path: q.Path, code: q.Code,
-		status: uint16(q.Status), http: httpIndex(q.HTTP)}
+	e := entry{start: q.Start.UnixNano(), tookUS: uint32(min(q.Took.Microseconds(), math.MaxUint32)), method: q.Method,
+		path: q.Path, code: q.Code, status: uint16(q.Status), http: httpIndex(q.HTTP)}
 	if len(c.ring) < n {
 		c.ring = append(c.ring, e)
 	} else {
@@ -74,7 +76,7 @@ func (r *Report) Requests(id ccgw.AgentID) ([]Entry, bool) {
 	for i, e := range ring {
 		out[i] = Entry{Time: e.start / 1e6, Method: e.method, HTTP: httpMethods[e.http],
 			Path: strings.Replace(e.path, "{agentid}", agent, 1), Retcode: e.code, Status: int(e.status),
-			TookMicros: e.took / 1e3}
+			TookMicros: int64(e.tookUS)}
 	}
 	return out, true
 }

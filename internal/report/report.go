@@ -161,7 +161,7 @@ func (r *Report) track(id ccgw.AgentID, now int64) *client {
 		}
 		delete(sh.m, old.id)
 	}
-	c := &client{id: id}
+	c := &client{id: id, ring: make([]entry, 0, r.cfg.Journal)}
 	c.seen.Store(now)
 	sh.m[id] = c
 	return c

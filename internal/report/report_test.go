@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
@@ -471,5 +472,12 @@ func TestObserveAllocs(t *testing.T) {
 		c.r.Observe(q)
 	}); n != 0 {
 		t.Fatalf("Observe allocates %v times per heartbeat", n)
+	}
+}
+
+// TestEntrySize: a journal entry stays one cache line.
+func TestEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(entry{}); n != 64 {
+		t.Fatalf("entry is %d bytes, want 64", n)
 	}
 }
