@@ -137,10 +137,11 @@ func New(cfg Config) *Set {
 
 func badParam(format string, a ...any) error { return ccgw.Errorf(ccgw.RetBadParam, format, a...) }
 
-// Validate checks sp as Add does and returns it normalised (agents sorted and
-// unique). Its errors are *ccgw.Error with ccgw.RetBadParam and name the field:
-// `interfaces[1]: "handshake" is not an interface`.
-func (s *Set) Validate(sp Spec) (Spec, error) {
+// ValidateSpec checks what of sp does not depend on a Set (kind, agents,
+// which kinds have interfaces and a delay, limits) and returns sp normalised:
+// agents sorted and unique. Its errors are *ccgw.Error with ccgw.RetBadParam,
+// their cause naming the field: `delay: 31s is not within 1ms and 30s`.
+func ValidateSpec(sp Spec) (Spec, error) {
 	if !slices.Contains(Kinds, sp.Kind) {
 		return sp, badParam("kind: %q is not one of %v", sp.Kind, Kinds)
 	}
@@ -156,11 +157,6 @@ func (s *Set) Validate(sp Spec) (Spec, error) {
 	if len(sp.Interfaces) > 0 && (sp.Kind == ForceSignOut || sp.Kind == DropEvents) {
 		return sp, badParam("interfaces: a %s fault acts on agents, not on interfaces", sp.Kind)
 	}
-	for i, n := range sp.Interfaces {
-		if s.ifaces != nil && !s.ifaces[n] {
-			return sp, badParam("interfaces[%d]: %q is not an interface (a vendor method name such as handShake)", i, n)
-		}
-	}
 	switch {
 	case sp.Duration < 0 || sp.Duration > MaxDuration:
 		return sp, badParam("duration: %s is not within 0 (until removed) and %s", sp.Duration, MaxDuration)
@@ -168,6 +164,23 @@ func (s *Set) Validate(sp Spec) (Spec, error) {
 		return sp, badParam("delay: %s is not within 1ms and %s", sp.Delay, MaxDelay)
 	case sp.Kind != Slow && sp.Delay != 0:
 		return sp, badParam("delay: only a slow fault has one")
+	}
+	return sp, nil
+}
+
+// Validate checks sp as Add does: ValidateSpec, then what this Set allows
+// (its interface names, whether it can sign agents out or drop events).
+func (s *Set) Validate(sp Spec) (Spec, error) {
+	sp, err := ValidateSpec(sp)
+	if err != nil {
+		return sp, err
+	}
+	for i, n := range sp.Interfaces {
+		if s.ifaces != nil && !s.ifaces[n] {
+			return sp, badParam("interfaces[%d]: %q is not an interface (a vendor method name such as handShake)", i, n)
+		}
+	}
+	switch {
 	case sp.Kind == ForceSignOut && s.cfg.Kick == nil:
 		return sp, badParam("kind: force-signout is not available here")
 	case sp.Kind == ForceSignOut && len(sp.Agents) == 0 && s.cfg.Clients == nil:
