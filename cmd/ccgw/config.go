@@ -14,6 +14,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
+	"github.com/ccgw/ccgw/internal/report"
 	"github.com/ccgw/ccgw/internal/sim"
 )
 
@@ -68,6 +69,11 @@ type Config struct {
 	Sim             SimFlags
 	Store           string
 	Scenario        string // a simulated call centre to set up (sim.LoadScenario)
+	// ReportAgents is how many agents' clients the workbench's report tracks
+	// (0: no report, no request journal); JournalRequests how many requests it
+	// keeps per agent (0: none).
+	ReportAgents    int
+	JournalRequests int
 }
 
 // SimFlags configure the simulated call centre.
@@ -137,13 +143,15 @@ func NewMain() *Main {
 		Push: PushFlags{Workers: 256, Attempts: 8, Timeout: 5 * time.Second, Backoff: 500 * time.Millisecond,
 			MaxBackoff: 30 * time.Second, BatchEvents: 100,
 			Retry: "vendor", RetryInterval: 10 * time.Second, FailTotal: 120 * time.Second},
-		GUIDInterval: 60 * time.Second,
-		GUIDTimeout:  120 * time.Second,
-		NodeName:     "AgentGateway0",
-		QueueSize:    1000,
-		LogLevel:     "info",
-		Store:        "bolt",
-		GCPercent:    200,
+		GUIDInterval:    60 * time.Second,
+		GUIDTimeout:     120 * time.Second,
+		NodeName:        "AgentGateway0",
+		QueueSize:       1000,
+		LogLevel:        "info",
+		Store:           "bolt",
+		GCPercent:       200,
+		ReportAgents:    defaultReportAgents,
+		JournalRequests: report.DefaultJournal,
 	}}
 }
 
@@ -186,7 +194,9 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.DurationVar(&c.Sim.RingTimeout, "ring-timeout", c.Sim.RingTimeout, "an unanswered call returns to its queue after this")
 	fs.DurationVar(&c.Sim.CalleeAnswer, "callee-answer", c.Sim.CalleeAnswer, "how long a called customer's phone rings before answering")
 	fs.IntVar(&c.Sim.Journal, "journal", c.Sim.Journal, "events kept for GET /ccgw/v1/events")
-	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "simulated call centre `FILE` (YAML): skills, simulated agents, arrivals, timed calls")
+	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "simulated call centre `FILE` (YAML): skills, simulated agents, arrivals, timed calls, faults")
+	fs.IntVar(&c.ReportAgents, "report-agents", c.ReportAgents, "agents whose clients the workbench watches (conformance findings, request journal), the least recently seen forgotten beyond it; 0: none")
+	fs.IntVar(&c.JournalRequests, "journal-requests", c.JournalRequests, "requests kept per agent for GET /ccgw/v1/clients/{agentid}/requests; 0: none")
 	fs.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this loopback `HOST:PORT` (off when empty)")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "garbage collector target (as GOGC, which it overrides); 0 leaves GOGC as the environment sets it")
 	fs.IntVar(&c.Push.Workers, "push-workers", c.Push.Workers, "pushes in flight at once over all receivers; one receiver's limit adapts, up to 3/4 of this")
@@ -282,6 +292,10 @@ func (c *Config) validate() error {
 		return errors.New("--queue-size must be at least 1")
 	case c.GCPercent < 0:
 		return errors.New("--gc-percent must be 0 or more")
+	case c.ReportAgents < 0 || c.ReportAgents > maxReportAgents:
+		return fmt.Errorf("--report-agents must be 0 (off) to %d", maxReportAgents)
+	case c.JournalRequests < 0 || c.JournalRequests > report.MaxJournal:
+		return fmt.Errorf("--journal-requests must be 0 (off) to %d", report.MaxJournal)
 	case c.NodeName == "" || strings.ContainsAny(c.NodeName, " ;,\"="):
 		return errors.New("--node-name must be a plain word")
 	}

@@ -154,11 +154,13 @@ func (m *Main) Run(ctx context.Context) error {
 		mode = session.AuthDynamic
 	}
 	notify := func(id ccgw.AgentID) { pusher.Notify(id) }
-	be, err := m.openBackend(c, dir, clk, mode, notify, journal, func(s ccgw.Session) { engine.AgentChanged(s) })
+	wb := newWorkbench(c, clk, m.Log)
+	be, err := m.openBackend(c, dir, clk, mode, notify, journal, func(s ccgw.Session) { engine.AgentChanged(s) }, wb.hooks())
 	if err != nil {
 		return err
 	}
 	m.be = be
+	wb.be = be
 	dir.UsePasswords(be.passwords) // before anyone signs in: restore and the scenario come next
 	st := be
 	sm := be.svc
@@ -216,6 +218,10 @@ func (m *Main) Run(ctx context.Context) error {
 			st.Close()
 			return err
 		}
+		if err := sc.AddFaults(wb.faults, clk.Now()); err != nil {
+			st.Close()
+			return fmt.Errorf("%s: %w", c.Scenario, err)
+		}
 		m.Log.Info("scenario applied", "file", c.Scenario, "agents", len(sc.Agents), "skills", len(sc.Skills()),
 			"clock", c.Sim.Clock, "seed", c.Sim.Seed, "start", clk.Now().Format(time.RFC3339))
 	}
@@ -245,6 +251,9 @@ func (m *Main) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats, Receivers: pusher.Receivers})
+	if err == nil {
+		err = wb.register(reg)
+	}
 	if err != nil {
 		ln.Close()
 		m.closeAdminLn()
@@ -264,6 +273,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Metrics:    metrics.Handler(reg),
 		AdminToken: adminToken(c),
 		Observe:    met.ObserveRequest,
+		Report:     wb.report,
+		Faults:     wb.faults,
 
 		CheckCallback: policy.Check,
 		Lockout:       &session.Guard{Directory: dir, Policy: c.lockout(), Store: be.lockouts, Clock: clk, Log: m.Log},
