@@ -34,7 +34,11 @@ func (s *Server) observe(c *call, rep *reply, start time.Time, took time.Duratio
 	}
 	if path == "" || c.vars[0] != "" {
 		// The path proper, copied: c.r's strings share memory with its query.
-		path = strings.Clone(clip(c.r.URL.Path))
+		p := c.r.URL.Path
+		if len(p) > maxJournalPath {
+			p = p[:maxJournalPath] + "…"
+		}
+		path = strings.Clone(p)
 	}
 	status := rep.status
 	if status == 0 {
@@ -55,6 +59,10 @@ func (s *Server) observe(c *call, rep *reply, start time.Time, took time.Duratio
 	}
 	s.cfg.Report.Observe(q)
 }
+
+// maxJournalPath bounds a path the journal copies (the longest route's is
+// under 100 bytes).
+const maxJournalPath = 256
 
 // agentOfPath returns the agent a vendor path names where its interfaces have
 // {agentid} (the fourth segment: /agentgateway/resource/<kind>/<agentid>/…).

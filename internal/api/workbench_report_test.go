@@ -206,3 +206,20 @@ type nopWriter struct{ h http.Header }
 func (w *nopWriter) Header() http.Header         { return w.h }
 func (w *nopWriter) WriteHeader(int)             {}
 func (w *nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestWorkbenchJournalLongPath: a path no route has is journaled cut to 256
+// bytes.
+func TestWorkbenchJournalLongPath(t *testing.T) {
+	ws := wbNewServer(t)
+	long := base + "/onlineagent/1001/" + strings.Repeat("x", 300)
+	if r := ws.do(t, http.MethodGet, long, nil, ""); r.status != http.StatusNotFound {
+		t.Fatalf("HTTP %d %s", r.status, r.body)
+	}
+	var res struct {
+		Requests []report.Entry `json:"requests"`
+	}
+	ws.wbAdmin(t, http.MethodGet, "clients/1001/requests", "", &res)
+	if len(res.Requests) != 1 || res.Requests[0].Path != long[:256]+"…" || res.Requests[0].Status != 404 {
+		t.Fatalf("journal %+v", res.Requests)
+	}
+}
