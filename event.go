@@ -42,6 +42,7 @@ const (
 	DropQueueFull    DropReason = "queue_full"    // the agent's queue was at its bound
 	DropSessionEnded DropReason = "session_ended" // the session ended with the event undelivered
 	DropPushFailed   DropReason = "push_failed"   // every push attempt failed
+	DropFault        DropReason = "fault"         // a drop-events fault was on (admin API, scenario)
 )
 
 // Call event types (events.md §3.2, §3.3).

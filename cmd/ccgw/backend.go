@@ -25,21 +25,32 @@ type backend struct {
 	notifyAll func()
 	flush     func()
 	closeFn   func() error
+	// clients lists the live client sessions; nil where the store cannot
+	// (Redis).
+	clients func() []ccgw.AgentID
 }
 
 // Close closes the store.
 func (b *backend) Close() error { return b.closeFn() }
 
+// workbenchHooks are what the integrator's workbench asks of the sessions:
+// to be told of sign-outs (the report), to judge every event (drop-events
+// faults). Either may be nil.
+type workbenchHooks struct {
+	onSignOut func(ccgw.AgentID, ccgw.SignOutCause)
+	dropEvent func(ccgw.AgentID, ccgw.Event) bool
+}
+
 // openBackend opens the store --store names.
 func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode session.AuthMode,
-	notify func(ccgw.AgentID), journal *sim.Journal, onChange func(ccgw.Session)) (*backend, error) {
+	notify func(ccgw.AgentID), journal *sim.Journal, onChange func(ccgw.Session), wb workbenchHooks) (*backend, error) {
 	if strings.HasPrefix(c.Store, "redis://") || strings.HasPrefix(c.Store, "rediss://") {
 		rs, err := redis.Open(redis.Config{
 			URL: c.Store, Timeout: c.HeartbeatTimeout, Clock: clk, Directory: dir, Log: m.Log,
 			PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
 			NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
 			QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
-			Lockout: c.lockout(),
+			Lockout: c.lockout(), OnSignOut: wb.onSignOut,
 		})
 		if err != nil {
 			return nil, err
@@ -80,6 +91,8 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 		WaitClock:       clockReal,
 		Tap:             journal.Add,
 		OnChange:        onChange,
+		OnSignOut:       wb.onSignOut,
+		DropEvent:       wb.dropEvent,
 		Lockout:         c.lockout(),
 		Lockouts:        st,
 	})
@@ -92,6 +105,6 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 		// Not ready while writes fail; asked then, a probe write finds out
 		// whether they succeed again (nobody else may write to a node taken out).
 		ready:     func() bool { return st.Ready() || st.Probe() == nil },
-		notifyAll: sm.NotifyAll, flush: sm.FlushAcks, closeFn: st.Close,
+		notifyAll: sm.NotifyAll, flush: sm.FlushAcks, closeFn: st.Close, clients: sm.Clients,
 	}, nil
 }

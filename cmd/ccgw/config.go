@@ -14,6 +14,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
+	"github.com/ccgw/ccgw/internal/report"
 	"github.com/ccgw/ccgw/internal/sim"
 )
 
@@ -75,6 +76,11 @@ type Config struct {
 	// DataRecover moves a damaged data file aside (ccgw.db.damaged-<time>) and
 	// starts empty, where ccgw would refuse to start.
 	DataRecover bool
+	// ReportAgents is how many agents' clients the workbench's report tracks
+	// (0: no report, no request journal); JournalRequests how many requests it
+	// keeps per agent (0: none).
+	ReportAgents    int
+	JournalRequests int
 }
 
 // LimitFlags bound what one client can hold of the server (docs/security.md).
@@ -164,6 +170,8 @@ func NewMain() *Main {
 		GCPercent:    200,
 		Limits: LimitFlags{MaxConnsPerIP: 1024, MaxPollsPerIP: 512, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
+		ReportAgents:    defaultReportAgents,
+		JournalRequests: report.DefaultJournal,
 	}}
 }
 
@@ -263,7 +271,9 @@ func (m *Main) flagSet(out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.Sim.RingTimeout, "ring-timeout", c.Sim.RingTimeout, "an unanswered call returns to its queue after this")
 	fs.DurationVar(&c.Sim.CalleeAnswer, "callee-answer", c.Sim.CalleeAnswer, "how long a called customer's phone rings before answering")
 	fs.IntVar(&c.Sim.Journal, "journal", c.Sim.Journal, "events kept for GET /ccgw/v1/events")
-	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "simulated call centre `FILE` (YAML): skills, simulated agents, arrivals, timed calls")
+	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "simulated call centre `FILE` (YAML): skills, simulated agents, arrivals, timed calls, faults")
+	fs.IntVar(&c.ReportAgents, "report-agents", c.ReportAgents, "agents whose clients the workbench watches (conformance findings, request journal), the least recently seen forgotten beyond it; 0: none")
+	fs.IntVar(&c.JournalRequests, "journal-requests", c.JournalRequests, "requests kept per agent for GET /ccgw/v1/clients/{agentid}/requests; 0: none")
 	fs.StringVar(&c.Pprof, "pprof", c.Pprof, "serve net/http/pprof on this loopback `HOST:PORT` (off when empty)")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "garbage collector target (as GOGC, which it overrides); 0 leaves GOGC as the environment sets it")
 	fs.IntVar(&c.Push.Workers, "push-workers", c.Push.Workers, "pushes in flight at once over all receivers; one receiver's limit adapts, up to 3/4 of this")
@@ -340,6 +350,10 @@ func (c *Config) validate() error {
 		return errors.New("--max-conns-per-ip and --max-polls-per-ip must be 0 (no limit) or more")
 	case c.Limits.ReadTimeout < 0 || c.Limits.WriteTimeout < 0 || c.Limits.IdleTimeout < 0:
 		return errors.New("--read-timeout, --write-timeout and --idle-timeout must be 0 (none) or more")
+	case c.ReportAgents < 0 || c.ReportAgents > maxReportAgents:
+		return fmt.Errorf("--report-agents must be 0 (off) to %d", maxReportAgents)
+	case c.JournalRequests < 0 || c.JournalRequests > report.MaxJournal:
+		return fmt.Errorf("--journal-requests must be 0 (off) to %d", report.MaxJournal)
 	case c.NodeName == "" || strings.ContainsAny(c.NodeName, " ;,\"="):
 		return errors.New("--node-name must be a plain word")
 	}

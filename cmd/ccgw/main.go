@@ -204,11 +204,13 @@ func (m *Main) Run(ctx context.Context) error {
 		mode = session.AuthDynamic
 	}
 	notify := func(id ccgw.AgentID) { pusher.Notify(id) }
-	be, err := m.openBackend(c, dir, clk, mode, notify, journal, func(s ccgw.Session) { engine.AgentChanged(s) })
+	wb := newWorkbench(c, clk, m.Log)
+	be, err := m.openBackend(c, dir, clk, mode, notify, journal, func(s ccgw.Session) { engine.AgentChanged(s) }, wb.hooks())
 	if err != nil {
 		return err
 	}
 	m.be = be
+	wb.be = be
 	dir.UsePasswords(be.passwords) // before anyone signs in: restore and the scenario come next
 	st := be
 	sm := be.svc
@@ -266,6 +268,10 @@ func (m *Main) Run(ctx context.Context) error {
 			st.Close()
 			return err
 		}
+		if err := sc.AddFaults(wb.faults, clk.Now()); err != nil {
+			st.Close()
+			return fmt.Errorf("%s: %w", c.Scenario, err)
+		}
 		m.Log.Info("scenario applied", "file", c.Scenario, "agents", len(sc.Agents), "skills", len(sc.Skills()),
 			"clock", c.Sim.Clock, "seed", c.Sim.Seed, "start", clk.Now().Format(time.RFC3339))
 	}
@@ -303,6 +309,9 @@ func (m *Main) Run(ctx context.Context) error {
 	build := thisBuild()
 	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats, Receivers: pusher.Receivers,
 		Refused: refused, Ready: be.ready, Build: build})
+	if err == nil {
+		err = wb.register(reg)
+	}
 	if err != nil {
 		ln.Close()
 		m.closeAdminLn()
@@ -322,6 +331,8 @@ func (m *Main) Run(ctx context.Context) error {
 		Metrics:    metrics.Handler(reg),
 		AdminToken: adminToken(c),
 		Observe:    met.ObserveRequest,
+		Report:     wb.report,
+		Faults:     wb.faults,
 
 		CheckCallback: policy.Check,
 		Lockout:       &session.Guard{Directory: dir, Policy: c.lockout(), Store: be.lockouts, Clock: clk, Log: m.Log},

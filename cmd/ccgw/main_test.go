@@ -35,6 +35,7 @@ func TestParseFlags(t *testing.T) {
 				LockoutAttempts:  5, LockoutWindow: 5 * time.Minute, LockoutDuration: 5 * time.Minute,
 				Limits: LimitFlags{MaxConnsPerIP: 1024, MaxPollsPerIP: 512, ReadTimeout: 30 * time.Second,
 					WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
+				ReportAgents: 10000, JournalRequests: 100,
 			}
 			got := c
 			got.Push, got.Sim, got.Store = PushFlags{}, SimFlags{}, ""
@@ -66,6 +67,13 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{name: "negative gc percent", args: []string{"--gc-percent", "-1"}, wantErr: "--gc-percent"},
+		{name: "workbench off", args: []string{"--report-agents", "0", "--journal-requests", "0"}, check: func(t *testing.T, c Config) {
+			if c.ReportAgents != 0 || c.JournalRequests != 0 {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{name: "negative report agents", args: []string{"--report-agents", "-1"}, wantErr: "--report-agents"},
+		{name: "journal too long", args: []string{"--journal-requests", "10001"}, wantErr: "--journal-requests"},
 		{name: "cert without key", args: []string{"--cert", "c.pem"}, wantErr: "--cert"},
 		{name: "key without cert", args: []string{"--key", "k.pem"}, wantErr: "--cert"},
 		{name: "unknown auth mode", args: []string{"--auth-mode", "foo"}, wantErr: "--auth-mode"},

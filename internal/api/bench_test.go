@@ -14,6 +14,8 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
+	"github.com/ccgw/ccgw/internal/faults"
+	"github.com/ccgw/ccgw/internal/report"
 	"github.com/ccgw/ccgw/internal/session"
 )
 
@@ -135,7 +137,10 @@ func benchGateway(tb testing.TB, n int) (http.Handler, *session.Manager, *benchR
 			guids = append(guids, s.GUID)
 		}
 	}
-	h := New(Config{Sessions: m, Directory: agent.Default()})
+	// As cmd/ccgw wires it by default: the workbench's report and journal
+	// watching every request, and faults (none held).
+	h := New(Config{Sessions: m, Directory: agent.Default(), Report: report.New(report.Config{}),
+		Faults: faults.New(faults.Config{Interfaces: Interfaces()})})
 	return h, m, newBenchRequests(ids, guids)
 }
 

@@ -10,10 +10,11 @@ import (
 // number, the others land in call.vars in order. The vendor's interfaces and the
 // admin API each have a routeTable of them.
 type route struct {
-	method string
-	name   string
-	segs   []string
-	h      func(*call) reply
+	method  string
+	name    string
+	pattern string // as written, "{agentid}" and all: what the request journal shows
+	segs    []string
+	h       func(*call) reply
 }
 
 // routeKey indexes routes by segment count, the third segment and the fifth.
@@ -97,7 +98,7 @@ func (t *routeTable) match(method, path string, c *call) (*route, string) {
 			}
 			continue
 		}
-		c.name = rt.name
+		c.name, c.rt = rt.name, rt
 		v := 0
 		for i, p := range rt.segs {
 			if p == "{agentid}" {
@@ -127,5 +128,5 @@ func r(method, name, pattern string, h func(*call) reply) *route {
 	if !ok {
 		panic("api: bad route pattern " + pattern)
 	}
-	return &route{method: method, name: name, segs: segs, h: h}
+	return &route{method: method, name: name, pattern: pattern, segs: segs, h: h}
 }

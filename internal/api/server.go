@@ -20,6 +20,8 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/netlimit"
+	"github.com/ccgw/ccgw/internal/faults"
+	"github.com/ccgw/ccgw/internal/report"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 )
@@ -63,6 +65,17 @@ type Config struct {
 	// Observe, if set, is told each interface request's method name, retcode and
 	// duration.
 	Observe func(method string, code ccgw.Retcode, took time.Duration)
+	// Report, if set, is told of every request on the vendor's interfaces that
+	// names an agent (its conformance findings and request journal), and serves
+	// GET /ccgw/v1/clients... (workbench.go).
+	Report *report.Report
+	// Faults, if set, may change the answer to any request on the vendor's
+	// interfaces, and serves /ccgw/v1/faults (workbench.go).
+	Faults *faults.Set
+	// WallClock times requests (the request log, metrics, Report) and a slow
+	// fault's delay; real if nil. It is real time even under a virtual Clock:
+	// a client's pacing, and its waiting, are.
+	WallClock ccgw.Clock
 	// MaxPollsPerIP caps the polls one client IP (the connection's, never a
 	// header's) may have held at once; a poll over it is answered at once with
 	// HTTP 429, Retry-After: 1 and retcode 000-007. 0: no limit.
@@ -109,11 +122,14 @@ func New(cfg Config) *Server {
 	if cfg.Ready == nil {
 		cfg.Ready = func() bool { return true }
 	}
+	if cfg.WallClock == nil {
+		cfg.WallClock = clock.Real{}
+	}
 	s := &Server{cfg: cfg, polls: netlimit.NewCounter(cfg.MaxPollsPerIP)}
-	vendor, state, calls, admin := s.table(), s.stateTable(), s.callTable(), s.adminTable()
+	vendor, state, calls, admin, wb := s.table(), s.stateTable(), s.callTable(), s.adminTable(), s.workbenchTable()
 	s.routes = buildRoutes(4, vendor, state, calls)
-	s.adminRoutes = buildRoutes(3, admin)
-	s.tally = newTally(append(routeNames(vendor, state, calls, admin), "unknown", "unauthorized"))
+	s.adminRoutes = buildRoutes(3, admin, wb)
+	s.tally = newTally(append(routeNames(vendor, state, calls, admin, wb), "unknown", "unauthorized"))
 	if cfg.AdminToken != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminToken))
 		s.adminToken = sum[:]
@@ -138,7 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // when it ended in an internal error. At INFO and above a request that went
 // well costs no log work and allocates nothing here.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*call) reply) {
-	start := time.Now()
+	start := s.cfg.WallClock.Now()
 	body := &countingBody{ReadCloser: r.Body}
 	if r.Body != nil {
 		r.Body = body
@@ -162,13 +178,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*ca
 		// handler answered its retcode, the status says why.
 		rep = s.tooLarge(rep.code)
 	}
+	if c.delayMS > 0 {
+		s.delayAnswer(r.Context(), time.Duration(c.delayMS)*time.Millisecond) // a slow fault
+	}
 	s.write(w, rep)
 	if c.name == "" {
 		return // health checks are not logged
 	}
-	took := time.Since(start)
+	took := s.cfg.WallClock.Now().Sub(start)
 	if s.cfg.Observe != nil {
 		s.cfg.Observe(c.name, rep.code, took)
+	}
+	if c.vendor && s.cfg.Report != nil {
+		s.observe(c, &rep, start, took)
 	}
 	s.tally.add(c.name, rep.code)
 	// An error is logged only when the client was told it is ours: a client's
@@ -201,6 +223,7 @@ func (s *Server) dispatch(c *call) reply {
 	if !strings.HasPrefix(path, Prefix) {
 		return notRouted(c, "")
 	}
+	c.vendor = true
 	rt, allow := s.routes.match(c.r.Method, path, c)
 	if rt == nil {
 		return notRouted(c, allow)
@@ -220,6 +243,11 @@ func (s *Server) dispatch(c *call) reply {
 		return failed(err)
 	}
 	c.agent = id
+	if f := s.cfg.Faults; f != nil && f.Held() { // with no fault held, this one atomic load
+		if rep, answered := s.fault(c, f); answered {
+			return rep
+		}
+	}
 	return rt.h(c)
 }
 
@@ -295,7 +323,14 @@ type call struct {
 	name     string       // the spec method name
 	agentRaw string       // {agentid} as sent
 	agent    ccgw.AgentID // {agentid} parsed
-	vars     [3]string    // the route's other path variables, in order
+	// For the workbench (watch.go), packed so that a call stays in its size
+	// class: one is allocated per request.
+	delayMS uint16    // hold the answer this many ms (a slow fault; faults.MaxDelay fits)
+	vendor  bool      // a request under Prefix: watched by Config.Report
+	push    bool      // a sign-in in push mode
+	vars    [3]string // the route's other path variables, in order
+	rt      *route    // the route matched, if any
+	pushURL bool      // a sign-in with pushUrl
 }
 
 // guid returns the request's Guid header; a value copied from Set-GUID

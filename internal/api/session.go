@@ -78,12 +78,14 @@ func (s *Server) signIn(c *call, force, ex bool) reply {
 	if err := decodeBody(c.w, c.r, &b, false); err != nil {
 		return reply{code: ccgw.RetLoginParam, err: err}
 	}
+	c.pushURL = b.PushURL.v != ""
 	req, code := validateLogin(&b, ex, s.cfg.CheckCallback)
 	if code != ccgw.RetOK {
 		return fail(code)
 	}
 	req.Op, req.Force = c.name, force
 	req.Session.Agent = c.agent
+	c.push = req.Session.Mode == ccgw.ModePush
 	sess, err := s.cfg.Sessions.SignIn(req)
 	if err != nil {
 		return failed(err)

@@ -33,9 +33,10 @@ type Queue struct {
 	notify chan struct{}
 	closed bool // no more events will be added
 
-	tap     func(ccgw.Event) // sees every event added, in order; set before use
-	keep    bool             // with a tap: also queue the events
-	counter *atomic.Uint64   // counts events added; set before use
+	tap     func(ccgw.Event)      // sees every event added, in order; set before use
+	keep    bool                  // with a tap: also queue the events
+	counter *atomic.Uint64        // counts events added; set before use
+	filter  func(ccgw.Event) bool // drops the events it reports true for; set before use
 }
 
 // SetCounter makes the queue count every event added in c. Call it before the
@@ -48,6 +49,12 @@ func (q *Queue) SetCounter(c *atomic.Uint64) { q.counter = c }
 func (q *Queue) SetTap(tap func(ccgw.Event), keep bool) {
 	q.tap, q.keep = tap, keep
 }
+
+// SetFilter makes the queue drop, as ccgw.DropFault, every event added from
+// now on that drop reports true for (after the tap saw it). drop runs with the
+// queue's lock held: it must be quick and must not call the queue. Call it
+// before the queue is shared.
+func (q *Queue) SetFilter(drop func(ccgw.Event) bool) { q.filter = drop }
 
 // NewQueue returns an empty queue for agent workNo that holds at most max events
 // (at least 1); onDrop may be nil.
@@ -81,7 +88,8 @@ func Content(v any) json.RawMessage {
 // Add appends an event of type typ with content (nil for null) made at now, and
 // returns it with its sequence number. When the queue is full the oldest event is
 // dropped (ccgw.DropQueueFull). Adding to a closed queue drops the event
-// (ccgw.DropSessionEnded).
+// (ccgw.DropSessionEnded), and so does a filter that refuses it (ccgw.DropFault,
+// SetFilter); a dropped event keeps its sequence number, so its gap shows.
 func (q *Queue) Add(typ string, content json.RawMessage, now time.Time) ccgw.Event {
 	q.mu.Lock()
 	q.seq++
@@ -99,6 +107,11 @@ func (q *Queue) Add(typ string, content json.RawMessage, now time.Time) ccgw.Eve
 	if q.closed {
 		q.mu.Unlock()
 		q.drop(ev, ccgw.DropSessionEnded)
+		return ev
+	}
+	if q.filter != nil && q.filter(ev) {
+		q.mu.Unlock()
+		q.drop(ev, ccgw.DropFault)
 		return ev
 	}
 	var dropped *ccgw.Event

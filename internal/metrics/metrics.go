@@ -180,7 +180,7 @@ func (m *Metrics) collectSessions(ch chan<- prometheus.Metric, st session.Stats,
 	for _, c := range []ccgw.SignOutCause{ccgw.CauseLogout, ccgw.CauseForceLogout, ccgw.CauseReplaced, ccgw.CauseTimeout, ccgw.CauseSupervisor, ccgw.CausePushFailed} {
 		ch <- prometheus.MustNewConstMetric(m.signOuts, prometheus.CounterValue, float64(st.SignOuts[c]), string(c))
 	}
-	for _, r := range []ccgw.DropReason{ccgw.DropQueueFull, ccgw.DropSessionEnded, ccgw.DropPushFailed} {
+	for _, r := range []ccgw.DropReason{ccgw.DropQueueFull, ccgw.DropSessionEnded, ccgw.DropPushFailed, ccgw.DropFault} {
 		ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.CounterValue, float64(st.Drops[r]), string(r))
 	}
 }

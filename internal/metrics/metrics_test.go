@@ -47,6 +47,7 @@ ccgw_signouts_total{cause="supervisor"} 0
 ccgw_signouts_total{cause="timeout"} 2
 # HELP ccgw_events_dropped_total Events dropped, by reason.
 # TYPE ccgw_events_dropped_total counter
+ccgw_events_dropped_total{reason="fault"} 0
 ccgw_events_dropped_total{reason="push_failed"} 4
 ccgw_events_dropped_total{reason="queue_full"} 3
 ccgw_events_dropped_total{reason="session_ended"} 0

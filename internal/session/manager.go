@@ -63,6 +63,14 @@ type Config struct {
 	// change by Update or the sweep, and a sign-out (the session with State
 	// StateSignedOut).
 	OnChange func(s ccgw.Session)
+	// OnSignOut, if set, is told of every sign-out with its cause, once, after
+	// the session left the table (outside every lock).
+	OnSignOut func(id ccgw.AgentID, cause ccgw.SignOutCause)
+	// DropEvent, if set, is asked about every event queued for a client's
+	// session; one it reports true for is dropped and counted as
+	// ccgw.DropFault (a drop-events fault). It runs with the agent's queue
+	// locked: it must be quick and must not call the Manager.
+	DropEvent func(id ccgw.AgentID, ev ccgw.Event) bool
 	// Events, if set, persists undelivered events; nil keeps them in memory only.
 	Events ccgw.EventStore
 	// RestTimeoutIdle makes an agent whose rest time ran out idle; by default it
@@ -408,6 +416,9 @@ func (m *Manager) queueFor(id ccgw.AgentID, simulated bool) *event.Queue {
 	case m.cfg.Tap != nil:
 		q.SetTap(m.cfg.Tap, true)
 	}
+	if drop := m.cfg.DropEvent; drop != nil && !simulated {
+		q.SetFilter(func(ev ccgw.Event) bool { return drop(id, ev) })
+	}
 	return q
 }
 
@@ -581,6 +592,9 @@ func (m *Manager) ended(s ccgw.Session, cause ccgw.SignOutCause) {
 	out := s
 	out.State = ccgw.StateSignedOut
 	m.changed(out)
+	if m.cfg.OnSignOut != nil {
+		m.cfg.OnSignOut(s.Agent, cause)
+	}
 	m.cfg.Log.Info("signed out", "agent", s.Agent.String(), "cause", string(cause), "guid", shortGUID(s.GUID))
 }
 

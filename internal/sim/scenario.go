@@ -40,6 +40,7 @@ type Scenario struct {
 	Arrivals     []Arrival       // random arrivals, in file order
 	Calls        []TimedCall     // timed inbound calls, in file order
 	Outbound     []TimedCallout  // timed outbound calls (a campaign), in file order
+	Faults       []TimedFault    // faults on demand, in file order (AddFaults)
 	Duration     time.Duration   // arrivals stop after this; 0: never
 
 	skills []ccgw.Skill
@@ -115,6 +116,7 @@ type scenarioFile struct {
 		Called string `yaml:"called"`
 		Talk   string `yaml:"talk"`
 	} `yaml:"outbound"`
+	Faults []scenarioFault `yaml:"faults"`
 }
 
 // LoadScenario reads and validates the scenario file at path. Its errors name
@@ -356,6 +358,14 @@ func (f *scenarioFile) scenario() (*Scenario, error) {
 			return nil, fieldErr(field+".talk", "want more than 0s")
 		}
 		sc.Outbound = append(sc.Outbound, TimedCallout{At: at, Agent: id, Called: o.Called, Talk: talk})
+	}
+
+	for i, fl := range f.Faults {
+		tf, err := fl.timedFault("faults[" + strconv.Itoa(i) + "]")
+		if err != nil {
+			return nil, err
+		}
+		sc.Faults = append(sc.Faults, tf)
 	}
 	return sc, nil
 }

@@ -45,6 +45,9 @@ type Config struct {
 	MaxExpiries              int                // sign-outs per sweep; 10000
 	PushLease                time.Duration      // how long a node's push claim on an agent lasts; 15s
 	Notify                   func(ccgw.AgentID) // told after events were queued for a push-mode session
+	// OnSignOut, if set, is told of every sign-out this node commits, with its
+	// cause (as session.Config's).
+	OnSignOut func(id ccgw.AgentID, cause ccgw.SignOutCause)
 	// RestTimeoutIdle makes an agent whose rest ran out idle (as session.Config).
 	RestTimeoutIdle bool
 	// Lockout locks an agent out after wrong passwords (session.Guard), counted
@@ -306,6 +309,9 @@ func (s *Store) notify(sess *ccgw.Session) {
 func (s *Store) ended(sess ccgw.Session, cause ccgw.SignOutCause) {
 	if !cause.ByAgent() {
 		s.notify(&sess)
+	}
+	if s.cfg.OnSignOut != nil {
+		s.cfg.OnSignOut(sess.Agent, cause)
 	}
 	s.cfg.Log.Info("signed out", "agent", sess.Agent.String(), "cause", string(cause), "guid", short(sess.GUID))
 }

@@ -1,0 +1,236 @@
+// Package report watches each agent's client through the requests it makes and
+// owns what it learns: findings on how the client departs from what the
+// vendor's gateway expects (findings.go), and a journal of its last requests
+// (journal.go). Memory is bounded: a fixed-size record per agent, a fixed ring
+// of requests, and a cap on the agents tracked, the least recently seen evicted.
+package report
+
+import (
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/clock"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxAgents = 10000
+	DefaultJournal   = 100
+	// MaxJournal caps Config.Journal: requests kept per agent.
+	MaxJournal = 10000
+)
+
+// Config configures a Report. Zero values mean the defaults given.
+type Config struct {
+	// MaxAgents is how many agents are tracked at once; a new agent beyond it
+	// evicts the least recently seen one (within its shard). DefaultMaxAgents.
+	MaxAgents int
+	// Journal is how many requests are kept per agent (at most MaxJournal);
+	// DefaultJournal; negative: none.
+	Journal int
+	// PollTimeout and PushTimeout are the gateway's session timeouts of the two
+	// modes, against which heartbeat intervals are judged (late-heartbeat); 0:
+	// no session times out (no such finding).
+	PollTimeout, PushTimeout time.Duration
+	// Clock times sign-outs (SignedOut); real if nil. Requests carry their own
+	// times.
+	Clock ccgw.Clock
+	// Log gets one WARN line per new finding (agent and code, never a GUID);
+	// discards if nil.
+	Log *slog.Logger
+}
+
+// Request is one answered request of an agent's client, as the API layer saw
+// it. Strings the report keeps (Method, Path, Code) must not hold on to the
+// request's memory: constants, or copies.
+type Request struct {
+	Agent ccgw.AgentID
+	// Method is the spec method name ("handShake"), or "unknown" for a path no
+	// interface has.
+	Method string
+	// HTTP is the HTTP method; the report keeps GET, POST, PUT, DELETE and
+	// names any other "other".
+	HTTP string
+	// Path is the request's path without its query: the route's pattern with
+	// "{agentid}" for the agent (rendered at read time), or a copy.
+	Path   string
+	Code   ccgw.Retcode
+	Status int
+	Start  time.Time
+	Took   time.Duration
+	// GUID is the GUID the request presented. The API layer fills it only when
+	// the answer carries SetGUID or Code is ccgw.RetNoPermission: only then is it
+	// needed. It is hashed, never kept.
+	GUID string
+	// SetGUID is the GUID sent in the answer's Set-GUID header, if any; hashed,
+	// never kept.
+	SetGUID string
+	// Body: the request had a body; JSON: its Content-Type named
+	// application/json. ContentType is that header when it did not (copied
+	// when kept).
+	Body, JSON  bool
+	ContentType string
+	// EmptyPoll: a getAgentEvent answered "0" with no event.
+	EmptyPoll bool
+	// PushURL: a sign-in with the older gateways' pushUrl field; Push: a sign-in
+	// in push mode (callBackUri or pushUrl).
+	PushURL, Push bool
+}
+
+// Report tracks agents' clients. It is safe for concurrent use.
+type Report struct {
+	cfg      Config
+	seed     maphash.Seed
+	shards   []shard
+	perShard int // agents per shard before one is evicted
+	raised   [numCodes]atomic.Uint64
+}
+
+// shard is one part of the tracked agents, chosen by agent ID.
+type shard struct {
+	mu sync.RWMutex // guards m; held for map work only, never across I/O
+	m  map[ccgw.AgentID]*client
+}
+
+// New returns a Report tracking no agent yet.
+func New(cfg Config) *Report {
+	if cfg.MaxAgents <= 0 {
+		cfg.MaxAgents = DefaultMaxAgents
+	}
+	switch {
+	case cfg.Journal == 0:
+		cfg.Journal = DefaultJournal
+	case cfg.Journal < 0:
+		cfg.Journal = 0
+	case cfg.Journal > MaxJournal:
+		cfg.Journal = MaxJournal
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	// Eviction scans a shard for its least recently seen agent: one shard (an
+	// exact least-recent) up to 4096 agents, 64 beyond, so that a scan stays
+	// short and the shards' locks apart.
+	n := 1
+	if cfg.MaxAgents > 4096 {
+		n = 64
+	}
+	r := &Report{cfg: cfg, seed: maphash.MakeSeed(), shards: make([]shard, n), perShard: (cfg.MaxAgents + n - 1) / n}
+	for i := range r.shards {
+		r.shards[i].m = make(map[ccgw.AgentID]*client)
+	}
+	return r
+}
+
+func (r *Report) shard(id ccgw.AgentID) *shard { return &r.shards[uint32(id)%uint32(len(r.shards))] }
+
+// lookup returns agent id's record, or nil if it is not tracked.
+func (r *Report) lookup(id ccgw.AgentID) *client {
+	sh := r.shard(id)
+	sh.mu.RLock()
+	c := sh.m[id]
+	sh.mu.RUnlock()
+	return c
+}
+
+// track returns agent id's record, making one (and evicting the least recently
+// seen agent of its shard if the shard is full) if it has none.
+func (r *Report) track(id ccgw.AgentID, now int64) *client {
+	if c := r.lookup(id); c != nil {
+		return c
+	}
+	sh := r.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if c := sh.m[id]; c != nil {
+		return c
+	}
+	if len(sh.m) >= r.perShard {
+		var old *client
+		for _, c := range sh.m {
+			if old == nil || c.seen.Load() < old.seen.Load() {
+				old = c
+			}
+		}
+		delete(sh.m, old.id)
+	}
+	c := &client{id: id, ring: make([]entry, 0, r.cfg.Journal)}
+	c.seen.Store(now)
+	sh.m[id] = c
+	return c
+}
+
+// Observe records q, one answered request of q.Agent's client: in its journal,
+// and through the finding rules; a finding that is new logs one WARN line
+// (outside every lock). In the common case (a tracked agent, no new finding) it
+// allocates nothing and holds only the agent's own lock, briefly.
+func (r *Report) Observe(q Request) {
+	start := q.Start.UnixNano()
+	c := r.track(q.Agent, start)
+	c.mu.Lock()
+	c.requests++
+	if r.cfg.Journal > 0 {
+		c.journal(&q, r.cfg.Journal)
+	}
+	raised := c.observe(&q, r)
+	if start > c.seen.Load() {
+		c.seen.Store(start) // every writer holds c.mu
+	}
+	c.mu.Unlock()
+	if raised != 0 {
+		r.raise(q.Agent, raised)
+	}
+}
+
+// SignedOut records that agent id's session ended, and why; Observe's
+// calls-after-signout evidence names it. An agent not tracked is left so.
+func (r *Report) SignedOut(id ccgw.AgentID, cause ccgw.SignOutCause) {
+	c := r.lookup(id)
+	if c == nil {
+		return
+	}
+	now := r.cfg.Clock.Now().UnixNano()
+	c.mu.Lock()
+	c.outAt, c.outCause = now, cause
+	c.mu.Unlock()
+}
+
+// raise logs and counts the findings in mask, new for agent id.
+func (r *Report) raise(id ccgw.AgentID, mask uint16) {
+	for i := range numCodes {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		r.raised[i].Add(1)
+		r.cfg.Log.Warn("client finding", "agent", id.String(), "code", string(rules[i].code))
+	}
+}
+
+// Raised returns, per finding code, how many times a finding was new for an
+// agent (every code, zeros included): ccgw_client_findings_total.
+func (r *Report) Raised() map[Code]uint64 {
+	out := make(map[Code]uint64, numCodes)
+	for i, rl := range rules {
+		out[rl.code] = r.raised[i].Load()
+	}
+	return out
+}
+
+// hash returns guid's fingerprint: GUIDs are compared, never kept.
+func (r *Report) hash(guid string) uint64 {
+	if guid == "" {
+		return 0
+	}
+	h := maphash.String(r.seed, guid)
+	if h == 0 {
+		h = 1 // 0 means none
+	}
+	return h
+}
