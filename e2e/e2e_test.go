@@ -490,6 +490,9 @@ func TestBadRequestsNeverLeak(t *testing.T) {
 		t.Errorf("%d connections for %d requests, want at most %d (keep-alive)", d, agents*(beats+1), conns)
 	}
 	for _, l := range p.log.all() {
+		if l.attr["msg"] == "client finding" {
+			continue // the workbench's report of these very requests (docs/client-report.md)
+		}
 		if lv := l.attr["level"]; lv == "ERROR" || lv == "WARN" || strings.Contains(l.raw, "panic") {
 			t.Errorf("unexpected log line: %s", l.raw)
 		}
