@@ -1,22 +1,13 @@
 package event
 
 import (
-	"bytes"
-	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,22 +91,6 @@ type PushConfig struct {
 	Log            *slog.Logger  // discards
 	Seed           uint64        // jitter seed; 0 picks one
 }
-
-// RetryPolicy says how a Pusher retries a failed push.
-type RetryPolicy uint8
-
-const (
-	// RetryVendor retries the same events every RetryInterval; the time an
-	// agent's pushes have been failing adds up across attempts, a success
-	// resets it, and when it reaches FailTotal the agent is signed out
-	// (Source.PushFailed). So the vendor's CC-Gateway does (its development
-	// guide, "Agent Event Push Mode").
-	RetryVendor RetryPolicy = iota
-	// RetryExponential retries after a delay doubling from BaseBackoff to
-	// MaxBackoff (jittered) and drops the events after MaxAttempts; the agent
-	// stays signed in.
-	RetryExponential
-)
 
 // Pusher POSTs each push-mode agent's events to its callback URL as
 // {workNo, eventList} (one event at a time in a poll answer's envelope for a
@@ -569,83 +544,6 @@ func (p *Pusher) deliver(j pushJob) {
 	}
 }
 
-// errUntrusted stands for a push not sent: the callback policy refuses its URL.
-var errUntrusted = errors.New("callback not trusted")
-
-// pushNextStep is what becomes of an agent after a push attempt.
-type pushNextStep uint8
-
-const (
-	pushNone    pushNextStep = iota // the Pusher forgot the agent, or closed
-	pushNext                        // delivered: on to the next events
-	pushRetry                       // a retry timer is set
-	pushGiveUp                      // RetryExponential: drop the batch, go on
-	pushDropAll                     // drop every event queued (ended session, untrusted callback), go on
-	pushSignOut                     // RetryVendor: failing for FailTotal, sign the agent out
-)
-
-// afterLocked records the outcome err of agent id's push to t, attempted from
-// start to end, and returns what to do next; p.mu must be held.
-func (p *Pusher) afterLocked(id ccgw.AgentID, t Target, err error, start, end time.Time) pushNextStep {
-	st := p.agents[id]
-	if st == nil {
-		return pushNone
-	}
-	switch {
-	case err == nil:
-		st.attempt, st.failSince = 0, time.Time{}
-		return pushNext
-	case t.Ended || errors.Is(err, errUntrusted):
-		st.attempt = 0
-		return pushDropAll
-	case p.cfg.Retry == RetryVendor:
-		if st.failSince.IsZero() || st.failGen != t.Gen {
-			st.failSince, st.failGen = start, t.Gen
-		}
-		if end.Sub(st.failSince) >= p.cfg.FailTotal {
-			st.failSince = time.Time{}
-			return pushSignOut
-		}
-		p.retryLocked(id, st, p.cfg.RetryInterval)
-		return pushRetry
-	case st.attempt+1 >= p.cfg.MaxAttempts:
-		st.attempt = 0
-		return pushGiveUp
-	default:
-		st.attempt++
-		p.retryLocked(id, st, Backoff(st.attempt, p.cfg.BaseBackoff, p.cfg.MaxBackoff, p.rnd.Float64()))
-		return pushRetry
-	}
-}
-
-// retryLocked requeues agent id after d; p.mu must be held.
-func (p *Pusher) retryLocked(id ccgw.AgentID, st *pushState, d time.Duration) {
-	if !p.closed {
-		st.retry = p.cfg.Clock.AfterFunc(d, func() { p.requeue(id) })
-	}
-}
-
-// batchOf returns how many events one push to t carries at most.
-func (p *Pusher) batchOf(t Target) int {
-	if t.Legacy {
-		return 1
-	}
-	return p.cfg.MaxBatch
-}
-
-// dropAll drops every event queued for t, from batch, its head, on, and returns
-// how many.
-func (p *Pusher) dropAll(t Target, batch []ccgw.Event) int {
-	n := 0
-	for len(batch) > 0 {
-		last := batch[len(batch)-1].Seq
-		n += t.Queue.DropHead(last, ccgw.DropPushFailed)
-		p.cfg.Source.Delivered(t.Agent, t.Gen, last)
-		batch = t.Queue.Peek(math.MaxInt32)
-	}
-	return n
-}
-
 // receiverKey returns the receiver of callback URL raw: its scheme and host
 // (with port), as written. One that does not parse is its own receiver.
 func receiverKey(raw string) string {
@@ -689,147 +587,6 @@ func Backoff(attempt int, base, max time.Duration, r float64) time.Duration {
 		d = max
 	}
 	return d/2 + time.Duration(r*float64(d/2))
-}
-
-// pushBody is the callback request body (interfaces.md §9).
-type pushBody struct {
-	WorkNo    string       `json:"workNo"`
-	EventList []ccgw.Event `json:"eventList"`
-}
-
-// legacyPushBody is the body of a push to an older client that signed in with
-// pushUrl: one event, in the envelope of a poll answer, as the vendor's agent
-// demo receiver (AgentEventServlet) reads it.
-type legacyPushBody struct {
-	Message string      `json:"message"`
-	Retcode string      `json:"retcode"`
-	Event   legacyEvent `json:"event"`
-}
-
-// legacyEvent is an event as the older gateways had it, without eventGenTime:
-// the vendor's aPortal receiver (Jackson, failing on unknown properties)
-// refuses an event with it.
-type legacyEvent struct {
-	Type    string          `json:"eventType"`
-	WorkNo  string          `json:"workNo"`
-	Content json.RawMessage `json:"content"`
-}
-
-// SeqHeader carries the sequence number of the first event of a push; the
-// others follow it one by one, so a receiver can drop events it already has.
-const SeqHeader = "X-CCGW-Seq"
-
-// SignatureHeader carries the push signature when a secret is configured:
-// "t=<unix ms>,v1=<hex HMAC-SHA256(secret, t + "." + body)>".
-const SignatureHeader = "X-CCGW-Signature"
-
-// Sign returns the SignatureHeader value for body at ms.
-func Sign(secret, body []byte, ms int64) string {
-	t := strconv.FormatInt(ms, 10)
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(t))
-	mac.Write([]byte("."))
-	mac.Write(body)
-	return "t=" + t + ",v1=" + hex.EncodeToString(mac.Sum(nil))
-}
-
-// errPush is a push the receiver answered but did not accept: with HTTP status,
-// or with a retcode other than "0" (status 2xx).
-type errPush struct {
-	status int
-	why    string
-}
-
-func (e errPush) Error() string { return e.why }
-
-// post sends one push. It succeeds on an HTTP 2xx whose body, if it is JSON with
-// a retcode, has retcode "0".
-func (p *Pusher) post(t Target, batch []ccgw.Event) error {
-	var body []byte
-	var err error
-	if t.Legacy {
-		ev := batch[0]
-		body, err = json.Marshal(legacyPushBody{Retcode: "0", Event: legacyEvent{ev.Type, ev.WorkNo, ev.Content}})
-	} else {
-		body, err = json.Marshal(pushBody{WorkNo: t.Agent.String(), EventList: batch})
-	}
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	if c := p.cfg.Client.Timeout; c <= 0 || c > p.cfg.AttemptTimeout { // else the client's bounds the attempt
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.cfg.AttemptTimeout)
-		defer cancel()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
-	req.Header["Guid"] = []string{t.GUID}
-	if t.Token != "" {
-		req.Header["service_token"] = []string{t.Token}
-	}
-	req.Header.Set(SeqHeader, strconv.FormatUint(batch[0].Seq, 10))
-	if len(p.cfg.Secret) > 0 {
-		req.Header.Set(SignatureHeader, Sign(p.cfg.Secret, body, ccgw.Millis(p.cfg.Clock.Now())))
-	}
-	resp, err := p.cfg.Client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	buf, _ := p.answers.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
-	}
-	rb, err := readAtMost(resp.Body, (*buf)[:0], maxAnswer)
-	if cap(rb) <= 4<<10 { // keep no large answer's buffer
-		*buf = rb[:0]
-		defer p.answers.Put(buf)
-	}
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return errPush{resp.StatusCode, "status " + strconv.Itoa(resp.StatusCode)}
-	}
-	var ans struct {
-		Retcode *json.RawMessage `json:"retcode"`
-	}
-	if json.Unmarshal(rb, &ans) == nil && ans.Retcode != nil {
-		var code string
-		if json.Unmarshal(*ans.Retcode, &code) != nil {
-			code = string(*ans.Retcode)
-		}
-		if code != "0" {
-			return errPush{resp.StatusCode, "retcode " + code}
-		}
-	}
-	return nil
-}
-
-// maxAnswer is the most of a receiver's answer a push reads.
-const maxAnswer = 64 << 10
-
-// readAtMost appends what r yields to buf, up to max bytes, until EOF, and
-// returns it; io.ReadAll of an io.LimitReader without their allocations.
-func readAtMost(r io.Reader, buf []byte, max int) ([]byte, error) {
-	for len(buf) < max {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):min(cap(buf), max)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-	return buf, nil
 }
 
 // PushStats are a Pusher's counters.
