@@ -467,6 +467,9 @@ func TestBadRequestsNeverLeak(t *testing.T) {
 		t.Errorf("%d connections for %d requests, want at most %d (keep-alive)", d, agents*(beats+1), conns)
 	}
 	for _, l := range p.log.all() {
+		if l.attr["msg"] == "client finding" {
+			continue // the workbench's report on these clients' mistakes: a WARN by design
+		}
 		if lv := l.attr["level"]; lv == "ERROR" || lv == "WARN" || strings.Contains(l.raw, "panic") {
 			t.Errorf("unexpected log line: %s", l.raw)
 		}
