@@ -57,7 +57,7 @@ func (s *Server) observe(c *call, rep *reply, start time.Time, took time.Duratio
 			q.JSON = containsFold(v[0], "application/json")
 		}
 	}
-	s.cfg.Report.Observe(q)
+	s.cfg.Report.Observe(&q)
 }
 
 // maxJournalPath bounds a path the journal copies (the longest route's is
