@@ -30,7 +30,7 @@ func TestParseFlags(t *testing.T) {
 				NodeName: "AgentGateway0", QueueSize: 1000, LogLevel: "info", GCPercent: 200,
 				TimeoutDetection: "on",
 				LockoutAttempts:  5, LockoutWindow: 5 * time.Minute, LockoutDuration: 5 * time.Minute,
-				ReportAgents: 10000, JournalRequests: 100,
+				ReportAgents: 1000, JournalRequests: 100,
 			}
 			got := c
 			got.Push, got.Sim, got.Store = PushFlags{}, SimFlags{}, ""

@@ -18,7 +18,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxAgents = 10000
+	DefaultMaxAgents = 1000
 	DefaultJournal   = 100
 	DefaultKeep      = time.Minute
 	// MaxJournal caps Config.Journal: requests kept per agent.
