@@ -92,6 +92,7 @@ type Request struct {
 type Report struct {
 	cfg      Config
 	seed     maphash.Seed
+	tracked  bitset  // who is tracked, one bit per work number: an untracked agent's request stops here
 	index    index   // the request path's lookup: lock-free
 	shards   []shard // who is tracked, for eviction and listing
 	perShard int     // agents per shard before one is evicted
@@ -108,6 +109,16 @@ type shard struct {
 	// agent's request costs this one load until then.
 	admitAt atomic.Int64
 }
+
+// bitset has one bit per work number (125 KB), set while the agent is
+// tracked; written under the agent's shard lock, read by anyone. Small enough to
+// stay in cache where the index would not: on a gateway with more agents than
+// the report tracks, most requests need only this bit.
+type bitset [int(ccgw.MaxAgentID)/64 + 1]atomic.Uint64
+
+func (b *bitset) has(id ccgw.AgentID) bool { return b[id/64].Load()&(1<<(id%64)) != 0 }
+func (b *bitset) set(id ccgw.AgentID)      { b[id/64].Or(1 << (id % 64)) }
+func (b *bitset) clear(id ccgw.AgentID)    { b[id/64].And(^uint64(1 << (id % 64))) }
 
 // indexChunk is how many agents' slots the index allocates at a time.
 const indexChunk = 4096
@@ -178,8 +189,12 @@ func New(cfg Config) *Report {
 
 func (r *Report) shard(id ccgw.AgentID) *shard { return &r.shards[uint32(id)%uint32(len(r.shards))] }
 
-// lookup returns agent id's record, or nil if it is not tracked: two loads.
+// lookup returns agent id's record, or nil if it is not tracked: one load for
+// an agent not tracked, three for one that is.
 func (r *Report) lookup(id ccgw.AgentID) *client {
+	if id > ccgw.MaxAgentID || !r.tracked.has(id) {
+		return nil
+	}
 	if sl := r.index.slot(id, false); sl != nil {
 		return sl.Load()
 	}
@@ -215,11 +230,13 @@ func (r *Report) track(id ccgw.AgentID, now int64) *client {
 			return nil
 		}
 		delete(sh.m, old.id)
+		r.tracked.clear(old.id)
 		r.index.slot(old.id, false).Store(nil) // an Observe holding it updates an orphan: lost, harmless
 	}
 	c := &client{id: id, seen: now, ring: make([]entry, 0, r.cfg.Journal)}
 	sh.m[id] = c
 	r.index.slot(id, true).Store(c)
+	r.tracked.set(id) // after the slot: whoever sees the bit finds the record
 	return c
 }
 
