@@ -83,6 +83,9 @@ type Server struct {
 	adminToken  []byte     // SHA-256 of Config.AdminToken; nil: none required
 	bodies      sync.Map   // bareKey → []byte, never written to (reply.go)
 	realWall    bool       // Config.WallClock is the real clock: now calls time.Now itself
+	// patterns maps each vendor interface's name to its route pattern: the
+	// request journal's path of a request with no other path variable.
+	patterns map[string]string
 }
 
 // now reads Config.WallClock; the real one without an interface call (twice
@@ -116,7 +119,14 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg}
 	_, s.realWall = cfg.WallClock.(clock.Real)
-	s.routes = buildRoutes(4, s.table(), s.stateTable(), s.callTable())
+	vendor := [][]*route{s.table(), s.stateTable(), s.callTable()}
+	s.routes = buildRoutes(4, vendor...)
+	s.patterns = make(map[string]string)
+	for _, group := range vendor {
+		for _, rt := range group {
+			s.patterns[rt.name] = rt.pattern
+		}
+	}
 	s.adminRoutes = buildRoutes(3, s.adminTable(), s.workbenchTable())
 	if cfg.AdminToken != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminToken))
@@ -161,7 +171,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*ca
 	if s.cfg.Observe != nil {
 		s.cfg.Observe(c.name, rep.code, took)
 	}
-	if c.vendor && s.cfg.Report != nil {
+	if c.flags&flagVendor != 0 && s.cfg.Report != nil {
 		s.observe(c, &rep, start, took)
 	}
 	attrs := []slog.Attr{
@@ -188,7 +198,7 @@ func (s *Server) dispatch(c *call) reply {
 	if !strings.HasPrefix(path, Prefix) {
 		return notRouted(c, "")
 	}
-	c.vendor = true
+	c.flags |= flagVendor
 	rt, allow := s.routes.match(c.r.Method, path, c)
 	if rt == nil {
 		return notRouted(c, allow)
@@ -255,15 +265,21 @@ type call struct {
 	name     string       // the spec method name
 	agentRaw string       // {agentid} as sent
 	agent    ccgw.AgentID // {agentid} parsed
-	// For the workbench (watch.go), packed so that a call stays in its size
-	// class: one is allocated per request.
+	// For the workbench (watch.go), packed beside agent so that a call stays
+	// in its size class (112 bytes): one is allocated per request.
 	delayMS uint16    // hold the answer this many ms (a slow fault; faults.MaxDelay fits)
-	vendor  bool      // a request under Prefix: watched by Config.Report
-	push    bool      // a sign-in in push mode
+	flags   callFlags // what the workbench learns on the way
 	vars    [3]string // the route's other path variables, in order
-	rt      *route    // the route matched, if any
-	pushURL bool      // a sign-in with pushUrl
 }
+
+// callFlags are a call's facts for the workbench.
+type callFlags uint8
+
+const (
+	flagVendor  callFlags = 1 << iota // a request under Prefix: watched by Config.Report
+	flagPush                          // a sign-in in push mode
+	flagPushURL                       // a sign-in with pushUrl
+)
 
 // guid returns the request's Guid header; a value copied from Set-GUID
 // ("JSESSIONID=<guid>") is accepted too.

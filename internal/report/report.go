@@ -62,8 +62,9 @@ type Request struct {
 	// HTTP is the HTTP method; the report keeps GET, POST, PUT, DELETE and
 	// names any other "other".
 	HTTP string
-	// Path is the request's path without its query: the route's pattern with
-	// "{agentid}" for the agent (rendered at read time), or a copy.
+	// Path is the request's path without its query, a copy; or "" for the
+	// interface's own path, which the journal's reader fills in from Method
+	// (a pattern's "{agentid}" is filled in by Requests).
 	Path   string
 	Code   ccgw.Retcode
 	Status int
