@@ -88,13 +88,21 @@ type Server struct {
 	patterns map[string]string
 }
 
-// now reads Config.WallClock; the real one without an interface call (twice
-// per request).
+// now reads Config.WallClock; the real one without an interface call.
 func (s *Server) now() time.Time {
 	if s.realWall {
 		return time.Now()
 	}
 	return s.cfg.WallClock.Now()
+}
+
+// since is the time from start to now on Config.WallClock; on the real one a
+// monotonic reading only, as time.Since.
+func (s *Server) since(start time.Time) time.Duration {
+	if s.realWall {
+		return time.Since(start)
+	}
+	return s.cfg.WallClock.Now().Sub(start)
 }
 
 // New returns a Server for cfg.
@@ -167,7 +175,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*ca
 	if c.name == "" {
 		return // health checks are not logged
 	}
-	took := s.now().Sub(start)
+	took := s.since(start)
 	if s.cfg.Observe != nil {
 		s.cfg.Observe(c.name, rep.code, took)
 	}
