@@ -35,7 +35,7 @@ func TestParseFlags(t *testing.T) {
 				LockoutAttempts:  5, LockoutWindow: 5 * time.Minute, LockoutDuration: 5 * time.Minute,
 				Limits: LimitFlags{MaxConnsPerIP: 1024, MaxPollsPerIP: 512, ReadTimeout: 30 * time.Second,
 					WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
-				ReportAgents: 10000, JournalRequests: 100,
+				ReportAgents: 1000, JournalRequests: 100,
 			}
 			got := c
 			got.Push, got.Sim, got.Store = PushFlags{}, SimFlags{}, ""

@@ -115,6 +115,13 @@ func newBenchRequests(ids []ccgw.AgentID, guids []string) *benchRequests {
 // last 101) are live but get no requests: a path cannot name them.
 func benchGateway(tb testing.TB, n int) (http.Handler, *session.Manager, *benchRequests) {
 	tb.Helper()
+	return benchGatewayWith(tb, n, true)
+}
+
+// benchGatewayWith is benchGateway, with the workbench (report, journal and
+// faults, as cmd/ccgw wires them by default) or without.
+func benchGatewayWith(tb testing.TB, n int, workbench bool) (http.Handler, *session.Manager, *benchRequests) {
+	tb.Helper()
 	m, err := session.New(session.Config{Store: &benchStore{m: make(map[ccgw.AgentID]ccgw.Session)}, Directory: benchDirectory{}})
 	if err != nil {
 		tb.Fatal(err)
@@ -137,11 +144,14 @@ func benchGateway(tb testing.TB, n int) (http.Handler, *session.Manager, *benchR
 			guids = append(guids, s.GUID)
 		}
 	}
-	// As cmd/ccgw wires it by default: the workbench's report and journal
-	// watching every request, and faults (none held).
-	h := New(Config{Sessions: m, Directory: agent.Default(), Report: report.New(report.Config{}),
-		Faults: faults.New(faults.Config{Interfaces: Interfaces()})})
-	return h, m, newBenchRequests(ids, guids)
+	cfg := Config{Sessions: m, Directory: agent.Default()}
+	if workbench {
+		// As cmd/ccgw wires it by default: the workbench's report and journal
+		// watching every request, and faults (none held).
+		cfg.Report = report.New(report.Config{})
+		cfg.Faults = faults.New(faults.Config{Interfaces: Interfaces()})
+	}
+	return New(cfg), m, newBenchRequests(ids, guids)
 }
 
 // benchBare is the baseline: a bare handler that writes the same reply, headers
@@ -267,7 +277,9 @@ func benchServeParallel(b *testing.B, h http.Handler, rq *benchRequests) {
 
 // BenchmarkHandShake measures POST .../onlineagent/{id}/handshake through the
 // real handler with n live sessions, the agents visited in a pseudo-random order
-// so that at 1M the session table is out of cache. bare/agents=n sends the same
+// so that at 1M the session table is out of cache; the gateway has the
+// workbench (report, journal, faults) as cmd/ccgw wires it, and
+// no-workbench/sessions=1000 is the same without it. bare/agents=n sends the same
 // requests through the same harness to a handler that only writes the reply, for
 // the cost of the harness and the reply; parallel/... are the same from
 // GOMAXPROCS goroutines.
@@ -282,6 +294,12 @@ func BenchmarkHandShake(b *testing.B) {
 			}
 		})
 	}
+	// The workbench's cost on the heartbeat, from one run: the same gateway
+	// without its report, journal and faults.
+	b.Run(fmt.Sprintf("no-workbench/sessions=%d", benchSizes[0]), func(b *testing.B) {
+		h, _, rq := benchGatewayWith(b, benchSizes[0], false)
+		benchServe(b, h, rq)
+	})
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("bare/agents=%d", n), func(b *testing.B) {
 			benchServe(b, benchBare(), benchFakeRequests(n))

@@ -12,7 +12,7 @@ import (
 type route struct {
 	method  string
 	name    string
-	pattern string // as written, "{agentid}" and all: what the request journal shows
+	pattern string // as written, "{agentid}" and all: what the request journal shows (Server.patterns)
 	segs    []string
 	h       func(*call) reply
 }
@@ -98,7 +98,7 @@ func (t *routeTable) match(method, path string, c *call) (*route, string) {
 			}
 			continue
 		}
-		c.name, c.rt = rt.name, rt
+		c.name = rt.name
 		v := 0
 		for i, p := range rt.segs {
 			if p == "{agentid}" {

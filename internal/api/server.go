@@ -103,6 +103,27 @@ type Server struct {
 	polls       *netlimit.Counter
 	bigBodies   atomic.Uint64
 	tally       *tally // requests by method and retcode, for the summary log line
+	realWall    bool   // Config.WallClock is the real clock: now calls time.Now itself
+	// patterns maps each vendor interface's name to its route pattern: the
+	// request journal's path of a request with no other path variable.
+	patterns map[string]string
+}
+
+// now reads Config.WallClock; the real one without an interface call.
+func (s *Server) now() time.Time {
+	if s.realWall {
+		return time.Now()
+	}
+	return s.cfg.WallClock.Now()
+}
+
+// since is the time from start to now on Config.WallClock; on the real one a
+// monotonic reading only, as time.Since.
+func (s *Server) since(start time.Time) time.Duration {
+	if s.realWall {
+		return time.Since(start)
+	}
+	return s.cfg.WallClock.Now().Sub(start)
 }
 
 // New returns a Server for cfg.
@@ -126,8 +147,15 @@ func New(cfg Config) *Server {
 		cfg.WallClock = clock.Real{}
 	}
 	s := &Server{cfg: cfg, polls: netlimit.NewCounter(cfg.MaxPollsPerIP)}
+	_, s.realWall = cfg.WallClock.(clock.Real)
 	vendor, state, calls, admin, wb := s.table(), s.stateTable(), s.callTable(), s.adminTable(), s.workbenchTable()
 	s.routes = buildRoutes(4, vendor, state, calls)
+	s.patterns = make(map[string]string)
+	for _, group := range [][]*route{vendor, state, calls} {
+		for _, rt := range group {
+			s.patterns[rt.name] = rt.pattern
+		}
+	}
 	s.adminRoutes = buildRoutes(3, admin, wb)
 	s.tally = newTally(append(routeNames(vendor, state, calls, admin, wb), "unknown", "unauthorized"))
 	if cfg.AdminToken != "" {
@@ -154,7 +182,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // when it ended in an internal error. At INFO and above a request that went
 // well costs no log work and allocates nothing here.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*call) reply) {
-	start := s.cfg.WallClock.Now()
+	start := s.now()
 	body := &countingBody{ReadCloser: r.Body}
 	if r.Body != nil {
 		r.Body = body
@@ -185,11 +213,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*ca
 	if c.name == "" {
 		return // health checks are not logged
 	}
-	took := s.cfg.WallClock.Now().Sub(start)
+	took := s.since(start)
 	if s.cfg.Observe != nil {
 		s.cfg.Observe(c.name, rep.code, took)
 	}
-	if c.vendor && s.cfg.Report != nil {
+	if c.flags&flagVendor != 0 && s.cfg.Report != nil {
 		s.observe(c, &rep, start, took)
 	}
 	s.tally.add(c.name, rep.code)
@@ -223,7 +251,7 @@ func (s *Server) dispatch(c *call) reply {
 	if !strings.HasPrefix(path, Prefix) {
 		return notRouted(c, "")
 	}
-	c.vendor = true
+	c.flags |= flagVendor
 	rt, allow := s.routes.match(c.r.Method, path, c)
 	if rt == nil {
 		return notRouted(c, allow)
@@ -323,15 +351,21 @@ type call struct {
 	name     string       // the spec method name
 	agentRaw string       // {agentid} as sent
 	agent    ccgw.AgentID // {agentid} parsed
-	// For the workbench (watch.go), packed so that a call stays in its size
-	// class: one is allocated per request.
+	// For the workbench (watch.go), packed beside agent so that a call stays
+	// in its size class (112 bytes): one is allocated per request.
 	delayMS uint16    // hold the answer this many ms (a slow fault; faults.MaxDelay fits)
-	vendor  bool      // a request under Prefix: watched by Config.Report
-	push    bool      // a sign-in in push mode
+	flags   callFlags // what the workbench learns on the way
 	vars    [3]string // the route's other path variables, in order
-	rt      *route    // the route matched, if any
-	pushURL bool      // a sign-in with pushUrl
 }
+
+// callFlags are a call's facts for the workbench.
+type callFlags uint8
+
+const (
+	flagVendor  callFlags = 1 << iota // a request under Prefix: watched by Config.Report
+	flagPush                          // a sign-in in push mode
+	flagPushURL                       // a sign-in with pushUrl
+)
 
 // guid returns the request's Guid header; a value copied from Set-GUID
 // ("JSESSIONID=<guid>") is accepted too.

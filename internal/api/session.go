@@ -78,14 +78,18 @@ func (s *Server) signIn(c *call, force, ex bool) reply {
 	if err := decodeBody(c.w, c.r, &b, false); err != nil {
 		return reply{code: ccgw.RetLoginParam, err: err}
 	}
-	c.pushURL = b.PushURL.v != ""
+	if b.PushURL.v != "" {
+		c.flags |= flagPushURL
+	}
 	req, code := validateLogin(&b, ex, s.cfg.CheckCallback)
 	if code != ccgw.RetOK {
 		return fail(code)
 	}
 	req.Op, req.Force = c.name, force
 	req.Session.Agent = c.agent
-	c.push = req.Session.Mode == ccgw.ModePush
+	if req.Session.Mode == ccgw.ModePush {
+		c.flags |= flagPush
+	}
 	sess, err := s.cfg.Sessions.SignIn(req)
 	if err != nil {
 		return failed(err)

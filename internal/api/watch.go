@@ -21,18 +21,18 @@ import (
 // A request of no known interface is told under the agent its path names, if
 // any. In the common case (a heartbeat) it allocates nothing.
 func (s *Server) observe(c *call, rep *reply, start time.Time, took time.Duration) {
-	id, path := c.agent, ""
-	if c.rt != nil {
-		path = c.rt.pattern
-	}
+	// The path: "" for a routed request with no variable but the agent (the
+	// journal's reader fills in its route's pattern), else a copy.
+	id, copyPath := c.agent, c.vars[0] != ""
 	if id == 0 {
 		var ok bool
 		if id, ok = agentOfPath(c.r.URL.Path); !ok {
 			return
 		}
-		path = ""
+		copyPath = true
 	}
-	if path == "" || c.vars[0] != "" {
+	path := ""
+	if copyPath {
 		// The path proper, copied: c.r's strings share memory with its query.
 		p := c.r.URL.Path
 		if len(p) > maxJournalPath {
@@ -45,7 +45,7 @@ func (s *Server) observe(c *call, rep *reply, start time.Time, took time.Duratio
 		status = http.StatusOK
 	}
 	q := report.Request{Agent: id, Method: c.name, HTTP: c.r.Method, Path: path, Code: rep.code, Status: status,
-		Start: start, Took: took, SetGUID: rep.setGUID, Push: c.push, PushURL: c.pushURL,
+		Start: start, Took: took, SetGUID: rep.setGUID, Push: c.flags&flagPush != 0, PushURL: c.flags&flagPushURL != 0,
 		EmptyPoll: rep.poll && rep.code == ccgw.RetOK && rep.event == nil}
 	if rep.setGUID != "" || rep.code == ccgw.RetNoPermission {
 		q.GUID = c.guid()
@@ -57,7 +57,7 @@ func (s *Server) observe(c *call, rep *reply, start time.Time, took time.Duratio
 			q.JSON = containsFold(v[0], "application/json")
 		}
 	}
-	s.cfg.Report.Observe(q)
+	s.cfg.Report.Observe(&q)
 }
 
 // maxJournalPath bounds a path the journal copies (the longest route's is

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -48,6 +49,11 @@ func (s *Server) workbenchTable() []*route {
 				reqs, found := rp.Requests(id)
 				if !found {
 					return reply{code: ccgw.RetBadParam, status: http.StatusNotFound}
+				}
+				for i := range reqs {
+					if reqs[i].Path == "" { // the interface's own path (observe)
+						reqs[i].Path = strings.Replace(s.patterns[reqs[i].Method], "{agentid}", id.String(), 1)
+					}
 				}
 				return ok(map[string]any{"requests": reqs})
 			}))

@@ -3,7 +3,6 @@ package report
 import (
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -98,31 +97,35 @@ type finding struct {
 }
 
 // client is what the report knows of one agent's client. Fixed size but for
-// its journal ring and one copied Content-Type.
+// its journal ring and one copied Content-Type. The fields every request
+// touches come first, in two cache lines; the findings, touched only when a
+// rule fires, after them.
 type client struct {
-	id   ccgw.AgentID
-	seen atomic.Int64 // start (unix ns) of its latest request; read without mu by eviction
-
-	mu       sync.Mutex // guards all below; held for memory work only
+	mu       sync.Mutex // guards all below but id; held for memory work only
 	requests uint64
-	f        [numCodes]finding
+	ring     []entry // the journal: up to Config.Journal entries
+	next     uint64  // requests journaled
+	seen     int64   // start (unix ns) of its latest request
+	aliveEnd int64   // end of the last request that kept the session alive; 0: no session known
+	winStart int64   // hammering: the error answer the current window follows; 0: none
+	pending  uint64  // stale-guid: the GUID last sent in Set-GUID and not presented yet
+	// poll-too-fast: end of the latest poll answered empty at once; 0: none.
+	pollEmptyEnd int64
+	lastEnd      int64        // hammering: the end of the latest answer, if it was an error
+	lastCode     ccgw.Retcode // and its retcode
+	id           ccgw.AgentID // never changes
+	lastErr      bool         // hammering: the latest answer's retcode was not "0"
+	push         bool         // signed in in push mode
 
-	// Its session, as its requests show it.
-	aliveEnd int64 // end of the last request that kept the session alive; 0: no session known
-	push     bool  // signed in in push mode
+	f [numCodes]finding
 
 	// stale-guid: fingerprints of the GUIDs handed out since the sign-in.
 	issued  [4]uint64
 	nIssued uint32
 	current uint64 // the GUID last handed out (sign-in or Set-GUID)
-	pending uint64 // the GUID last sent in Set-GUID and not presented yet
-	toldAt  int64  // end of the first answer that sent it
+	toldAt  int64  // end of the first answer that sent pending
 
 	// hammering
-	lastErr    bool         // the latest answer's retcode was not "0"
-	lastEnd    int64        // and when it ended
-	lastCode   ccgw.Retcode // and its retcode
-	winStart   int64        // the error answer the current window follows; 0: none
 	winN       int          // requests started in the window
 	winHit     bool         // the window was counted
 	hammerCode ccgw.Retcode // the retcode the latest burst followed
@@ -132,13 +135,14 @@ type client struct {
 	outAt     int64 // when the session ended (SignedOut); 0: unknown
 	outCause  ccgw.SignOutCause
 
-	// poll-too-fast: end of the latest poll answered empty at once; 0: none.
-	pollEmptyEnd int64
-
 	ctype string // the first Content-Type of a non-JSON body (a copy)
+}
 
-	ring []entry // the journal: up to Config.Journal entries
-	next uint64  // requests journaled
+// lastSeen returns c.seen, under c.mu.
+func (c *client) lastSeen() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen
 }
 
 // Method names the rules know.
@@ -242,10 +246,13 @@ func (c *client) hammering(start, end int64, code ccgw.Retcode) (raised uint16) 
 				f.ev[1] = start - c.winStart
 			}
 		}
-	} else {
+	} else if c.winStart != 0 {
 		c.winStart = 0
 	}
-	c.lastErr, c.lastEnd, c.lastCode = code != ccgw.RetOK, end, code
+	c.lastErr = code != ccgw.RetOK
+	if c.lastErr {
+		c.lastEnd, c.lastCode = end, code
+	}
 	return raised
 }
 
@@ -274,8 +281,8 @@ func (c *client) late(q *Request, start, end int64, r *Report) (raised uint16) {
 		c.aliveEnd, c.push = end, q.Push
 	case ok && isSignOut(q.Method), q.Code == ccgw.RetNotSignedIn:
 		c.aliveEnd = 0
-	case ok:
-		c.aliveEnd = max(c.aliveEnd, end)
+	case ok && end > c.aliveEnd:
+		c.aliveEnd = end
 	}
 	return raised
 }
@@ -322,7 +329,7 @@ func (c *client) stale(q *Request, start, end int64, signIn, ok bool, r *Report)
 			f.ev[1]++
 			raised |= c.hit(iStale, start)
 		}
-	case ok && (q.Method == mHandShake || q.Method == mHeartBeat || q.Method == mPoll):
+	case c.pending != 0 && ok && (q.Method == mHandShake || q.Method == mHeartBeat || q.Method == mPoll):
 		c.pending = 0 // the client presented the current GUID
 	case q.Code == ccgw.RetNoPermission && q.GUID != "":
 		// The current GUID refused is no client's fault (a guid-expiry fault,

@@ -18,8 +18,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxAgents = 10000
+	DefaultMaxAgents = 1000
 	DefaultJournal   = 100
+	DefaultKeep      = time.Minute
 	// MaxJournal caps Config.Journal: requests kept per agent.
 	MaxJournal = 10000
 )
@@ -27,8 +28,14 @@ const (
 // Config configures a Report. Zero values mean the defaults given.
 type Config struct {
 	// MaxAgents is how many agents are tracked at once; a new agent beyond it
-	// evicts the least recently seen one (within its shard). DefaultMaxAgents.
+	// evicts the least recently seen one (within its shard) if that one has not
+	// been seen for Keep, and is not tracked otherwise. DefaultMaxAgents.
 	MaxAgents int
+	// Keep protects an agent seen this recently from eviction, so that more
+	// active agents than MaxAgents do not make the report churn (each request
+	// evicting one and making another, none keeping its findings); DefaultKeep;
+	// negative: the least recently seen is always evicted.
+	Keep time.Duration
 	// Journal is how many requests are kept per agent (at most MaxJournal);
 	// DefaultJournal; negative: none.
 	Journal int
@@ -55,8 +62,9 @@ type Request struct {
 	// HTTP is the HTTP method; the report keeps GET, POST, PUT, DELETE and
 	// names any other "other".
 	HTTP string
-	// Path is the request's path without its query: the route's pattern with
-	// "{agentid}" for the agent (rendered at read time), or a copy.
+	// Path is the request's path without its query, a copy; or "" for the
+	// interface's own path, which the journal's reader fills in from Method
+	// (a pattern's "{agentid}" is filled in by Requests).
 	Path   string
 	Code   ccgw.Retcode
 	Status int
@@ -85,21 +93,72 @@ type Request struct {
 type Report struct {
 	cfg      Config
 	seed     maphash.Seed
-	shards   []shard
-	perShard int // agents per shard before one is evicted
+	tracked  bitset  // who is tracked, one bit per work number: an untracked agent's request stops here
+	index    index   // the request path's lookup: lock-free
+	shards   []shard // who is tracked, for eviction and listing
+	perShard int     // agents per shard before one is evicted
 	raised   [numCodes]atomic.Uint64
 }
 
 // shard is one part of the tracked agents, chosen by agent ID.
 type shard struct {
-	mu sync.RWMutex // guards m; held for map work only, never across I/O
+	mu sync.Mutex // guards m and its agents' index slots; held for map work only, never across I/O
 	m  map[ccgw.AgentID]*client
+	// admitAt (unix ns): while the shard is full, no new agent is tracked
+	// before it: its least recently seen agent's time plus Keep, at the last
+	// look (agents are only seen later since, so it errs early). An untracked
+	// agent's request costs this one load until then.
+	admitAt atomic.Int64
+}
+
+// bitset has one bit per work number (125 KB), set while the agent is
+// tracked; written under the agent's shard lock, read by anyone. Small enough to
+// stay in cache where the index would not: on a gateway with more agents than
+// the report tracks, most requests need only this bit.
+type bitset [int(ccgw.MaxAgentID)/64 + 1]atomic.Uint64
+
+func (b *bitset) has(id ccgw.AgentID) bool { return b[id/64].Load()&(1<<(id%64)) != 0 }
+func (b *bitset) set(id ccgw.AgentID)      { b[id/64].Or(1 << (id % 64)) }
+func (b *bitset) clear(id ccgw.AgentID)    { b[id/64].And(^uint64(1 << (id % 64))) }
+
+// indexChunk is how many agents' slots the index allocates at a time.
+const indexChunk = 4096
+
+// index finds an agent's record by work number without a lock or a hash: a
+// dense table of pointers, allocated a chunk at a time (as the sessions' hot
+// table). A slot is written under its shard's lock, read by anyone.
+type index struct {
+	chunks [int(ccgw.MaxAgentID)/indexChunk + 1]atomic.Pointer[[indexChunk]atomic.Pointer[client]]
+}
+
+// slot returns agent id's slot, making its chunk if make is set (else nil when
+// there is none).
+func (x *index) slot(id ccgw.AgentID, make bool) *atomic.Pointer[client] {
+	if id > ccgw.MaxAgentID {
+		return nil
+	}
+	chunk := &x.chunks[int(id)/indexChunk]
+	c := chunk.Load()
+	if c == nil {
+		if !make {
+			return nil
+		}
+		chunk.CompareAndSwap(nil, new([indexChunk]atomic.Pointer[client]))
+		c = chunk.Load()
+	}
+	return &c[int(id)%indexChunk]
 }
 
 // New returns a Report tracking no agent yet.
 func New(cfg Config) *Report {
 	if cfg.MaxAgents <= 0 {
 		cfg.MaxAgents = DefaultMaxAgents
+	}
+	switch {
+	case cfg.Keep == 0:
+		cfg.Keep = DefaultKeep
+	case cfg.Keep < 0:
+		cfg.Keep = 0
 	}
 	switch {
 	case cfg.Journal == 0:
@@ -131,22 +190,29 @@ func New(cfg Config) *Report {
 
 func (r *Report) shard(id ccgw.AgentID) *shard { return &r.shards[uint32(id)%uint32(len(r.shards))] }
 
-// lookup returns agent id's record, or nil if it is not tracked.
+// lookup returns agent id's record, or nil if it is not tracked: one load for
+// an agent not tracked, three for one that is.
 func (r *Report) lookup(id ccgw.AgentID) *client {
-	sh := r.shard(id)
-	sh.mu.RLock()
-	c := sh.m[id]
-	sh.mu.RUnlock()
-	return c
+	if id > ccgw.MaxAgentID || !r.tracked.has(id) {
+		return nil
+	}
+	if sl := r.index.slot(id, false); sl != nil {
+		return sl.Load()
+	}
+	return nil
 }
 
 // track returns agent id's record, making one (and evicting the least recently
-// seen agent of its shard if the shard is full) if it has none.
+// seen agent of its shard if the shard is full) if it has none. An agent
+// beyond ccgw.MaxAgentID is never tracked: nil.
 func (r *Report) track(id ccgw.AgentID, now int64) *client {
 	if c := r.lookup(id); c != nil {
 		return c
 	}
 	sh := r.shard(id)
+	if id > ccgw.MaxAgentID || now < sh.admitAt.Load() {
+		return nil
+	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if c := sh.m[id]; c != nil {
@@ -154,34 +220,45 @@ func (r *Report) track(id ccgw.AgentID, now int64) *client {
 	}
 	if len(sh.m) >= r.perShard {
 		var old *client
+		var oldSeen int64
 		for _, c := range sh.m {
-			if old == nil || c.seen.Load() < old.seen.Load() {
-				old = c
+			if seen := c.lastSeen(); old == nil || seen < oldSeen {
+				old, oldSeen = c, seen
 			}
 		}
+		if keep := oldSeen + int64(r.cfg.Keep); now < keep {
+			sh.admitAt.Store(keep)
+			return nil
+		}
 		delete(sh.m, old.id)
+		r.tracked.clear(old.id)
+		r.index.slot(old.id, false).Store(nil) // an Observe holding it updates an orphan: lost, harmless
 	}
-	c := &client{id: id, ring: make([]entry, 0, r.cfg.Journal)}
-	c.seen.Store(now)
+	c := &client{id: id, seen: now, ring: make([]entry, 0, r.cfg.Journal)}
 	sh.m[id] = c
+	r.index.slot(id, true).Store(c)
+	r.tracked.set(id) // after the slot: whoever sees the bit finds the record
 	return c
 }
 
-// Observe records q, one answered request of q.Agent's client: in its journal,
+// Observe records *q, one answered request of q.Agent's client: in its journal,
 // and through the finding rules; a finding that is new logs one WARN line
 // (outside every lock). In the common case (a tracked agent, no new finding) it
 // allocates nothing and holds only the agent's own lock, briefly.
-func (r *Report) Observe(q Request) {
+func (r *Report) Observe(q *Request) {
 	start := q.Start.UnixNano()
 	c := r.track(q.Agent, start)
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	c.requests++
 	if r.cfg.Journal > 0 {
-		c.journal(&q, r.cfg.Journal)
+		c.journal(q, r.cfg.Journal)
 	}
-	raised := c.observe(&q, r)
-	if start > c.seen.Load() {
-		c.seen.Store(start) // every writer holds c.mu
+	raised := c.observe(q, r)
+	if start > c.seen {
+		c.seen = start
 	}
 	c.mu.Unlock()
 	if raised != 0 {

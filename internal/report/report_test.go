@@ -57,7 +57,7 @@ func (c *tClient) do(method string, code ccgw.Retcode, took time.Duration, opts 
 	for _, o := range opts {
 		o(&q)
 	}
-	c.r.Observe(q)
+	c.r.Observe(&q)
 	c.sleep(took)
 }
 
@@ -417,19 +417,35 @@ func TestJournal(t *testing.T) {
 	}
 }
 
-// TestEviction: beyond MaxAgents, the least recently seen agent is forgotten.
+// TestEviction: beyond MaxAgents, the least recently seen agent is forgotten
+// for a new one, unless it was seen within Keep: then the new one is not
+// tracked (no churn), until the old one has been quiet for Keep.
 func TestEviction(t *testing.T) {
-	c := newTClient(t, Config{MaxAgents: 2})
-	for _, id := range []ccgw.AgentID{1001, 1002, 1001, 1003} {
-		c.id = id
-		c.do(mHandShake, ok, fast)
-		c.sleep(time.Second)
-	}
-	for id, want := range map[ccgw.AgentID]bool{1001: true, 1002: false, 1003: true} {
-		if _, found := c.r.Client(id); found != want {
-			t.Errorf("agent %d tracked %v, want %v", id, found, want)
+	tracked := func(c *tClient, want map[ccgw.AgentID]bool) {
+		t.Helper()
+		for id, w := range want {
+			if _, found := c.r.Client(id); found != w {
+				t.Errorf("agent %d tracked %v, want %v", id, found, w)
+			}
 		}
 	}
+	visit := func(c *tClient, ids ...ccgw.AgentID) {
+		for _, id := range ids {
+			c.id = id
+			c.do(mHandShake, ok, fast)
+			c.sleep(time.Second)
+		}
+	}
+	strict := newTClient(t, Config{MaxAgents: 2, Keep: -1})
+	visit(strict, 1001, 1002, 1001, 1003)
+	tracked(strict, map[ccgw.AgentID]bool{1001: true, 1002: false, 1003: true})
+
+	kept := newTClient(t, Config{MaxAgents: 2, Keep: time.Minute})
+	visit(kept, 1001, 1002, 1001, 1003)
+	tracked(kept, map[ccgw.AgentID]bool{1001: true, 1002: true, 1003: false})
+	kept.sleep(time.Minute) // 1002 quiet for a minute (1001 too, but seen later)
+	visit(kept, 1003)
+	tracked(kept, map[ccgw.AgentID]bool{1001: true, 1002: false, 1003: true})
 }
 
 // TestClientsPaging pages the summary in work-number order.
@@ -469,7 +485,7 @@ func TestObserveAllocs(t *testing.T) {
 	q := Request{Agent: c.id, Method: mHandShake, HTTP: "POST", Path: "/p/{agentid}", Code: ok, Status: 200, Start: c.now, Took: fast}
 	if n := testing.AllocsPerRun(1000, func() {
 		q.Start = q.Start.Add(30 * time.Second)
-		c.r.Observe(q)
+		c.r.Observe(&q)
 	}); n != 0 {
 		t.Fatalf("Observe allocates %v times per heartbeat", n)
 	}

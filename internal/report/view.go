@@ -41,14 +41,14 @@ func (r *Report) Clients(after ccgw.AgentID, limit int) ([]Summary, ccgw.AgentID
 	var all []*client
 	for i := range r.shards {
 		sh := &r.shards[i]
-		sh.mu.RLock()
+		sh.mu.Lock()
 		for id, c := range sh.m {
 			if id > after {
 				ids = append(ids, id)
 				all = append(all, c)
 			}
 		}
-		sh.mu.RUnlock()
+		sh.mu.Unlock()
 	}
 	order := make([]int, len(ids))
 	for i := range order {
@@ -66,13 +66,13 @@ func (r *Report) Clients(after ccgw.AgentID, limit int) ([]Summary, ccgw.AgentID
 		s := Summary{Agent: ids[i].String(), Findings: map[Code]uint64{}}
 		c.mu.Lock()
 		s.Requests = c.requests
+		s.LastSeen = c.seen / 1e6
 		for j, f := range c.f {
 			if f.count >= rules[j].min {
 				s.Findings[rules[j].code] = f.count
 			}
 		}
 		c.mu.Unlock()
-		s.LastSeen = c.seen.Load() / 1e6
 		out = append(out, s)
 	}
 	return out, next
