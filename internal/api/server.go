@@ -183,8 +183,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // well costs no log work and allocates nothing here.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*call) reply) {
 	start := s.now()
-	body := &countingBody{ReadCloser: r.Body}
-	if r.Body != nil {
+	// Only a body of unknown length (chunked) can run over the cap unseen: a
+	// Content-Length over it is refused before dispatch, and one within it
+	// cannot grow. The heartbeat has none, and so allocates no counter.
+	var body *countingBody
+	if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+		body = &countingBody{ReadCloser: r.Body}
 		r.Body = body
 	}
 	c := &call{r: r, w: w}
@@ -201,7 +205,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*ca
 		}()
 		rep = dispatch(c)
 	}()
-	if body.n > maxBody && rep.code != ccgw.RetOK && rep.status == 0 {
+	if body != nil && body.n > maxBody && rep.code != ccgw.RetOK && rep.status == 0 {
 		// A body without a Content-Length that ran over the cap while read: the
 		// handler answered its retcode, the status says why.
 		rep = s.tooLarge(rep.code)
