@@ -1,7 +1,9 @@
 package event
 
 import (
+	"errors"
 	"math"
+	"net/http"
 	"time"
 )
 
@@ -165,4 +167,18 @@ func nextLimit(limit float64, base, rtt time.Duration, used bool, lo, hi float64
 		next = limit + 1
 	}
 	return min(hi, max(lo, next))
+}
+
+// overload reports whether a push's error tells of a receiver that cannot keep
+// up or cannot be reached: anything but an answer that refused the push
+// (HTTP 4xx other than 429, or a retcode).
+func overload(err error) bool {
+	if err == nil {
+		return false
+	}
+	var e errPush
+	if errors.As(err, &e) {
+		return e.status >= 500 || e.status == http.StatusTooManyRequests
+	}
+	return true
 }

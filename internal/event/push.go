@@ -561,34 +561,6 @@ func receiverKey(raw string) string {
 	return raw[:i+3+len(host)]
 }
 
-// overload reports whether a push's error tells of a receiver that cannot keep
-// up or cannot be reached: anything but an answer that refused the push
-// (HTTP 4xx other than 429, or a retcode).
-func overload(err error) bool {
-	if err == nil {
-		return false
-	}
-	var e errPush
-	if errors.As(err, &e) {
-		return e.status >= 500 || e.status == http.StatusTooManyRequests
-	}
-	return true
-}
-
-// Backoff returns the delay before retry number attempt (from 1): the
-// exponential step min(max, base·2^(attempt-1)), of which the upper half is
-// jittered by r in [0,1).
-func Backoff(attempt int, base, max time.Duration, r float64) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d/2 + time.Duration(r*float64(d/2))
-}
-
 // PushStats are a Pusher's counters.
 type PushStats struct {
 	Pushes    uint64 // accepted pushes

@@ -103,3 +103,17 @@ func (p *Pusher) dropAll(t Target, batch []ccgw.Event) int {
 	}
 	return n
 }
+
+// Backoff returns the delay before retry number attempt (from 1): the
+// exponential step min(max, base·2^(attempt-1)), of which the upper half is
+// jittered by r in [0,1).
+func Backoff(attempt int, base, max time.Duration, r float64) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d/2 + time.Duration(r*float64(d/2))
+}
