@@ -1,9 +1,11 @@
-// Package clock provides the real ccgw.Clock and a Fake one that tests advance by
-// hand; the fake fires due timers synchronously inside Advance.
+// Package clock provides the clocks ccgw runs on: Real, the wall clock, and
+// Virtual, a clock that moves only when told to. Virtual is production code: it
+// is the gateway's clock under --clock virtual (moved by the admin API) and the
+// clock every unit test drives by hand.
 package clock
 
 import (
-	"sort"
+	"container/heap"
 	"sync"
 	"time"
 
@@ -31,139 +33,172 @@ type realTimer struct{ t *time.Timer }
 func (r realTimer) C() <-chan time.Time { return r.t.C }
 func (r realTimer) Stop() bool          { return r.t.Stop() }
 
-// Fake is a manual clock. Timers fire only when Advance (or Set) moves the time
-// past their deadline, in deadline order, synchronously in the caller's goroutine.
-// It is safe for concurrent use.
-type Fake struct {
+// Virtual is a clock whose time moves only by Advance and Set. Its timers fire
+// when the time passes their deadline, in deadline order (ties in creation
+// order), synchronously in the goroutine that moves the time, each with the
+// clock set to its deadline. Timers are kept in a heap: adding, stopping and
+// firing one costs O(log n) in the pending timers. It is safe for concurrent
+// use.
+type Virtual struct {
 	mu     sync.Mutex // guards now, timers, seq
 	now    time.Time
-	timers []*fakeTimer
+	timers timerHeap
 	seq    uint64
 }
 
-var _ ccgw.Clock = (*Fake)(nil)
+// Fake and NewFake are the names Virtual had.
+//
+// Deprecated: use Virtual and NewVirtual.
+type Fake = Virtual
 
-// NewFake returns a Fake clock set to start.
-func NewFake(start time.Time) *Fake { return &Fake{now: start} }
+// NewFake returns NewVirtual(start).
+//
+// Deprecated: use NewVirtual.
+func NewFake(start time.Time) *Virtual { return NewVirtual(start) }
 
-// Now returns the fake time.
-func (f *Fake) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
+var _ ccgw.Clock = (*Virtual)(nil)
+
+// NewVirtual returns a Virtual clock set to start.
+func NewVirtual(start time.Time) *Virtual { return &Virtual{now: start} }
+
+// Now returns the virtual time.
+func (v *Virtual) Now() time.Time {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.now
 }
 
-// NewTimer returns a timer whose channel (buffered, 1) receives when the fake time
-// reaches Now()+d.
-func (f *Fake) NewTimer(d time.Duration) ccgw.Timer {
-	return f.add(d, make(chan time.Time, 1), nil)
+// NewTimer returns a timer whose channel (buffered, 1) receives when the time
+// reaches Now()+d. A timer due at once (d ≤ 0) has fired when NewTimer returns.
+func (v *Virtual) NewTimer(d time.Duration) ccgw.Timer {
+	return v.add(d, make(chan time.Time, 1), nil)
 }
 
-// AfterFunc arranges for fn to be called, from Advance, when the fake time reaches
-// Now()+d.
-func (f *Fake) AfterFunc(d time.Duration, fn func()) ccgw.Timer {
-	return f.add(d, nil, fn)
+// AfterFunc arranges for fn to be called when the time reaches Now()+d: from
+// Advance or Set, in their goroutine; if d ≤ 0, at once in a goroutine of its
+// own (as time.AfterFunc(0) does).
+func (v *Virtual) AfterFunc(d time.Duration, fn func()) ccgw.Timer {
+	return v.add(d, nil, fn)
 }
 
-func (f *Fake) add(d time.Duration, c chan time.Time, fn func()) *fakeTimer {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.seq++
-	t := &fakeTimer{clock: f, at: f.now.Add(d), c: c, fn: fn, seq: f.seq}
+func (v *Virtual) add(d time.Duration, c chan time.Time, fn func()) *virtualTimer {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.seq++
+	t := &virtualTimer{clock: v, at: v.now.Add(d), c: c, fn: fn, seq: v.seq, index: -1}
 	if d <= 0 {
-		// Due at once, as time.NewTimer(0) is.
-		f.fireLocked(t)
+		if c != nil {
+			c <- v.now
+		}
+		if fn != nil {
+			go fn()
+		}
 		return t
 	}
-	f.timers = append(f.timers, t)
+	heap.Push(&v.timers, t)
 	return t
 }
 
-// fireLocked delivers t. AfterFunc callbacks run in their own goroutine only when
-// due at creation; from Advance they run synchronously after the lock is released.
-func (f *Fake) fireLocked(t *fakeTimer) {
-	t.fired = true
-	if t.c != nil {
-		select {
-		case t.c <- f.now:
-		default:
-		}
-	}
-	if t.fn != nil {
-		go t.fn()
-	}
+// Advance moves the time forward by d and fires every timer that falls due.
+func (v *Virtual) Advance(d time.Duration) {
+	v.Set(v.Now().Add(d))
 }
 
-// Advance moves the time forward by d and fires every timer that falls due, in
-// deadline order, each with the clock set to its deadline.
-func (f *Fake) Advance(d time.Duration) {
-	f.Set(f.Now().Add(d))
-}
-
-// Set moves the time to t (never backwards) and fires the timers due by then.
-func (f *Fake) Set(t time.Time) {
+// Set moves the time to t (never backwards) and fires the timers due by then,
+// in deadline order, each with the time set to its deadline. A timer that a
+// firing one adds is fired too if it falls due by t.
+func (v *Virtual) Set(t time.Time) {
 	for {
-		f.mu.Lock()
-		sort.Slice(f.timers, func(i, j int) bool {
-			a, b := f.timers[i], f.timers[j]
-			if !a.at.Equal(b.at) {
-				return a.at.Before(b.at)
+		v.mu.Lock()
+		if len(v.timers) == 0 || v.timers[0].at.After(t) {
+			if t.After(v.now) {
+				v.now = t
 			}
-			return a.seq < b.seq
-		})
-		if len(f.timers) == 0 || f.timers[0].at.After(t) {
-			if t.After(f.now) {
-				f.now = t
-			}
-			f.mu.Unlock()
+			v.mu.Unlock()
 			return
 		}
-		next := f.timers[0]
-		f.timers = f.timers[1:]
-		if next.at.After(f.now) {
-			f.now = next.at
+		next := heap.Pop(&v.timers).(*virtualTimer)
+		if next.at.After(v.now) {
+			v.now = next.at
 		}
-		next.fired = true
 		if next.c != nil {
 			select {
-			case next.c <- f.now:
+			case next.c <- v.now:
 			default:
 			}
 		}
-		f.mu.Unlock()
+		v.mu.Unlock()
 		if next.fn != nil {
 			next.fn()
 		}
 	}
 }
 
-// Pending returns how many timers have not fired or been stopped.
-func (f *Fake) Pending() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.timers)
+// Pending returns how many timers have neither fired nor been stopped.
+func (v *Virtual) Pending() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.timers)
 }
 
-type fakeTimer struct {
-	clock *Fake
+// NextAt returns the deadline of the earliest pending timer, if any.
+func (v *Virtual) NextAt() (time.Time, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.timers) == 0 {
+		return time.Time{}, false
+	}
+	return v.timers[0].at, true
+}
+
+type virtualTimer struct {
+	clock *Virtual
 	at    time.Time
 	c     chan time.Time
 	fn    func()
 	seq   uint64
-	fired bool
+	index int // in clock.timers; -1 once fired or stopped
 }
 
-func (t *fakeTimer) C() <-chan time.Time { return t.c }
+func (t *virtualTimer) C() <-chan time.Time { return t.c }
 
-func (t *fakeTimer) Stop() bool {
-	f := t.clock
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i, x := range f.timers {
-		if x == t {
-			f.timers = append(f.timers[:i], f.timers[i+1:]...)
-			return true
-		}
+// Stop prevents the timer from firing; it reports whether it did (false if the
+// timer had fired or was stopped already).
+func (t *virtualTimer) Stop() bool {
+	v := t.clock
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if t.index < 0 {
+		return false
 	}
-	return false
+	heap.Remove(&v.timers, t.index)
+	return true
+}
+
+// timerHeap orders pending timers by deadline, then by creation.
+type timerHeap []*virtualTimer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if !h[i].at.Equal(h[j].at) {
+		return h[i].at.Before(h[j].at)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *timerHeap) Push(x any) {
+	t := x.(*virtualTimer)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	t.index = -1
+	*h = old[:len(old)-1]
+	return t
 }
