@@ -207,4 +207,3 @@ func BenchmarkVirtualTimers(b *testing.B) {
 		})
 	}
 }
-
