@@ -70,3 +70,35 @@ const (
 	EvReturnFromIVR   = "AgentEvent_ReturnFromIvr"
 	EvConference      = "AgentEvent_Conference"
 )
+
+// Emit is an event a change of a session produces, before it is numbered and
+// queued.
+type Emit struct {
+	Type    string
+	Content json.RawMessage
+}
+
+// Content encodes v as event content; nil is JSON null. It panics on a value that
+// cannot be encoded, which only a programming error produces.
+func Content(v any) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("ccgw: content: " + err.Error())
+	}
+	return b
+}
+
+// Headers of ccgw's own that a push and a poll answer carry beside the
+// vendor's.
+const (
+	// SeqHeader carries the sequence number of the first event of a push or
+	// of a poll's event; the others of a push follow it one by one, so a
+	// receiver can drop events it already has.
+	SeqHeader = "X-CCGW-Seq"
+	// SignatureHeader carries a push's signature when a secret is configured:
+	// "t=<unix ms>,v1=<hex HMAC-SHA256(secret, t + "." + body)>".
+	SignatureHeader = "X-CCGW-Signature"
+)

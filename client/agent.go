@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ccgw/ccgw"
 )
 
 // Agent is one agent's session with the gateway: its work number, its current
@@ -309,7 +311,7 @@ func (a *Agent) poll(ctx context.Context) (*Event, uint64, error) {
 // SeqHeader is ccgw's header of an event's sequence number (numbered from 1
 // per sign-in): of a poll answer's event, or of a push's first event (the
 // others follow it one by one). The vendor's gateway does not send it.
-const SeqHeader = "X-CCGW-Seq"
+const SeqHeader = ccgw.SeqHeader
 
 // Status is the agent's state (getAgentStatus).
 type Status struct {

@@ -20,7 +20,7 @@ import (
 // SignatureHeader carries a push's signature when the gateway has a push
 // secret (ccgw's --push-secret-env): "t=<unix ms>,v1=<hex HMAC-SHA256(secret,
 // t + "." + body)>".
-const SignatureHeader = "X-CCGW-Signature"
+const SignatureHeader = ccgw.SignatureHeader
 
 // Limits of PushHandler.
 const (

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
@@ -18,7 +18,7 @@ type backend struct {
 	svc       session.Service
 	passwords ccgw.PasswordStore
 	lockouts  ccgw.LockoutStore
-	source    event.Source
+	source    push.Source
 	run       func(context.Context) error
 	ready     func() bool
 	restore   func() (int, error)

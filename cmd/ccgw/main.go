@@ -26,9 +26,9 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/event"
 	"github.com/ccgw/ccgw/internal/metrics"
 	"github.com/ccgw/ccgw/internal/netlimit"
+	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
@@ -134,7 +134,7 @@ type Main struct {
 	scenario  *sim.Scenario // loaded by ParseFlags, or by Run from Config.Scenario
 	propNotes []propNote    // from --basic-properties, for Run to log
 	envVars   []string      // the CCGW_* variables that set flags, for Run to log
-	pusher    *event.Pusher
+	pusher    *push.Pusher
 	srv       *http.Server
 	pprofSrv  *http.Server
 	ln        net.Listener
@@ -186,8 +186,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("--inspectors: %w", err)
 	}
 	dir.AddInspectors(inspectors)
-	var pusher *event.Pusher // set before any session can notify it
-	var engine *sim.Engine   // likewise
+	var pusher *push.Pusher // set before any session can notify it
+	var engine *sim.Engine  // likewise
 	var clk ccgw.Clock = clock.Real{}
 	var virtual *clock.Fake
 	if c.Sim.Clock == "virtual" {
@@ -226,12 +226,12 @@ func (m *Main) Run(ctx context.Context) error {
 	// Callbacks to loopback and private receivers are normal on a laptop (a
 	// gateway on loopback only) or where the trustlist names them; elsewhere
 	// they would let any client make the gateway POST into its own network.
-	policy := &event.CallbackPolicy{Trust: event.ParseTrustlist(c.Push.Trustlist), AllowPrivate: event.ListensOnLoopbackOnly(c.Addr)}
-	retry := event.RetryVendor
+	policy := &push.CallbackPolicy{Trust: push.ParseTrustlist(c.Push.Trustlist), AllowPrivate: push.ListensOnLoopbackOnly(c.Addr)}
+	retry := push.RetryVendor
 	if c.Push.Retry == "exponential" {
-		retry = event.RetryExponential
+		retry = push.RetryExponential
 	}
-	pusher = event.NewPusher(event.PushConfig{
+	pusher = push.New(push.Config{
 		Source:         be.source,
 		Insecure:       c.Push.Insecure,
 		RootCAs:        roots,

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/event"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // Op is a request to change an agent's state.
@@ -114,7 +112,7 @@ func Allowed(op Op, from ccgw.AgentState) bool {
 // transition the table refuses returns RetSetStateFailed; so does setting busy
 // again, or rest again, without Prolong. Apply does no I/O; it is meant to run
 // inside session.Manager.Update.
-func Apply(s *ccgw.Session, req Request, now time.Time) ([]session.Emit, error) {
+func Apply(s *ccgw.Session, req Request, now time.Time) ([]ccgw.Emit, error) {
 	r, ok := table[req.Op][s.State]
 	if !ok {
 		return nil, ccgw.Fail(ccgw.RetSetStateFailed)
@@ -152,9 +150,9 @@ func Apply(s *ccgw.Session, req Request, now time.Time) ([]session.Emit, error) 
 		s.RestSeq++
 		s.RestUntil = ccgw.Millis(now.Add(req.RestTime))
 	}
-	evs := make([]session.Emit, 0, len(r.events))
+	evs := make([]ccgw.Emit, 0, len(r.events))
 	for _, typ := range r.events {
-		evs = append(evs, session.Emit{Type: typ, Content: contentFor(typ, reason)})
+		evs = append(evs, ccgw.Emit{Type: typ, Content: contentFor(typ, reason)})
 	}
 	return evs, nil
 }
@@ -164,7 +162,7 @@ func Apply(s *ccgw.Session, req Request, now time.Time) ([]session.Emit, error) 
 func contentFor(typ string, reason int) []byte {
 	switch typ {
 	case ccgw.EvSetNotReadySuccess, ccgw.EvSetRestSuccess:
-		return event.Content(map[string]string{"reason": itoa(reason)})
+		return ccgw.Content(map[string]string{"reason": itoa(reason)})
 	}
 	return nil
 }
@@ -174,7 +172,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // EndCall moves an agent whose call just ended to its next state: the one
 // requested during the call if any, else idle (auto-enter-idle) or work
 // (wrap-up), and returns the events of that move.
-func EndCall(s *ccgw.Session, now time.Time) []session.Emit {
+func EndCall(s *ccgw.Session, now time.Time) []ccgw.Emit {
 	next, reason := s.AfterCall, s.AfterCallReason
 	rest := time.Duration(s.AfterCallRest) * time.Millisecond
 	s.AfterCall, s.AfterCallRest, s.AfterCallReason, s.CallID = 0, 0, 0, ""
@@ -188,16 +186,16 @@ func EndCall(s *ccgw.Session, now time.Time) []session.Emit {
 	switch next {
 	case ccgw.StateBusy:
 		s.StateReason = reason
-		return []session.Emit{{Type: ccgw.EvSetNotReadySuccess, Content: contentFor(ccgw.EvSetNotReadySuccess, reason)}}
+		return []ccgw.Emit{{Type: ccgw.EvSetNotReadySuccess, Content: contentFor(ccgw.EvSetNotReadySuccess, reason)}}
 	case ccgw.StateRest:
 		s.StateReason = reason
 		s.RestSeq++
 		s.RestUntil = ccgw.Millis(now.Add(rest))
-		return []session.Emit{{Type: ccgw.EvSetRestSuccess, Content: contentFor(ccgw.EvSetRestSuccess, reason)}}
+		return []ccgw.Emit{{Type: ccgw.EvSetRestSuccess, Content: contentFor(ccgw.EvSetRestSuccess, reason)}}
 	case ccgw.StateWork:
-		return []session.Emit{{Type: ccgw.EvWork}}
+		return []ccgw.Emit{{Type: ccgw.EvWork}}
 	default:
 		s.State = ccgw.StateIdle
-		return []session.Emit{{Type: ccgw.EvReady}}
+		return []ccgw.Emit{{Type: ccgw.EvReady}}
 	}
 }

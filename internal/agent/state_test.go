@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // allStates is every agent state code of events.md §4.1 that a session can hold,
@@ -145,7 +144,7 @@ func tRequest(op Op, prolong bool) Request {
 }
 
 // tEvents renders emitted events as (type, content) pairs.
-func tEvents(evs []session.Emit) []ev {
+func tEvents(evs []ccgw.Emit) []ev {
 	out := []ev{}
 	for _, e := range evs {
 		out = append(out, ev{e.Type, string(e.Content)})
@@ -207,7 +206,7 @@ func TestApplyEveryPair(t *testing.T) {
 }
 
 // tCheckAccepted checks an accepted Apply field by field.
-func tCheckAccepted(t *testing.T, op Op, from ccgw.AgentState, o outcome, before ccgw.Session, s *ccgw.Session, evs []session.Emit) {
+func tCheckAccepted(t *testing.T, op Op, from ccgw.AgentState, o outcome, before ccgw.Session, s *ccgw.Session, evs []ccgw.Emit) {
 	t.Helper()
 	if o.afterCall {
 		if len(evs) != 0 {

@@ -21,7 +21,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
-	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/session"
 )
 
@@ -111,7 +111,7 @@ func benchPollRound(client *http.Client, urls, guids []string, per int) (int64, 
 					}
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK && resp.Header.Get(SeqHeader) != "" {
+					if resp.StatusCode == http.StatusOK && resp.Header.Get(ccgw.SeqHeader) != "" {
 						got.Add(1)
 					}
 				}
@@ -129,7 +129,7 @@ func benchBarePoll(body []byte, seq string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", contentType)
-		h[SeqHeader] = []string{seq}
+		h[ccgw.SeqHeader] = []string{seq}
 		h.Set("Content-Length", size)
 		w.WriteHeader(http.StatusOK)
 		w.Write(body)
@@ -257,7 +257,7 @@ func benchPollAnswer(b *testing.B) ([]byte, string) {
 	if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(body), ccgw.EvSetNotReadySuccess) {
 		b.Fatalf("poll answer %d %s, err %v", resp.StatusCode, body, err)
 	}
-	return body, resp.Header.Get(SeqHeader)
+	return body, resp.Header.Get(ccgw.SeqHeader)
 }
 
 // benchReceiver is a push receiver on loopback that accepts every push.
@@ -276,7 +276,7 @@ func benchReceiver(tb testing.TB) *httptest.Server {
 type benchPushSide struct {
 	m      *session.Manager
 	ids    []ccgw.AgentID
-	pusher atomic.Pointer[event.Pusher]
+	pusher atomic.Pointer[push.Pusher]
 }
 
 func (ps *benchPushSide) notify(id ccgw.AgentID) {
@@ -287,9 +287,9 @@ func (ps *benchPushSide) notify(id ccgw.AgentID) {
 
 // use replaces the Pusher with a started one of workers workers (0: the
 // default) and waits until the agents' queues are empty.
-func (ps *benchPushSide) use(tb testing.TB, workers int) *event.Pusher {
+func (ps *benchPushSide) use(tb testing.TB, workers int) *push.Pusher {
 	tb.Helper()
-	p := event.NewPusher(event.PushConfig{Source: ps.m, Workers: workers, Policy: &event.CallbackPolicy{AllowPrivate: true}})
+	p := push.New(push.Config{Source: ps.m, Workers: workers, Policy: &push.CallbackPolicy{AllowPrivate: true}})
 	p.Start()
 	if old := ps.pusher.Swap(p); old != nil {
 		old.Close()
@@ -405,7 +405,7 @@ func (ps *benchPushSide) load(tb testing.TB, rate int) (stop func()) {
 }
 
 // benchDelivered waits until p delivered want events, or for up to limit.
-func benchDelivered(p *event.Pusher, want uint64, limit time.Duration) bool {
+func benchDelivered(p *push.Pusher, want uint64, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	for p.Stats().Delivered < want {
 		if time.Now().After(deadline) {
@@ -475,7 +475,7 @@ func benchGCs() uint64 {
 // run under the pprof label bench=<the benchmark's name>, so that a CPU profile
 // tells the heartbeat's own CPU time from the rest (-tagfocus). It returns
 // ns/op.
-func benchServeWatched(b *testing.B, h http.Handler, rq *benchRequests, bg *event.Pusher) float64 {
+func benchServeWatched(b *testing.B, h http.Handler, rq *benchRequests, bg *push.Pusher) float64 {
 	benchCheck(b, h, rq)
 	c := newBenchClient(rq, 0)
 	runtime.GC()
@@ -521,7 +521,7 @@ func benchServeWatched(b *testing.B, h http.Handler, rq *benchRequests, bg *even
 
 // benchLimits samples p's per-receiver push limits (summed) every 10ms until
 // the returned function is called, which returns their mean.
-func benchLimits(p *event.Pusher) func() float64 {
+func benchLimits(p *push.Pusher) func() float64 {
 	quit := make(chan struct{})
 	done := make(chan struct{})
 	var n, sum int
@@ -625,7 +625,7 @@ func benchServeAlternating(b *testing.B, h http.Handler, rq *benchRequests, side
 // BenchmarkHandShakeWithPush measures the heartbeat (as BenchmarkHandShake
 // does, through the real handler; sessions=10000 polling-mode agents) with and
 // without push delivery running in the same process. The same Manager holds
-// 10k push-mode agents too, wired to a real event.Pusher (Config.Notify →
+// 10k push-mode agents too, wired to a real push.Pusher (Config.Notify →
 // Pusher.Notify, the Manager its Source; up to 256 workers, as many in flight
 // as the receiver's adaptive limit allows) that pushes to a local receiver on
 // loopback.

@@ -66,10 +66,6 @@ type pollEnvelope struct {
 
 const contentType = "application/json; charset=UTF-8"
 
-// SeqHeader carries the sequence number of the event in a poll answer (a ccgw
-// extension: numbered from 1 per sign-in, so a client can drop a duplicate).
-const SeqHeader = "X-CCGW-Seq"
-
 // bareKey names the body of an envelope without a result (a heartbeat's, every
 // failure's): its retcode and message.
 type bareKey struct {
@@ -113,7 +109,7 @@ func (s *Server) write(w http.ResponseWriter, rep reply) {
 		}
 	}
 	if rep.poll && rep.event != nil {
-		h[SeqHeader] = []string{strconv.FormatUint(rep.event.Seq, 10)}
+		h[ccgw.SeqHeader] = []string{strconv.FormatUint(rep.event.Seq, 10)}
 	}
 	if rep.allow != "" {
 		h.Set("Allow", rep.allow)

@@ -8,15 +8,15 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/push"
 )
 
 // TestSignInCallbackPolicy: every sign-in interface refuses (100-001) a
 // callBackUri or pushUrl the callback policy refuses, with the gateway on
 // loopback only (the laptop case) and elsewhere; nothing is signed in then.
 func TestSignInCallbackPolicy(t *testing.T) {
-	laptop := testServer(t, tConfig{checkCallback: (&event.CallbackPolicy{AllowPrivate: true}).Check})
-	server := testServer(t, tConfig{checkCallback: (&event.CallbackPolicy{}).Check})
+	laptop := testServer(t, tConfig{checkCallback: (&push.CallbackPolicy{AllowPrivate: true}).Check})
+	server := testServer(t, tConfig{checkCallback: (&push.CallbackPolicy{}).Check})
 	rows := []struct {
 		url            string
 		laptop, server string // retcode

@@ -54,7 +54,7 @@ type Config struct {
 	// carry ("Authorization: Bearer <AdminToken>").
 	AdminToken string
 	// CheckCallback, if set, judges a sign-in's callback URL (callBackUri or
-	// pushUrl): event.CallbackPolicy.Check, with the vendor's trustlist
+	// pushUrl): push.CallbackPolicy.Check, with the vendor's trustlist
 	// EVENT_PUST_WHILTELIST_CALLBACKURI. One it refuses (any error) fails the
 	// sign-in with 100-001.
 	CheckCallback func(url string) error

@@ -72,18 +72,10 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
-// Content encodes v as event content; nil is JSON null. It panics on a value that
-// cannot be encoded, which only a programming error produces.
-func Content(v any) json.RawMessage {
-	if v == nil {
-		return nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic("event: content: " + err.Error())
-	}
-	return b
-}
+// Content encodes v as event content (ccgw.Content).
+//
+// Deprecated: use ccgw.Content.
+func Content(v any) json.RawMessage { return ccgw.Content(v) }
 
 // Add appends an event of type typ with content (nil for null) made at now, and
 // returns it with its sequence number. When the queue is full the oldest event is
@@ -262,6 +254,13 @@ func (q *Queue) DropHead(seq uint64, reason ccgw.DropReason) int {
 }
 
 // Len returns the number of queued events.
+// LastSeq returns the sequence number of the last event added (0: none yet).
+func (q *Queue) LastSeq() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.seq
+}
+
 func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()

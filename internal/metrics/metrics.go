@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,9 +31,9 @@ type Sources struct {
 	Ready func() bool
 	// Build labels ccgw_build_info; none is exported when it is zero.
 	Build BuildInfo
-	Push  func() event.PushStats
+	Push  func() push.Stats
 	// Receivers gives each push receiver's concurrency limit and load.
-	Receivers func() []event.ReceiverStats
+	Receivers func() []push.ReceiverStats
 	// Refused gives what the server refused for its limits.
 	Refused func() Refused
 }
@@ -203,17 +203,17 @@ const OtherReceivers = "other"
 // topReceivers returns the max receivers of rs with the most pushes in flight
 // and agents waiting (ties: by key), and, if there were more, one more entry
 // keyed OtherReceivers with the sum of the rest's limits and loads. It sorts rs.
-func topReceivers(rs []event.ReceiverStats, max int) []event.ReceiverStats {
+func topReceivers(rs []push.ReceiverStats, max int) []push.ReceiverStats {
 	if len(rs) <= max {
 		return rs
 	}
-	slices.SortFunc(rs, func(a, b event.ReceiverStats) int {
+	slices.SortFunc(rs, func(a, b push.ReceiverStats) int {
 		if c := cmp.Compare(b.InFlight+b.Waiting, a.InFlight+a.Waiting); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Key, b.Key)
 	})
-	other := event.ReceiverStats{Key: OtherReceivers}
+	other := push.ReceiverStats{Key: OtherReceivers}
 	for _, r := range rs[max:] {
 		other.Limit += r.Limit
 		other.InFlight += r.InFlight

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -21,11 +21,11 @@ func TestCollectReadsTheDomain(t *testing.T) {
 		SignOuts: map[ccgw.SignOutCause]uint64{ccgw.CauseTimeout: 2, ccgw.CauseLogout: 1},
 		Drops:    map[ccgw.DropReason]uint64{ccgw.DropQueueFull: 3, ccgw.DropPushFailed: 4},
 	}
-	ps := event.PushStats{Pushes: 6, Delivered: 8, Failures: 1}
+	ps := push.Stats{Pushes: 6, Delivered: 8, Failures: 1}
 	reg := prometheus.NewRegistry()
-	rcv := []event.ReceiverStats{{Key: "https://crm.example:8443", Limit: 12, InFlight: 5, Waiting: 3}}
-	m, err := New(reg, Sources{Sessions: func() session.Stats { return st }, Push: func() event.PushStats { return ps },
-		Receivers: func() []event.ReceiverStats { return rcv },
+	rcv := []push.ReceiverStats{{Key: "https://crm.example:8443", Limit: 12, InFlight: 5, Waiting: 3}}
+	m, err := New(reg, Sources{Sessions: func() session.Stats { return st }, Push: func() push.Stats { return ps },
+		Receivers: func() []push.ReceiverStats { return rcv },
 		Refused:   func() Refused { return Refused{ConnsPerIP: 13, PollsPerIP: 14, BodyTooLarge: 15} }})
 	if err != nil {
 		t.Fatal(err)
@@ -127,13 +127,13 @@ func TestNewRefusesDoubleRegistration(t *testing.T) {
 // make MaxReceivers series of their own, the busiest, and one "other" with the
 // sums of the rest; 100 or fewer are reported as they are.
 func TestReceiverSeriesBounded(t *testing.T) {
-	var rcv []event.ReceiverStats
+	var rcv []push.ReceiverStats
 	for i := range 250 {
 		// Receiver i has i pushes in flight: 150–249 are the busiest.
-		rcv = append(rcv, event.ReceiverStats{Key: fmt.Sprintf("https://r%03d.example", i), Limit: 2, InFlight: i, Waiting: 1})
+		rcv = append(rcv, push.ReceiverStats{Key: fmt.Sprintf("https://r%03d.example", i), Limit: 2, InFlight: i, Waiting: 1})
 	}
 	reg := prometheus.NewRegistry()
-	if _, err := New(reg, Sources{Receivers: func() []event.ReceiverStats { return slices.Clone(rcv) }}); err != nil {
+	if _, err := New(reg, Sources{Receivers: func() []push.ReceiverStats { return slices.Clone(rcv) }}); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()

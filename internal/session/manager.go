@@ -16,6 +16,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/push"
 )
 
 // AuthMode is the GUID authentication mode (README §3).
@@ -519,7 +520,7 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 	evs := []ccgw.Event{e.q.Add(ccgw.EvInService, nil, now), e.q.Add(ccgw.EvReady, nil, now)}
 	switch req.Status {
 	case ccgw.StateBusy:
-		evs = append(evs, e.q.Add(ccgw.EvSetNotReadySuccess, event.Content(map[string]string{"reason": "0"}), now))
+		evs = append(evs, e.q.Add(ccgw.EvSetNotReadySuccess, ccgw.Content(map[string]string{"reason": "0"}), now))
 	case ccgw.StateWork:
 		evs = append(evs, e.q.Add(ccgw.EvWork, nil, now))
 	}
@@ -570,7 +571,7 @@ func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now ti
 }
 
 func shutdownContent(loginTime int64) json.RawMessage {
-	return event.Content(map[string]string{"loginTime": itoa(loginTime)})
+	return ccgw.Content(map[string]string{"loginTime": itoa(loginTime)})
 }
 
 // ended does the work after a session left the table: store, counts, log.
@@ -1052,10 +1053,7 @@ func (m *Manager) Lookup(id ccgw.AgentID) (ccgw.Session, bool) {
 }
 
 // Emit is an event an Update produces.
-type Emit struct {
-	Type    string
-	Content json.RawMessage
-}
+type Emit = ccgw.Emit
 
 // Update runs fn on agent id's session, authenticated by guid (or on any session
 // of id when guid is "*"), under the session's lock: fn changes the session and
@@ -1257,11 +1255,11 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
-// PushTarget implements event.Source: the push target of agent id's ended
+// PushTarget implements push.Source: the push target of agent id's ended
 // push-mode session while its last events wait (so that a session replaced by a
 // forced sign-in is told AgentOther_ShutdownService before the new one's events
 // go out), else of its live push-mode session.
-func (m *Manager) PushTarget(id ccgw.AgentID) (event.Target, bool) {
+func (m *Manager) PushTarget(id ccgw.AgentID) (push.Target, bool) {
 	sh := m.shard(id)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
@@ -1270,25 +1268,25 @@ func (m *Manager) PushTarget(id ccgw.AgentID) (event.Target, bool) {
 		return tombTarget(id, t), true
 	}
 	if e := sh.live[id]; e != nil && e.s.Mode == ccgw.ModePush && !e.pending {
-		return event.Target{Agent: id, Gen: e.s.Gen, URL: e.s.CallbackURI, Token: e.s.ServiceToken, GUID: e.s.GUID,
+		return push.Target{Agent: id, Gen: e.s.Gen, URL: e.s.CallbackURI, Token: e.s.ServiceToken, GUID: e.s.GUID,
 			Legacy: e.s.LegacyPush, Queue: e.q}, true
 	}
 	if t != nil && t.push != nil {
 		return tombTarget(id, t), true
 	}
-	return event.Target{}, false
+	return push.Target{}, false
 }
 
-func tombTarget(id ccgw.AgentID, t *tomb) event.Target {
-	return event.Target{Agent: id, Gen: t.gen, URL: t.push.CallbackURI, Token: t.push.ServiceToken, GUID: t.guid,
+func tombTarget(id ccgw.AgentID, t *tomb) push.Target {
+	return push.Target{Agent: id, Gen: t.gen, URL: t.push.CallbackURI, Token: t.push.ServiceToken, GUID: t.guid,
 		Legacy: t.push.LegacyPush, Ended: true, Queue: t.q}
 }
 
-// PushFailed implements event.Source: it signs sign-in gen of agent id out with
+// PushFailed implements push.Source: it signs sign-in gen of agent id out with
 // CausePushFailed, unless that sign-in already ended.
 func (m *Manager) PushFailed(id ccgw.AgentID, gen uint64) { m.kick(id, gen, ccgw.CausePushFailed) }
 
-// Delivered implements event.Source.
+// Delivered implements push.Source.
 func (m *Manager) Delivered(id ccgw.AgentID, gen, seq uint64) { m.delivered(id, gen, seq) }
 
 // NotifyAll calls Config.Notify for every live push-mode session with queued

@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
 // Push delivery end to end (issue 4, STYLE.md §4): 10k push-mode sessions on a
-// real Manager, wired to a real event.Pusher as cmd/ccgw wires them
+// real Manager, wired to a real push.Pusher as cmd/ccgw wires them
 // (Config.Notify → Pusher.Notify, the Manager the Pusher's Source, default
 // Pusher settings: 256 workers), pushing over loopback HTTP to a local receiver
 // that answers {"message":"success","retcode":"0"}. One op is one round:
@@ -44,7 +44,7 @@ const benchPushAgents = 10000
 const benchPushOK = `{"message":"success","retcode":"0"}`
 
 // benchPushEmit is one event, as one state change makes.
-var benchPushEmit = []Emit{{Type: ccgw.EvSetNotReadySuccess, Content: event.Content(map[string]string{"reason": "0"})}}
+var benchPushEmit = []Emit{{Type: ccgw.EvSetNotReadySuccess, Content: ccgw.Content(map[string]string{"reason": "0"})}}
 
 func benchPushEmitOne(*ccgw.Session, time.Time) ([]Emit, error) { return benchPushEmit, nil }
 
@@ -68,7 +68,7 @@ func benchPushE2E(b *testing.B, useBolt bool, producers int) {
 	}))
 	defer rcv.Close()
 
-	var pusher *event.Pusher // set before any session can notify it, as in main
+	var pusher *push.Pusher // set before any session can notify it, as in main
 	cfg := Config{Directory: benchDirectory{}, Notify: func(id ccgw.AgentID) { pusher.Notify(id) }}
 	if useBolt {
 		st, err := bolt.Open(b.TempDir())
@@ -84,7 +84,7 @@ func benchPushE2E(b *testing.B, useBolt bool, producers int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pusher = event.NewPusher(event.PushConfig{Source: m, Policy: &event.CallbackPolicy{AllowPrivate: true}})
+	pusher = push.New(push.Config{Source: m, Policy: &push.CallbackPolicy{AllowPrivate: true}})
 	pusher.Start()
 	defer pusher.Close()
 
@@ -153,7 +153,7 @@ func benchPushEach(ids []ccgw.AgentID, n int, fn func(ccgw.AgentID)) {
 }
 
 // benchPushWait waits until p delivered want events, or for up to limit.
-func benchPushWait(p *event.Pusher, want uint64, limit time.Duration) bool {
+func benchPushWait(p *push.Pusher, want uint64, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	for p.Stats().Delivered < want {
 		if time.Now().After(deadline) {

@@ -21,12 +21,12 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
 // Push delivery end to end inside the process: a real Manager (bolt store and
-// event store in a temp dir) wired to a real event.Pusher as cmd/ccgw wires them
+// event store in a temp dir) wired to a real push.Pusher as cmd/ccgw wires them
 // (Config.Notify → Pusher.Notify, the Manager as the Pusher's Source), pushing to
 // a real HTTP receiver on loopback. Manager and Pusher share a clock.Fake: push
 // retries fire only when a test advances it. The only real-time waits are
@@ -145,7 +145,7 @@ func (r *psReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		WorkNo    string       `json:"workNo"`
 		EventList []ccgw.Event `json:"eventList"`
 	}
-	first, err := strconv.ParseUint(req.Header.Get(event.SeqHeader), 10, 64)
+	first, err := strconv.ParseUint(req.Header.Get(ccgw.SeqHeader), 10, 64)
 	if json.Unmarshal(raw, &body) != nil || err != nil {
 		http.Error(w, "bad push", http.StatusBadRequest)
 		return
@@ -235,14 +235,14 @@ func (r *psReceiver) accepted(workNo string) []ccgw.Event {
 // main closes them: receiver's held answers, Pusher, HTTP server, store.
 type psEnv struct {
 	m   *Manager
-	p   *event.Pusher
+	p   *push.Pusher
 	fc  *clock.Fake
 	st  *bolt.Store
 	rcv *psReceiver
 }
 
 // psNew wires them; answer is the receiver's (nil: accept every push).
-func psNew(tb testing.TB, cfg Config, pcfg event.PushConfig, answer func(n int, p psPush) psAnswer) *psEnv {
+func psNew(tb testing.TB, cfg Config, pcfg push.Config, answer func(n int, p psPush) psAnswer) *psEnv {
 	tb.Helper()
 	env := &psEnv{fc: clock.NewFake(psStart)}
 	st, err := bolt.Open(tb.TempDir())
@@ -254,7 +254,7 @@ func psNew(tb testing.TB, cfg Config, pcfg event.PushConfig, answer func(n int, 
 
 	env.rcv = psNewReceiver(tb, answer, nil)
 
-	var pusher *event.Pusher // set before any session can notify it, as in main
+	var pusher *push.Pusher // set before any session can notify it, as in main
 	cfg.Clock, cfg.Store, cfg.Events, cfg.Directory = env.fc, st, st, psDirectory{}
 	cfg.Notify = func(id ccgw.AgentID) { pusher.Notify(id) }
 	m, err := New(cfg)
@@ -264,9 +264,9 @@ func psNew(tb testing.TB, cfg Config, pcfg event.PushConfig, answer func(n int, 
 	env.m = m
 	pcfg.Source, pcfg.Clock, pcfg.Seed = m, env.fc, 7
 	if pcfg.Policy == nil {
-		pcfg.Policy = &event.CallbackPolicy{AllowPrivate: true} // receivers on loopback
+		pcfg.Policy = &push.CallbackPolicy{AllowPrivate: true} // receivers on loopback
 	}
-	pusher = event.NewPusher(pcfg)
+	pusher = push.New(pcfg)
 	env.p = pusher
 	pusher.Start()
 	tb.Cleanup(pusher.Close)
@@ -321,7 +321,7 @@ func (env *psEnv) tryEmit(id ccgw.AgentID, guid string, types ...string) error {
 func (env *psEnv) retry(tb testing.TB, attempt int, base, max time.Duration) {
 	tb.Helper()
 	psWaitFor(tb, fmt.Sprintf("the retry timer after attempt %d", attempt), func() bool { return env.fc.Pending() == 1 })
-	env.fc.Advance(event.Backoff(attempt, base, max, math.Nextafter(1, 0)))
+	env.fc.Advance(push.Backoff(attempt, base, max, math.Nextafter(1, 0)))
 }
 
 // psWaitFor polls cond until it holds, failing tb after a deadline.
@@ -404,7 +404,7 @@ func (env *psEnv) psUndelivered(tb testing.TB, id ccgw.AgentID, gen uint64) (ack
 // accepted, in order, retried on the fake clock; the event store is acknowledged.
 func TestPushSessionRetriesInOrder(t *testing.T) {
 	script := []psAnswer{psFail500, psFail500, psFailRet, psFailRet}
-	env := psNew(t, Config{}, event.PushConfig{Retry: event.RetryExponential, MaxAttempts: 10, BaseBackoff: time.Second, MaxBackoff: 8 * time.Second},
+	env := psNew(t, Config{}, push.Config{Retry: push.RetryExponential, MaxAttempts: 10, BaseBackoff: time.Second, MaxBackoff: 8 * time.Second},
 		func(n int, _ psPush) psAnswer {
 			if n <= len(script) {
 				return script[n-1]
@@ -457,7 +457,7 @@ func TestPushSessionReceiverDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	const attempts = 3
-	env := psNew(t, Config{}, event.PushConfig{Retry: event.RetryExponential, MaxAttempts: attempts, BaseBackoff: time.Second, MaxBackoff: 2 * time.Second}, nil)
+	env := psNew(t, Config{}, push.Config{Retry: push.RetryExponential, MaxAttempts: attempts, BaseBackoff: time.Second, MaxBackoff: 2 * time.Second}, nil)
 	url := "http://" + addr + psPath
 	s := env.signIn(t, 1001, url, "tok") // Seq 1, 2
 	env.emit(t, 1001, s.GUID, ccgw.EvBusy)
@@ -495,7 +495,7 @@ func TestPushSessionReceiverDown(t *testing.T) {
 // TestPushSessionSlowReceiver: while agent A's receiver holds its push, agent B's
 // pushes arrive, and the Manager serves heartbeats, polls, updates and sign-ins.
 func TestPushSessionSlowReceiver(t *testing.T) {
-	env := psNew(t, Config{}, event.PushConfig{Workers: 2}, nil)
+	env := psNew(t, Config{}, push.Config{Workers: 2}, nil)
 	env.rcv.hold("1001")
 	a := env.signIn(t, 1001, env.rcv.url(), "ta")
 	psWaitFor(t, "A's push to arrive", func() bool { return len(env.rcv.of("1001")) == 1 })
@@ -539,7 +539,7 @@ func TestPushSessionSlowReceiver(t *testing.T) {
 // TestPushSessionBatch: five events queued while a push is held go out together,
 // in order, in the next push.
 func TestPushSessionBatch(t *testing.T) {
-	env := psNew(t, Config{}, event.PushConfig{}, nil)
+	env := psNew(t, Config{}, push.Config{}, nil)
 	env.rcv.hold("1001")
 	s := env.signIn(t, 1001, env.rcv.url(), "tok")
 	psWaitFor(t, "the sign-in push to arrive", func() bool { return len(env.rcv.of("1001")) == 1 })
@@ -569,8 +569,8 @@ func TestPushSessionHeaders(t *testing.T) {
 	var mu sync.Mutex
 	var badSig []string
 	env := psNew(t, Config{AuthMode: AuthDynamic, GUIDInterval: time.Minute, Timeout: 10 * time.Minute},
-		event.PushConfig{Secret: secret}, func(_ int, p psPush) psAnswer {
-			sig := p.header.Get(event.SignatureHeader)
+		push.Config{Secret: secret}, func(_ int, p psPush) psAnswer {
+			sig := p.header.Get(ccgw.SignatureHeader)
 			ts, v1, _ := strings.Cut(sig, ",")
 			mac := hmac.New(sha256.New, secret)
 			io.WriteString(mac, strings.TrimPrefix(ts, "t=")+".")
@@ -639,7 +639,7 @@ func psWantShutdown(tb testing.TB, ev ccgw.Event, loginTime int64) {
 // still queued and then AgentOther_ShutdownService with {"loginTime":"..."},
 // with the ended session's GUID and token.
 func TestPushSessionForcedSignOut(t *testing.T) {
-	env := psNew(t, Config{}, event.PushConfig{}, nil)
+	env := psNew(t, Config{}, push.Config{}, nil)
 	env.rcv.hold("1001")
 	s := env.signIn(t, 1001, env.rcv.url(), "tok")
 	psWaitFor(t, "the sign-in push to arrive", func() bool { return len(env.rcv.of("1001")) == 1 })
@@ -666,7 +666,7 @@ func TestPushSessionForcedSignOut(t *testing.T) {
 // TestPushSessionTimeoutPushesShutdown: a push-mode session that stops
 // heartbeating is signed out by the sweep, and its callback told so.
 func TestPushSessionTimeoutPushesShutdown(t *testing.T) {
-	env := psNew(t, Config{Timeout: 2 * time.Minute}, event.PushConfig{}, nil)
+	env := psNew(t, Config{Timeout: 2 * time.Minute}, push.Config{}, nil)
 	s := env.signIn(t, 1001, env.rcv.url(), "tok")
 	psWaitFor(t, "the sign-in push", func() bool { return len(env.rcv.accepted("1001")) == 2 })
 	env.fc.Advance(2*time.Minute + time.Second)
@@ -681,7 +681,7 @@ func TestPushSessionTimeoutPushesShutdown(t *testing.T) {
 // is pushed for the session, not even what was still queued (counted as
 // session_ended).
 func TestPushSessionLogoutPushesNothingMore(t *testing.T) {
-	env := psNew(t, Config{}, event.PushConfig{Workers: 1}, nil)
+	env := psNew(t, Config{}, push.Config{Workers: 1}, nil)
 	s := env.signIn(t, 1001, env.rcv.url(), "tok")
 	psWaitFor(t, "the sign-in push", func() bool { return len(env.rcv.accepted("1001")) == 2 })
 
@@ -712,7 +712,7 @@ func TestPushSessionLogoutPushesNothingMore(t *testing.T) {
 // push-mode session tells the old callback AgentOther_ShutdownService (with the
 // old GUID) before the new session's events go to the new callback.
 func TestPushSessionReplacedGetsShutdown(t *testing.T) {
-	env := psNew(t, Config{}, event.PushConfig{Workers: 1}, nil)
+	env := psNew(t, Config{}, push.Config{Workers: 1}, nil)
 	old := env.signIn(t, 1001, env.rcv.url()+"?old", "tok-old")
 	psWaitFor(t, "the first session's push", func() bool { return len(env.rcv.accepted("1001")) == 2 })
 
@@ -763,7 +763,7 @@ func TestPushSessionReplacedGetsShutdown(t *testing.T) {
 // TestPushSessionCloseWithRetryPending: Close returns while a retry waits on the
 // clock, and the Manager goes on working (Notify after Close is a no-op).
 func TestPushSessionCloseWithRetryPending(t *testing.T) {
-	env := psNew(t, Config{}, event.PushConfig{}, func(int, psPush) psAnswer { return psFail500 })
+	env := psNew(t, Config{}, push.Config{}, func(int, psPush) psAnswer { return psFail500 })
 	s := env.signIn(t, 1001, env.rcv.url(), "tok")
 	psWaitFor(t, "the retry timer", func() bool { return env.fc.Pending() == 1 })
 	psWithin(t, "Close", env.p.Close)
@@ -793,7 +793,7 @@ func TestPushSessionCloseWithRetryPending(t *testing.T) {
 func TestPushSessionFailingTooLongSignsOut(t *testing.T) {
 	const interval, total = 10 * time.Second, 30 * time.Second
 	env := psNew(t, Config{Timeout: 10 * time.Minute},
-		event.PushConfig{RetryInterval: interval, FailTotal: total}, func(int, psPush) psAnswer { return psFail500 })
+		push.Config{RetryInterval: interval, FailTotal: total}, func(int, psPush) psAnswer { return psFail500 })
 	s := env.signIn(t, 1001, env.rcv.url(), "tok")
 	psWaitFor(t, "the first attempt", func() bool { return env.rcv.answered("1001", 1) })
 	for n := 1; n <= int(total/interval); n++ {

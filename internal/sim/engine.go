@@ -18,7 +18,6 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/event"
 	"github.com/ccgw/ccgw/internal/session"
 )
 
@@ -484,7 +483,7 @@ func (e *Engine) updateSession(id ccgw.AgentID, fn func(s *ccgw.Session, now tim
 	return s, err
 }
 
-func content(v any) json.RawMessage { return event.Content(v) }
+func content(v any) json.RawMessage { return ccgw.Content(v) }
 
 func (c *Call) feature() string { return strconv.Itoa(c.Feature) }
 

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ccgw/ccgw/internal/agent"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -17,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccgw/ccgw/internal/agent"
+
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/session"
 )
 
@@ -1108,10 +1109,10 @@ func testPushFailed(t *testing.T, e *env) {
 	const id = 1045
 	src, ok := e.svc.(interface {
 		PushFailed(ccgw.AgentID, uint64)
-		PushTarget(ccgw.AgentID) (event.Target, bool)
+		PushTarget(ccgw.AgentID) (push.Target, bool)
 	})
 	if !ok {
-		t.Fatal("the Service is not an event.Source")
+		t.Fatal("the Service is not an push.Source")
 	}
 	s, err := e.svc.SignIn(PushSignInReq(id))
 	if err != nil {

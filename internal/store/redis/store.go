@@ -19,7 +19,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/session"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -74,7 +74,7 @@ type Store struct {
 }
 
 var _ session.Service = (*Store)(nil)
-var _ event.Source = (*Store)(nil)
+var _ push.Source = (*Store)(nil)
 
 // Open connects to Redis; it does not fail if Redis is down (the Store reports
 // not ready until it is back).
@@ -278,7 +278,7 @@ func (s *Store) SignIn(req session.SignIn) (ccgw.Session, error) {
 		eventJSON(id, ccgw.EvInService, nil, now), eventJSON(id, ccgw.EvReady, nil, now)}
 	switch req.Status {
 	case ccgw.StateBusy:
-		args = append(args, eventJSON(id, ccgw.EvSetNotReadySuccess, event.Content(map[string]string{"reason": "0"}), now))
+		args = append(args, eventJSON(id, ccgw.EvSetNotReadySuccess, ccgw.Content(map[string]string{"reason": "0"}), now))
 	case ccgw.StateWork:
 		args = append(args, eventJSON(id, ccgw.EvWork, nil, now))
 	}
@@ -543,7 +543,7 @@ func (s *Store) Kick(id ccgw.AgentID, cause ccgw.SignOutCause) error {
 	return s.signOut(id, "", cause, true, "")
 }
 
-// PushFailed implements event.Source: it signs sign-in gen of agent id out
+// PushFailed implements push.Source: it signs sign-in gen of agent id out
 // with CausePushFailed, on whichever node calls it first; a later sign-in of
 // the agent is left alone.
 func (s *Store) PushFailed(id ccgw.AgentID, gen uint64) {
@@ -924,13 +924,13 @@ func (s *Store) pushPending(ctx context.Context) {
 	}
 }
 
-// PushTarget implements event.Source: it claims agent id's push work for this
+// PushTarget implements push.Source: it claims agent id's push work for this
 // node (or keeps its claim) and returns the target; another node's claim means
 // no target here.
-func (s *Store) PushTarget(id ccgw.AgentID) (event.Target, bool) {
+func (s *Store) PushTarget(id ccgw.AgentID) (push.Target, bool) {
 	res, err := s.run(context.Background(), claimScript, id.String(), s.cfg.NodeName, s.cfg.PushLease.Milliseconds())
 	if err != nil || res != int64(1) {
-		return event.Target{}, false
+		return push.Target{}, false
 	}
 	// An ended session's last events (AgentOther_ShutdownService) go before a
 	// new sign-in's, as on one node.
@@ -939,13 +939,13 @@ func (s *Store) PushTarget(id ccgw.AgentID) (event.Target, bool) {
 	pendingTomb := err == nil && s.rdb.LLen(ctx, s.key+"tq:"+id.String()).Val() > 0
 	if !pendingTomb {
 		if sess, ok := s.Lookup(id); ok && sess.Mode == ccgw.ModePush {
-			return event.Target{Agent: id, Gen: sess.Gen, URL: sess.CallbackURI, Token: sess.ServiceToken, GUID: sess.GUID,
+			return push.Target{Agent: id, Gen: sess.Gen, URL: sess.CallbackURI, Token: sess.ServiceToken, GUID: sess.GUID,
 				Legacy: sess.LegacyPush, Queue: &queue{s: s, id: id}}, true
 		}
 	}
 	if err != nil {
 		s.Release(id)
-		return event.Target{}, false
+		return push.Target{}, false
 	}
 	var t struct {
 		GUID   string    `json:"guid"`
@@ -957,21 +957,21 @@ func (s *Store) PushTarget(id ccgw.AgentID) (event.Target, bool) {
 	}
 	if json.Unmarshal([]byte(raw), &t) != nil || t.Mode != ccgw.ModePush {
 		s.Release(id)
-		return event.Target{}, false
+		return push.Target{}, false
 	}
-	return event.Target{Agent: id, Gen: t.Gen, URL: t.URI, Token: t.Token, GUID: t.GUID, Legacy: t.Legacy, Ended: true,
+	return push.Target{Agent: id, Gen: t.Gen, URL: t.URI, Token: t.Token, GUID: t.GUID, Legacy: t.Legacy, Ended: true,
 		Queue: &queue{s: s, id: id, tomb: true}}, true
 }
 
-// Delivered implements event.Source; the queue's Ack already removed the events.
+// Delivered implements push.Source; the queue's Ack already removed the events.
 func (s *Store) Delivered(ccgw.AgentID, uint64, uint64) {}
 
-// Release implements event.Releaser.
+// Release implements push.Releaser.
 func (s *Store) Release(id ccgw.AgentID) {
 	s.run(context.Background(), releaseScript, id.String(), s.cfg.NodeName)
 }
 
-// queue is an agent's Redis event list as an event.PushQueue.
+// queue is an agent's Redis event list as an push.Queue.
 type queue struct {
 	s    *Store
 	id   ccgw.AgentID
@@ -985,7 +985,7 @@ func (q *queue) list() string {
 	return q.s.key + "q:" + q.id.String()
 }
 
-// Peek implements event.PushQueue.
+// Peek implements push.Queue.
 func (q *queue) Peek(max int) []ccgw.Event {
 	vals, err := q.s.rdb.LRange(context.Background(), q.list(), 0, int64(max)-1).Result()
 	if err != nil {
@@ -1000,12 +1000,12 @@ func (q *queue) Peek(max int) []ccgw.Event {
 	return out
 }
 
-// Ack implements event.PushQueue.
+// Ack implements push.Queue.
 func (q *queue) Ack(seq uint64) {
 	q.s.run(context.Background(), ackScript, q.id.String(), boolArg(q.tomb), seq, "")
 }
 
-// DropHead implements event.PushQueue.
+// DropHead implements push.Queue.
 func (q *queue) DropHead(seq uint64, reason ccgw.DropReason) int {
 	res, err := q.s.run(context.Background(), ackScript, q.id.String(), boolArg(q.tomb), seq, string(reason))
 	if err != nil {

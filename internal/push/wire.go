@@ -1,4 +1,4 @@
-package event
+package push
 
 import (
 	"bytes"
@@ -41,15 +41,7 @@ type legacyEvent struct {
 	Content json.RawMessage `json:"content"`
 }
 
-// SeqHeader carries the sequence number of the first event of a push; the
-// others follow it one by one, so a receiver can drop events it already has.
-const SeqHeader = "X-CCGW-Seq"
-
-// SignatureHeader carries the push signature when a secret is configured:
-// "t=<unix ms>,v1=<hex HMAC-SHA256(secret, t + "." + body)>".
-const SignatureHeader = "X-CCGW-Signature"
-
-// Sign returns the SignatureHeader value for body at ms.
+// Sign returns the ccgw.SignatureHeader value for body at ms.
 func Sign(secret, body []byte, ms int64) string {
 	t := strconv.FormatInt(ms, 10)
 	mac := hmac.New(sha256.New, secret)
@@ -97,9 +89,9 @@ func (p *Pusher) post(t Target, batch []ccgw.Event) error {
 	if t.Token != "" {
 		req.Header["service_token"] = []string{t.Token}
 	}
-	req.Header.Set(SeqHeader, strconv.FormatUint(batch[0].Seq, 10))
+	req.Header.Set(ccgw.SeqHeader, strconv.FormatUint(batch[0].Seq, 10))
 	if len(p.cfg.Secret) > 0 {
-		req.Header.Set(SignatureHeader, Sign(p.cfg.Secret, body, ccgw.Millis(p.cfg.Clock.Now())))
+		req.Header.Set(ccgw.SignatureHeader, Sign(p.cfg.Secret, body, ccgw.Millis(p.cfg.Clock.Now())))
 	}
 	resp, err := p.cfg.Client.Do(req)
 	if err != nil {

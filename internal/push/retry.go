@@ -1,4 +1,4 @@
-package event
+package push
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package event
+package push
 
 import (
 	"encoding/json"
@@ -45,7 +45,7 @@ func TestPushVendorRetryAndSignOut(t *testing.T) {
 	const interval, total = 10 * time.Second, 60 * time.Second
 	rcv := pNewReceiver(t, pAlways(pFail500))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{RetryInterval: interval, FailTotal: total})
+	p, fc := pPusher(t, src, Config{RetryInterval: interval, FailTotal: total})
 	q := src.agent(1001, rcv.url(), "tok")
 
 	pEmit(p, 1001, q, 2, fc.Now())
@@ -103,7 +103,7 @@ func TestPushVendorSuccessResets(t *testing.T) {
 	})
 	set := func(v bool) { <-mu; failing = v; mu <- struct{}{} }
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{RetryInterval: interval, FailTotal: total})
+	p, fc := pPusher(t, src, Config{RetryInterval: interval, FailTotal: total})
 	q := src.agent(1001, rcv.url(), "tok")
 
 	pEmit(p, 1001, q, 1, fc.Now())
@@ -135,7 +135,7 @@ func TestPushVendorSuccessResets(t *testing.T) {
 func TestPushEndedAttemptedOnce(t *testing.T) {
 	rcv := pNewReceiver(t, pAlways(pFail500))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{MaxBatch: 2})
+	p, fc := pPusher(t, src, Config{MaxBatch: 2})
 	q := src.agent(1001, rcv.url(), "tok")
 	src.update(1001, func(t *Target) { t.Ended = true })
 
@@ -164,7 +164,7 @@ func TestPushEndedAttemptedOnce(t *testing.T) {
 func TestPushLegacyFormat(t *testing.T) {
 	rcv := pNewReceiver(t, pAlways(pAnswer{200, "", true}))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{})
+	p, fc := pPusher(t, src, Config{})
 	q := src.agent(1001, rcv.url(), "")
 	src.update(1001, func(t *Target) { t.Legacy = true })
 
@@ -190,8 +190,8 @@ func TestPushLegacyFormat(t *testing.T) {
 		if _, has := ev["eventGenTime"]; has || len(ev) != 3 {
 			t.Fatalf("push %d event %s, want exactly eventType, workNo, content (older receivers refuse more)", i+1, body.Event)
 		}
-		if got := ps.header.Get(SeqHeader); got != []string{"1", "2"}[i] {
-			t.Errorf("push %d %s %q", i+1, SeqHeader, got)
+		if got := ps.header.Get(ccgw.SeqHeader); got != []string{"1", "2"}[i] {
+			t.Errorf("push %d %s %q", i+1, ccgw.SeqHeader, got)
 		}
 	}
 }
@@ -201,7 +201,7 @@ func TestPushLegacyFormat(t *testing.T) {
 func TestPushUntrustedNeverSent(t *testing.T) {
 	rcv := pNewReceiver(t, pAlways(pOK))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Policy: &CallbackPolicy{Trust: ParseTrustlist("https://crm.example.com/cb"), AllowPrivate: true}})
+	p, fc := pPusher(t, src, Config{Policy: &CallbackPolicy{Trust: ParseTrustlist("https://crm.example.com/cb"), AllowPrivate: true}})
 	q := src.agent(1001, rcv.url(), "tok")
 	pEmit(p, 1001, q, 2, fc.Now())
 	pWaitFor(t, "two drops", func() bool { return len(src.drops()) == 2 })

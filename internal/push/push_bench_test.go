@@ -1,4 +1,4 @@
-package event
+package push
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/event"
 )
 
 // Push throughput: 10k push-mode agents (a pSource, real Queues) and one local
@@ -54,15 +55,15 @@ func BenchmarkPushThroughput(b *testing.B) {
 func pBenchPush(b *testing.B, per int) {
 	srv := pBenchReceiver(b)
 	src := pNewSource()
-	queues := make([]*Queue, pBenchAgents)
+	queues := make([]*event.Queue, pBenchAgents)
 	for i := range queues {
 		queues[i] = src.agent(ccgw.AgentID(100000+i), srv.URL+pCallbackPath, "token")
 	}
-	p := NewPusher(PushConfig{Source: src, Policy: &CallbackPolicy{AllowPrivate: true}})
+	p := New(Config{Source: src, Policy: &CallbackPolicy{AllowPrivate: true}})
 	p.Start()
 	defer p.Close()
 	now := time.Now()
-	content := Content(map[string]string{"reason": "0"})
+	content := ccgw.Content(map[string]string{"reason": "0"})
 
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -129,10 +130,10 @@ func pSampleLimits(p *Pusher) func() (limit, inFlight float64) {
 
 func pBenchBaseline(b *testing.B, per int) {
 	srv := pBenchReceiver(b)
-	client := NewPusher(PushConfig{Source: pNewSource(), Policy: &CallbackPolicy{AllowPrivate: true}}).cfg.Client // the Pusher's default client
-	q := NewQueue("100000", per, nil)
+	client := New(Config{Source: pNewSource(), Policy: &CallbackPolicy{AllowPrivate: true}}).cfg.Client // the Pusher's default client
+	q := event.NewQueue("100000", per, nil)
 	for k := 0; k < per; k++ {
-		q.Add(ccgw.EvSetNotReadySuccess, Content(map[string]string{"reason": "0"}), time.Now())
+		q.Add(ccgw.EvSetNotReadySuccess, ccgw.Content(map[string]string{"reason": "0"}), time.Now())
 	}
 	body, err := json.Marshal(pushBody{WorkNo: "100000", EventList: q.Peek(0)})
 	if err != nil {

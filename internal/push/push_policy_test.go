@@ -1,4 +1,4 @@
-package event
+package push
 
 import (
 	"context"
@@ -82,7 +82,7 @@ func TestPushDialRefusesResolvedAddress(t *testing.T) {
 		t.Fatalf("Check(%q) = %v: a name is judged when dialed", url, err)
 	}
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Policy: strict, Resolver: res, Retry: RetryExponential, MaxAttempts: 1})
+	p, fc := pPusher(t, src, Config{Policy: strict, Resolver: res, Retry: RetryExponential, MaxAttempts: 1})
 	pEmit(p, 1001, src.agent(1001, url, "tok"), 2, fc.Now())
 	pWaitFor(t, "the push given up", func() bool { return len(src.drops()) == 2 })
 	if n := rcv.count(); n != 0 {
@@ -93,7 +93,7 @@ func TestPushDialRefusesResolvedAddress(t *testing.T) {
 	}
 
 	src2 := pNewSource()
-	p2, fc2 := pPusher(t, src2, PushConfig{Policy: &CallbackPolicy{AllowPrivate: true}, Resolver: res})
+	p2, fc2 := pPusher(t, src2, Config{Policy: &CallbackPolicy{AllowPrivate: true}, Resolver: res})
 	pEmit(p2, 1002, src2.agent(1002, url, "tok"), 2, fc2.Now())
 	pWaitFor(t, "delivery through the name", func() bool { return src2.deliveredTo(1002) == 2 })
 }
@@ -110,7 +110,7 @@ func TestPushRefusedURLNeverSent(t *testing.T) {
 		"http://169.254.169.254/latest/meta-data/",
 	} {
 		src := pNewSource()
-		p, fc := pPusher(t, src, PushConfig{})
+		p, fc := pPusher(t, src, Config{})
 		id := ccgw.AgentID(1001 + i)
 		pEmit(p, id, src.agent(id, url, "tok"), 1, fc.Now())
 		pWaitFor(t, "the drop", func() bool { return len(src.drops()) == 1 })
@@ -136,7 +136,7 @@ func TestPushRedirectNotFollowed(t *testing.T) {
 		}))
 		t.Cleanup(rcv.Close)
 		src := pNewSource()
-		p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, MaxAttempts: 1, Secret: []byte("s3cret")})
+		p, fc := pPusher(t, src, Config{Retry: RetryExponential, MaxAttempts: 1, Secret: []byte("s3cret")})
 		pEmit(p, 1001, src.agent(1001, rcv.URL+pCallbackPath, "tok"), 1, fc.Now())
 		pWaitFor(t, "the push given up", func() bool { return len(src.drops()) == 1 })
 		if st := p.Stats(); st.Failures != 1 || st.Pushes != 0 || st.Delivered != 0 {
@@ -178,7 +178,7 @@ func TestPushAnswerReadCapped(t *testing.T) {
 	}))
 	t.Cleanup(rcv.Close)
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{})
+	p, fc := pPusher(t, src, Config{})
 	pEmit(p, 1001, src.agent(1001, rcv.URL+pCallbackPath, "tok"), 1, fc.Now())
 	pWaitFor(t, "the push delivered", func() bool { return src.deliveredTo(1001) == 1 })
 	var sent int64

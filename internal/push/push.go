@@ -1,4 +1,8 @@
-package event
+// Package push delivers agent events to the receivers of push-mode sessions
+// (their callBackUri or pushUrl): batched per agent in order, signed, limited per
+// receiver, retried by the vendor's rules or with backoff, and refused for
+// callbacks the callback policy or the trustlist does not allow.
+package push
 
 import (
 	"crypto/tls"
@@ -30,12 +34,12 @@ type Target struct {
 	// Ended marks the last events of a session that ended (its
 	// AgentOther_ShutdownService): they are attempted once.
 	Ended bool
-	Queue PushQueue
+	Queue Queue
 }
 
-// PushQueue is the part of an agent's event queue a Pusher uses; *Queue is one,
+// Queue is the part of an agent's event queue a Pusher uses; *Queue is one,
 // the Redis store has another.
-type PushQueue interface {
+type Queue interface {
 	// Peek returns up to max of the oldest events without removing them.
 	Peek(max int) []ccgw.Event
 	// Ack removes the events at the head with Seq <= seq.
@@ -53,14 +57,14 @@ type Source interface {
 	// delivered, or dropped after the last attempt.
 	Delivered(id ccgw.AgentID, gen, seq uint64)
 	// PushFailed signs sign-in gen of agent id out (ccgw.CausePushFailed)
-	// because its pushes failed for PushConfig.FailTotal, exactly once; a later
+	// because its pushes failed for Config.FailTotal, exactly once; a later
 	// sign-in of the agent is left alone. It must not call the Pusher back
 	// synchronously (Notify is fine: it never blocks).
 	PushFailed(id ccgw.AgentID, gen uint64)
 }
 
-// PushConfig configures a Pusher. Zero values mean the defaults given.
-type PushConfig struct {
+// Config configures a Pusher. Zero values mean the defaults given.
+type Config struct {
 	Source   Source         // required
 	Client   *http.Client   // one with AttemptTimeout, TLS 1.2+, Policy's Control and no redirects followed
 	Insecure bool           // with the default client: do not verify the receiver's certificate
@@ -95,7 +99,7 @@ type PushConfig struct {
 // Pusher POSTs each push-mode agent's events to its callback URL as
 // {workNo, eventList} (one event at a time in a poll answer's envelope for a
 // Legacy target): in order per agent, one push in flight per agent, events that
-// piled up meanwhile together in the next push, retried as PushConfig.Retry
+// piled up meanwhile together in the next push, retried as Config.Retry
 // says. The last events of an ended session are attempted once.
 //
 // Pushes to one receiver (callback scheme and host) are limited to an adaptive
@@ -106,9 +110,9 @@ type PushConfig struct {
 // most its own limit of workers and never delays the other receivers' agents,
 // heartbeats or polls. Workers are started as work arrives, up to Workers.
 type Pusher struct {
-	cfg PushConfig
+	cfg Config
 
-	mu        sync.Mutex // guards agents to rnd; never held across Source, PushQueue or HTTP calls
+	mu        sync.Mutex // guards agents to rnd; never held across Source, Queue or HTTP calls
 	cond      *sync.Cond // a worker has work, or the Pusher closed
 	agents    map[ccgw.AgentID]*pushState
 	ready     []pushJob            // agents given a slot of their receiver, in order
@@ -169,8 +173,8 @@ func receiverMax(workers int) int {
 // (each keeps its learnt limit).
 const maxIdleReceivers = 1024
 
-// NewPusher returns a Pusher; Start runs its workers.
-func NewPusher(cfg PushConfig) *Pusher {
+// New returns a Pusher; Start runs its workers.
+func New(cfg Config) *Pusher {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 256
 	}
@@ -561,16 +565,16 @@ func receiverKey(raw string) string {
 	return raw[:i+3+len(host)]
 }
 
-// PushStats are a Pusher's counters.
-type PushStats struct {
+// Stats are a Pusher's counters.
+type Stats struct {
 	Pushes    uint64 // accepted pushes
 	Delivered uint64 // events in accepted pushes
 	Failures  uint64 // failed attempts
 }
 
 // Stats returns the counters.
-func (p *Pusher) Stats() PushStats {
-	return PushStats{Pushes: p.pushes.Load(), Delivered: p.delivered.Load(), Failures: p.failures.Load()}
+func (p *Pusher) Stats() Stats {
+	return Stats{Pushes: p.pushes.Load(), Delivered: p.delivered.Load(), Failures: p.failures.Load()}
 }
 
 // ReceiverStats is one receiver's push limit and load.

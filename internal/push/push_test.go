@@ -1,4 +1,4 @@
-package event
+package push
 
 import (
 	"crypto/hmac"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/event"
 )
 
 // Tests of the Pusher against a working fake Source (pSource, real Queues) and a
@@ -86,8 +87,8 @@ func (s *pSource) drop(ev ccgw.Event, reason ccgw.DropReason) {
 }
 
 // agent registers agent id pushing to url with token and returns its queue.
-func (s *pSource) agent(id ccgw.AgentID, url, token string) *Queue {
-	q := NewQueue(id.String(), 10000, s.drop)
+func (s *pSource) agent(id ccgw.AgentID, url, token string) *event.Queue {
+	q := event.NewQueue(id.String(), 10000, s.drop)
 	s.mu.Lock()
 	s.targets[id] = Target{Agent: id, Gen: uint64(id) * 10, URL: url, Token: token, GUID: "guid-" + id.String() + "-AgentGateway0", Queue: q}
 	s.mu.Unlock()
@@ -193,9 +194,9 @@ func (r *pReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	// Seq is not an event field on the wire: the header gives the first one's,
 	// the others follow one by one.
 	if len(p.events) > 0 {
-		first, err := strconv.ParseUint(req.Header.Get(SeqHeader), 10, 64)
+		first, err := strconv.ParseUint(req.Header.Get(ccgw.SeqHeader), 10, 64)
 		if err != nil {
-			http.Error(w, "bad "+SeqHeader, http.StatusBadRequest)
+			http.Error(w, "bad "+ccgw.SeqHeader, http.StatusBadRequest)
 			return
 		}
 		for i := range p.events {
@@ -286,7 +287,7 @@ func pWaitFor(tb testing.TB, what string, cond func() bool) {
 
 // pPusher returns a started Pusher on src with a fake clock (unless cfg has a
 // Clock) and a fixed jitter seed; it is closed at cleanup.
-func pPusher(tb testing.TB, src *pSource, cfg PushConfig) (*Pusher, *clock.Fake) {
+func pPusher(tb testing.TB, src *pSource, cfg Config) (*Pusher, *clock.Fake) {
 	tb.Helper()
 	fc := clock.NewFake(pStart)
 	cfg.Source = src
@@ -299,7 +300,7 @@ func pPusher(tb testing.TB, src *pSource, cfg PushConfig) (*Pusher, *clock.Fake)
 	if cfg.Policy == nil {
 		cfg.Policy = &CallbackPolicy{AllowPrivate: true} // receivers on loopback
 	}
-	p := NewPusher(cfg)
+	p := New(cfg)
 	p.Start()
 	tb.Cleanup(p.Close)
 	return p, fc
@@ -307,26 +308,19 @@ func pPusher(tb testing.TB, src *pSource, cfg PushConfig) (*Pusher, *clock.Fake)
 
 // pEmit adds n events to q, each with content {"i":<its Seq>}, then notifies p
 // once. It returns the Seq of the last.
-func pEmit(p *Pusher, id ccgw.AgentID, q *Queue, n int, now time.Time) uint64 {
+func pEmit(p *Pusher, id ccgw.AgentID, q *event.Queue, n int, now time.Time) uint64 {
 	var last uint64
 	for i := 0; i < n; i++ {
-		ev := q.Add(ccgw.EvReady, Content(map[string]int{"i": int(q.pLastSeq()) + 1}), now)
+		ev := q.Add(ccgw.EvReady, ccgw.Content(map[string]int{"i": int(q.LastSeq()) + 1}), now)
 		last = ev.Seq
 	}
 	p.Notify(id)
 	return last
 }
 
-// pLastSeq returns the Seq of the last event added.
-func (q *Queue) pLastSeq() uint64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.seq
-}
-
 // pStats waits until p counts delivered events (it counts them just after
 // telling the Source) and returns its Stats.
-func pStats(tb testing.TB, p *Pusher, delivered uint64) PushStats {
+func pStats(tb testing.TB, p *Pusher, delivered uint64) Stats {
 	tb.Helper()
 	pWaitFor(tb, fmt.Sprintf("Stats().Delivered = %d", delivered), func() bool { return p.Stats().Delivered == delivered })
 	return p.Stats()
@@ -479,7 +473,7 @@ func TestSign(t *testing.T) {
 	}
 }
 
-// pVerify checks a SignatureHeader value against body as a receiver would and
+// pVerify checks a ccgw.SignatureHeader value against body as a receiver would and
 // returns its time.
 func pVerify(secret []byte, header string, body []byte) (int64, error) {
 	ts, mac, ok := strings.Cut(header, ",")
@@ -503,7 +497,7 @@ func TestPushSignedPushesVerify(t *testing.T) {
 	var bad []error
 	var stamps []int64
 	rcv := pNewReceiver(t, func(_ int, p pPush) pAnswer {
-		ms, err := pVerify(secret, p.header.Get(SignatureHeader), p.raw)
+		ms, err := pVerify(secret, p.header.Get(ccgw.SignatureHeader), p.raw)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -514,7 +508,7 @@ func TestPushSignedPushesVerify(t *testing.T) {
 		return pOK
 	})
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Secret: secret})
+	p, fc := pPusher(t, src, Config{Secret: secret})
 	q := src.agent(1001, rcv.url(), "tok")
 	for round := 0; round < 3; round++ {
 		fc.Advance(time.Second)
@@ -540,12 +534,12 @@ func TestPushSignedPushesVerify(t *testing.T) {
 	// Without a secret no signature header is sent.
 	rcv2 := pNewReceiver(t, pAlways(pOK))
 	src2 := pNewSource()
-	p2, fc2 := pPusher(t, src2, PushConfig{})
+	p2, fc2 := pPusher(t, src2, Config{})
 	q2 := src2.agent(1002, rcv2.url(), "tok")
 	pEmit(p2, 1002, q2, 1, fc2.Now())
 	pWaitFor(t, "the push", func() bool { return src2.deliveredTo(1002) == 1 })
-	if h := rcv2.all()[0].header.Values(SignatureHeader); len(h) != 0 {
-		t.Fatalf("unsigned pusher sent %s: %q", SignatureHeader, h)
+	if h := rcv2.all()[0].header.Values(ccgw.SignatureHeader); len(h) != 0 {
+		t.Fatalf("unsigned pusher sent %s: %q", ccgw.SignatureHeader, h)
 	}
 }
 
@@ -554,10 +548,10 @@ func TestPushSignedPushesVerify(t *testing.T) {
 func TestPushRequest(t *testing.T) {
 	rcv := pNewReceiver(t, pAlways(pOK))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{})
+	p, fc := pPusher(t, src, Config{})
 	q := src.agent(1001, rcv.url(), "token1")
 	q.Add(ccgw.EvInService, nil, fc.Now())
-	q.Add(ccgw.EvSetNotReadySuccess, Content(map[string]string{"reason": "0"}), fc.Now())
+	q.Add(ccgw.EvSetNotReadySuccess, ccgw.Content(map[string]string{"reason": "0"}), fc.Now())
 	p.Notify(1001)
 	pWaitFor(t, "the first push", func() bool { return src.deliveredTo(1001) == 2 })
 
@@ -597,8 +591,8 @@ func TestPushRequest(t *testing.T) {
 	if len(list) != len(want) {
 		t.Fatalf("eventList %s, want %d events", raw["eventList"], len(want))
 	}
-	if h := first.header.Get(SeqHeader); h != "1" {
-		t.Errorf("%s %q, want 1 (the first event's Seq)", SeqHeader, h)
+	if h := first.header.Get(ccgw.SeqHeader); h != "1" {
+		t.Errorf("%s %q, want 1 (the first event's Seq)", ccgw.SeqHeader, h)
 	}
 	for i := range want {
 		if len(list[i]) != len(want[i]) {
@@ -617,8 +611,8 @@ func TestPushRequest(t *testing.T) {
 	pEmit(p, 1001, q, 1, fc.Now())
 	pWaitFor(t, "the second push", func() bool { return src.deliveredTo(1001) == 3 })
 	second := rcv.all()[1]
-	if h := second.header.Get(SeqHeader); h != "3" {
-		t.Errorf("second push: %s %q, want 3", SeqHeader, h)
+	if h := second.header.Get(ccgw.SeqHeader); h != "3" {
+		t.Errorf("second push: %s %q, want 3", ccgw.SeqHeader, h)
 	}
 	if tok, g := second.header.Get("service_token"), second.header.Get("Guid"); tok != "token2" || g != "guid-rotated" {
 		t.Errorf("second push: service_token %q Guid %q, want token2 guid-rotated", tok, g)
@@ -658,7 +652,7 @@ func TestPushAcceptance(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rcv := pNewReceiver(t, pAlways(pAnswer{tc.status, tc.body, tc.ok}))
 			src := pNewSource()
-			p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, MaxAttempts: 1})
+			p, fc := pPusher(t, src, Config{Retry: RetryExponential, MaxAttempts: 1})
 			q := src.agent(1001, rcv.url(), "tok")
 			pEmit(p, 1001, q, 3, fc.Now())
 			pWaitFor(t, "the push to be done with", func() bool { return src.deliveredTo(1001) == 3 })
@@ -719,7 +713,7 @@ func TestPushRetriesUntilAccepted(t *testing.T) {
 		return pOK
 	})
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, BaseBackoff: base, MaxBackoff: max, MaxAttempts: 10})
+	p, fc := pPusher(t, src, Config{Retry: RetryExponential, BaseBackoff: base, MaxBackoff: max, MaxAttempts: 10})
 	q := src.agent(1001, rcv.url(), "tok")
 
 	pEmit(p, 1001, q, 3, fc.Now())
@@ -742,7 +736,7 @@ func TestPushRetriesUntilAccepted(t *testing.T) {
 	if s := pushes[len(script)].seqs(); !slices.Equal(s, pRange(1, 5)) {
 		t.Errorf("the accepted retry carried %v, want 1..5", s)
 	}
-	if st := pStats(t, p, 7); st != (PushStats{Pushes: 2, Delivered: 7, Failures: uint64(len(script))}) {
+	if st := pStats(t, p, 7); st != (Stats{Pushes: 2, Delivered: 7, Failures: uint64(len(script))}) {
 		t.Errorf("Stats = %+v", st)
 	}
 	if d := src.drops(); len(d) != 0 {
@@ -772,7 +766,7 @@ func TestPushDropsAfterMaxAttempts(t *testing.T) {
 	const attempts = 4
 	addr := pDeadAddr(t)
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, MaxAttempts: attempts, BaseBackoff: time.Second, MaxBackoff: 4 * time.Second})
+	p, fc := pPusher(t, src, Config{Retry: RetryExponential, MaxAttempts: attempts, BaseBackoff: time.Second, MaxBackoff: 4 * time.Second})
 	q := src.agent(1001, "http://"+addr+pCallbackPath, "tok")
 
 	pEmit(p, 1001, q, 5, fc.Now())
@@ -795,7 +789,7 @@ func TestPushDropsAfterMaxAttempts(t *testing.T) {
 			t.Errorf("drop %d: Seq %d reason %q, want Seq %d push_failed", i, d.ev.Seq, d.reason, i+1)
 		}
 	}
-	if st := p.Stats(); st != (PushStats{Failures: attempts}) {
+	if st := p.Stats(); st != (Stats{Failures: attempts}) {
 		t.Errorf("Stats = %+v, want %d failures only", st, attempts)
 	}
 	if q.Len() != 0 || src.deliveredTo(1001) != 5 || fc.Pending() != 0 {
@@ -887,7 +881,7 @@ func pHeldReceiver(tb testing.TB) (*pReceiver, *pHolder) {
 func TestPushSlowReceiverDoesNotDelayOthers(t *testing.T) {
 	rcv, h := pHeldReceiver(t)
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Workers: 2})
+	p, fc := pPusher(t, src, Config{Workers: 2})
 	qa := src.agent(1001, rcv.url(), "a")
 	qb := src.agent(1002, rcv.url(), "b")
 
@@ -916,7 +910,7 @@ func TestPushSlowReceiverDoesNotDelayOthers(t *testing.T) {
 func TestPushBatchesEventsQueuedInFlight(t *testing.T) {
 	rcv, h := pHeldReceiver(t)
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{})
+	p, fc := pPusher(t, src, Config{})
 	q := src.agent(1001, rcv.url(), "tok")
 
 	h.hold("1001")
@@ -941,7 +935,7 @@ func TestPushBatchesEventsQueuedInFlight(t *testing.T) {
 			t.Errorf("second push event %d content %s, want %s", i, ev.Content, want)
 		}
 	}
-	if st := pStats(t, p, 6); st != (PushStats{Pushes: 2, Delivered: 6}) {
+	if st := pStats(t, p, 6); st != (Stats{Pushes: 2, Delivered: 6}) {
 		t.Errorf("Stats = %+v", st)
 	}
 }
@@ -950,7 +944,7 @@ func TestPushBatchesEventsQueuedInFlight(t *testing.T) {
 func TestPushMaxBatch(t *testing.T) {
 	rcv := pNewReceiver(t, pAlways(pOK))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{MaxBatch: 4})
+	p, fc := pPusher(t, src, Config{MaxBatch: 4})
 	q := src.agent(1001, rcv.url(), "tok")
 	for i := 0; i < 10; i++ {
 		q.Add(ccgw.EvReady, nil, fc.Now())
@@ -979,8 +973,8 @@ func TestPushConcurrentOrdered(t *testing.T) {
 		return pOK
 	})
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, Workers: 8, MaxAttempts: 1000, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
-	queues := make([]*Queue, agents)
+	p, fc := pPusher(t, src, Config{Retry: RetryExponential, Workers: 8, MaxAttempts: 1000, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	queues := make([]*event.Queue, agents)
 	for i := range queues {
 		queues[i] = src.agent(ccgw.AgentID(2001+i), rcv.url(), "tok")
 	}
@@ -1039,7 +1033,7 @@ func pClosed(tb testing.TB, p *Pusher) {
 func TestPushCloseWithRetryPending(t *testing.T) {
 	rcv := pNewReceiver(t, pAlways(pFail500))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, BaseBackoff: time.Second})
+	p, fc := pPusher(t, src, Config{Retry: RetryExponential, BaseBackoff: time.Second})
 	q := src.agent(1001, rcv.url(), "tok")
 	pEmit(p, 1001, q, 2, fc.Now())
 	pWaitFor(t, "retry timer", func() bool { return fc.Pending() == 1 })
@@ -1067,7 +1061,7 @@ func TestPushCloseWithRetryPending(t *testing.T) {
 func TestPushCloseWaitsForPushInFlight(t *testing.T) {
 	rcv, h := pHeldReceiver(t)
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{})
+	p, fc := pPusher(t, src, Config{})
 	q := src.agent(1001, rcv.url(), "tok")
 	h.hold("1001")
 	pEmit(p, 1001, q, 1, fc.Now())
@@ -1102,7 +1096,7 @@ func TestPushCloseWaitsForPushInFlight(t *testing.T) {
 func TestPushForgetsAgentWithoutTarget(t *testing.T) {
 	rcv := pNewReceiver(t, pAlways(pOK))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Workers: 1})
+	p, fc := pPusher(t, src, Config{Workers: 1})
 	p.Notify(1009) // unknown to the source
 	q := src.agent(1001, rcv.url(), "tok")
 	pEmit(p, 1001, q, 1, fc.Now())
@@ -1129,7 +1123,7 @@ func TestPushAttemptsCountPerBatch(t *testing.T) {
 		return pFail500
 	})
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, MaxAttempts: 3, BaseBackoff: base, MaxBackoff: max, MaxBatch: 2})
+	p, fc := pPusher(t, src, Config{Retry: RetryExponential, MaxAttempts: 3, BaseBackoff: base, MaxBackoff: max, MaxBatch: 2})
 	q := src.agent(1001, rcv.url(), "tok")
 	pEmit(p, 1001, q, 4, fc.Now()) // two batches back to back: the agent never goes idle
 	for batch := uint64(1); batch <= 2; batch++ {
@@ -1163,7 +1157,7 @@ func TestPushDeadReceiverDoesNotStarveOthers(t *testing.T) {
 	dead := pNewReceiver(t, func(int, pPush) pAnswer { <-hang; return pFail503JS })
 	live := pNewReceiver(t, pAlways(pOK))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Workers: workers, AttemptTimeout: time.Minute})
+	p, fc := pPusher(t, src, Config{Workers: workers, AttemptTimeout: time.Minute})
 	t.Cleanup(func() { close(hang) }) // first: lets Close finish the held pushes
 
 	for i := range deadAgents {
@@ -1209,7 +1203,7 @@ func TestPushDeadReceiverDoesNotStarveOthers(t *testing.T) {
 func TestPushWorkersOnDemand(t *testing.T) {
 	rcv := pNewReceiver(t, pAlways(pOK))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{})
+	p, fc := pPusher(t, src, Config{})
 	workers := func() (started, asleep int) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
@@ -1237,7 +1231,7 @@ func TestPushFailingReceiverLimitShrinks(t *testing.T) {
 	failing := pNewReceiver(t, pAlways(pFail500))
 	refusing := pNewReceiver(t, pAlways(pFailRet))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Retry: RetryExponential, MaxAttempts: 1})
+	p, fc := pPusher(t, src, Config{Retry: RetryExponential, MaxAttempts: 1})
 	const agents = 30
 	for i := range agents {
 		a, b := ccgw.AgentID(5001+i), ccgw.AgentID(6001+i)
@@ -1260,7 +1254,7 @@ func TestPushReceiverLeavesWorkersToOthers(t *testing.T) {
 	held := pNewReceiver(t, func(int, pPush) pAnswer { <-hang; return pOK })
 	live := pNewReceiver(t, pAlways(pOK))
 	src := pNewSource()
-	p, fc := pPusher(t, src, PushConfig{Workers: 4, AttemptTimeout: time.Minute})
+	p, fc := pPusher(t, src, Config{Workers: 4, AttemptTimeout: time.Minute})
 	t.Cleanup(func() { close(hang) })
 	for i := range 10 {
 		id := ccgw.AgentID(3001 + i)
