@@ -13,6 +13,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/push/pushtest"
 )
 
 // Push throughput: 10k push-mode agents (a pSource, real Queues) and one local
@@ -57,7 +58,7 @@ func pBenchPush(b *testing.B, per int) {
 	src := pNewSource()
 	queues := make([]*event.Queue, pBenchAgents)
 	for i := range queues {
-		queues[i] = src.agent(ccgw.AgentID(100000+i), srv.URL+pCallbackPath, "token")
+		queues[i] = src.agent(ccgw.AgentID(100000+i), srv.URL+pushtest.Path, "token")
 	}
 	p := New(Config{Source: src, Policy: &CallbackPolicy{AllowPrivate: true}})
 	p.Start()
@@ -154,7 +155,7 @@ func pBenchBaseline(b *testing.B, per int) {
 			go func() {
 				defer wg.Done()
 				for range jobs {
-					req, _ := http.NewRequest(http.MethodPost, srv.URL+pCallbackPath, bytes.NewReader(body))
+					req, _ := http.NewRequest(http.MethodPost, srv.URL+pushtest.Path, bytes.NewReader(body))
 					req.Header.Set("Content-Type", "application/json; charset=UTF-8")
 					resp, err := client.Do(req)
 					if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/push/pushtest"
 )
 
 // Tests of what the Pusher sends where: the callback policy at dial time, no
@@ -72,9 +73,9 @@ func pServeDNS(c net.Conn, ip [4]byte) {
 // receiver gets nothing, the attempt counts as failed. The same name with the
 // loopback mode's policy is delivered: the refusal was the policy's.
 func TestPushDialRefusesResolvedAddress(t *testing.T) {
-	rcv := pNewReceiver(t, pAlways(pOK))
-	port := rcv.srv.Listener.Addr().(*net.TCPAddr).Port
-	url := "http://crm.test:" + strconv.Itoa(port) + pCallbackPath
+	rcv := pushtest.New(t, pushtest.Always(pushtest.OK), nil)
+	port := rcv.Server().Listener.Addr().(*net.TCPAddr).Port
+	url := "http://crm.test:" + strconv.Itoa(port) + pushtest.Path
 	res := pResolver([4]byte{127, 0, 0, 1})
 
 	strict := &CallbackPolicy{}
@@ -84,8 +85,8 @@ func TestPushDialRefusesResolvedAddress(t *testing.T) {
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Policy: strict, Resolver: res, Retry: RetryExponential, MaxAttempts: 1})
 	pEmit(p, 1001, src.agent(1001, url, "tok"), 2, fc.Now())
-	pWaitFor(t, "the push given up", func() bool { return len(src.drops()) == 2 })
-	if n := rcv.count(); n != 0 {
+	pushtest.WaitFor(t, "the push given up", func() bool { return len(src.drops()) == 2 })
+	if n := rcv.Count(); n != 0 {
 		t.Fatalf("%d pushes reached a loopback receiver through a name", n)
 	}
 	if st := p.Stats(); st.Failures != 1 || st.Pushes != 0 {
@@ -95,7 +96,7 @@ func TestPushDialRefusesResolvedAddress(t *testing.T) {
 	src2 := pNewSource()
 	p2, fc2 := pPusher(t, src2, Config{Policy: &CallbackPolicy{AllowPrivate: true}, Resolver: res})
 	pEmit(p2, 1002, src2.agent(1002, url, "tok"), 2, fc2.Now())
-	pWaitFor(t, "delivery through the name", func() bool { return src2.deliveredTo(1002) == 2 })
+	pushtest.WaitFor(t, "delivery through the name", func() bool { return src2.deliveredTo(1002) == 2 })
 }
 
 // TestPushRefusedURLNeverSent: a session whose callback the policy refuses
@@ -113,7 +114,7 @@ func TestPushRefusedURLNeverSent(t *testing.T) {
 		p, fc := pPusher(t, src, Config{})
 		id := ccgw.AgentID(1001 + i)
 		pEmit(p, id, src.agent(id, url, "tok"), 1, fc.Now())
-		pWaitFor(t, "the drop", func() bool { return len(src.drops()) == 1 })
+		pushtest.WaitFor(t, "the drop", func() bool { return len(src.drops()) == 1 })
 	}
 	if n := hits.Load(); n != 0 {
 		t.Fatalf("%d requests reached the receiver", n)
@@ -137,8 +138,8 @@ func TestPushRedirectNotFollowed(t *testing.T) {
 		t.Cleanup(rcv.Close)
 		src := pNewSource()
 		p, fc := pPusher(t, src, Config{Retry: RetryExponential, MaxAttempts: 1, Secret: []byte("s3cret")})
-		pEmit(p, 1001, src.agent(1001, rcv.URL+pCallbackPath, "tok"), 1, fc.Now())
-		pWaitFor(t, "the push given up", func() bool { return len(src.drops()) == 1 })
+		pEmit(p, 1001, src.agent(1001, rcv.URL+pushtest.Path, "tok"), 1, fc.Now())
+		pushtest.WaitFor(t, "the push given up", func() bool { return len(src.drops()) == 1 })
 		if st := p.Stats(); st.Failures != 1 || st.Pushes != 0 || st.Delivered != 0 {
 			t.Errorf("HTTP %d: Stats %+v, want 1 failure and nothing delivered", code, st)
 		}
@@ -179,10 +180,10 @@ func TestPushAnswerReadCapped(t *testing.T) {
 	t.Cleanup(rcv.Close)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{})
-	pEmit(p, 1001, src.agent(1001, rcv.URL+pCallbackPath, "tok"), 1, fc.Now())
-	pWaitFor(t, "the push delivered", func() bool { return src.deliveredTo(1001) == 1 })
+	pEmit(p, 1001, src.agent(1001, rcv.URL+pushtest.Path, "tok"), 1, fc.Now())
+	pushtest.WaitFor(t, "the push delivered", func() bool { return src.deliveredTo(1001) == 1 })
 	var sent int64
-	pWaitFor(t, "the receiver's connection closed", func() bool {
+	pushtest.WaitFor(t, "the receiver's connection closed", func() bool {
 		select {
 		case sent = <-closed:
 			return true

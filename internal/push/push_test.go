@@ -11,7 +11,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/event"
+	"github.com/ccgw/ccgw/internal/push/pushtest"
 )
 
 // Tests of the Pusher against a working fake Source (pSource, real Queues) and a
@@ -30,9 +30,6 @@ import (
 // request to arrive or be answered, each bounded by a deadline.
 
 var pStart = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-
-// pCallbackPath is the reference callback path of the vendor docs.
-const pCallbackPath = "/service-cloud/rest/cc-ai/v1/agentevent/pushresult"
 
 // pSource is a working Source: one real Queue per agent, with its target's URL,
 // token and GUID settable, recording what the Pusher reports done and what the
@@ -115,176 +112,6 @@ func (s *pSource) drops() []pDropped {
 	return slices.Clone(s.dropped)
 }
 
-// pAnswer is what the receiver answers to one push; ok says whether the test
-// means it as an acceptance.
-type pAnswer struct {
-	status int
-	body   string
-	ok     bool
-}
-
-var (
-	pOK        = pAnswer{200, `{"message":"success","retcode":"0"}`, true}
-	pFail500   = pAnswer{500, `internal error`, false}
-	pFailRet   = pAnswer{200, `{"message":"agent not signed in","retcode":"100-007"}`, false}
-	pFail503JS = pAnswer{503, `{"retcode":"0"}`, false}
-)
-
-// pPush is one request the receiver got.
-type pPush struct {
-	header http.Header
-	method string
-	path   string
-	raw    []byte
-	workNo string
-	events []ccgw.Event
-	done   bool // answered
-	ok     bool // answered with an acceptance
-}
-
-func (p pPush) seqs() []uint64 {
-	out := make([]uint64, len(p.events))
-	for i, ev := range p.events {
-		out[i] = ev.Seq
-	}
-	return out
-}
-
-// pReceiver is a push receiver on loopback. answer decides each reply (n counts
-// every request from 1); it may block, e.g. on a channel the test closes.
-type pReceiver struct {
-	srv    *httptest.Server
-	answer func(n int, p pPush) pAnswer
-	quit   chan struct{} // closed at cleanup: blocked answers give up
-
-	mu       sync.Mutex // guards pushes, inFlight, overlap
-	pushes   []pPush
-	inFlight map[string]int
-	overlap  int // requests that arrived while the same agent had one in flight
-}
-
-func pNewReceiver(tb testing.TB, answer func(n int, p pPush) pAnswer) *pReceiver {
-	tb.Helper()
-	r := &pReceiver{answer: answer, quit: make(chan struct{}), inFlight: make(map[string]int)}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
-	tb.Cleanup(r.srv.Close)
-	tb.Cleanup(func() { close(r.quit) }) // runs first: unblock held answers
-	return r
-}
-
-// url is the receiver's callback URL.
-func (r *pReceiver) url() string { return r.srv.URL + pCallbackPath }
-
-func (r *pReceiver) serve(w http.ResponseWriter, req *http.Request) {
-	raw, err := io.ReadAll(req.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	p := pPush{header: req.Header.Clone(), method: req.Method, path: req.URL.Path, raw: raw}
-	var body struct {
-		WorkNo    string       `json:"workNo"`
-		EventList []ccgw.Event `json:"eventList"`
-	}
-	if err := json.Unmarshal(raw, &body); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	p.workNo, p.events = body.WorkNo, body.EventList
-	// Seq is not an event field on the wire: the header gives the first one's,
-	// the others follow one by one.
-	if len(p.events) > 0 {
-		first, err := strconv.ParseUint(req.Header.Get(ccgw.SeqHeader), 10, 64)
-		if err != nil {
-			http.Error(w, "bad "+ccgw.SeqHeader, http.StatusBadRequest)
-			return
-		}
-		for i := range p.events {
-			p.events[i].Seq = first + uint64(i)
-		}
-	}
-	r.mu.Lock()
-	if r.inFlight[p.workNo] > 0 {
-		r.overlap++
-	}
-	r.inFlight[p.workNo]++
-	r.pushes = append(r.pushes, p)
-	n := len(r.pushes)
-	r.mu.Unlock()
-
-	a := r.answer(n, p)
-
-	r.mu.Lock()
-	r.inFlight[p.workNo]--
-	r.pushes[n-1].done = true
-	r.pushes[n-1].ok = a.ok
-	r.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	w.WriteHeader(a.status)
-	io.WriteString(w, a.body)
-}
-
-// all returns a copy of every push so far, in arrival order.
-func (r *pReceiver) all() []pPush {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.pushes)
-}
-
-// of returns agent workNo's pushes, in arrival order.
-func (r *pReceiver) of(workNo string) []pPush {
-	var out []pPush
-	for _, p := range r.all() {
-		if p.workNo == workNo {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func (r *pReceiver) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.pushes)
-}
-
-// answered reports whether there are at least n requests, all answered.
-func (r *pReceiver) answered(n int) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.pushes) < n {
-		return false
-	}
-	for _, p := range r.pushes {
-		if !p.done {
-			return false
-		}
-	}
-	return true
-}
-
-func (r *pReceiver) overlaps() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.overlap
-}
-
-// pAlways answers every push with a.
-func pAlways(a pAnswer) func(int, pPush) pAnswer { return func(int, pPush) pAnswer { return a } }
-
-// pWaitFor polls cond until it holds, failing tb after a deadline. It is the one
-// real-time wait of these tests: for an HTTP exchange on loopback to happen.
-func pWaitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // pPusher returns a started Pusher on src with a fake clock (unless cfg has a
 // Clock) and a fixed jitter seed; it is closed at cleanup.
 func pPusher(tb testing.TB, src *pSource, cfg Config) (*Pusher, *clock.Fake) {
@@ -322,7 +149,7 @@ func pEmit(p *Pusher, id ccgw.AgentID, q *event.Queue, n int, now time.Time) uin
 // telling the Source) and returns its Stats.
 func pStats(tb testing.TB, p *Pusher, delivered uint64) Stats {
 	tb.Helper()
-	pWaitFor(tb, fmt.Sprintf("Stats().Delivered = %d", delivered), func() bool { return p.Stats().Delivered == delivered })
+	pushtest.WaitFor(tb, fmt.Sprintf("Stats().Delivered = %d", delivered), func() bool { return p.Stats().Delivered == delivered })
 	return p.Stats()
 }
 
@@ -338,13 +165,13 @@ func pRange(from, to uint64) []uint64 {
 // exactly once and in order; all of them, with duplicates removed, too (Seq
 // strictly increasing); each push's events are consecutive; and an event is
 // pushed again only after a push carrying it failed.
-func pCheckDelivery(tb testing.TB, pushes []pPush, n uint64) {
+func pCheckDelivery(tb testing.TB, pushes []pushtest.Push, n uint64) {
 	tb.Helper()
 	var accepted, dedup []uint64
 	failedWith := map[uint64]bool{} // Seq carried by a failed push so far
 	seen := map[uint64]bool{}
 	for i, p := range pushes {
-		s := p.seqs()
+		s := p.Seqs()
 		if len(s) == 0 {
 			tb.Errorf("push %d has an empty eventList", i+1)
 		}
@@ -361,13 +188,13 @@ func pCheckDelivery(tb testing.TB, pushes []pPush, n uint64) {
 				seen[x] = true
 				dedup = append(dedup, x)
 			}
-			if !p.ok {
+			if !p.OK {
 				failedWith[x] = true
 			} else {
 				delete(failedWith, x) // accepted: any later copy is a real duplicate
 			}
 		}
-		if p.ok {
+		if p.OK {
 			accepted = append(accepted, s...)
 		}
 	}
@@ -496,25 +323,25 @@ func TestPushSignedPushesVerify(t *testing.T) {
 	var mu sync.Mutex
 	var bad []error
 	var stamps []int64
-	rcv := pNewReceiver(t, func(_ int, p pPush) pAnswer {
-		ms, err := pVerify(secret, p.header.Get(ccgw.SignatureHeader), p.raw)
+	rcv := pushtest.New(t, func(_ int, p pushtest.Push) pushtest.Answer {
+		ms, err := pVerify(secret, p.Header.Get(ccgw.SignatureHeader), p.Raw)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
 			bad = append(bad, err)
-			return pAnswer{401, `{"retcode":"000-003"}`, false}
+			return pushtest.Answer{Status: 401, Body: `{"retcode":"000-003"}`}
 		}
 		stamps = append(stamps, ms)
-		return pOK
-	})
+		return pushtest.OK
+	}, nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Secret: secret})
-	q := src.agent(1001, rcv.url(), "tok")
+	q := src.agent(1001, rcv.URL(), "tok")
 	for round := 0; round < 3; round++ {
 		fc.Advance(time.Second)
 		pEmit(p, 1001, q, 2, fc.Now())
 		want := uint64(2 * (round + 1))
-		pWaitFor(t, "the pushes", func() bool { return src.deliveredTo(1001) == want })
+		pushtest.WaitFor(t, "the pushes", func() bool { return src.deliveredTo(1001) == want })
 		mu.Lock()
 		last := stamps[len(stamps)-1]
 		mu.Unlock()
@@ -532,13 +359,13 @@ func TestPushSignedPushesVerify(t *testing.T) {
 	}
 
 	// Without a secret no signature header is sent.
-	rcv2 := pNewReceiver(t, pAlways(pOK))
+	rcv2 := pushtest.New(t, pushtest.Always(pushtest.OK), nil)
 	src2 := pNewSource()
 	p2, fc2 := pPusher(t, src2, Config{})
-	q2 := src2.agent(1002, rcv2.url(), "tok")
+	q2 := src2.agent(1002, rcv2.URL(), "tok")
 	pEmit(p2, 1002, q2, 1, fc2.Now())
-	pWaitFor(t, "the push", func() bool { return src2.deliveredTo(1002) == 1 })
-	if h := rcv2.all()[0].header.Values(ccgw.SignatureHeader); len(h) != 0 {
+	pushtest.WaitFor(t, "the push", func() bool { return src2.deliveredTo(1002) == 1 })
+	if h := rcv2.All()[0].Header.Values(ccgw.SignatureHeader); len(h) != 0 {
 		t.Fatalf("unsigned pusher sent %s: %q", ccgw.SignatureHeader, h)
 	}
 }
@@ -546,38 +373,38 @@ func TestPushSignedPushesVerify(t *testing.T) {
 // TestPushRequest checks one push on the wire: method, path, headers and body
 // (interfaces.md §9), and that a changed token or GUID is used by the next push.
 func TestPushRequest(t *testing.T) {
-	rcv := pNewReceiver(t, pAlways(pOK))
+	rcv := pushtest.New(t, pushtest.Always(pushtest.OK), nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{})
-	q := src.agent(1001, rcv.url(), "token1")
+	q := src.agent(1001, rcv.URL(), "token1")
 	q.Add(ccgw.EvInService, nil, fc.Now())
 	q.Add(ccgw.EvSetNotReadySuccess, ccgw.Content(map[string]string{"reason": "0"}), fc.Now())
 	p.Notify(1001)
-	pWaitFor(t, "the first push", func() bool { return src.deliveredTo(1001) == 2 })
+	pushtest.WaitFor(t, "the first push", func() bool { return src.deliveredTo(1001) == 2 })
 
-	got := rcv.all()
+	got := rcv.All()
 	if len(got) != 1 {
 		t.Fatalf("%d pushes, want 1", len(got))
 	}
 	first := got[0]
-	if first.method != http.MethodPost || first.path != pCallbackPath {
-		t.Errorf("request %s %s, want POST %s", first.method, first.path, pCallbackPath)
+	if first.Method != http.MethodPost || first.Path != pushtest.Path {
+		t.Errorf("request %s %s, want POST %s", first.Method, first.Path, pushtest.Path)
 	}
-	if ct := first.header.Get("Content-Type"); ct != "application/json; charset=UTF-8" {
+	if ct := first.Header.Get("Content-Type"); ct != "application/json; charset=UTF-8" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	if g := first.header.Get("Guid"); g != "guid-1001-AgentGateway0" {
+	if g := first.Header.Get("Guid"); g != "guid-1001-AgentGateway0" {
 		t.Errorf("Guid %q", g)
 	}
-	if tok := first.header.Get("service_token"); tok != "token1" {
+	if tok := first.Header.Get("service_token"); tok != "token1" {
 		t.Errorf("service_token %q, want token1", tok)
 	}
 	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(first.raw, &raw); err != nil {
+	if err := json.Unmarshal(first.Raw, &raw); err != nil {
 		t.Fatal(err)
 	}
 	if len(raw) != 2 || string(raw["workNo"]) != `"1001"` || raw["eventList"] == nil {
-		t.Errorf("body %s, want exactly workNo \"1001\" and eventList", first.raw)
+		t.Errorf("body %s, want exactly workNo \"1001\" and eventList", first.Raw)
 	}
 	var list []map[string]json.RawMessage
 	if err := json.Unmarshal(raw["eventList"], &list); err != nil {
@@ -591,7 +418,7 @@ func TestPushRequest(t *testing.T) {
 	if len(list) != len(want) {
 		t.Fatalf("eventList %s, want %d events", raw["eventList"], len(want))
 	}
-	if h := first.header.Get(ccgw.SeqHeader); h != "1" {
+	if h := first.Header.Get(ccgw.SeqHeader); h != "1" {
 		t.Errorf("%s %q, want 1 (the first event's Seq)", ccgw.SeqHeader, h)
 	}
 	for i := range want {
@@ -609,18 +436,18 @@ func TestPushRequest(t *testing.T) {
 	// no service_token header at all when there is no token.
 	src.update(1001, func(t *Target) { t.Token, t.GUID = "token2", "guid-rotated" })
 	pEmit(p, 1001, q, 1, fc.Now())
-	pWaitFor(t, "the second push", func() bool { return src.deliveredTo(1001) == 3 })
-	second := rcv.all()[1]
-	if h := second.header.Get(ccgw.SeqHeader); h != "3" {
+	pushtest.WaitFor(t, "the second push", func() bool { return src.deliveredTo(1001) == 3 })
+	second := rcv.All()[1]
+	if h := second.Header.Get(ccgw.SeqHeader); h != "3" {
 		t.Errorf("second push: %s %q, want 3", ccgw.SeqHeader, h)
 	}
-	if tok, g := second.header.Get("service_token"), second.header.Get("Guid"); tok != "token2" || g != "guid-rotated" {
+	if tok, g := second.Header.Get("service_token"), second.Header.Get("Guid"); tok != "token2" || g != "guid-rotated" {
 		t.Errorf("second push: service_token %q Guid %q, want token2 guid-rotated", tok, g)
 	}
 	src.update(1001, func(t *Target) { t.Token = "" })
 	pEmit(p, 1001, q, 1, fc.Now())
-	pWaitFor(t, "the third push", func() bool { return src.deliveredTo(1001) == 4 })
-	if v := rcv.all()[2].header.Values("service_token"); len(v) != 0 {
+	pushtest.WaitFor(t, "the third push", func() bool { return src.deliveredTo(1001) == 4 })
+	if v := rcv.All()[2].Header.Values("service_token"); len(v) != 0 {
 		t.Errorf("push without a token sent service_token %q", v)
 	}
 }
@@ -650,12 +477,12 @@ func TestPushAcceptance(t *testing.T) {
 		{"401", 401, ``, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rcv := pNewReceiver(t, pAlways(pAnswer{tc.status, tc.body, tc.ok}))
+			rcv := pushtest.New(t, pushtest.Always(pushtest.Answer{Status: tc.status, Body: tc.body, OK: tc.ok}), nil)
 			src := pNewSource()
 			p, fc := pPusher(t, src, Config{Retry: RetryExponential, MaxAttempts: 1})
-			q := src.agent(1001, rcv.url(), "tok")
+			q := src.agent(1001, rcv.URL(), "tok")
 			pEmit(p, 1001, q, 3, fc.Now())
-			pWaitFor(t, "the push to be done with", func() bool { return src.deliveredTo(1001) == 3 })
+			pushtest.WaitFor(t, "the push to be done with", func() bool { return src.deliveredTo(1001) == 3 })
 			want := uint64(0)
 			if tc.ok {
 				want = 3
@@ -687,7 +514,7 @@ func TestPushAcceptance(t *testing.T) {
 // fall due within the same Advance.
 func pAwaitRetry(tb testing.TB, fc *clock.Fake, tries func() int, attempt int, base, max time.Duration) {
 	tb.Helper()
-	pWaitFor(tb, fmt.Sprintf("retry timer after failure %d", attempt), func() bool { return fc.Pending() == 1 })
+	pushtest.WaitFor(tb, fmt.Sprintf("retry timer after failure %d", attempt), func() bool { return fc.Pending() == 1 })
 	lo, hi := Backoff(attempt, base, max, 0), Backoff(attempt, base, max, math.Nextafter(1, 0))
 	n := tries()
 	fc.Advance(lo - time.Nanosecond)
@@ -697,7 +524,7 @@ func pAwaitRetry(tb testing.TB, fc *clock.Fake, tries func() int, attempt int, b
 	fc.Advance(hi - lo + time.Nanosecond)
 	// Fired by hi: the retry arrives with no further Advance. (Pending cannot tell:
 	// the retry may already have failed and set the next timer.)
-	pWaitFor(tb, fmt.Sprintf("retry %d by %v", attempt, hi), func() bool { return tries() > n })
+	pushtest.WaitFor(tb, fmt.Sprintf("retry %d by %v", attempt, hi), func() bool { return tries() > n })
 }
 
 // TestPushRetriesUntilAccepted: a receiver that fails its first deliveries, with
@@ -705,35 +532,35 @@ func pAwaitRetry(tb testing.TB, fc *clock.Fake, tries func() int, attempt int, b
 // join the retried batch; retries wait Backoff on the clock.
 func TestPushRetriesUntilAccepted(t *testing.T) {
 	const base, max = 100 * time.Millisecond, 2 * time.Second
-	script := []pAnswer{pFail500, pFail500, pFailRet, pFail503JS, pFailRet}
-	rcv := pNewReceiver(t, func(n int, _ pPush) pAnswer {
+	script := []pushtest.Answer{pushtest.Fail500, pushtest.Fail500, pushtest.FailRet, pushtest.Fail503JS, pushtest.FailRet}
+	rcv := pushtest.New(t, func(n int, _ pushtest.Push) pushtest.Answer {
 		if n <= len(script) {
 			return script[n-1]
 		}
-		return pOK
-	})
+		return pushtest.OK
+	}, nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Retry: RetryExponential, BaseBackoff: base, MaxBackoff: max, MaxAttempts: 10})
-	q := src.agent(1001, rcv.url(), "tok")
+	q := src.agent(1001, rcv.URL(), "tok")
 
 	pEmit(p, 1001, q, 3, fc.Now())
 	for attempt := 1; attempt <= len(script); attempt++ {
-		pWaitFor(t, "a failed push answered", func() bool { return rcv.answered(attempt) })
+		pushtest.WaitFor(t, "a failed push answered", func() bool { return rcv.Answered(attempt) })
 		if attempt == 2 {
 			pEmit(p, 1001, q, 2, fc.Now()) // queued while waiting to retry
 		}
-		pAwaitRetry(t, fc, rcv.count, attempt, base, max)
+		pAwaitRetry(t, fc, rcv.Count, attempt, base, max)
 	}
-	pWaitFor(t, "the accepted push", func() bool { return src.deliveredTo(1001) == 5 })
+	pushtest.WaitFor(t, "the accepted push", func() bool { return src.deliveredTo(1001) == 5 })
 	pEmit(p, 1001, q, 2, fc.Now())
-	pWaitFor(t, "the later push", func() bool { return src.deliveredTo(1001) == 7 })
+	pushtest.WaitFor(t, "the later push", func() bool { return src.deliveredTo(1001) == 7 })
 
-	pushes := rcv.of("1001")
+	pushes := rcv.Of("1001")
 	pCheckDelivery(t, pushes, 7)
 	if len(pushes) != len(script)+2 {
 		t.Errorf("%d pushes, want %d failed + 2", len(pushes), len(script))
 	}
-	if s := pushes[len(script)].seqs(); !slices.Equal(s, pRange(1, 5)) {
+	if s := pushes[len(script)].Seqs(); !slices.Equal(s, pRange(1, 5)) {
 		t.Errorf("the accepted retry carried %v, want 1..5", s)
 	}
 	if st := pStats(t, p, 7); st != (Stats{Pushes: 2, Delivered: 7, Failures: uint64(len(script))}) {
@@ -767,15 +594,15 @@ func TestPushDropsAfterMaxAttempts(t *testing.T) {
 	addr := pDeadAddr(t)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Retry: RetryExponential, MaxAttempts: attempts, BaseBackoff: time.Second, MaxBackoff: 4 * time.Second})
-	q := src.agent(1001, "http://"+addr+pCallbackPath, "tok")
+	q := src.agent(1001, "http://"+addr+pushtest.Path, "tok")
 
 	pEmit(p, 1001, q, 5, fc.Now())
 	failures := func() int { return int(p.Stats().Failures) }
 	for i := 1; i < attempts; i++ {
 		pAwaitRetry(t, fc, failures, i, time.Second, 4*time.Second)
 	}
-	pWaitFor(t, "the drop", func() bool { return len(src.drops()) >= 5 })
-	pWaitFor(t, "the pusher to go idle", func() bool {
+	pushtest.WaitFor(t, "the drop", func() bool { return len(src.drops()) >= 5 })
+	pushtest.WaitFor(t, "the pusher to go idle", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return len(p.agents) == 0
@@ -801,18 +628,12 @@ func TestPushDropsAfterMaxAttempts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("relisten on %s: %v", addr, err)
 	}
-	rcv := &pReceiver{answer: pAlways(pOK), quit: make(chan struct{}), inFlight: make(map[string]int)}
-	rcv.srv = httptest.NewUnstartedServer(http.HandlerFunc(rcv.serve))
-	rcv.srv.Listener.Close()
-	rcv.srv.Listener = ln
-	rcv.srv.Start()
-	t.Cleanup(rcv.srv.Close)
-	t.Cleanup(func() { close(rcv.quit) })
+	rcv := pushtest.New(t, nil, ln)
 
 	pEmit(p, 1001, q, 3, fc.Now())
-	pWaitFor(t, "the push after recovery", func() bool { return src.deliveredTo(1001) == 8 })
-	got := rcv.of("1001")
-	if len(got) != 1 || !slices.Equal(got[0].seqs(), []uint64{6, 7, 8}) {
+	pushtest.WaitFor(t, "the push after recovery", func() bool { return src.deliveredTo(1001) == 8 })
+	got := rcv.Of("1001")
+	if len(got) != 1 || !slices.Equal(got[0].Seqs(), []uint64{6, 7, 8}) {
 		t.Fatalf("after recovery: %d pushes, want one push of 6,7,8", len(got))
 	}
 	if len(src.drops()) != 5 || p.Stats().Failures != attempts {
@@ -825,82 +646,31 @@ func TestPushDropsAfterMaxAttempts(t *testing.T) {
 	}
 }
 
-// pHolder blocks answers for the agents it holds until released.
-type pHolder struct {
-	mu    sync.Mutex
-	gates map[string]chan struct{}
-	quit  <-chan struct{}
-}
-
-func pNewHolder(rcvQuit <-chan struct{}) *pHolder {
-	return &pHolder{gates: make(map[string]chan struct{}), quit: rcvQuit}
-}
-
-func (h *pHolder) hold(workNo string) {
-	h.mu.Lock()
-	h.gates[workNo] = make(chan struct{})
-	h.mu.Unlock()
-}
-
-func (h *pHolder) release(workNo string) {
-	h.mu.Lock()
-	if g := h.gates[workNo]; g != nil {
-		close(g)
-		delete(h.gates, workNo)
-	}
-	h.mu.Unlock()
-}
-
-// wait blocks while workNo is held.
-func (h *pHolder) wait(workNo string) {
-	h.mu.Lock()
-	g := h.gates[workNo]
-	h.mu.Unlock()
-	if g != nil {
-		select {
-		case <-g:
-		case <-h.quit:
-		}
-	}
-}
-
-// pHeldReceiver is a receiver accepting every push, holding those of held agents.
-func pHeldReceiver(tb testing.TB) (*pReceiver, *pHolder) {
-	tb.Helper()
-	var h *pHolder
-	rcv := pNewReceiver(tb, func(_ int, p pPush) pAnswer {
-		h.wait(p.workNo)
-		return pOK
-	})
-	h = pNewHolder(rcv.quit)
-	return rcv, h
-}
-
 // TestPushSlowReceiverDoesNotDelayOthers: while agent A's receiver holds its push,
 // agent B's events are pushed, with only two workers, and Notify for A returns.
 func TestPushSlowReceiverDoesNotDelayOthers(t *testing.T) {
-	rcv, h := pHeldReceiver(t)
+	rcv := pushtest.New(t, nil, nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Workers: 2})
-	qa := src.agent(1001, rcv.url(), "a")
-	qb := src.agent(1002, rcv.url(), "b")
+	qa := src.agent(1001, rcv.URL(), "a")
+	qb := src.agent(1002, rcv.URL(), "b")
 
-	h.hold("1001")
+	rcv.Hold("1001")
 	pEmit(p, 1001, qa, 1, fc.Now())
-	pWaitFor(t, "A's push to arrive", func() bool { return len(rcv.of("1001")) == 1 })
+	pushtest.WaitFor(t, "A's push to arrive", func() bool { return len(rcv.Of("1001")) == 1 })
 	for i := uint64(1); i <= 3; i++ {
 		pEmit(p, 1001, qa, 1, fc.Now()) // returns at once though A's push is held
 		pEmit(p, 1002, qb, 1, fc.Now())
-		pWaitFor(t, fmt.Sprintf("B's push %d", i), func() bool { return src.deliveredTo(1002) == i })
+		pushtest.WaitFor(t, fmt.Sprintf("B's push %d", i), func() bool { return src.deliveredTo(1002) == i })
 	}
-	if a := rcv.of("1001"); len(a) != 1 || a[0].done {
+	if a := rcv.Of("1001"); len(a) != 1 || a[0].Done {
 		t.Fatalf("A: %d pushes, want the one held and unanswered", len(a))
 	}
-	h.release("1001")
-	pWaitFor(t, "A's pushes", func() bool { return src.deliveredTo(1001) == 4 })
-	pCheckDelivery(t, rcv.of("1001"), 4)
-	pCheckDelivery(t, rcv.of("1002"), 3)
-	if n := rcv.overlaps(); n != 0 {
+	rcv.Release("1001")
+	pushtest.WaitFor(t, "A's pushes", func() bool { return src.deliveredTo(1001) == 4 })
+	pCheckDelivery(t, rcv.Of("1001"), 4)
+	pCheckDelivery(t, rcv.Of("1002"), 3)
+	if n := rcv.Overlaps(); n != 0 {
 		t.Fatalf("%d pushes overlapped another of the same agent", n)
 	}
 }
@@ -908,29 +678,29 @@ func TestPushSlowReceiverDoesNotDelayOthers(t *testing.T) {
 // TestPushBatchesEventsQueuedInFlight: the 5 events added while a push is held go
 // together, in order, in the next push.
 func TestPushBatchesEventsQueuedInFlight(t *testing.T) {
-	rcv, h := pHeldReceiver(t)
+	rcv := pushtest.New(t, nil, nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{})
-	q := src.agent(1001, rcv.url(), "tok")
+	q := src.agent(1001, rcv.URL(), "tok")
 
-	h.hold("1001")
+	rcv.Hold("1001")
 	pEmit(p, 1001, q, 1, fc.Now())
-	pWaitFor(t, "the first push to arrive", func() bool { return rcv.count() == 1 })
+	pushtest.WaitFor(t, "the first push to arrive", func() bool { return rcv.Count() == 1 })
 	pEmit(p, 1001, q, 5, fc.Now())
-	h.release("1001")
-	pWaitFor(t, "all pushes", func() bool { return src.deliveredTo(1001) == 6 })
+	rcv.Release("1001")
+	pushtest.WaitFor(t, "all pushes", func() bool { return src.deliveredTo(1001) == 6 })
 
-	got := rcv.of("1001")
+	got := rcv.Of("1001")
 	if len(got) != 2 {
 		t.Fatalf("%d pushes, want 2", len(got))
 	}
-	if s := got[0].seqs(); !slices.Equal(s, []uint64{1}) {
+	if s := got[0].Seqs(); !slices.Equal(s, []uint64{1}) {
 		t.Errorf("first push %v, want [1]", s)
 	}
-	if s := got[1].seqs(); !slices.Equal(s, []uint64{2, 3, 4, 5, 6}) {
+	if s := got[1].Seqs(); !slices.Equal(s, []uint64{2, 3, 4, 5, 6}) {
 		t.Errorf("second push %v, want [2 3 4 5 6]", s)
 	}
-	for i, ev := range got[1].events {
+	for i, ev := range got[1].Events {
 		if want := fmt.Sprintf(`{"i":%d}`, i+2); string(ev.Content) != want {
 			t.Errorf("second push event %d content %s, want %s", i, ev.Content, want)
 		}
@@ -942,23 +712,23 @@ func TestPushBatchesEventsQueuedInFlight(t *testing.T) {
 
 // TestPushMaxBatch: a backlog goes out in pushes of at most MaxBatch events.
 func TestPushMaxBatch(t *testing.T) {
-	rcv := pNewReceiver(t, pAlways(pOK))
+	rcv := pushtest.New(t, pushtest.Always(pushtest.OK), nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{MaxBatch: 4})
-	q := src.agent(1001, rcv.url(), "tok")
+	q := src.agent(1001, rcv.URL(), "tok")
 	for i := 0; i < 10; i++ {
 		q.Add(ccgw.EvReady, nil, fc.Now())
 	}
 	p.Notify(1001)
-	pWaitFor(t, "the backlog", func() bool { return src.deliveredTo(1001) == 10 })
+	pushtest.WaitFor(t, "the backlog", func() bool { return src.deliveredTo(1001) == 10 })
 	var sizes []int
-	for _, pp := range rcv.of("1001") {
-		sizes = append(sizes, len(pp.events))
+	for _, pp := range rcv.Of("1001") {
+		sizes = append(sizes, len(pp.Events))
 	}
 	if !slices.Equal(sizes, []int{4, 4, 2}) {
 		t.Fatalf("push sizes %v, want [4 4 2]", sizes)
 	}
-	pCheckDelivery(t, rcv.of("1001"), 10)
+	pCheckDelivery(t, rcv.Of("1001"), 10)
 }
 
 // TestPushConcurrentOrdered: many agents, producers running concurrently, a
@@ -966,17 +736,17 @@ func TestPushMaxBatch(t *testing.T) {
 // order, never two pushes at once.
 func TestPushConcurrentOrdered(t *testing.T) {
 	const agents, perAgent = 40, 30
-	rcv := pNewReceiver(t, func(n int, _ pPush) pAnswer {
+	rcv := pushtest.New(t, func(n int, _ pushtest.Push) pushtest.Answer {
 		if n%7 == 0 {
-			return pFail500
+			return pushtest.Fail500
 		}
-		return pOK
-	})
+		return pushtest.OK
+	}, nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Retry: RetryExponential, Workers: 8, MaxAttempts: 1000, BaseBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 	queues := make([]*event.Queue, agents)
 	for i := range queues {
-		queues[i] = src.agent(ccgw.AgentID(2001+i), rcv.url(), "tok")
+		queues[i] = src.agent(ccgw.AgentID(2001+i), rcv.URL(), "tok")
 	}
 	var wg sync.WaitGroup
 	for i := range queues {
@@ -997,14 +767,14 @@ func TestPushConcurrentOrdered(t *testing.T) {
 		}
 		return true
 	}
-	pWaitFor(t, "every agent's events", func() bool {
+	pushtest.WaitFor(t, "every agent's events", func() bool {
 		fc.Advance(10 * time.Millisecond) // fire due retries
 		return done()
 	})
 	for i := range queues {
-		pCheckDelivery(t, rcv.of(strconv.Itoa(2001+i)), perAgent)
+		pCheckDelivery(t, rcv.Of(strconv.Itoa(2001+i)), perAgent)
 	}
-	if n := rcv.overlaps(); n != 0 {
+	if n := rcv.Overlaps(); n != 0 {
 		t.Fatalf("%d pushes overlapped another of the same agent", n)
 	}
 	if st := pStats(t, p, agents*perAgent); st.Failures == 0 {
@@ -1031,12 +801,12 @@ func pClosed(tb testing.TB, p *Pusher) {
 // TestPushCloseWithRetryPending: Close returns at once while a retry waits,
 // stops its timer, and nothing is pushed after; Close again is a no-op.
 func TestPushCloseWithRetryPending(t *testing.T) {
-	rcv := pNewReceiver(t, pAlways(pFail500))
+	rcv := pushtest.New(t, pushtest.Always(pushtest.Fail500), nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Retry: RetryExponential, BaseBackoff: time.Second})
-	q := src.agent(1001, rcv.url(), "tok")
+	q := src.agent(1001, rcv.URL(), "tok")
 	pEmit(p, 1001, q, 2, fc.Now())
-	pWaitFor(t, "retry timer", func() bool { return fc.Pending() == 1 })
+	pushtest.WaitFor(t, "retry timer", func() bool { return fc.Pending() == 1 })
 
 	pClosed(t, p)
 	if fc.Pending() != 0 {
@@ -1048,8 +818,8 @@ func TestPushCloseWithRetryPending(t *testing.T) {
 	p.mu.Lock()
 	runq := len(p.runq)
 	p.mu.Unlock()
-	if runq != 0 || rcv.count() != 1 {
-		t.Fatalf("after Close: %d queued to run, %d pushes; want 0, 1", runq, rcv.count())
+	if runq != 0 || rcv.Count() != 1 {
+		t.Fatalf("after Close: %d queued to run, %d pushes; want 0, 1", runq, rcv.Count())
 	}
 	if q.Len() != 3 || len(src.drops()) != 0 {
 		t.Fatalf("after Close: %d events queued, %d dropped; want 3 kept", q.Len(), len(src.drops()))
@@ -1059,18 +829,18 @@ func TestPushCloseWithRetryPending(t *testing.T) {
 // TestPushCloseWaitsForPushInFlight: Close lets the push in flight finish and
 // leaves the events queued meanwhile in their queue.
 func TestPushCloseWaitsForPushInFlight(t *testing.T) {
-	rcv, h := pHeldReceiver(t)
+	rcv := pushtest.New(t, nil, nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{})
-	q := src.agent(1001, rcv.url(), "tok")
-	h.hold("1001")
+	q := src.agent(1001, rcv.URL(), "tok")
+	rcv.Hold("1001")
 	pEmit(p, 1001, q, 1, fc.Now())
-	pWaitFor(t, "the push to arrive", func() bool { return rcv.count() == 1 })
+	pushtest.WaitFor(t, "the push to arrive", func() bool { return rcv.Count() == 1 })
 	pEmit(p, 1001, q, 4, fc.Now())
 
 	closed := make(chan struct{})
 	go func() { p.Close(); close(closed) }()
-	pWaitFor(t, "Close to begin", func() bool {
+	pushtest.WaitFor(t, "Close to begin", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return p.closed
@@ -1080,33 +850,33 @@ func TestPushCloseWaitsForPushInFlight(t *testing.T) {
 		t.Fatal("Close returned with a push in flight")
 	default:
 	}
-	h.release("1001")
+	rcv.Release("1001")
 	select {
 	case <-closed:
 	case <-time.After(time.Minute): // a guard: it takes milliseconds
 		t.Fatal("Close hangs")
 	}
-	if src.deliveredTo(1001) != 1 || q.Len() != 4 || rcv.count() != 1 {
-		t.Fatalf("after Close: delivered to %d, %d queued, %d pushes; want 1, 4, 1", src.deliveredTo(1001), q.Len(), rcv.count())
+	if src.deliveredTo(1001) != 1 || q.Len() != 4 || rcv.Count() != 1 {
+		t.Fatalf("after Close: delivered to %d, %d queued, %d pushes; want 1, 4, 1", src.deliveredTo(1001), q.Len(), rcv.Count())
 	}
 }
 
 // TestPushForgetsAgentWithoutTarget: an agent whose target is gone is skipped
 // and forgotten; others are unaffected.
 func TestPushForgetsAgentWithoutTarget(t *testing.T) {
-	rcv := pNewReceiver(t, pAlways(pOK))
+	rcv := pushtest.New(t, pushtest.Always(pushtest.OK), nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Workers: 1})
 	p.Notify(1009) // unknown to the source
-	q := src.agent(1001, rcv.url(), "tok")
+	q := src.agent(1001, rcv.URL(), "tok")
 	pEmit(p, 1001, q, 1, fc.Now())
-	pWaitFor(t, "the known agent's push", func() bool { return src.deliveredTo(1001) == 1 })
-	pWaitFor(t, "the pusher to go idle", func() bool {
+	pushtest.WaitFor(t, "the known agent's push", func() bool { return src.deliveredTo(1001) == 1 })
+	pushtest.WaitFor(t, "the pusher to go idle", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return len(p.agents) == 0
 	})
-	if got := rcv.all(); len(got) != 1 || got[0].workNo != "1001" {
+	if got := rcv.All(); len(got) != 1 || got[0].WorkNo != "1001" {
 		t.Fatalf("pushes %d, want one for 1001", len(got))
 	}
 }
@@ -1116,22 +886,22 @@ func TestPushForgetsAgentWithoutTarget(t *testing.T) {
 func TestPushAttemptsCountPerBatch(t *testing.T) {
 	const base, max = 100 * time.Millisecond, time.Second
 	// Requests 1, 2 fail, 3 is accepted; 4, 5 fail, 6 is accepted.
-	rcv := pNewReceiver(t, func(n int, _ pPush) pAnswer {
+	rcv := pushtest.New(t, func(n int, _ pushtest.Push) pushtest.Answer {
 		if n%3 == 0 {
-			return pOK
+			return pushtest.OK
 		}
-		return pFail500
-	})
+		return pushtest.Fail500
+	}, nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Retry: RetryExponential, MaxAttempts: 3, BaseBackoff: base, MaxBackoff: max, MaxBatch: 2})
-	q := src.agent(1001, rcv.url(), "tok")
+	q := src.agent(1001, rcv.URL(), "tok")
 	pEmit(p, 1001, q, 4, fc.Now()) // two batches back to back: the agent never goes idle
 	for batch := uint64(1); batch <= 2; batch++ {
-		pAwaitRetry(t, fc, rcv.count, 1, base, max)
-		pAwaitRetry(t, fc, rcv.count, 2, base, max)
-		pWaitFor(t, "the accepted push", func() bool { return src.deliveredTo(1001) == 2*batch })
+		pAwaitRetry(t, fc, rcv.Count, 1, base, max)
+		pAwaitRetry(t, fc, rcv.Count, 2, base, max)
+		pushtest.WaitFor(t, "the accepted push", func() bool { return src.deliveredTo(1001) == 2*batch })
 	}
-	pCheckDelivery(t, rcv.of("1001"), 4)
+	pCheckDelivery(t, rcv.Of("1001"), 4)
 	if d := src.drops(); len(d) != 0 {
 		t.Fatalf("%d drops: the second batch's attempts were counted with the first's", len(d))
 	}
@@ -1154,29 +924,29 @@ func pReceiverOf(p *Pusher, url string) (ReceiverStats, bool) {
 func TestPushDeadReceiverDoesNotStarveOthers(t *testing.T) {
 	const workers, deadAgents, liveAgents = 16, 40, 40
 	hang := make(chan struct{})
-	dead := pNewReceiver(t, func(int, pPush) pAnswer { <-hang; return pFail503JS })
-	live := pNewReceiver(t, pAlways(pOK))
+	dead := pushtest.New(t, func(int, pushtest.Push) pushtest.Answer { <-hang; return pushtest.Fail503JS }, nil)
+	live := pushtest.New(t, pushtest.Always(pushtest.OK), nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Workers: workers, AttemptTimeout: time.Minute})
 	t.Cleanup(func() { close(hang) }) // first: lets Close finish the held pushes
 
 	for i := range deadAgents {
 		id := ccgw.AgentID(3001 + i)
-		pEmit(p, id, src.agent(id, dead.url(), "tok"), 1, fc.Now())
+		pEmit(p, id, src.agent(id, dead.URL(), "tok"), 1, fc.Now())
 	}
-	pWaitFor(t, "the dead receiver's limit of pushes, the rest of its agents in line", func() bool {
-		r, _ := pReceiverOf(p, dead.url())
-		return dead.count() == limitInitial && r.Waiting == deadAgents-limitInitial
+	pushtest.WaitFor(t, "the dead receiver's limit of pushes, the rest of its agents in line", func() bool {
+		r, _ := pReceiverOf(p, dead.URL())
+		return dead.Count() == limitInitial && r.Waiting == deadAgents-limitInitial
 	})
-	if r, _ := pReceiverOf(p, dead.url()); r.Limit != limitInitial || r.InFlight != limitInitial {
+	if r, _ := pReceiverOf(p, dead.URL()); r.Limit != limitInitial || r.InFlight != limitInitial {
 		t.Fatalf("dead receiver %+v, want limit %d, %d in flight", r, limitInitial, limitInitial)
 	}
 
 	for i := range liveAgents {
 		id := ccgw.AgentID(4001 + i)
-		pEmit(p, id, src.agent(id, live.url(), "tok"), 2, fc.Now())
+		pEmit(p, id, src.agent(id, live.URL(), "tok"), 2, fc.Now())
 	}
-	pWaitFor(t, "every healthy agent's events", func() bool {
+	pushtest.WaitFor(t, "every healthy agent's events", func() bool {
 		for i := range liveAgents {
 			if src.deliveredTo(ccgw.AgentID(4001+i)) != 2 {
 				return false
@@ -1185,9 +955,9 @@ func TestPushDeadReceiverDoesNotStarveOthers(t *testing.T) {
 		return true
 	})
 	for i := range liveAgents {
-		pCheckDelivery(t, live.of(strconv.Itoa(4001+i)), 2)
+		pCheckDelivery(t, live.Of(strconv.Itoa(4001+i)), 2)
 	}
-	if n := dead.count(); n != limitInitial {
+	if n := dead.Count(); n != limitInitial {
 		t.Fatalf("the dead receiver got %d pushes, want its limit %d", n, limitInitial)
 	}
 	p.mu.Lock()
@@ -1201,7 +971,7 @@ func TestPushDeadReceiverDoesNotStarveOthers(t *testing.T) {
 // TestPushWorkersOnDemand: no worker runs before there is work; one agent's
 // pushes, one at a time, need one.
 func TestPushWorkersOnDemand(t *testing.T) {
-	rcv := pNewReceiver(t, pAlways(pOK))
+	rcv := pushtest.New(t, pushtest.Always(pushtest.OK), nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{})
 	workers := func() (started, asleep int) {
@@ -1212,10 +982,10 @@ func TestPushWorkersOnDemand(t *testing.T) {
 	if n, _ := workers(); n != 0 {
 		t.Fatalf("%d workers before any work, want 0", n)
 	}
-	q := src.agent(1001, rcv.url(), "tok")
+	q := src.agent(1001, rcv.URL(), "tok")
 	for i := uint64(1); i <= 5; i++ {
 		pEmit(p, 1001, q, 1, fc.Now())
-		pWaitFor(t, fmt.Sprintf("push %d, then every worker asleep", i), func() bool {
+		pushtest.WaitFor(t, fmt.Sprintf("push %d, then every worker asleep", i), func() bool {
 			n, asleep := workers()
 			return src.deliveredTo(1001) == i && n == asleep
 		})
@@ -1228,19 +998,19 @@ func TestPushWorkersOnDemand(t *testing.T) {
 // TestPushFailingReceiverLimitShrinks: a receiver answering 503 to everything
 // ends with limit 1, one answering with a refusing retcode keeps its limit.
 func TestPushFailingReceiverLimitShrinks(t *testing.T) {
-	failing := pNewReceiver(t, pAlways(pFail500))
-	refusing := pNewReceiver(t, pAlways(pFailRet))
+	failing := pushtest.New(t, pushtest.Always(pushtest.Fail500), nil)
+	refusing := pushtest.New(t, pushtest.Always(pushtest.FailRet), nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Retry: RetryExponential, MaxAttempts: 1})
 	const agents = 30
 	for i := range agents {
 		a, b := ccgw.AgentID(5001+i), ccgw.AgentID(6001+i)
-		pEmit(p, a, src.agent(a, failing.url(), "tok"), 1, fc.Now())
-		pEmit(p, b, src.agent(b, refusing.url(), "tok"), 1, fc.Now())
+		pEmit(p, a, src.agent(a, failing.URL(), "tok"), 1, fc.Now())
+		pEmit(p, b, src.agent(b, refusing.URL(), "tok"), 1, fc.Now())
 	}
-	pWaitFor(t, "every push to be given up", func() bool { return len(src.drops()) == 2*agents })
-	f, _ := pReceiverOf(p, failing.url())
-	r, _ := pReceiverOf(p, refusing.url())
+	pushtest.WaitFor(t, "every push to be given up", func() bool { return len(src.drops()) == 2*agents })
+	f, _ := pReceiverOf(p, failing.URL())
+	r, _ := pReceiverOf(p, refusing.URL())
 	if f.Limit >= limitInitial || r.Limit < limitInitial {
 		t.Fatalf("limits: failing %d, refusing %d; want below %d, at least %d", f.Limit, r.Limit, limitInitial, limitInitial)
 	}
@@ -1251,21 +1021,21 @@ func TestPushFailingReceiverLimitShrinks(t *testing.T) {
 // others.
 func TestPushReceiverLeavesWorkersToOthers(t *testing.T) {
 	hang := make(chan struct{})
-	held := pNewReceiver(t, func(int, pPush) pAnswer { <-hang; return pOK })
-	live := pNewReceiver(t, pAlways(pOK))
+	held := pushtest.New(t, func(int, pushtest.Push) pushtest.Answer { <-hang; return pushtest.OK }, nil)
+	live := pushtest.New(t, pushtest.Always(pushtest.OK), nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Workers: 4, AttemptTimeout: time.Minute})
 	t.Cleanup(func() { close(hang) })
 	for i := range 10 {
 		id := ccgw.AgentID(3001 + i)
-		pEmit(p, id, src.agent(id, held.url(), "tok"), 1, fc.Now())
+		pEmit(p, id, src.agent(id, held.URL(), "tok"), 1, fc.Now())
 	}
-	pWaitFor(t, "3 held pushes", func() bool { return held.count() == 3 })
+	pushtest.WaitFor(t, "3 held pushes", func() bool { return held.Count() == 3 })
 	for i := range 5 {
 		id := ccgw.AgentID(4001 + i)
-		pEmit(p, id, src.agent(id, live.url(), "tok"), 1, fc.Now())
+		pEmit(p, id, src.agent(id, live.URL(), "tok"), 1, fc.Now())
 	}
-	pWaitFor(t, "the other receiver's agents", func() bool {
+	pushtest.WaitFor(t, "the other receiver's agents", func() bool {
 		for i := range 5 {
 			if src.deliveredTo(ccgw.AgentID(4001+i)) != 1 {
 				return false
@@ -1273,12 +1043,12 @@ func TestPushReceiverLeavesWorkersToOthers(t *testing.T) {
 		}
 		return true
 	})
-	pWaitFor(t, "the held receiver's other agents in line", func() bool {
-		r, _ := pReceiverOf(p, held.url())
+	pushtest.WaitFor(t, "the held receiver's other agents in line", func() bool {
+		r, _ := pReceiverOf(p, held.URL())
 		return r.Waiting == 7
 	})
-	if r, _ := pReceiverOf(p, held.url()); r.Limit != 3 || r.InFlight != 3 || held.count() != 3 {
-		t.Fatalf("held receiver %+v, %d pushes; want limit 3, 3 in flight, 3 pushes", r, held.count())
+	if r, _ := pReceiverOf(p, held.URL()); r.Limit != 3 || r.InFlight != 3 || held.Count() != 3 {
+		t.Fatalf("held receiver %+v, %d pushes; want limit 3, 3 in flight, 3 pushes", r, held.Count())
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/push/pushtest"
 )
 
 // Tests of the vendor's push-failure rules (RetryVendor, the default), of the
@@ -27,14 +28,14 @@ func pAwaitInterval(tb testing.TB, fc interface {
 	Advance(time.Duration)
 }, tries func() int, n int, interval time.Duration) {
 	tb.Helper()
-	pWaitFor(tb, "the retry timer", func() bool { return fc.Pending() == 1 })
+	pushtest.WaitFor(tb, "the retry timer", func() bool { return fc.Pending() == 1 })
 	before := tries()
 	fc.Advance(interval - time.Nanosecond)
 	if fc.Pending() != 1 || tries() != before {
 		tb.Fatalf("retry after failure %d came before %v", n, interval)
 	}
 	fc.Advance(time.Nanosecond)
-	pWaitFor(tb, "the retry", func() bool { return tries() > before })
+	pushtest.WaitFor(tb, "the retry", func() bool { return tries() > before })
 }
 
 // TestPushVendorRetryAndSignOut: a receiver that keeps failing gets the same
@@ -43,14 +44,14 @@ func pAwaitInterval(tb testing.TB, fc interface {
 // once, with its sign-in's Gen, and no retry is left.
 func TestPushVendorRetryAndSignOut(t *testing.T) {
 	const interval, total = 10 * time.Second, 60 * time.Second
-	rcv := pNewReceiver(t, pAlways(pFail500))
+	rcv := pushtest.New(t, pushtest.Always(pushtest.Fail500), nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{RetryInterval: interval, FailTotal: total})
-	q := src.agent(1001, rcv.url(), "tok")
+	q := src.agent(1001, rcv.URL(), "tok")
 
 	pEmit(p, 1001, q, 2, fc.Now())
-	tries := rcv.count
-	pWaitFor(t, "the first push answered", func() bool { return rcv.answered(1) })
+	tries := rcv.Count
+	pushtest.WaitFor(t, "the first push answered", func() bool { return rcv.Answered(1) })
 	for n := 1; n <= int(total/interval); n++ {
 		if n == 2 {
 			pEmit(p, 1001, q, 1, fc.Now()) // made while failing: waits, then joins
@@ -59,13 +60,13 @@ func TestPushVendorRetryAndSignOut(t *testing.T) {
 			t.Fatalf("signed out after %d failures (%v of failing), want only at %v", n, time.Duration(n-1)*interval, total)
 		}
 		pAwaitInterval(t, fc, tries, n, interval)
-		pWaitFor(t, "the retry answered", func() bool { return rcv.answered(n + 1) })
+		pushtest.WaitFor(t, "the retry answered", func() bool { return rcv.Answered(n + 1) })
 	}
-	pWaitFor(t, "the sign-out", func() bool { return len(src.signOuts()) == 1 })
+	pushtest.WaitFor(t, "the sign-out", func() bool { return len(src.signOuts()) == 1 })
 	if got := src.signOuts()[0]; got != (pSignOut{1001, 10010}) {
 		t.Fatalf("PushFailed(%d, %d), want agent 1001, gen 10010", got.id, got.gen)
 	}
-	pushes := rcv.of("1001")
+	pushes := rcv.Of("1001")
 	if len(pushes) != int(total/interval)+1 {
 		t.Fatalf("%d attempts, want %d (one every %v until %v)", len(pushes), total/interval+1, interval, total)
 	}
@@ -74,8 +75,8 @@ func TestPushVendorRetryAndSignOut(t *testing.T) {
 		if i >= 2 {
 			want = pRange(1, 3)
 		}
-		if !slices.Equal(ps.seqs(), want) {
-			t.Errorf("attempt %d carried %v, want %v", i+1, ps.seqs(), want)
+		if !slices.Equal(ps.Seqs(), want) {
+			t.Errorf("attempt %d carried %v, want %v", i+1, ps.Seqs(), want)
 		}
 	}
 	if d := src.drops(); len(d) != 0 {
@@ -93,60 +94,60 @@ func TestPushVendorSuccessResets(t *testing.T) {
 	failing := true
 	var mu = make(chan struct{}, 1)
 	mu <- struct{}{}
-	rcv := pNewReceiver(t, func(int, pPush) pAnswer {
+	rcv := pushtest.New(t, func(int, pushtest.Push) pushtest.Answer {
 		<-mu
 		defer func() { mu <- struct{}{} }()
 		if failing {
-			return pFail500
+			return pushtest.Fail500
 		}
-		return pOK
-	})
+		return pushtest.OK
+	}, nil)
 	set := func(v bool) { <-mu; failing = v; mu <- struct{}{} }
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{RetryInterval: interval, FailTotal: total})
-	q := src.agent(1001, rcv.url(), "tok")
+	q := src.agent(1001, rcv.URL(), "tok")
 
 	pEmit(p, 1001, q, 1, fc.Now())
-	pWaitFor(t, "the first push answered", func() bool { return rcv.answered(1) })
-	pAwaitInterval(t, fc, rcv.count, 1, interval) // 10s failing
-	pWaitFor(t, "answered", func() bool { return rcv.answered(2) })
-	pAwaitInterval(t, fc, rcv.count, 2, interval) // 20s failing
-	pWaitFor(t, "answered", func() bool { return rcv.answered(3) })
+	pushtest.WaitFor(t, "the first push answered", func() bool { return rcv.Answered(1) })
+	pAwaitInterval(t, fc, rcv.Count, 1, interval) // 10s failing
+	pushtest.WaitFor(t, "answered", func() bool { return rcv.Answered(2) })
+	pAwaitInterval(t, fc, rcv.Count, 2, interval) // 20s failing
+	pushtest.WaitFor(t, "answered", func() bool { return rcv.Answered(3) })
 	set(false)
-	pAwaitInterval(t, fc, rcv.count, 3, interval) // accepted at 30s
-	pWaitFor(t, "delivered", func() bool { return src.deliveredTo(1001) == 1 })
+	pAwaitInterval(t, fc, rcv.Count, 3, interval) // accepted at 30s
+	pushtest.WaitFor(t, "delivered", func() bool { return src.deliveredTo(1001) == 1 })
 
 	set(true)
 	pEmit(p, 1001, q, 1, fc.Now())
-	pWaitFor(t, "answered", func() bool { return rcv.answered(5) })
+	pushtest.WaitFor(t, "answered", func() bool { return rcv.Answered(5) })
 	for n := 1; n < int(total/interval); n++ {
-		pAwaitInterval(t, fc, rcv.count, n, interval)
-		pWaitFor(t, "answered", func() bool { return rcv.answered(5 + n) })
+		pAwaitInterval(t, fc, rcv.Count, n, interval)
+		pushtest.WaitFor(t, "answered", func() bool { return rcv.Answered(5 + n) })
 		if len(src.signOuts()) != 0 {
 			t.Fatalf("signed out %v into the second run of failures: the success did not reset the count", time.Duration(n)*interval)
 		}
 	}
-	pAwaitInterval(t, fc, rcv.count, 3, interval)
-	pWaitFor(t, "the sign-out", func() bool { return len(src.signOuts()) == 1 })
+	pAwaitInterval(t, fc, rcv.Count, 3, interval)
+	pushtest.WaitFor(t, "the sign-out", func() bool { return len(src.signOuts()) == 1 })
 }
 
 // TestPushEndedAttemptedOnce: an ended session's last events are attempted
 // once; when that fails they are all dropped as push_failed, with no retry.
 func TestPushEndedAttemptedOnce(t *testing.T) {
-	rcv := pNewReceiver(t, pAlways(pFail500))
+	rcv := pushtest.New(t, pushtest.Always(pushtest.Fail500), nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{MaxBatch: 2})
-	q := src.agent(1001, rcv.url(), "tok")
+	q := src.agent(1001, rcv.URL(), "tok")
 	src.update(1001, func(t *Target) { t.Ended = true })
 
 	pEmit(p, 1001, q, 3, fc.Now())
-	pWaitFor(t, "three drops", func() bool { return len(src.drops()) == 3 })
-	pWaitFor(t, "the pusher to go idle", func() bool {
+	pushtest.WaitFor(t, "three drops", func() bool { return len(src.drops()) == 3 })
+	pushtest.WaitFor(t, "the pusher to go idle", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return len(p.agents) == 0
 	})
-	if n := rcv.count(); n != 1 {
+	if n := rcv.Count(); n != 1 {
 		t.Fatalf("%d attempts, want 1", n)
 	}
 	for _, d := range src.drops() {
@@ -162,15 +163,15 @@ func TestPushEndedAttemptedOnce(t *testing.T) {
 // TestPushLegacyFormat: a session signed in with pushUrl gets each event alone,
 // in a poll answer's envelope.
 func TestPushLegacyFormat(t *testing.T) {
-	rcv := pNewReceiver(t, pAlways(pAnswer{200, "", true}))
+	rcv := pushtest.New(t, pushtest.Always(pushtest.Answer{Status: 200, Body: "", OK: true}), nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{})
-	q := src.agent(1001, rcv.url(), "")
+	q := src.agent(1001, rcv.URL(), "")
 	src.update(1001, func(t *Target) { t.Legacy = true })
 
 	pEmit(p, 1001, q, 2, fc.Now())
-	pWaitFor(t, "both delivered", func() bool { return src.deliveredTo(1001) == 2 })
-	all := rcv.all()
+	pushtest.WaitFor(t, "both delivered", func() bool { return src.deliveredTo(1001) == 2 })
+	all := rcv.All()
 	if len(all) != 2 {
 		t.Fatalf("%d pushes, want one per event", len(all))
 	}
@@ -180,8 +181,8 @@ func TestPushLegacyFormat(t *testing.T) {
 			Retcode string          `json:"retcode"`
 			Event   json.RawMessage `json:"event"`
 		}
-		if err := json.Unmarshal(ps.raw, &body); err != nil || body.Message == nil || *body.Message != "" || body.Retcode != "0" {
-			t.Fatalf("push %d body %s, want {\"message\":\"\",\"retcode\":\"0\",\"event\":…}", i+1, ps.raw)
+		if err := json.Unmarshal(ps.Raw, &body); err != nil || body.Message == nil || *body.Message != "" || body.Retcode != "0" {
+			t.Fatalf("push %d body %s, want {\"message\":\"\",\"retcode\":\"0\",\"event\":…}", i+1, ps.Raw)
 		}
 		var ev map[string]json.RawMessage
 		if err := json.Unmarshal(body.Event, &ev); err != nil || string(ev["workNo"]) != `"1001"` || string(ev["eventType"]) != `"AgentState_Ready"` {
@@ -190,7 +191,7 @@ func TestPushLegacyFormat(t *testing.T) {
 		if _, has := ev["eventGenTime"]; has || len(ev) != 3 {
 			t.Fatalf("push %d event %s, want exactly eventType, workNo, content (older receivers refuse more)", i+1, body.Event)
 		}
-		if got := ps.header.Get(ccgw.SeqHeader); got != []string{"1", "2"}[i] {
+		if got := ps.Header.Get(ccgw.SeqHeader); got != []string{"1", "2"}[i] {
 			t.Errorf("push %d %s %q", i+1, ccgw.SeqHeader, got)
 		}
 	}
@@ -199,13 +200,13 @@ func TestPushLegacyFormat(t *testing.T) {
 // TestPushUntrustedNeverSent: events for a callback the policy refuses (not on
 // the trustlist) are dropped as push_failed and nothing is sent there.
 func TestPushUntrustedNeverSent(t *testing.T) {
-	rcv := pNewReceiver(t, pAlways(pOK))
+	rcv := pushtest.New(t, pushtest.Always(pushtest.OK), nil)
 	src := pNewSource()
 	p, fc := pPusher(t, src, Config{Policy: &CallbackPolicy{Trust: ParseTrustlist("https://crm.example.com/cb"), AllowPrivate: true}})
-	q := src.agent(1001, rcv.url(), "tok")
+	q := src.agent(1001, rcv.URL(), "tok")
 	pEmit(p, 1001, q, 2, fc.Now())
-	pWaitFor(t, "two drops", func() bool { return len(src.drops()) == 2 })
-	if n := rcv.count(); n != 0 {
+	pushtest.WaitFor(t, "two drops", func() bool { return len(src.drops()) == 2 })
+	if n := rcv.Count(); n != 0 {
 		t.Fatalf("%d pushes reached an untrusted receiver", n)
 	}
 	if st := p.Stats(); st.Failures != 0 {

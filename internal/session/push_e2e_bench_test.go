@@ -12,6 +12,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/push"
+	"github.com/ccgw/ccgw/internal/push/pushtest"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
@@ -93,7 +94,7 @@ func benchPushE2E(b *testing.B, useBolt bool, producers int) {
 		ids[i] = ccgw.MinAgentID + ccgw.AgentID(i)
 	}
 	benchPushEach(ids, 256, func(id ccgw.AgentID) { // set-up: as fast as it goes
-		s := ccgw.Session{Agent: id, Phone: "70001", Mode: ccgw.ModePush, CallbackURI: rcv.URL + psPath, ServiceToken: "token"}
+		s := ccgw.Session{Agent: id, Phone: "70001", Mode: ccgw.ModePush, CallbackURI: rcv.URL + pushtest.Path, ServiceToken: "token"}
 		if _, err := m.SignIn(SignIn{Op: "login", Password: "secret", Status: ccgw.StateIdle, Session: s}); err != nil {
 			b.Errorf("sign in %d: %v", id, err)
 		}

@@ -5,13 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +19,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/push"
+	"github.com/ccgw/ccgw/internal/push/pushtest"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
@@ -33,8 +31,6 @@ import (
 // psWaitFor's polls for an HTTP exchange, bounded by a deadline.
 
 var psStart = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-
-const psPath = "/service-cloud/rest/cc-ai/v1/agentevent/pushresult"
 
 // psDirectory knows every valid work number; any non-empty password works.
 type psDirectory struct{}
@@ -53,184 +49,6 @@ func (d psDirectory) CheckPassword(id ccgw.AgentID, pw string) bool {
 
 func (psDirectory) SetPassword(ccgw.AgentID, string) error { return nil }
 
-// psAnswer is the receiver's reply; ok says whether the test means it as an
-// acceptance.
-type psAnswer struct {
-	status int
-	body   string
-	ok     bool
-}
-
-var (
-	psOK      = psAnswer{200, `{"message":"success","retcode":"0"}`, true}
-	psFail500 = psAnswer{500, `oops`, false}
-	psFailRet = psAnswer{200, `{"message":"","retcode":"100-007"}`, false}
-)
-
-// psPush is one request the receiver got; events carry their Seq, rebuilt from
-// the X-CCGW-Seq header.
-type psPush struct {
-	header http.Header
-	path   string
-	raw    []byte
-	workNo string
-	events []ccgw.Event
-	done   bool
-	ok     bool
-}
-
-func (p psPush) seqs() []uint64 {
-	out := make([]uint64, len(p.events))
-	for i, ev := range p.events {
-		out[i] = ev.Seq
-	}
-	return out
-}
-
-func (p psPush) types() []string {
-	out := make([]string, len(p.events))
-	for i, ev := range p.events {
-		out[i] = ev.Type
-	}
-	return out
-}
-
-// psReceiver is a push receiver on loopback. Pushes for a held work number wait
-// until released; every other push gets answer(n) (n counts requests from 1).
-type psReceiver struct {
-	srv    *httptest.Server
-	answer func(n int, p psPush) psAnswer
-	quit   chan struct{}
-	stop   func() // closes quit once
-
-	mu      sync.Mutex // guards all below
-	pushes  []psPush
-	held    map[string]chan struct{}
-	busy    map[string]int
-	overlap int
-}
-
-// psNewReceiver starts a receiver, on ln if not nil; nil answer accepts all.
-// At cleanup it first lets held answers go, then closes the server.
-func psNewReceiver(tb testing.TB, answer func(n int, p psPush) psAnswer, ln net.Listener) *psReceiver {
-	tb.Helper()
-	if answer == nil {
-		answer = func(int, psPush) psAnswer { return psOK }
-	}
-	r := &psReceiver{answer: answer, quit: make(chan struct{}), held: map[string]chan struct{}{}, busy: map[string]int{}}
-	r.stop = sync.OnceFunc(func() { close(r.quit) })
-	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
-	if ln != nil {
-		r.srv.Listener.Close()
-		r.srv.Listener = ln
-	}
-	r.srv.Start()
-	tb.Cleanup(r.srv.Close)
-	tb.Cleanup(r.stop)
-	return r
-}
-
-func (r *psReceiver) url() string { return r.srv.URL + psPath }
-
-func (r *psReceiver) overlaps() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.overlap
-}
-
-func (r *psReceiver) serve(w http.ResponseWriter, req *http.Request) {
-	raw, _ := io.ReadAll(req.Body)
-	p := psPush{header: req.Header.Clone(), path: req.URL.Path, raw: raw}
-	var body struct {
-		WorkNo    string       `json:"workNo"`
-		EventList []ccgw.Event `json:"eventList"`
-	}
-	first, err := strconv.ParseUint(req.Header.Get(ccgw.SeqHeader), 10, 64)
-	if json.Unmarshal(raw, &body) != nil || err != nil {
-		http.Error(w, "bad push", http.StatusBadRequest)
-		return
-	}
-	p.workNo, p.events = body.WorkNo, body.EventList
-	for i := range p.events {
-		p.events[i].Seq = first + uint64(i)
-	}
-	r.mu.Lock()
-	if r.busy[p.workNo] > 0 {
-		r.overlap++
-	}
-	r.busy[p.workNo]++
-	r.pushes = append(r.pushes, p)
-	n := len(r.pushes)
-	gate := r.held[p.workNo]
-	r.mu.Unlock()
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-r.quit:
-		}
-	}
-	a := r.answer(n, p)
-	r.mu.Lock()
-	r.busy[p.workNo]--
-	r.pushes[n-1].done, r.pushes[n-1].ok = true, a.ok
-	r.mu.Unlock()
-	w.WriteHeader(a.status)
-	io.WriteString(w, a.body)
-}
-
-func (r *psReceiver) hold(workNo string) {
-	r.mu.Lock()
-	r.held[workNo] = make(chan struct{})
-	r.mu.Unlock()
-}
-
-func (r *psReceiver) release(workNo string) {
-	r.mu.Lock()
-	if g := r.held[workNo]; g != nil {
-		close(g)
-		delete(r.held, workNo)
-	}
-	r.mu.Unlock()
-}
-
-// of returns workNo's pushes in arrival order.
-func (r *psReceiver) of(workNo string) []psPush {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []psPush
-	for _, p := range r.pushes {
-		if p.workNo == workNo {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// answered reports whether workNo has at least n pushes, all answered.
-func (r *psReceiver) answered(workNo string, n int) bool {
-	got := r.of(workNo)
-	if len(got) < n {
-		return false
-	}
-	for _, p := range got {
-		if !p.done {
-			return false
-		}
-	}
-	return true
-}
-
-// accepted returns workNo's accepted events in order.
-func (r *psReceiver) accepted(workNo string) []ccgw.Event {
-	var out []ccgw.Event
-	for _, p := range r.of(workNo) {
-		if p.ok {
-			out = append(out, p.events...)
-		}
-	}
-	return out
-}
-
 // psEnv is a Manager, a Pusher and a receiver, closed at cleanup in the order
 // main closes them: receiver's held answers, Pusher, HTTP server, store.
 type psEnv struct {
@@ -238,11 +56,11 @@ type psEnv struct {
 	p   *push.Pusher
 	fc  *clock.Fake
 	st  *bolt.Store
-	rcv *psReceiver
+	rcv *pushtest.Receiver
 }
 
 // psNew wires them; answer is the receiver's (nil: accept every push).
-func psNew(tb testing.TB, cfg Config, pcfg push.Config, answer func(n int, p psPush) psAnswer) *psEnv {
+func psNew(tb testing.TB, cfg Config, pcfg push.Config, answer func(n int, p pushtest.Push) pushtest.Answer) *psEnv {
 	tb.Helper()
 	env := &psEnv{fc: clock.NewFake(psStart)}
 	st, err := bolt.Open(tb.TempDir())
@@ -252,7 +70,7 @@ func psNew(tb testing.TB, cfg Config, pcfg push.Config, answer func(n int, p psP
 	env.st = st
 	tb.Cleanup(func() { st.Close() })
 
-	env.rcv = psNewReceiver(tb, answer, nil)
+	env.rcv = pushtest.New(tb, answer, nil)
 
 	var pusher *push.Pusher // set before any session can notify it, as in main
 	cfg.Clock, cfg.Store, cfg.Events, cfg.Directory = env.fc, st, st, psDirectory{}
@@ -270,7 +88,7 @@ func psNew(tb testing.TB, cfg Config, pcfg push.Config, answer func(n int, p psP
 	env.p = pusher
 	pusher.Start()
 	tb.Cleanup(pusher.Close)
-	tb.Cleanup(env.rcv.stop) // before pusher.Close: a held push must not hold Close
+	tb.Cleanup(env.rcv.ReleaseAll) // before pusher.Close: a held push must not hold Close
 	return env
 }
 
@@ -320,20 +138,8 @@ func (env *psEnv) tryEmit(id ccgw.AgentID, guid string, types ...string) error {
 // fires; the next one's timer, set at least half a step later, cannot.
 func (env *psEnv) retry(tb testing.TB, attempt int, base, max time.Duration) {
 	tb.Helper()
-	psWaitFor(tb, fmt.Sprintf("the retry timer after attempt %d", attempt), func() bool { return env.fc.Pending() == 1 })
+	pushtest.WaitFor(tb, fmt.Sprintf("the retry timer after attempt %d", attempt), func() bool { return env.fc.Pending() == 1 })
 	env.fc.Advance(push.Backoff(attempt, base, max, math.Nextafter(1, 0)))
-}
-
-// psWaitFor polls cond until it holds, failing tb after a deadline.
-func psWaitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // psWithin runs fn and fails tb if it has not returned within a generous bound.
@@ -351,12 +157,12 @@ func psWithin(tb testing.TB, what string, fn func()) {
 // psCheckOrder checks one agent's pushes: accepted events are Seq 1..n once in
 // order; all events, duplicates removed, strictly increasing; an event pushed
 // again only after a failed push carried it.
-func psCheckOrder(tb testing.TB, pushes []psPush, n uint64) {
+func psCheckOrder(tb testing.TB, pushes []pushtest.Push, n uint64) {
 	tb.Helper()
 	var accepted, dedup []uint64
 	seen, retry := map[uint64]bool{}, map[uint64]bool{}
 	for i, p := range pushes {
-		for _, x := range p.seqs() {
+		for _, x := range p.Seqs() {
 			if seen[x] && !retry[x] {
 				tb.Errorf("push %d repeats Seq %d though no failed push carried it", i+1, x)
 			}
@@ -364,10 +170,10 @@ func psCheckOrder(tb testing.TB, pushes []psPush, n uint64) {
 				seen[x] = true
 				dedup = append(dedup, x)
 			}
-			retry[x] = !p.ok
+			retry[x] = !p.OK
 		}
-		if p.ok {
-			accepted = append(accepted, p.seqs()...)
+		if p.OK {
+			accepted = append(accepted, p.Seqs()...)
 		}
 	}
 	var want []uint64
@@ -403,32 +209,32 @@ func (env *psEnv) psUndelivered(tb testing.TB, id ccgw.AgentID, gen uint64) (ack
 // 500, then 200 with retcode 100-007) gets every event of the session once
 // accepted, in order, retried on the fake clock; the event store is acknowledged.
 func TestPushSessionRetriesInOrder(t *testing.T) {
-	script := []psAnswer{psFail500, psFail500, psFailRet, psFailRet}
+	script := []pushtest.Answer{pushtest.Fail500, pushtest.Fail500, pushtest.FailRet, pushtest.FailRet}
 	env := psNew(t, Config{}, push.Config{Retry: push.RetryExponential, MaxAttempts: 10, BaseBackoff: time.Second, MaxBackoff: 8 * time.Second},
-		func(n int, _ psPush) psAnswer {
+		func(n int, _ pushtest.Push) pushtest.Answer {
 			if n <= len(script) {
 				return script[n-1]
 			}
-			return psOK
+			return pushtest.OK
 		})
-	s := env.signIn(t, 1001, env.rcv.url(), "tok") // Seq 1, 2
+	s := env.signIn(t, 1001, env.rcv.URL(), "tok") // Seq 1, 2
 	for i := 1; i <= len(script); i++ {
-		psWaitFor(t, fmt.Sprintf("failure %d and its retry timer", i), func() bool {
-			return env.rcv.answered("1001", i) && env.fc.Pending() == 1
+		pushtest.WaitFor(t, fmt.Sprintf("failure %d and its retry timer", i), func() bool {
+			return env.rcv.AnsweredOf("1001", i) && env.fc.Pending() == 1
 		})
 		if i == 2 {
 			env.emit(t, 1001, s.GUID, ccgw.EvSetNotReadySuccess, ccgw.EvBusy) // Seq 3, 4
 		}
 		env.retry(t, i, time.Second, 8*time.Second)
 	}
-	psWaitFor(t, "the accepted push", func() bool { return len(env.rcv.accepted("1001")) == 4 })
+	pushtest.WaitFor(t, "the accepted push", func() bool { return len(env.rcv.Accepted("1001")) == 4 })
 	env.emit(t, 1001, s.GUID, ccgw.EvCancelNotReadySuccess) // Seq 5
-	psWaitFor(t, "the later push", func() bool { return env.p.Stats().Delivered == 5 })
+	pushtest.WaitFor(t, "the later push", func() bool { return env.p.Stats().Delivered == 5 })
 
-	pushes := env.rcv.of("1001")
+	pushes := env.rcv.Of("1001")
 	psCheckOrder(t, pushes, 5)
 	var types []string
-	for _, ev := range env.rcv.accepted("1001") {
+	for _, ev := range env.rcv.Accepted("1001") {
 		types = append(types, ev.Type)
 	}
 	want := []string{ccgw.EvInService, ccgw.EvReady, ccgw.EvSetNotReadySuccess, ccgw.EvBusy, ccgw.EvCancelNotReadySuccess}
@@ -458,13 +264,13 @@ func TestPushSessionReceiverDown(t *testing.T) {
 	ln.Close()
 	const attempts = 3
 	env := psNew(t, Config{}, push.Config{Retry: push.RetryExponential, MaxAttempts: attempts, BaseBackoff: time.Second, MaxBackoff: 2 * time.Second}, nil)
-	url := "http://" + addr + psPath
+	url := "http://" + addr + pushtest.Path
 	s := env.signIn(t, 1001, url, "tok") // Seq 1, 2
 	env.emit(t, 1001, s.GUID, ccgw.EvBusy)
 	for i := 1; i < attempts; i++ {
 		env.retry(t, i, time.Second, 2*time.Second)
 	}
-	psWaitFor(t, "the drop", func() bool { return env.m.Stats().Drops[ccgw.DropPushFailed] >= 3 })
+	pushtest.WaitFor(t, "the drop", func() bool { return env.m.Stats().Drops[ccgw.DropPushFailed] >= 3 })
 	if d := env.m.Stats().Drops; d[ccgw.DropPushFailed] != 3 || len(d) != 1 {
 		t.Fatalf("drops %v, want push_failed 3 only", d)
 	}
@@ -480,11 +286,11 @@ func TestPushSessionReceiverDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("relisten on %s: %v", addr, err)
 	}
-	back := psNewReceiver(t, nil, ln)
+	back := pushtest.New(t, nil, ln)
 	env.emit(t, 1001, s.GUID, ccgw.EvSetNotReadySuccess, ccgw.EvCancelNotReadySuccess) // Seq 4, 5
-	psWaitFor(t, "the push after recovery", func() bool { return len(back.accepted("1001")) == 2 })
-	got := back.of("1001")
-	if len(got) != 1 || !slices.Equal(got[0].seqs(), []uint64{4, 5}) {
+	pushtest.WaitFor(t, "the push after recovery", func() bool { return len(back.Accepted("1001")) == 2 })
+	got := back.Of("1001")
+	if len(got) != 1 || !slices.Equal(got[0].Seqs(), []uint64{4, 5}) {
 		t.Fatalf("after recovery: %d pushes, want one of Seq 4, 5", len(got))
 	}
 	if d := env.m.Stats().Drops; d[ccgw.DropPushFailed] != 3 || len(d) != 1 {
@@ -496,14 +302,14 @@ func TestPushSessionReceiverDown(t *testing.T) {
 // pushes arrive, and the Manager serves heartbeats, polls, updates and sign-ins.
 func TestPushSessionSlowReceiver(t *testing.T) {
 	env := psNew(t, Config{}, push.Config{Workers: 2}, nil)
-	env.rcv.hold("1001")
-	a := env.signIn(t, 1001, env.rcv.url(), "ta")
-	psWaitFor(t, "A's push to arrive", func() bool { return len(env.rcv.of("1001")) == 1 })
+	env.rcv.Hold("1001")
+	a := env.signIn(t, 1001, env.rcv.URL(), "ta")
+	pushtest.WaitFor(t, "A's push to arrive", func() bool { return len(env.rcv.Of("1001")) == 1 })
 
-	b := env.signIn(t, 1002, env.rcv.url(), "tb")
-	psWaitFor(t, "B's first push", func() bool { return len(env.rcv.accepted("1002")) == 2 })
+	b := env.signIn(t, 1002, env.rcv.URL(), "tb")
+	pushtest.WaitFor(t, "B's first push", func() bool { return len(env.rcv.Accepted("1002")) == 2 })
 	env.emit(t, 1002, b.GUID, ccgw.EvBusy)
-	psWaitFor(t, "B's second push", func() bool { return len(env.rcv.accepted("1002")) == 3 })
+	pushtest.WaitFor(t, "B's second push", func() bool { return len(env.rcv.Accepted("1002")) == 3 })
 
 	c := env.signIn(t, 1003, "", "") // a polling agent
 	psWithin(t, "Manager calls", func() {
@@ -524,14 +330,14 @@ func TestPushSessionSlowReceiver(t *testing.T) {
 			t.Errorf("sign in 1004: %v", err)
 		}
 	})
-	if got := env.rcv.of("1001"); len(got) != 1 || got[0].done {
+	if got := env.rcv.Of("1001"); len(got) != 1 || got[0].Done {
 		t.Fatalf("A: %d pushes, want the one held", len(got))
 	}
-	env.rcv.release("1001")
-	psWaitFor(t, "A's events", func() bool { return len(env.rcv.accepted("1001")) == 3 })
-	psCheckOrder(t, env.rcv.of("1001"), 3)
-	psCheckOrder(t, env.rcv.of("1002"), 3)
-	if n := env.rcv.overlaps(); n != 0 {
+	env.rcv.Release("1001")
+	pushtest.WaitFor(t, "A's events", func() bool { return len(env.rcv.Accepted("1001")) == 3 })
+	psCheckOrder(t, env.rcv.Of("1001"), 3)
+	psCheckOrder(t, env.rcv.Of("1002"), 3)
+	if n := env.rcv.Overlaps(); n != 0 {
 		t.Fatalf("%d pushes overlapped one of the same agent", n)
 	}
 }
@@ -540,24 +346,24 @@ func TestPushSessionSlowReceiver(t *testing.T) {
 // in order, in the next push.
 func TestPushSessionBatch(t *testing.T) {
 	env := psNew(t, Config{}, push.Config{}, nil)
-	env.rcv.hold("1001")
-	s := env.signIn(t, 1001, env.rcv.url(), "tok")
-	psWaitFor(t, "the sign-in push to arrive", func() bool { return len(env.rcv.of("1001")) == 1 })
+	env.rcv.Hold("1001")
+	s := env.signIn(t, 1001, env.rcv.URL(), "tok")
+	pushtest.WaitFor(t, "the sign-in push to arrive", func() bool { return len(env.rcv.Of("1001")) == 1 })
 	five := []string{ccgw.EvSetNotReadySuccess, ccgw.EvBusy, ccgw.EvCancelNotReadySuccess, ccgw.EvReady, ccgw.EvWork}
 	for _, typ := range five {
 		env.emit(t, 1001, s.GUID, typ)
 	}
-	env.rcv.release("1001")
-	psWaitFor(t, "every event", func() bool { return len(env.rcv.accepted("1001")) == 7 })
-	got := env.rcv.of("1001")
+	env.rcv.Release("1001")
+	pushtest.WaitFor(t, "every event", func() bool { return len(env.rcv.Accepted("1001")) == 7 })
+	got := env.rcv.Of("1001")
 	if len(got) != 2 {
 		t.Fatalf("%d pushes, want 2", len(got))
 	}
-	if !slices.Equal(got[0].types(), []string{ccgw.EvInService, ccgw.EvReady}) {
-		t.Errorf("first push %v", got[0].types())
+	if !slices.Equal(got[0].Types(), []string{ccgw.EvInService, ccgw.EvReady}) {
+		t.Errorf("first push %v", got[0].Types())
 	}
-	if !slices.Equal(got[1].types(), five) || !slices.Equal(got[1].seqs(), []uint64{3, 4, 5, 6, 7}) {
-		t.Errorf("second push %v Seq %v, want %v Seq 3..7", got[1].types(), got[1].seqs(), five)
+	if !slices.Equal(got[1].Types(), five) || !slices.Equal(got[1].Seqs(), []uint64{3, 4, 5, 6, 7}) {
+		t.Errorf("second push %v Seq %v, want %v Seq 3..7", got[1].Types(), got[1].Seqs(), five)
 	}
 }
 
@@ -569,28 +375,28 @@ func TestPushSessionHeaders(t *testing.T) {
 	var mu sync.Mutex
 	var badSig []string
 	env := psNew(t, Config{AuthMode: AuthDynamic, GUIDInterval: time.Minute, Timeout: 10 * time.Minute},
-		push.Config{Secret: secret}, func(_ int, p psPush) psAnswer {
-			sig := p.header.Get(ccgw.SignatureHeader)
+		push.Config{Secret: secret}, func(_ int, p pushtest.Push) pushtest.Answer {
+			sig := p.Header.Get(ccgw.SignatureHeader)
 			ts, v1, _ := strings.Cut(sig, ",")
 			mac := hmac.New(sha256.New, secret)
 			io.WriteString(mac, strings.TrimPrefix(ts, "t=")+".")
-			mac.Write(p.raw)
+			mac.Write(p.Raw)
 			if !hmac.Equal([]byte(strings.TrimPrefix(v1, "v1=")), []byte(hex.EncodeToString(mac.Sum(nil)))) {
 				mu.Lock()
 				badSig = append(badSig, sig)
 				mu.Unlock()
-				return psAnswer{401, `{"retcode":"000-003"}`, false}
+				return pushtest.Answer{Status: 401, Body: `{"retcode":"000-003"}`}
 			}
-			return psOK
+			return pushtest.OK
 		})
-	s := env.signIn(t, 1001, env.rcv.url(), "token-1")
-	psWaitFor(t, "the sign-in push", func() bool { return len(env.rcv.accepted("1001")) == 2 })
+	s := env.signIn(t, 1001, env.rcv.URL(), "token-1")
+	pushtest.WaitFor(t, "the sign-in push", func() bool { return len(env.rcv.Accepted("1001")) == 2 })
 
 	if _, err := env.m.Heartbeat(1001, s.GUID, "token-2"); err != nil {
 		t.Fatal(err)
 	}
 	env.emit(t, 1001, s.GUID, ccgw.EvBusy)
-	psWaitFor(t, "the push after the new token", func() bool { return len(env.rcv.accepted("1001")) == 3 })
+	pushtest.WaitFor(t, "the push after the new token", func() bool { return len(env.rcv.Accepted("1001")) == 3 })
 
 	env.fc.Advance(time.Minute + env.m.cfg.Tick) // the GUID is due for rotation
 	env.m.Sweep(env.fc.Now())                    // which the sweep notes
@@ -599,23 +405,23 @@ func TestPushSessionHeaders(t *testing.T) {
 		t.Fatalf("heartbeat after the interval: GUID %q, %v; want a new one", g2, err)
 	}
 	env.emit(t, 1001, g2, ccgw.EvReady)
-	psWaitFor(t, "the push after rotation", func() bool { return len(env.rcv.accepted("1001")) == 4 })
+	pushtest.WaitFor(t, "the push after rotation", func() bool { return len(env.rcv.Accepted("1001")) == 4 })
 
-	got := env.rcv.of("1001")
+	got := env.rcv.Of("1001")
 	wants := []struct{ guid, token string }{{s.GUID, "token-1"}, {s.GUID, "token-2"}, {g2, "token-2"}}
 	if len(got) != len(wants) {
 		t.Fatalf("%d pushes, want %d", len(got), len(wants))
 	}
 	for i, w := range wants {
-		h := got[i].header
+		h := got[i].Header
 		if ct := h.Get("Content-Type"); ct != "application/json; charset=UTF-8" {
 			t.Errorf("push %d: Content-Type %q", i+1, ct)
 		}
 		if h.Get("Guid") != w.guid || h.Get("service_token") != w.token {
 			t.Errorf("push %d: Guid %q service_token %q, want %q %q", i+1, h.Get("Guid"), h.Get("service_token"), w.guid, w.token)
 		}
-		if got[i].path != psPath || got[i].workNo != "1001" {
-			t.Errorf("push %d: path %q workNo %q", i+1, got[i].path, got[i].workNo)
+		if got[i].Path != pushtest.Path || got[i].WorkNo != "1001" {
+			t.Errorf("push %d: path %q workNo %q", i+1, got[i].Path, got[i].WorkNo)
 		}
 	}
 	mu.Lock()
@@ -640,22 +446,22 @@ func psWantShutdown(tb testing.TB, ev ccgw.Event, loginTime int64) {
 // with the ended session's GUID and token.
 func TestPushSessionForcedSignOut(t *testing.T) {
 	env := psNew(t, Config{}, push.Config{}, nil)
-	env.rcv.hold("1001")
-	s := env.signIn(t, 1001, env.rcv.url(), "tok")
-	psWaitFor(t, "the sign-in push to arrive", func() bool { return len(env.rcv.of("1001")) == 1 })
+	env.rcv.Hold("1001")
+	s := env.signIn(t, 1001, env.rcv.URL(), "tok")
+	pushtest.WaitFor(t, "the sign-in push to arrive", func() bool { return len(env.rcv.Of("1001")) == 1 })
 	env.emit(t, 1001, s.GUID, ccgw.EvBusy)
 	if err := env.m.Kick(1001, ccgw.CauseSupervisor); err != nil {
 		t.Fatal(err)
 	}
-	env.rcv.release("1001")
-	psWaitFor(t, "the shutdown push", func() bool { return len(env.rcv.accepted("1001")) == 4 })
-	got := env.rcv.of("1001")
-	if len(got) != 2 || !slices.Equal(got[1].types(), []string{ccgw.EvBusy, ccgw.EvShutdownService}) {
-		t.Fatalf("%d pushes, last %v; want 2, the last [Busy Shutdown]", len(got), got[len(got)-1].types())
+	env.rcv.Release("1001")
+	pushtest.WaitFor(t, "the shutdown push", func() bool { return len(env.rcv.Accepted("1001")) == 4 })
+	got := env.rcv.Of("1001")
+	if len(got) != 2 || !slices.Equal(got[1].Types(), []string{ccgw.EvBusy, ccgw.EvShutdownService}) {
+		t.Fatalf("%d pushes, last %v; want 2, the last [Busy Shutdown]", len(got), got[len(got)-1].Types())
 	}
 	psCheckOrder(t, got, 4)
-	psWantShutdown(t, got[1].events[1], s.LoginTime)
-	if h := got[1].header; h.Get("Guid") != s.GUID || h.Get("service_token") != "tok" {
+	psWantShutdown(t, got[1].Events[1], s.LoginTime)
+	if h := got[1].Header; h.Get("Guid") != s.GUID || h.Get("service_token") != "tok" {
 		t.Fatalf("shutdown push: Guid %q service_token %q", h.Get("Guid"), h.Get("service_token"))
 	}
 	if d := env.m.Stats().Drops; len(d) != 0 {
@@ -667,14 +473,14 @@ func TestPushSessionForcedSignOut(t *testing.T) {
 // heartbeating is signed out by the sweep, and its callback told so.
 func TestPushSessionTimeoutPushesShutdown(t *testing.T) {
 	env := psNew(t, Config{Timeout: 2 * time.Minute}, push.Config{}, nil)
-	s := env.signIn(t, 1001, env.rcv.url(), "tok")
-	psWaitFor(t, "the sign-in push", func() bool { return len(env.rcv.accepted("1001")) == 2 })
+	s := env.signIn(t, 1001, env.rcv.URL(), "tok")
+	pushtest.WaitFor(t, "the sign-in push", func() bool { return len(env.rcv.Accepted("1001")) == 2 })
 	env.fc.Advance(2*time.Minute + time.Second)
 	if n := env.m.Sweep(env.fc.Now()); n != 1 {
 		t.Fatalf("Sweep signed out %d, want 1", n)
 	}
-	psWaitFor(t, "the shutdown push", func() bool { return len(env.rcv.accepted("1001")) == 3 })
-	psWantShutdown(t, env.rcv.accepted("1001")[2], s.LoginTime)
+	pushtest.WaitFor(t, "the shutdown push", func() bool { return len(env.rcv.Accepted("1001")) == 3 })
+	psWantShutdown(t, env.rcv.Accepted("1001")[2], s.LoginTime)
 }
 
 // TestPushSessionLogoutPushesNothingMore: after a voluntary logout nothing more
@@ -682,25 +488,25 @@ func TestPushSessionTimeoutPushesShutdown(t *testing.T) {
 // session_ended).
 func TestPushSessionLogoutPushesNothingMore(t *testing.T) {
 	env := psNew(t, Config{}, push.Config{Workers: 1}, nil)
-	s := env.signIn(t, 1001, env.rcv.url(), "tok")
-	psWaitFor(t, "the sign-in push", func() bool { return len(env.rcv.accepted("1001")) == 2 })
+	s := env.signIn(t, 1001, env.rcv.URL(), "tok")
+	pushtest.WaitFor(t, "the sign-in push", func() bool { return len(env.rcv.Accepted("1001")) == 2 })
 
 	// Occupy the only worker, queue an event for 1001, and log 1001 out.
-	env.rcv.hold("1009")
-	c := env.signIn(t, 1009, env.rcv.url(), "t9")
-	psWaitFor(t, "the held push to arrive", func() bool { return len(env.rcv.of("1009")) == 1 })
+	env.rcv.Hold("1009")
+	c := env.signIn(t, 1009, env.rcv.URL(), "t9")
+	pushtest.WaitFor(t, "the held push to arrive", func() bool { return len(env.rcv.Of("1009")) == 1 })
 	env.emit(t, 1001, s.GUID, ccgw.EvBusy)
 	if err := env.m.SignOut(1001, s.GUID, ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
 	}
-	env.rcv.release("1009")
+	env.rcv.Release("1009")
 	// Barrier: with one worker, 1009's second push arriving means the worker
 	// has handled 1001, notified before it.
-	psWaitFor(t, "1009's first push", func() bool { return len(env.rcv.accepted("1009")) == 2 })
+	pushtest.WaitFor(t, "1009's first push", func() bool { return len(env.rcv.Accepted("1009")) == 2 })
 	env.emit(t, 1009, c.GUID, ccgw.EvBusy)
-	psWaitFor(t, "1009's second push", func() bool { return len(env.rcv.accepted("1009")) == 3 })
+	pushtest.WaitFor(t, "1009's second push", func() bool { return len(env.rcv.Accepted("1009")) == 3 })
 
-	if got := env.rcv.of("1001"); len(got) != 1 {
+	if got := env.rcv.Of("1001"); len(got) != 1 {
 		t.Fatalf("%d pushes for 1001, want only the sign-in's", len(got))
 	}
 	if d := env.m.Stats().Drops; d[ccgw.DropSessionEnded] != 1 || len(d) != 1 {
@@ -713,38 +519,38 @@ func TestPushSessionLogoutPushesNothingMore(t *testing.T) {
 // old GUID) before the new session's events go to the new callback.
 func TestPushSessionReplacedGetsShutdown(t *testing.T) {
 	env := psNew(t, Config{}, push.Config{Workers: 1}, nil)
-	old := env.signIn(t, 1001, env.rcv.url()+"?old", "tok-old")
-	psWaitFor(t, "the first session's push", func() bool { return len(env.rcv.accepted("1001")) == 2 })
+	old := env.signIn(t, 1001, env.rcv.URL()+"?old", "tok-old")
+	pushtest.WaitFor(t, "the first session's push", func() bool { return len(env.rcv.Accepted("1001")) == 2 })
 
 	// Keep the only worker busy so that the replacement completes before the
 	// Pusher looks at agent 1001 again.
-	env.rcv.hold("1009")
-	env.signIn(t, 1009, env.rcv.url(), "t9")
-	psWaitFor(t, "the held push to arrive", func() bool { return len(env.rcv.of("1009")) == 1 })
-	nw, err := env.m.SignIn(psReq(1001, env.rcv.url()+"?new", "tok-new", true))
+	env.rcv.Hold("1009")
+	env.signIn(t, 1009, env.rcv.URL(), "t9")
+	pushtest.WaitFor(t, "the held push to arrive", func() bool { return len(env.rcv.Of("1009")) == 1 })
+	nw, err := env.m.SignIn(psReq(1001, env.rcv.URL()+"?new", "tok-new", true))
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.rcv.release("1009")
-	psWaitFor(t, "the new session's events", func() bool {
+	env.rcv.Release("1009")
+	pushtest.WaitFor(t, "the new session's events", func() bool {
 		n := 0
-		for _, p := range env.rcv.of("1001") {
-			if p.ok && p.header.Get("Guid") == nw.GUID {
-				n += len(p.events)
+		for _, p := range env.rcv.Of("1001") {
+			if p.OK && p.Header.Get("Guid") == nw.GUID {
+				n += len(p.Events)
 			}
 		}
 		return n == 2
 	})
 
-	got := env.rcv.of("1001")
+	got := env.rcv.Of("1001")
 	var sawShutdown bool
 	for _, p := range got[1:] {
-		guid := p.header.Get("Guid")
-		for _, ev := range p.events {
+		guid := p.Header.Get("Guid")
+		for _, ev := range p.Events {
 			switch {
 			case ev.Type == ccgw.EvShutdownService:
-				if guid != old.GUID || p.header.Get("service_token") != "tok-old" {
-					t.Errorf("shutdown pushed with Guid %q token %q, want the old session's", guid, p.header.Get("service_token"))
+				if guid != old.GUID || p.Header.Get("service_token") != "tok-old" {
+					t.Errorf("shutdown pushed with Guid %q token %q, want the old session's", guid, p.Header.Get("service_token"))
 				}
 				psWantShutdown(t, ev, old.LoginTime)
 				sawShutdown = true
@@ -763,9 +569,9 @@ func TestPushSessionReplacedGetsShutdown(t *testing.T) {
 // TestPushSessionCloseWithRetryPending: Close returns while a retry waits on the
 // clock, and the Manager goes on working (Notify after Close is a no-op).
 func TestPushSessionCloseWithRetryPending(t *testing.T) {
-	env := psNew(t, Config{}, push.Config{}, func(int, psPush) psAnswer { return psFail500 })
-	s := env.signIn(t, 1001, env.rcv.url(), "tok")
-	psWaitFor(t, "the retry timer", func() bool { return env.fc.Pending() == 1 })
+	env := psNew(t, Config{}, push.Config{}, func(int, pushtest.Push) pushtest.Answer { return pushtest.Fail500 })
+	s := env.signIn(t, 1001, env.rcv.URL(), "tok")
+	pushtest.WaitFor(t, "the retry timer", func() bool { return env.fc.Pending() == 1 })
 	psWithin(t, "Close", env.p.Close)
 	if n := env.fc.Pending(); n != 0 {
 		t.Fatalf("%d timers left after Close", n)
@@ -779,7 +585,7 @@ func TestPushSessionCloseWithRetryPending(t *testing.T) {
 		}
 	})
 	env.fc.Advance(time.Hour)
-	if n := len(env.rcv.of("1001")); n != 1 {
+	if n := len(env.rcv.Of("1001")); n != 1 {
 		t.Fatalf("%d pushes, want the one before Close", n)
 	}
 }
@@ -793,42 +599,42 @@ func TestPushSessionCloseWithRetryPending(t *testing.T) {
 func TestPushSessionFailingTooLongSignsOut(t *testing.T) {
 	const interval, total = 10 * time.Second, 30 * time.Second
 	env := psNew(t, Config{Timeout: 10 * time.Minute},
-		push.Config{RetryInterval: interval, FailTotal: total}, func(int, psPush) psAnswer { return psFail500 })
-	s := env.signIn(t, 1001, env.rcv.url(), "tok")
-	psWaitFor(t, "the first attempt", func() bool { return env.rcv.answered("1001", 1) })
+		push.Config{RetryInterval: interval, FailTotal: total}, func(int, pushtest.Push) pushtest.Answer { return pushtest.Fail500 })
+	s := env.signIn(t, 1001, env.rcv.URL(), "tok")
+	pushtest.WaitFor(t, "the first attempt", func() bool { return env.rcv.AnsweredOf("1001", 1) })
 	for n := 1; n <= int(total/interval); n++ {
 		if _, ok := env.m.Lookup(1001); !ok {
 			t.Fatalf("signed out after %v of failing, want at %v", time.Duration(n-1)*interval, total)
 		}
-		psWaitFor(t, "the retry timer", func() bool { return env.fc.Pending() == 1 })
+		pushtest.WaitFor(t, "the retry timer", func() bool { return env.fc.Pending() == 1 })
 		env.fc.Advance(interval)
-		psWaitFor(t, "the retry", func() bool { return env.rcv.answered("1001", n+1) })
+		pushtest.WaitFor(t, "the retry", func() bool { return env.rcv.AnsweredOf("1001", n+1) })
 	}
 	// The last retry failed at FailTotal: signed out, and the shutdown attempted.
-	psWaitFor(t, "the shutdown attempt", func() bool { return env.rcv.answered("1001", int(total/interval)+2) })
+	pushtest.WaitFor(t, "the shutdown attempt", func() bool { return env.rcv.AnsweredOf("1001", int(total/interval)+2) })
 	if _, ok := env.m.Lookup(1001); ok {
 		t.Fatal("still signed in after the failures reached FailTotal")
 	}
-	got := env.rcv.of("1001")
+	got := env.rcv.Of("1001")
 	last := got[len(got)-1]
-	if !slices.Equal(last.types(), []string{ccgw.EvShutdownService}) {
-		t.Fatalf("last push %v, want only AgentOther_ShutdownService", last.types())
+	if !slices.Equal(last.Types(), []string{ccgw.EvShutdownService}) {
+		t.Fatalf("last push %v, want only AgentOther_ShutdownService", last.Types())
 	}
-	psWantShutdown(t, last.events[0], s.LoginTime)
+	psWantShutdown(t, last.Events[0], s.LoginTime)
 	for _, p := range got[:len(got)-1] {
-		if !slices.Equal(p.types(), []string{ccgw.EvInService, ccgw.EvReady}) {
-			t.Fatalf("attempt carried %v, want the same sign-in events every time", p.types())
+		if !slices.Equal(p.Types(), []string{ccgw.EvInService, ccgw.EvReady}) {
+			t.Fatalf("attempt carried %v, want the same sign-in events every time", p.Types())
 		}
 	}
 	env.fc.Advance(time.Minute)
-	if n := len(env.rcv.of("1001")); n != len(got) {
+	if n := len(env.rcv.Of("1001")); n != len(got) {
 		t.Fatalf("%d pushes after the shutdown's one attempt, want none", n-len(got))
 	}
 	st := env.m.Stats()
 	if st.SignOuts[ccgw.CausePushFailed] != 1 || st.Live != 0 {
 		t.Fatalf("stats %+v, want one push_failed sign-out", st)
 	}
-	psWaitFor(t, "the drops counted", func() bool { return env.m.Stats().Drops[ccgw.DropPushFailed] == 3 })
+	pushtest.WaitFor(t, "the drops counted", func() bool { return env.m.Stats().Drops[ccgw.DropPushFailed] == 3 })
 	n := 0
 	env.st.LoadSessions(func(*ccgw.Session) error { n++; return nil })
 	if n != 0 {
