@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/ccgw/ccgw/internal/faults"
 	"github.com/ccgw/ccgw/internal/report"
 	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 // Benchmarks of the heartbeat through the real handler, in process (STYLE.md §4).
@@ -30,51 +30,6 @@ var benchSizes = []int{1000, 100000, 1000000}
 
 // benchBody is the handShake reply when the GUID does not change.
 const benchBody = `{"message":"success","retcode":"0"}`
-
-// benchStore is an in-memory ccgw.SessionStore, so that signing a million agents
-// in costs memory work only.
-type benchStore struct {
-	mu sync.Mutex // guards m
-	m  map[ccgw.AgentID]ccgw.Session
-}
-
-var _ ccgw.SessionStore = (*benchStore)(nil)
-
-func (s *benchStore) PutSession(x *ccgw.Session) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.m[x.Agent]; ok && old.Gen > x.Gen {
-		return nil
-	}
-	s.m[x.Agent] = *x
-	return nil
-}
-
-func (s *benchStore) DeleteSession(id ccgw.AgentID, gen uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.m[id]; ok && old.Gen == gen {
-		delete(s.m, id)
-	}
-	return nil
-}
-
-func (s *benchStore) LoadSessions(fn func(*ccgw.Session) error) error {
-	s.mu.Lock()
-	all := make([]ccgw.Session, 0, len(s.m))
-	for _, x := range s.m {
-		all = append(all, x)
-	}
-	s.mu.Unlock()
-	for i := range all {
-		if err := fn(&all[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *benchStore) Close() error { return nil }
 
 // benchDirectory knows every work number, including those above ccgw.MaxAgentID
 // that a million sessions from 101 need; any non-empty password works.
@@ -122,7 +77,7 @@ func benchGateway(tb testing.TB, n int) (http.Handler, *session.Manager, *benchR
 // faults, as cmd/ccgw wires them by default) or without.
 func benchGatewayWith(tb testing.TB, n int, workbench bool) (http.Handler, *session.Manager, *benchRequests) {
 	tb.Helper()
-	m, err := session.New(session.Config{Store: &benchStore{m: make(map[ccgw.AgentID]ccgw.Session)}, Directory: benchDirectory{}})
+	m, err := session.New(session.Config{Store: mem.New(), Directory: benchDirectory{}})
 	if err != nil {
 		tb.Fatal(err)
 	}

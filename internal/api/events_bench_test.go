@@ -23,6 +23,7 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 // Event delivery benchmarks (issue 4, STYLE.md §4). Like the heartbeat's, every
@@ -213,7 +214,7 @@ func BenchmarkPollThroughput(b *testing.B) {
 // agent's poll URL and GUID.
 func benchPollGateway(b *testing.B, n int) (*session.Manager, *httptest.Server, []string, []string) {
 	b.Helper()
-	m, err := session.New(session.Config{Store: &benchStore{m: make(map[ccgw.AgentID]ccgw.Session)}, Directory: benchDirectory{}})
+	m, err := session.New(session.Config{Store: mem.New(), Directory: benchDirectory{}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -326,7 +327,7 @@ func benchPushManager(tb testing.TB, first ccgw.AgentID, n int, rcv *httptest.Se
 	tb.Helper()
 	ps := &benchPushSide{}
 	m, err := session.New(session.Config{
-		Store:     &benchStore{m: make(map[ccgw.AgentID]ccgw.Session)},
+		Store:     mem.New(),
 		Directory: benchDirectory{},
 		Notify:    ps.notify,
 	})

@@ -5,12 +5,12 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 // Benchmarks of the heartbeat and of the expiry bookkeeping (STYLE.md §3, §4).
@@ -25,53 +25,6 @@ var benchSizes = []int{1000, 100000, 1000000}
 // benchStart is the fake clock's start, on a whole second so that tick
 // arithmetic below is exact.
 var benchStart = time.Unix(1_700_000_000, 0)
-
-// benchStore is an in-memory ccgw.SessionStore, so that setting up a million
-// sessions costs memory work only.
-type benchStore struct {
-	mu sync.Mutex // guards m
-	m  map[ccgw.AgentID]ccgw.Session
-}
-
-var _ ccgw.SessionStore = (*benchStore)(nil)
-
-func newBenchStore() *benchStore { return &benchStore{m: make(map[ccgw.AgentID]ccgw.Session)} }
-
-func (s *benchStore) PutSession(x *ccgw.Session) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.m[x.Agent]; ok && old.Gen > x.Gen {
-		return nil
-	}
-	s.m[x.Agent] = *x
-	return nil
-}
-
-func (s *benchStore) DeleteSession(id ccgw.AgentID, gen uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.m[id]; ok && old.Gen == gen {
-		delete(s.m, id)
-	}
-	return nil
-}
-
-func (s *benchStore) LoadSessions(fn func(*ccgw.Session) error) error {
-	s.mu.Lock()
-	all := make([]ccgw.Session, 0, len(s.m))
-	for _, x := range s.m {
-		all = append(all, x)
-	}
-	s.mu.Unlock()
-	for i := range all {
-		if err := fn(&all[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *benchStore) Close() error { return nil }
 
 // benchDirectory knows every work number, so that a million agents (IDs 101 to
 // 1000100, beyond the spec's 999999) can sign in; any non-empty password works.
@@ -93,7 +46,7 @@ func (benchDirectory) SetPassword(ccgw.AgentID, string) error { return nil }
 func benchManager(tb testing.TB) (*Manager, *clock.Fake) {
 	tb.Helper()
 	clk := clock.NewFake(benchStart)
-	m, err := New(Config{Clock: clk, Store: newBenchStore(), Directory: benchDirectory{}})
+	m, err := New(Config{Clock: clk, Store: mem.New(), Directory: benchDirectory{}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/push/pushtest"
 	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 // Push delivery end to end (issue 4, STYLE.md §4): 10k push-mode sessions on a
@@ -26,7 +27,7 @@ import (
 // when the Pusher delivered all of them; the acknowledgements are then flushed
 // as Run's tick does.
 //
-//   - store=memory: the sessions in an in-memory store (benchStore), no event
+//   - store=memory: the sessions in an in-memory store (mem.Store), no event
 //     store: the Manager's and the Pusher's own cost.
 //   - store=bolt: sessions and events in one bbolt file in b.TempDir(), as
 //     cmd/ccgw runs: each Update writes the session and appends its event (two
@@ -79,7 +80,7 @@ func benchPushE2E(b *testing.B, useBolt bool, producers int) {
 		defer st.Close()
 		cfg.Store, cfg.Events = st, st
 	} else {
-		cfg.Store = newBenchStore()
+		cfg.Store = mem.New()
 	}
 	m, err := New(cfg)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 // BenchmarkEngineCalls measures how many inbound calls the engine carries per
@@ -35,7 +36,7 @@ func benchEngineCalls(b *testing.B, agents, calls int, scan, useBolt bool) {
 	journal := NewJournal(100000)
 	var eng *Engine
 	cfg := session.Config{
-		Store: newMemStore(), Directory: dir, Clock: clk, Timeout: time.Hour,
+		Store: mem.New(), Directory: dir, Clock: clk, Timeout: time.Hour,
 		Tap: journal.Add, OnChange: func(s ccgw.Session) { eng.AgentChanged(s) },
 	}
 	if useBolt {

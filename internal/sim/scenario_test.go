@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,41 +16,10 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from this run")
-
-// memStore is a ccgw.SessionStore in memory: the scenario runs need sessions,
-// not their persistence.
-type memStore struct {
-	mu sync.Mutex // guards m
-	m  map[ccgw.AgentID]ccgw.Session
-}
-
-var _ ccgw.SessionStore = (*memStore)(nil)
-
-func newMemStore() *memStore { return &memStore{m: make(map[ccgw.AgentID]ccgw.Session)} }
-
-func (s *memStore) PutSession(x *ccgw.Session) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.m[x.Agent]; !ok || old.Gen <= x.Gen {
-		s.m[x.Agent] = *x
-	}
-	return nil
-}
-
-func (s *memStore) DeleteSession(id ccgw.AgentID, gen uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.m[id]; ok && old.Gen == gen {
-		delete(s.m, id)
-	}
-	return nil
-}
-
-func (s *memStore) LoadSessions(fn func(*ccgw.Session) error) error { return nil }
-func (s *memStore) Close() error                                    { return nil }
 
 // scenarioRig is a scenario's engine on a fake clock, wired as cmd/ccgw wires it.
 type scenarioRig struct {
@@ -72,7 +40,7 @@ func newScenarioRig(tb testing.TB, sc *Scenario, seed uint64) *scenarioRig {
 	dir := agent.Open(sc.Skills())
 	var err error
 	r.sm, err = session.New(session.Config{
-		Store: newMemStore(), Directory: dir, Clock: r.clock, Timeout: time.Hour,
+		Store: mem.New(), Directory: dir, Clock: r.clock, Timeout: time.Hour,
 		Tap:      r.journal.Add,
 		OnChange: func(s ccgw.Session) { r.eng.AgentChanged(s) },
 	})
