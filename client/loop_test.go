@@ -14,6 +14,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/client"
+	"github.com/ccgw/ccgw/internal/proctest"
 )
 
 const bogusGUID = "00000000-0000-0000-0000-000000000000.AgentGateway0"
@@ -300,7 +301,7 @@ func TestEventsDropsDuplicates(t *testing.T) {
 func TestRotationFollowed(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, "--auth-mode", "dynamic", "--guid-interval", "300ms", "--guid-timeout", "1s", "--poll-wait", "100ms")
-	var logs procLog
+	var logs proctest.Log
 	c := newClient(t, g.url, client.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	a := c.Agent("1105")
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,13 +1,11 @@
 package client_test
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw/client"
+	"github.com/ccgw/ccgw/internal/proctest"
 )
 
 // binary is the ccgw command TestMain built for this run.
@@ -45,7 +44,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "ccgw")
-	if err := build(binary); err != nil {
+	if err := proctest.Build(binary); err != nil {
 		fmt.Fprintln(os.Stderr, "client tests: build ccgw:", err)
 		return 1
 	}
@@ -66,63 +65,10 @@ func run(m *testing.M) int {
 
 var sharedFlags = []string{"--poll-wait", "200ms", "--push-secret-env", secretEnv, "--heartbeat-timeout", "1m"}
 
-func build(out string) error {
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	root := ".." // this package's directory is <module>/client
-	if g := strings.TrimSpace(string(gomod)); g != "" && g != os.DevNull {
-		root = filepath.Dir(g)
-	}
-	args := []string{"build", "-o", out}
-	if raceEnabled() {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command("go", append(args, "./cmd/ccgw")...)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%w\n%s", err, b)
-	}
-	return nil
-}
-
-// raceEnabled reports whether this test binary was built with -race.
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
-
-// procLog collects a process's output; it is safe for concurrent use.
-type procLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *procLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *procLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // gateway is one running ccgw process.
 type gateway struct {
 	cmd    *exec.Cmd
-	log    *procLog
+	log    *proctest.Log
 	exited chan struct{}
 	url    string // the vendor base URL, http://127.0.0.1:port/agentgateway/resource
 	root   string // http://127.0.0.1:port
@@ -134,7 +80,7 @@ type gateway struct {
 // listening line.
 func start(dataDir string, flags ...string) (*gateway, error) {
 	args := append([]string{"--plaintext", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data", dataDir}, flags...)
-	g := &gateway{cmd: exec.Command(binary, args...), log: &procLog{}, exited: make(chan struct{})}
+	g := &gateway{cmd: exec.Command(binary, args...), log: &proctest.Log{}, exited: make(chan struct{})}
 	g.cmd.Env = append(os.Environ(), secretEnv+"="+string(pushSecret), "GORACE=atexit_sleep_ms=0 "+os.Getenv("GORACE"))
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
 	dieWithParent(g.cmd)

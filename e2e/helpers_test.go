@@ -13,13 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/proctest"
 )
 
 // binary is the ccgw command TestMain built for this run.
@@ -39,50 +40,11 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "ccgw")
-	if err := build(binary); err != nil {
+	if err := proctest.Build(binary); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build ccgw:", err)
 		return 1
 	}
 	return m.Run()
-}
-
-func build(out string) error {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		return err
-	}
-	gomod, err := exec.Command(gobin, "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	root := ".." // this package's directory is <module>/e2e
-	if g := strings.TrimSpace(string(gomod)); g != "" && g != os.DevNull {
-		root = filepath.Dir(g)
-	}
-	args := []string{"build", "-o", out}
-	if raceEnabled() {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command(gobin, append(args, "./cmd/ccgw")...)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%w\n%s", err, b)
-	}
-	return nil
-}
-
-// raceEnabled reports whether this test binary was built with -race.
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
 }
 
 // checkFor calls f every interval until it returns nil, and fails tb with f's

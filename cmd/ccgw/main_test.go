@@ -10,10 +10,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ccgw/ccgw/internal/proctest"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
@@ -179,33 +179,15 @@ func TestParseFlags(t *testing.T) {
 	})
 }
 
-// syncBuffer is a bytes.Buffer that the server's goroutines and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runMain starts a Main on a free loopback port over data, logging at DEBUG
 // into the returned buffer; it is closed when the test ends.
-func runMain(t *testing.T, data string) (*Main, *syncBuffer) {
+func runMain(t *testing.T, data string) (*Main, *proctest.Log) {
 	t.Helper()
 	m := NewMain()
 	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--plaintext", "--data", data}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &proctest.Log{}
 	m.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})) // with the request lines
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -353,7 +335,7 @@ func TestMainAdminOff(t *testing.T) {
 	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--admin-addr", "off", "--plaintext", "--data", t.TempDir()}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &proctest.Log{}
 	m.Log = slog.New(slog.NewTextHandler(logs, nil))
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)

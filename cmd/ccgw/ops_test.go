@@ -18,6 +18,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/api"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/proctest"
 	"github.com/ccgw/ccgw/internal/metrics"
 	"github.com/ccgw/ccgw/internal/session"
 )
@@ -235,7 +236,7 @@ func TestMainLogFormatJSON(t *testing.T) {
 		"--log-format", "json"}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &proctest.Log{}
 	m.Stderr = logs
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -304,7 +305,7 @@ func TestMainSummaryLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.SummaryClock = fc
-	logs := &syncBuffer{}
+	logs := &proctest.Log{}
 	m.Log = slog.New(slog.NewTextHandler(logs, nil))
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)

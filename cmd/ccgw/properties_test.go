@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/proctest"
 )
 
 // writeProps writes text to a basic.properties in a new directory and returns its path.
@@ -233,7 +235,7 @@ func TestBasicPropertiesLogged(t *testing.T) {
 	if err := m.ParseFlags(args, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &proctest.Log{}
 	m.Log = slog.New(slog.NewTextHandler(logs, nil))
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)

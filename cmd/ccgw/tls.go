@@ -1,23 +1,17 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/selfsigned"
 )
 
 // loadTLS returns the TLS configuration for c and the SHA-256 fingerprint of its
@@ -100,45 +94,21 @@ func fingerprint(der []byte) string {
 // generateCert writes a self-signed ECDSA P-256 certificate for localhost,
 // 127.0.0.1 and ::1, valid for ten years.
 func generateCert(certFile, keyFile string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return err
-	}
-	host, _ := os.Hostname()
-	names := []string{"localhost"}
-	if host != "" && host != "localhost" {
+	var names []string
+	if host, _ := os.Hostname(); host != "" && host != "localhost" {
 		names = append(names, host)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "ccgw", Organization: []string{"ccgw self-signed"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		DNSNames:              names,
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return err
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
+	cert, key, err := selfsigned.New("ccgw", 10*365*24*time.Hour, names...)
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(certFile), 0o700); err != nil {
 		return err
 	}
-	if err := writePrivate(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})); err != nil {
+	if err := writePrivate(keyFile, key); err != nil {
 		return err
 	}
-	return os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	return os.WriteFile(certFile, cert, 0o644)
 }
 
 // writePrivate writes b to path with mode 0600 whatever the umask and whatever

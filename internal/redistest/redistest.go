@@ -6,7 +6,6 @@ package redistest
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/proctest"
 )
 
 // Server is one redis-server process. Its methods are safe for concurrent use.
@@ -34,26 +35,8 @@ type Server struct {
 // process is one run of redis-server.
 type process struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *proctest.Log
 	exited chan struct{} // closed when cmd.Wait returned
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startTimeout bounds how long a start (including loading the AOF) may take.
@@ -124,7 +107,7 @@ func (s *Server) start() error {
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
 		"--appendonly", "yes", "--appendfsync", "always", "--save", "",
 		"--daemonize", "no", "--logfile", "", "--databases", "16")
-	p := &process{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{cmd: cmd, out: &proctest.Log{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
