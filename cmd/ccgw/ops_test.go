@@ -18,8 +18,8 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/api"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/proctest"
 	"github.com/ccgw/ccgw/internal/metrics"
+	"github.com/ccgw/ccgw/internal/proctest"
 	"github.com/ccgw/ccgw/internal/session"
 )
 
