@@ -39,6 +39,7 @@ type Config struct {
 	GUIDInterval             time.Duration
 	GUIDTimeout              time.Duration
 	NodeName                 string
+	RestTimeoutIdle          bool // an agent whose rest ran out is made idle
 }
 
 // Node is one opened Service and its sweep.
@@ -145,6 +146,8 @@ func Run(t *testing.T, open Opener) {
 		{"ForceLogoutByAgentNoShutdown", testForceLogoutByAgent, nil},
 		{"PushFailedSignsOutOnce", testPushFailed, nil},
 		{"AnyRequestIsActivity", testAnyRequestIsActivity, nil},
+		{"ShutdownEveryWayOut", testShutdownEveryWayOut, nil},
+		{"RestTimeoutIdle", testRestTimeoutIdle, func(c *Config) { c.RestTimeoutIdle = true }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
