@@ -38,6 +38,10 @@ type Config struct {
 	GUIDInterval             time.Duration
 	GUIDTimeout              time.Duration
 	NodeName                 string
+	// OnChange and Tap are session.Config's hooks (hooks.go): the suite records
+	// what they are told.
+	OnChange func(ccgw.Session)
+	Tap      func(ccgw.Event)
 }
 
 // Node is one opened Service and its sweep.
@@ -46,6 +50,10 @@ type Node struct {
 	// Sweep signs out the sessions whose deadline passed by now and returns how
 	// many this call signed out (Manager.Sweep, redis.Store.Sweep).
 	Sweep func(now time.Time) int
+	// Deliver, if set, makes the Service call OnChange and Tap for every change
+	// committed so far (redis.Store.Deliver); nil where they are called as the
+	// changes are made.
+	Deliver func() int
 }
 
 // Opener opens a Service with no sessions, configured by cfg, for test t; it
@@ -144,6 +152,9 @@ func Run(t *testing.T, open Opener) {
 		{"ForceLogoutByAgentNoShutdown", testForceLogoutByAgent, nil},
 		{"PushFailedSignsOutOnce", testPushFailed, nil},
 		{"AnyRequestIsActivity", testAnyRequestIsActivity, nil},
+		{"OnChange", testOnChange, nil},
+		{"TapEveryEventInOrder", testTap, nil},
+		{"SimulatedNeverExpires", testSimulated, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,8 +163,10 @@ func Run(t *testing.T, open Opener) {
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
 			}
+			hooks := &hookLog{}
+			cfg.OnChange, cfg.Tap = hooks.change, hooks.tap
 			n := open(t, cfg)
-			tc.fn(t, &env{t: t, cfg: cfg, fc: cfg.Clock, node: n, svc: n.Service, logs: logs})
+			tc.fn(t, &env{t: t, cfg: cfg, fc: cfg.Clock, node: n, svc: n.Service, logs: logs, hooks: hooks})
 		})
 	}
 }
@@ -167,6 +180,7 @@ type env struct {
 	svc   session.Service
 	logs  *Logs
 	swept int // sum of the Sweep results
+	hooks *hookLog
 }
 
 // advance moves the clock on by d, a tick at a time, sweeping after each tick.

@@ -29,7 +29,7 @@ func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Co
 		URL: srv.URL(), Prefix: prefix, Timeout: cfg.Timeout, Tick: cfg.Tick, Clock: cfg.Clock, WaitClock: cfg.Clock,
 		PollTimeout: cfg.PollTimeout, PushTimeout: cfg.PushTimeout, NoExpiry: cfg.NoExpiry,
 		Directory: cfg.Directory, Log: cfg.Log, NodeName: cfg.NodeName, AuthMode: cfg.AuthMode,
-		GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout,
+		GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout, OnChange: cfg.OnChange, Tap: cfg.Tap,
 	}
 	if edit != nil {
 		edit(&c)
@@ -80,7 +80,7 @@ func TestStoreContract(t *testing.T) {
 	srv := redistest.Start(t)
 	sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {
 		st := open(t, srv, newPrefix(), cfg, nil)
-		return sessiontest.Node{Service: st, Sweep: st.Sweep}
+		return sessiontest.Node{Service: st, Sweep: st.Sweep, Deliver: st.Deliver}
 	})
 }
 
