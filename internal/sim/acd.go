@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"sort"
 	"time"
 
@@ -58,6 +59,7 @@ func (e *Engine) dispatch() {
 	sort.Ints(skills)
 	for _, sk := range skills {
 		q := e.queues[sk]
+		refused := 0
 		for len(q.calls) > 0 {
 			c := q.calls[0]
 			id, ok := e.longestIdle(sk, c.Transfer)
@@ -65,7 +67,13 @@ func (e *Engine) dispatch() {
 				break
 			}
 			q.calls = q.calls[1:]
-			e.offer(c, id)
+			if !e.offer(c, id) {
+				// Back at the head; the next pick looks the agent up afresh. A
+				// few refusals in a row end the round: a report routes again.
+				if refused++; refused == maxRefusals {
+					break
+				}
+			}
 		}
 	}
 }
@@ -90,9 +98,18 @@ func (e *Engine) longestIdle(skill int, exclude ccgw.AgentID) (ccgw.AgentID, boo
 	return best.Agent, found
 }
 
+// maxRefusals is how many offers of one skill's calls dispatch tries in a row
+// that agents refuse because their state changed since they were picked.
+const maxRefusals = 8
+
+// errNotIdle refuses to offer a call to an agent who is not idle.
+var errNotIdle = errors.New("sim: the agent is not idle")
+
 // offer rings agent id with call c (inbound, transferred, or a success-transfer
-// leg), or connects it at once if the agent auto-answers.
-func (e *Engine) offer(c *Call, id ccgw.AgentID) {
+// leg), or connects it at once if the agent auto-answers. It reports whether
+// it did: if the agent left or is no longer idle, an inbound call goes back to
+// the head of its queue and a success-transfer leg fails.
+func (e *Engine) offer(c *Call, id ccgw.AgentID) bool {
 	sk, _ := e.cfg.Directory.Skill(c.Skill)
 	last := int64(65535)
 	if c.LastAgent != 0 {
@@ -103,7 +120,12 @@ func (e *Engine) offer(c *Call, id ccgw.AgentID) {
 		requeued = 1
 	}
 	auto, simulated := false, false
-	err := e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
+	_, err := e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		// Every caller chose an idle agent, but the agent may have changed state
+		// since, on another node too: a busy agent is never offered a call.
+		if s.State != ccgw.StateIdle {
+			return nil, errNotIdle
+		}
 		auto, simulated = s.AutoAnswer, s.Simulated
 		s.State, s.StateSince, s.StateReason, s.CallID = ccgw.StateTalking, ccgw.Millis(now), 0, c.ID
 		evs := []session.Emit{
@@ -118,20 +140,20 @@ func (e *Engine) offer(c *Call, id ccgw.AgentID) {
 		if auto {
 			return append(evs,
 				session.Emit{Type: ccgw.EvAutoAnswer, Content: callContent(c)},
-				session.Emit{Type: ccgw.EvTalking, Content: talkingContent(c)})
+				session.Emit{Type: ccgw.EvTalking, Content: talkingContent(c)}), nil
 		}
 		return append(evs,
 			session.Emit{Type: ccgw.EvRinging, Content: callContent(c)},
 			session.Emit{Type: ccgw.EvCustomerAlerting, Content: content(map[string]string{
-				"callid": c.ID, "otherPhoneWorkno": "", "otherPhone": c.customer(), "type": "main"})})
+				"callid": c.ID, "otherPhoneWorkno": "", "otherPhone": c.customer(), "type": "main"})}), nil
 	})
-	if err != nil { // the agent left meanwhile
+	if err != nil { // the agent left, or is no longer idle
 		if c.parent != nil {
 			e.transferFailed(c)
 		} else {
 			e.enqueue(c, true)
 		}
-		return
+		return false
 	}
 	e.stopTimer(c)
 	c.Agent = id
@@ -141,16 +163,17 @@ func (e *Engine) offer(c *Call, id ccgw.AgentID) {
 	}
 	if auto {
 		e.connected(c)
-		return
+		return true
 	}
 	c.State = Ringing
 	// Only a session the simulator signed in answers by itself: a client may hold
 	// the work number of a simulated agent that left.
 	if sa, ok := e.simAgent[id]; ok && simulated && sa.AnswerAfter > 0 && sa.AnswerAfter < e.cfg.RingTimeout {
 		c.timer = e.after(sa.AnswerAfter, func() { e.answerLocked(id, "") })
-		return
+		return true
 	}
 	c.timer = e.after(e.cfg.RingTimeout, func() { e.noAnswer(c, id) })
+	return true
 }
 
 // connected starts the talk of an answered call; a success-transfer leg takes

@@ -89,6 +89,9 @@ func (e *Engine) inject(spec CallSpec) string {
 // Answer answers the call ringing at agent id; with callid, only that call.
 // It fails with RetAnswerNoCall.
 func (e *Engine) Answer(id ccgw.AgentID, callid string) error {
+	if r, ok := e.remote(request{Op: opAnswer, Agent: id, CallID: callid}); ok {
+		return r.err()
+	}
 	e.lock()
 	defer e.unlock()
 	return e.answerLocked(id, callid)
@@ -111,6 +114,9 @@ func (e *Engine) answerLocked(id ccgw.AgentID, callid string) error {
 
 // Release hangs up agent id's active call (RetReleaseNoCall if none).
 func (e *Engine) Release(id ccgw.AgentID) error {
+	if r, ok := e.remote(request{Op: opRelease, Agent: id}); ok {
+		return r.err()
+	}
 	e.lock()
 	defer e.unlock()
 	l := e.legs[id]
@@ -123,6 +129,9 @@ func (e *Engine) Release(id ccgw.AgentID) error {
 
 // DropCall hangs up agent id's call callid, active or held (RetDropNoCall).
 func (e *Engine) DropCall(id ccgw.AgentID, callid string) error {
+	if r, ok := e.remote(request{Op: opDropCall, Agent: id, CallID: callid}); ok {
+		return r.err()
+	}
 	e.lock()
 	defer e.unlock()
 	l := e.legs[id]
@@ -163,6 +172,9 @@ func (e *Engine) hangUp(id ccgw.AgentID, c *Call) {
 
 // Hold puts agent id's talking call on hold (RetHoldNoCall, RetHoldState).
 func (e *Engine) Hold(id ccgw.AgentID) error {
+	if r, ok := e.remote(request{Op: opHold, Agent: id}); ok {
+		return r.err()
+	}
 	e.lock()
 	defer e.unlock()
 	l := e.legs[id]
@@ -185,6 +197,9 @@ func (e *Engine) Hold(id ccgw.AgentID) error {
 // held). It fails with RetNoHeldCall, and RetGetHoldState while another call is
 // active.
 func (e *Engine) GetHold(id ccgw.AgentID, callid string) error {
+	if r, ok := e.remote(request{Op: opGetHold, Agent: id, CallID: callid}); ok {
+		return r.err()
+	}
 	e.lock()
 	defer e.unlock()
 	l := e.legs[id]

@@ -39,6 +39,10 @@ type Config struct {
 	// ErrTooManyCalls and a random arrival is dropped (counted, logged once per
 	// time the limit is reached); DefaultMaxCalls.
 	MaxCalls int
+	// Remote, if set, is the call centre another node runs (a cluster): while a
+	// node serves it, the clients' call control and call-data queries go there
+	// (remote.go), and this engine answers them only while none does.
+	Remote Remote
 }
 
 // Engine is the simulated call centre. It is safe for concurrent use: HTTP

@@ -38,6 +38,9 @@ type CalloutSpec struct {
 // fails with RetBadNumber for an invalid number, RetNotSignedIn, and
 // RetSetStateFailed while the agent has an active call.
 func (e *Engine) Callout(id ccgw.AgentID, spec CalloutSpec) (string, error) {
+	if r, ok := e.remote(request{Op: opCallout, Agent: id, Callout: &spec}); ok {
+		return r.ID, r.err()
+	}
 	if !ValidNumber(spec.Called) {
 		return "", ccgw.Fail(RetBadNumber)
 	}

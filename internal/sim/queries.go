@@ -75,6 +75,9 @@ func (e *Engine) Call(id string) (CallStatus, bool) {
 // CurrentCall returns agent id's active call, else its most recently held one,
 // else (withLast) the last call that ended for it.
 func (e *Engine) CurrentCall(id ccgw.AgentID, withLast bool) (CallInfo, bool) {
+	if r, ok := e.remote(request{Op: opCurrentCall, Agent: id, WithLast: withLast}); ok {
+		return r.Info, r.Found
+	}
 	e.lock()
 	defer e.unlock()
 	l := e.legs[id]
@@ -93,6 +96,9 @@ func (e *Engine) CurrentCall(id ccgw.AgentID, withLast bool) (CallInfo, bool) {
 
 // AgentCallByID returns agent id's call callid: active, held or last.
 func (e *Engine) AgentCallByID(id ccgw.AgentID, callid string) (CallInfo, bool) {
+	if r, ok := e.remote(request{Op: opAgentCallByID, Agent: id, CallID: callid}); ok {
+		return r.Info, r.Found
+	}
 	e.lock()
 	defer e.unlock()
 	l := e.legs[id]
@@ -109,6 +115,9 @@ func (e *Engine) AgentCallByID(id ccgw.AgentID, callid string) (CallInfo, bool) 
 
 // Ringing returns the call ringing at agent id, if any.
 func (e *Engine) Ringing(id ccgw.AgentID) (CallInfo, bool) {
+	if r, ok := e.remote(request{Op: opRinging, Agent: id}); ok {
+		return r.Info, r.Found
+	}
 	e.lock()
 	defer e.unlock()
 	if l := e.legs[id]; l != nil && l.active != nil && l.active.State == Ringing {
@@ -119,6 +128,9 @@ func (e *Engine) Ringing(id ccgw.AgentID) (CallInfo, bool) {
 
 // HeldCalls returns agent id's held calls, oldest first.
 func (e *Engine) HeldCalls(id ccgw.AgentID) []CallInfo {
+	if r, ok := e.remote(request{Op: opHeldCalls, Agent: id}); ok {
+		return r.infos()
+	}
 	e.lock()
 	defer e.unlock()
 	out := []CallInfo{}
@@ -133,6 +145,9 @@ func (e *Engine) HeldCalls(id ccgw.AgentID) []CallInfo {
 // Waiting returns the oldest max calls waiting in skill's queue, oldest first,
 // and whether more are waiting.
 func (e *Engine) Waiting(skill, max int) ([]CallInfo, bool) {
+	if r, ok := e.remote(request{Op: opWaiting, Skill: skill, Max: max}); ok {
+		return r.infos(), r.More
+	}
 	e.lock()
 	defer e.unlock()
 	out := []CallInfo{}
@@ -148,6 +163,9 @@ func (e *Engine) Waiting(skill, max int) ([]CallInfo, bool) {
 
 // WaitNum returns how many calls wait in the given skills' queues.
 func (e *Engine) WaitNum(skills []int) int {
+	if r, ok := e.remote(request{Op: opWaitNum, Skills: skills}); ok {
+		return r.N
+	}
 	e.lock()
 	defer e.unlock()
 	n := 0
@@ -237,6 +255,9 @@ var noCall = CallID{DateTime: 4294967295000, DSN: 65535, Server: 255, Handle: 25
 
 // AcdStats returns the statistics of the known skills among skills, in order.
 func (e *Engine) AcdStats(skills []int) []AcdStat {
+	if r, ok := e.remote(request{Op: opAcdStats, Skills: skills}); ok {
+		return r.acd()
+	}
 	e.lock()
 	defer e.unlock()
 	out := []AcdStat{}

@@ -11,14 +11,23 @@ import (
 // and behaves as sa says (auto-answer unless sa.AnswerAfter is set). With
 // skills it serves those of its configured skills only. It never replaces a
 // session: it fails with RetAlreadySignedIn if the agent is signed in (by a
-// client, or already simulated), and with RetBadParam for a duration outside
-// [0, MaxSpan].
+// client, or already simulated by this engine), and with RetBadParam for a
+// duration outside [0, MaxSpan]. A simulated session that an earlier run of
+// the simulator left in a shared store (Redis keeps them; they never expire) is
+// replaced.
 func (e *Engine) AddSimAgent(id ccgw.AgentID, sa SimAgent, skills []int) error {
 	if !sa.valid() {
 		return ccgw.Fail(ccgw.RetBadParam)
 	}
-	if _, ok := e.cfg.Sessions.Lookup(id); ok {
-		return &ccgw.Error{Code: ccgw.RetAlreadySignedIn, Op: "simulated"}
+	force := false
+	if old, ok := e.cfg.Sessions.Lookup(id); ok {
+		e.lock()
+		_, mine := e.simAgent[id]
+		e.unlock()
+		if !old.Simulated || mine {
+			return &ccgw.Error{Code: ccgw.RetAlreadySignedIn, Op: "simulated"}
+		}
+		force = true
 	}
 	// Set before the sign-in, whose report may route a call to the agent at
 	// once. Only sessions marked Simulated act on it (offer, scheduleWrapUp), so
@@ -28,7 +37,7 @@ func (e *Engine) AddSimAgent(id ccgw.AgentID, sa SimAgent, skills []int) error {
 	e.simAgent[id] = sa
 	e.unlock()
 	s, err := e.cfg.Sessions.SignIn(session.SignIn{
-		Op: "simulated", SkipPassword: true, Status: ccgw.StateIdle,
+		Op: "simulated", SkipPassword: true, Status: ccgw.StateIdle, Force: force,
 		Session: ccgw.Session{
 			Agent: id, Phone: "7" + id.String(), AutoAnswer: sa.AnswerAfter == 0, AutoEnterIdle: sa.WrapUp == 0,
 			ReleasePhone: true, AgentType: 4, IP: "127.0.0.1", MediaType: "TTF", Simulated: true,

@@ -50,6 +50,9 @@ func TransferAllowed(deviceType, mode int) bool {
 // Transfer hands agent id's talking call on. It fails with RetTransferNoCall
 // without a talking call and RetBadParam for a target that cannot take it.
 func (e *Engine) Transfer(id ccgw.AgentID, t TransferSpec) error {
+	if r, ok := e.remote(request{Op: opTransfer, Agent: id, Transfer: &t}); ok {
+		return r.err()
+	}
 	if !TransferAllowed(t.DeviceType, t.Mode) {
 		return ccgw.Fail(ccgw.RetBadParam)
 	}

@@ -71,7 +71,8 @@ return 1
 
 // centre is this node's claim, if it serves.
 type centre struct {
-	token string // "" until ClaimCentre
+	token string        // "" until ClaimCentre
+	wait  time.Duration // tests: AskCentre's wait; 0 means askWait
 }
 
 // ClaimCentre makes this node the one that serves the simulated call centre
@@ -163,8 +164,12 @@ func (s *Store) AskCentre(req []byte) (rep []byte, served bool, err error) {
 		return nil, false, nil
 	}
 	rk := s.key + "cc:r:" + id
+	wait := s.centre.wait
+	if wait <= 0 {
+		wait = askWait
+	}
 	for try := 0; try < 2; try++ {
-		v, err := s.rdb.BLPop(ctx, askWait, rk).Result()
+		v, err := s.rdb.BLPop(ctx, wait, rk).Result()
 		if err == nil {
 			return []byte(v[1]), true, nil
 		}
