@@ -249,8 +249,14 @@ func (m *Main) Run(ctx context.Context) error {
 		Log:            m.Log,
 	})
 	m.pusher = pusher
+	// On a cluster the node with --scenario runs the call centre; the others
+	// carry their clients' call control to it (internal/sim/remote.go).
+	var remote sim.Remote
+	if be.centre != nil && sc == nil {
+		remote = be.centre
+	}
 	engine = sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: clk, Log: m.Log, Seed: c.Sim.Seed,
-		RingTimeout: c.Sim.RingTimeout, CalleeAnswer: c.Sim.CalleeAnswer})
+		RingTimeout: c.Sim.RingTimeout, CalleeAnswer: c.Sim.CalleeAnswer, Remote: remote})
 	// A restore builds a heap that stays live (about 1 KB a session). Collecting
 	// while it grows only marks it again at every doubling: half the CPU of a
 	// million-session restore (docs/benchmarks.md, "Capacity"). It allocates
@@ -262,6 +268,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("restore: %w", err)
+	}
+	serveCentre := sc != nil && be.centre != nil
+	if serveCentre {
+		if err := be.centre.ClaimCentre(ctx); err != nil {
+			st.Close()
+			return fmt.Errorf("--scenario: %w", err)
+		}
 	}
 	if sc != nil {
 		if err := sc.Apply(engine); err != nil {
@@ -376,6 +389,13 @@ func (m *Main) Run(ctx context.Context) error {
 		defer m.wg.Done()
 		be.run(runCtx)
 	}()
+	if serveCentre {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			be.centre.ServeCentre(runCtx, engine.Serve)
+		}()
+	}
 	if c.LogSummary > 0 {
 		sum := &summary{log: m.Log, clock: m.SummaryClock, every: c.LogSummary,
 			requests: handler.TakeRequestCounts, stats: sm.Stats}

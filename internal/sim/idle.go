@@ -13,9 +13,10 @@ import (
 // copies every session of the skill, per call routed.
 //
 // It is built from the sessions AgentChanged reports, so the engine uses it only
-// once Sessions has reported a change (a session.Manager with OnChange wired
-// reports every sign-in, state change and sign-out; the Redis service reports
-// none, and is scanned). Sessions that were never reported (restored ones) are
+// once Sessions has reported a change (a session.Manager or a redis.Store with
+// OnChange wired reports every sign-in, state change and sign-out; the Redis
+// store reports them a moment later, from its feed, changes other nodes made
+// included). Sessions that were never reported (restored ones) are
 // read in by one BySkill scan per skill, the first time the skill is routed.
 // Everything here runs under e.mu.
 

@@ -16,9 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ccgw/ccgw/internal/agent"
-
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/session"
@@ -40,6 +39,10 @@ type Config struct {
 	GUIDTimeout              time.Duration
 	NodeName                 string
 	RestTimeoutIdle          bool // an agent whose rest ran out is made idle
+	// OnChange and Tap are session.Config's hooks (hooks.go): the suite records
+	// what they are told.
+	OnChange func(ccgw.Session)
+	Tap      func(ccgw.Event)
 }
 
 // Node is one opened Service and its sweep.
@@ -48,6 +51,10 @@ type Node struct {
 	// Sweep signs out the sessions whose deadline passed by now and returns how
 	// many this call signed out (Manager.Sweep, redis.Store.Sweep).
 	Sweep func(now time.Time) int
+	// Deliver, if set, makes the Service call OnChange and Tap for every change
+	// committed so far (redis.Store.Deliver); nil where they are called as the
+	// changes are made.
+	Deliver func() int
 }
 
 // Opener opens a Service with no sessions, configured by cfg, for test t; it
@@ -148,6 +155,9 @@ func Run(t *testing.T, open Opener) {
 		{"AnyRequestIsActivity", testAnyRequestIsActivity, nil},
 		{"ShutdownEveryWayOut", testShutdownEveryWayOut, nil},
 		{"RestTimeoutIdle", testRestTimeoutIdle, func(c *Config) { c.RestTimeoutIdle = true }},
+		{"OnChange", testOnChange, nil},
+		{"TapEveryEventInOrder", testTap, nil},
+		{"SimulatedNeverExpires", testSimulated, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,8 +166,10 @@ func Run(t *testing.T, open Opener) {
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
 			}
+			hooks := &hookLog{}
+			cfg.OnChange, cfg.Tap = hooks.change, hooks.tap
 			n := open(t, cfg)
-			tc.fn(t, &env{t: t, cfg: cfg, fc: cfg.Clock, node: n, svc: n.Service, logs: logs})
+			tc.fn(t, &env{t: t, cfg: cfg, fc: cfg.Clock, node: n, svc: n.Service, logs: logs, hooks: hooks})
 		})
 	}
 }
@@ -171,6 +183,7 @@ type env struct {
 	svc   session.Service
 	logs  *Logs
 	swept int // sum of the Sweep results
+	hooks *hookLog
 }
 
 // advance moves the clock on by d, a tick at a time, sweeping after each tick.

@@ -8,7 +8,7 @@ import goredis "github.com/redis/go-redis/v9"
 // one slot. ARGV[1] is always the key prefix.
 
 // common is prepended to every script.
-const common = `
+const common = feedLua + `
 local p = ARGV[1]
 local function skey(id) return p .. 's:' .. id end
 
@@ -27,10 +27,13 @@ local function auth(id, guid, now)
 end
 
 -- push appends one event (JSON without seq) to id's queue with the next seq,
--- bounded by qmax (oldest dropped and counted), and wakes pollers.
+-- bounded by qmax (oldest dropped and counted), and wakes pollers; with a qmax
+-- below 0 it only feeds it.
 local function push(id, ev, qmax, pushMode)
   local q = p .. 'q:' .. id
   local seq = redis.call('INCR', p .. 'seq:' .. id)
+  feed('e', id, seq .. ' ' .. ev)
+  if qmax < 0 then return seq end -- a simulated agent's: the feed only (feed.go)
   redis.call('RPUSH', q, seq .. ' ' .. ev)
   redis.call('HINCRBY', p .. 'stats', 'queued', 1)
   local n = redis.call('LLEN', q)
@@ -51,6 +54,7 @@ local function genOf(raw) return string.match(raw, '"gen":(%d+)') end
 -- index; unless the agent signed out itself, AgentOther_ShutdownService is
 -- queued and the queue kept as a tombstone for the old GUID for ttl ms.
 local function finish(id, s, raw, cause, now, ttl, qmax)
+  feed('o', id, raw)
   redis.call('DEL', skey(id))
   redis.call('ZREM', p .. 'dl', id)
   if type(s.skills) == 'table' then
@@ -77,7 +81,7 @@ local function finish(id, s, raw, cause, now, ttl, qmax)
   local ev = '{"eventType":"AgentOther_ShutdownService","eventGenTime":' .. string.format('%d', now) ..
     ',"workNo":"' .. id .. '","content":{"loginTime":"' .. string.format('%d', tonumber(s.loginTime) or 0) .. '"}}'
   local pushMode = tonumber(s.mode) == 1
-  push(id, ev, qmax + 1, pushMode)
+  push(id, ev, math.max(qmax, 0) + 1, pushMode) -- qmax < 0: a simulated sign-in replaces it
   local tq = p .. 'tq:' .. id
   local n = redis.call('LLEN', tq)
   if n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:session_ended', n) end
@@ -119,6 +123,7 @@ redis.call('ZADD', p .. 'dl', deadline, id)
 redis.call('DEL', p .. 'q:' .. id, p .. 'seq:' .. id)
 for sk in string.gmatch(ARGV[10], '[^,]+') do redis.call('SADD', p .. 'sk:' .. sk, id) end
 for i = 11, #ARGV do push(id, ARGV[i], qmax, pushMode) end
+feed('s', id, raw)
 redis.call('HINCRBY', p .. 'stats', 'signin', 1)
 return {'0', old or ''}
 `)
@@ -147,6 +152,7 @@ local qmax, pushMode = tonumber(ARGV[5]), ARGV[6] == '1'
 for sk in string.gmatch(ARGV[7], '[^,]+') do redis.call('SREM', p .. 'sk:' .. sk, id) end
 for sk in string.gmatch(ARGV[8], '[^,]+') do redis.call('SADD', p .. 'sk:' .. sk, id) end
 for i = 9, #ARGV do push(id, ARGV[i], qmax, pushMode) end
+feed('s', id, ARGV[4])
 return 'ok'
 `)
 

@@ -53,6 +53,11 @@ type Config struct {
 	// Lockout locks an agent out after wrong passwords (session.Guard), counted
 	// in this Redis (lockout.go) so that it holds on every node; zero: never.
 	Lockout ccgw.LockoutPolicy
+	// OnChange and Tap are session.Config's, for changes any node commits: Run
+	// reads them from the feed (feed.go) and calls them from one goroutine, in
+	// the order Redis committed them; Deliver does so on demand.
+	OnChange func(s ccgw.Session)
+	Tap      func(ccgw.Event)
 }
 
 // Store is session.Service on Redis. It is safe for concurrent use.
@@ -71,6 +76,9 @@ type Store struct {
 	heartbeats atomic.Uint64
 	polls      atomic.Uint64
 	polled     atomic.Uint64
+
+	feed   feedState // feed.go
+	centre centre    // centre.go
 }
 
 var _ session.Service = (*Store)(nil)
@@ -143,6 +151,9 @@ func Open(cfg Config) (*Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	s.ready.Store(s.rdb.Ping(ctx).Err() == nil)
+	if s.ready.Load() {
+		s.startFeed(ctx) // if this fails, the first read starts it
+	}
 	s.guard = session.Guard{Directory: cfg.Directory, Policy: cfg.Lockout, Store: s, Clock: cfg.Clock, Log: cfg.Log}
 	return s, nil
 }
@@ -273,8 +284,8 @@ func (s *Store) SignIn(req session.SignIn) (ccgw.Session, error) {
 	if err != nil {
 		return ccgw.Session{}, err
 	}
-	args := []any{id.String(), string(raw), boolArg(req.Force), s.deadline(now, sess.Mode), s.ms(now), s.ttl(),
-		s.cfg.QueueSize, boolArg(sess.Mode == ccgw.ModePush), joinInts(sess.Skills),
+	args := []any{id.String(), string(raw), boolArg(req.Force), s.signInDeadline(now, &sess), s.ms(now), s.ttl(),
+		queueMax(s.cfg.QueueSize, &sess), boolArg(sess.Mode == ccgw.ModePush), joinInts(sess.Skills),
 		eventJSON(id, ccgw.EvInService, nil, now), eventJSON(id, ccgw.EvReady, nil, now)}
 	switch req.Status {
 	case ccgw.StateBusy:
@@ -404,7 +415,7 @@ func (s *Store) update(id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]se
 		return ccgw.Session{}, err
 	}
 	off, on := diff(before, sess.Skills)
-	args := []any{id.String(), raw, string(next), s.cfg.QueueSize, boolArg(sess.Mode == ccgw.ModePush), joinInts(off), joinInts(on)}
+	args := []any{id.String(), raw, string(next), queueMax(s.cfg.QueueSize, &sess), boolArg(sess.Mode == ccgw.ModePush), joinInts(off), joinInts(on)}
 	for _, ev := range evs {
 		args = append(args, eventJSON(id, ev.Type, ev.Content, now))
 	}
@@ -760,13 +771,18 @@ func (s *Store) Stats() session.Stats {
 }
 
 // Run watches Redis's health, wakes held polls on events, renews held polls'
-// deadlines, sweeps expired sessions and hands pending push work to the pusher,
-// until ctx ends.
+// deadlines, sweeps expired sessions, hands pending push work to the pusher and
+// follows the feed for Config.OnChange and Tap, until ctx ends.
 func (s *Store) Run(ctx context.Context) error {
 	subscribed := make(chan struct{})
 	go func() {
 		defer close(subscribed)
 		s.subscribe(ctx)
+	}()
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		s.follow(ctx)
 	}()
 	for {
 		t := s.cfg.Clock.NewTimer(s.cfg.Tick)
@@ -774,6 +790,7 @@ func (s *Store) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			t.Stop()
 			<-subscribed
+			<-followed
 			return ctx.Err()
 		case <-t.C():
 		}

@@ -30,6 +30,7 @@ func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Co
 		PollTimeout: cfg.PollTimeout, PushTimeout: cfg.PushTimeout, NoExpiry: cfg.NoExpiry,
 		Directory: cfg.Directory, Log: cfg.Log, NodeName: cfg.NodeName, AuthMode: cfg.AuthMode,
 		GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout, RestTimeoutIdle: cfg.RestTimeoutIdle,
+		OnChange: cfg.OnChange, Tap: cfg.Tap,
 	}
 	if edit != nil {
 		edit(&c)
@@ -80,7 +81,7 @@ func TestStoreContract(t *testing.T) {
 	srv := redistest.Start(t)
 	sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {
 		st := open(t, srv, newPrefix(), cfg, nil)
-		return sessiontest.Node{Service: st, Sweep: st.Sweep}
+		return sessiontest.Node{Service: st, Sweep: st.Sweep, Deliver: st.Deliver}
 	})
 }
 
