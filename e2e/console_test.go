@@ -102,6 +102,20 @@ func (b *browser) do(t *testing.T, what string, actions ...chromedp.Action[chrom
 	}
 }
 
+// click clicks the element sel (CSS) finds, retrying for up to 10 s while it
+// is missing or replaced under the pointer (a row the page re-rendered).
+func (b *browser) click(t *testing.T, what, sel string) {
+	t.Helper()
+	checkFor(t, 10*time.Second, 200*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+			return fmt.Errorf("%s: %v", what, err)
+		}
+		return nil
+	})
+}
+
 // eval returns the value of a JavaScript expression in the page.
 func eval[T any](t *testing.T, b *browser, expr string) T {
 	t.Helper()
@@ -195,7 +209,7 @@ func TestConsoleInChromium(t *testing.T) {
 	// The page injects a call: it rings 1001.
 	b.do(t, "fill in the call", chromedp.SetValue(chromedp.ID("inject-skill"), "1"),
 		chromedp.SetValue(chromedp.ID("inject-caller"), "13912345678"), chromedp.SetValue(chromedp.ID("inject-data"), hostile))
-	b.do(t, "click Inject call", chromedp.Click(chromedp.ID("inject-call")))
+	b.click(t, "click Inject call", "#inject-call")
 	b.waitPage(t, "the page says the call was injected", `document.getElementById("status").textContent.includes("injected")`)
 	var callID string
 	checkFor(t, 30*time.Second, 200*time.Millisecond, func() error {
@@ -221,7 +235,7 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 
 	// The page hangs the call up.
-	b.do(t, "click Hang up", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls button[data-call="%s"]`, callID))))
+	b.click(t, "click Hang up", fmt.Sprintf(`#calls button[data-call="%s"]`, callID))
 	checkFor(t, 30*time.Second, 200*time.Millisecond, func() error {
 		var res struct {
 			Calls []json.RawMessage `json:"calls"`
@@ -242,7 +256,8 @@ func TestConsoleInChromium(t *testing.T) {
 	if err := adminResult(t, p, "/ccgw/v1/clock", &before); err != nil {
 		t.Fatal(err)
 	}
-	b.do(t, "advance by 90 s", chromedp.SetValue(chromedp.ID("advance-seconds"), "90"), chromedp.Click(chromedp.ID("advance-clock")))
+	b.do(t, "advance by 90 s", chromedp.SetValue(chromedp.ID("advance-seconds"), "90"))
+	b.click(t, "click Advance", "#advance-clock")
 	checkFor(t, 30*time.Second, 200*time.Millisecond, func() error {
 		var now struct {
 			Now int64 `json:"now"`
@@ -257,8 +272,9 @@ func TestConsoleInChromium(t *testing.T) {
 	})
 
 	// The page starts a fault, lists it, and stops it.
-	b.do(t, "start a fault", chromedp.SetValue(chromedp.ID("fault-kind"), "unavailable"),
-		chromedp.SetValue(chromedp.ID("fault-agents"), "1002"), chromedp.Click(chromedp.ID("start-fault")))
+	b.do(t, "fill in a fault", chromedp.SetValue(chromedp.ID("fault-kind"), "unavailable"),
+		chromedp.SetValue(chromedp.ID("fault-agents"), "1002"))
+	b.click(t, "click Start fault", "#start-fault")
 	faults := func(want int) func() error {
 		return func() error {
 			var res struct {
@@ -275,12 +291,12 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	checkFor(t, 30*time.Second, 200*time.Millisecond, faults(1))
 	b.waitPage(t, "the fault is listed", `document.querySelector("#faults button[data-fault]") !== null`)
-	b.do(t, "click Stop", chromedp.Click(chromedp.CSS(`#faults button[data-fault]`)))
+	b.click(t, "click Stop", "#faults button[data-fault]")
 	checkFor(t, 30*time.Second, 200*time.Millisecond, faults(0))
 
 	// The page forces 1001 out: the admin API no longer lists it, and its
 	// client is told (AgentOther_ShutdownService).
-	b.do(t, "click Force out", chromedp.Click(chromedp.CSS(`#agents button[data-agent="1001"]`)))
+	b.click(t, "click Force out", `#agents button[data-agent="1001"]`)
 	checkFor(t, 30*time.Second, 200*time.Millisecond, func() error {
 		var res struct {
 			Agents []struct{ Agent string } `json:"agents"`
@@ -327,9 +343,11 @@ func TestConsoleSignInChromium(t *testing.T) {
 	b := newBrowser(t, path)
 	b.do(t, "load the console", chromedp.Navigate(p.adminURL("/")))
 	b.waitPage(t, "the sign-in page", `document.getElementById("login-form") !== null && document.getElementById("agents") === null`)
-	b.do(t, "a wrong token", chromedp.SetValue(chromedp.ID("login-token"), "not-the-token-0123456789"), chromedp.Click(chromedp.ID("login-submit")))
+	b.do(t, "a wrong token", chromedp.SetValue(chromedp.ID("login-token"), "not-the-token-0123456789"))
+	b.click(t, "click Sign in", "#login-submit")
 	b.waitPage(t, "the page says it was refused", `document.getElementById("login-error").textContent.includes("000-003")`)
-	b.do(t, "the token", chromedp.SetValue(chromedp.ID("login-token"), token), chromedp.Click(chromedp.ID("login-submit")))
+	b.do(t, "the token", chromedp.SetValue(chromedp.ID("login-token"), token))
+	b.click(t, "click Sign in", "#login-submit")
 	b.waitPage(t, "the console after the sign-in", `document.getElementById("stream-state") !== null && document.getElementById("stream-state").textContent === "live"`)
 	if cookie := eval[string](t, b, `document.cookie`); cookie != "" {
 		t.Fatalf("the page's script reads cookies %q: the sign-in cookie must be HttpOnly", cookie)
@@ -338,7 +356,7 @@ func TestConsoleSignInChromium(t *testing.T) {
 	b.waitPage(t, "1001 is listed", `document.querySelector('#agents tbody tr[data-agent="1001"]') !== null`)
 	b.waitPage(t, "1001's events arrived", eventShown("1001", "AgentOther_InService"))
 	b.waitPage(t, "a Sign out button", `!document.getElementById("sign-out").hidden`)
-	b.do(t, "sign out", chromedp.Click(chromedp.ID("sign-out")))
+	b.click(t, "click Sign out", "#sign-out")
 	b.waitPage(t, "the sign-in page again", `document.getElementById("login-form") !== null`)
 	if r := sendAuth(t, http.MethodGet, p.adminURL("/ccgw/v1/agents"), ""); r.status != http.StatusUnauthorized {
 		t.Errorf("admin API without the token: HTTP %d", r.status)

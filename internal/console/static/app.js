@@ -104,12 +104,49 @@
     return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + "Z";
   }
 
-  // fill replaces tbody's rows, or puts one row saying empty.
-  function fill(tbody, rows, columns, emptyText) {
-    tbody.replaceChildren(...rows);
-    if (rows.length === 0) {
+  // render keeps tbody's rows in step with items, one row per key (kept in
+  // the row's dataset under keyName): the row of an item still there is kept,
+  // its button too, and only the texts of its cells change, so that a refresh
+  // never loses a click in progress. cells(item) gives each cell's text, or
+  // {text, cls, title}; action(item), if given, makes the last cell's button,
+  // once per row. No item: one row saying emptyText.
+  function render(tbody, keyName, items, key, cells, action, emptyText) {
+    const old = new Map();
+    for (const tr of [...tbody.rows]) {
+      if (tr.dataset[keyName] !== undefined) old.set(tr.dataset[keyName], tr);
+      else tr.remove();
+    }
+    items.forEach((item, i) => {
+      const k = key(item);
+      const texts = cells(item);
+      let tr = old.get(k);
+      old.delete(k);
+      if (!tr) {
+        tr = el("tr", { ["data-" + keyName]: k });
+        for (let j = 0; j < texts.length; j++) tr.append(el("td"));
+        if (action) tr.append(el("td", {}, action(item)));
+      }
+      texts.forEach((c, j) => {
+        const v = typeof c === "string" ? { text: c } : c;
+        const td = tr.cells[j];
+        if (td.textContent !== v.text) td.textContent = v.text;
+        if (td.className !== (v.cls || "")) td.className = v.cls || "";
+        if (td.title !== (v.title || "")) td.title = v.title || "";
+      });
+      if (tbody.rows[i] !== tr) tbody.insertBefore(tr, tbody.rows[i] || null);
+    });
+    for (const tr of old.values()) tr.remove();
+    if (items.length === 0) {
+      const columns = tbody.parentElement.tHead.rows[0].cells.length;
       tbody.append(el("tr", { class: "empty" }, el("td", { colSpan: columns, text: emptyText })));
     }
+  }
+
+  // button makes a small button that runs an action.
+  function button(text, danger, onClick) {
+    const b = el("button", { type: "button", class: danger ? "small danger" : "small", text });
+    b.addEventListener("click", onClick);
+    return b;
   }
 
   // unavailable notes that an endpoint is not served (404: not configured).
@@ -150,37 +187,33 @@
       throw e;
     }
     shown("agents-note", table);
-    const rows = res.agents.map((a) => {
-      const state = stateNames[a.state] !== undefined ? stateNames[a.state] : String(a.state);
-      const out = el("button", { type: "button", class: "small danger", text: "Force out", "data-agent": a.agent, title: "Sign " + a.agent + " out as a supervisor would" });
-      out.addEventListener("click", () => act("Force out " + a.agent, async () => {
+    render(table.tBodies[0], "agent", res.agents, (a) => a.agent, (a) => [
+      a.agent + (a.simulated ? " (sim)" : ""),
+      { text: stateNames[a.state] !== undefined ? stateNames[a.state] : String(a.state), cls: "state-" + (stateClass[a.state] || "other") },
+      a.mode,
+      { text: ago(res.now - a.lastSeen), title: clockText(a.lastSeen) },
+      span(a.guidAgeMillis),
+      String(a.queued),
+      { text: String(a.findings), cls: a.findings > 0 ? "findings" : "" },
+      a.callId,
+    ], (a) => {
+      const b = button("Force out", true, () => act("Force out " + a.agent, async () => {
         await call("DELETE", "agents/" + encodeURIComponent(a.agent));
         return a.agent + " signed out (cause supervisor)";
       }));
-      const tr = el("tr", { "data-agent": a.agent },
-        el("td", { text: a.agent + (a.simulated ? " (sim)" : "") }),
-        el("td", { class: "state-" + (stateClass[a.state] || "other"), text: state }),
-        el("td", { text: a.mode }),
-        el("td", { text: ago(res.now - a.lastSeen), title: clockText(a.lastSeen) }),
-        el("td", { text: span(a.guidAgeMillis) }),
-        el("td", { text: String(a.queued) }),
-        el("td", { class: a.findings > 0 ? "findings" : "", text: String(a.findings) }),
-        el("td", { text: a.callId }),
-        el("td", {}, out));
-      return tr;
-    });
-    fill(table.tBodies[0], rows, 9, "No agent is signed in.");
+      b.dataset.agent = a.agent;
+      b.title = "Sign " + a.agent + " out as a supervisor would";
+      return b;
+    }, "No agent is signed in.");
     $("agents-count").textContent = "(" + res.agents.length + (res.next ? "+, the first 500" : "") + ")";
   }
 
   async function loadQueues() {
     const qs = await call("GET", "queues");
-    const rows = qs.map((q) => el("tr", {},
-      el("td", { text: String(q.skillId) }), el("td", { text: String(q.waiting) }),
-      el("td", { text: q.longestWaitSeconds.toFixed(1) + " s" }), el("td", { text: String(q.offered) }),
-      el("td", { text: String(q.answered) }), el("td", { text: String(q.abandoned) }),
-      el("td", { text: String(q.noAnswer) }), el("td", { text: String(q.transferred) })));
-    fill($("queues").tBodies[0], rows, 8, "No queue yet.");
+    render($("queues").tBodies[0], "skill", qs, (q) => String(q.skillId), (q) => [
+      String(q.skillId), String(q.waiting), q.longestWaitSeconds.toFixed(1) + " s", String(q.offered),
+      String(q.answered), String(q.abandoned), String(q.noAnswer), String(q.transferred),
+    ], null, "No queue yet.");
   }
 
   async function loadCalls() {
@@ -193,19 +226,17 @@
       throw e;
     }
     shown("calls-note", table);
-    const rows = res.calls.map((c) => {
-      const hang = el("button", { type: "button", class: "small danger", text: "Hang up", "data-call": c.callid });
-      hang.addEventListener("click", () => act("Hang up " + c.callid, async () => {
+    render(table.tBodies[0], "call", res.calls, (c) => c.callid, (c) => [
+      c.callid, c.state, String(c.callskillid), c.caller, c.workno,
+      { text: c.calldata.length > 80 ? c.calldata.slice(0, 80) + "…" : c.calldata, cls: "wrap" },
+    ], (c) => {
+      const b = button("Hang up", true, () => act("Hang up " + c.callid, async () => {
         await call("DELETE", "calls/" + encodeURIComponent(c.callid));
         return "the customer of " + c.callid + " hung up";
       }));
-      return el("tr", { "data-call": c.callid },
-        el("td", { text: c.callid }), el("td", { text: c.state }), el("td", { text: String(c.callskillid) }),
-        el("td", { text: c.caller }), el("td", { text: c.workno }),
-        el("td", { class: "wrap", text: c.calldata.length > 80 ? c.calldata.slice(0, 80) + "…" : c.calldata }),
-        el("td", {}, hang));
-    });
-    fill(table.tBodies[0], rows, 7, "No live call.");
+      b.dataset.call = c.callid;
+      return b;
+    }, "No live call.");
     $("calls-count").textContent = "(" + res.calls.length + (res.next ? "+" : "") + ")";
   }
 
@@ -219,21 +250,22 @@
       throw e;
     }
     shown("faults-note", table);
-    const rows = res.faults.map((f) => {
-      const stop = el("button", { type: "button", class: "small danger", text: "Stop", "data-fault": f.id });
-      stop.addEventListener("click", () => act("Stop fault " + f.id, async () => {
+    render(table.tBodies[0], "fault", res.faults, (f) => f.id, (f) => {
+      const on = f.start <= clockNow && (f.end === 0 || f.end > clockNow);
+      return [
+        f.id, f.kind + (on ? "" : " (not on)"),
+        { text: f.agents.length ? f.agents.join(", ") : "all", cls: "wrap" },
+        { text: f.interfaces.length ? f.interfaces.join(", ") : "all", cls: "wrap" },
+        clockText(f.start), f.end ? clockText(f.end) : "until stopped", f.delay || "",
+      ];
+    }, (f) => {
+      const b = button("Stop", true, () => act("Stop fault " + f.id, async () => {
         await call("DELETE", "faults/" + encodeURIComponent(f.id));
         return "fault " + f.id + " stopped";
       }));
-      const on = f.start <= clockNow && (f.end === 0 || f.end > clockNow);
-      return el("tr", { "data-fault": f.id },
-        el("td", { text: f.id }), el("td", { text: f.kind + (on ? "" : " (not on)") }),
-        el("td", { class: "wrap", text: f.agents.length ? f.agents.join(", ") : "all" }),
-        el("td", { class: "wrap", text: f.interfaces.length ? f.interfaces.join(", ") : "all" }),
-        el("td", { text: clockText(f.start) }), el("td", { text: f.end ? clockText(f.end) : "until stopped" }),
-        el("td", { text: f.delay || "" }), el("td", {}, stop));
-    });
-    fill(table.tBodies[0], rows, 8, "No fault held.");
+      b.dataset.fault = f.id;
+      return b;
+    }, "No fault held.");
   }
 
   let detailAgent = "";
@@ -248,15 +280,21 @@
       throw e;
     }
     shown("clients-note", table);
-    const rows = res.clients.map((c) => {
+    render(table.tBodies[0], "agent", res.clients, (c) => c.agent, (c) => {
       const codes = Object.keys(c.findings).sort().map((k) => k + " ×" + c.findings[k]);
-      const show = el("button", { type: "button", class: "small", text: "Findings", "data-agent": c.agent });
-      show.addEventListener("click", () => { detailAgent = c.agent; loadDetail().catch((e) => say("Findings of " + c.agent + ": " + e.message, true)); });
-      return el("tr", { "data-agent": c.agent },
-        el("td", { text: c.agent }), el("td", { class: codes.length ? "findings wrap" : "wrap", text: codes.length ? codes.join(", ") : "none" }),
-        el("td", { text: String(c.requests) }), el("td", { text: clockText(c.lastSeen) }), el("td", {}, show));
-    });
-    fill(table.tBodies[0], rows, 5, "No client seen yet.");
+      return [
+        c.agent,
+        { text: codes.length ? codes.join(", ") : "none", cls: codes.length ? "findings wrap" : "wrap" },
+        String(c.requests), clockText(c.lastSeen),
+      ];
+    }, (c) => {
+      const b = button("Findings", false, () => {
+        detailAgent = c.agent;
+        loadDetail().catch((e) => say("Findings of " + c.agent + ": " + e.message, true));
+      });
+      b.dataset.agent = c.agent;
+      return b;
+    }, "No client seen yet.");
     if (detailAgent) await loadDetail();
   }
 
