@@ -107,6 +107,9 @@ func (s *Server) console(c *call, path string) (rep reply, ok bool) {
 	}
 	switch c.name {
 	case "console.login":
+		if c.r.ContentLength > maxBody {
+			return s.tooLarge(ccgw.RetBadParam), true // unread, as on the admin API
+		}
 		return s.consoleSignIn(c), true
 	case "console.logout":
 		return reply{code: ccgw.RetOK, result: emptyResult, cookie: s.consoleCookie(c.r, "", -1)}, true

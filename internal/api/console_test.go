@@ -155,6 +155,8 @@ func TestConsoleToken(t *testing.T) {
 		}
 	}
 	lvMust(t, "not JSON", ls.admin.do(t, http.MethodPost, "/console/login", nil, "token="+cnToken), http.StatusOK, "000-002")
+	lvMust(t, "over 64 KiB", ls.admin.do(t, http.MethodPost, "/console/login", nil, `{"token":"`+strings.Repeat("x", 64<<10)+`"}`),
+		http.StatusRequestEntityTooLarge, "000-002")
 	r := ls.admin.do(t, http.MethodPost, "/console/login", nil, `{"token":"`+cnToken+`"}`)
 	mustCode(t, r, "0")
 	cookies := (&http.Response{Header: r.header}).Cookies()
