@@ -317,7 +317,7 @@ func (m *Main) Run(ctx context.Context) error {
 	var handler *api.Server
 	refused := func() metrics.Refused {
 		r := handler.Refused()
-		return metrics.Refused{ConnsPerIP: ln.Refused(), PollsPerIP: r.Polls, BodyTooLarge: r.Bodies}
+		return metrics.Refused{ConnsPerIP: ln.Refused(), PollsPerIP: r.Polls, BodyTooLarge: r.Bodies, AdminStreams: r.Streams}
 	}
 	build := thisBuild()
 	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats, Receivers: pusher.Receivers,
@@ -348,9 +348,12 @@ func (m *Main) Run(ctx context.Context) error {
 		Faults:     wb.faults,
 
 		CheckCallback: policy.Check,
-		Lockout:       &session.Guard{Directory: dir, Policy: c.lockout(), Store: be.lockouts, Clock: clk, Log: m.Log},
-		MaxPollsPerIP: c.Limits.MaxPollsPerIP,
-		WriteTimeout:  c.Limits.WriteTimeout,
+		// Without a token the admin listener is on loopback (ParseFlags):
+		// it answers only requests that name a local Host.
+		AdminLocalOnly: true,
+		Lockout:        &session.Guard{Directory: dir, Policy: c.lockout(), Store: be.lockouts, Clock: clk, Log: m.Log},
+		MaxPollsPerIP:  c.Limits.MaxPollsPerIP,
+		WriteTimeout:   c.Limits.WriteTimeout,
 	})
 	if c.Pprof != "" {
 		if err := m.servePprof(c.Pprof); err != nil {

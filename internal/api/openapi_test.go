@@ -27,8 +27,10 @@ import (
 var oaMethods = []string{"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 // oaExtra are the documented paths that no route table holds: the health
-// checks and the metrics, answered before routing.
-var oaExtra = map[string]string{"GET /healthz": "healthz", "GET /readyz": "readyz", "GET /metrics": "metrics"}
+// checks, the metrics and the web console, answered before routing.
+var oaExtra = map[string]string{"GET /healthz": "healthz", "GET /readyz": "readyz", "GET /metrics": "metrics",
+	"GET /": "console", "GET /console/{asset}": "console.asset", "POST /console/login": "console.login",
+	"POST /console/logout": "console.logout"}
 
 // oaDoc parses the embedded document, numbers as json.Number.
 func oaDoc(t *testing.T) map[string]any {

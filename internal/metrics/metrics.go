@@ -43,6 +43,7 @@ type Refused struct {
 	ConnsPerIP   uint64 // connections closed at once: their IP held --max-conns-per-ip
 	PollsPerIP   uint64 // polls answered 429: their IP held --max-polls-per-ip
 	BodyTooLarge uint64 // requests answered 413: a body over 64 KiB
+	AdminStreams uint64 // event streams (admin API) answered 429: as many open as allowed
 }
 
 // BuildInfo is what ccgw_build_info{version,commit,goversion} 1 says of the binary.
@@ -154,6 +155,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.ConnsPerIP), "conns_per_ip")
 		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.PollsPerIP), "polls_per_ip")
 		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.BodyTooLarge), "body_too_large")
+		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.AdminStreams), "admin_streams")
 	}
 	if m.src.Receivers != nil {
 		for _, r := range topReceivers(m.src.Receivers(), MaxReceivers) {

@@ -26,7 +26,7 @@ func TestCollectReadsTheDomain(t *testing.T) {
 	rcv := []push.ReceiverStats{{Key: "https://crm.example:8443", Limit: 12, InFlight: 5, Waiting: 3}}
 	m, err := New(reg, Sources{Sessions: func() session.Stats { return st }, Push: func() push.Stats { return ps },
 		Receivers: func() []push.ReceiverStats { return rcv },
-		Refused:   func() Refused { return Refused{ConnsPerIP: 13, PollsPerIP: 14, BodyTooLarge: 15} }})
+		Refused:   func() Refused { return Refused{ConnsPerIP: 13, PollsPerIP: 14, BodyTooLarge: 15, AdminStreams: 16} }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +66,7 @@ ccgw_push_receiver_in_flight{receiver="https://crm.example:8443"} 5
 ccgw_push_receiver_waiting{receiver="https://crm.example:8443"} 3
 # HELP ccgw_refused_total Connections and requests refused for a limit, by reason.
 # TYPE ccgw_refused_total counter
+ccgw_refused_total{reason="admin_streams"} 16
 ccgw_refused_total{reason="body_too_large"} 15
 ccgw_refused_total{reason="conns_per_ip"} 13
 ccgw_refused_total{reason="polls_per_ip"} 14

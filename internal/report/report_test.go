@@ -299,6 +299,9 @@ func TestFindings(t *testing.T) {
 			if !maps.Equal(got, tc.want) {
 				t.Fatalf("findings %v, want %v", got, tc.want)
 			}
+			if n := c.r.Findings(c.id); n != len(tc.want) {
+				t.Fatalf("Findings() = %d, want %d", n, len(tc.want))
+			}
 		})
 	}
 }
