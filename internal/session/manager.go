@@ -256,28 +256,6 @@ func (m *Manager) notify(s *ccgw.Session) {
 // Live returns the number of live sessions.
 func (m *Manager) Live() int { return int(m.live.Load()) }
 
-func itoa(n int64) string {
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
-}
-
 // shortGUID returns a prefix of g that identifies it in logs without revealing it.
 func shortGUID(g string) string {
 	if len(g) > 8 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1554,14 +1553,6 @@ func TestEndsExactlyOnceUnderRace(t *testing.T) {
 			if got := shutdowns[i].Load(); got != want {
 				t.Fatalf("round %d: agent %d got %d shutdown events, want %d (logged out: %v)", round, s.Agent, got, want, loggedOut[i].Load())
 			}
-		}
-	}
-}
-
-func TestItoa(t *testing.T) {
-	for _, n := range []int64{0, 1, 9, 10, -1, -10, 1767225600000, 1<<63 - 1, -1 << 62} {
-		if got, want := itoa(n), strconv.FormatInt(n, 10); got != want {
-			t.Fatalf("itoa(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"encoding/json"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -42,7 +43,7 @@ func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now ti
 }
 
 func shutdownContent(loginTime int64) json.RawMessage {
-	return event.Content(map[string]string{"loginTime": itoa(loginTime)})
+	return event.Content(map[string]string{"loginTime": strconv.FormatInt(loginTime, 10)})
 }
 
 // ended does the work after a session left the table: store, counts, log.

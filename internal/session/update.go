@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -65,7 +66,7 @@ func (m *Manager) UpdateLater(id ccgw.AgentID, guid string, fn func(s *ccgw.Sess
 	if s.RestSeq != before.RestSeq && s.RestUntil != 0 {
 		m.wheel.add(time.UnixMilli(s.RestUntil), wheelEntry{id: id, gen: s.Gen, rest: s.RestSeq})
 	}
-	if !equalInts(before.Skills, s.Skills) {
+	if !slices.Equal(before.Skills, s.Skills) {
 		m.skills.set(id, before.Skills, s.Skills)
 	}
 	finish := func() {
@@ -76,16 +77,4 @@ func (m *Manager) UpdateLater(id ccgw.AgentID, guid string, fn func(s *ccgw.Sess
 		m.changed(s)
 	}
 	return s, finish, nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
