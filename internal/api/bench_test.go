@@ -59,6 +59,13 @@ func (s *benchStore) DeleteSession(id ccgw.AgentID, gen uint64) error {
 	return nil
 }
 
+func (s *benchStore) DeleteSessions(refs []ccgw.SessionRef) error {
+	for _, r := range refs {
+		s.DeleteSession(r.Agent, r.Gen)
+	}
+	return nil
+}
+
 func (s *benchStore) LoadSessions(fn func(*ccgw.Session) error) error {
 	s.mu.Lock()
 	all := make([]ccgw.Session, 0, len(s.m))

@@ -45,10 +45,17 @@ type Config struct {
 	// GUIDKey derives rotated GUIDs (guid.go), so that rotating writes nothing;
 	// a rotated GUID is recognised after a restart only with the same key. Empty
 	// means a fresh random key.
-	GUIDKey     []byte
-	QueueSize   int           // events kept per agent; 1000
-	Tick        time.Duration // sweep granularity; Timeout/120 within [10ms, 1s]
-	MaxExpiries int           // sign-outs per sweep, the rest wait a tick; 10000
+	GUIDKey   []byte
+	QueueSize int           // events kept per agent; 1000
+	Tick      time.Duration // sweep granularity; Timeout/120 within [10ms, 1s]
+	// MaxExpiries bounds the sign-outs of one sweep; 10000. The rest are
+	// left over for the next sweep, which Run starts at once, not a tick
+	// later: it bounds one sweep's work, not the rate of sign-outs.
+	MaxExpiries int
+	// SignOutBatch bounds the sign-outs of a sweep written in one store
+	// commit (DeleteSessions); 5000. 1 writes each alone, as before batching
+	// (kept to measure against).
+	SignOutBatch int
 	// Notify, if set, is called (outside every lock) after events were queued for
 	// a push-mode session.
 	Notify func(id ccgw.AgentID)
@@ -188,6 +195,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.MaxExpiries <= 0 {
 		cfg.MaxExpiries = 10000
+	}
+	if cfg.SignOutBatch <= 0 {
+		cfg.SignOutBatch = 5000
 	}
 	if cfg.Lockouts == nil {
 		cfg.Lockouts = NewMemLockouts()

@@ -13,11 +13,11 @@ func (m *Manager) Restore() (int, error) {
 	now := m.cfg.Clock.Now()
 	n := 0
 	var maxGen uint64
-	var simulated []ccgw.Session
+	var simulated []ccgw.SessionRef
 	err := m.cfg.Store.LoadSessions(func(s *ccgw.Session) error {
 		if s.Simulated {
 			// Stored by an earlier ccgw; the simulator signs its agents in anew.
-			simulated = append(simulated, ccgw.Session{Agent: s.Agent, Gen: s.Gen})
+			simulated = append(simulated, ccgw.SessionRef{Agent: s.Agent, Gen: s.Gen})
 			return nil
 		}
 		e := &entry{s: *s, q: m.queueFor(s.Agent, s.Simulated), hot: m.hot.get(s.Agent), guidN: -1}
@@ -43,8 +43,8 @@ func (m *Manager) Restore() (int, error) {
 		n++
 		return nil
 	})
-	for _, s := range simulated {
-		if derr := m.cfg.Store.DeleteSession(s.Agent, s.Gen); derr != nil && err == nil {
+	if len(simulated) > 0 {
+		if derr := m.cfg.Store.DeleteSessions(simulated); derr != nil && err == nil {
 			err = derr
 		}
 	}
@@ -69,7 +69,7 @@ func (m *Manager) restoreEvents() error {
 	if m.cfg.Events == nil {
 		return nil
 	}
-	var stale []ccgw.EventAck
+	var stale []ccgw.SessionRef
 	err := m.cfg.Events.LoadEvents(func(id ccgw.AgentID, gen, acked uint64, evs []ccgw.Event) error {
 		sh := m.shard(id)
 		sh.mu.RLock()
@@ -79,28 +79,16 @@ func (m *Manager) restoreEvents() error {
 			for _, ev := range evs {
 				m.dropped(ev, ccgw.DropSessionEnded)
 			}
-			stale = append(stale, ccgw.EventAck{Agent: id, Gen: gen})
+			stale = append(stale, ccgw.SessionRef{Agent: id, Gen: gen})
 			return nil
 		}
 		e.q.RestoreFrom(acked, evs)
 		return nil
 	})
-	if bd, ok := m.cfg.Events.(signInsDropper); ok {
-		if derr := bd.DropSignIns(stale); derr != nil && err == nil {
-			err = derr
-		}
-		return err
-	}
-	for _, a := range stale {
-		if derr := m.cfg.Events.DropEvents(a.Agent, a.Gen); derr != nil && err == nil {
+	if len(stale) > 0 {
+		if derr := m.cfg.Events.DropSignIns(stale); derr != nil && err == nil {
 			err = derr
 		}
 	}
 	return err
-}
-
-// signInsDropper is an event store that drops many sign-ins' events in one
-// commit (bolt.Store).
-type signInsDropper interface {
-	DropSignIns(signIns []ccgw.EventAck) error
 }

@@ -1,7 +1,9 @@
 package session
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"math"
 	"strconv"
 	"time"
@@ -46,29 +48,126 @@ func shutdownContent(loginTime int64) json.RawMessage {
 	return event.Content(map[string]string{"loginTime": strconv.FormatInt(loginTime, 10)})
 }
 
-// ended does the work after a session left the table: store, counts, log.
+// signOut is a session that left the table (endLocked) and waits for its store
+// write and its announcement (signedOut).
+type signOut struct {
+	s     ccgw.Session
+	cause ccgw.SignOutCause
+	due   time.Time // CauseTimeout: the deadline it missed
+}
+
+// ended does the work after a session left the table: the live count and the
+// skill index, then the store and the announcement (signedOut).
 func (m *Manager) ended(s ccgw.Session, cause ccgw.SignOutCause) {
+	m.left(&s)
+	m.signedOut([]signOut{{s: s, cause: cause}})
+}
+
+// left takes session s, which left the table, out of the live count and the
+// skill index.
+func (m *Manager) left(s *ccgw.Session) {
 	m.live.Add(-1)
-	m.stats.signOut(cause)
 	m.skills.set(s.Agent, s.Skills, nil)
-	if err := m.cfg.Store.DeleteSession(s.Agent, s.Gen); err != nil {
-		m.cfg.Log.Error("store delete failed", "agent", s.Agent.String(), "err", err)
+}
+
+// signOutStore is a store that keeps sessions and events and can delete both
+// in one commit (bolt.Store).
+type signOutStore interface {
+	DeleteSessionsEvents(refs []ccgw.SessionRef) error
+}
+
+// signedOut deletes the sessions of outs and their stored events, SignOutBatch
+// at a time in one commit each, and after each commit announces its sign-outs:
+// counts, Notify (AgentOther_ShutdownService to push), OnChange, OnSignOut and
+// the log. Each sign-out is announced once, by the caller holding it; no lock
+// is held.
+func (m *Manager) signedOut(outs []signOut) {
+	for len(outs) > 0 {
+		n := min(len(outs), m.cfg.SignOutBatch)
+		m.deleteStored(outs[:n])
+		m.announce(outs[:n])
+		outs = outs[n:]
 	}
-	if m.cfg.Events != nil {
-		if err := m.cfg.Events.DropEvents(s.Agent, s.Gen); err != nil {
-			m.cfg.Log.Error("event store drop failed", "agent", s.Agent.String(), "err", err)
+}
+
+// deleteStored deletes the sessions of outs and their events from the store, in
+// one commit where the store keeps both (else one for each). Simulated sessions
+// were never stored. A failure is logged: the sessions are signed out anyway,
+// and a restart would restore them with a full timeout.
+func (m *Manager) deleteStored(outs []signOut) {
+	refs := make([]ccgw.SessionRef, 0, len(outs))
+	for i := range outs {
+		if !outs[i].s.Simulated {
+			refs = append(refs, ccgw.SessionRef{Agent: outs[i].s.Agent, Gen: outs[i].s.Gen})
 		}
 	}
-	if !cause.ByAgent() {
-		m.notify(&s)
+	if len(refs) == 0 {
+		return
 	}
-	out := s
-	out.State = ccgw.StateSignedOut
-	m.changed(out)
-	if m.cfg.OnSignOut != nil {
-		m.cfg.OnSignOut(s.Agent, cause)
+	fail := func(what string, err error) {
+		m.cfg.Log.Error(what, "sessions", len(refs), "agent", refs[0].Agent.String(), "err", err)
 	}
-	m.cfg.Log.Info("signed out", "agent", s.Agent.String(), "cause", string(cause), "guid", shortGUID(s.GUID))
+	if both, ok := m.cfg.Store.(signOutStore); ok && m.cfg.Events != nil && any(m.cfg.Events) == any(m.cfg.Store) {
+		if err := both.DeleteSessionsEvents(refs); err != nil {
+			fail("store delete failed", err)
+		}
+		return
+	}
+	if err := m.cfg.Store.DeleteSessions(refs); err != nil {
+		fail("store delete failed", err)
+	}
+	if m.cfg.Events != nil {
+		if err := m.cfg.Events.DropSignIns(refs); err != nil {
+			fail("event store drop failed", err)
+		}
+	}
+}
+
+// bulkSignOuts is the most sign-outs of one commit that are logged a line each
+// at INFO: a commit with more (a sweep after a site fell silent) logs one
+// summary line at INFO and the lines of each at DEBUG (docs/decisions.md).
+const bulkSignOuts = 100
+
+// announce counts and reports the sign-outs of outs, just written to the store.
+func (m *Manager) announce(outs []signOut) {
+	now := m.cfg.Clock.Now()
+	bulk := len(outs) > bulkSignOuts
+	perAgent := !bulk || m.cfg.Log.Enabled(context.Background(), slog.LevelDebug)
+	var worst time.Duration
+	expiries := 0
+	for i := range outs {
+		o := &outs[i]
+		m.stats.signOut(o.cause)
+		if o.cause == ccgw.CauseTimeout {
+			lag := now.Sub(o.due)
+			m.stats.expiries.Add(1)
+			m.stats.lag.observe(lag)
+			worst = max(worst, lag)
+			expiries++
+		}
+		if !o.cause.ByAgent() {
+			m.notify(&o.s)
+		}
+		out := o.s
+		out.State = ccgw.StateSignedOut
+		m.changed(out)
+		if m.cfg.OnSignOut != nil {
+			m.cfg.OnSignOut(o.s.Agent, o.cause)
+		}
+		if !perAgent {
+			continue
+		}
+		level := slog.LevelInfo
+		if bulk {
+			level = slog.LevelDebug
+		}
+		m.cfg.Log.Log(context.Background(), level, "signed out", "agent", o.s.Agent.String(), "cause", string(o.cause), "guid", shortGUID(o.s.GUID))
+	}
+	if bulk {
+		first, last := outs[0].s.Agent, outs[len(outs)-1].s.Agent
+		m.cfg.Log.Info("signed out in bulk", "sessions", len(outs), "expiries", expiries, "lag_max", worst.Round(time.Millisecond),
+			"first", first.String(), "last", last.String(), "per_agent", "debug")
+	}
 }
 
 // SignOut ends agent id's session on its own request: cause CauseLogout (logout;

@@ -7,38 +7,63 @@ import (
 	"github.com/ccgw/ccgw"
 )
 
-// Run sweeps every tick until ctx ends. It returns ctx's error.
+// Run sweeps at every tick until ctx ends, and returns ctx's error. Its sweeps
+// fall on the tick's boundaries, where the wheel's ticks fall due; a sweep that
+// left due sessions over (MaxExpiries) is followed at once by another. The
+// store writes and announcements of the sweeps' sign-outs run on a goroutine
+// of Run's (outbox), so that a commit does not hold up the next sweep; Run
+// returns when they are all done.
 func (m *Manager) Run(ctx context.Context) error {
+	o := m.startOutbox()
+	defer o.close()
 	for {
-		t := m.cfg.Clock.NewTimer(m.cfg.Tick)
+		t := m.cfg.Clock.NewTimer(untilTick(m.cfg.Clock.Now(), m.cfg.Tick))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
 		case <-t.C():
-			m.Sweep(m.cfg.Clock.Now())
+			for {
+				_, more := m.sweep(m.cfg.Clock.Now(), o)
+				if !more || ctx.Err() != nil {
+					break
+				}
+			}
 			m.FlushAcks()
 		}
 	}
 }
 
+// untilTick returns how long from now to the next boundary of tick, in (0, tick].
+func untilTick(now time.Time, tick time.Duration) time.Duration {
+	return tick - time.Duration(now.UnixNano()%int64(tick))
+}
+
 // Sweep signs out every session whose deadline passed by now and purges expired
 // tombstones. It looks only at the wheel's due entries, never at all sessions,
-// and signs out at most MaxExpiries sessions; the rest wait for the next sweep.
-// It returns how many sessions it signed out.
+// and signs out at most MaxExpiries sessions; the due entries left over come
+// first in the next sweep. It writes the sign-outs to the store (SignOutBatch
+// to a commit) and announces them before it returns, and returns how many
+// sessions it signed out.
 func (m *Manager) Sweep(now time.Time) int {
+	n, _ := m.sweep(now, nil)
+	return n
+}
+
+// sweep is Sweep, handing the sign-outs to o if it is not nil; more reports
+// that due entries were left over.
+func (m *Manager) sweep(now time.Time, o *outbox) (n int, more bool) {
 	due := m.wheel.due(now)
 	if len(due) == 0 {
-		return 0
+		return 0, false
 	}
 	var refile []timedEntry
-	var expired []ccgw.Session
+	var expired []signOut
 	var rested []restDone
 	for i, we := range due {
 		if len(expired) >= m.cfg.MaxExpiries {
-			for _, rest := range due[i:] {
-				refile = append(refile, timedEntry{now.Add(m.cfg.Tick), rest})
-			}
+			m.wheel.requeue(due[i:])
+			more = true
 			break
 		}
 		sh := m.shard(we.id)
@@ -90,7 +115,7 @@ func (m *Manager) Sweep(now time.Time) int {
 		}
 		m.endLocked(sh, e, ccgw.CauseTimeout, now) // the commit point: only this caller has e
 		sh.mu.Unlock()
-		expired = append(expired, e.s)
+		expired = append(expired, signOut{s: e.s, cause: ccgw.CauseTimeout, due: dl})
 	}
 	m.wheel.addAll(refile)
 	for _, r := range rested {
@@ -98,11 +123,17 @@ func (m *Manager) Sweep(now time.Time) int {
 		m.notify(&r.s)
 		m.changed(r.s)
 	}
-	for _, s := range expired {
-		m.stats.expiries.Add(1)
-		m.ended(s, ccgw.CauseTimeout)
+	for i := range expired {
+		m.left(&expired[i].s)
 	}
-	return len(expired)
+	switch {
+	case len(expired) == 0:
+	case o != nil:
+		o.put(expired)
+	default:
+		m.signedOut(expired)
+	}
+	return len(expired), more
 }
 
 type restDone struct {

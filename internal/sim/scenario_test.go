@@ -50,6 +50,13 @@ func (s *memStore) DeleteSession(id ccgw.AgentID, gen uint64) error {
 	return nil
 }
 
+func (s *memStore) DeleteSessions(refs []ccgw.SessionRef) error {
+	for _, r := range refs {
+		s.DeleteSession(r.Agent, r.Gen)
+	}
+	return nil
+}
+
 func (s *memStore) LoadSessions(fn func(*ccgw.Session) error) error { return nil }
 func (s *memStore) Close() error                                    { return nil }
 
