@@ -56,6 +56,7 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 	sh := m.shard(id)
 	sh.mu.Lock()
 	old := sh.live[id]
+	var replaced signOut
 	if old != nil {
 		switch {
 		case old.pending:
@@ -65,14 +66,14 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 			sh.mu.Unlock()
 			return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetAlreadySignedIn, Op: req.Op}
 		}
-		m.endLocked(sh, old, ccgw.CauseReplaced, now)
+		replaced = m.endLocked(sh, old, ccgw.CauseReplaced, now)
 	}
 	sh.live[id] = e
 	e.hot.seen.Store(now.UnixNano())
 	sh.mu.Unlock()
 
 	if old != nil {
-		m.ended(old.s, ccgw.CauseReplaced)
+		m.ended(replaced)
 	}
 	if err := m.put(&s); err != nil {
 		sh.mu.Lock()

@@ -9,15 +9,15 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/event"
 )
 
 // endLocked takes e out of the live table and keeps its queue, with
 // AgentOther_ShutdownService added unless the agent signed out itself (then
 // emptied), as a tombstone for its client: its old GUID collects what is left,
 // and after a voluntary sign-out a second one with it is told
-// RetAlreadySignedOut. sh.mu must be held.
-func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now time.Time) {
+// RetAlreadySignedOut. It returns the sign-out, holding e's last write
+// ticket, for ended or signedOut. sh.mu must be held for writing.
+func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now time.Time) signOut {
 	delete(sh.live, e.s.Agent)
 	e.hot.disarm()
 	if cause.ByAgent() {
@@ -42,10 +42,17 @@ func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now ti
 	}
 	sh.tombs[e.s.Agent] = t
 	m.wheel.add(until, wheelEntry{id: e.s.Agent, gen: e.s.Gen, tomb: true})
+	return signOut{s: e.s, cause: cause, sh: sh, e: e, ticket: ticketLocked(e)}
 }
 
+// shutdownContent returns AgentOther_ShutdownService's content,
+// {"loginTime":"<ms>"}, as event.Content would marshal it, without the
+// marshalling: a storm adds one for each of thousands of sessions.
 func shutdownContent(loginTime int64) json.RawMessage {
-	return event.Content(map[string]string{"loginTime": strconv.FormatInt(loginTime, 10)})
+	b := make([]byte, 0, 40)
+	b = append(b, `{"loginTime":"`...)
+	b = strconv.AppendInt(b, loginTime, 10)
+	return append(b, `"}`...)
 }
 
 // signOut is a session that left the table (endLocked) and waits for its store
@@ -54,13 +61,18 @@ type signOut struct {
 	s     ccgw.Session
 	cause ccgw.SignOutCause
 	due   time.Time // CauseTimeout: the deadline it missed
+	// The session's entry and its last write ticket: the deletion reaches the
+	// store after every earlier write of the session (ordered).
+	sh     *shard
+	e      *entry
+	ticket uint32
 }
 
 // ended does the work after a session left the table: the live count and the
 // skill index, then the store and the announcement (signedOut).
-func (m *Manager) ended(s ccgw.Session, cause ccgw.SignOutCause) {
-	m.left(&s)
-	m.signedOut([]signOut{{s: s, cause: cause}})
+func (m *Manager) ended(o signOut) {
+	m.left(&o.s)
+	m.signedOut([]signOut{o})
 }
 
 // left takes session s, which left the table, out of the live count and the
@@ -80,13 +92,22 @@ type signOutStore interface {
 // at a time in one commit each, and after each commit announces its sign-outs:
 // counts, Notify (AgentOther_ShutdownService to push), OnChange, OnSignOut and
 // the log. Each sign-out is announced once, by the caller holding it; no lock
-// is held.
+// is held. A deletion waits for the earlier writes of its session (a state
+// change in flight when the session ended), so that none of them stores the
+// session again after it: the wait is rare, and short (those writes are under
+// way, and wait for nothing of the sign-out's).
 func (m *Manager) signedOut(outs []signOut) {
 	for len(outs) > 0 {
-		n := min(len(outs), m.cfg.SignOutBatch)
-		m.deleteStored(outs[:n])
-		m.announce(outs[:n])
-		outs = outs[n:]
+		batch := outs[:min(len(outs), m.cfg.SignOutBatch)]
+		for i := range batch {
+			m.awaitTurn(batch[i].sh, batch[i].e, batch[i].ticket)
+		}
+		m.deleteStored(batch)
+		for i := range batch {
+			m.turnDone(batch[i].sh, batch[i].e, batch[i].ticket)
+		}
+		m.announce(batch)
+		outs = outs[len(batch):]
 	}
 }
 
@@ -194,9 +215,9 @@ func (m *Manager) SignOut(id ccgw.AgentID, guid string, cause ccgw.SignOutCause)
 		sh.mu.Unlock()
 		return ccgw.Fail(ccgw.RetLogoutStateError)
 	}
-	m.endLocked(sh, e, cause, now)
+	o := m.endLocked(sh, e, cause, now)
 	sh.mu.Unlock()
-	m.ended(e.s, cause)
+	m.ended(o)
 	return nil
 }
 
@@ -214,8 +235,8 @@ func (m *Manager) kick(id ccgw.AgentID, gen uint64, cause ccgw.SignOutCause) err
 		sh.mu.Unlock()
 		return ccgw.Fail(ccgw.RetNotSignedIn)
 	}
-	m.endLocked(sh, e, cause, now)
+	o := m.endLocked(sh, e, cause, now)
 	sh.mu.Unlock()
-	m.ended(e.s, cause)
+	m.ended(o)
 	return nil
 }

@@ -84,9 +84,11 @@ func (s *stats) signOut(c ccgw.SignOutCause) {
 	s.mu.Unlock()
 }
 
-func (s *stats) drop(r ccgw.DropReason) {
+func (s *stats) drop(r ccgw.DropReason) { s.dropN(r, 1) }
+
+func (s *stats) dropN(r ccgw.DropReason, n int) {
 	s.mu.Lock()
-	s.drops[r]++
+	s.drops[r] += uint64(n)
 	s.mu.Unlock()
 }
 

@@ -566,3 +566,99 @@ func TestSignOutLogLines(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteWaitsForEarlierWrite: a session that ends while a write of an
+// earlier change of it is still to come (UpdateLater's finish, as the
+// simulated call centre calls it after its own lock) is deleted from the store
+// after that write, not before it, which would store the ended session again
+// (and a restart restore it): by a kick, and by Run's sweep (its outbox).
+func TestDeleteWaitsForEarlierWrite(t *testing.T) {
+	toBusy := func(s *ccgw.Session, now time.Time) ([]Emit, error) {
+		s.State = ccgw.StateBusy
+		return nil, nil
+	}
+	t.Run("kick", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			env := testManager(t, Config{})
+			tSignIn(t, env.m, 1001)
+			_, finish, err := env.m.UpdateLater(1001, "*", toBusy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kicked := make(chan error, 1)
+			go func() { kicked <- env.m.Kick(1001, ccgw.CauseSupervisor) }()
+			synctest.Wait()
+			if len(kicked) != 0 {
+				t.Fatal("the kick returned before the earlier write")
+			}
+			finish()
+			if err := <-kicked; err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := env.st.get(1001); ok {
+				t.Fatal("the kicked session is stored: its earlier write landed after its deletion")
+			}
+		})
+	})
+	t.Run("sweep", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var outs atomic.Int32
+			env := testManager(t, Config{OnSignOut: func(ccgw.AgentID, ccgw.SignOutCause) { outs.Add(1) }})
+			tSignIn(t, env.m, 1001)
+			step, stop := runInBubble(env.m, env.fc)
+			for env.fc.Now().Before(tStart.Add(env.m.Timeout() - env.m.cfg.Tick)) {
+				step()
+			}
+			_, finish, err := env.m.UpdateLater(1001, "*", toBusy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			step() // the deadline: signed out, its deletion waits for the write
+			if _, ok := env.m.Lookup(1001); ok || outs.Load() != 0 {
+				t.Fatalf("at the deadline: live %v, %d announced; want signed out, its deletion waiting", ok, outs.Load())
+			}
+			finish()
+			synctest.Wait()
+			if outs.Load() != 1 {
+				t.Fatalf("%d sign-outs announced after the write, want 1", outs.Load())
+			}
+			if _, ok := env.st.get(1001); ok {
+				t.Fatal("the expired session is stored: its earlier write landed after its deletion")
+			}
+			if err := stop(); err != context.Canceled {
+				t.Fatal(err)
+			}
+		})
+	})
+}
+
+// TestTombDropsLogged: the events left in tombstones whose time is up are
+// counted as session_ended and logged a line each at WARN; past bulkSignOuts
+// of them in one sweep (a storm's tombstones), one WARN line with the count
+// and each at DEBUG.
+func TestTombDropsLogged(t *testing.T) {
+	for _, tc := range []struct {
+		agents     int
+		warn, bulk int // per-event WARN lines, bulk lines
+	}{
+		{2, 6, 0},            // InService, Ready, ShutdownService each
+		{bulkSignOuts, 0, 1}, // 300 events
+	} {
+		logs := &levelLog{}
+		env := testManager(t, Config{Log: slog.New(logs)})
+		for id := ccgw.AgentID(1001); id < 1001+ccgw.AgentID(tc.agents); id++ {
+			tSignIn(t, env.m, id)
+		}
+		env.advance(env.m.Timeout()) // signed out; tombstones kept one timeout
+		env.advance(env.m.Timeout()) // purged
+		events := 3 * tc.agents
+		if n := env.m.Stats().Drops[ccgw.DropSessionEnded]; n != uint64(events) {
+			t.Errorf("%d agents: %d drops counted, want %d", tc.agents, n, events)
+		}
+		warn, debug, bulk := logs.count("event dropped", slog.LevelWarn), logs.count("event dropped", slog.LevelDebug),
+			logs.count("events dropped in bulk", slog.LevelWarn)
+		if warn != tc.warn || bulk != tc.bulk || warn+debug != events {
+			t.Errorf("%d agents: %d WARN, %d DEBUG, %d bulk lines; want %d, %d, %d", tc.agents, warn, debug, bulk, tc.warn, events-tc.warn, tc.bulk)
+		}
+	}
+}

@@ -2,9 +2,11 @@ package session
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/event"
 )
 
 // Run sweeps at every tick until ctx ends, and returns ctx's error. Its sweeps
@@ -51,17 +53,31 @@ func (m *Manager) Sweep(now time.Time) int {
 }
 
 // sweep is Sweep, handing the sign-outs to o if it is not nil; more reports
-// that due entries were left over.
+// that due entries were left over. The sign-outs go on in batches of
+// SignOutBatch as they are taken, so that the first batch's commit overlaps
+// the taking of the next (with o).
 func (m *Manager) sweep(now time.Time, o *outbox) (n int, more bool) {
 	due := m.wheel.due(now)
 	if len(due) == 0 {
 		return 0, false
 	}
 	var refile []timedEntry
+	var purged []*event.Queue // the queues of tombstones whose time is up
 	var expired []signOut
-	var rested []restDone
+	handOn := func() {
+		for i := range expired {
+			m.left(&expired[i].s)
+		}
+		if o != nil {
+			o.put(expired)
+		} else {
+			m.signedOut(expired)
+		}
+		n += len(expired)
+		expired = nil // o keeps the array
+	}
 	for i, we := range due {
-		if len(expired) >= m.cfg.MaxExpiries {
+		if n+len(expired) >= m.cfg.MaxExpiries {
 			m.wheel.requeue(due[i:])
 			more = true
 			break
@@ -72,7 +88,7 @@ func (m *Manager) sweep(now time.Time, o *outbox) (n int, more bool) {
 			if t := sh.tombs[we.id]; t != nil && t.gen == we.gen && !t.until.After(now) {
 				delete(sh.tombs, we.id)
 				sh.mu.Unlock()
-				t.q.Discard(ccgw.DropSessionEnded)
+				purged = append(purged, t.q)
 				continue
 			}
 			sh.mu.Unlock()
@@ -92,14 +108,19 @@ func (m *Manager) sweep(now time.Time, o *outbox) (n int, more bool) {
 			continue
 		}
 		if we.rest != 0 {
-			if ev, ok := m.restTimeoutLocked(e, we.rest, now); ok {
-				s := e.s
-				t := ticketLocked(e)
+			evs, ok := m.restTimeoutLocked(e, we.rest, now)
+			if !ok {
 				sh.mu.Unlock()
-				rested = append(rested, restDone{s, ev, sh, e, t})
 				continue
 			}
+			s := e.s
+			t := ticketLocked(e)
 			sh.mu.Unlock()
+			// Written here, not after the loop: a sign-out of e handed on
+			// meanwhile waits for this write (signedOut).
+			m.ordered(sh, e, t, func() { m.putWithEvents(&s, evs) })
+			m.notify(&s)
+			m.changed(s)
 			continue
 		}
 		var dl time.Time
@@ -113,35 +134,56 @@ func (m *Manager) sweep(now time.Time, o *outbox) (n int, more bool) {
 			refile = append(refile, timedEntry{dl, we})
 			continue
 		}
-		m.endLocked(sh, e, ccgw.CauseTimeout, now) // the commit point: only this caller has e
+		out := m.endLocked(sh, e, ccgw.CauseTimeout, now) // the commit point: only this caller has e
 		sh.mu.Unlock()
-		expired = append(expired, signOut{s: e.s, cause: ccgw.CauseTimeout, due: dl})
+		out.due = dl
+		if expired == nil {
+			expired = make([]signOut, 0, min(len(due)-i, m.cfg.SignOutBatch))
+		}
+		if expired = append(expired, out); len(expired) == m.cfg.SignOutBatch {
+			handOn()
+		}
+	}
+	if len(expired) > 0 {
+		handOn()
 	}
 	m.wheel.addAll(refile)
-	for _, r := range rested {
-		m.ordered(r.sh, r.e, r.ticket, func() { m.putWithEvents(&r.s, r.evs) })
-		m.notify(&r.s)
-		m.changed(r.s)
-	}
-	for i := range expired {
-		m.left(&expired[i].s)
-	}
-	switch {
-	case len(expired) == 0:
-	case o != nil:
-		o.put(expired)
-	default:
-		m.signedOut(expired)
-	}
-	return len(expired), more
+	m.discardTombs(purged)
+	return n, more
 }
 
-type restDone struct {
-	s      ccgw.Session
-	evs    []ccgw.Event
-	sh     *shard
-	e      *entry
-	ticket uint32 // e's write ticket for s
+// discardTombs drops what the clients of ended sessions did not collect in
+// time from the queues qs of their tombstones, counted as
+// ccgw.DropSessionEnded, and logs each event dropped at WARN as every drop is;
+// more than bulkSignOuts of them (a storm's tombstones, one timeout after it)
+// are logged as one WARN line with the count, and each at DEBUG.
+func (m *Manager) discardTombs(qs []*event.Queue) {
+	if len(qs) == 0 {
+		return
+	}
+	evs := make([][]ccgw.Event, len(qs))
+	n := 0
+	for i, q := range qs {
+		evs[i] = q.TakeAll()
+		n += len(evs[i])
+	}
+	if n == 0 {
+		return
+	}
+	m.stats.dropN(ccgw.DropSessionEnded, n)
+	level := slog.LevelWarn
+	if n > bulkSignOuts {
+		level = slog.LevelDebug
+		m.cfg.Log.Warn("events dropped in bulk", "events", n, "sessions", len(qs), "reason", string(ccgw.DropSessionEnded), "per_event", "debug")
+	}
+	if !m.cfg.Log.Enabled(context.Background(), level) {
+		return
+	}
+	for _, es := range evs {
+		for _, ev := range es {
+			m.cfg.Log.Log(context.Background(), level, "event dropped", "agent", ev.WorkNo, "event", ev.Type, "seq", ev.Seq, "reason", string(ccgw.DropSessionEnded))
+		}
+	}
 }
 
 // restTimeoutLocked tells agent e that its rest (number seq) ran out, if it is

@@ -101,6 +101,14 @@ func ticketLocked(e *entry) uint32 {
 // store thus land in the order they were made; waiting is rare (concurrent
 // changes of one agent) and holds no lock.
 func (m *Manager) ordered(sh *shard, e *entry, t uint32, write func()) {
+	m.awaitTurn(sh, e, t)
+	write()
+	m.turnDone(sh, e, t)
+}
+
+// awaitTurn returns once every write of e's tickets before t has returned;
+// the caller then writes and calls turnDone.
+func (m *Manager) awaitTurn(sh *shard, e *entry, t uint32) {
 	sh.wmu.Lock()
 	if e.wDone != t-1 && m.onWriteWait != nil {
 		m.onWriteWait()
@@ -109,7 +117,10 @@ func (m *Manager) ordered(sh *shard, e *entry, t uint32, write func()) {
 		sh.wcond.Wait()
 	}
 	sh.wmu.Unlock()
-	write()
+}
+
+// turnDone records that the write of e's ticket t returned.
+func (m *Manager) turnDone(sh *shard, e *entry, t uint32) {
 	sh.wmu.Lock()
 	e.wDone = t
 	sh.wcond.Broadcast()
