@@ -28,7 +28,7 @@ type stats struct {
 // lagBounds are the upper bounds, in seconds, of the buckets of
 // Stats.SignOutLag (ccgw_signout_lag_seconds). 3 s is issue 13's bar for a
 // site of 20,000 agents falling silent at once.
-var lagBounds = [...]float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60}
+var lagBounds = [...]float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60}
 
 // lagHistogram counts sign-out lags into lagBounds' buckets without a lock.
 type lagHistogram struct {
