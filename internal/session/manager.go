@@ -53,8 +53,8 @@ type Config struct {
 	// later: it bounds one sweep's work, not the rate of sign-outs.
 	MaxExpiries int
 	// SignOutBatch bounds the sign-outs of a sweep written in one store
-	// commit (DeleteSessions); 5000. 1 writes each alone, as before batching
-	// (kept to measure against).
+	// commit (DeleteSessions); 5000. 1 writes each in a commit of its own
+	// (kept to measure batching against).
 	SignOutBatch int
 	// Notify, if set, is called (outside every lock) after events were queued for
 	// a push-mode session.
