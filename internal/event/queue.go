@@ -320,7 +320,19 @@ func (q *Queue) Close() {
 // Discard closes the queue and drops everything still in it with reason.
 // It returns how many events it dropped.
 func (q *Queue) Discard(reason ccgw.DropReason) int {
+	evs := q.TakeAll()
+	for _, ev := range evs {
+		q.drop(ev, reason)
+	}
+	return len(evs)
+}
+
+// TakeAll closes the queue and returns everything still in it, oldest first,
+// without telling the DropFunc: for a caller that drops many queues' events at
+// once and counts them itself.
+func (q *Queue) TakeAll() []ccgw.Event {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	evs := make([]ccgw.Event, 0, q.n)
 	for q.n > 0 {
 		evs = append(evs, q.takeLocked())
@@ -329,11 +341,7 @@ func (q *Queue) Discard(reason ccgw.DropReason) int {
 		q.closed = true
 		q.wakeLocked()
 	}
-	q.mu.Unlock()
-	for _, ev := range evs {
-		q.drop(ev, reason)
-	}
-	return len(evs)
+	return evs
 }
 
 func (q *Queue) drop(ev ccgw.Event, reason ccgw.DropReason) {

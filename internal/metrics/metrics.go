@@ -64,6 +64,7 @@ type Metrics struct {
 	signIns    *prometheus.Desc
 	signOuts   *prometheus.Desc
 	expiries   *prometheus.Desc
+	lag        *prometheus.Desc
 	queued     *prometheus.Desc
 	delivered  *prometheus.Desc
 	dropped    *prometheus.Desc
@@ -92,6 +93,7 @@ func New(reg prometheus.Registerer, src Sources) (*Metrics, error) {
 		signIns:    prometheus.NewDesc("ccgw_signins_total", "Successful sign-ins.", nil, nil),
 		signOuts:   prometheus.NewDesc("ccgw_signouts_total", "Sign-outs by cause.", []string{"cause"}, nil),
 		expiries:   prometheus.NewDesc("ccgw_expiries_total", "Sessions signed out for missing heartbeats.", nil, nil),
+		lag:        prometheus.NewDesc("ccgw_signout_lag_seconds", "How long after its deadline a silent session was signed out (its store write done), on this node.", nil, nil),
 		queued:     prometheus.NewDesc("ccgw_events_queued_total", "Events queued for agents.", nil, nil),
 		delivered:  prometheus.NewDesc("ccgw_events_delivered_total", "Events delivered, by mode.", []string{"mode"}, nil),
 		dropped:    prometheus.NewDesc("ccgw_events_dropped_total", "Events dropped, by reason.", []string{"reason"}, nil),
@@ -125,7 +127,7 @@ func (m *Metrics) ObserveRequest(method string, code ccgw.Retcode, took time.Dur
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.live, m.heartbeats, m.polls, m.signIns, m.signOuts, m.expiries,
+	for _, d := range []*prometheus.Desc{m.live, m.heartbeats, m.polls, m.signIns, m.signOuts, m.expiries, m.lag,
 		m.queued, m.delivered, m.dropped, m.pushes, m.pushFails, m.rcvLimit, m.rcvFlight, m.rcvWaiting, m.refused, m.ready, m.build} {
 		ch <- d
 	}
@@ -172,6 +174,13 @@ func (m *Metrics) collectSessions(ch chan<- prometheus.Metric, st session.Stats,
 	ch <- prometheus.MustNewConstMetric(m.heartbeats, prometheus.CounterValue, float64(st.Heartbeats))
 	ch <- prometheus.MustNewConstMetric(m.polls, prometheus.CounterValue, float64(st.Polls))
 	ch <- prometheus.MustNewConstMetric(m.delivered, prometheus.CounterValue, float64(st.Polled), "poll")
+	if h := st.SignOutLag; h != nil {
+		buckets := make(map[float64]uint64, len(h.Bounds))
+		for i, b := range h.Bounds {
+			buckets[b] = h.Cumulative[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(m.lag, h.Count, h.Sum, buckets)
+	}
 	if st.Partial || !ready {
 		return // unknown: a gap, not a reset to 0
 	}

@@ -251,3 +251,35 @@ func TestStoreWideSeriesGapWhileNotReady(t *testing.T) {
 		})
 	}
 }
+
+// TestSignOutLag: the sessions' sign-out lag is exported as the histogram
+// ccgw_signout_lag_seconds, bucket for bucket, and only where the backend
+// measures it.
+func TestSignOutLag(t *testing.T) {
+	lag := &session.Histogram{Bounds: []float64{1, 3, 10}, Cumulative: []uint64{2, 5, 5}, Count: 6, Sum: 14.5}
+	reg := prometheus.NewRegistry()
+	if _, err := New(reg, Sources{Sessions: func() session.Stats { return session.Stats{SignOutLag: lag} }}); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP ccgw_signout_lag_seconds How long after its deadline a silent session was signed out (its store write done), on this node.
+# TYPE ccgw_signout_lag_seconds histogram
+ccgw_signout_lag_seconds_bucket{le="1"} 2
+ccgw_signout_lag_seconds_bucket{le="3"} 5
+ccgw_signout_lag_seconds_bucket{le="10"} 5
+ccgw_signout_lag_seconds_bucket{le="+Inf"} 6
+ccgw_signout_lag_seconds_sum 14.5
+ccgw_signout_lag_seconds_count 6
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ccgw_signout_lag_seconds"); err != nil {
+		t.Fatal(err)
+	}
+
+	reg = prometheus.NewRegistry()
+	if _, err := New(reg, Sources{Sessions: func() session.Stats { return session.Stats{} }}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "ccgw_signout_lag_seconds"); err != nil || n != 0 {
+		t.Fatalf("%d lag series without a measuring backend (%v), want none", n, err)
+	}
+}
