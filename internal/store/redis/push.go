@@ -1,0 +1,119 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/event"
+)
+
+// pushPending notifies the pusher of push-mode agents with events waiting,
+// whichever node queued them: a node that died mid-push leaves its claim to
+// expire, and another node then takes the work.
+func (s *Store) pushPending(ctx context.Context) {
+	if s.cfg.Notify == nil {
+		return
+	}
+	ids, err := s.rdb.SMembers(ctx, s.key+"pushpending").Result()
+	if err != nil {
+		return
+	}
+	for _, v := range ids {
+		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+			s.cfg.Notify(ccgw.AgentID(n))
+		}
+	}
+}
+
+// PushTarget implements event.Source: it claims agent id's push work for this
+// node (or keeps its claim) and returns the target; another node's claim means
+// no target here.
+func (s *Store) PushTarget(id ccgw.AgentID) (event.Target, bool) {
+	res, err := s.run(context.Background(), claimScript, id.String(), s.cfg.NodeName, s.cfg.PushLease.Milliseconds())
+	if err != nil || res != int64(1) {
+		return event.Target{}, false
+	}
+	// An ended session's last events (AgentOther_ShutdownService) go before a
+	// new sign-in's, as on one node.
+	ctx := context.Background()
+	raw, err := s.rdb.Get(ctx, s.key+"t:"+id.String()).Result()
+	pendingTomb := err == nil && s.rdb.LLen(ctx, s.key+"tq:"+id.String()).Val() > 0
+	if !pendingTomb {
+		if sess, ok := s.Lookup(id); ok && sess.Mode == ccgw.ModePush {
+			return event.Target{Agent: id, Gen: sess.Gen, URL: sess.CallbackURI, Token: sess.ServiceToken, GUID: sess.GUID,
+				Legacy: sess.LegacyPush, Queue: &queue{s: s, id: id}}, true
+		}
+	}
+	if err != nil {
+		s.Release(id)
+		return event.Target{}, false
+	}
+	var t struct {
+		GUID   string    `json:"guid"`
+		Gen    uint64    `json:"gen,string"` // a string: Lua's numbers would round it
+		Mode   ccgw.Mode `json:"mode"`
+		URI    string    `json:"uri"`
+		Token  string    `json:"token"`
+		Legacy bool      `json:"legacy"`
+	}
+	if json.Unmarshal([]byte(raw), &t) != nil || t.Mode != ccgw.ModePush {
+		s.Release(id)
+		return event.Target{}, false
+	}
+	return event.Target{Agent: id, Gen: t.Gen, URL: t.URI, Token: t.Token, GUID: t.GUID, Legacy: t.Legacy, Ended: true,
+		Queue: &queue{s: s, id: id, tomb: true}}, true
+}
+
+// Delivered implements event.Source; the queue's Ack already removed the events.
+func (s *Store) Delivered(ccgw.AgentID, uint64, uint64) {}
+
+// Release implements event.Releaser.
+func (s *Store) Release(id ccgw.AgentID) {
+	s.run(context.Background(), releaseScript, id.String(), s.cfg.NodeName)
+}
+
+// queue is an agent's Redis event list as an event.PushQueue.
+type queue struct {
+	s    *Store
+	id   ccgw.AgentID
+	tomb bool
+}
+
+func (q *queue) list() string {
+	if q.tomb {
+		return q.s.key + "tq:" + q.id.String()
+	}
+	return q.s.key + "q:" + q.id.String()
+}
+
+// Peek implements event.PushQueue.
+func (q *queue) Peek(max int) []ccgw.Event {
+	vals, err := q.s.rdb.LRange(context.Background(), q.list(), 0, int64(max)-1).Result()
+	if err != nil {
+		return nil
+	}
+	out := make([]ccgw.Event, 0, len(vals))
+	for _, v := range vals {
+		if ev, ok := parseQueued(v); ok {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// Ack implements event.PushQueue.
+func (q *queue) Ack(seq uint64) {
+	q.s.run(context.Background(), ackScript, q.id.String(), boolArg(q.tomb), seq, "")
+}
+
+// DropHead implements event.PushQueue.
+func (q *queue) DropHead(seq uint64, reason ccgw.DropReason) int {
+	res, err := q.s.run(context.Background(), ackScript, q.id.String(), boolArg(q.tomb), seq, string(reason))
+	if err != nil {
+		return 0
+	}
+	n, _ := res.(int64)
+	return int(n)
+}
