@@ -15,7 +15,7 @@ func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait tim
 	defer s.unwait(id, ch)
 	timer := s.cfg.WaitClock.NewTimer(wait)
 	defer timer.Stop()
-	setGUID, first := "", true
+	setGUID, first, adopted := "", true, false
 	for {
 		now := s.cfg.Clock.Now()
 		res, err := s.run(ctx, pollScript, id.String(), guid, s.ms(now), s.deadline(now, ccgw.ModePoll))
@@ -23,6 +23,12 @@ func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait tim
 			return nil, "", err
 		}
 		code, out := pair(res)
+		if code == ccgw.RetNoPermission && !adopted {
+			adopted = true // a rotated GUID not recorded yet (guids.go)?
+			if s.adoptDerived(ctx, id, guid, "", now) {
+				continue
+			}
+		}
 		if code != ccgw.RetOK {
 			return nil, "", ccgw.Fail(code)
 		}
@@ -30,7 +36,7 @@ func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait tim
 			first = false
 			s.polls.Add(1)
 			if out[2] != "" {
-				g, err := s.afterAuth(id, guid, "", out[2], now)
+				g, err := s.afterAuth(ctx, out[2], guid, "", now)
 				if err != nil {
 					return nil, "", err
 				}
@@ -115,20 +121,6 @@ func (s *Store) hold(id ccgw.AgentID, d int) {
 		delete(s.held, id)
 	}
 	s.heldMu.Unlock()
-}
-
-// renew pushes the deadlines of ids to now+timeout.
-func (s *Store) renew(ids []ccgw.AgentID, now time.Time) {
-	if len(ids) == 0 {
-		return
-	}
-	args := []any{s.deadline(now, ccgw.ModePoll)} // only poll-mode sessions hold polls
-	for _, id := range ids {
-		args = append(args, id.String())
-	}
-	if _, err := s.run(context.Background(), renewScript, args...); err != nil {
-		s.cfg.Log.Warn("renew held polls failed", "err", err)
-	}
 }
 
 // wakeAll wakes every held poll (after an outage, when messages may be lost).

@@ -3,46 +3,31 @@ package redis
 import (
 	"context"
 	"encoding/json"
-	"strconv"
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/event"
 )
 
-// pushPending notifies the pusher of push-mode agents with events waiting,
-// whichever node queued them: a node that died mid-push leaves its claim to
-// expire, and another node then takes the work.
-func (s *Store) pushPending(ctx context.Context) {
-	if s.cfg.Notify == nil {
-		return
-	}
-	ids, err := s.rdb.SMembers(ctx, s.key+"pushpending").Result()
-	if err != nil {
-		return
-	}
-	for _, v := range ids {
-		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-			s.cfg.Notify(ccgw.AgentID(n))
-		}
-	}
-}
-
 // PushTarget implements event.Source: it claims agent id's push work for this
 // node (or keeps its claim) and returns the target; another node's claim means
 // no target here.
 func (s *Store) PushTarget(id ccgw.AgentID) (event.Target, bool) {
-	res, err := s.run(context.Background(), claimScript, id.String(), s.cfg.NodeName, s.cfg.PushLease.Milliseconds())
+	ctx := context.Background()
+	res, err := s.run(ctx, claimScript, id.String(), s.cfg.NodeName, s.cfg.PushLease.Milliseconds())
 	if err != nil || res != int64(1) {
 		return event.Target{}, false
 	}
 	// An ended session's last events (AgentOther_ShutdownService) go before a
 	// new sign-in's, as on one node.
-	ctx := context.Background()
 	raw, err := s.rdb.Get(ctx, s.key+"t:"+id.String()).Result()
 	pendingTomb := err == nil && s.rdb.LLen(ctx, s.key+"tq:"+id.String()).Val() > 0
 	if !pendingTomb {
-		if sess, ok := s.Lookup(id); ok && sess.Mode == ccgw.ModePush {
-			return event.Target{Agent: id, Gen: sess.Gen, URL: sess.CallbackURI, Token: sess.ServiceToken, GUID: sess.GUID,
+		if sess, ok := s.lookup(ctx, id); ok && sess.Mode == ccgw.ModePush {
+			guid := sess.GUID
+			if e := s.cache.get(id); e != nil && e.gen == sess.Gen { // a rotation this node has not recorded yet
+				guid = e.guid
+			}
+			return event.Target{Agent: id, Gen: sess.Gen, URL: sess.CallbackURI, Token: sess.ServiceToken, GUID: guid,
 				Legacy: sess.LegacyPush, Queue: &queue{s: s, id: id}}, true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -24,12 +25,16 @@ func (s *Store) Stats() session.Stats {
 		return st
 	}
 	ctx := context.Background()
-	n, err := s.rdb.ZCard(ctx, s.key+"dl").Result()
+	var live, sim *goredis.IntCmd
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		live, sim = p.ZCard(ctx, s.key+"dl"), p.SCard(ctx, s.key+"sim")
+		return nil
+	})
 	if err != nil {
 		st.Partial = true
 		return st
 	}
-	st.Live = int(n)
+	st.Live = int(live.Val() + sim.Val()) // simulated sessions are not in the deadline set
 	h, err := s.rdb.HGetAll(ctx, s.key+"stats").Result()
 	if err != nil {
 		return session.Stats{Partial: true, Heartbeats: st.Heartbeats, Polls: st.Polls, Polled: st.Polled,
@@ -53,21 +58,19 @@ func (s *Store) Stats() session.Stats {
 	return st
 }
 
-// Run watches Redis's health, wakes held polls on events, renews held polls'
-// deadlines, sweeps expired sessions and hands pending push work to the pusher,
-// until ctx ends.
+// Run watches Redis's health, wakes held polls on events, keeps the auth cache
+// coherent (cache.go), and every tick writes the batched renewals, sweeps
+// expired sessions and hands pending push work to the pusher, until ctx ends.
 func (s *Store) Run(ctx context.Context) error {
-	subscribed := make(chan struct{})
-	go func() {
-		defer close(subscribed)
-		s.subscribe(ctx)
-	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.subscribe(ctx) })
+	wg.Go(func() { s.watchAuth(ctx) })
 	for {
 		t := s.cfg.Clock.NewTimer(s.cfg.Tick)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			<-subscribed
+			wg.Wait()
 			return ctx.Err()
 		case <-t.C():
 		}
@@ -94,85 +97,109 @@ func (s *Store) subscribe(ctx context.Context) {
 	}
 }
 
-// tick is one round of Run's work.
+// tick is one round of Run's work. The tick script is the health check:
+// while it fails the node is not ready, and it PINGs until Redis answers.
 func (s *Store) tick(ctx context.Context) {
-	pctx, cancel := context.WithTimeout(ctx, time.Second)
-	err := s.rdb.Ping(pctx).Err()
-	cancel()
-	if err != nil {
-		if s.ready.Swap(false) {
-			s.cfg.Log.Error("redis unreachable: not ready, signing nobody out", "err", err)
+	if !s.ready.Load() {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := s.rdb.Ping(pctx).Err()
+		if err == nil {
+			err = s.loadGUIDKey(pctx)
 		}
-		return
-	}
-	if !s.ready.Swap(true) {
+		cancel()
+		if err != nil {
+			return
+		}
+		s.ready.Store(true)
 		s.cfg.Log.Info("redis reachable again")
 		s.wakeAll()
 	}
-	now := s.cfg.Clock.Now()
-	s.heldMu.Lock()
-	ids := make([]ccgw.AgentID, 0, len(s.held))
-	for id := range s.held {
-		ids = append(ids, id)
+	if _, err := s.sweep(ctx, s.cfg.Clock.Now()); err != nil && ctx.Err() == nil {
+		if s.ready.Swap(false) {
+			s.cfg.Log.Error("redis unreachable: not ready, signing nobody out", "err", err)
+		}
+		s.resetAuth() // it may have missed invalidations
 	}
-	s.heldMu.Unlock()
-	s.renew(ids, now)
-	s.Sweep(now)
-	s.pushPending(ctx)
 }
 
-// Sweep signs out the sessions whose deadline passed by now, in one script:
-// each is signed out by exactly one node. Before that, if nobody swept for a
-// while (Redis or every node was down), every deadline is moved on by that gap.
-// It returns how many sessions this call signed out.
+// Sweep writes the node's batched renewals and signs out the sessions whose
+// deadline passed a tick before now: each is signed out by exactly one node.
+// Before that, if nobody swept for a while (Redis or every node was down),
+// every deadline is moved on by that gap, in O(1). It returns how many
+// sessions this call signed out.
 func (s *Store) Sweep(now time.Time) int {
-	grace := 10 * s.cfg.Tick
-	if grace < time.Second {
-		grace = time.Second
-	}
-	res, err := s.run(context.Background(), expireScript, s.ms(now), s.cfg.MaxExpiries, s.ttl(), s.cfg.QueueSize, grace.Milliseconds())
+	n, err := s.sweep(context.Background(), now)
 	if err != nil {
 		s.cfg.Log.Warn("sweep failed", "err", err)
-		return 0
 	}
-	arr, _ := res.([]any)
-	for _, v := range arr {
-		if raw, ok := v.(string); ok {
-			if sess, err := decodeSession(raw); err == nil {
-				s.ended(sess, ccgw.CauseTimeout)
+	return n
+}
+
+// sweep is Sweep in script calls of expiryBatch sessions at most, up to
+// MaxExpiries; each call writes what the batch holds then, so that renewals
+// wait no longer than one call. The post-sign-out work of each call is done
+// before the next, without a lock; one line is logged for all.
+func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
+	s.heldMu.Lock()
+	for id := range s.held { // only polling-mode sessions hold polls
+		s.batch.renew(id, s.deadline(now, ccgw.ModePoll))
+	}
+	s.heldMu.Unlock()
+	total, lagMax := 0, time.Duration(0)
+	var rests, pending []string
+	for first := true; ; first = false {
+		limit := min(expiryBatch, s.cfg.MaxExpiries-total)
+		r, err := s.tickOnce(ctx, now, limit, first)
+		if err != nil {
+			return total, err
+		}
+		if first {
+			rests, pending = r.rests, r.pending
+		}
+		for _, x := range r.ended {
+			sess, err := decodeSession(x.raw)
+			if err != nil {
+				continue
 			}
+			lag := now.Sub(time.UnixMilli(x.deadline))
+			lagMax = max(lagMax, lag)
+			s.expired(sess, lag)
+		}
+		total += len(r.ended)
+		if len(r.ended) < limit || total >= s.cfg.MaxExpiries {
+			break
 		}
 	}
-	s.restsDue(now)
-	return len(arr)
+	if total > 0 {
+		s.cfg.Log.Info("sessions expired", "count", total, "lag_max", lagMax)
+	}
+	s.restsDue(ctx, rests)
+	for _, id := range parseIDs(pending) {
+		s.cfg.Notify(id)
+	}
+	return total, nil
 }
 
 // scheduleRest files the end of sess's current rest in the rest set.
-func (s *Store) scheduleRest(id ccgw.AgentID, sess *ccgw.Session) {
+func (s *Store) scheduleRest(ctx context.Context, id ccgw.AgentID, sess *ccgw.Session) {
 	member := id.String() + ":" + strconv.FormatUint(sess.RestSeq, 10)
-	if err := s.rdb.ZAdd(context.Background(), s.key+"rest", goredis.Z{Score: float64(sess.RestUntil), Member: member}).Err(); err != nil {
+	if err := s.rdb.ZAdd(ctx, s.key+"rest", goredis.Z{Score: float64(sess.RestUntil), Member: member}).Err(); err != nil {
 		s.cfg.Log.Warn("rest timer not filed", "agent", id.String(), "err", err)
 	}
 }
 
-// restsDue tells the agents whose rest ran out by now: AgentState_Rest_Timeout
-// (and idle with RestTimeoutIdle). A script claims each due rest, so exactly one
-// node tells it.
-func (s *Store) restsDue(now time.Time) {
-	res, err := s.run(context.Background(), restDueScript, s.ms(now), s.cfg.MaxExpiries)
-	if err != nil {
-		return
-	}
-	arr, _ := res.([]any)
-	for _, v := range arr {
-		member, _ := v.(string)
+// restsDue tells the agents whose rest ran out (members "id:restSeq" the tick
+// script claimed, so that exactly one node tells each):
+// AgentState_Rest_Timeout (and idle with RestTimeoutIdle).
+func (s *Store) restsDue(ctx context.Context, members []string) {
+	for _, member := range members {
 		idStr, seqStr, ok := strings.Cut(member, ":")
 		id, err1 := ccgw.ParseAgentID(idStr)
 		seq, err2 := strconv.ParseUint(seqStr, 10, 64)
 		if !ok || err1 != nil || err2 != nil {
 			continue
 		}
-		s.Update(id, "*", func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		s.updateWith(ctx, id, "*", func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
 			if x.State != ccgw.StateRest || x.RestSeq != seq || x.RestUntil == 0 || time.UnixMilli(x.RestUntil).After(now) {
 				return nil, nil
 			}

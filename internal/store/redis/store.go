@@ -3,6 +3,9 @@
 // (Redis is the commit point, so a session that misses its heartbeats is signed
 // out exactly once however many nodes sweep), event queues are Redis lists
 // whose long polls are woken over pub/sub, and push work is claimed per agent.
+// A heartbeat normally costs no round trip: each node keeps the agents' auth
+// facts in a cache that every change invalidates over pub/sub (cache.go), and
+// writes the renewals it answered once per tick (flush.go).
 package redis
 
 import (
@@ -53,6 +56,9 @@ type Config struct {
 	// Lockout locks an agent out after wrong passwords (session.Guard), counted
 	// in this Redis (lockout.go) so that it holds on every node; zero: never.
 	Lockout ccgw.LockoutPolicy
+	// CacheSize bounds how many agents' auth facts the node keeps (cache.go);
+	// 1<<20, more than there are work numbers.
+	CacheSize int
 }
 
 // Store is session.Service on Redis. It is safe for concurrent use.
@@ -62,11 +68,19 @@ type Store struct {
 	rdb   *goredis.Client
 	key   string // the prefix
 
-	ready   atomic.Bool
-	waitMu  sync.Mutex // guards waiters
-	waiters map[ccgw.AgentID]map[chan struct{}]struct{}
-	heldMu  sync.Mutex // guards held
-	held    map[ccgw.AgentID]int
+	ready    atomic.Bool
+	cache    authCache                      // cache.go; used only while cacheOn and ready
+	cacheOn  atomic.Bool                    // the invalidations' subscription is up
+	authSubs atomic.Uint64                  // how often it was (re)confirmed
+	authSub  atomic.Pointer[goredis.PubSub] // that subscription, closed to restart it
+	guidKey  atomic.Pointer[[]byte]         // derives rotated GUIDs (guids.go); nil until read
+	batch    batch                          // flush.go: what the next tick writes
+	sent     atomic.Uint64                  // commands sent to Redis (Commands)
+	lag      session.LagHistogram           // how late after its deadline each expiry came
+	waitMu   sync.Mutex                     // guards waiters
+	waiters  map[ccgw.AgentID]map[chan struct{}]struct{}
+	heldMu   sync.Mutex // guards held
+	held     map[ccgw.AgentID]int
 
 	heartbeats atomic.Uint64
 	polls      atomic.Uint64
@@ -137,12 +151,18 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.PushLease <= 0 {
 		cfg.PushLease = 15 * time.Second
 	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 1 << 20
+	}
 	loggerOnce.Do(func() { goredis.SetLogger(quietLogger{cfg.Log}) })
 	s := &Store{cfg: cfg, rdb: goredis.NewClient(opt), key: cfg.Prefix,
 		waiters: make(map[ccgw.AgentID]map[chan struct{}]struct{}), held: make(map[ccgw.AgentID]int)}
+	s.cache.init(cfg.CacheSize)
+	s.batch.init()
+	s.rdb.AddHook(countHook{&s.sent})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	s.ready.Store(s.rdb.Ping(ctx).Err() == nil)
+	s.ready.Store(s.rdb.Ping(ctx).Err() == nil && s.loadGUIDKey(ctx) == nil)
 	s.guard = session.Guard{Directory: cfg.Directory, Policy: cfg.Lockout, Store: s, Clock: cfg.Clock, Log: cfg.Log}
 	return s, nil
 }
@@ -150,8 +170,44 @@ func Open(cfg Config) (*Store, error) {
 // Ready reports whether Redis answered the last health check.
 func (s *Store) Ready() bool { return s.ready.Load() }
 
-// Close closes the connections.
-func (s *Store) Close() error { return s.rdb.Close() }
+// Close writes the renewals this node answered and has not written yet (best
+// effort: a second at most), then closes the connections.
+func (s *Store) Close() error {
+	if s.ready.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		s.flush(ctx, s.cfg.Clock.Now())
+		cancel()
+	}
+	return s.rdb.Close()
+}
+
+// Commands returns how many commands this node has sent to Redis (a script
+// call is one, whatever it does inside; a pipeline counts each of its
+// commands), for tests and benchmarks.
+func (s *Store) Commands() uint64 { return s.sent.Load() }
+
+// SignOutLag returns the histogram of how long after its deadline each
+// session this node signed out for a timeout was signed out.
+func (s *Store) SignOutLag() session.LagSnapshot { return s.lag.Snapshot() }
+
+// countHook counts the commands a client sends.
+type countHook struct{ n *atomic.Uint64 }
+
+func (h countHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h countHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h countHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		h.n.Add(uint64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
 
 // unavailable is the retcode of every request while Redis cannot be reached: a
 // system error (100-007), never a sign-out.

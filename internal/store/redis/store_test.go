@@ -74,13 +74,42 @@ func checkFor(t *testing.T, timeout time.Duration, f func() error) {
 	}
 }
 
+// watch runs st's invalidations' subscription (what Run does besides its
+// ticks) until the test ends, and waits until its cache is on.
+func watch(t *testing.T, st *Store) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		st.watchAuth(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	checkFor(t, 30*time.Second, func() error {
+		if !st.cacheOn.Load() {
+			return fmt.Errorf("the auth cache is not on")
+		}
+		return nil
+	})
+}
+
 // TestStoreContract runs the session.Service suite on the Redis store, on a
-// real redis-server.
+// real redis-server: with the auth cache on (heartbeats answered from memory,
+// renewals written by the sweep), and with it off (every request a script).
 func TestStoreContract(t *testing.T) {
 	srv := redistest.Start(t)
-	sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {
-		st := open(t, srv, newPrefix(), cfg, nil)
-		return sessiontest.Node{Service: st, Sweep: st.Sweep}
+	t.Run("cache", func(t *testing.T) {
+		sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {
+			st := open(t, srv, newPrefix(), cfg, nil)
+			watch(t, st)
+			return sessiontest.Node{Service: st, Sweep: st.Sweep}
+		})
+	})
+	t.Run("nocache", func(t *testing.T) {
+		sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {
+			st := open(t, srv, newPrefix(), cfg, nil)
+			return sessiontest.Node{Service: st, Sweep: st.Sweep}
+		})
 	})
 }
 
