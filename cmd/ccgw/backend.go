@@ -28,6 +28,8 @@ type backend struct {
 	// clients lists the live client sessions; nil where the store cannot
 	// (Redis).
 	clients func() []ccgw.AgentID
+	// signOutLag gives the sign-out lag histogram; nil where the store has none.
+	signOutLag func() session.LagSnapshot
 }
 
 // Close closes the store.
@@ -58,7 +60,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 		return &backend{
 			svc: rs, passwords: rs, lockouts: rs, source: rs, run: rs.Run, ready: rs.Ready,
 			restore:   func() (int, error) { return rs.Stats().Live, nil },
-			notifyAll: func() {}, flush: func() {}, closeFn: rs.Close,
+			notifyAll: func() {}, flush: func() {}, closeFn: rs.Close, signOutLag: rs.SignOutLag,
 		}, nil
 	}
 	st, err := bolt.OpenWith(c.Data, bolt.Options{Recover: c.DataRecover, Log: m.Log})

@@ -308,7 +308,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	build := thisBuild()
 	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats, Receivers: pusher.Receivers,
-		Refused: refused, Ready: be.ready, Build: build})
+		Refused: refused, Ready: be.ready, Build: build, SignOutLag: be.signOutLag})
 	if err == nil {
 		err = wb.register(reg)
 	}

@@ -36,6 +36,10 @@ type Sources struct {
 	Receivers func() []event.ReceiverStats
 	// Refused gives what the server refused for its limits.
 	Refused func() Refused
+	// SignOutLag gives how long after its deadline each session this node
+	// signed out for missing heartbeats was signed out
+	// (ccgw_signout_lag_seconds); nil: no series.
+	SignOutLag func() session.LagSnapshot
 }
 
 // Refused counts what the server refused for its limits (docs/security.md).
@@ -72,6 +76,7 @@ type Metrics struct {
 	rcvFlight  *prometheus.Desc
 	rcvWaiting *prometheus.Desc
 	refused    *prometheus.Desc
+	signOutLag *prometheus.Desc
 	ready      *prometheus.Desc
 	build      *prometheus.Desc
 }
@@ -100,6 +105,7 @@ func New(reg prometheus.Registerer, src Sources) (*Metrics, error) {
 		rcvFlight:  prometheus.NewDesc("ccgw_push_receiver_in_flight", "Pushes in flight to a receiver.", []string{"receiver"}, nil),
 		rcvWaiting: prometheus.NewDesc("ccgw_push_receiver_waiting", "Agents waiting for a push slot of a receiver.", []string{"receiver"}, nil),
 		refused:    prometheus.NewDesc("ccgw_refused_total", "Connections and requests refused for a limit, by reason.", []string{"reason"}, nil),
+		signOutLag: prometheus.NewDesc("ccgw_signout_lag_seconds", "How long after its deadline (last request plus the timeout) each session this node signed out for missing heartbeats was signed out.", nil, nil),
 		ready:      prometheus.NewDesc("ccgw_ready", "1 when the gateway can serve (store open, Redis reachable), as /readyz; 0 when not.", nil, nil),
 		build:      prometheus.NewDesc("ccgw_build_info", "Always 1; the labels say which build of ccgw runs.", []string{"version", "commit", "goversion"}, nil),
 	}
@@ -125,7 +131,8 @@ func (m *Metrics) ObserveRequest(method string, code ccgw.Retcode, took time.Dur
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.live, m.heartbeats, m.polls, m.signIns, m.signOuts, m.expiries,
-		m.queued, m.delivered, m.dropped, m.pushes, m.pushFails, m.rcvLimit, m.rcvFlight, m.rcvWaiting, m.refused, m.ready, m.build} {
+		m.queued, m.delivered, m.dropped, m.pushes, m.pushFails, m.rcvLimit, m.rcvFlight, m.rcvWaiting, m.refused, m.signOutLag,
+		m.ready, m.build} {
 		ch <- d
 	}
 }
@@ -154,6 +161,10 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.ConnsPerIP), "conns_per_ip")
 		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.PollsPerIP), "polls_per_ip")
 		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.BodyTooLarge), "body_too_large")
+	}
+	if m.src.SignOutLag != nil {
+		h := m.src.SignOutLag()
+		ch <- prometheus.MustNewConstHistogram(m.signOutLag, h.Count, h.Sum, h.Buckets)
 	}
 	if m.src.Receivers != nil {
 		for _, r := range topReceivers(m.src.Receivers(), MaxReceivers) {

@@ -250,3 +250,43 @@ func TestStoreWideSeriesGapWhileNotReady(t *testing.T) {
 		})
 	}
 }
+
+// TestSignOutLag: the sign-out lag is a histogram on session.SignOutLagBuckets,
+// read from its source at scrape time; no source, no series.
+func TestSignOutLag(t *testing.T) {
+	var h session.LagHistogram
+	for _, d := range []time.Duration{80 * time.Millisecond, 1200 * time.Millisecond, 1200 * time.Millisecond, 4 * time.Second} {
+		h.Observe(d)
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := New(reg, Sources{SignOutLag: h.Snapshot}); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP ccgw_signout_lag_seconds How long after its deadline (last request plus the timeout) each session this node signed out for missing heartbeats was signed out.
+# TYPE ccgw_signout_lag_seconds histogram
+ccgw_signout_lag_seconds_bucket{le="0.05"} 0
+ccgw_signout_lag_seconds_bucket{le="0.1"} 1
+ccgw_signout_lag_seconds_bucket{le="0.25"} 1
+ccgw_signout_lag_seconds_bucket{le="0.5"} 1
+ccgw_signout_lag_seconds_bucket{le="1"} 1
+ccgw_signout_lag_seconds_bucket{le="2"} 3
+ccgw_signout_lag_seconds_bucket{le="3"} 3
+ccgw_signout_lag_seconds_bucket{le="5"} 4
+ccgw_signout_lag_seconds_bucket{le="10"} 4
+ccgw_signout_lag_seconds_bucket{le="30"} 4
+ccgw_signout_lag_seconds_bucket{le="+Inf"} 4
+ccgw_signout_lag_seconds_sum 6.48
+ccgw_signout_lag_seconds_count 4
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ccgw_signout_lag_seconds"); err != nil {
+		t.Fatal(err)
+	}
+	reg = prometheus.NewRegistry()
+	if _, err := New(reg, Sources{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "ccgw_signout_lag_seconds"); err != nil || n != 0 {
+		t.Fatalf("%d series without a source (%v), want none", n, err)
+	}
+}
