@@ -581,3 +581,36 @@ func TestRotationAcrossNodesBeforeItIsRecorded(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulatedNeverExpires: a session of the call simulator's own agents
+// (Simulated) is kept out of the deadline set, so no sweep signs it out
+// however long it is silent; it counts as live, and a sign-out still ends it.
+func TestSimulatedNeverExpires(t *testing.T) {
+	c := newCluster(t, 1, 10*time.Second, nil)
+	st := c.nodes[0]
+	req := sessiontest.SignInReq(1001)
+	req.SkipPassword, req.Session.Simulated = true, true
+	if _, err := st.SignIn(req); err != nil {
+		t.Fatal(err)
+	}
+	c.signIn(t, 1002, 1) // a real agent, silent too
+	for range 3 * int(10*time.Second/c.cfg.Tick) {
+		c.tick()
+	}
+	if _, ok := st.Lookup(1001); !ok {
+		t.Fatal("the simulated agent was signed out")
+	}
+	if _, ok := st.Lookup(1002); ok {
+		t.Fatal("the silent real agent is still signed in")
+	}
+	if s := st.Stats(); s.Live != 1 || s.Expiries != 1 {
+		t.Fatalf("stats: %d live, %d expiries; want 1, 1 (the simulated agent live)", s.Live, s.Expiries)
+	}
+	if n, _ := client(t, c.srv).ZCard(context.Background(), st.key+"dl").Result(); n != 0 {
+		t.Fatalf("%d members in the deadline set, want none", n)
+	}
+	wantOK(t, "kick", st.Kick(1001, ccgw.CauseSupervisor))
+	if s := st.Stats(); s.Live != 0 {
+		t.Fatalf("%d live after the simulated agent was kicked", s.Live)
+	}
+}
