@@ -41,7 +41,9 @@ type benchResult struct {
 }
 
 // BenchmarkClusterHeartbeat measures heartbeat throughput and latency against
-// one ccgw node on bbolt and against 1, 2 and 3 ccgw nodes sharing one Redis,
+// one ccgw node on bbolt, against 1, 2 and 3 ccgw nodes sharing one Redis, and
+// against three bbolt nodes that share nothing (the cost of three processes
+// without Redis),
 // all started once, in one run, and logs the medians and their ratios to the
 // bbolt node (with -v), and what each heartbeat cost Redis: the script calls
 // the nodes sent and the commands redis-server ran (those inside scripts
@@ -56,16 +58,24 @@ func BenchmarkClusterHeartbeat(b *testing.B) {
 	for i := range redisNodes {
 		redisNodes[i] = startQuiet(b, "--store", srv.URL(), "--node-name", "AgentGateway"+strconv.Itoa(i+1))
 	}
-	boltNode := startQuiet(b, "--store", "bolt")
+	boltNodes := make([]*quietProc, 3)
+	for i := range boltNodes {
+		boltNodes[i] = startQuiet(b, "--store", "bolt")
+	}
+	boltNode := boltNodes[0]
 	redisPID := srv.PID()
+	// pinned: each agent's heartbeats go to the node it signed in on (three
+	// bbolt nodes share nothing); else request i goes to node i mod n.
 	configs := []struct {
-		name  string
-		nodes []*quietProc
+		name   string
+		nodes  []*quietProc
+		pinned bool
 	}{
-		{"store=bolt/nodes=1", []*quietProc{boltNode}},
-		{"store=redis/nodes=1", redisNodes[:1]},
-		{"store=redis/nodes=2", redisNodes[:2]},
-		{"store=redis/nodes=3", redisNodes},
+		{"store=bolt/nodes=1", []*quietProc{boltNode}, false},
+		{"store=redis/nodes=1", redisNodes[:1], false},
+		{"store=redis/nodes=2", redisNodes[:2], false},
+		{"store=redis/nodes=3", redisNodes, false},
+		{"store=bolt/nodes=3/unshared", boltNodes, true},
 	}
 	agents := make([][]benchAgent, len(configs))
 	for k, cfg := range configs {
@@ -80,7 +90,7 @@ func BenchmarkClusterHeartbeat(b *testing.B) {
 			b.Run(cfg.name, func(b *testing.B) {
 				cpu0, rcpu0 := nodesCPU(cfg.nodes), cpuTime(redisPID)
 				calls0, scripts0 := redisCalls(b, rdb)
-				r := heartbeatLoad(b, cfg.nodes, agents[k])
+				r := heartbeatLoad(b, cfg.nodes, agents[k], cfg.pinned)
 				r.gwCPU = (nodesCPU(cfg.nodes) - cpu0) / time.Duration(b.N)
 				r.redisCPU = (cpuTime(redisPID) - rcpu0) / time.Duration(b.N)
 				calls, scripts := redisCalls(b, rdb)
@@ -88,7 +98,7 @@ func BenchmarkClusterHeartbeat(b *testing.B) {
 				r.scripts = float64(scripts-scripts0) / float64(b.N)
 				b.ReportMetric(float64(r.gwCPU)/float64(time.Microsecond), "gateway-cpu-µs/op")
 				b.ReportMetric(float64(r.redisCPU)/float64(time.Microsecond), "redis-cpu-µs/op")
-				if cfg.nodes[0] != boltNode {
+				if !strings.HasPrefix(cfg.name, "store=bolt") {
 					b.ReportMetric(r.calls, "redis-cmds/op")
 					b.ReportMetric(r.scripts, "redis-scripts/op")
 				}
@@ -107,7 +117,7 @@ func BenchmarkClusterHeartbeat(b *testing.B) {
 	for _, cfg := range configs {
 		r := median(results[cfg.name])
 		redisCols := fmt.Sprintf("%.0f µs | %.4f | %.4f", us(r.redisCPU), r.scripts, r.calls)
-		if cfg.nodes[0] == boltNode {
+		if strings.HasPrefix(cfg.name, "store=bolt") {
 			redisCols = "— | — | —" // what Redis did meanwhile was the idle Redis nodes' ticks
 		}
 		fmt.Fprintf(&out, "| %s | %.0f | %.2f ms | %.2f ms | %.2f× | %.2f× | %.0f µs | %s |\n", cfg.name, r.rate, ms(r.p50), ms(r.p99),
@@ -196,8 +206,12 @@ func median(rs []benchResult) benchResult {
 	}
 }
 
-// benchAgent is a signed-in agent's path and GUID.
-type benchAgent struct{ path, guid string }
+// benchAgent is a signed-in agent's path and GUID, and the index of the node
+// it signed in on.
+type benchAgent struct {
+	path, guid string
+	node       int
+}
 
 // signInBench signs benchAgents agents in from work number first, spread over
 // nodes.
@@ -217,7 +231,7 @@ func signInBench(b *testing.B, nodes []*quietProc, first int) []benchAgent {
 					failed.Add(1)
 					continue
 				}
-				agents[i] = benchAgent{path: "onlineagent/" + id + "/handshake", guid: g}
+				agents[i] = benchAgent{path: "onlineagent/" + id + "/handshake", guid: g, node: i % len(nodes)}
 			}
 		})
 	}
@@ -229,8 +243,9 @@ func signInBench(b *testing.B, nodes []*quietProc, first int) []benchAgent {
 }
 
 // heartbeatLoad sends b.N heartbeats from benchConns clients, each request to
-// the next node in turn, and reports heartbeats/s and latency quantiles.
-func heartbeatLoad(b *testing.B, nodes []*quietProc, agents []benchAgent) benchResult {
+// the next node in turn (pinned: to the agent's node), and reports
+// heartbeats/s and latency quantiles.
+func heartbeatLoad(b *testing.B, nodes []*quietProc, agents []benchAgent, pinned bool) benchResult {
 	var next atomic.Int64
 	var bad atomic.Int64
 	hists := make([]loadtest.Histogram, benchConns)
@@ -246,6 +261,9 @@ func heartbeatLoad(b *testing.B, nodes []*quietProc, agents []benchAgent) benchR
 				}
 				p := nodes[i%int64(len(nodes))]
 				a := agents[i%int64(len(agents))]
+				if pinned {
+					p = nodes[a.node]
+				}
 				t0 := time.Now()
 				r, err := send(context.Background(), p.client, http.MethodPost, p.url(a.path), a.guid, "")
 				hists[w].Record(time.Since(t0))
