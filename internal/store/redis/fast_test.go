@@ -418,3 +418,38 @@ func TestSimulatedNeverExpires(t *testing.T) {
 		t.Fatalf("%d live after the simulated agent was kicked", s.Live)
 	}
 }
+
+// TestHeartbeatsDuringSweeps: heartbeats answered from the cache while the
+// node sweeps (its batch written under them) keep their agents alive; run
+// with -race, it checks the batch is handed over safely.
+func TestHeartbeatsDuringSweeps(t *testing.T) {
+	c := newCluster(t, 1, 10*time.Second, nil)
+	st := c.nodes[0]
+	guids := c.signIn(t, 1001, 40)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for !stop.Load() {
+				for id, g := range guids {
+					if int(id)%4 != w {
+						continue
+					}
+					if _, err := st.Heartbeat(id, g, ""); err != nil {
+						t.Errorf("heartbeat of %d: %v", id, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	swept := 0
+	for range 3 * int(10*time.Second/c.cfg.Tick) {
+		swept += c.tick()
+	}
+	stop.Store(true)
+	wg.Wait()
+	if swept != 0 {
+		t.Fatalf("%d heartbeating agents signed out", swept)
+	}
+}

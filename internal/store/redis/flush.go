@@ -87,16 +87,16 @@ func (b *batch) forget(id ccgw.AgentID) {
 	b.mu.Unlock()
 }
 
-// take empties the batch and returns what it held.
-func (b *batch) take() (map[ccgw.AgentID]int64, map[ccgw.AgentID]rotation) {
+// take empties the batch and returns what it held: maps the batch no longer
+// uses (nil for an empty one).
+func (b *batch) take() (ren map[ccgw.AgentID]int64, rot map[ccgw.AgentID]rotation) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	ren, rot := b.renewals, b.rotations
-	if len(ren) > 0 {
-		b.renewals = make(map[ccgw.AgentID]int64, len(ren))
+	if len(b.renewals) > 0 {
+		ren, b.renewals = b.renewals, make(map[ccgw.AgentID]int64, len(b.renewals))
 	}
-	if len(rot) > 0 {
-		b.rotations = make(map[ccgw.AgentID]rotation)
+	if len(b.rotations) > 0 {
+		rot, b.rotations = b.rotations, make(map[ccgw.AgentID]rotation)
 	}
 	return ren, rot
 }
