@@ -162,7 +162,7 @@ func (m *Manager) announce(outs []signOut) {
 		if o.cause == ccgw.CauseTimeout {
 			lag := now.Sub(o.due)
 			m.stats.expiries.Add(1)
-			m.stats.lag.observe(lag)
+			m.stats.lag.Observe(lag)
 			worst = max(worst, lag)
 			expiries++
 		}

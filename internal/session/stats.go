@@ -18,7 +18,7 @@ type stats struct {
 	queued     atomic.Uint64 // events added to any queue
 	polled     atomic.Uint64 // events handed out by polls
 
-	lag lagHistogram // of expiries: sign-out time minus deadline
+	lag LagHistogram // of expiries: sign-out time minus deadline
 
 	mu       sync.Mutex // guards signOuts and drops
 	signOuts map[ccgw.SignOutCause]uint64
@@ -30,13 +30,15 @@ type stats struct {
 // site of 20,000 agents falling silent at once.
 var lagBounds = [...]float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60}
 
-// lagHistogram counts sign-out lags into lagBounds' buckets without a lock.
-type lagHistogram struct {
+// LagHistogram counts sign-out lags into lagBounds' buckets without a lock;
+// the zero value is ready (ccgw_signout_lag_seconds, on either backend).
+type LagHistogram struct {
 	counts [len(lagBounds) + 1]atomic.Uint64 // per bucket, and the last for above them all
 	sumNs  atomic.Int64
 }
 
-func (h *lagHistogram) observe(d time.Duration) {
+// Observe counts one lag; a negative one counts as 0.
+func (h *LagHistogram) Observe(d time.Duration) {
 	d = max(d, 0)
 	sec := d.Seconds()
 	i := 0
@@ -47,8 +49,8 @@ func (h *lagHistogram) observe(d time.Duration) {
 	h.sumNs.Add(int64(d))
 }
 
-// snapshot returns the cumulative counts, as Prometheus wants them.
-func (h *lagHistogram) snapshot() Histogram {
+// Snapshot returns the cumulative counts, as Prometheus wants them.
+func (h *LagHistogram) Snapshot() Histogram {
 	out := Histogram{Bounds: slices.Clone(lagBounds[:]), Cumulative: make([]uint64, len(lagBounds))}
 	var n uint64
 	for i := range h.counts {
@@ -110,7 +112,7 @@ type Stats struct {
 	Drops      map[ccgw.DropReason]uint64
 	// SignOutLag is, for this node's expiries, how long after its deadline
 	// each session was signed out (its store write done, its sign-out
-	// announced); nil where the backend does not measure it (Redis).
+	// announced); nil where the backend does not measure it.
 	SignOutLag *Histogram
 }
 
@@ -127,7 +129,7 @@ func (m *Manager) Stats() Stats {
 		SignOuts:   make(map[ccgw.SignOutCause]uint64),
 		Drops:      make(map[ccgw.DropReason]uint64),
 	}
-	lag := m.stats.lag.snapshot()
+	lag := m.stats.lag.Snapshot()
 	st.SignOutLag = &lag
 	m.stats.mu.Lock()
 	for k, v := range m.stats.signOuts {

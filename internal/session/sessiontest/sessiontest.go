@@ -943,7 +943,8 @@ type Record struct {
 // NewLogs returns an empty Logs.
 func NewLogs() *Logs { return &Logs{} }
 
-// Logger returns a logger that records Info and above into l.
+// Logger returns a logger that records everything into l, debug lines too (a
+// sweep may log each expiry at debug level and one line for all at info).
 func (l *Logs) Logger() *slog.Logger { return slog.New(&logHandler{l: l}) }
 
 // Count returns how many records have message msg and every key=value of kv.
@@ -992,7 +993,7 @@ type logHandler struct {
 	attrs []slog.Attr
 }
 
-func (h *logHandler) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelInfo }
+func (h *logHandler) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelDebug }
 
 func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 	rec := Record{Msg: r.Message, Attrs: map[string]string{}}
