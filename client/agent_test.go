@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -500,5 +501,36 @@ func TestObserver(t *testing.T) {
 	var oe *net.OpError
 	if ob.Status != 0 || ob.Code != "" || !errors.As(ob.Err, &oe) || !errors.Is(err, ob.Err) {
 		t.Errorf("no listener: %v, observed %+v", err, ob)
+	}
+}
+
+// TestConnectionsReused checks that reading answers, with a Content-Length or
+// without (chunked), leaves the connection to the next request.
+func TestConnectionsReused(t *testing.T) {
+	t.Parallel()
+	for _, chunked := range []bool{false, true} {
+		var conns atomic.Int64
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if chunked {
+				w.(http.Flusher).Flush() // headers out before the body: no Content-Length
+			}
+			fmt.Fprint(w, `{"message":"success","retcode":"0"}`)
+		}))
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		}
+		srv.Start()
+		a := newClient(t, srv.URL).Agent("1006")
+		for i := range 5 {
+			if err := a.Heartbeat(context.Background()); err != nil {
+				t.Fatalf("chunked %v, heartbeat %d: %v", chunked, i, err)
+			}
+		}
+		srv.Close()
+		if n := conns.Load(); n != 1 {
+			t.Errorf("chunked %v: 5 heartbeats on %d connections, want 1", chunked, n)
+		}
 	}
 }

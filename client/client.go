@@ -199,6 +199,19 @@ func (e *AnswerError) Unwrap() error { return e.Err }
 // maxAnswer is the most of an answer's body that is read.
 const maxAnswer = 4 << 20
 
+// readAnswer reads resp's body, at most maxAnswer bytes of it: into a buffer
+// of its Content-Length when it has one (every answer of ccgw's), else as it
+// comes. Reading the last byte of a body of known length reads its end too, so
+// its connection is reused.
+func readAnswer(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= maxAnswer {
+		b := make([]byte, n)
+		_, err := io.ReadFull(resp.Body, b)
+		return b, err
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+}
+
 // request is one interface call.
 type request struct {
 	op     string // the vendor's interface name
@@ -228,7 +241,7 @@ type envelope struct {
 // do sends rq with guid (if rq.auth) and returns the answer if its retcode is
 // "0", an *Error with the retcode otherwise, an *AnswerError for a body that is
 // not an envelope, and a wrapped transport error if there was no answer.
-func (c *Client) do(ctx context.Context, agent string, rq request, guid string) (*answer, error) {
+func (c *Client) do(ctx context.Context, agent string, rq request, guid string) (answer, error) {
 	u := c.base + "/" + rq.path
 	if rq.query != "" {
 		u += "?" + rq.query
@@ -237,13 +250,13 @@ func (c *Client) do(ctx context.Context, agent string, rq request, guid string) 
 	if rq.body != nil {
 		b, err := json.Marshal(rq.body)
 		if err != nil {
-			return nil, fmt.Errorf("client: %s: %w", rq.op, err)
+			return answer{}, fmt.Errorf("client: %s: %w", rq.op, err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, rq.method, u, body)
 	if err != nil {
-		return nil, fmt.Errorf("client: %s: %w", rq.op, err)
+		return answer{}, fmt.Errorf("client: %s: %w", rq.op, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if rq.body != nil {
@@ -260,16 +273,16 @@ func (c *Client) do(ctx context.Context, agent string, rq request, guid string) 
 	if err != nil {
 		o.Took, o.Err = time.Since(o.Start), err
 		c.finish(ctx, &o, "")
-		return nil, fmt.Errorf("client: %s: %w", rq.op, err)
+		return answer{}, fmt.Errorf("client: %s: %w", rq.op, err)
 	}
 	defer resp.Body.Close()
 	o.Status = resp.StatusCode
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	b, err := readAnswer(resp)
 	o.Took = time.Since(o.Start)
 	if err != nil {
 		o.Err = err
 		c.finish(ctx, &o, "")
-		return nil, fmt.Errorf("client: %s: reading the answer: %w", rq.op, err)
+		return answer{}, fmt.Errorf("client: %s: reading the answer: %w", rq.op, err)
 	}
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil || !env.Retcode.set {
@@ -277,14 +290,14 @@ func (c *Client) do(ctx context.Context, agent string, rq request, guid string) 
 			err = errors.New("no retcode")
 		}
 		c.finish(ctx, &o, "HTTP "+resp.Status)
-		return nil, &AnswerError{Op: rq.op, Status: resp.StatusCode, Err: err}
+		return answer{}, &AnswerError{Op: rq.op, Status: resp.StatusCode, Err: err}
 	}
 	o.Code = Retcode(env.Retcode.s)
 	c.finish(ctx, &o, env.Retcode.s)
 	if o.Code != ccgw.RetOK {
-		return nil, &Error{Op: rq.op, Code: o.Code, Message: env.Message.s, Status: resp.StatusCode}
+		return answer{}, &Error{Op: rq.op, Code: o.Code, Message: env.Message.s, Status: resp.StatusCode}
 	}
-	return &answer{header: resp.Header, result: env.Result, event: env.Event}, nil
+	return answer{header: resp.Header, result: env.Result, event: env.Event}, nil
 }
 
 // finish logs the request o at Debug, as answered with what ("" for no answer),
