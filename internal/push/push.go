@@ -490,6 +490,13 @@ func (p *Pusher) deliver(j pushJob) {
 		}
 		return
 	}
+	// The target was read before the batch: a GUID rotation or a new service
+	// token may have come in between, with events after it in the batch. Read
+	// it again so that the push carries the session's credentials as they are
+	// now, at least as new as its events.
+	if t2, ok := p.cfg.Source.PushTarget(id); ok && t2.Gen == t.Gen && t2.URL == t.URL {
+		t.GUID, t.Token = t2.GUID, t2.Token
+	}
 	last := batch[len(batch)-1].Seq
 	start := p.cfg.Clock.Now()
 	var err error

@@ -1063,3 +1063,38 @@ func (s *pSource) PushFailed(id ccgw.AgentID, gen uint64) {
 		delete(s.targets, id)
 	}
 }
+
+// rotatingSource changes its agent's GUID and token right after the first
+// PushTarget of a delivery, as a heartbeat that rotates the GUID between the
+// pusher's read of the target and of the queue would.
+type rotatingSource struct {
+	*pSource
+	once sync.Once
+}
+
+func (s *rotatingSource) PushTarget(id ccgw.AgentID) (Target, bool) {
+	t, ok := s.pSource.PushTarget(id)
+	s.once.Do(func() {
+		s.update(id, func(t *Target) { t.GUID, t.Token = "guid-rotated", "token-new" })
+	})
+	return t, ok
+}
+
+// TestPushCarriesCredentialsAsNew: a push carries the session's GUID and
+// service token as they are when its events are taken, not as they were when
+// the pusher first read the target.
+func TestPushCarriesCredentialsAsNew(t *testing.T) {
+	rcv := pushtest.New(t, nil, nil)
+	src := &rotatingSource{pSource: pNewSource()}
+	q := src.agent(1001, rcv.URL(), "token-old")
+	fc := clock.NewFake(pStart)
+	p := New(Config{Source: src, Clock: fc, Seed: 1, Policy: &CallbackPolicy{AllowPrivate: true}})
+	p.Start()
+	t.Cleanup(p.Close)
+	pEmit(p, 1001, q, 1, fc.Now())
+	pushtest.WaitFor(t, "the push", func() bool { return rcv.Answered(1) })
+	h := rcv.All()[0].Header
+	if g, tok := h.Get("Guid"), h.Get("service_token"); g != "guid-rotated" || tok != "token-new" {
+		t.Fatalf("push carried Guid %q service_token %q, want the rotated ones", g, tok)
+	}
+}
