@@ -189,13 +189,13 @@ func (m *Main) Run(ctx context.Context) error {
 	var pusher *push.Pusher // set before any session can notify it
 	var engine *sim.Engine  // likewise
 	var clk ccgw.Clock = clock.Real{}
-	var virtual *clock.Fake
+	var virtual *clock.Virtual
 	if c.Sim.Clock == "virtual" {
 		start := c.Sim.Start
 		if start.IsZero() {
 			start = time.Now().Truncate(time.Second)
 		}
-		virtual = clock.NewFake(start)
+		virtual = clock.NewVirtual(start)
 		clk = virtual
 	}
 	journal := sim.NewJournal(c.Sim.Journal)

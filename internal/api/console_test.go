@@ -131,7 +131,7 @@ const cnToken = "0123456789abcdef-console"
 // expires or is signed out; a wrong token, a tampered or expired cookie are
 // 401, 000-003.
 func TestConsoleToken(t *testing.T) {
-	wall := clock.NewFake(clStart)
+	wall := clock.NewVirtual(clStart)
 	ls := lvNewServer(t, lvConfig{token: cnToken, wall: wall})
 	resp, body := ls.lvGet(t, http.MethodGet, "/", nil, "")
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `src="console/login.js"`) ||

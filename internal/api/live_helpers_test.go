@@ -32,7 +32,7 @@ type lvConfig struct {
 	localOnly  bool          // api.Config.AdminLocalOnly
 	maxStreams int           // api.Admin.MaxStreams
 	ping       time.Duration // api.Admin.StreamPing
-	wall       *clock.Fake   // api.Config.WallClock; nil: real (the streams' timers run on it)
+	wall       *clock.Virtual   // api.Config.WallClock; nil: real (the streams' timers run on it)
 }
 
 // lvServer is a gateway on a fake clock (the sessions', the simulator's) with
@@ -40,7 +40,7 @@ type lvConfig struct {
 type lvServer struct {
 	*tServer
 	admin   *tServer
-	clock   *clock.Fake
+	clock   *clock.Virtual
 	journal *sim.Journal
 	engine  *sim.Engine
 	rep     *report.Report
@@ -55,7 +55,7 @@ func lvNewServer(tb testing.TB, cfg lvConfig) *lvServer {
 		tb.Fatalf("bolt.Open: %v", err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	fc := clock.NewFake(clStart)
+	fc := clock.NewVirtual(clStart)
 	j := sim.NewJournal(10000)
 	rep := report.New(report.Config{PollTimeout: time.Hour, PushTimeout: time.Hour})
 	var eng *sim.Engine

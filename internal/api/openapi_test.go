@@ -499,7 +499,7 @@ func oaServer(t *testing.T) *Server {
 	}
 	t.Cleanup(func() { st.Close() })
 	dir := agent.Default()
-	fc := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	fc := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	j := sim.NewJournal(100)
 	// The report judges heartbeats against the sessions' timeout (2m).
 	rep := report.New(report.Config{PollTimeout: 2 * time.Minute, PushTimeout: 2 * time.Minute, Journal: 20})

@@ -282,7 +282,7 @@ func TestOpenAPIFindings(t *testing.T) {
 	doc := oaDoc(t)
 	ops := oaOps(t, doc)
 	v := oaValidator{doc: doc}
-	fc := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	fc := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	rep := report.New(report.Config{PollTimeout: 2 * time.Minute, PushTimeout: 2 * time.Minute, Clock: fc})
 	now := fc.Now()
 	sleep := func(d time.Duration) { now = now.Add(d); fc.Set(now) }

@@ -25,7 +25,7 @@ import (
 )
 
 // Tests of the Pusher against a working fake Source (pSource, real Queues) and a
-// real HTTP receiver on loopback (pReceiver). Retries run on a clock.Fake that
+// real HTTP receiver on loopback (pReceiver). Retries run on a clock.Virtual that
 // the tests advance; the only real-time waits are pWaitFor's polls for an HTTP
 // request to arrive or be answered, each bounded by a deadline.
 
@@ -114,9 +114,9 @@ func (s *pSource) drops() []pDropped {
 
 // pPusher returns a started Pusher on src with a fake clock (unless cfg has a
 // Clock) and a fixed jitter seed; it is closed at cleanup.
-func pPusher(tb testing.TB, src *pSource, cfg Config) (*Pusher, *clock.Fake) {
+func pPusher(tb testing.TB, src *pSource, cfg Config) (*Pusher, *clock.Virtual) {
 	tb.Helper()
-	fc := clock.NewFake(pStart)
+	fc := clock.NewVirtual(pStart)
 	cfg.Source = src
 	if cfg.Clock == nil {
 		cfg.Clock = fc
@@ -512,7 +512,7 @@ func TestPushAcceptance(t *testing.T) {
 // by the longest; tries counts the attempts made. The clock goes exactly to the
 // longest delay: the next retry's timer, set at least half a step later, cannot
 // fall due within the same Advance.
-func pAwaitRetry(tb testing.TB, fc *clock.Fake, tries func() int, attempt int, base, max time.Duration) {
+func pAwaitRetry(tb testing.TB, fc *clock.Virtual, tries func() int, attempt int, base, max time.Duration) {
 	tb.Helper()
 	pushtest.WaitFor(tb, fmt.Sprintf("retry timer after failure %d", attempt), func() bool { return fc.Pending() == 1 })
 	lo, hi := Backoff(attempt, base, max, 0), Backoff(attempt, base, max, math.Nextafter(1, 0))
@@ -1087,7 +1087,7 @@ func TestPushCarriesCredentialsAsNew(t *testing.T) {
 	rcv := pushtest.New(t, nil, nil)
 	src := &rotatingSource{pSource: pNewSource()}
 	q := src.agent(1001, rcv.URL(), "token-old")
-	fc := clock.NewFake(pStart)
+	fc := clock.NewVirtual(pStart)
 	p := New(Config{Source: src, Clock: fc, Seed: 1, Policy: &CallbackPolicy{AllowPrivate: true}})
 	p.Start()
 	t.Cleanup(p.Close)

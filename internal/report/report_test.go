@@ -26,13 +26,13 @@ const (
 type tClient struct {
 	tb  testing.TB
 	r   *Report
-	fc  *clock.Fake
+	fc  *clock.Virtual
 	id  ccgw.AgentID
 	now time.Time
 }
 
 func newTClient(tb testing.TB, cfg Config) *tClient {
-	fc := clock.NewFake(tStart)
+	fc := clock.NewVirtual(tStart)
 	cfg.Clock = fc
 	if cfg.PollTimeout == 0 {
 		cfg.PollTimeout = 2 * time.Minute

@@ -155,7 +155,7 @@ func (tDirectory) SetPassword(ccgw.AgentID, string) error { return nil }
 // testEnv is a Manager on a fake clock.
 type testEnv struct {
 	m  *Manager
-	fc *clock.Fake
+	fc *clock.Virtual
 	st *tStore // nil when the test brought another store
 }
 
@@ -165,9 +165,9 @@ func testManager(tb testing.TB, cfg Config) *testEnv {
 	tb.Helper()
 	env := &testEnv{}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.NewFake(tStart)
+		cfg.Clock = clock.NewVirtual(tStart)
 	}
-	env.fc, _ = cfg.Clock.(*clock.Fake)
+	env.fc, _ = cfg.Clock.(*clock.Virtual)
 	if cfg.Store == nil {
 		cfg.Store = newTStore()
 	}
@@ -400,7 +400,7 @@ func TestTimeoutSignsOutOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := testManager(t, Config{Timeout: tt.timeout, Clock: clock.NewFake(tt.start)})
+			env := testManager(t, Config{Timeout: tt.timeout, Clock: clock.NewVirtual(tt.start)})
 			T, tick := env.m.Timeout(), env.m.cfg.Tick
 			s := tSignIn(t, env.m, 1001)
 			dl := tt.start.Add(T)
@@ -1116,7 +1116,7 @@ func TestRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st2.Close() })
-	env2 := testManager(t, Config{Store: st2, Clock: clock.NewFake(restart)})
+	env2 := testManager(t, Config{Store: st2, Clock: clock.NewVirtual(restart)})
 	n, err := env2.m.Restore()
 	if err != nil || n != 3 {
 		t.Fatalf("Restore = %d, %v; want 3", n, err)
@@ -1188,7 +1188,7 @@ func TestRestoreContinuesGenerations(t *testing.T) {
 		maxGen = max(maxGen, x.Gen)
 	}
 
-	env2 := testManager(t, Config{Store: env1.st, Clock: clock.NewFake(tStart.Add(time.Hour))})
+	env2 := testManager(t, Config{Store: env1.st, Clock: clock.NewVirtual(tStart.Add(time.Hour))})
 	if n, err := env2.m.Restore(); err != nil || n != 3 {
 		t.Fatalf("Restore = %d, %v", n, err)
 	}
@@ -1417,8 +1417,8 @@ func TestUpdateRefusedRollsBack(t *testing.T) {
 	if evs := tDrain(t, env.m, 1001, s.GUID); len(evs) != 0 {
 		t.Fatalf("refused Update queued %v", evs)
 	}
-	// "*" updates whatever the GUID.
-	if _, err := env.m.Update(1001, "*", func(x *ccgw.Session, _ time.Time) ([]Emit, error) {
+	// UpdateAny updates whatever the GUID.
+	if _, err := env.m.UpdateAny(1001, func(x *ccgw.Session, _ time.Time) ([]Emit, error) {
 		x.State = ccgw.StateBusy
 		return nil, nil
 	}); err != nil {
@@ -1622,7 +1622,7 @@ func TestSimulatedNotStored(t *testing.T) {
 	if err := st.PutSession(&old); err != nil {
 		t.Fatal(err)
 	}
-	env2 := testManager(t, Config{Store: st, Clock: clock.NewFake(tStart.Add(time.Hour))})
+	env2 := testManager(t, Config{Store: st, Clock: clock.NewVirtual(tStart.Add(time.Hour))})
 	n, err := env2.m.Restore()
 	if err != nil || n != 1 {
 		t.Fatalf("Restore = %d, %v; want 1 (the real agent only)", n, err)

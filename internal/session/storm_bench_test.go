@@ -60,7 +60,7 @@ func BenchmarkSweepStorm(b *testing.B) {
 					sp := splitStore{st}
 					store, events = sp, sp
 				}
-				fc := clock.NewFake(benchStart)
+				fc := clock.NewVirtual(benchStart)
 				m, err := New(Config{Clock: fc, Store: store, Events: events, Directory: benchDirectory{}, SignOutBatch: v.batch})
 				if err != nil {
 					b.Fatal(err)
@@ -120,7 +120,7 @@ func stormTemplate(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := New(Config{Clock: clock.NewFake(benchStart), Store: st, Events: st, Directory: benchDirectory{}})
+	m, err := New(Config{Clock: clock.NewVirtual(benchStart), Store: st, Events: st, Directory: benchDirectory{}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func TestSignOutStorm(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		st := openGateStore(t, dir)
-		fc := clock.NewFake(tStart)
+		fc := clock.NewVirtual(tStart)
 		counts := newStormCounts(base, storm)
 		cfg := Config{Clock: fc, Store: st, Events: st, Directory: tDirectory{}, AuthMode: AuthStatic}
 		counts.config(&cfg)
@@ -274,7 +274,7 @@ func TestSignOutStorm(t *testing.T) {
 		// A restart over the same file restores only the ten.
 		st2 := openGateStore(t, dir)
 		defer st2.Close()
-		m2, err := New(Config{Clock: clock.NewFake(fc.Now()), Store: st2, Events: st2, Directory: tDirectory{}})
+		m2, err := New(Config{Clock: clock.NewVirtual(fc.Now()), Store: st2, Events: st2, Directory: tDirectory{}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -331,7 +331,7 @@ func (s *batchStore) DeleteSessions(refs []ccgw.SessionRef) error {
 // advances the clock by one tick (from a tick boundary, so that Run's timer
 // fires on the next one) and returns when the sweep and the writes and
 // announcements it handed on are done; stop cancels Run and returns its error.
-func runInBubble(m *Manager, fc *clock.Fake) (step func(), stop func() error) {
+func runInBubble(m *Manager, fc *clock.Virtual) (step func(), stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- m.Run(ctx) }()
@@ -357,7 +357,7 @@ func TestRunSweepsOnWhileACommitIsSlow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openGateStore(t, dir)
 		defer st.Close()
-		fc := clock.NewFake(tStart)
+		fc := clock.NewVirtual(tStart)
 		counts := newStormCounts(1001, 100)
 		cfg := Config{Clock: fc, Store: st, Events: st, Directory: tDirectory{}}
 		counts.config(&cfg)
@@ -433,7 +433,7 @@ func TestLateBatchKeepsNewSignIn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := openGateStore(t, dir)
 		defer st.Close()
-		fc := clock.NewFake(tStart)
+		fc := clock.NewVirtual(tStart)
 		m, err := New(Config{Clock: fc, Store: st, Events: st, Directory: tDirectory{}})
 		if err != nil {
 			t.Fatal(err)
@@ -581,7 +581,7 @@ func TestDeleteWaitsForEarlierWrite(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			env := testManager(t, Config{})
 			tSignIn(t, env.m, 1001)
-			_, finish, err := env.m.UpdateLater(1001, "*", toBusy)
+			_, finish, err := env.m.UpdateAnyLater(1001, toBusy)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -609,7 +609,7 @@ func TestDeleteWaitsForEarlierWrite(t *testing.T) {
 			for env.fc.Now().Before(tStart.Add(env.m.Timeout() - env.m.cfg.Tick)) {
 				step()
 			}
-			_, finish, err := env.m.UpdateLater(1001, "*", toBusy)
+			_, finish, err := env.m.UpdateAnyLater(1001, toBusy)
 			if err != nil {
 				t.Fatal(err)
 			}

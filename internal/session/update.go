@@ -10,12 +10,24 @@ import (
 // Emit is an event an Update produces.
 type Emit = ccgw.Emit
 
-// Update runs fn on agent id's session, authenticated by guid (or on any session
-// of id when guid is "*"), under the session's lock: fn changes the session and
-// returns the events to queue, or an error to refuse. A change is persisted after
-// the lock is released. fn must not block or do I/O.
+// Update runs fn on agent id's session, authenticated by guid, under the
+// session's lock: fn changes the session and returns the events to queue, or an
+// error to refuse. A change is persisted after the lock is released. fn must not
+// block or do I/O. It fails with RetNotSignedIn, the GUID check's retcodes
+// (RetNoPermission, RetNotSignedIn for a replaced sign-in's GUID), or fn's error.
 func (m *Manager) Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, error) {
-	s, finish, err := m.UpdateLater(id, guid, fn)
+	return m.update(id, guid, true, fn)
+}
+
+// UpdateAny is Update on agent id's session whatever its GUID: for the gateway's
+// own changes (the simulated call centre, the supervisor's interfaces), never
+// for a client's request. It fails with RetNotSignedIn or fn's error.
+func (m *Manager) UpdateAny(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, error) {
+	return m.update(id, "", false, fn)
+}
+
+func (m *Manager) update(id ccgw.AgentID, guid string, auth bool, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, error) {
+	s, finish, err := m.updateLater(id, guid, auth, fn)
 	if err != nil {
 		return s, err
 	}
@@ -23,12 +35,16 @@ func (m *Manager) Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, 
 	return s, nil
 }
 
-// UpdateLater is Update but for the store write and the notifications after it
-// (Config.Notify, OnChange), which it leaves to finish: the caller must call finish
-// once, after letting go of its own locks, so that it holds none across the
-// write (the simulated call centre does). Writes of one session still reach the
-// store in the order of its changes, whenever finish runs.
-func (m *Manager) UpdateLater(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, func(), error) {
+// UpdateAnyLater is UpdateAny but for the store write and the notifications
+// after it (Config.Notify, OnChange), which it leaves to finish: the caller
+// must call finish once, after letting go of its own locks, so that it holds
+// none across the write (the simulated call centre does). Writes of one session
+// still reach the store in the order of its changes, whenever finish runs.
+func (m *Manager) UpdateAnyLater(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, func(), error) {
+	return m.updateLater(id, "", false, fn)
+}
+
+func (m *Manager) updateLater(id ccgw.AgentID, guid string, auth bool, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, func(), error) {
 	now := m.cfg.Clock.Now()
 	sh := m.shard(id)
 	sh.mu.Lock()
@@ -37,7 +53,7 @@ func (m *Manager) UpdateLater(id ccgw.AgentID, guid string, fn func(s *ccgw.Sess
 		sh.mu.Unlock()
 		return ccgw.Session{}, nil, ccgw.Fail(ccgw.RetNotSignedIn)
 	}
-	if guid != "*" {
+	if auth {
 		if err := m.authLocked(e, guid, now, true); err != nil {
 			sh.mu.Unlock()
 			return ccgw.Session{}, nil, err

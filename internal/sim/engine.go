@@ -228,7 +228,7 @@ func (e *Engine) newCallID() string {
 }
 
 // after runs f in the engine after d. A d of zero or less waits 1ns: a
-// clock.Fake then fires f in order on its next Advance instead of at once in a
+// clock.Virtual then fires f in order on its next Advance instead of at once in a
 // goroutine of its own, which would make the run depend on scheduling.
 func (e *Engine) after(d time.Duration, f func()) ccgw.Timer {
 	if d <= 0 {
@@ -243,7 +243,7 @@ func (e *Engine) after(d time.Duration, f func()) ccgw.Timer {
 
 // At runs f once the engine's clock has moved on by d, or at once, before At
 // returns, if d <= 0. f runs outside the engine's lock, so it may call the
-// Engine's methods. Under a clock.Fake it runs inside Advance, in deadline order
+// Engine's methods. Under a clock.Virtual it runs inside Advance, in deadline order
 // with the engine's own timers, ties in the order they were set.
 func (e *Engine) At(d time.Duration, f func()) {
 	if d <= 0 {
@@ -271,7 +271,7 @@ func (e *Engine) update(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time)
 // laterUpdater is a session.Service whose Update can leave its store write to
 // later (session.Manager).
 type laterUpdater interface {
-	UpdateLater(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, func(), error)
+	UpdateAnyLater(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, func(), error)
 }
 
 // updateSession runs Sessions.Update on any session of agent id; e.mu must be
@@ -280,9 +280,9 @@ type laterUpdater interface {
 func (e *Engine) updateSession(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
 	u, ok := e.cfg.Sessions.(laterUpdater)
 	if !ok {
-		return e.cfg.Sessions.Update(id, "*", fn)
+		return e.cfg.Sessions.UpdateAny(id, fn)
 	}
-	s, finish, err := u.UpdateLater(id, "*", fn)
+	s, finish, err := u.UpdateAnyLater(id, fn)
 	if err == nil {
 		e.finish = append(e.finish, finish)
 	}

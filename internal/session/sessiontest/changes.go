@@ -103,12 +103,21 @@ func testUpdateAuth(t *testing.T, e *env) {
 		}
 		return nil, nil
 	}
-	_, err := e.svc.Update(id, "*", fn)
+	_, err := e.svc.UpdateAny(id, fn)
 	wantCode(t, "update, not signed in", err, ccgw.RetNotSignedIn)
 	s := e.signIn(id)
 	_, err = e.svc.Update(id, "wrong-guid", fn)
 	wantCode(t, "update, wrong GUID", err, ccgw.RetNoPermission)
-	got, err := e.svc.Update(id, "*", fn)
+	// A GUID of "*" (once the wildcard of the gateway's own changes) is a
+	// wrong GUID like any other: a client sending it acts for nobody.
+	for _, g := range []string{"*", ""} {
+		_, err = e.svc.Update(id, g, fn)
+		wantCode(t, fmt.Sprintf("update, GUID %q", g), err, ccgw.RetNoPermission)
+	}
+	if l, _ := e.svc.Lookup(id); l.StateReason == 7 {
+		t.Fatal("an update with a wrong GUID applied")
+	}
+	got, err := e.svc.UpdateAny(id, fn)
 	if err != nil || got.StateReason != 7 || got.GUID != s.GUID {
 		t.Fatalf("update of any GUID: %+v, %v", got, err)
 	}

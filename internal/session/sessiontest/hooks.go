@@ -91,7 +91,7 @@ func testOnChange(t *testing.T, e *env) {
 	if _, err := e.svc.Update(id, s.GUID, setState(ccgw.StateBusy, ccgw.EvSetNotReadySuccess)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Update(id, "*", setState(ccgw.StateIdle, ccgw.EvReady)); err != nil {
+	if _, err := e.svc.UpdateAny(id, setState(ccgw.StateIdle, ccgw.EvReady)); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.svc.Update(id, s.GUID, func(*ccgw.Session, time.Time) ([]session.Emit, error) {
@@ -196,7 +196,7 @@ func testSimulated(t *testing.T, e *env) {
 	if !e.live(id) || e.swept != 0 {
 		t.Fatalf("a simulated agent after 3 timeouts: live %v, %d swept; want live, none", e.live(id), e.swept)
 	}
-	if _, err := e.svc.Update(id, "*", setState(ccgw.StateBusy, ccgw.EvSetNotReadySuccess)); err != nil {
+	if _, err := e.svc.UpdateAny(id, setState(ccgw.StateBusy, ccgw.EvSetNotReadySuccess)); err != nil {
 		t.Fatal(err)
 	}
 	got := e.tapped(id)

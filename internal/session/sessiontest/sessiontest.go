@@ -20,7 +20,7 @@ import (
 
 // Config is what the suite asks of a Service it opens. Every field is set.
 type Config struct {
-	Clock   *clock.Fake   // the Service's Clock and WaitClock
+	Clock   *clock.Virtual   // the Service's Clock and WaitClock
 	Timeout time.Duration // heartbeat timeout
 	// PollTimeout and PushTimeout are the timeouts of sessions in each mode
 	// (0: Timeout); NoExpiry turns expiry off.
@@ -102,7 +102,7 @@ func (Directory) SetPassword(ccgw.AgentID, string) error {
 // Start, logging to logs.
 func DefaultConfig(logs *Logs) Config {
 	return Config{
-		Clock: clock.NewFake(Start), Timeout: Timeout, Tick: Tick, Directory: Directory{}, Log: logs.Logger(),
+		Clock: clock.NewVirtual(Start), Timeout: Timeout, Tick: Tick, Directory: Directory{}, Log: logs.Logger(),
 		AuthMode: session.AuthStatic, GUIDInterval: time.Minute, GUIDTimeout: 2 * time.Minute,
 		NodeName: "AgentGateway1",
 	}
@@ -173,7 +173,7 @@ func Run(t *testing.T, open Opener) {
 type env struct {
 	t     *testing.T
 	cfg   Config
-	fc    *clock.Fake
+	fc    *clock.Virtual
 	node  Node
 	svc   session.Service
 	logs  *Logs

@@ -26,7 +26,7 @@ import (
 // cluster is n nodes on one Redis, one prefix and one fake clock.
 type cluster struct {
 	srv   *redistest.Server
-	fc    *clock.Fake
+	fc    *clock.Virtual
 	cfg   sessiontest.Config
 	nodes []*Store
 	logs  []*sessiontest.Logs
@@ -265,9 +265,9 @@ func TestSilentStorm(t *testing.T) {
 	const silent, beating, timeout = 20000, 500, 2 * time.Minute
 	var mu sync.Mutex
 	ended := map[ccgw.AgentID][]time.Time{}
-	var fc *clock.Fake
+	var fc *clock.Virtual
 	c := newCluster(t, 2, timeout, func(cfg *Config) {
-		fc = cfg.Clock.(*clock.Fake)
+		fc = cfg.Clock.(*clock.Virtual)
 		cfg.OnSignOut = func(id ccgw.AgentID, cause ccgw.SignOutCause) {
 			mu.Lock()
 			ended[id] = append(ended[id], fc.Now())

@@ -202,7 +202,7 @@ func (s *Store) restsDue(ctx context.Context, members []string) {
 		if !ok || err1 != nil || err2 != nil {
 			continue
 		}
-		s.updateWith(ctx, id, "*", func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		s.updateWith(ctx, id, "", false, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
 			if x.State != ccgw.StateRest || x.RestSeq != seq || x.RestUntil == 0 || time.UnixMilli(x.RestUntil).After(now) {
 				return nil, nil
 			}

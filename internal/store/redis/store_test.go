@@ -117,7 +117,7 @@ func TestStoreContract(t *testing.T) {
 // nodes is two Stores ("nodes") on one Redis and one fake clock.
 type nodes struct {
 	srv        *redistest.Server
-	fc         *clock.Fake
+	fc         *clock.Virtual
 	cfg        sessiontest.Config
 	a, b       *Store
 	logA, logB *sessiontest.Logs

@@ -94,13 +94,18 @@ const maxUpdateAttempts = 1000
 // Updates all apply, none is lost. It fails with RetInternal only if the
 // session kept changing for maxUpdateAttempts attempts.
 func (s *Store) Update(id ccgw.AgentID, guid string, fn func(x *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
-	return s.updateWith(context.Background(), id, guid, fn)
+	return s.updateWith(context.Background(), id, guid, true, fn)
 }
 
-func (s *Store) updateWith(ctx context.Context, id ccgw.AgentID, guid string, fn func(x *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
+// UpdateAny implements session.Service: Update without the GUID check.
+func (s *Store) UpdateAny(id ccgw.AgentID, fn func(x *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
+	return s.updateWith(context.Background(), id, "", false, fn)
+}
+
+func (s *Store) updateWith(ctx context.Context, id ccgw.AgentID, guid string, auth bool, fn func(x *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
 	for attempt := 0; ; attempt++ {
 		var raw string
-		if guid == "*" {
+		if !auth {
 			v, err := s.get(ctx, id)
 			if err != nil {
 				return ccgw.Session{}, err
