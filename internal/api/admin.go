@@ -37,8 +37,8 @@ const (
 
 // Admin configures the admin API. Zero values mean the defaults given.
 type Admin struct {
-	Journal *sim.Journal // GET /ccgw/v1/events and /ccgw/v1/stream; nil: not served
-	Virtual *clock.Virtual  // the virtual clock that POST /ccgw/v1/clock/advance moves; nil: real time
+	Journal *sim.Journal   // GET /ccgw/v1/events and /ccgw/v1/stream; nil: not served
+	Virtual *clock.Virtual // the virtual clock that POST /ccgw/v1/clock/advance moves; nil: real time
 	Now     func() time.Time
 	// MaxStreams caps the event streams (GET /ccgw/v1/stream) open at once;
 	// DefaultMaxStreams.

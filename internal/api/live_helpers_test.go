@@ -28,11 +28,11 @@ import (
 
 // lvConfig configures a live test server; zero values mean the defaults given.
 type lvConfig struct {
-	token      string        // api.Config.AdminToken
-	localOnly  bool          // api.Config.AdminLocalOnly
-	maxStreams int           // api.Admin.MaxStreams
-	ping       time.Duration // api.Admin.StreamPing
-	wall       *clock.Virtual   // api.Config.WallClock; nil: real (the streams' timers run on it)
+	token      string         // api.Config.AdminToken
+	localOnly  bool           // api.Config.AdminLocalOnly
+	maxStreams int            // api.Admin.MaxStreams
+	ping       time.Duration  // api.Admin.StreamPing
+	wall       *clock.Virtual // api.Config.WallClock; nil: real (the streams' timers run on it)
 }
 
 // lvServer is a gateway on a fake clock (the sessions', the simulator's) with

@@ -20,8 +20,8 @@ import (
 
 // Config is what the suite asks of a Service it opens. Every field is set.
 type Config struct {
-	Clock   *clock.Virtual   // the Service's Clock and WaitClock
-	Timeout time.Duration // heartbeat timeout
+	Clock   *clock.Virtual // the Service's Clock and WaitClock
+	Timeout time.Duration  // heartbeat timeout
 	// PollTimeout and PushTimeout are the timeouts of sessions in each mode
 	// (0: Timeout); NoExpiry turns expiry off.
 	PollTimeout, PushTimeout time.Duration
