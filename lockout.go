@@ -1,6 +1,9 @@
 package ccgw
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // LockoutPolicy says when wrong passwords lock an agent out of signing in
 // (RetAccountLocked). The zero LockoutPolicy never locks anyone.
@@ -56,11 +59,11 @@ func (p LockoutPolicy) Expiry(f LoginFailures) time.Time {
 // could not be read or written.
 type LockoutStore interface {
 	// LoginFailures returns agent id's record; the zero LoginFailures if none.
-	LoginFailures(id AgentID) (LoginFailures, error)
+	LoginFailures(ctx context.Context, id AgentID) (LoginFailures, error)
 	// AddLoginFailure replaces agent id's record f by p.Fail(f, now), in one
 	// atomic step, and returns the new record.
-	AddLoginFailure(id AgentID, now time.Time, p LockoutPolicy) (LoginFailures, error)
+	AddLoginFailure(ctx context.Context, id AgentID, now time.Time, p LockoutPolicy) (LoginFailures, error)
 	// ClearLoginFailures forgets agent id's record unless it locks the agent at
 	// now, in one atomic step, and returns the record as it was.
-	ClearLoginFailures(id AgentID, now time.Time) (LoginFailures, error)
+	ClearLoginFailures(ctx context.Context, id AgentID, now time.Time) (LoginFailures, error)
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/redistest"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/redis"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -153,9 +152,9 @@ func loadSilent(t *testing.T, url string) map[string]bool {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < stormSilent; i += workers {
-				req := session.SignIn{Op: "login", SkipPassword: true, Status: ccgw.StateIdle,
+				req := ccgw.SignIn{Op: "login", SkipPassword: true, Status: ccgw.StateIdle,
 					Session: ccgw.Session{Agent: ccgw.AgentID(first + i), Phone: "70001", MediaType: "TTF"}}
-				if _, err := st.SignIn(req); err != nil && failed.Add(1) == 1 {
+				if _, err := st.SignIn(context.Background(), req); err != nil && failed.Add(1) == 1 {
 					t.Errorf("sign in %d: %v", first+i, err)
 				}
 			}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/guid"
 	"github.com/ccgw/ccgw/internal/proctest"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
@@ -157,7 +157,7 @@ func seedSessions(tb testing.TB, dir string, first, n int) []string {
 			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
 				id := ccgw.AgentID(first + int(i))
 				s := ccgw.Session{
-					Agent: id, Gen: uint64(first) + uint64(i), GUID: session.NewGUID("AgentGateway0"), GUIDIssued: now,
+					Agent: id, Gen: uint64(first) + uint64(i), GUID: guid.New("AgentGateway0"), GUIDIssued: now,
 					LoginTime: now, Op: "login", MediaType: "TTF", Phone: "70001", IP: "127.0.0.1", TalkRight: true,
 					State: ccgw.StateIdle, StateSince: now, Skills: []int{1, 2},
 				}

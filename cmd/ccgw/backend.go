@@ -15,7 +15,7 @@ import (
 // backend is where the sessions and changed passwords live: memory persisted in
 // bbolt (one node), or Redis (several nodes).
 type backend struct {
-	svc       session.Service
+	svc       ccgw.SessionService
 	passwords ccgw.PasswordStore
 	lockouts  ccgw.LockoutStore
 	source    push.Source
@@ -53,7 +53,7 @@ type workbenchHooks struct {
 }
 
 // openBackend opens the store --store names.
-func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode session.AuthMode,
+func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode ccgw.AuthMode,
 	notify func(ccgw.AgentID), journal *sim.Journal, onChange func(ccgw.Session), wb workbenchHooks) (*backend, error) {
 	if strings.HasPrefix(c.Store, "redis://") || strings.HasPrefix(c.Store, "rediss://") {
 		rs, err := redis.Open(redis.Config{
@@ -68,7 +68,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 		}
 		return &backend{
 			svc: rs, passwords: rs, lockouts: rs, source: rs, run: rs.Run, ready: rs.Ready,
-			restore:   func() (int, error) { return rs.Stats().Live, nil },
+			restore:   func() (int, error) { return rs.Stats(context.Background()).Live, nil },
 			notifyAll: func() {}, flush: func() {}, closeFn: rs.Close, centre: rs,
 		}, nil
 	}

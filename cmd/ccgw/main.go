@@ -26,10 +26,10 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/guard"
 	"github.com/ccgw/ccgw/internal/metrics"
 	"github.com/ccgw/ccgw/internal/netlimit"
 	"github.com/ccgw/ccgw/internal/push"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/prometheus/client_golang/prometheus"
@@ -199,9 +199,9 @@ func (m *Main) Run(ctx context.Context) error {
 		clk = virtual
 	}
 	journal := sim.NewJournal(c.Sim.Journal)
-	mode := session.AuthStatic
+	mode := ccgw.AuthStatic
 	if c.AuthMode == "dynamic" {
-		mode = session.AuthDynamic
+		mode = ccgw.AuthDynamic
 	}
 	notify := func(id ccgw.AgentID) { pusher.Notify(id) }
 	wb := newWorkbench(c, clk, m.Log)
@@ -351,7 +351,7 @@ func (m *Main) Run(ctx context.Context) error {
 		// Without a token the admin listener is on loopback (ParseFlags):
 		// it answers only requests that name a local Host.
 		AdminLocalOnly: true,
-		Lockout:        &session.Guard{Directory: dir, Policy: c.lockout(), Store: be.lockouts, Clock: clk, Log: m.Log},
+		Lockout:        &guard.Guard{Directory: dir, Policy: c.lockout(), Store: be.lockouts, Clock: clk, Log: m.Log},
 		MaxPollsPerIP:  c.Limits.MaxPollsPerIP,
 		WriteTimeout:   c.Limits.WriteTimeout,
 	})

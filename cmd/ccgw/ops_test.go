@@ -20,7 +20,6 @@ import (
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/metrics"
 	"github.com/ccgw/ccgw/internal/proctest"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // env returns a lookup over vars, for Main.Env.
@@ -268,8 +267,8 @@ func TestSummarize(t *testing.T) {
 		{Method: "handShake", Code: ccgw.RetNotSignedIn, N: 2},
 		{Method: "login", Code: ccgw.RetOK, N: 3},
 	}
-	prev := session.Stats{Heartbeats: 1000, Polls: 10, SignIns: 50, SignOuts: map[ccgw.SignOutCause]uint64{ccgw.CauseTimeout: 4}}
-	cur := session.Stats{Heartbeats: 1120, Polls: 10, SignIns: 53, SignOuts: map[ccgw.SignOutCause]uint64{ccgw.CauseTimeout: 6, ccgw.CauseLogout: 1}}
+	prev := ccgw.SessionStats{Heartbeats: 1000, Polls: 10, SignIns: 50, SignOuts: map[ccgw.SignOutCause]uint64{ccgw.CauseTimeout: 4}}
+	cur := ccgw.SessionStats{Heartbeats: 1120, Polls: 10, SignIns: 53, SignOuts: map[ccgw.SignOutCause]uint64{ccgw.CauseTimeout: 6, ccgw.CauseLogout: 1}}
 	line := func(attrs []slog.Attr) string {
 		var b bytes.Buffer
 		h := slog.NewTextHandler(&b, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/api"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // summary logs one INFO line per interval (--log-summary-interval) of what the
@@ -26,14 +25,14 @@ type summary struct {
 	clock    ccgw.Clock
 	every    time.Duration
 	requests func() []api.RequestCount // counts since the last call, reset by it
-	stats    func() session.Stats
+	stats    func(context.Context) ccgw.SessionStats
 
-	last session.Stats // at the start of the current interval
+	last ccgw.SessionStats // at the start of the current interval
 }
 
 // run logs a summary every s.every until ctx ends; it returns when ctx ends.
 func (s *summary) run(ctx context.Context) {
-	s.last = s.stats()
+	s.last = s.stats(ctx)
 	s.requests() // start counting afresh
 	for {
 		t := s.clock.NewTimer(s.every)
@@ -42,22 +41,22 @@ func (s *summary) run(ctx context.Context) {
 			t.Stop()
 			return
 		case <-t.C():
-			s.tick()
+			s.tick(ctx)
 		}
 	}
 }
 
 // tick logs the line for the interval that ends now and starts the next.
-func (s *summary) tick() {
-	now := s.stats()
-	s.log.LogAttrs(context.Background(), slog.LevelInfo, "summary", summarize(s.every, s.requests(), s.last, now)...)
+func (s *summary) tick(ctx context.Context) {
+	now := s.stats(ctx)
+	s.log.LogAttrs(ctx, slog.LevelInfo, "summary", summarize(s.every, s.requests(), s.last, now)...)
 	s.last = now
 }
 
 // summarize returns the attributes of a summary line for an interval of length
 // every, with the request counts rc taken at its end and the session stats at
 // its start (prev) and end (cur).
-func summarize(every time.Duration, rc []api.RequestCount, prev, cur session.Stats) []slog.Attr {
+func summarize(every time.Duration, rc []api.RequestCount, prev, cur ccgw.SessionStats) []slog.Attr {
 	var total uint64
 	var byMethod []slog.Attr // a group per method, of a count per retcode
 	for i := 0; i < len(rc); {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -51,7 +52,7 @@ func newWorkbench(c Config, clk ccgw.Clock, log *slog.Logger) *workbench {
 	redis := strings.HasPrefix(c.Store, "redis://") || strings.HasPrefix(c.Store, "rediss://")
 	fc := faults.Config{
 		Clock: clk, Interfaces: api.Interfaces(), Log: log,
-		Kick:       func(id ccgw.AgentID) error { return w.be.svc.Kick(id, ccgw.CauseSupervisor) },
+		Kick:       func(id ccgw.AgentID) error { return w.be.svc.Kick(context.Background(), id, ccgw.CauseSupervisor) },
 		DropEvents: !redis, // the Redis store queues events in Redis scripts, which ask nobody
 	}
 	if !redis {

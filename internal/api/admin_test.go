@@ -247,7 +247,7 @@ func TestAdminAPI(t *testing.T) {
 			`{"workNo":"2003","skills":[-1]}`, `{"workNo":"2003","skills":[4294967296]}`} {
 			adminErr(t, cs, post, "agents", body, http.StatusOK)
 		}
-		if _, ok := cs.sessions.Lookup(2003); ok {
+		if _, ok := cs.sessions.Lookup(context.Background(), 2003); ok {
 			t.Fatal("a refused simulated agent signed in")
 		}
 		adminNotAllowed(t, cs, put, "agents", "GET, POST")
@@ -288,7 +288,7 @@ func TestAdminAgentLeavesClientSession(t *testing.T) {
 			t.Fatalf("POST agents %s over a client's session: HTTP %d %s, want 100-002", body, r.status, r.body)
 		}
 	}
-	s, ok := cs.sessions.Lookup(1002)
+	s, ok := cs.sessions.Lookup(context.Background(), 1002)
 	if !ok || s.GUID != a.g || s.Simulated {
 		t.Fatalf("1002 after the refusals: %+v (ok %v), want the client's session", s, ok)
 	}

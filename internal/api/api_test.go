@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // signIns are the three sign-in interfaces and the mediatype each reports.
@@ -744,7 +744,7 @@ func TestUpdateGuid(t *testing.T) {
 // the new GUID, the old one is accepted until GUIDTIMEOUT and refused after.
 func TestDynamicGUID(t *testing.T) {
 	fc := clock.NewVirtual(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
-	ts := testServer(t, tConfig{clock: fc, authMode: session.AuthDynamic})
+	ts := testServer(t, tConfig{clock: fc, authMode: ccgw.AuthDynamic})
 	const id = "1001"
 	old := ts.mustLogin(t, id)
 

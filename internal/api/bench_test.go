@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -85,7 +86,7 @@ func benchGatewayWith(tb testing.TB, n int, workbench bool) (http.Handler, *sess
 	guids := make([]string, 0, n)
 	for i := range n {
 		id := ccgw.MinAgentID + ccgw.AgentID(i)
-		s, err := m.SignIn(session.SignIn{
+		s, err := m.SignIn(context.Background(), ccgw.SignIn{
 			Op:       "login",
 			Password: "secret",
 			Status:   ccgw.StateIdle,
@@ -242,9 +243,9 @@ func BenchmarkHandShake(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
 			h, m, rq := benchGateway(b, n)
-			before := m.Stats().Heartbeats
+			before := m.Stats(context.Background()).Heartbeats
 			benchServe(b, h, rq)
-			if got := m.Stats().Heartbeats - before; got < uint64(b.N) {
+			if got := m.Stats(context.Background()).Heartbeats - before; got < uint64(b.N) {
 				b.Fatalf("%d heartbeats for %d requests", got, b.N)
 			}
 		})

@@ -43,10 +43,10 @@ const benchPollers = 64
 const benchPushPath = "/service-cloud/rest/cc-ai/v1/agentevent/pushresult"
 
 // benchEmit is what benchEmitOne makes: one event, as a state change makes one.
-var benchEmit = []session.Emit{{Type: ccgw.EvSetNotReadySuccess, Content: json.RawMessage(`{"reason":"0"}`)}}
+var benchEmit = []ccgw.Emit{{Type: ccgw.EvSetNotReadySuccess, Content: json.RawMessage(`{"reason":"0"}`)}}
 
 // benchEmitOne is a cheap Update function that changes nothing and emits one event.
-func benchEmitOne(*ccgw.Session, time.Time) ([]session.Emit, error) { return benchEmit, nil }
+func benchEmitOne(*ccgw.Session, time.Time) ([]ccgw.Emit, error) { return benchEmit, nil }
 
 // benchAgents signs in n agents from first on m, in push mode to url if url is
 // not "", and returns their IDs and GUIDs.
@@ -60,7 +60,7 @@ func benchAgents(tb testing.TB, m *session.Manager, first ccgw.AgentID, n int, u
 		if url != "" {
 			s.Mode, s.CallbackURI, s.ServiceToken = ccgw.ModePush, url, "token"
 		}
-		got, err := m.SignIn(session.SignIn{Op: "login", Password: "secret", Status: ccgw.StateIdle, Session: s})
+		got, err := m.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "secret", Status: ccgw.StateIdle, Session: s})
 		if err != nil {
 			tb.Fatalf("sign in %d: %v", id, err)
 		}
@@ -166,7 +166,7 @@ func BenchmarkPollThroughput(b *testing.B) {
 			client := benchHTTPClient(2 * benchPollers)
 			defer client.CloseIdleConnections()
 			want := int64(len(urls) * per)
-			before := m.Stats().Polled
+			before := m.Stats(context.Background()).Polled
 			b.ReportAllocs()
 			var total int64
 			var produce, bareTime time.Duration
@@ -175,7 +175,7 @@ func BenchmarkPollThroughput(b *testing.B) {
 				for j := range urls {
 					id := ccgw.MinAgentID + ccgw.AgentID(j)
 					for range per {
-						if _, err := m.UpdateAny(id, benchEmitOne); err != nil {
+						if _, err := m.UpdateAny(context.Background(), id, benchEmitOne); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -197,7 +197,7 @@ func BenchmarkPollThroughput(b *testing.B) {
 				b.StartTimer()
 			}
 			secs := b.Elapsed().Seconds()
-			if polled := m.Stats().Polled - before; polled != uint64(total) {
+			if polled := m.Stats(context.Background()).Polled - before; polled != uint64(total) {
 				b.Fatalf("manager handed out %d events, clients got %d", polled, total)
 			}
 			b.ReportMetric(float64(total)/secs, "events/s")
@@ -244,7 +244,7 @@ func benchPollGateway(b *testing.B, n int) (*session.Manager, *httptest.Server, 
 func benchPollAnswer(b *testing.B) ([]byte, string) {
 	m, srv, urls, guids := benchPollGateway(b, 1)
 	defer srv.Close()
-	if _, err := m.UpdateAny(ccgw.MinAgentID, benchEmitOne); err != nil {
+	if _, err := m.UpdateAny(context.Background(), ccgw.MinAgentID, benchEmitOne); err != nil {
 		b.Fatal(err)
 	}
 	req, _ := http.NewRequest(http.MethodGet, urls[0], nil)
@@ -357,7 +357,7 @@ func (ps *benchPushSide) load(tb testing.TB, rate int) (stop func()) {
 	d0 := p.Stats().Delivered // the side is idle
 	var queued atomic.Uint64
 	emit := func(id ccgw.AgentID) {
-		if _, err := ps.m.UpdateAny(id, benchEmitOne); err == nil {
+		if _, err := ps.m.UpdateAny(context.Background(), id, benchEmitOne); err == nil {
 			queued.Add(1)
 		}
 	}

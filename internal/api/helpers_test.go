@@ -20,6 +20,7 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/guard"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 )
@@ -42,7 +43,7 @@ type tConfig struct {
 	pollWait time.Duration    // 50ms
 	ready    func() bool      // the bolt store's Ready
 	clock    ccgw.Clock       // real
-	authMode session.AuthMode // static
+	authMode ccgw.AuthMode    // static
 	log      *slog.Logger     // discards
 	// checkCallback judges callback URLs (api.Config.CheckCallback); nil: any.
 	checkCallback func(string) error
@@ -102,7 +103,7 @@ func testServer(tb testing.TB, cfg tConfig) *tServer {
 		Log:       cfg.log,
 
 		CheckCallback: cfg.checkCallback,
-		Lockout:       &session.Guard{Directory: cfg.dir, Policy: cfg.lockout, Store: st, Clock: guardClock, Log: slog.New(slog.DiscardHandler)},
+		Lockout:       &guard.Guard{Directory: cfg.dir, Policy: cfg.lockout, Store: st, Clock: guardClock, Log: slog.New(slog.DiscardHandler)},
 	})
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)

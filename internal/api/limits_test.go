@@ -26,7 +26,7 @@ func limitServer(tb testing.TB, cfg Config, drained bool) (*Server, map[string]s
 	cfg.Sessions, cfg.Directory = m, agent.Default()
 	g := map[string]string{}
 	for id := range 10 {
-		s, _ := m.Lookup(ccgw.MinAgentID + ccgw.AgentID(id))
+		s, _ := m.Lookup(context.Background(), ccgw.MinAgentID+ccgw.AgentID(id))
 		g[s.Agent.String()] = s.GUID
 		for range 10 { // bounded: a sign-in queues two events
 			if ev, _, err := m.Poll(context.Background(), s.Agent, s.GUID, 0); !drained || err != nil || ev == nil {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+
 	"github.com/ccgw/ccgw"
 )
 
@@ -48,7 +50,7 @@ func (s *Server) queryAgentInfoBySkillId(c *call) reply {
 	if err := decodeBody(c.w, c.r, &b, true); err != nil {
 		return fail(ccgw.RetBadParam)
 	}
-	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+	if _, err := s.cfg.Sessions.Session(c.r.Context(), c.agent, c.guid()); err != nil {
 		return failed(err)
 	}
 	limit, states := maxListAgents, map[int]bool(nil)
@@ -61,7 +63,7 @@ func (s *Server) queryAgentInfoBySkillId(c *call) reply {
 			states[int(st.v)] = true
 		}
 	}
-	out, more := s.agentPage(skill, after, limit, func(sess *ccgw.Session) bool {
+	out, more := s.agentPage(c.r.Context(), skill, after, limit, func(sess *ccgw.Session) bool {
 		return sess.TalkRight && (states == nil || states[int(sess.State)])
 	})
 	rep := quietOK(out)
@@ -84,10 +86,10 @@ func afterParam(c *call) (ccgw.AgentID, bool) {
 // agentPage returns the details of the first limit agents signed in to skill
 // above work number after that keep (nil: all) accepts, and whether another
 // follows. It stops at that one: the cost is the page's, not the skill's.
-func (s *Server) agentPage(skill int, after ccgw.AgentID, limit int, keep func(*ccgw.Session) bool) ([]agentInfo, bool) {
+func (s *Server) agentPage(ctx context.Context, skill int, after ccgw.AgentID, limit int, keep func(*ccgw.Session) bool) ([]agentInfo, bool) {
 	out := make([]agentInfo, 0, min(limit, 64))
 	more := false
-	s.cfg.Sessions.EachInSkill(skill, after, func(sess ccgw.Session) bool {
+	s.cfg.Sessions.EachInSkill(ctx, skill, after, func(sess ccgw.Session) bool {
 		if keep != nil && !keep(&sess) {
 			return true
 		}
@@ -114,7 +116,7 @@ type skillAgents struct {
 // in all, in work-number order. A cut answer carries TruncatedHeader; a client
 // that needs a skill's agents in full pages queryAgentInfoBySkillId.
 func (s *Server) queryAllOnlineAgents(c *call) reply {
-	me, err := s.cfg.Sessions.Session(c.agent, c.guid())
+	me, err := s.cfg.Sessions.Session(c.r.Context(), c.agent, c.guid())
 	if err != nil {
 		return failed(err)
 	}
@@ -122,7 +124,7 @@ func (s *Server) queryAllOnlineAgents(c *call) reply {
 	budget, truncated := maxAllOnlineAgents, false
 	for _, id := range me.Skills {
 		sk, _ := s.cfg.Directory.Skill(id)
-		agents, more := s.agentPage(id, 0, min(maxListAgents, budget), nil)
+		agents, more := s.agentPage(c.r.Context(), id, 0, min(maxListAgents, budget), nil)
 		budget -= len(agents)
 		truncated = truncated || more
 		out = append(out, skillAgents{SkillMediaType: sk.MediaType, SkillID: id, Agent: agents})

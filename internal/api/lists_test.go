@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/loadtest"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // listGet sends GET path as agent 101 through h and returns the recorder.
@@ -69,7 +69,7 @@ func workNos(infos []agentInfo) []string {
 func TestListAnswersCappedAndPaged(t *testing.T) {
 	const n = 1234
 	h, m, _ := benchGateway(t, n)
-	me, _ := m.Lookup(101)
+	me, _ := m.Lookup(context.Background(), 101)
 	var want []string
 	for i := range n {
 		want = append(want, strconv.Itoa(101+i))
@@ -138,12 +138,12 @@ func TestListAnswersCappedAndPaged(t *testing.T) {
 // cap covers: the groups after it come back empty, and the answer is marked cut.
 func TestListAnswersAllOnlineTotalCap(t *testing.T) {
 	h, m, _ := benchGateway(t, maxListAgents+1)
-	me, _ := m.Lookup(101)
+	me, _ := m.Lookup(context.Background(), 101)
 	skills := make([]int, 0, maxAllOnlineAgents/maxListAgents+2)
 	for range cap(skills) {
 		skills = append(skills, 1)
 	}
-	if _, err := m.Update(101, me.GUID, func(s *ccgw.Session, _ time.Time) ([]session.Emit, error) {
+	if _, err := m.Update(context.Background(), 101, me.GUID, func(s *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
 		s.Skills = skills
 		return nil, nil
 	}); err != nil {
@@ -191,7 +191,7 @@ func TestListAnswersCostBounded(t *testing.T) {
 	at := map[int][]cost{}
 	for _, n := range []int{2000, 20000} {
 		h, m, _ := benchGateway(t, n)
-		me, _ := m.Lookup(101)
+		me, _ := m.Lookup(context.Background(), 101)
 		for _, p := range paths {
 			b, a := listAlloc(h, me.GUID, Prefix+"agentgroup/101/"+p, 20)
 			at[n] = append(at[n], cost{b, a})
@@ -213,7 +213,7 @@ func TestListAnswersCostBounded(t *testing.T) {
 //	go test -run '^$' -bench ListQueries -benchmem ./internal/api/
 func BenchmarkListQueries(b *testing.B) {
 	h, m, _ := benchGateway(b, 100000)
-	me, _ := m.Lookup(101)
+	me, _ := m.Lookup(context.Background(), 101)
 	for _, p := range []string{"agentbyskill/1", "agentbyskill/1?after=90000", "allonlineagents"} {
 		b.Run(p, func(b *testing.B) {
 			r := httptest.NewRequest(http.MethodGet, Prefix+"agentgroup/101/"+p, nil)
@@ -236,7 +236,7 @@ func BenchmarkListQueries(b *testing.B) {
 // a machine that is busy, not of one that is out of memory.
 func BenchmarkHandShakeDuringListQueries(b *testing.B) {
 	h, m, rq := benchGateway(b, 100000)
-	me, _ := m.Lookup(101)
+	me, _ := m.Lookup(context.Background(), 101)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var queries atomic.Int64

@@ -113,7 +113,7 @@ func (s *Server) forceOut(c *call) reply {
 	if err != nil {
 		return fail(ccgw.RetBadParam)
 	}
-	if err := s.cfg.Sessions.Kick(id, ccgw.CauseSupervisor); err != nil {
+	if err := s.cfg.Sessions.Kick(c.r.Context(), id, ccgw.CauseSupervisor); err != nil {
 		rep := failed(err)
 		if rep.code == ccgw.RetNotSignedIn {
 			rep.status = http.StatusNotFound

@@ -73,7 +73,7 @@ func lvNewServer(tb testing.TB, cfg lvConfig) *lvServer {
 	}
 	eng = sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: fc, RingTimeout: clRing})
 	fs := faults.New(faults.Config{Clock: fc, Interfaces: api.Interfaces(), Clients: sm.Clients,
-		Kick: func(id ccgw.AgentID) error { return sm.Kick(id, ccgw.CauseSupervisor) }})
+		Kick: func(id ccgw.AgentID) error { return sm.Kick(context.Background(), id, ccgw.CauseSupervisor) }})
 	acfg := api.Config{
 		Sessions: sm, Directory: dir, PollWait: 5 * time.Millisecond, Clock: fc, Calls: eng,
 		Admin:  &api.Admin{Journal: j, Virtual: fc, Now: fc.Now, MaxStreams: cfg.maxStreams, StreamPing: cfg.ping},

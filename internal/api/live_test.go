@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -126,7 +127,7 @@ func TestLiveForceOut(t *testing.T) {
 	if typ := string(ev["eventType"]); typ != `"`+ccgw.EvShutdownService+`"` {
 		t.Fatalf("after the force-out the client polled %s", typ)
 	}
-	if _, ok := ls.sessions.Lookup(1001); ok {
+	if _, ok := ls.sessions.Lookup(context.Background(), 1001); ok {
 		t.Fatal("still signed in")
 	}
 	lvMust(t, "again", ls.lvAdmin(t, http.MethodDelete, "agents/1001", nil, ""), http.StatusNotFound, "100-006")
@@ -137,7 +138,7 @@ func TestLiveForceOut(t *testing.T) {
 
 	// Racing force-outs: one wins.
 	ls.mustLogin(t, "1002")
-	before := ls.sessions.Stats().SignOuts[ccgw.CauseSupervisor]
+	before := ls.sessions.Stats(context.Background()).SignOuts[ccgw.CauseSupervisor]
 	var wg sync.WaitGroup
 	codes := make(chan string, 8)
 	for range 8 {
@@ -155,7 +156,7 @@ func TestLiveForceOut(t *testing.T) {
 			t.Errorf("retcode %s", c)
 		}
 	}
-	if after := ls.sessions.Stats().SignOuts[ccgw.CauseSupervisor]; won != 1 || after != before+1 {
+	if after := ls.sessions.Stats(context.Background()).SignOuts[ccgw.CauseSupervisor]; won != 1 || after != before+1 {
 		t.Fatalf("%d force-outs succeeded, %d sign-outs counted; want 1 and 1", won, after-before)
 	}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -510,7 +511,7 @@ func oaServer(t *testing.T) *Server {
 		t.Fatal(err)
 	}
 	fs = faults.New(faults.Config{Clock: fc, Interfaces: Interfaces(), DropEvents: true, Clients: sm.Clients,
-		Kick: func(id ccgw.AgentID) error { return sm.Kick(id, ccgw.CauseSupervisor) }})
+		Kick: func(id ccgw.AgentID) error { return sm.Kick(context.Background(), id, ccgw.CauseSupervisor) }})
 	return New(Config{Sessions: sm, Directory: dir, PollAtOnce: true, Clock: fc,
 		Calls:   sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: fc}),
 		Admin:   &Admin{Journal: j, Virtual: fc, Now: fc.Now},

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -52,7 +53,7 @@ func TestSignInCallbackPolicy(t *testing.T) {
 					if resp.retcode() != ts.want {
 						t.Errorf("%s, %s %q on %s: retcode %s, want %s", ts.name, field, r.url, path(id), resp.retcode(), ts.want)
 					}
-					if _, in := ts.s.sessions.Lookup(ccgw.AgentID(5000 + n)); in != (ts.want == "0") {
+					if _, in := ts.s.sessions.Lookup(context.Background(), ccgw.AgentID(5000+n)); in != (ts.want == "0") {
 						t.Errorf("%s, %s %q: signed in %v after retcode %s", ts.name, field, r.url, in, resp.retcode())
 					}
 				}
@@ -115,7 +116,7 @@ func TestWildcardGUIDActsForNobody(t *testing.T) {
 	} {
 		mustCode(t, ts.do(t, c.method, c.path, guidHdr("*"), ""), "000-003")
 	}
-	if s, ok := ts.sessions.Lookup(1001); !ok || s.State != ccgw.StateIdle {
+	if s, ok := ts.sessions.Lookup(context.Background(), 1001); !ok || s.State != ccgw.StateIdle {
 		t.Fatalf("after the wildcard requests: %+v %v, want 1001 signed in and idle", s, ok)
 	}
 }

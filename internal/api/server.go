@@ -20,9 +20,9 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/faults"
+	"github.com/ccgw/ccgw/internal/guard"
 	"github.com/ccgw/ccgw/internal/netlimit"
 	"github.com/ccgw/ccgw/internal/report"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 )
 
@@ -31,9 +31,9 @@ const Prefix = "/agentgateway/resource/"
 
 // Config configures a Server. Zero values mean the defaults given.
 type Config struct {
-	Sessions  session.Service  // required
-	Directory *agent.Directory // required
-	PollWait  time.Duration    // how long an empty poll is held; 10s
+	Sessions  ccgw.SessionService // required
+	Directory *agent.Directory    // required
+	PollWait  time.Duration       // how long an empty poll is held; 10s
 	// PollAtOnce answers an empty poll at once, whatever PollWait says (the
 	// vendor's AGENT_POLL_WAIT_FLAG=OFF).
 	PollAtOnce bool
@@ -68,7 +68,7 @@ type Config struct {
 	// Lockout, if set, counts modifyAccountPwdEx's wrong old passwords toward
 	// the agent's lockout and refuses a locked agent's change (110-016), as
 	// sign-in does (the session service's own Guard, on the same store).
-	Lockout *session.Guard
+	Lockout *guard.Guard
 	// Observe, if set, is told each interface request's method name, retcode and
 	// duration.
 	Observe func(method string, code ccgw.Retcode, took time.Duration)

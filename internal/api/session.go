@@ -10,7 +10,6 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/netlimit"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 const (
@@ -90,7 +89,7 @@ func (s *Server) signIn(c *call, force, ex bool) reply {
 	if req.Session.Mode == ccgw.ModePush {
 		c.flags |= flagPush
 	}
-	sess, err := s.cfg.Sessions.SignIn(req)
+	sess, err := s.cfg.Sessions.SignIn(c.r.Context(), req)
 	if err != nil {
 		return failed(err)
 	}
@@ -114,8 +113,8 @@ func (s *Server) signIn(c *call, force, ex bool) reply {
 // validateLogin checks a sign-in body field by field and returns the request, or
 // the retcode of the first field that is wrong. A callback URL that check (if
 // set) refuses is wrong: 100-001.
-func validateLogin(b *loginBody, ex bool, check func(string) error) (session.SignIn, ccgw.Retcode) {
-	var req session.SignIn
+func validateLogin(b *loginBody, ex bool, check func(string) error) (ccgw.SignIn, ccgw.Retcode) {
+	var req ccgw.SignIn
 	switch {
 	case !ex && !b.Password.set:
 		// A password sent empty is the directory's to judge: it signs in an
@@ -261,14 +260,14 @@ func validToken(t string) bool {
 }
 
 func (s *Server) logout(c *call) reply {
-	if err := s.cfg.Sessions.SignOut(c.agent, c.guid(), ccgw.CauseLogout); err != nil {
+	if err := s.cfg.Sessions.SignOut(c.r.Context(), c.agent, c.guid(), ccgw.CauseLogout); err != nil {
 		return failed(err)
 	}
 	return ok(emptyResult)
 }
 
 func (s *Server) forceLogout(c *call) reply {
-	if err := s.cfg.Sessions.SignOut(c.agent, c.guid(), ccgw.CauseForceLogout); err != nil {
+	if err := s.cfg.Sessions.SignOut(c.r.Context(), c.agent, c.guid(), ccgw.CauseForceLogout); err != nil {
 		return failed(err)
 	}
 	return ok(nil)
@@ -279,7 +278,7 @@ func (s *Server) forceLogoutWithReason(c *call) reply {
 	if err != nil || reason < 1 || reason > 255 {
 		return fail(ccgw.RetLogoutParam)
 	}
-	if err := s.cfg.Sessions.SignOut(c.agent, c.guid(), ccgw.CauseForceLogout); err != nil {
+	if err := s.cfg.Sessions.SignOut(c.r.Context(), c.agent, c.guid(), ccgw.CauseForceLogout); err != nil {
 		return failed(err)
 	}
 	return ok(nil)
@@ -298,7 +297,7 @@ func (s *Server) handShake(c *call) reply {
 	if token != "" && !validToken(token) {
 		return fail(ccgw.RetLoginParam)
 	}
-	g, err := s.cfg.Sessions.Heartbeat(c.agent, c.guid(), token)
+	g, err := s.cfg.Sessions.Heartbeat(c.r.Context(), c.agent, c.guid(), token)
 	if err != nil {
 		return failed(err)
 	}
@@ -315,11 +314,11 @@ type heartBeatResult struct {
 // heartBeat is the older gateways' PUT .../heartbeat: it keeps the session
 // alive as handShake does (either mode), and answers the sign-in time.
 func (s *Server) heartBeat(c *call) reply {
-	g, err := s.cfg.Sessions.Heartbeat(c.agent, c.guid(), "")
+	g, err := s.cfg.Sessions.Heartbeat(c.r.Context(), c.agent, c.guid(), "")
 	if err != nil {
 		return failed(err)
 	}
-	sess, ok := s.cfg.Sessions.Lookup(c.agent)
+	sess, ok := s.cfg.Sessions.Lookup(c.r.Context(), c.agent)
 	if !ok {
 		return fail(ccgw.RetNotSignedIn)
 	}
@@ -360,7 +359,7 @@ type statusResult struct {
 }
 
 func (s *Server) getAgentStatus(c *call) reply {
-	sess, err := s.cfg.Sessions.Session(c.agent, c.guid())
+	sess, err := s.cfg.Sessions.Session(c.r.Context(), c.agent, c.guid())
 	if err != nil {
 		return failed(err)
 	}
@@ -368,7 +367,7 @@ func (s *Server) getAgentStatus(c *call) reply {
 }
 
 func (s *Server) updateGuid(c *call) reply {
-	g, err := s.cfg.Sessions.UpdateGUID(c.agent, c.guid())
+	g, err := s.cfg.Sessions.UpdateGUID(c.r.Context(), c.agent, c.guid())
 	if err != nil {
 		return failed(err)
 	}

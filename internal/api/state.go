@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 const (
@@ -47,7 +47,7 @@ func (s *Server) stateTable() []*route {
 
 // change applies a state request to the caller's own session.
 func (s *Server) change(c *call, req agent.Request) reply {
-	_, err := s.cfg.Sessions.Update(c.agent, c.guid(), func(sess *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	_, err := s.cfg.Sessions.Update(c.r.Context(), c.agent, c.guid(), func(sess *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		return agent.Apply(sess, req, now)
 	})
 	if err != nil {
@@ -142,7 +142,7 @@ func (s *Server) resetSkill(c *call) reply {
 			skills = append(skills, sk.ID)
 		}
 	}
-	_, err := s.cfg.Sessions.Update(c.agent, c.guid(), func(sess *ccgw.Session, _ time.Time) ([]session.Emit, error) {
+	_, err := s.cfg.Sessions.Update(c.r.Context(), c.agent, c.guid(), func(sess *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
 		sess.Skills = skills
 		return nil, nil
 	})
@@ -178,7 +178,7 @@ func (s *Server) skillsOf(id ccgw.AgentID) ([]ccgw.Skill, bool) {
 }
 
 func (s *Server) queryAgentSkills(c *call) reply {
-	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+	if _, err := s.cfg.Sessions.Session(c.r.Context(), c.agent, c.guid()); err != nil {
 		return failed(err)
 	}
 	skills, found := s.skillsOf(c.agent)
@@ -193,7 +193,7 @@ func (s *Server) queryAgentSkillsByWorkNo(c *call) reply {
 	if err != nil {
 		return failed(err)
 	}
-	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+	if _, err := s.cfg.Sessions.Session(c.r.Context(), c.agent, c.guid()); err != nil {
 		return failed(err)
 	}
 	skills, found := s.skillsOf(other)
@@ -258,20 +258,20 @@ func (s *Server) queryAgentInfoByWorkNo(c *call) reply {
 	if err != nil {
 		return failed(err)
 	}
-	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+	if _, err := s.cfg.Sessions.Session(c.r.Context(), c.agent, c.guid()); err != nil {
 		return failed(err)
 	}
 	a, found := s.cfg.Directory.Agent(other)
 	if !found {
 		return fail(ccgw.RetQueryNoAgent)
 	}
-	sess, live := s.cfg.Sessions.Lookup(other)
+	sess, live := s.cfg.Sessions.Lookup(c.r.Context(), other)
 	return quietOK(s.info(a, sess, live, true))
 }
 
 // setFlag changes one of the caller's session settings.
 func (s *Server) setFlag(c *call, set func(*ccgw.Session)) reply {
-	_, err := s.cfg.Sessions.Update(c.agent, c.guid(), func(sess *ccgw.Session, _ time.Time) ([]session.Emit, error) {
+	_, err := s.cfg.Sessions.Update(c.r.Context(), c.agent, c.guid(), func(sess *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
 		set(sess)
 		return nil, nil
 	})
@@ -321,13 +321,13 @@ func (s *Server) modifyAccountPwdEx(c *call) reply {
 	if len(b.OldPassword.v) > 32 {
 		return fail(ccgw.RetBadParam)
 	}
-	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+	if _, err := s.cfg.Sessions.Session(c.r.Context(), c.agent, c.guid()); err != nil {
 		return failed(err)
 	}
 	change := func() error { return s.cfg.Directory.ChangePassword(c.agent, b.OldPassword.v, b.NewPassword.v) }
 	var err error
 	if s.cfg.Lockout != nil {
-		err = s.cfg.Lockout.Change(c.name, c.agent, b.OldPassword.v, change)
+		err = s.cfg.Lockout.Change(context.Background(), c.name, c.agent, b.OldPassword.v, change)
 	} else {
 		err = change()
 	}
@@ -338,7 +338,7 @@ func (s *Server) modifyAccountPwdEx(c *call) reply {
 }
 
 func (s *Server) queryCustomState(c *call) reply {
-	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+	if _, err := s.cfg.Sessions.Session(c.r.Context(), c.agent, c.guid()); err != nil {
 		return failed(err)
 	}
 	return ok(map[string]string{"agentcustomstate": "65535"})
@@ -352,7 +352,7 @@ func (s *Server) inspect(c *call) (ccgw.AgentID, *reply) {
 		rep := failed(err)
 		return 0, &rep
 	}
-	if _, err := s.cfg.Sessions.Session(c.agent, c.guid()); err != nil {
+	if _, err := s.cfg.Sessions.Session(c.r.Context(), c.agent, c.guid()); err != nil {
 		rep := failed(err)
 		return 0, &rep
 	}
@@ -373,7 +373,7 @@ func (s *Server) force(c *call, req agent.Request) reply {
 	if rep != nil {
 		return *rep
 	}
-	_, err := s.cfg.Sessions.UpdateAny(target, func(sess *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	_, err := s.cfg.Sessions.UpdateAny(c.r.Context(), target, func(sess *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		return agent.Apply(sess, req, now)
 	})
 	switch ccgw.CodeOf(err) {
@@ -392,7 +392,7 @@ func (s *Server) forceLogOutAgent(c *call) reply {
 	if rep != nil {
 		return *rep
 	}
-	if err := s.cfg.Sessions.Kick(target, ccgw.CauseSupervisor); err != nil {
+	if err := s.cfg.Sessions.Kick(c.r.Context(), target, ccgw.CauseSupervisor); err != nil {
 		return fail(ccgw.RetQCNoAgent)
 	}
 	return ok(emptyResult)

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"reflect"
@@ -974,7 +975,7 @@ func TestStateSessionFlags(t *testing.T) {
 	} {
 		r := ts.do(t, http.MethodPost, base+"/onlineagent/1001"+tc.path, guidHdr(g), "")
 		mustBody(t, r, stOK)
-		s, ok := ts.sessions.Lookup(1001)
+		s, ok := ts.sessions.Lookup(context.Background(), 1001)
 		if !ok {
 			t.Fatal("session gone")
 		}

@@ -44,7 +44,7 @@ func (s *Server) callTable() []*route {
 
 // signedIn authenticates the caller; it returns the failure reply, if any.
 func (s *Server) signedIn(c *call) (ccgw.Session, *reply) {
-	sess, err := s.cfg.Sessions.Session(c.agent, c.guid())
+	sess, err := s.cfg.Sessions.Session(c.r.Context(), c.agent, c.guid())
 	if err != nil {
 		rep := failed(err)
 		return sess, &rep

@@ -111,7 +111,7 @@ func (s *Server) fault(c *call, f *faults.Set) (reply, bool) {
 		return fail(e.Code), true
 	}
 	if !e.SignedInBefore.IsZero() && !signInMethod(c.name) {
-		if sess, ok := s.cfg.Sessions.Lookup(c.agent); ok && sess.LoginTime < ccgw.Millis(e.SignedInBefore) {
+		if sess, ok := s.cfg.Sessions.Lookup(c.r.Context(), c.agent); ok && sess.LoginTime < ccgw.Millis(e.SignedInBefore) {
 			return fail(ccgw.RetNoPermission), true
 		}
 	}

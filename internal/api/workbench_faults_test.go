@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -124,7 +125,7 @@ func TestWorkbenchForceSignOut(t *testing.T) {
 	mustEventType(t, ws.mustPoll(t, "1001", a), "1001", ccgw.EvShutdownService)
 	mustCode(t, ws.do(t, http.MethodGet, pathEvent("1001"), guidHdr(a), ""), "100-006")
 	mustCode(t, ws.hs(t, "1002", b), "0")
-	if n := ws.sessions.Stats().SignOuts[ccgw.CauseSupervisor]; n != 1 {
+	if n := ws.sessions.Stats(context.Background()).SignOuts[ccgw.CauseSupervisor]; n != 1 {
 		t.Fatalf("%d supervisor sign-outs, want 1", n)
 	}
 }
@@ -148,7 +149,7 @@ func TestWorkbenchDropEvents(t *testing.T) {
 		t.Fatalf("1001 got an event during drop-events: %v", ev)
 	}
 	mustEventType(t, ws.mustPoll(t, "1002", b), "1002", "AgentState_SetNotReady_Success")
-	if n := ws.sessions.Stats().Drops[ccgw.DropFault]; n == 0 {
+	if n := ws.sessions.Stats(context.Background()).Drops[ccgw.DropFault]; n == 0 {
 		t.Fatal("no drop counted as fault")
 	}
 	ws.advance(time.Minute)

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -47,7 +48,7 @@ func wbNewServer(tb testing.TB) *wbServer {
 	var fs *faults.Set
 	sm, err := session.New(session.Config{
 		Store: st, Directory: agent.Default(), Clock: fc, WaitClock: clock.Real{}, Timeout: 10 * time.Minute,
-		AuthMode: session.AuthDynamic, GUIDInterval: time.Minute, GUIDTimeout: 2 * time.Minute,
+		AuthMode: ccgw.AuthDynamic, GUIDInterval: time.Minute, GUIDTimeout: 2 * time.Minute,
 		OnSignOut: ws.rep.SignedOut,
 		DropEvent: func(id ccgw.AgentID, ev ccgw.Event) bool { return fs.DropEvent(id, ev) },
 	})
@@ -55,7 +56,7 @@ func wbNewServer(tb testing.TB) *wbServer {
 		tb.Fatalf("session.New: %v", err)
 	}
 	fs = faults.New(faults.Config{Clock: fc, Interfaces: api.Interfaces(), DropEvents: true, Clients: sm.Clients,
-		Kick: func(id ccgw.AgentID) error { return sm.Kick(id, ccgw.CauseSupervisor) }})
+		Kick: func(id ccgw.AgentID) error { return sm.Kick(context.Background(), id, ccgw.CauseSupervisor) }})
 	ws.faults = fs
 	h := api.New(api.Config{
 		Sessions: sm, Directory: agent.Default(), PollWait: 5 * time.Millisecond, Clock: fc,

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -177,7 +178,7 @@ func TestWorkbenchObserveAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := sm.SignIn(session.SignIn{Op: "login", Password: "pw", Status: ccgw.StateIdle,
+	s, err := sm.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "pw", Status: ccgw.StateIdle,
 		Session: ccgw.Session{Agent: 1001, Phone: "70001", IP: "127.0.0.1", MediaType: "TTF"}})
 	if err != nil {
 		t.Fatal(err)

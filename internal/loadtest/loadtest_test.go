@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
 	"github.com/ccgw/ccgw/internal/metrics"
@@ -29,13 +30,13 @@ import (
 // (the admin listener), and returns their URLs. auth picks static or dynamic
 // (rotating) GUIDs; token, if set, is the admin bearer token. Cleanup closes
 // the servers, stops the sweeper and closes the store.
-func testGateway(tb testing.TB, auth session.AuthMode) (url, metricsURL string) {
+func testGateway(tb testing.TB, auth ccgw.AuthMode) (url, metricsURL string) {
 	tb.Helper()
 	url, metricsURL, _ = testGatewayRecording(tb, auth, "")
 	return url, metricsURL
 }
 
-func testGatewayToken(tb testing.TB, auth session.AuthMode, token string) (url, metricsURL string) {
+func testGatewayToken(tb testing.TB, auth ccgw.AuthMode, token string) (url, metricsURL string) {
 	tb.Helper()
 	url, metricsURL, _ = testGatewayRecording(tb, auth, token)
 	return url, metricsURL
@@ -76,7 +77,7 @@ func (g *setGUIDs) maxRotations() int {
 
 // testGatewayRecording is testGatewayToken that also records the Set-GUID
 // headers of handShake and poll answers.
-func testGatewayRecording(tb testing.TB, auth session.AuthMode, token string) (url, metricsURL string, guids *setGUIDs) {
+func testGatewayRecording(tb testing.TB, auth ccgw.AuthMode, token string) (url, metricsURL string, guids *setGUIDs) {
 	tb.Helper()
 	st, err := bolt.Open(tb.TempDir())
 	if err != nil {
@@ -172,14 +173,14 @@ func checkClean(tb testing.TB, rep Report) {
 func TestRunAgainstGateway(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		auth  session.AuthMode
+		auth  ccgw.AuthMode
 		poll  bool
 		conns int
 	}{
-		{"static", session.AuthStatic, false, 16},
+		{"static", ccgw.AuthStatic, false, 16},
 		// Polls are held for the gateway's 20ms poll wait: 200 agents × 5 a second
 		// keep 20 connections busy.
-		{"dynamic+poll", session.AuthDynamic, true, 64},
+		{"dynamic+poll", ccgw.AuthDynamic, true, 64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url, murl, guids := testGatewayRecording(t, tc.auth, "")
@@ -228,7 +229,7 @@ func TestRunAgainstGateway(t *testing.T) {
 			}
 			// The tool follows Set-GUID: some agent was handed a second new GUID,
 			// which only a request with the first one can bring about.
-			if n := guids.maxRotations(); tc.auth == session.AuthDynamic && n < 2 {
+			if n := guids.maxRotations(); tc.auth == ccgw.AuthDynamic && n < 2 {
 				t.Errorf("at most %d new GUIDs handed to one agent, want 2 or more (does the tool follow Set-GUID?)", n)
 			}
 			if rep.RSS <= 0 || rep.SessionsLive != 200 || rep.TimeoutSignOuts != 0 {
@@ -262,7 +263,7 @@ func TestRunAgainstGateway(t *testing.T) {
 }
 
 func TestRunSignsInOverExistingSessions(t *testing.T) {
-	url, murl := testGateway(t, session.AuthStatic)
+	url, murl := testGateway(t, ccgw.AuthStatic)
 	cfg := Config{URL: url, MetricsURL: murl, Agents: 20, Interval: 100 * time.Millisecond, Duration: 300 * time.Millisecond, Conns: 4}
 	// Sign agent 101 in by hand and leave it, as a bench run killed midway would.
 	req, _ := http.NewRequest(http.MethodPut, url+Prefix+"onlineagent/101", strings.NewReader(`{"password":"x","phonenum":"7"}`))
@@ -328,7 +329,7 @@ func TestRunCountsFalseSignOuts(t *testing.T) {
 }
 
 func TestRunBaseline(t *testing.T) {
-	url, murl := testGateway(t, session.AuthDynamic)
+	url, murl := testGateway(t, ccgw.AuthDynamic)
 	rep, err := Run(context.Background(), Config{
 		URL: url, MetricsURL: murl, Agents: 100, Interval: 200 * time.Millisecond, Duration: 600 * time.Millisecond, Conns: 8, Baseline: true,
 	})
@@ -508,7 +509,7 @@ func (c *cancelOnWrite) Write(p []byte) (int, error) {
 }
 
 func TestRunStopsWithContext(t *testing.T) {
-	url, _ := testGateway(t, session.AuthStatic)
+	url, _ := testGateway(t, ccgw.AuthStatic)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The progress bar's first line of the measured window ("[---…] 0%") stops it.
@@ -555,7 +556,7 @@ func TestParseSample(t *testing.T) {
 // gwURL starts a testGateway with static GUIDs and returns its API's URL alone.
 func gwURL(tb testing.TB) string {
 	tb.Helper()
-	url, _ := testGateway(tb, session.AuthStatic)
+	url, _ := testGateway(tb, ccgw.AuthStatic)
 	return url
 }
 
@@ -564,7 +565,7 @@ func gwURL(tb testing.TB) string {
 // API's URL serves no /metrics, and a wrong token reads none.
 func TestRunReadsMetricsFromTheAdminListener(t *testing.T) {
 	const token = "bench-admin-token"
-	url, murl := testGatewayToken(t, session.AuthStatic, token)
+	url, murl := testGatewayToken(t, ccgw.AuthStatic, token)
 	run := func(metricsURL, tok string) Report {
 		t.Helper()
 		rep, err := Run(context.Background(), Config{URL: url, MetricsURL: metricsURL, MetricsToken: tok,

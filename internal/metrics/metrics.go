@@ -7,6 +7,7 @@ package metrics
 
 import (
 	"cmp"
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/push"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -25,7 +25,7 @@ type Sources struct {
 	// reports false, the store-wide series (sessions live, sign-ins, sign-outs,
 	// expiries, events queued and dropped) are left out of the scrape: a gap,
 	// which Prometheus does not read as a counter reset, rather than zeros.
-	Sessions func() session.Stats
+	Sessions func(context.Context) ccgw.SessionStats
 	// Ready reports whether the gateway can serve (its store is open, Redis
 	// reachable): ccgw_ready 1 or 0.
 	Ready func() bool
@@ -144,7 +144,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.ready, prometheus.GaugeValue, b2f(ready))
 	}
 	if m.src.Sessions != nil {
-		m.collectSessions(ch, m.src.Sessions(), ready)
+		m.collectSessions(ch, m.src.Sessions(context.Background()), ready)
 	}
 	if m.src.Push != nil {
 		ps := m.src.Push()
@@ -170,7 +170,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 
 // collectSessions sends the session series of st: this node's counters always,
 // the store-wide ones only when the store is ready and they could be read.
-func (m *Metrics) collectSessions(ch chan<- prometheus.Metric, st session.Stats, ready bool) {
+func (m *Metrics) collectSessions(ch chan<- prometheus.Metric, st ccgw.SessionStats, ready bool) {
 	ch <- prometheus.MustNewConstMetric(m.heartbeats, prometheus.CounterValue, float64(st.Heartbeats))
 	ch <- prometheus.MustNewConstMetric(m.polls, prometheus.CounterValue, float64(st.Polls))
 	ch <- prometheus.MustNewConstMetric(m.delivered, prometheus.CounterValue, float64(st.Polled), "poll")

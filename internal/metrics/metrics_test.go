@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"slices"
@@ -10,13 +11,12 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/push"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestCollectReadsTheDomain(t *testing.T) {
-	st := session.Stats{
+	st := ccgw.SessionStats{
 		Live: 7, Heartbeats: 11, Polls: 5, SignIns: 9, Expiries: 2, Queued: 40, Polled: 30,
 		SignOuts: map[ccgw.SignOutCause]uint64{ccgw.CauseTimeout: 2, ccgw.CauseLogout: 1},
 		Drops:    map[ccgw.DropReason]uint64{ccgw.DropQueueFull: 3, ccgw.DropPushFailed: 4},
@@ -24,7 +24,7 @@ func TestCollectReadsTheDomain(t *testing.T) {
 	ps := push.Stats{Pushes: 6, Delivered: 8, Failures: 1}
 	reg := prometheus.NewRegistry()
 	rcv := []push.ReceiverStats{{Key: "https://crm.example:8443", Limit: 12, InFlight: 5, Waiting: 3}}
-	m, err := New(reg, Sources{Sessions: func() session.Stats { return st }, Push: func() push.Stats { return ps },
+	m, err := New(reg, Sources{Sessions: func(context.Context) ccgw.SessionStats { return st }, Push: func() push.Stats { return ps },
 		Receivers: func() []push.ReceiverStats { return rcv },
 		Refused:   func() Refused { return Refused{ConnsPerIP: 13, PollsPerIP: 14, BodyTooLarge: 15, AdminStreams: 16} }})
 	if err != nil {
@@ -222,12 +222,12 @@ func TestStoreWideSeriesGapWhileNotReady(t *testing.T) {
 		{"not ready, figures from memory", false, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := session.Stats{Partial: tc.partial, Heartbeats: 3, Polls: 2, Polled: 1}
+			st := ccgw.SessionStats{Partial: tc.partial, Heartbeats: 3, Polls: 2, Polled: 1}
 			if !tc.partial {
 				st.Live, st.SignIns = 5, 9
 			}
 			reg := prometheus.NewRegistry()
-			_, err := New(reg, Sources{Sessions: func() session.Stats { return st }, Ready: func() bool { return tc.ready }})
+			_, err := New(reg, Sources{Sessions: func(context.Context) ccgw.SessionStats { return st }, Ready: func() bool { return tc.ready }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,9 +256,9 @@ func TestStoreWideSeriesGapWhileNotReady(t *testing.T) {
 // ccgw_signout_lag_seconds, bucket for bucket, and only where the backend
 // measures it.
 func TestSignOutLag(t *testing.T) {
-	lag := &session.Histogram{Bounds: []float64{1, 3, 10}, Cumulative: []uint64{2, 5, 5}, Count: 6, Sum: 14.5}
+	lag := &ccgw.Histogram{Bounds: []float64{1, 3, 10}, Cumulative: []uint64{2, 5, 5}, Count: 6, Sum: 14.5}
 	reg := prometheus.NewRegistry()
-	if _, err := New(reg, Sources{Sessions: func() session.Stats { return session.Stats{SignOutLag: lag} }}); err != nil {
+	if _, err := New(reg, Sources{Sessions: func(context.Context) ccgw.SessionStats { return ccgw.SessionStats{SignOutLag: lag} }}); err != nil {
 		t.Fatal(err)
 	}
 	want := `
@@ -276,7 +276,7 @@ ccgw_signout_lag_seconds_count 6
 	}
 
 	reg = prometheus.NewRegistry()
-	if _, err := New(reg, Sources{Sessions: func() session.Stats { return session.Stats{} }}); err != nil {
+	if _, err := New(reg, Sources{Sessions: func(context.Context) ccgw.SessionStats { return ccgw.SessionStats{} }}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := testutil.GatherAndCount(reg, "ccgw_signout_lag_seconds"); err != nil || n != 0 {

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -21,10 +22,10 @@ func TestAgents(t *testing.T) {
 	}
 	sim := tSignInReq(2001)
 	sim.Session.Simulated, sim.SkipPassword = true, true
-	if _, err := env.m.SignIn(sim); err != nil {
+	if _, err := env.m.SignIn(context.Background(), sim); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.m.Kick(1002, ccgw.CauseSupervisor); err != nil {
+	if err := env.m.Kick(context.Background(), 1002, ccgw.CauseSupervisor); err != nil {
 		t.Fatal(err)
 	}
 	queued := len(tDrain(t, env.m, 1004, guids[1004])) // 1004 takes its events; the others leave them queued
@@ -32,7 +33,7 @@ func TestAgents(t *testing.T) {
 		t.Fatal("a sign-in queued no event")
 	}
 	env.fc.Advance(90 * time.Second)
-	if _, err := env.m.Heartbeat(1003, guids[1003], ""); err != nil {
+	if _, err := env.m.Heartbeat(context.Background(), 1003, guids[1003], ""); err != nil {
 		t.Fatal(err)
 	}
 

@@ -49,7 +49,7 @@ func (m *Manager) checkGUIDLocked(e *entry, guid string, now time.Time, write bo
 	if guid == e.s.PrevGUID && ccgw.Millis(now) < e.s.PrevUntil {
 		return nil
 	}
-	if m.cfg.AuthMode == AuthDynamic {
+	if m.cfg.AuthMode == ccgw.AuthDynamic {
 		if n, ok := derivedN(m.cfg.GUIDKey, &e.s, guid, m.cfg.NodeName); ok && int64(n) > m.guidN(e, write) {
 			if !write {
 				return errUpgrade

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -55,7 +56,7 @@ func benchManager(tb testing.TB) (*Manager, *clock.Virtual) {
 
 // benchSignIn signs agent id in at the clock's time and returns its GUID.
 func benchSignIn(tb testing.TB, m *Manager, id ccgw.AgentID) string {
-	s, err := m.SignIn(SignIn{
+	s, err := m.SignIn(context.Background(), ccgw.SignIn{
 		Op:       "login",
 		Password: "secret",
 		Status:   ccgw.StateIdle,
@@ -94,14 +95,14 @@ func BenchmarkHeartbeat(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if _, err := m.Heartbeat(sids[i], sguids[i], ""); err != nil {
+				if _, err := m.Heartbeat(context.Background(), sids[i], sguids[i], ""); err != nil {
 					b.Fatal(err)
 				}
 				if i++; i == n {
 					i = 0
 				}
 			}
-			if got := m.Stats().Heartbeats; got != uint64(b.N) {
+			if got := m.Stats(context.Background()).Heartbeats; got != uint64(b.N) {
 				b.Fatalf("heartbeats = %d, want %d", got, b.N)
 			}
 		})
@@ -179,7 +180,7 @@ func benchSweep(b *testing.B, n int, pct uint64) {
 					quiet[c]++
 					continue
 				}
-				if _, err := m.Heartbeat(id, guids[id], ""); err != nil {
+				if _, err := m.Heartbeat(context.Background(), id, guids[id], ""); err != nil {
 					b.Fatalf("round %d: heartbeat %d: %v", r, id, err)
 				}
 			}

@@ -80,11 +80,11 @@ func TestSignInWithDirectoryFile(t *testing.T) {
 			}
 			t.Cleanup(func() { st.Close() })
 			m, err := session.New(session.Config{Clock: clock.NewVirtual(tFileStart), Store: st, Directory: dir,
-				AuthMode: session.AuthStatic, NodeName: "Node7"})
+				AuthMode: ccgw.AuthStatic, NodeName: "Node7"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := m.SignIn(session.SignIn{Op: "login", Password: tt.password, SkipPassword: tt.skip, Status: tt.status,
+			s, err := m.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: tt.password, SkipPassword: tt.skip, Status: tt.status,
 				Session: ccgw.Session{Agent: tt.id, Phone: "70001", MediaType: "TTF"}})
 			if got := ccgw.CodeOf(err); got != tt.want {
 				t.Fatalf("SignIn retcode %s (%v), want %s", got, err, tt.want)
@@ -94,10 +94,10 @@ func TestSignInWithDirectoryFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.want != ccgw.RetOK {
-				if m.Live() != 0 || len(stored) != 0 || m.Stats().SignIns != 0 {
-					t.Fatalf("failed sign-in left live=%d stored=%d signIns=%d", m.Live(), len(stored), m.Stats().SignIns)
+				if m.Live() != 0 || len(stored) != 0 || m.Stats(context.Background()).SignIns != 0 {
+					t.Fatalf("failed sign-in left live=%d stored=%d signIns=%d", m.Live(), len(stored), m.Stats(context.Background()).SignIns)
 				}
-				if _, ok := m.Lookup(tt.id); ok {
+				if _, ok := m.Lookup(context.Background(), tt.id); ok {
 					t.Fatal("failed sign-in is visible")
 				}
 				return
@@ -111,8 +111,8 @@ func TestSignInWithDirectoryFile(t *testing.T) {
 			if len(stored) != 1 || stored[0].GUID != s.GUID || stored[0].Gen != s.Gen {
 				t.Fatalf("stored %+v, want the session", stored)
 			}
-			if m.Live() != 1 || m.Stats().SignIns != 1 {
-				t.Fatalf("live=%d signIns=%d", m.Live(), m.Stats().SignIns)
+			if m.Live() != 1 || m.Stats(context.Background()).SignIns != 1 {
+				t.Fatalf("live=%d signIns=%d", m.Live(), m.Stats(context.Background()).SignIns)
 			}
 			var got []string
 			for {
@@ -148,11 +148,11 @@ func TestSignInAfterPasswordChange(t *testing.T) {
 	if err := dir.SetPassword(1001, "N3w!passw"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = m.SignIn(session.SignIn{Op: "login", Password: "S3cret!pw", Session: ccgw.Session{Agent: 1001}})
+	_, err = m.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "S3cret!pw", Session: ccgw.Session{Agent: 1001}})
 	if got := ccgw.CodeOf(err); got != ccgw.RetBadPassword {
 		t.Fatalf("old password: retcode %s, want %s", got, ccgw.RetBadPassword)
 	}
-	if _, err := m.SignIn(session.SignIn{Op: "login", Password: "N3w!passw", Session: ccgw.Session{Agent: 1001}}); err != nil {
+	if _, err := m.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "N3w!passw", Session: ccgw.Session{Agent: 1001}}); err != nil {
 		t.Fatalf("new password: %v", err)
 	}
 }

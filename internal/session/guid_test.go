@@ -1,12 +1,14 @@
 package session
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/guid"
 )
 
 // TestRotatedGUIDSurvivesCrash checks that rotating writes nothing and yet a GUID
@@ -16,7 +18,7 @@ func TestRotatedGUIDSurvivesCrash(t *testing.T) {
 	const interval, grace = time.Minute, 2 * time.Minute
 	key := []byte("0123456789abcdef0123456789abcdef")
 	cfg := func(st *tStore, at time.Time, key []byte) Config {
-		return Config{Store: st, Clock: clock.NewVirtual(at), Timeout: time.Hour, AuthMode: AuthDynamic,
+		return Config{Store: st, Clock: clock.NewVirtual(at), Timeout: time.Hour, AuthMode: ccgw.AuthDynamic,
 			GUIDInterval: interval, GUIDTimeout: grace, GUIDKey: key}
 	}
 	// rotated signs agent 1001 in and rotates its GUID three times; it returns the
@@ -29,7 +31,7 @@ func TestRotatedGUIDSurvivesCrash(t *testing.T) {
 		guids := []string{s.GUID}
 		for i := 1; i <= 3; i++ {
 			env.sweepAt(tStart.Add(time.Duration(i) * interval))
-			g, err := env.m.Heartbeat(1001, guids[len(guids)-1], "")
+			g, err := env.m.Heartbeat(context.Background(), 1001, guids[len(guids)-1], "")
 			if err != nil || g == "" {
 				t.Fatalf("rotation %d: %q, %v", i, g, err)
 			}
@@ -48,23 +50,23 @@ func TestRotatedGUIDSurvivesCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		g3, g2 := guids[3], guids[2]
-		set, err := env.m.Heartbeat(1001, g3, "")
+		set, err := env.m.Heartbeat(context.Background(), 1001, g3, "")
 		if err != nil || set != "" {
 			t.Fatalf("heartbeat with the last rotated GUID after the crash = %q, %v; want accepted, no new GUID", set, err)
 		}
-		if _, err := env.m.Session(1001, g2); err != nil {
+		if _, err := env.m.Session(context.Background(), 1001, g2); err != nil {
 			t.Fatalf("the GUID before it, within GUIDTimeout: %v", err)
 		}
-		_, err = env.m.Session(1001, guids[1])
+		_, err = env.m.Session(context.Background(), 1001, guids[1])
 		tWantCode(t, "a GUID two rotations old", err, ccgw.RetNoPermission)
-		_, err = env.m.Session(1001, guids[0])
+		_, err = env.m.Session(context.Background(), 1001, guids[0])
 		tWantCode(t, "the sign-in's GUID, superseded", err, ccgw.RetNoPermission)
 		// The fast path is armed for the adopted GUID, and rotation carries on.
 		if !env.m.hot.get(1001).matches(mustBits(t, g3)) {
 			t.Fatal("hot record not armed for the adopted GUID")
 		}
 		env.sweepAt(at.Add(interval))
-		g4, err := env.m.Heartbeat(1001, g3, "")
+		g4, err := env.m.Heartbeat(context.Background(), 1001, g3, "")
 		if err != nil || g4 == "" || g4 == g3 {
 			t.Fatalf("rotation after adoption = %q, %v", g4, err)
 		}
@@ -79,7 +81,7 @@ func TestRotatedGUIDSurvivesCrash(t *testing.T) {
 		if _, err := env.m.Restore(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := env.m.Update(1001, guids[3], func(s *ccgw.Session, _ time.Time) ([]Emit, error) { return nil, nil }); err != nil {
+		if _, err := env.m.Update(context.Background(), 1001, guids[3], func(s *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) { return nil, nil }); err != nil {
 			t.Fatalf("Update with the last rotated GUID after the crash: %v", err)
 		}
 		if _, set, err := env.m.Poll(t.Context(), 1001, guids[2], 0); err != nil || set != guids[3] {
@@ -96,7 +98,7 @@ func TestRotatedGUIDSurvivesCrash(t *testing.T) {
 		if _, set, err := env.m.Poll(t.Context(), 1001, guids[3], 0); err != nil || set != "" {
 			t.Fatalf("Poll with the last rotated GUID after the crash = %q, %v", set, err)
 		}
-		if _, err := env.m.Session(1001, guids[3]); err != nil {
+		if _, err := env.m.Session(context.Background(), 1001, guids[3]); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -107,9 +109,9 @@ func TestRotatedGUIDSurvivesCrash(t *testing.T) {
 		if _, err := env.m.Restore(); err != nil {
 			t.Fatal(err)
 		}
-		_, err := env.m.Heartbeat(1001, guids[3], "")
+		_, err := env.m.Heartbeat(context.Background(), 1001, guids[3], "")
 		tWantCode(t, "rotated GUID under another key", err, ccgw.RetNoPermission)
-		if _, err := env.m.Heartbeat(1001, guids[0], ""); err != nil {
+		if _, err := env.m.Heartbeat(context.Background(), 1001, guids[0], ""); err != nil {
 			t.Fatalf("the stored GUID still works: %v", err)
 		}
 	})
@@ -131,7 +133,7 @@ func TestRotatedGUIDSurvivesCrash(t *testing.T) {
 			formatGUID(uint64(7)<<32, 0, "AgentGateway0"),                  // n=7, zero MAC
 		}
 		for _, g := range forged {
-			_, err := env.m.Heartbeat(1001, g, "")
+			_, err := env.m.Heartbeat(context.Background(), 1001, g, "")
 			tWantCode(t, "forged "+g, err, ccgw.RetNoPermission)
 		}
 	})
@@ -139,18 +141,18 @@ func TestRotatedGUIDSurvivesCrash(t *testing.T) {
 	t.Run("static mode adopts nothing", func(t *testing.T) {
 		st, guids, at := rotated(t)
 		c := cfg(st, at, key)
-		c.AuthMode = AuthStatic
+		c.AuthMode = ccgw.AuthStatic
 		env := testManager(t, c)
 		if _, err := env.m.Restore(); err != nil {
 			t.Fatal(err)
 		}
-		_, err := env.m.Heartbeat(1001, guids[3], "")
+		_, err := env.m.Heartbeat(context.Background(), 1001, guids[3], "")
 		tWantCode(t, "rotated GUID in static mode", err, ccgw.RetNoPermission)
 	})
 }
 
 func TestDerivedGUIDShape(t *testing.T) {
-	key := NewGUIDKey()
+	key := guid.NewKey()
 	s := ccgw.Session{Agent: 1001, Gen: 7, LoginTime: 1700000000000}
 	seen := map[string]bool{}
 	for n := uint32(1); n <= 1000; n++ {
@@ -189,7 +191,7 @@ func mustBits(t *testing.T, g string) (uint64, uint64) {
 
 func mustSession(t *testing.T, m *Manager) *ccgw.Session {
 	t.Helper()
-	s, ok := m.Lookup(1001)
+	s, ok := m.Lookup(context.Background(), 1001)
 	if !ok {
 		t.Fatal("agent 1001 not signed in")
 	}

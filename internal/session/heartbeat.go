@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -11,7 +12,7 @@ import (
 // It returns the GUID the client should switch to, or "" if it already has it. It
 // fails with RetNotSignedIn if the agent has no session and RetNoPermission if guid
 // is not the session's. Without a token change it does no I/O.
-func (m *Manager) Heartbeat(id ccgw.AgentID, guid, token string) (string, error) {
+func (m *Manager) Heartbeat(ctx context.Context, id ccgw.AgentID, guid, token string) (string, error) {
 	now := m.cfg.Clock.Now()
 	if token == "" && id <= ccgw.MaxAgentID {
 		// The fast path: the current GUID, no rotation due, no token to store.
@@ -34,7 +35,7 @@ func (m *Manager) Heartbeat(id ccgw.AgentID, guid, token string) (string, error)
 		sh.mu.RUnlock()
 		if err == errUpgrade {
 			m.adoptGUID(id, guid)
-			return m.Heartbeat(id, guid, token)
+			return m.Heartbeat(ctx, id, guid, token)
 		}
 		return "", err
 	}
@@ -95,7 +96,7 @@ func (m *Manager) rotateLocked(e *entry, now time.Time) {
 	e.guidN = n
 	e.s.GUIDIssued = ccgw.Millis(now)
 	e.hot.setGUID(e.s.GUID, m.cfg.NodeName)
-	if m.cfg.AuthMode == AuthDynamic {
+	if m.cfg.AuthMode == ccgw.AuthDynamic {
 		m.wheel.add(m.rotationDue(&e.s), wheelEntry{id: e.s.Agent, gen: e.s.Gen, rotate: true})
 	}
 }
@@ -107,7 +108,7 @@ func (m *Manager) rotateLocked(e *entry, now time.Time) {
 // drop the GUID it holds one GUIDInterval after it was superseded, not
 // GUIDTimeout after. sh.mu must be held.
 func (m *Manager) rotationDueLocked(e *entry, guid string, now time.Time) bool {
-	return m.cfg.AuthMode == AuthDynamic && guid == e.s.GUID && now.Sub(time.UnixMilli(e.s.GUIDIssued)) >= m.cfg.GUIDInterval
+	return m.cfg.AuthMode == ccgw.AuthDynamic && guid == e.s.GUID && now.Sub(time.UnixMilli(e.s.GUIDIssued)) >= m.cfg.GUIDInterval
 }
 
 // rotationDue returns when session s's GUID is due for rotation (dynamic mode).
@@ -117,7 +118,7 @@ func (m *Manager) rotationDue(s *ccgw.Session) time.Time {
 
 // UpdateGUID gives agent id's session a fresh GUID at once (updateGuid); the old
 // one stays valid for GUIDTimeout. It fails as Heartbeat does.
-func (m *Manager) UpdateGUID(id ccgw.AgentID, guid string) (string, error) {
+func (m *Manager) UpdateGUID(ctx context.Context, id ccgw.AgentID, guid string) (string, error) {
 	now := m.cfg.Clock.Now()
 	sh := m.shard(id)
 	sh.mu.Lock()

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"testing"
@@ -24,20 +25,20 @@ func TestOnSignOut(t *testing.T) {
 		mu.Unlock()
 	}})
 	s := tSignIn(t, env.m, 1001)
-	if err := env.m.SignOut(1001, s.GUID, ccgw.CauseLogout); err != nil {
+	if err := env.m.SignOut(context.Background(), 1001, s.GUID, ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
 	}
 	tSignIn(t, env.m, 1002)
 	req := tSignInReq(1002)
 	req.Force = true
-	if _, err := env.m.SignIn(req); err != nil {
+	if _, err := env.m.SignIn(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
 	tSignIn(t, env.m, 1003)
-	if err := env.m.Kick(1003, ccgw.CauseSupervisor); err != nil {
+	if err := env.m.Kick(context.Background(), 1003, ccgw.CauseSupervisor); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.m.Kick(1003, ccgw.CauseSupervisor); ccgw.CodeOf(err) != ccgw.RetNotSignedIn {
+	if err := env.m.Kick(context.Background(), 1003, ccgw.CauseSupervisor); ccgw.CodeOf(err) != ccgw.RetNotSignedIn {
 		t.Fatalf("second kick: %v", err)
 	}
 	env.advance(2 * time.Minute) // 1002's second session expires
@@ -64,7 +65,7 @@ func TestDropEvent(t *testing.T) {
 	if got, want := tDrain(t, env.m, 1002, b.GUID), []string{ccgw.EvInService, ccgw.EvReady}; !slices.Equal(got, want) {
 		t.Errorf("1002 polled %v, want %v", got, want)
 	}
-	if n := env.m.Stats().Drops[ccgw.DropFault]; n != 1 {
+	if n := env.m.Stats(context.Background()).Drops[ccgw.DropFault]; n != 1 {
 		t.Errorf("drops for fault %d, want 1", n)
 	}
 }
@@ -78,10 +79,10 @@ func TestClients(t *testing.T) {
 	}
 	sim := tSignInReq(2001)
 	sim.Session.Simulated, sim.SkipPassword = true, true
-	if _, err := env.m.SignIn(sim); err != nil {
+	if _, err := env.m.SignIn(context.Background(), sim); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.m.Kick(1002, ccgw.CauseSupervisor); err != nil {
+	if err := env.m.Kick(context.Background(), 1002, ccgw.CauseSupervisor); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := env.m.Clients(), []ccgw.AgentID{1001, 1003}; !slices.Equal(got, want) {

@@ -56,33 +56,3 @@ func (h *hotRec) disarm() {
 func (h *hotRec) matches(g0, g1 uint64) bool {
 	return g0|g1 != 0 && h.g0.Load() == g0 && h.g1.Load() == g1
 }
-
-// guidBits parses a GUID of newGUID's shape with suffix node into its 128 bits.
-func guidBits(g, node string) (uint64, uint64, bool) {
-	if len(g) != 37+len(node) || g[36] != '.' || g[37:] != node {
-		return 0, 0, false
-	}
-	var out [2]uint64
-	n := 0
-	for i := 0; i < 36; i++ {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if g[i] != '-' {
-				return 0, 0, false
-			}
-			continue
-		}
-		c := g[i]
-		var v byte
-		switch {
-		case c >= '0' && c <= '9':
-			v = c - '0'
-		case c >= 'a' && c <= 'f':
-			v = c - 'a' + 10
-		default:
-			return 0, 0, false
-		}
-		out[n/16] = out[n/16]<<4 | uint64(v)
-		n++
-	}
-	return out[0], out[1], true
-}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"math/bits"
 	"slices"
 	"sync"
@@ -154,7 +155,7 @@ func (x *skillIndex) next(skill int, from uint64, buf []ccgw.AgentID) int {
 // session's Skills slice is valid only until fn returns (it is reused). It holds
 // no lock while fn runs and allocates nothing per session, so a caller that
 // stops early pays for the sessions it saw, not for the skill's size.
-func (m *Manager) EachInSkill(skill int, after ccgw.AgentID, fn func(ccgw.Session) bool) {
+func (m *Manager) EachInSkill(ctx context.Context, skill int, after ccgw.AgentID, fn func(ccgw.Session) bool) {
 	var ids [64]ccgw.AgentID
 	var skills []int
 	for from := uint64(after) + 1; ; {
@@ -190,9 +191,9 @@ func (m *Manager) lookupInto(id ccgw.AgentID, skills *[]int) (ccgw.Session, bool
 
 // BySkill returns copies of the live sessions signed in to skill, in work-number
 // order.
-func (m *Manager) BySkill(skill int) []ccgw.Session {
+func (m *Manager) BySkill(ctx context.Context, skill int) []ccgw.Session {
 	var out []ccgw.Session
-	m.EachInSkill(skill, 0, func(s ccgw.Session) bool {
+	m.EachInSkill(ctx, skill, 0, func(s ccgw.Session) bool {
 		s.Skills = append([]int(nil), s.Skills...)
 		out = append(out, s)
 		return true

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,15 +11,10 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/guard"
 	"github.com/ccgw/ccgw/internal/session"
-	"github.com/ccgw/ccgw/internal/session/lockouttest"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 )
-
-// TestMemLockouts runs the LockoutStore suite on the in-memory store.
-func TestMemLockouts(t *testing.T) {
-	lockouttest.Run(t, func(*testing.T) ccgw.LockoutStore { return session.NewMemLockouts() })
-}
 
 // tLockPolicy is the policy of the Manager tests: 5 wrong passwords within 5
 // minutes lock for 5 minutes (the flags' defaults).
@@ -51,9 +47,9 @@ func tLockOpen(t *testing.T, dataDir string, fc *clock.Virtual, dir *agent.Direc
 // signIn signs agent id in (and out again, if it worked) and returns the retcode.
 func (e *tLockEnv) signIn(t *testing.T, op string, id ccgw.AgentID, pw string) ccgw.Retcode {
 	t.Helper()
-	s, err := e.m.SignIn(session.SignIn{Op: op, Password: pw, Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id}})
+	s, err := e.m.SignIn(context.Background(), ccgw.SignIn{Op: op, Password: pw, Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id}})
 	if err == nil {
-		if err := e.m.SignOut(id, s.GUID, ccgw.CauseLogout); err != nil {
+		if err := e.m.SignOut(context.Background(), id, s.GUID, ccgw.CauseLogout); err != nil {
 			t.Fatalf("sign-out: %v", err)
 		}
 	}
@@ -96,7 +92,7 @@ func TestSignInLockout(t *testing.T) {
 		e.want(t, fmt.Sprintf("wrong password %d after the lock", i+1), "login", 1001, "wrong", ccgw.RetBadPassword)
 	}
 	e.want(t, "right password after 4 wrong", "login", 1001, "S3cret!pw", ccgw.RetOK)
-	if f, _ := e.st.LoginFailures(1001); f != (ccgw.LoginFailures{}) {
+	if f, _ := e.st.LoginFailures(context.Background(), 1001); f != (ccgw.LoginFailures{}) {
 		t.Fatalf("record after a right password: %+v, want none", f)
 	}
 }
@@ -158,7 +154,7 @@ func TestSignInLockedCostsNoHash(t *testing.T) {
 	if n := dir.Hashes() - before; n != 0 {
 		t.Fatalf("1000 sign-ins of a locked agent derived %d hashes, want 0", n)
 	}
-	if f, _ := e.st.LoginFailures(1001); f.Count != 0 || !f.Locked(e.fc.Now()) {
+	if f, _ := e.st.LoginFailures(context.Background(), 1001); f.Count != 0 || !f.Locked(e.fc.Now()) {
 		t.Fatalf("record %+v: the refused sign-ins were counted", f)
 	}
 }
@@ -180,7 +176,7 @@ func TestSignInEmptyPassword(t *testing.T) {
 	if n := dir.Hashes() - before; n != 0 {
 		t.Errorf("empty passwords derived %d hashes, want 0", n)
 	}
-	if f, _ := e.st.LoginFailures(1001); f != (ccgw.LoginFailures{}) {
+	if f, _ := e.st.LoginFailures(context.Background(), 1001); f != (ccgw.LoginFailures{}) {
 		t.Errorf("empty passwords counted: %+v", f)
 	}
 	e.want(t, "right password after 20 empty ones", "login", 1001, "S3cret!pw", ccgw.RetOK)
@@ -202,7 +198,7 @@ func TestSignInLockoutOff(t *testing.T) {
 		e.want(t, "wrong password", "login", 1001, "wrong", ccgw.RetBadPassword)
 	}
 	e.want(t, "right password", "login", 1001, "S3cret!pw", ccgw.RetOK)
-	if f, _ := e.st.LoginFailures(1001); f != (ccgw.LoginFailures{}) {
+	if f, _ := e.st.LoginFailures(context.Background(), 1001); f != (ccgw.LoginFailures{}) {
 		t.Errorf("counted with the lockout off: %+v", f)
 	}
 }
@@ -220,22 +216,22 @@ func TestSignInUnknownAgentCounts(t *testing.T) {
 
 // raceStore is a LockoutStore whose agent gets locked between a sign-in's check
 // and its clear (as by another node's wrong passwords at the same moment).
-type raceStore struct{ *session.MemLockouts }
+type raceStore struct{ *guard.MemLockouts }
 
-func (r raceStore) ClearLoginFailures(id ccgw.AgentID, now time.Time) (ccgw.LoginFailures, error) {
+func (r raceStore) ClearLoginFailures(ctx context.Context, id ccgw.AgentID, now time.Time) (ccgw.LoginFailures, error) {
 	return ccgw.LoginFailures{Until: now.Add(time.Minute)}, nil
 }
 
 // failingStore is a LockoutStore that cannot be reached.
 type failingStore struct{}
 
-func (failingStore) LoginFailures(ccgw.AgentID) (ccgw.LoginFailures, error) {
+func (failingStore) LoginFailures(context.Context, ccgw.AgentID) (ccgw.LoginFailures, error) {
 	return ccgw.LoginFailures{}, errors.New("down")
 }
-func (failingStore) AddLoginFailure(ccgw.AgentID, time.Time, ccgw.LockoutPolicy) (ccgw.LoginFailures, error) {
+func (failingStore) AddLoginFailure(context.Context, ccgw.AgentID, time.Time, ccgw.LockoutPolicy) (ccgw.LoginFailures, error) {
 	return ccgw.LoginFailures{}, errors.New("down")
 }
-func (failingStore) ClearLoginFailures(ccgw.AgentID, time.Time) (ccgw.LoginFailures, error) {
+func (failingStore) ClearLoginFailures(context.Context, ccgw.AgentID, time.Time) (ccgw.LoginFailures, error) {
 	return ccgw.LoginFailures{}, errors.New("down")
 }
 
@@ -245,14 +241,14 @@ func (failingStore) ClearLoginFailures(ccgw.AgentID, time.Time) (ccgw.LoginFailu
 // sign-in.
 func TestGuardEdges(t *testing.T) {
 	fc := clock.NewVirtual(tFileStart)
-	g := session.Guard{Directory: tFileDirectory(t), Policy: tLockPolicy, Store: raceStore{session.NewMemLockouts()},
+	g := guard.Guard{Directory: tFileDirectory(t), Policy: tLockPolicy, Store: raceStore{guard.NewMemLockouts()},
 		Clock: fc, Log: slog.New(slog.DiscardHandler)}
-	if got := ccgw.CodeOf(g.Check("login", 1001, "S3cret!pw")); got != ccgw.RetAccountLocked {
+	if got := ccgw.CodeOf(g.Check(context.Background(), "login", 1001, "S3cret!pw")); got != ccgw.RetAccountLocked {
 		t.Errorf("right password, locked meanwhile: %s, want %s", got, ccgw.RetAccountLocked)
 	}
 	g.Store = failingStore{}
 	for _, pw := range []string{"S3cret!pw", "wrong"} {
-		err := g.Check("login", 1001, pw)
+		err := g.Check(context.Background(), "login", 1001, pw)
 		var e *ccgw.Error
 		if !errors.As(err, &e) || e.Code != ccgw.RetInternal || e.Op != "login" {
 			t.Errorf("store down, password %q: %#v, want 100-007 with Op login", pw, err)
@@ -277,10 +273,10 @@ func BenchmarkGuard(b *testing.B) {
 			defer st.Close()
 			dir := tFileDirectory(b)
 			dir.UsePasswords(st)
-			g := session.Guard{Directory: dir, Policy: bc.p, Store: st, Clock: clock.NewVirtual(tFileStart), Log: slog.New(slog.DiscardHandler)}
+			g := guard.Guard{Directory: dir, Policy: bc.p, Store: st, Clock: clock.NewVirtual(tFileStart), Log: slog.New(slog.DiscardHandler)}
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := g.Check("login", 1001, "S3cret!pw"); err != nil {
+				if err := g.Check(context.Background(), "login", 1001, "S3cret!pw"); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -295,9 +291,9 @@ func BenchmarkGuard(b *testing.B) {
 func TestGuardChange(t *testing.T) {
 	dir := tFileDirectory(t)
 	e := tLockOpen(t, t.TempDir(), clock.NewVirtual(tFileStart), dir, tLockPolicy)
-	g := session.Guard{Directory: dir, Policy: tLockPolicy, Store: e.st, Clock: e.fc, Log: slog.New(slog.DiscardHandler)}
+	g := guard.Guard{Directory: dir, Policy: tLockPolicy, Store: e.st, Clock: e.fc, Log: slog.New(slog.DiscardHandler)}
 	change := func(old, next string) ccgw.Retcode {
-		return ccgw.CodeOf(g.Change("modifyAccountPwdEx", 1001, old, func() error { return dir.ChangePassword(1001, old, next) }))
+		return ccgw.CodeOf(g.Change(context.Background(), "modifyAccountPwdEx", 1001, old, func() error { return dir.ChangePassword(1001, old, next) }))
 	}
 	for range 10 {
 		if got := change("", "Gr8!Passw0rd"); got != ccgw.RetOldPasswordWrong {
@@ -315,7 +311,7 @@ func TestGuardChange(t *testing.T) {
 	if got := change("S3cret!pw", "Gr8!Passw0rd"); got != ccgw.RetOK {
 		t.Fatalf("right old password after 4 wrong: %s", got)
 	}
-	if f, _ := e.st.LoginFailures(1001); f != (ccgw.LoginFailures{}) {
+	if f, _ := e.st.LoginFailures(context.Background(), 1001); f != (ccgw.LoginFailures{}) {
 		t.Fatalf("a successful change left %+v", f)
 	}
 	for i := range 4 {
@@ -325,7 +321,7 @@ func TestGuardChange(t *testing.T) {
 		t.Fatalf("5th wrong old password: %s, want %s", got, ccgw.RetAccountLocked)
 	}
 	ran := false
-	err := g.Change("modifyAccountPwdEx", 1001, "Gr8!Passw0rd", func() error { ran = true; return nil })
+	err := g.Change(context.Background(), "modifyAccountPwdEx", 1001, "Gr8!Passw0rd", func() error { ran = true; return nil })
 	if ccgw.CodeOf(err) != ccgw.RetAccountLocked || ran {
 		t.Fatalf("change while locked: %v, ran %v; want 110-016 and not run", err, ran)
 	}

@@ -13,15 +13,8 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/event"
-)
-
-// AuthMode is the GUID authentication mode (README §3).
-type AuthMode int
-
-// Authentication modes, numbered as the vendor's AUTHMODE setting.
-const (
-	AuthStatic  AuthMode = 1 // the GUID of sign-in lasts for the session
-	AuthDynamic AuthMode = 2 // the GUID rotates every GUIDInterval
+	"github.com/ccgw/ccgw/internal/guard"
+	"github.com/ccgw/ccgw/internal/guid"
 )
 
 // Config configures a Manager. Zero values mean the defaults given.
@@ -39,7 +32,7 @@ type Config struct {
 	Directory    ccgw.Directory    // required
 	Log          *slog.Logger      // discards
 	NodeName     string            // GUID suffix; "AgentGateway0"
-	AuthMode     AuthMode          // AuthStatic
+	AuthMode     ccgw.AuthMode     // ccgw.AuthStatic
 	GUIDInterval time.Duration     // dynamic GUID refresh period; 60s
 	GUIDTimeout  time.Duration     // how long a superseded GUID is accepted; 120s
 	// GUIDKey derives rotated GUIDs (guid.go), so that rotating writes nothing;
@@ -91,7 +84,7 @@ const shardCount = 64
 // Manager holds the live sessions. It is safe for concurrent use.
 type Manager struct {
 	cfg   Config
-	guard Guard
+	guard guard.Guard
 	wheel *wheel
 	gen   atomic.Uint64
 	live  atomic.Int64
@@ -176,7 +169,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.NodeName = "AgentGateway0"
 	}
 	if cfg.AuthMode == 0 {
-		cfg.AuthMode = AuthStatic
+		cfg.AuthMode = ccgw.AuthStatic
 	}
 	if cfg.GUIDInterval <= 0 {
 		cfg.GUIDInterval = 60 * time.Second
@@ -185,7 +178,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.GUIDTimeout = 120 * time.Second
 	}
 	if len(cfg.GUIDKey) == 0 {
-		cfg.GUIDKey = NewGUIDKey()
+		cfg.GUIDKey = guid.NewKey()
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 1000
@@ -200,10 +193,10 @@ func New(cfg Config) (*Manager, error) {
 		cfg.SignOutBatch = 5000
 	}
 	if cfg.Lockouts == nil {
-		cfg.Lockouts = NewMemLockouts()
+		cfg.Lockouts = guard.NewMemLockouts()
 	}
 	m := &Manager{cfg: cfg}
-	m.guard = Guard{Directory: cfg.Directory, Policy: cfg.Lockout, Store: cfg.Lockouts, Clock: cfg.Clock, Log: cfg.Log}
+	m.guard = guard.Guard{Directory: cfg.Directory, Policy: cfg.Lockout, Store: cfg.Lockouts, Clock: cfg.Clock, Log: cfg.Log}
 	m.wheel = newWheel(cfg.Tick, cfg.Clock.Now())
 	for i := range m.shards {
 		m.shards[i].live = make(map[ccgw.AgentID]*entry)
@@ -215,20 +208,8 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// TickFor returns the sweep granularity for timeout: a 120th of it, 10ms to 1s.
-func TickFor(timeout time.Duration) time.Duration { return tickFor(timeout) }
-
-// tickFor returns the sweep granularity for timeout: a 120th of it, 10ms to 1s.
-func tickFor(timeout time.Duration) time.Duration {
-	t := timeout / 120
-	if t < 10*time.Millisecond {
-		t = 10 * time.Millisecond
-	}
-	if t > time.Second {
-		t = time.Second
-	}
-	return t
-}
+// tickFor returns the sweep granularity for timeout (ccgw.TickFor).
+func tickFor(timeout time.Duration) time.Duration { return ccgw.TickFor(timeout) }
 
 // deadline returns when a session last seen at seen expires.
 func deadline(seen time.Time, timeout time.Duration) time.Time { return seen.Add(timeout) }

@@ -8,7 +8,7 @@ import (
 	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
-// TestManagerContract runs the session.Service suite on the single-node
+// TestManagerContract runs the ccgw.SessionService suite on the single-node
 // Manager with its sessions and events in bbolt, as --store bolt runs it.
 func TestManagerContract(t *testing.T) {
 	sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {

@@ -176,7 +176,7 @@ func testManager(tb testing.TB, cfg Config) *testEnv {
 		cfg.Directory = tDirectory{}
 	}
 	if cfg.AuthMode == 0 {
-		cfg.AuthMode = AuthStatic
+		cfg.AuthMode = ccgw.AuthStatic
 	}
 	m, err := New(cfg)
 	if err != nil {
@@ -200,20 +200,20 @@ func (env *testEnv) sweepAt(t time.Time) int {
 
 func (env *testEnv) signOuts() uint64 {
 	var n uint64
-	for _, v := range env.m.Stats().SignOuts {
+	for _, v := range env.m.Stats(context.Background()).SignOuts {
 		n += v
 	}
 	return n
 }
 
-func tSignInReq(id ccgw.AgentID) SignIn {
-	return SignIn{Op: "login", Password: "pw", Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id, Phone: "70001"}}
+func tSignInReq(id ccgw.AgentID) ccgw.SignIn {
+	return ccgw.SignIn{Op: "login", Password: "pw", Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id, Phone: "70001"}}
 }
 
 // tSignIn signs agent id in and returns its session.
 func tSignIn(tb testing.TB, m *Manager, id ccgw.AgentID) ccgw.Session {
 	tb.Helper()
-	s, err := m.SignIn(tSignInReq(id))
+	s, err := m.SignIn(context.Background(), tSignInReq(id))
 	if err != nil {
 		tb.Fatalf("sign in %d: %v", id, err)
 	}
@@ -267,7 +267,7 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Timeout() != 2*time.Minute || m.cfg.Tick != time.Second || m.cfg.AuthMode != AuthStatic ||
+	if m.Timeout() != 2*time.Minute || m.cfg.Tick != time.Second || m.cfg.AuthMode != ccgw.AuthStatic ||
 		m.cfg.GUIDInterval != time.Minute || m.cfg.GUIDTimeout != 2*time.Minute || m.cfg.QueueSize != 1000 ||
 		m.cfg.MaxExpiries != 10000 || m.cfg.NodeName != "AgentGateway0" {
 		t.Fatalf("defaults: %+v", m.cfg)
@@ -284,32 +284,32 @@ func TestNew(t *testing.T) {
 func TestSignInTwice(t *testing.T) {
 	env := testManager(t, Config{})
 	s1 := tSignIn(t, env.m, 1001)
-	_, err := env.m.SignIn(tSignInReq(1001))
+	_, err := env.m.SignIn(context.Background(), tSignInReq(1001))
 	tWantCode(t, "second SignIn", err, ccgw.RetAlreadySignedIn)
-	if _, err := env.m.Heartbeat(1001, s1.GUID, ""); err != nil {
+	if _, err := env.m.Heartbeat(context.Background(), 1001, s1.GUID, ""); err != nil {
 		t.Fatalf("refused sign-in disturbed the session: %v", err)
 	}
-	if env.m.Live() != 1 || env.signOuts() != 0 || env.m.Stats().SignIns != 1 {
-		t.Fatalf("after refused sign-in: live=%d signOuts=%d signIns=%d", env.m.Live(), env.signOuts(), env.m.Stats().SignIns)
+	if env.m.Live() != 1 || env.signOuts() != 0 || env.m.Stats(context.Background()).SignIns != 1 {
+		t.Fatalf("after refused sign-in: live=%d signOuts=%d signIns=%d", env.m.Live(), env.signOuts(), env.m.Stats(context.Background()).SignIns)
 	}
 
 	req := tSignInReq(1001)
 	req.Force, req.Op = true, "forceLogin"
-	s2, err := env.m.SignIn(req)
+	s2, err := env.m.SignIn(context.Background(), req)
 	if err != nil {
 		t.Fatalf("forced SignIn: %v", err)
 	}
 	if s2.GUID == s1.GUID || s2.Gen <= s1.Gen || s2.Op != "forceLogin" {
 		t.Fatalf("forced sign-in: gen %d→%d guid changed %v op %q", s1.Gen, s2.Gen, s2.GUID != s1.GUID, s2.Op)
 	}
-	_, err = env.m.Heartbeat(1001, s1.GUID, "")
+	_, err = env.m.Heartbeat(context.Background(), 1001, s1.GUID, "")
 	tWantCode(t, "Heartbeat with the replaced GUID", err, ccgw.RetNotSignedIn) // that client is signed out
-	_, err = env.m.Heartbeat(1001, "not-a-guid", "")
+	_, err = env.m.Heartbeat(context.Background(), 1001, "not-a-guid", "")
 	tWantCode(t, "Heartbeat with a GUID never issued", err, ccgw.RetNoPermission)
-	if _, err := env.m.Heartbeat(1001, s2.GUID, ""); err != nil {
+	if _, err := env.m.Heartbeat(context.Background(), 1001, s2.GUID, ""); err != nil {
 		t.Fatalf("Heartbeat with the new GUID: %v", err)
 	}
-	st := env.m.Stats()
+	st := env.m.Stats(context.Background())
 	if st.SignOuts[ccgw.CauseReplaced] != 1 || env.signOuts() != 1 || st.Live != 1 || st.SignIns != 2 {
 		t.Fatalf("stats after forced sign-in: %+v", st)
 	}
@@ -332,7 +332,7 @@ func TestForceSignInTellsOldClient(t *testing.T) {
 	env.fc.Advance(time.Second)
 	req := tSignInReq(1001)
 	req.Force = true
-	s2, err := env.m.SignIn(req)
+	s2, err := env.m.SignIn(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +358,7 @@ func TestForceSignInTellsOldClient(t *testing.T) {
 func TestTombDeliversRemainingEventsInOrder(t *testing.T) {
 	env := testManager(t, Config{})
 	s1 := tSignIn(t, env.m, 1001)
-	if err := env.m.Kick(1001, ccgw.CauseSupervisor); err != nil {
+	if err := env.m.Kick(context.Background(), 1001, ccgw.CauseSupervisor); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -377,11 +377,11 @@ func TestTombDeliversRemainingEventsInOrder(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
-	if st := env.m.Stats(); st.SignOuts[ccgw.CauseSupervisor] != 1 || st.Drops[ccgw.DropSessionEnded] != 0 {
+	if st := env.m.Stats(context.Background()); st.SignOuts[ccgw.CauseSupervisor] != 1 || st.Drops[ccgw.DropSessionEnded] != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	tWantCode(t, "second Kick", env.m.Kick(1001, ccgw.CauseSupervisor), ccgw.RetNotSignedIn)
-	tWantCode(t, "Kick of an unknown agent", env.m.Kick(1999, ccgw.CauseSupervisor), ccgw.RetNotSignedIn)
+	tWantCode(t, "second Kick", env.m.Kick(context.Background(), 1001, ccgw.CauseSupervisor), ccgw.RetNotSignedIn)
+	tWantCode(t, "Kick of an unknown agent", env.m.Kick(context.Background(), 1999, ccgw.CauseSupervisor), ccgw.RetNotSignedIn)
 }
 
 // TestTimeoutSignsOutOnce checks that a silent session ends exactly once, at the
@@ -415,7 +415,7 @@ func TestTimeoutSignsOutOnce(t *testing.T) {
 				if n := env.sweepAt(at); n != 0 {
 					t.Fatalf("sweep at deadline%+v signed out %d", at.Sub(dl), n)
 				}
-				if _, ok := env.m.Lookup(1001); !ok { // Lookup, not Session: a request would renew it
+				if _, ok := env.m.Lookup(context.Background(), 1001); !ok { // Lookup, not Session: a request would renew it
 					t.Fatalf("session gone at deadline%+v", at.Sub(dl))
 				}
 			}
@@ -427,9 +427,9 @@ func TestTimeoutSignsOutOnce(t *testing.T) {
 					t.Fatalf("later sweep (+%v) signed out %d more", d, n)
 				}
 			}
-			_, err := env.m.Heartbeat(1001, s.GUID, "")
+			_, err := env.m.Heartbeat(context.Background(), 1001, s.GUID, "")
 			tWantCode(t, "Heartbeat after expiry", err, ccgw.RetNotSignedIn)
-			st := env.m.Stats()
+			st := env.m.Stats(context.Background())
 			if st.SignOuts[ccgw.CauseTimeout] != 1 || env.signOuts() != 1 || st.Expiries != 1 || st.Live != 0 {
 				t.Fatalf("stats %+v", st)
 			}
@@ -480,11 +480,11 @@ func TestHeartbeatKeepsAlive(t *testing.T) {
 				var err error
 				switch tt.via {
 				case "heartbeat":
-					_, err = env.m.Heartbeat(1001, guid, "")
+					_, err = env.m.Heartbeat(context.Background(), 1001, guid, "")
 				case "poll":
 					_, err = tPoll(env.m, 1001, guid)
 				case "updateGuid":
-					guid, err = env.m.UpdateGUID(1001, guid)
+					guid, err = env.m.UpdateGUID(context.Background(), 1001, guid)
 				}
 				if err != nil {
 					t.Fatalf("renewal %d at +%v: %v", i, env.fc.Now().Sub(tStart), err)
@@ -493,7 +493,7 @@ func TestHeartbeatKeepsAlive(t *testing.T) {
 					t.Fatalf("renewal %d: %d wheel entries for one session", i, n)
 				}
 			}
-			st := env.m.Stats()
+			st := env.m.Stats(context.Background())
 			if st.Live != 1 || env.signOuts() != 0 {
 				t.Fatalf("after %d renewals: %+v", renewals, st)
 			}
@@ -525,8 +525,12 @@ func TestStaleWheelEntrySkipped(t *testing.T) {
 		name string
 		fn   func(m *Manager, s ccgw.Session) error
 	}{
-		{"logout", func(m *Manager, s ccgw.Session) error { return m.SignOut(s.Agent, s.GUID, ccgw.CauseLogout) }},
-		{"kick", func(m *Manager, s ccgw.Session) error { return m.Kick(s.Agent, ccgw.CauseSupervisor) }},
+		{"logout", func(m *Manager, s ccgw.Session) error {
+			return m.SignOut(context.Background(), s.Agent, s.GUID, ccgw.CauseLogout)
+		}},
+		{"kick", func(m *Manager, s ccgw.Session) error {
+			return m.Kick(context.Background(), s.Agent, ccgw.CauseSupervisor)
+		}},
 	} {
 		t.Run(end.name, func(t *testing.T) {
 			env := testManager(t, Config{})
@@ -567,7 +571,7 @@ func TestStaleWheelEntrySkipped(t *testing.T) {
 // the old one must stay valid (a second rotation would have pushed it out).
 func TestRotationOnceUnderRace(t *testing.T) {
 	for round := 0; round < 200; round++ {
-		env := testManager(t, Config{Timeout: time.Hour, AuthMode: AuthDynamic, GUIDInterval: time.Minute})
+		env := testManager(t, Config{Timeout: time.Hour, AuthMode: ccgw.AuthDynamic, GUIDInterval: time.Minute})
 		s := tSignIn(t, env.m, 1001)
 		tDrain(t, env.m, 1001, s.GUID)
 		env.fc.Advance(time.Minute)
@@ -583,7 +587,7 @@ func TestRotationOnceUnderRace(t *testing.T) {
 				<-start
 				var err error
 				if i%2 == 0 {
-					got[i], err = env.m.Heartbeat(1001, s.GUID, "")
+					got[i], err = env.m.Heartbeat(context.Background(), 1001, s.GUID, "")
 				} else {
 					_, got[i], err = env.m.Poll(context.Background(), 1001, s.GUID, 0)
 				}
@@ -594,7 +598,7 @@ func TestRotationOnceUnderRace(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
-		cur, _ := env.m.Lookup(1001)
+		cur, _ := env.m.Lookup(context.Background(), 1001)
 		for i, g := range got {
 			if g != cur.GUID {
 				t.Fatalf("round %d: renewal %d told %q, current GUID %q: rotated more than once", round, i, g, cur.GUID)
@@ -615,11 +619,11 @@ func TestRetcodes(t *testing.T) {
 		call func(m *Manager, id ccgw.AgentID, guid string) error
 	}{
 		{"Heartbeat", func(m *Manager, id ccgw.AgentID, guid string) error {
-			_, err := m.Heartbeat(id, guid, "")
+			_, err := m.Heartbeat(context.Background(), id, guid, "")
 			return err
 		}},
 		{"Heartbeat with token", func(m *Manager, id ccgw.AgentID, guid string) error {
-			_, err := m.Heartbeat(id, guid, "new-token")
+			_, err := m.Heartbeat(context.Background(), id, guid, "new-token")
 			return err
 		}},
 		{"Poll", func(m *Manager, id ccgw.AgentID, guid string) error {
@@ -627,23 +631,23 @@ func TestRetcodes(t *testing.T) {
 			return err
 		}},
 		{"UpdateGUID", func(m *Manager, id ccgw.AgentID, guid string) error {
-			_, err := m.UpdateGUID(id, guid)
+			_, err := m.UpdateGUID(context.Background(), id, guid)
 			return err
 		}},
 		{"SignOut logout", func(m *Manager, id ccgw.AgentID, guid string) error {
-			return m.SignOut(id, guid, ccgw.CauseLogout)
+			return m.SignOut(context.Background(), id, guid, ccgw.CauseLogout)
 		}},
 		{"SignOut force", func(m *Manager, id ccgw.AgentID, guid string) error {
-			return m.SignOut(id, guid, ccgw.CauseForceLogout)
+			return m.SignOut(context.Background(), id, guid, ccgw.CauseForceLogout)
 		}},
 		{"Session", func(m *Manager, id ccgw.AgentID, guid string) error {
-			_, err := m.Session(id, guid)
+			_, err := m.Session(context.Background(), id, guid)
 			return err
 		}},
 		{"Update", func(m *Manager, id ccgw.AgentID, guid string) error {
-			_, err := m.Update(id, guid, func(s *ccgw.Session, _ time.Time) ([]Emit, error) {
+			_, err := m.Update(context.Background(), id, guid, func(s *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
 				s.Phone = "changed"
-				return []Emit{{Type: ccgw.EvBusy}}, nil
+				return []ccgw.Emit{{Type: ccgw.EvBusy}}, nil
 			})
 			return err
 		}},
@@ -669,7 +673,7 @@ func TestRetcodes(t *testing.T) {
 			t.Run(op.name+"/"+c.name, func(t *testing.T) {
 				env := testManager(t, Config{})
 				a := agents{live: tSignIn(t, env.m, 1001), other: tSignIn(t, env.m, 1002), gone: tSignIn(t, env.m, 1003)}
-				if err := env.m.SignOut(1003, a.gone.GUID, ccgw.CauseLogout); err != nil {
+				if err := env.m.SignOut(context.Background(), 1003, a.gone.GUID, ccgw.CauseLogout); err != nil {
 					t.Fatal(err)
 				}
 				want := c.want
@@ -680,7 +684,7 @@ func TestRetcodes(t *testing.T) {
 				if want == ccgw.RetOK {
 					return
 				}
-				got, ok := env.m.Lookup(1001)
+				got, ok := env.m.Lookup(context.Background(), 1001)
 				if !ok || got.GUID != a.live.GUID || got.Phone != a.live.Phone || got.ServiceToken != "" {
 					t.Fatalf("refused call changed the session: %+v (live %v)", got, ok)
 				}
@@ -695,17 +699,17 @@ func TestRetcodes(t *testing.T) {
 func TestLogout(t *testing.T) {
 	env := testManager(t, Config{})
 	s := tSignIn(t, env.m, 1001)
-	if err := env.m.SignOut(1001, s.GUID, ccgw.CauseLogout); err != nil {
+	if err := env.m.SignOut(context.Background(), 1001, s.GUID, ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
 	}
 	// No AgentOther_ShutdownService for a client that signed out itself.
 	_, err := tPoll(env.m, 1001, s.GUID)
 	tWantCode(t, "Poll after logout", err, ccgw.RetNotSignedIn)
-	_, err = env.m.Heartbeat(1001, s.GUID, "")
+	_, err = env.m.Heartbeat(context.Background(), 1001, s.GUID, "")
 	tWantCode(t, "Heartbeat after logout", err, ccgw.RetNotSignedIn)
-	tWantCode(t, "second logout", env.m.SignOut(1001, s.GUID, ccgw.CauseLogout), ccgw.RetAlreadySignedOut)
-	tWantCode(t, "second logout, another GUID", env.m.SignOut(1001, "00000000-0000-0000-0000-000000000000.AgentGateway0", ccgw.CauseLogout), ccgw.RetNotSignedIn)
-	st := env.m.Stats()
+	tWantCode(t, "second logout", env.m.SignOut(context.Background(), 1001, s.GUID, ccgw.CauseLogout), ccgw.RetAlreadySignedOut)
+	tWantCode(t, "second logout, another GUID", env.m.SignOut(context.Background(), 1001, "00000000-0000-0000-0000-000000000000.AgentGateway0", ccgw.CauseLogout), ccgw.RetNotSignedIn)
+	st := env.m.Stats(context.Background())
 	if st.SignOuts[ccgw.CauseLogout] != 1 || env.signOuts() != 1 || st.Live != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -733,18 +737,18 @@ func TestLogoutWhileTalking(t *testing.T) {
 	env := testManager(t, Config{})
 	s := tSignIn(t, env.m, 1001)
 	tDrain(t, env.m, 1001, s.GUID)
-	_, err := env.m.Update(1001, s.GUID, func(x *ccgw.Session, _ time.Time) ([]Emit, error) {
+	_, err := env.m.Update(context.Background(), 1001, s.GUID, func(x *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
 		x.State = ccgw.StateTalking
 		return nil, nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tWantCode(t, "logout while talking", env.m.SignOut(1001, s.GUID, ccgw.CauseLogout), ccgw.RetLogoutStateError)
-	if _, ok := env.m.Lookup(1001); !ok || env.signOuts() != 0 {
+	tWantCode(t, "logout while talking", env.m.SignOut(context.Background(), 1001, s.GUID, ccgw.CauseLogout), ccgw.RetLogoutStateError)
+	if _, ok := env.m.Lookup(context.Background(), 1001); !ok || env.signOuts() != 0 {
 		t.Fatal("refused logout ended the session")
 	}
-	if err := env.m.SignOut(1001, s.GUID, ccgw.CauseForceLogout); err != nil {
+	if err := env.m.SignOut(context.Background(), 1001, s.GUID, ccgw.CauseForceLogout); err != nil {
 		t.Fatalf("forced logout while talking: %v", err)
 	}
 	// The agent signed itself out: no AgentOther_ShutdownService (the vendor's
@@ -752,8 +756,8 @@ func TestLogoutWhileTalking(t *testing.T) {
 	if ev, err := tPoll(env.m, 1001, s.GUID); ccgw.CodeOf(err) != ccgw.RetNotSignedIn {
 		t.Fatalf("poll after forced logout = %+v, %v; want 100-006", ev, err)
 	}
-	if env.m.Stats().SignOuts[ccgw.CauseForceLogout] != 1 {
-		t.Fatalf("stats %+v", env.m.Stats())
+	if env.m.Stats(context.Background()).SignOuts[ccgw.CauseForceLogout] != 1 {
+		t.Fatalf("stats %+v", env.m.Stats(context.Background()))
 	}
 }
 
@@ -779,9 +783,9 @@ func TestAfterExpiry(t *testing.T) {
 	}
 	_, err = tPoll(env.m, 1001, "")
 	tWantCode(t, "poll with no GUID", err, ccgw.RetNotSignedIn)
-	_, err = env.m.Heartbeat(1001, s.GUID, "")
+	_, err = env.m.Heartbeat(context.Background(), 1001, s.GUID, "")
 	tWantCode(t, "Heartbeat after expiry", err, ccgw.RetNotSignedIn)
-	tWantCode(t, "logout after expiry", env.m.SignOut(1001, s.GUID, ccgw.CauseLogout), ccgw.RetNotSignedIn)
+	tWantCode(t, "logout after expiry", env.m.SignOut(context.Background(), 1001, s.GUID, ccgw.CauseLogout), ccgw.RetNotSignedIn)
 }
 
 // TestTombAfterNewSignIn checks the old client of an expired session against the
@@ -814,11 +818,11 @@ func TestTombPurged(t *testing.T) {
 	if n := env.advance(T - time.Second); n != 0 {
 		t.Fatal("tombstone purge counted as a sign-out")
 	}
-	if st := env.m.Stats(); st.Drops[ccgw.DropSessionEnded] != 0 {
+	if st := env.m.Stats(context.Background()); st.Drops[ccgw.DropSessionEnded] != 0 {
 		t.Fatalf("tombstone purged early: %+v", st.Drops)
 	}
 	env.advance(time.Second)
-	if st := env.m.Stats(); st.Drops[ccgw.DropSessionEnded] != 1 || env.signOuts() != 1 {
+	if st := env.m.Stats(context.Background()); st.Drops[ccgw.DropSessionEnded] != 1 || env.signOuts() != 1 {
 		t.Fatalf("after the purge: drops %+v signOuts %d; want the shutdown dropped once", st.Drops, env.signOuts())
 	}
 	_, err := tPoll(env.m, 1001, s.GUID)
@@ -856,7 +860,7 @@ func TestPollInProgressKeepsAlive(t *testing.T) {
 				t.Fatalf("signed out at +%v with a poll in progress", env.fc.Now().Sub(tStart))
 			}
 		}
-		if _, ok := env.m.Lookup(1001); !ok || env.signOuts() != 0 {
+		if _, ok := env.m.Lookup(context.Background(), 1001); !ok || env.signOuts() != 0 {
 			t.Fatal("session ended while its poll was held")
 		}
 		// End the poll between sweeps, so that only the poll's end can explain a
@@ -898,8 +902,8 @@ func TestPollWaitsForEvent(t *testing.T) {
 			done <- ev
 		}()
 		synctest.Wait()
-		_, err := env.m.Update(1001, s.GUID, func(x *ccgw.Session, _ time.Time) ([]Emit, error) {
-			return []Emit{{Type: ccgw.EvBusy}}, nil
+		_, err := env.m.Update(context.Background(), 1001, s.GUID, func(x *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
+			return []ccgw.Emit{{Type: ccgw.EvBusy}}, nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -932,17 +936,17 @@ func TestUpdateGUID(t *testing.T) {
 	env := testManager(t, Config{Timeout: 10 * time.Minute, GUIDTimeout: guidTimeout})
 	s := tSignIn(t, env.m, 1001)
 	env.fc.Advance(time.Second)
-	g2, err := env.m.UpdateGUID(1001, s.GUID)
+	g2, err := env.m.UpdateGUID(context.Background(), 1001, s.GUID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if g2 == s.GUID || !strings.HasSuffix(g2, ".AgentGateway0") {
 		t.Fatalf("UpdateGUID returned %q", g2)
 	}
-	if got, err := env.m.Heartbeat(1001, g2, ""); err != nil || got != "" {
+	if got, err := env.m.Heartbeat(context.Background(), 1001, g2, ""); err != nil || got != "" {
 		t.Fatalf("Heartbeat with the new GUID = %q, %v; want no switch", got, err)
 	}
-	if got, err := env.m.Heartbeat(1001, s.GUID, ""); err != nil || got != g2 {
+	if got, err := env.m.Heartbeat(context.Background(), 1001, s.GUID, ""); err != nil || got != g2 {
 		t.Fatalf("Heartbeat with the old GUID = %q, %v; want to be told to switch to the new one", got, err)
 	}
 	stored, _ := env.st.get(1001)
@@ -951,20 +955,20 @@ func TestUpdateGUID(t *testing.T) {
 	}
 	rotated := tStart.Add(time.Second)
 	env.fc.Set(rotated.Add(guidTimeout - time.Millisecond))
-	if _, err := env.m.Session(1001, s.GUID); err != nil {
+	if _, err := env.m.Session(context.Background(), 1001, s.GUID); err != nil {
 		t.Fatalf("old GUID refused 1ms before its grace ran out: %v", err)
 	}
 	env.fc.Set(rotated.Add(guidTimeout))
-	_, err = env.m.Heartbeat(1001, s.GUID, "")
+	_, err = env.m.Heartbeat(context.Background(), 1001, s.GUID, "")
 	tWantCode(t, "Heartbeat with the old GUID after its grace", err, ccgw.RetNoPermission)
 	_, err = tPoll(env.m, 1001, s.GUID)
 	tWantCode(t, "Poll with the old GUID after its grace", err, ccgw.RetNoPermission)
-	if _, err := env.m.Heartbeat(1001, g2, ""); err != nil {
+	if _, err := env.m.Heartbeat(context.Background(), 1001, g2, ""); err != nil {
 		t.Fatalf("new GUID: %v", err)
 	}
 	// UpdateGUID renews the session like a heartbeat.
 	env.fc.Set(tStart.Add(9 * time.Minute))
-	if _, err := env.m.UpdateGUID(1001, g2); err != nil {
+	if _, err := env.m.UpdateGUID(context.Background(), 1001, g2); err != nil {
 		t.Fatal(err)
 	}
 	if n := env.sweepAt(tStart.Add(10 * time.Minute)); n != 0 {
@@ -977,7 +981,7 @@ func TestUpdateGUIDStoreFailure(t *testing.T) {
 	s := tSignIn(t, env.m, 1001)
 	boom := errors.New("disk full")
 	env.st.set(func(st *tStore) { st.failPut = boom })
-	_, err := env.m.UpdateGUID(1001, s.GUID)
+	_, err := env.m.UpdateGUID(context.Background(), 1001, s.GUID)
 	tWantCode(t, "UpdateGUID with a failing store", err, ccgw.RetInternal)
 	if !errors.Is(err, boom) {
 		t.Fatalf("error %v does not wrap the store's", err)
@@ -991,13 +995,13 @@ func TestGUIDRotation(t *testing.T) {
 	const interval, grace = time.Minute, 2 * time.Minute
 	tests := []struct {
 		name string
-		mode AuthMode
+		mode ccgw.AuthMode
 		via  string
 	}{
-		{name: "dynamic heartbeat", mode: AuthDynamic, via: "heartbeat"},
-		{name: "dynamic poll", mode: AuthDynamic, via: "poll"},
-		{name: "static heartbeat", mode: AuthStatic, via: "heartbeat"},
-		{name: "static poll", mode: AuthStatic, via: "poll"},
+		{name: "dynamic heartbeat", mode: ccgw.AuthDynamic, via: "heartbeat"},
+		{name: "dynamic poll", mode: ccgw.AuthDynamic, via: "poll"},
+		{name: "static heartbeat", mode: ccgw.AuthStatic, via: "heartbeat"},
+		{name: "static poll", mode: ccgw.AuthStatic, via: "poll"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1010,7 +1014,7 @@ func TestGUIDRotation(t *testing.T) {
 				if tt.via == "poll" {
 					_, set, err = env.m.Poll(context.Background(), 1001, guid, 0)
 				} else {
-					set, err = env.m.Heartbeat(1001, guid, "")
+					set, err = env.m.Heartbeat(context.Background(), 1001, guid, "")
 				}
 				if err != nil {
 					t.Fatalf("%s at +%v: %v", tt.via, env.fc.Now().Sub(tStart), err)
@@ -1024,7 +1028,7 @@ func TestGUIDRotation(t *testing.T) {
 			env.fc.Set(tStart.Add(interval))
 			env.m.Sweep(env.fc.Now()) // the sweep marks the rotation due
 			g2 := renew(s.GUID)
-			if tt.mode == AuthStatic {
+			if tt.mode == ccgw.AuthStatic {
 				if g2 != "" {
 					t.Fatalf("static mode rotated the GUID to %q", g2)
 				}
@@ -1048,11 +1052,11 @@ func TestGUIDRotation(t *testing.T) {
 				t.Fatalf("stored GUID %q, want the sign-in's: a rotation writes nothing (guid.go)", stored.GUID)
 			}
 			env.fc.Set(tStart.Add(interval + grace - time.Millisecond))
-			if _, err := env.m.Session(1001, s.GUID); err != nil {
+			if _, err := env.m.Session(context.Background(), 1001, s.GUID); err != nil {
 				t.Fatalf("old GUID refused within its grace: %v", err)
 			}
 			env.fc.Set(tStart.Add(interval + grace))
-			_, err := env.m.Session(1001, s.GUID)
+			_, err := env.m.Session(context.Background(), 1001, s.GUID)
 			tWantCode(t, "old GUID after its grace", err, ccgw.RetNoPermission)
 			// The next renewal with the current GUID after the sweep rotates again.
 			env.m.Sweep(env.fc.Now())
@@ -1067,18 +1071,18 @@ func TestGUIDRotation(t *testing.T) {
 func TestHeartbeatToken(t *testing.T) {
 	env := testManager(t, Config{})
 	s := tSignIn(t, env.m, 1001)
-	if set, err := env.m.Heartbeat(1001, s.GUID, "tok-1"); err != nil || set != "" {
+	if set, err := env.m.Heartbeat(context.Background(), 1001, s.GUID, "tok-1"); err != nil || set != "" {
 		t.Fatalf("Heartbeat with a token = %q, %v", set, err)
 	}
-	got, _ := env.m.Lookup(1001)
+	got, _ := env.m.Lookup(context.Background(), 1001)
 	stored, _ := env.st.get(1001)
 	if got.ServiceToken != "tok-1" || stored.ServiceToken != "tok-1" {
 		t.Fatalf("token live %q stored %q, want tok-1 (latest token wins, persisted)", got.ServiceToken, stored.ServiceToken)
 	}
-	if _, err := env.m.Heartbeat(1001, s.GUID, ""); err != nil {
+	if _, err := env.m.Heartbeat(context.Background(), 1001, s.GUID, ""); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := env.m.Lookup(1001); got.ServiceToken != "tok-1" {
+	if got, _ := env.m.Lookup(context.Background(), 1001); got.ServiceToken != "tok-1" {
 		t.Fatal("a heartbeat without a token cleared it")
 	}
 }
@@ -1098,12 +1102,12 @@ func TestRestore(t *testing.T) {
 	env1.fc.Advance(time.Minute)
 	b := tSignIn(t, env1.m, 1002)
 	c := tSignIn(t, env1.m, 1003)
-	c2, err := env1.m.UpdateGUID(1003, c.GUID)
+	c2, err := env1.m.UpdateGUID(context.Background(), 1003, c.GUID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := tSignIn(t, env1.m, 1004)
-	if err := env1.m.SignOut(1004, d.GUID, ccgw.CauseLogout); err != nil {
+	if err := env1.m.SignOut(context.Background(), 1004, d.GUID, ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
 	}
 	if err := st1.Close(); err != nil {
@@ -1129,7 +1133,7 @@ func TestRestore(t *testing.T) {
 		guid string
 		was  ccgw.Session
 	}{{1001, a.GUID, a}, {1002, b.GUID, b}, {1003, c2, c}} {
-		got, err := env2.m.Session(x.id, x.guid)
+		got, err := env2.m.Session(context.Background(), x.id, x.guid)
 		if err != nil {
 			t.Fatalf("agent %d's GUID after restore: %v", x.id, err)
 		}
@@ -1137,16 +1141,16 @@ func TestRestore(t *testing.T) {
 			t.Fatalf("agent %d restored as %+v, was %+v", x.id, got, x.was)
 		}
 	}
-	_, err = env2.m.Session(1003, c.GUID)
+	_, err = env2.m.Session(context.Background(), 1003, c.GUID)
 	tWantCode(t, "superseded GUID whose grace ran out while down", err, ccgw.RetNoPermission)
-	_, err = env2.m.Session(1004, d.GUID)
+	_, err = env2.m.Session(context.Background(), 1004, d.GUID)
 	tWantCode(t, "signed-out agent after restore", err, ccgw.RetNotSignedIn)
 
 	// 1001 heartbeats halfway; the others are silent.
 	if n := env2.advance(T / 2); n != 0 {
 		t.Fatal("restored session expired early")
 	}
-	if _, err := env2.m.Heartbeat(1001, a.GUID, ""); err != nil {
+	if _, err := env2.m.Heartbeat(context.Background(), 1001, a.GUID, ""); err != nil {
 		t.Fatal(err)
 	}
 	if n := env2.sweepAt(restart.Add(T - 1)); n != 0 {
@@ -1158,8 +1162,8 @@ func TestRestore(t *testing.T) {
 	if n := env2.sweepAt(restart.Add(T/2 + T)); n != 1 {
 		t.Fatalf("one timeout after its heartbeat: %d expired, want 1", n)
 	}
-	if env2.m.Stats().SignOuts[ccgw.CauseTimeout] != 3 || env2.m.Live() != 0 {
-		t.Fatalf("stats %+v", env2.m.Stats())
+	if env2.m.Stats(context.Background()).SignOuts[ccgw.CauseTimeout] != 3 || env2.m.Live() != 0 {
+		t.Fatalf("stats %+v", env2.m.Stats(context.Background()))
 	}
 	left := 0
 	if err := st2.LoadSessions(func(*ccgw.Session) error { left++; return nil }); err != nil || left != 0 {
@@ -1179,7 +1183,7 @@ func TestRestoreContinuesGenerations(t *testing.T) {
 	}
 	req := tSignInReq(1001)
 	req.Force = true
-	s, err := env1.m.SignIn(req)
+	s, err := env1.m.SignIn(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1197,7 +1201,7 @@ func TestRestoreContinuesGenerations(t *testing.T) {
 	}
 	req = tSignInReq(1002)
 	req.Force = true
-	s2, err := env2.m.SignIn(req)
+	s2, err := env2.m.SignIn(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1208,7 +1212,7 @@ func TestRestoreContinuesGenerations(t *testing.T) {
 	if ev, err := tPoll(env2.m, 1002, old[1002].GUID); err != nil || ev == nil || ev.Type != ccgw.EvShutdownService {
 		t.Fatalf("old client after restart = %+v, %v", ev, err)
 	}
-	if err := env2.m.Kick(1003, ccgw.CauseSupervisor); err != nil {
+	if err := env2.m.Kick(context.Background(), 1003, ccgw.CauseSupervisor); err != nil {
 		t.Fatal(err)
 	}
 	if env2.m.Live() != 3 || env1.st.deleted(1003, old[1003].Gen) != 1 { // 1001, 1002 (forced), 1005
@@ -1259,12 +1263,12 @@ func TestMaxExpiries(t *testing.T) {
 	}
 	var survivor ccgw.AgentID
 	for id := range guids {
-		if _, ok := env.m.Lookup(id); ok {
+		if _, ok := env.m.Lookup(context.Background(), id); ok {
 			survivor = id
 			break
 		}
 	}
-	if _, err := env.m.Heartbeat(survivor, guids[survivor], ""); err != nil {
+	if _, err := env.m.Heartbeat(context.Background(), survivor, guids[survivor], ""); err != nil {
 		t.Fatal(err)
 	}
 	if n := env.m.Sweep(env.fc.Now()); n != 3 {
@@ -1275,11 +1279,11 @@ func TestMaxExpiries(t *testing.T) {
 			t.Fatalf("sweep %d after the storm: signed out %d, want 0", i+1, n)
 		}
 	}
-	st := env.m.Stats()
+	st := env.m.Stats(context.Background())
 	if st.Expiries != 9 || st.SignOuts[ccgw.CauseTimeout] != 9 || st.Live != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	if _, ok := env.m.Lookup(survivor); !ok {
+	if _, ok := env.m.Lookup(context.Background(), survivor); !ok {
 		t.Fatal("the session that heartbeated while carried over was signed out")
 	}
 }
@@ -1298,23 +1302,23 @@ func TestSignInPending(t *testing.T) {
 	})
 	done := make(chan error, 1)
 	go func() {
-		_, err := env.m.SignIn(tSignInReq(1001))
+		_, err := env.m.SignIn(context.Background(), tSignInReq(1001))
 		done <- err
 	}()
 	s := <-entered
 	env.st.set(func(st *tStore) { st.onPut = nil })
 
-	_, err := env.m.SignIn(tSignInReq(1001))
+	_, err := env.m.SignIn(context.Background(), tSignInReq(1001))
 	tWantCode(t, "SignIn during a sign-in", err, ccgw.RetSigningIn)
 	req := tSignInReq(1001)
 	req.Force = true
-	_, err = env.m.SignIn(req)
+	_, err = env.m.SignIn(context.Background(), req)
 	tWantCode(t, "forced SignIn during a sign-in", err, ccgw.RetSigningIn)
-	tWantCode(t, "SignOut during a sign-in", env.m.SignOut(1001, s.GUID, ccgw.CauseLogout), ccgw.RetRepeated)
-	tWantCode(t, "Kick during a sign-in", env.m.Kick(1001, ccgw.CauseSupervisor), ccgw.RetNotSignedIn)
-	_, err = env.m.Update(1001, s.GUID, func(*ccgw.Session, time.Time) ([]Emit, error) { return nil, nil })
+	tWantCode(t, "SignOut during a sign-in", env.m.SignOut(context.Background(), 1001, s.GUID, ccgw.CauseLogout), ccgw.RetRepeated)
+	tWantCode(t, "Kick during a sign-in", env.m.Kick(context.Background(), 1001, ccgw.CauseSupervisor), ccgw.RetNotSignedIn)
+	_, err = env.m.Update(context.Background(), 1001, s.GUID, func(*ccgw.Session, time.Time) ([]ccgw.Emit, error) { return nil, nil })
 	tWantCode(t, "Update during a sign-in", err, ccgw.RetNotSignedIn)
-	if _, ok := env.m.Lookup(1001); ok {
+	if _, ok := env.m.Lookup(context.Background(), 1001); ok {
 		t.Fatal("a pending sign-in is visible to Lookup")
 	}
 	if env.m.Live() != 0 {
@@ -1336,12 +1340,12 @@ func TestSignInStoreFailure(t *testing.T) {
 	env := testManager(t, Config{})
 	boom := errors.New("disk full")
 	env.st.set(func(st *tStore) { st.failPut = boom })
-	_, err := env.m.SignIn(tSignInReq(1001))
+	_, err := env.m.SignIn(context.Background(), tSignInReq(1001))
 	tWantCode(t, "SignIn with a failing store", err, ccgw.RetInternal)
 	if !errors.Is(err, boom) {
 		t.Fatalf("error %v does not wrap the store's", err)
 	}
-	if _, ok := env.m.Lookup(1001); ok || env.m.Live() != 0 || env.m.Stats().SignIns != 0 {
+	if _, ok := env.m.Lookup(context.Background(), 1001); ok || env.m.Live() != 0 || env.m.Stats(context.Background()).SignIns != 0 {
 		t.Fatal("a failed sign-in left a session")
 	}
 	if n := env.advance(time.Hour); n != 0 {
@@ -1361,17 +1365,17 @@ func TestPushMode(t *testing.T) {
 	}})
 	req := tSignInReq(1001)
 	req.Session.Mode, req.Session.CallbackURI = ccgw.ModePush, "https://crm.example/cb"
-	s, err := env.m.SignIn(req)
+	s, err := env.m.SignIn(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = tPoll(env.m, 1001, s.GUID)
 	tWantCode(t, "poll of a push-mode session", err, ccgw.RetWrongEventMethod)
 	p := tSignIn(t, env.m, 1002) // poll mode: never notified
-	if err := env.m.Kick(1001, ccgw.CauseSupervisor); err != nil {
+	if err := env.m.Kick(context.Background(), 1001, ccgw.CauseSupervisor); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.m.SignOut(1002, p.GUID, ccgw.CauseForceLogout); err != nil {
+	if err := env.m.SignOut(context.Background(), 1002, p.GUID, ccgw.CauseForceLogout); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -1384,13 +1388,13 @@ func TestPushMode(t *testing.T) {
 func TestQueueOverflowCounted(t *testing.T) {
 	env := testManager(t, Config{QueueSize: 2})
 	s := tSignIn(t, env.m, 1001)
-	_, err := env.m.Update(1001, s.GUID, func(*ccgw.Session, time.Time) ([]Emit, error) {
-		return []Emit{{Type: ccgw.EvBusy}}, nil
+	_, err := env.m.Update(context.Background(), 1001, s.GUID, func(*ccgw.Session, time.Time) ([]ccgw.Emit, error) {
+		return []ccgw.Emit{{Type: ccgw.EvBusy}}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := env.m.Stats().Drops[ccgw.DropQueueFull]; d != 1 {
+	if d := env.m.Stats(context.Background()).Drops[ccgw.DropQueueFull]; d != 1 {
 		t.Fatalf("queue_full drops = %d, want 1", d)
 	}
 	if got := tDrain(t, env.m, 1001, s.GUID); !slices.Equal(got, []string{ccgw.EvReady, ccgw.EvBusy}) {
@@ -1405,12 +1409,12 @@ func TestUpdateRefusedRollsBack(t *testing.T) {
 	s := tSignIn(t, env.m, 1001)
 	tDrain(t, env.m, 1001, s.GUID)
 	refuse := ccgw.Fail(ccgw.RetSetStateFailed)
-	_, err := env.m.Update(1001, s.GUID, func(x *ccgw.Session, _ time.Time) ([]Emit, error) {
+	_, err := env.m.Update(context.Background(), 1001, s.GUID, func(x *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
 		x.State, x.Skills = ccgw.StateBusy, append(x.Skills, 99)
-		return []Emit{{Type: ccgw.EvBusy}}, refuse
+		return []ccgw.Emit{{Type: ccgw.EvBusy}}, refuse
 	})
 	tWantCode(t, "refused Update", err, ccgw.RetSetStateFailed)
-	got, _ := env.m.Lookup(1001)
+	got, _ := env.m.Lookup(context.Background(), 1001)
 	if got.State != ccgw.StateIdle || !slices.Equal(got.Skills, s.Skills) {
 		t.Fatalf("refused Update changed the session: %+v", got)
 	}
@@ -1418,7 +1422,7 @@ func TestUpdateRefusedRollsBack(t *testing.T) {
 		t.Fatalf("refused Update queued %v", evs)
 	}
 	// UpdateAny updates whatever the GUID.
-	if _, err := env.m.UpdateAny(1001, func(x *ccgw.Session, _ time.Time) ([]Emit, error) {
+	if _, err := env.m.UpdateAny(context.Background(), 1001, func(x *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
 		x.State = ccgw.StateBusy
 		return nil, nil
 	}); err != nil {
@@ -1469,7 +1473,7 @@ func TestEndsExactlyOnceUnderRace(t *testing.T) {
 		for i, s := range ss {
 			run(func() {
 				for j := 0; j < 20; j++ {
-					_, err := env.m.Heartbeat(s.Agent, s.GUID, "")
+					_, err := env.m.Heartbeat(context.Background(), s.Agent, s.GUID, "")
 					allow("Heartbeat", err, ccgw.RetOK, ccgw.RetNotSignedIn)
 				}
 			})
@@ -1485,7 +1489,7 @@ func TestEndsExactlyOnceUnderRace(t *testing.T) {
 			switch i % 3 {
 			case 0:
 				run(func() {
-					err := env.m.SignOut(s.Agent, s.GUID, ccgw.CauseLogout)
+					err := env.m.SignOut(context.Background(), s.Agent, s.GUID, ccgw.CauseLogout)
 					allow("logout", err, ccgw.RetOK, ccgw.RetNotSignedIn)
 					if err == nil {
 						ends.Add(1)
@@ -1494,7 +1498,7 @@ func TestEndsExactlyOnceUnderRace(t *testing.T) {
 				})
 			case 1:
 				run(func() {
-					err := env.m.SignOut(s.Agent, s.GUID, ccgw.CauseForceLogout)
+					err := env.m.SignOut(context.Background(), s.Agent, s.GUID, ccgw.CauseForceLogout)
 					allow("force logout", err, ccgw.RetOK, ccgw.RetNotSignedIn)
 					if err == nil {
 						ends.Add(1)
@@ -1503,7 +1507,7 @@ func TestEndsExactlyOnceUnderRace(t *testing.T) {
 				})
 			}
 			run(func() { // every session is kicked, so every session ends
-				err := env.m.Kick(s.Agent, ccgw.CauseSupervisor)
+				err := env.m.Kick(context.Background(), s.Agent, ccgw.CauseSupervisor)
 				allow("Kick", err, ccgw.RetOK, ccgw.RetNotSignedIn)
 				if err == nil {
 					ends.Add(1)
@@ -1530,7 +1534,7 @@ func TestEndsExactlyOnceUnderRace(t *testing.T) {
 		}
 		ends.Add(int64(env.m.Sweep(env.fc.Now())))
 
-		st := env.m.Stats()
+		st := env.m.Stats(context.Background())
 		if got := ends.Load(); got != n {
 			t.Fatalf("round %d: %d successful ends for %d sessions", round, got, n)
 		}
@@ -1600,13 +1604,13 @@ func TestSimulatedNotStored(t *testing.T) {
 	env := testManager(t, Config{Store: st})
 	req := tSignInReq(1001)
 	req.Session.Simulated = true
-	s, err := env.m.SignIn(req)
+	s, err := env.m.SignIn(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.m.Update(1001, s.GUID, func(s *ccgw.Session, _ time.Time) ([]Emit, error) {
+	if _, err := env.m.Update(context.Background(), 1001, s.GUID, func(s *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
 		s.State = ccgw.StateBusy
-		return []Emit{{Type: ccgw.EvSetNotReadySuccess}}, nil
+		return []ccgw.Emit{{Type: ccgw.EvSetNotReadySuccess}}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -1627,7 +1631,7 @@ func TestSimulatedNotStored(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("Restore = %d, %v; want 1 (the real agent only)", n, err)
 	}
-	if _, ok := env2.m.Lookup(1003); ok {
+	if _, ok := env2.m.Lookup(context.Background(), 1003); ok {
 		t.Fatal("a stored simulated session was restored")
 	}
 	if _, ok := st.get(1003); ok || st.deleted(1003, 9) != 1 {
@@ -1653,13 +1657,13 @@ func TestConcurrentUpdatesStoredInOrder(t *testing.T) {
 	})
 	waiting := make(chan struct{}, 1)
 	env.m.onWriteWait = func() { waiting <- struct{}{} }
-	set := func(state ccgw.AgentState) func(*ccgw.Session, time.Time) ([]Emit, error) {
-		return func(x *ccgw.Session, _ time.Time) ([]Emit, error) { x.State = state; return nil, nil }
+	set := func(state ccgw.AgentState) func(*ccgw.Session, time.Time) ([]ccgw.Emit, error) {
+		return func(x *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) { x.State = state; return nil, nil }
 	}
 	errs := make(chan error, 2)
-	go func() { _, err := env.m.Update(1001, s.GUID, set(ccgw.StateBusy)); errs <- err }()
+	go func() { _, err := env.m.Update(context.Background(), 1001, s.GUID, set(ccgw.StateBusy)); errs <- err }()
 	<-held // the first change's write is at the store
-	go func() { _, err := env.m.Update(1001, s.GUID, set(ccgw.StateRest)); errs <- err }()
+	go func() { _, err := env.m.Update(context.Background(), 1001, s.GUID, set(ccgw.StateRest)); errs <- err }()
 	select {
 	case <-waiting: // the second change's write waits for the first's
 	case err := <-errs:

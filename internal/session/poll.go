@@ -92,7 +92,7 @@ func (m *Manager) pollTomb(id ccgw.AgentID, guid string, live bool) (*ccgw.Event
 }
 
 // Session returns a copy of agent id's session if guid authenticates it.
-func (m *Manager) Session(id ccgw.AgentID, guid string) (ccgw.Session, error) {
+func (m *Manager) Session(ctx context.Context, id ccgw.AgentID, guid string) (ccgw.Session, error) {
 	now := m.cfg.Clock.Now()
 	sh := m.shard(id)
 	sh.mu.RLock()
@@ -105,7 +105,7 @@ func (m *Manager) Session(id ccgw.AgentID, guid string) (ccgw.Session, error) {
 		sh.mu.RUnlock()
 		if err == errUpgrade {
 			m.adoptGUID(id, guid)
-			return m.Session(id, guid)
+			return m.Session(ctx, id, guid)
 		}
 		return ccgw.Session{}, err
 	}
@@ -117,7 +117,7 @@ func (m *Manager) Session(id ccgw.AgentID, guid string) (ccgw.Session, error) {
 
 // Lookup returns a copy of agent id's session whatever its GUID, for queries about
 // other agents.
-func (m *Manager) Lookup(id ccgw.AgentID) (ccgw.Session, bool) {
+func (m *Manager) Lookup(ctx context.Context, id ccgw.AgentID) (ccgw.Session, bool) {
 	sh := m.shard(id)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()

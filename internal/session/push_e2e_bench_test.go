@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -46,9 +47,9 @@ const benchPushAgents = 10000
 const benchPushOK = `{"message":"success","retcode":"0"}`
 
 // benchPushEmit is one event, as one state change makes.
-var benchPushEmit = []Emit{{Type: ccgw.EvSetNotReadySuccess, Content: ccgw.Content(map[string]string{"reason": "0"})}}
+var benchPushEmit = []ccgw.Emit{{Type: ccgw.EvSetNotReadySuccess, Content: ccgw.Content(map[string]string{"reason": "0"})}}
 
-func benchPushEmitOne(*ccgw.Session, time.Time) ([]Emit, error) { return benchPushEmit, nil }
+func benchPushEmitOne(*ccgw.Session, time.Time) ([]ccgw.Emit, error) { return benchPushEmit, nil }
 
 func BenchmarkPushEndToEnd(b *testing.B) {
 	for _, st := range []string{"memory", "bolt"} {
@@ -96,7 +97,7 @@ func benchPushE2E(b *testing.B, useBolt bool, producers int) {
 	}
 	benchPushEach(ids, 256, func(id ccgw.AgentID) { // set-up: as fast as it goes
 		s := ccgw.Session{Agent: id, Phone: "70001", Mode: ccgw.ModePush, CallbackURI: rcv.URL + pushtest.Path, ServiceToken: "token"}
-		if _, err := m.SignIn(SignIn{Op: "login", Password: "secret", Status: ccgw.StateIdle, Session: s}); err != nil {
+		if _, err := m.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "secret", Status: ccgw.StateIdle, Session: s}); err != nil {
 			b.Errorf("sign in %d: %v", id, err)
 		}
 	})
@@ -115,7 +116,7 @@ func benchPushE2E(b *testing.B, useBolt bool, producers int) {
 	var failed atomic.Int64
 	for b.Loop() {
 		benchPushEach(ids, producers, func(id ccgw.AgentID) {
-			if _, err := m.UpdateAny(id, benchPushEmitOne); err != nil {
+			if _, err := m.UpdateAny(context.Background(), id, benchPushEmitOne); err != nil {
 				failed.Add(1)
 			}
 		})

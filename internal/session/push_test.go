@@ -95,14 +95,14 @@ func psNew(tb testing.TB, cfg Config, pcfg push.Config, answer func(n int, p pus
 // signIn signs agent id in, in push mode to url with token.
 func (env *psEnv) signIn(tb testing.TB, id ccgw.AgentID, url, token string) ccgw.Session {
 	tb.Helper()
-	s, err := env.m.SignIn(psReq(id, url, token, false))
+	s, err := env.m.SignIn(context.Background(), psReq(id, url, token, false))
 	if err != nil {
 		tb.Fatalf("sign in %d: %v", id, err)
 	}
 	return s
 }
 
-func psReq(id ccgw.AgentID, url, token string, force bool) SignIn {
+func psReq(id ccgw.AgentID, url, token string, force bool) ccgw.SignIn {
 	s := ccgw.Session{Agent: id, Phone: "70001"}
 	if url != "" {
 		s.Mode, s.CallbackURI, s.ServiceToken = ccgw.ModePush, url, token
@@ -111,7 +111,7 @@ func psReq(id ccgw.AgentID, url, token string, force bool) SignIn {
 	if force {
 		op = "forceLogin"
 	}
-	return SignIn{Op: op, Force: force, Password: "pw", Status: ccgw.StateIdle, Session: s}
+	return ccgw.SignIn{Op: op, Force: force, Password: "pw", Status: ccgw.StateIdle, Session: s}
 }
 
 // emit queues events of the given types for agent id through Update.
@@ -123,10 +123,10 @@ func (env *psEnv) emit(tb testing.TB, id ccgw.AgentID, guid string, types ...str
 }
 
 func (env *psEnv) tryEmit(id ccgw.AgentID, guid string, types ...string) error {
-	_, err := env.m.Update(id, guid, func(*ccgw.Session, time.Time) ([]Emit, error) {
-		var out []Emit
+	_, err := env.m.Update(context.Background(), id, guid, func(*ccgw.Session, time.Time) ([]ccgw.Emit, error) {
+		var out []ccgw.Emit
 		for _, t := range types {
-			out = append(out, Emit{Type: t})
+			out = append(out, ccgw.Emit{Type: t})
 		}
 		return out, nil
 	})
@@ -244,7 +244,7 @@ func TestPushSessionRetriesInOrder(t *testing.T) {
 	if st := env.p.Stats(); st.Failures != uint64(len(script)) || st.Delivered != 5 {
 		t.Errorf("pusher Stats %+v, want %d failures, 5 delivered", st, len(script))
 	}
-	if d := env.m.Stats().Drops; len(d) != 0 {
+	if d := env.m.Stats(context.Background()).Drops; len(d) != 0 {
 		t.Errorf("drops %v", d)
 	}
 	if acked, evs := env.psUndelivered(t, 1001, s.Gen); acked != 5 || len(evs) != 0 {
@@ -270,8 +270,8 @@ func TestPushSessionReceiverDown(t *testing.T) {
 	for i := 1; i < attempts; i++ {
 		env.retry(t, i, time.Second, 2*time.Second)
 	}
-	pushtest.WaitFor(t, "the drop", func() bool { return env.m.Stats().Drops[ccgw.DropPushFailed] >= 3 })
-	if d := env.m.Stats().Drops; d[ccgw.DropPushFailed] != 3 || len(d) != 1 {
+	pushtest.WaitFor(t, "the drop", func() bool { return env.m.Stats(context.Background()).Drops[ccgw.DropPushFailed] >= 3 })
+	if d := env.m.Stats(context.Background()).Drops; d[ccgw.DropPushFailed] != 3 || len(d) != 1 {
 		t.Fatalf("drops %v, want push_failed 3 only", d)
 	}
 	if f := env.p.Stats().Failures; f != attempts {
@@ -293,7 +293,7 @@ func TestPushSessionReceiverDown(t *testing.T) {
 	if len(got) != 1 || !slices.Equal(got[0].Seqs(), []uint64{4, 5}) {
 		t.Fatalf("after recovery: %d pushes, want one of Seq 4, 5", len(got))
 	}
-	if d := env.m.Stats().Drops; d[ccgw.DropPushFailed] != 3 || len(d) != 1 {
+	if d := env.m.Stats(context.Background()).Drops; d[ccgw.DropPushFailed] != 3 || len(d) != 1 {
 		t.Fatalf("drops after recovery %v, want still push_failed 3", d)
 	}
 }
@@ -315,7 +315,7 @@ func TestPushSessionSlowReceiver(t *testing.T) {
 	psWithin(t, "Manager calls", func() {
 		for _, id := range []ccgw.AgentID{1001, 1002} {
 			g := map[ccgw.AgentID]string{1001: a.GUID, 1002: b.GUID}[id]
-			if _, err := env.m.Heartbeat(id, g, ""); err != nil {
+			if _, err := env.m.Heartbeat(context.Background(), id, g, ""); err != nil {
 				t.Errorf("heartbeat %d: %v", id, err)
 			}
 		}
@@ -326,7 +326,7 @@ func TestPushSessionSlowReceiver(t *testing.T) {
 		if err := env.tryEmit(1001, a.GUID, ccgw.EvBusy); err != nil { // queued for the held agent: returns
 			t.Errorf("update 1001: %v", err)
 		}
-		if _, err := env.m.SignIn(psReq(1004, "", "", false)); err != nil {
+		if _, err := env.m.SignIn(context.Background(), psReq(1004, "", "", false)); err != nil {
 			t.Errorf("sign in 1004: %v", err)
 		}
 	})
@@ -374,7 +374,7 @@ func TestPushSessionHeaders(t *testing.T) {
 	secret := []byte("shared-secret")
 	var mu sync.Mutex
 	var badSig []string
-	env := psNew(t, Config{AuthMode: AuthDynamic, GUIDInterval: time.Minute, Timeout: 10 * time.Minute},
+	env := psNew(t, Config{AuthMode: ccgw.AuthDynamic, GUIDInterval: time.Minute, Timeout: 10 * time.Minute},
 		push.Config{Secret: secret}, func(_ int, p pushtest.Push) pushtest.Answer {
 			sig := p.Header.Get(ccgw.SignatureHeader)
 			ts, v1, _ := strings.Cut(sig, ",")
@@ -392,7 +392,7 @@ func TestPushSessionHeaders(t *testing.T) {
 	s := env.signIn(t, 1001, env.rcv.URL(), "token-1")
 	pushtest.WaitFor(t, "the sign-in push", func() bool { return len(env.rcv.Accepted("1001")) == 2 })
 
-	if _, err := env.m.Heartbeat(1001, s.GUID, "token-2"); err != nil {
+	if _, err := env.m.Heartbeat(context.Background(), 1001, s.GUID, "token-2"); err != nil {
 		t.Fatal(err)
 	}
 	env.emit(t, 1001, s.GUID, ccgw.EvBusy)
@@ -400,7 +400,7 @@ func TestPushSessionHeaders(t *testing.T) {
 
 	env.fc.Advance(time.Minute + env.m.cfg.Tick) // the GUID is due for rotation
 	env.m.Sweep(env.fc.Now())                    // which the sweep notes
-	g2, err := env.m.Heartbeat(1001, s.GUID, "")
+	g2, err := env.m.Heartbeat(context.Background(), 1001, s.GUID, "")
 	if err != nil || g2 == "" || g2 == s.GUID {
 		t.Fatalf("heartbeat after the interval: GUID %q, %v; want a new one", g2, err)
 	}
@@ -450,7 +450,7 @@ func TestPushSessionForcedSignOut(t *testing.T) {
 	s := env.signIn(t, 1001, env.rcv.URL(), "tok")
 	pushtest.WaitFor(t, "the sign-in push to arrive", func() bool { return len(env.rcv.Of("1001")) == 1 })
 	env.emit(t, 1001, s.GUID, ccgw.EvBusy)
-	if err := env.m.Kick(1001, ccgw.CauseSupervisor); err != nil {
+	if err := env.m.Kick(context.Background(), 1001, ccgw.CauseSupervisor); err != nil {
 		t.Fatal(err)
 	}
 	env.rcv.Release("1001")
@@ -464,7 +464,7 @@ func TestPushSessionForcedSignOut(t *testing.T) {
 	if h := got[1].Header; h.Get("Guid") != s.GUID || h.Get("service_token") != "tok" {
 		t.Fatalf("shutdown push: Guid %q service_token %q", h.Get("Guid"), h.Get("service_token"))
 	}
-	if d := env.m.Stats().Drops; len(d) != 0 {
+	if d := env.m.Stats(context.Background()).Drops; len(d) != 0 {
 		t.Fatalf("drops %v", d)
 	}
 }
@@ -496,7 +496,7 @@ func TestPushSessionLogoutPushesNothingMore(t *testing.T) {
 	c := env.signIn(t, 1009, env.rcv.URL(), "t9")
 	pushtest.WaitFor(t, "the held push to arrive", func() bool { return len(env.rcv.Of("1009")) == 1 })
 	env.emit(t, 1001, s.GUID, ccgw.EvBusy)
-	if err := env.m.SignOut(1001, s.GUID, ccgw.CauseLogout); err != nil {
+	if err := env.m.SignOut(context.Background(), 1001, s.GUID, ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
 	}
 	env.rcv.Release("1009")
@@ -509,7 +509,7 @@ func TestPushSessionLogoutPushesNothingMore(t *testing.T) {
 	if got := env.rcv.Of("1001"); len(got) != 1 {
 		t.Fatalf("%d pushes for 1001, want only the sign-in's", len(got))
 	}
-	if d := env.m.Stats().Drops; d[ccgw.DropSessionEnded] != 1 || len(d) != 1 {
+	if d := env.m.Stats(context.Background()).Drops; d[ccgw.DropSessionEnded] != 1 || len(d) != 1 {
 		t.Fatalf("drops %v, want session_ended 1", d)
 	}
 }
@@ -527,7 +527,7 @@ func TestPushSessionReplacedGetsShutdown(t *testing.T) {
 	env.rcv.Hold("1009")
 	env.signIn(t, 1009, env.rcv.URL(), "t9")
 	pushtest.WaitFor(t, "the held push to arrive", func() bool { return len(env.rcv.Of("1009")) == 1 })
-	nw, err := env.m.SignIn(psReq(1001, env.rcv.URL()+"?new", "tok-new", true))
+	nw, err := env.m.SignIn(context.Background(), psReq(1001, env.rcv.URL()+"?new", "tok-new", true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -580,7 +580,7 @@ func TestPushSessionCloseWithRetryPending(t *testing.T) {
 		if err := env.tryEmit(1001, s.GUID, ccgw.EvBusy); err != nil {
 			t.Errorf("update: %v", err)
 		}
-		if err := env.m.SignOut(1001, s.GUID, ccgw.CauseForceLogout); err != nil {
+		if err := env.m.SignOut(context.Background(), 1001, s.GUID, ccgw.CauseForceLogout); err != nil {
 			t.Errorf("sign out: %v", err)
 		}
 	})
@@ -603,7 +603,7 @@ func TestPushSessionFailingTooLongSignsOut(t *testing.T) {
 	s := env.signIn(t, 1001, env.rcv.URL(), "tok")
 	pushtest.WaitFor(t, "the first attempt", func() bool { return env.rcv.AnsweredOf("1001", 1) })
 	for n := 1; n <= int(total/interval); n++ {
-		if _, ok := env.m.Lookup(1001); !ok {
+		if _, ok := env.m.Lookup(context.Background(), 1001); !ok {
 			t.Fatalf("signed out after %v of failing, want at %v", time.Duration(n-1)*interval, total)
 		}
 		pushtest.WaitFor(t, "the retry timer", func() bool { return env.fc.Pending() == 1 })
@@ -612,7 +612,7 @@ func TestPushSessionFailingTooLongSignsOut(t *testing.T) {
 	}
 	// The last retry failed at FailTotal: signed out, and the shutdown attempted.
 	pushtest.WaitFor(t, "the shutdown attempt", func() bool { return env.rcv.AnsweredOf("1001", int(total/interval)+2) })
-	if _, ok := env.m.Lookup(1001); ok {
+	if _, ok := env.m.Lookup(context.Background(), 1001); ok {
 		t.Fatal("still signed in after the failures reached FailTotal")
 	}
 	got := env.rcv.Of("1001")
@@ -630,11 +630,11 @@ func TestPushSessionFailingTooLongSignsOut(t *testing.T) {
 	if n := len(env.rcv.Of("1001")); n != len(got) {
 		t.Fatalf("%d pushes after the shutdown's one attempt, want none", n-len(got))
 	}
-	st := env.m.Stats()
+	st := env.m.Stats(context.Background())
 	if st.SignOuts[ccgw.CausePushFailed] != 1 || st.Live != 0 {
 		t.Fatalf("stats %+v, want one push_failed sign-out", st)
 	}
-	pushtest.WaitFor(t, "the drops counted", func() bool { return env.m.Stats().Drops[ccgw.DropPushFailed] == 3 })
+	pushtest.WaitFor(t, "the drops counted", func() bool { return env.m.Stats(context.Background()).Drops[ccgw.DropPushFailed] == 3 })
 	n := 0
 	env.st.LoadSessions(func(*ccgw.Session) error { n++; return nil })
 	if n != 0 {

@@ -96,7 +96,7 @@ func (g *rtGateway) produced(id ccgw.AgentID) []ccgw.Event {
 // rtSignIn signs agent id in (idle, polling) and returns its GUID.
 func rtSignIn(tb testing.TB, g *rtGateway, id ccgw.AgentID) string {
 	tb.Helper()
-	s, err := g.m.SignIn(session.SignIn{
+	s, err := g.m.SignIn(context.Background(), ccgw.SignIn{
 		Op: "login", Password: "secret", Status: ccgw.StateIdle,
 		Session: ccgw.Session{Agent: id, Phone: "70001", MediaType: "TTF"},
 	})
@@ -109,7 +109,7 @@ func rtSignIn(tb testing.TB, g *rtGateway, id ccgw.AgentID) string {
 // rtApply runs a state request on agent id's session, as the HTTP handlers do.
 func rtApply(tb testing.TB, g *rtGateway, id ccgw.AgentID, guid string, req agent.Request) {
 	tb.Helper()
-	_, err := g.m.Update(id, guid, func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	_, err := g.m.Update(context.Background(), id, guid, func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		return agent.Apply(s, req, now)
 	})
 	if err != nil {
@@ -171,7 +171,7 @@ func rtSame(tb testing.TB, what string, got, want []ccgw.Event) {
 // rtState returns agent id's session.
 func rtState(tb testing.TB, g *rtGateway, id ccgw.AgentID, guid string) ccgw.Session {
 	tb.Helper()
-	s, err := g.m.Session(id, guid)
+	s, err := g.m.Session(context.Background(), id, guid)
 	if err != nil {
 		tb.Fatalf("Session %d: %v", id, err)
 	}
@@ -455,7 +455,7 @@ func TestEventsDroppedWithSession(t *testing.T) {
 	g := rtOpen(t, false)
 	guid := rtSignIn(t, g, 1001)
 	rtApply(t, g, 1001, guid, agent.Request{Op: agent.SayBusy})
-	if err := g.m.SignOut(1001, guid, ccgw.CauseLogout); err != nil {
+	if err := g.m.SignOut(context.Background(), 1001, guid, ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
 	}
 	guid = rtSignIn(t, g, 1001)

@@ -36,7 +36,7 @@ func (m *Manager) Restore() (int, error) {
 		if s.State == ccgw.StateRest && s.RestUntil != 0 {
 			m.wheel.add(time.UnixMilli(s.RestUntil), wheelEntry{id: s.Agent, gen: s.Gen, rest: s.RestSeq})
 		}
-		if m.cfg.AuthMode == AuthDynamic {
+		if m.cfg.AuthMode == ccgw.AuthDynamic {
 			m.wheel.add(m.rotationDue(s), wheelEntry{id: s.Agent, gen: s.Gen, rotate: true})
 		}
 		m.skills.set(s.Agent, nil, s.Skills)

@@ -1,22 +1,10 @@
 package session
 
 import (
+	"context"
+
 	"github.com/ccgw/ccgw"
 )
-
-// SignIn is a validated sign-in request.
-type SignIn struct {
-	Op       string // login, forceLogin or loginEx (for logs and errors)
-	Force    bool   // replace a session the agent already has
-	Password string
-	// SkipPassword signs in without a password check: the simulated call
-	// centre's own agents. Never set for a sign-in over HTTP.
-	SkipPassword bool
-	Status       ccgw.AgentState // StateIdle, StateBusy or StateWork
-	// Session carries the agent ID and the client's options; the Manager fills in
-	// Gen, GUID, LoginTime, State and Skills.
-	Session ccgw.Session
-}
 
 // SignIn signs an agent in and returns its new session. It fails with
 // RetBadPassword for a wrong password or unknown agent, RetAccountLocked if too
@@ -25,10 +13,10 @@ type SignIn struct {
 // agent is signed in and Force is false, RetSigningIn while another sign-in or
 // sign-out of the agent is in flight, and RetInternal if the store fails. A forced
 // sign-in ends the earlier session (its client is told AgentOther_ShutdownService).
-func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
+func (m *Manager) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, error) {
 	id := req.Session.Agent
 	if !req.SkipPassword {
-		if err := m.guard.Check(req.Op, id, req.Password); err != nil {
+		if err := m.guard.Check(ctx, req.Op, id, req.Password); err != nil {
 			return ccgw.Session{}, err
 		}
 	}
@@ -99,7 +87,7 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 	m.persist(&s, evs)
 	m.skills.set(id, nil, s.Skills)
 	m.wheel.add(deadline(now, m.timeout(s.Mode)), wheelEntry{id: id, gen: s.Gen})
-	if m.cfg.AuthMode == AuthDynamic {
+	if m.cfg.AuthMode == ccgw.AuthDynamic {
 		m.wheel.add(m.rotationDue(&s), wheelEntry{id: id, gen: s.Gen, rotate: true})
 	}
 	m.live.Add(1)

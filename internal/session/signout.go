@@ -195,7 +195,7 @@ func (m *Manager) announce(outs []signOut) {
 // refused with RetLogoutStateError while the agent talks) or CauseForceLogout. It
 // fails with RetNotSignedIn, RetNoPermission, RetRepeated (a sign-in or sign-out in
 // flight) or RetInternal.
-func (m *Manager) SignOut(id ccgw.AgentID, guid string, cause ccgw.SignOutCause) error {
+func (m *Manager) SignOut(ctx context.Context, id ccgw.AgentID, guid string, cause ccgw.SignOutCause) error {
 	now := m.cfg.Clock.Now()
 	sh := m.shard(id)
 	sh.mu.Lock()
@@ -223,7 +223,9 @@ func (m *Manager) SignOut(id ccgw.AgentID, guid string, cause ccgw.SignOutCause)
 
 // Kick ends agent id's session whatever its GUID (a supervisor's forced sign-out).
 // It fails with RetNotSignedIn if the agent has no session.
-func (m *Manager) Kick(id ccgw.AgentID, cause ccgw.SignOutCause) error { return m.kick(id, 0, cause) }
+func (m *Manager) Kick(ctx context.Context, id ccgw.AgentID, cause ccgw.SignOutCause) error {
+	return m.kick(id, 0, cause)
+}
 
 // kick ends agent id's session whatever its GUID, if it is sign-in gen (0: any).
 func (m *Manager) kick(id ccgw.AgentID, gen uint64, cause ccgw.SignOutCause) error {

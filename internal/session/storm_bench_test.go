@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -129,9 +130,9 @@ func stormTemplate(b *testing.B) string {
 	for range 64 {
 		wg.Go(func() {
 			for i := next.Add(1) - 1; i < stormSessions; i = next.Add(1) - 1 {
-				req := SignIn{Op: "login", Password: "secret", Status: ccgw.StateIdle,
+				req := ccgw.SignIn{Op: "login", Password: "secret", Status: ccgw.StateIdle,
 					Session: ccgw.Session{Agent: ccgw.MinAgentID + ccgw.AgentID(i), Phone: "70001", MediaType: "TTF"}}
-				if _, err := m.SignIn(req); err != nil {
+				if _, err := m.SignIn(context.Background(), req); err != nil {
 					b.Error(err)
 					return
 				}

@@ -143,7 +143,7 @@ func TestSignOutStorm(t *testing.T) {
 		st := openGateStore(t, dir)
 		fc := clock.NewVirtual(tStart)
 		counts := newStormCounts(base, storm)
-		cfg := Config{Clock: fc, Store: st, Events: st, Directory: tDirectory{}, AuthMode: AuthStatic}
+		cfg := Config{Clock: fc, Store: st, Events: st, Directory: tDirectory{}, AuthMode: ccgw.AuthStatic}
 		counts.config(&cfg)
 		m, err := New(cfg)
 		if err != nil {
@@ -163,7 +163,7 @@ func TestSignOutStorm(t *testing.T) {
 					if i%4 == 0 {
 						req.Session.Mode, req.Session.CallbackURI = ccgw.ModePush, "https://crm.example/cb"
 					}
-					if _, err := m.SignIn(req); err != nil {
+					if _, err := m.SignIn(context.Background(), req); err != nil {
 						t.Errorf("sign in %d: %v", base+ccgw.AgentID(i), err)
 						return
 					}
@@ -188,7 +188,7 @@ func TestSignOutStorm(t *testing.T) {
 			now := fc.Now()
 			if now.Sub(tStart)%(30*time.Second) == 0 {
 				for i, g := range guids {
-					if _, err := m.Heartbeat(obase+ccgw.AgentID(i), g, ""); err != nil {
+					if _, err := m.Heartbeat(context.Background(), obase+ccgw.AgentID(i), g, ""); err != nil {
 						t.Fatalf("at +%v: heartbeat of %d: %v", now.Sub(tStart), obase+ccgw.AgentID(i), err)
 					}
 				}
@@ -229,7 +229,7 @@ func TestSignOutStorm(t *testing.T) {
 		if n := counts.other.Load(); n != 0 {
 			t.Fatalf("%d other sign-outs: the heartbeating agents must stay", n)
 		}
-		stats := m.Stats()
+		stats := m.Stats(context.Background())
 		if stats.Expiries != storm || stats.SignOuts[ccgw.CauseTimeout] != storm || stats.Live != others {
 			t.Fatalf("stats: %d expiries, %d timeouts, %d live; want %d, %d, %d",
 				stats.Expiries, stats.SignOuts[ccgw.CauseTimeout], stats.Live, storm, storm, others)
@@ -378,7 +378,7 @@ func TestRunSweepsOnWhileACommitIsSlow(t *testing.T) {
 		keep := tSignIn(t, m, 1100)
 		for fc.Now().Before(tStart.Add(m.Timeout() - m.cfg.Tick)) {
 			step()
-			if _, err := m.Heartbeat(1100, keep.GUID, ""); err != nil {
+			if _, err := m.Heartbeat(context.Background(), 1100, keep.GUID, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -393,7 +393,7 @@ func TestRunSweepsOnWhileACommitIsSlow(t *testing.T) {
 		if live := m.Live(); live != 1 {
 			t.Fatalf("%d live after the second sweep, want 1: a held commit stalled the tick", live)
 		}
-		if _, err := m.Heartbeat(1100, keep.GUID, ""); err != nil {
+		if _, err := m.Heartbeat(context.Background(), 1100, keep.GUID, ""); err != nil {
 			t.Fatalf("heartbeat while a commit is held: %v", err)
 		}
 		if n := counts.out(); n != 0 {
@@ -447,7 +447,7 @@ func TestLateBatchKeepsNewSignIn(t *testing.T) {
 		st.hold = true
 		st.mu.Unlock()
 		step() // signed out; its commit held
-		if _, ok := m.Lookup(1001); ok {
+		if _, ok := m.Lookup(context.Background(), 1001); ok {
 			t.Fatal("not signed out at its deadline")
 		}
 		again := tSignIn(t, m, 1001)
@@ -573,7 +573,7 @@ func TestSignOutLogLines(t *testing.T) {
 // after that write, not before it, which would store the ended session again
 // (and a restart restore it): by a kick, and by Run's sweep (its outbox).
 func TestDeleteWaitsForEarlierWrite(t *testing.T) {
-	toBusy := func(s *ccgw.Session, now time.Time) ([]Emit, error) {
+	toBusy := func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		s.State = ccgw.StateBusy
 		return nil, nil
 	}
@@ -586,7 +586,7 @@ func TestDeleteWaitsForEarlierWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 			kicked := make(chan error, 1)
-			go func() { kicked <- env.m.Kick(1001, ccgw.CauseSupervisor) }()
+			go func() { kicked <- env.m.Kick(context.Background(), 1001, ccgw.CauseSupervisor) }()
 			synctest.Wait()
 			if len(kicked) != 0 {
 				t.Fatal("the kick returned before the earlier write")
@@ -614,7 +614,7 @@ func TestDeleteWaitsForEarlierWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 			step() // the deadline: signed out, its deletion waits for the write
-			if _, ok := env.m.Lookup(1001); ok || outs.Load() != 0 {
+			if _, ok := env.m.Lookup(context.Background(), 1001); ok || outs.Load() != 0 {
 				t.Fatalf("at the deadline: live %v, %d announced; want signed out, its deletion waiting", ok, outs.Load())
 			}
 			finish()
@@ -652,7 +652,7 @@ func TestTombDropsLogged(t *testing.T) {
 		env.advance(env.m.Timeout()) // signed out; tombstones kept one timeout
 		env.advance(env.m.Timeout()) // purged
 		events := 3 * tc.agents
-		if n := env.m.Stats().Drops[ccgw.DropSessionEnded]; n != uint64(events) {
+		if n := env.m.Stats(context.Background()).Drops[ccgw.DropSessionEnded]; n != uint64(events) {
 			t.Errorf("%d agents: %d drops counted, want %d", tc.agents, n, events)
 		}
 		warn, debug, bulk := logs.count("event dropped", slog.LevelWarn), logs.count("event dropped", slog.LevelDebug),

@@ -1,32 +1,30 @@
 package session
 
 import (
+	"context"
 	"slices"
 	"time"
 
 	"github.com/ccgw/ccgw"
 )
 
-// Emit is an event an Update produces.
-type Emit = ccgw.Emit
-
 // Update runs fn on agent id's session, authenticated by guid, under the
 // session's lock: fn changes the session and returns the events to queue, or an
 // error to refuse. A change is persisted after the lock is released. fn must not
 // block or do I/O. It fails with RetNotSignedIn, the GUID check's retcodes
 // (RetNoPermission, RetNotSignedIn for a replaced sign-in's GUID), or fn's error.
-func (m *Manager) Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, error) {
+func (m *Manager) Update(ctx context.Context, id ccgw.AgentID, guid string, fn func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	return m.update(id, guid, true, fn)
 }
 
 // UpdateAny is Update on agent id's session whatever its GUID: for the gateway's
 // own changes (the simulated call centre, the supervisor's interfaces), never
 // for a client's request. It fails with RetNotSignedIn or fn's error.
-func (m *Manager) UpdateAny(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, error) {
+func (m *Manager) UpdateAny(ctx context.Context, id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	return m.update(id, "", false, fn)
 }
 
-func (m *Manager) update(id ccgw.AgentID, guid string, auth bool, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, error) {
+func (m *Manager) update(id ccgw.AgentID, guid string, auth bool, fn func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	s, finish, err := m.updateLater(id, guid, auth, fn)
 	if err != nil {
 		return s, err
@@ -40,11 +38,11 @@ func (m *Manager) update(id ccgw.AgentID, guid string, auth bool, fn func(s *ccg
 // must call finish once, after letting go of its own locks, so that it holds
 // none across the write (the simulated call centre does). Writes of one session
 // still reach the store in the order of its changes, whenever finish runs.
-func (m *Manager) UpdateAnyLater(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, func(), error) {
+func (m *Manager) UpdateAnyLater(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, func(), error) {
 	return m.updateLater(id, "", false, fn)
 }
 
-func (m *Manager) updateLater(id ccgw.AgentID, guid string, auth bool, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, func(), error) {
+func (m *Manager) updateLater(id ccgw.AgentID, guid string, auth bool, fn func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, func(), error) {
 	now := m.cfg.Clock.Now()
 	sh := m.shard(id)
 	sh.mu.Lock()
@@ -90,3 +88,5 @@ func (m *Manager) updateLater(id ccgw.AgentID, guid string, auth bool, fn func(s
 	}
 	return s, finish, nil
 }
+
+var _ ccgw.SessionService = (*Manager)(nil)

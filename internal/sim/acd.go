@@ -1,13 +1,13 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"sort"
 	"time"
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // enqueue puts c at the back of its skill queue (front when requeued).
@@ -87,7 +87,7 @@ func (e *Engine) longestIdle(skill int, exclude ccgw.AgentID) (ccgw.AgentID, boo
 	}
 	var best ccgw.Session
 	found := false
-	for _, s := range e.cfg.Sessions.BySkill(skill) {
+	for _, s := range e.cfg.Sessions.BySkill(context.Background(), skill) {
 		if s.State != ccgw.StateIdle || !s.TalkRight || e.busy(s.Agent) || s.Agent == exclude {
 			continue
 		}
@@ -120,7 +120,7 @@ func (e *Engine) offer(c *Call, id ccgw.AgentID) bool {
 		requeued = 1
 	}
 	auto, simulated := false, false
-	_, err := e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	_, err := e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		// Every caller chose an idle agent, but the agent may have changed state
 		// since, on another node too: a busy agent is never offered a call.
 		if s.State != ccgw.StateIdle {
@@ -128,7 +128,7 @@ func (e *Engine) offer(c *Call, id ccgw.AgentID) bool {
 		}
 		auto, simulated = s.AutoAnswer, s.Simulated
 		s.State, s.StateSince, s.StateReason, s.CallID = ccgw.StateTalking, ccgw.Millis(now), 0, c.ID
-		evs := []session.Emit{
+		evs := []ccgw.Emit{
 			{Type: ccgw.EvIncomingCallInfo, Content: content(map[string]any{
 				"callId": c.ID, "skillName": sk.Name, "skillId": c.Skill, "caller": c.Caller, "called": c.Called,
 				"lastReleaseAgentId": last, "mediaType": 5, "releaseAndReQueueCount": c.Requeued,
@@ -139,12 +139,12 @@ func (e *Engine) offer(c *Call, id ccgw.AgentID) bool {
 		evs = append(evs, phoneUp(s)...)
 		if auto {
 			return append(evs,
-				session.Emit{Type: ccgw.EvAutoAnswer, Content: callContent(c)},
-				session.Emit{Type: ccgw.EvTalking, Content: talkingContent(c)}), nil
+				ccgw.Emit{Type: ccgw.EvAutoAnswer, Content: callContent(c)},
+				ccgw.Emit{Type: ccgw.EvTalking, Content: talkingContent(c)}), nil
 		}
 		return append(evs,
-			session.Emit{Type: ccgw.EvRinging, Content: callContent(c)},
-			session.Emit{Type: ccgw.EvCustomerAlerting, Content: content(map[string]string{
+			ccgw.Emit{Type: ccgw.EvRinging, Content: callContent(c)},
+			ccgw.Emit{Type: ccgw.EvCustomerAlerting, Content: content(map[string]string{
 				"callid": c.ID, "otherPhoneWorkno": "", "otherPhone": c.customer(), "type": "main"})}), nil
 	})
 	if err != nil { // the agent left, or is no longer idle
@@ -209,11 +209,11 @@ func (e *Engine) noAnswer(c *Call, id ccgw.AgentID) {
 	if c.parent == nil {
 		e.statsOf(c.Skill).NoAnswer++
 	}
-	e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
+	e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
 		s.State, s.StateSince, s.StateReason, s.CallID = ccgw.StateBusy, ccgw.Millis(now), 2, ""
 		s.AfterCall, s.AfterCallRest = 0, 0
-		return append(append([]session.Emit{{Type: ccgw.EvNoAnswer, Content: content(c.ID)}}, phoneDown(s, 3)...),
-			session.Emit{Type: ccgw.EvSetNotReadySuccess, Content: content(map[string]string{"reason": "2"})})
+		return append(append([]ccgw.Emit{{Type: ccgw.EvNoAnswer, Content: content(c.ID)}}, phoneDown(s, 3)...),
+			ccgw.Emit{Type: ccgw.EvSetNotReadySuccess, Content: content(map[string]string{"reason": "2"})})
 	})
 	if c.parent != nil {
 		e.transferFailed(c)
@@ -246,8 +246,8 @@ func (e *Engine) abandon(c *Call) {
 		id := c.Agent
 		e.legsOf(id).active = nil
 		e.statsOf(c.Skill).Abandoned++
-		e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
-			evs := []session.Emit{{Type: ccgw.EvCustomerRelease, Content: content(map[string]string{"callid": c.ID, "number": c.Caller})}}
+		e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
+			evs := []ccgw.Emit{{Type: ccgw.EvCustomerRelease, Content: content(map[string]string{"callid": c.ID, "number": c.Caller})}}
 			evs = append(evs, phoneDown(s, 3)...)
 			return append(evs, e.afterCall(id, s, now)...)
 		})
@@ -256,7 +256,7 @@ func (e *Engine) abandon(c *Call) {
 }
 
 // afterCall moves agent id to its after-call state if it has no call left.
-func (e *Engine) afterCall(id ccgw.AgentID, s *ccgw.Session, now time.Time) []session.Emit {
+func (e *Engine) afterCall(id ccgw.AgentID, s *ccgw.Session, now time.Time) []ccgw.Emit {
 	if e.busy(id) {
 		return nil
 	}
@@ -269,7 +269,7 @@ func (e *Engine) customerHangup(c *Call) {
 	if c.State != Talking && c.State != Held {
 		return
 	}
-	e.leave(c, 3, []session.Emit{
+	e.leave(c, 3, []ccgw.Emit{
 		{Type: ccgw.EvCustomerRelease, Content: content(map[string]string{"callid": c.ID, "number": c.customer()})},
 		{Type: ccgw.EvCallRelease, Content: content(c.ID)},
 	})
@@ -278,7 +278,7 @@ func (e *Engine) customerHangup(c *Call) {
 
 // leave takes c's agent out of c with evs, the phone release (phoneState) and
 // its after-call state. It does not end c.
-func (e *Engine) leave(c *Call, phoneState int, evs []session.Emit) {
+func (e *Engine) leave(c *Call, phoneState int, evs []ccgw.Emit) {
 	id := c.Agent
 	l := e.legsOf(id)
 	if l.active == c {
@@ -292,7 +292,7 @@ func (e *Engine) leave(c *Call, phoneState int, evs []session.Emit) {
 		c.leg = nil
 		e.dropLeg(leg)
 	}
-	e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
+	e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
 		out := append(evs, phoneDown(s, phoneState)...)
 		if !e.busy(id) {
 			out = append(out, agent.EndCall(s, now)...)
@@ -327,12 +327,12 @@ func (e *Engine) scheduleWrapUp(id ccgw.AgentID) {
 	}
 	e.wrapUp[id] = e.after(sa.WrapUp, func() {
 		delete(e.wrapUp, id)
-		e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 			if s.State != ccgw.StateWork || !s.Simulated {
 				return nil, nil
 			}
 			s.State, s.StateSince = ccgw.StateIdle, ccgw.Millis(now)
-			return []session.Emit{{Type: ccgw.EvReady}}, nil
+			return []ccgw.Emit{{Type: ccgw.EvReady}}, nil
 		})
 	})
 }

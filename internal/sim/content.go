@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 func content(v any) json.RawMessage { return ccgw.Content(v) }
@@ -40,26 +39,26 @@ func (c *Call) customer() string {
 	return c.Caller
 }
 
-func phoneRelease(state int) session.Emit {
-	return session.Emit{Type: ccgw.EvPhoneRelease, Content: content(map[string]int{"phoneState": state})}
+func phoneRelease(state int) ccgw.Emit {
+	return ccgw.Emit{Type: ccgw.EvPhoneRelease, Content: content(map[string]int{"phoneState": state})}
 }
 
 // phoneUp returns the phone events at the start of a call for a session whose
 // phone is released between calls (releasephone, the default; spec-voicecall §1.3).
-func phoneUp(s *ccgw.Session) []session.Emit {
+func phoneUp(s *ccgw.Session) []ccgw.Emit {
 	if !s.ReleasePhone {
 		return nil
 	}
-	return []session.Emit{
+	return []ccgw.Emit{
 		{Type: ccgw.EvPhoneAlerting},
 		{Type: ccgw.EvPhoneOffhook, Content: content(map[string]string{"type": "main"})},
 	}
 }
 
 // phoneDown returns AgentOther_PhoneRelease for such a session.
-func phoneDown(s *ccgw.Session, state int) []session.Emit {
+func phoneDown(s *ccgw.Session, state int) []ccgw.Emit {
 	if !s.ReleasePhone {
 		return nil
 	}
-	return []session.Emit{phoneRelease(state)}
+	return []ccgw.Emit{phoneRelease(state)}
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // Voice-call retcodes (retcodes.md §200, docs/spec-voicecall.md §5.1); their
@@ -103,8 +102,8 @@ func (e *Engine) answerLocked(id ccgw.AgentID, callid string) error {
 		return ccgw.Fail(RetAnswerNoCall)
 	}
 	c := l.active
-	if err := e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
-		return []session.Emit{{Type: ccgw.EvTalking, Content: talkingContent(c)}}
+	if err := e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
+		return []ccgw.Emit{{Type: ccgw.EvTalking, Content: talkingContent(c)}}
 	}); err != nil {
 		return err
 	}
@@ -155,7 +154,7 @@ func (e *Engine) DropCall(id ccgw.AgentID, callid string) error {
 func (e *Engine) hangUp(id ccgw.AgentID, c *Call) {
 	if c.State == Ringing { // rejecting a call that rings
 		e.stopTimer(c)
-		e.leave(c, 2, []session.Emit{{Type: ccgw.EvCallRelease, Content: content(c.ID)}})
+		e.leave(c, 2, []ccgw.Emit{{Type: ccgw.EvCallRelease, Content: content(c.ID)}})
 		if c.parent != nil {
 			e.transferFailed(c)
 		} else {
@@ -163,7 +162,7 @@ func (e *Engine) hangUp(id ccgw.AgentID, c *Call) {
 		}
 		return
 	}
-	e.leave(c, 2, []session.Emit{
+	e.leave(c, 2, []ccgw.Emit{
 		{Type: ccgw.EvCallRelease, Content: content(c.ID)},
 		{Type: ccgw.EvCustomerRelease, Content: content(map[string]string{"callid": c.ID, "number": c.customer()})},
 	})
@@ -188,8 +187,8 @@ func (e *Engine) Hold(id ccgw.AgentID) error {
 	l.active = nil
 	l.held = append(l.held, c)
 	c.State = Held
-	return e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
-		return []session.Emit{{Type: ccgw.EvHold, Content: content(c.ID)}}
+	return e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
+		return []ccgw.Emit{{Type: ccgw.EvHold, Content: content(c.ID)}}
 	})
 }
 
@@ -225,9 +224,9 @@ func (e *Engine) GetHold(id ccgw.AgentID, callid string) error {
 	l.unhold(c)
 	l.active = c
 	c.State = Talking
-	return e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
+	return e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
 		s.CallID = c.ID
-		return []session.Emit{{Type: ccgw.EvTalking, Content: talkingContent(c)}}
+		return []ccgw.Emit{{Type: ccgw.EvTalking, Content: talkingContent(c)}}
 	})
 }
 
@@ -247,9 +246,9 @@ func (e *Engine) Hangup(callID string) bool {
 		id := c.Agent
 		l := e.legsOf(id)
 		l.active, l.last = nil, c
-		e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
-			evs := append(phoneDown(s, 3), session.Emit{Type: ccgw.EvCallOutFail, Content: content(c.ID)},
-				session.Emit{Type: ccgw.EvConnectFail, Content: content(c.ID)})
+		e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
+			evs := append(phoneDown(s, 3), ccgw.Emit{Type: ccgw.EvCallOutFail, Content: content(c.ID)},
+				ccgw.Emit{Type: ccgw.EvConnectFail, Content: content(c.ID)})
 			return append(evs, e.afterCall(id, s, now)...)
 		})
 		e.end(c)

@@ -7,6 +7,7 @@
 package sim
 
 import (
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -16,17 +17,16 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // Config configures an Engine. Zero values mean the defaults given.
 type Config struct {
-	Sessions    session.Service  // required
-	Directory   *agent.Directory // required
-	Clock       ccgw.Clock       // clock.Real
-	Log         *slog.Logger     // discards
-	Seed        uint64           // random seed; 1
-	RingTimeout time.Duration    // an unanswered call returns to its queue after this; 20s
+	Sessions    ccgw.SessionService // required
+	Directory   *agent.Directory    // required
+	Clock       ccgw.Clock          // clock.Real
+	Log         *slog.Logger        // discards
+	Seed        uint64              // random seed; 1
+	RingTimeout time.Duration       // an unanswered call returns to its queue after this; 20s
 	// TransferTimeout bounds a success-mode transfer's wait for its target; 20s.
 	TransferTimeout time.Duration
 	// IVRReturn is how long a hang-up transfer to IVR takes to come back; 5s.
@@ -261,26 +261,26 @@ func (e *Engine) stopTimer(c *Call) {
 }
 
 // update changes agent id's session in the engine's name and queues events.
-func (e *Engine) update(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) []session.Emit) error {
-	_, err := e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+func (e *Engine) update(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) []ccgw.Emit) error {
+	_, err := e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		return fn(s, now), nil
 	})
 	return err
 }
 
-// laterUpdater is a session.Service whose Update can leave its store write to
+// laterUpdater is a ccgw.SessionService whose Update can leave its store write to
 // later (session.Manager).
 type laterUpdater interface {
-	UpdateAnyLater(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, func(), error)
+	UpdateAnyLater(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, func(), error)
 }
 
 // updateSession runs Sessions.Update on any session of agent id; e.mu must be
 // held. Where the service allows it, the store write waits for unlock, so that
 // the engine's lock is never held across it.
-func (e *Engine) updateSession(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
+func (e *Engine) updateSession(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	u, ok := e.cfg.Sessions.(laterUpdater)
 	if !ok {
-		return e.cfg.Sessions.UpdateAny(id, fn)
+		return e.cfg.Sessions.UpdateAny(context.Background(), id, fn)
 	}
 	s, finish, err := u.UpdateAnyLater(id, fn)
 	if err == nil {

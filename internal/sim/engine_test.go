@@ -51,7 +51,7 @@ func newTestRig(t *testing.T, opts ...func(*Config)) *testRig {
 
 func (r *testRig) signIn(t *testing.T, id ccgw.AgentID, autoAnswer bool) ccgw.Session {
 	t.Helper()
-	s, err := r.sm.SignIn(session.SignIn{Op: "login", Password: "p", Status: ccgw.StateIdle,
+	s, err := r.sm.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "p", Status: ccgw.StateIdle,
 		Session: ccgw.Session{Agent: id, Phone: "70001", AutoAnswer: autoAnswer, AutoEnterIdle: true, ReleasePhone: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +194,7 @@ func TestEngineLockNotHeldAcrossStoreWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng = New(Config{Sessions: sm, Directory: dir, Clock: fc, RingTimeout: 10 * time.Second})
-	if _, err := sm.SignIn(session.SignIn{Op: "login", Password: "p", Status: ccgw.StateIdle,
+	if _, err := sm.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "p", Status: ccgw.StateIdle,
 		Session: ccgw.Session{Agent: 1001, Phone: "70001", AutoAnswer: true}}); err != nil {
 		t.Fatal(err)
 	}

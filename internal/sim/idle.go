@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"slices"
 	"sort"
 
@@ -162,7 +163,7 @@ func (e *Engine) syncIdle() bool {
 func (e *Engine) longestIdleIndexed(skill int, exclude ccgw.AgentID) (ccgw.AgentID, bool) {
 	if !e.idle.seeded[skill] {
 		e.idle.seeded[skill] = true
-		for _, s := range e.cfg.Sessions.BySkill(skill) {
+		for _, s := range e.cfg.Sessions.BySkill(context.Background(), skill) {
 			e.idle.set(&s)
 		}
 		// Then every change reported but not drained, in order, so that the last
@@ -184,7 +185,7 @@ func (e *Engine) longestIdleIndexed(skill int, exclude ccgw.AgentID) (ccgw.Agent
 		}
 		// A change another goroutine made may not be reported yet: take the
 		// agent only if its session still says idle (one lookup per pick).
-		if s, ok := e.cfg.Sessions.Lookup(k.id); ok && s.State == ccgw.StateIdle && s.TalkRight && slices.Contains(s.Skills, skill) {
+		if s, ok := e.cfg.Sessions.Lookup(context.Background(), k.id); ok && s.State == ccgw.StateIdle && s.TalkRight && slices.Contains(s.Skills, skill) {
 			return k.id, true
 		}
 	}

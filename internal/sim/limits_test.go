@@ -1,13 +1,13 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // TestSetRateLimits: a rate that is not finite, negative, above MaxPerHour or
@@ -113,7 +113,7 @@ func TestAddSimAgentNeverReplacesASession(t *testing.T) {
 	r := newTestRig(t)
 	// Manual answer and after-call work: what a simulated agent with sa would
 	// change for it.
-	client, err := r.sm.SignIn(session.SignIn{Op: "login", Password: "p", Status: ccgw.StateIdle,
+	client, err := r.sm.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "p", Status: ccgw.StateIdle,
 		Session: ccgw.Session{Agent: 1002, Phone: "70002", ReleasePhone: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestAddSimAgentNeverReplacesASession(t *testing.T) {
 	if err := r.eng.AddSimAgent(1002, sa, nil); ccgw.CodeOf(err) != ccgw.RetAlreadySignedIn {
 		t.Fatalf("AddSimAgent over a client's session: %v, want %s", err, ccgw.RetAlreadySignedIn)
 	}
-	s, ok := r.sm.Lookup(1002)
+	s, ok := r.sm.Lookup(context.Background(), 1002)
 	if !ok || s.GUID != client.GUID || s.Simulated || s.Gen != client.Gen {
 		t.Fatalf("client's session after the refusal: %+v (ok %v), want GUID %s", s, ok, client.GUID)
 	}
@@ -136,11 +136,11 @@ func TestAddSimAgentNeverReplacesASession(t *testing.T) {
 	if err := r.eng.AddSimAgent(2001, SimAgent{WrapUp: time.Minute}, []int{2}); err != nil {
 		t.Fatal(err)
 	}
-	first, _ := r.sm.Lookup(2001)
+	first, _ := r.sm.Lookup(context.Background(), 2001)
 	if err := r.eng.AddSimAgent(2001, SimAgent{}, nil); ccgw.CodeOf(err) != ccgw.RetAlreadySignedIn {
 		t.Fatalf("AddSimAgent twice: %v, want %s", err, ccgw.RetAlreadySignedIn)
 	}
-	if s, _ := r.sm.Lookup(2001); s.GUID != first.GUID {
+	if s, _ := r.sm.Lookup(context.Background(), 2001); s.GUID != first.GUID {
 		t.Fatal("the simulated agent's session was replaced")
 	}
 
@@ -149,13 +149,13 @@ func TestAddSimAgentNeverReplacesASession(t *testing.T) {
 	if err := r.eng.AddSimAgent(2003, sa, []int{1}); err != nil {
 		t.Fatal(err)
 	}
-	forced, err := r.sm.SignIn(session.SignIn{Op: "forceLogin", Force: true, Password: "p", Status: ccgw.StateIdle,
+	forced, err := r.sm.SignIn(context.Background(), ccgw.SignIn{Op: "forceLogin", Force: true, Password: "p", Status: ccgw.StateIdle,
 		Session: ccgw.Session{Agent: 2003, Phone: "70003", ReleasePhone: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.types(t, 2003, forced.GUID)
-	if err := r.sm.SignOut(1002, client.GUID, ccgw.CauseLogout); err != nil {
+	if err := r.sm.SignOut(context.Background(), 1002, client.GUID, ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
 	}
 	r.mustNotAnswerFor(t, 2003, forced.GUID)
@@ -181,7 +181,7 @@ func (r *testRig) mustNotAnswerFor(t *testing.T, id ccgw.AgentID, guid string) {
 		t.Fatal(err)
 	}
 	r.clock.Advance(2 * time.Second) // past WrapUp (1s)
-	if s, _ := r.sm.Lookup(id); s.State != ccgw.StateWork {
+	if s, _ := r.sm.Lookup(context.Background(), id); s.State != ccgw.StateWork {
 		t.Fatalf("client %s in state %d after release and 2s, want work (%d): the simulator ended its wrap-up",
 			id, s.State, ccgw.StateWork)
 	}

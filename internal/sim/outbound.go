@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // ValidNumber accepts 1–24 characters of 0-9 * #.
@@ -51,13 +50,13 @@ func (e *Engine) Callout(id ccgw.AgentID, spec CalloutSpec) (string, error) {
 	}
 	c := &Call{ID: e.newCallID(), Dir: Outbound, Called: spec.Called, Caller: spec.Caller, Skill: spec.Skill,
 		Created: e.now(), TalkFor: spec.TalkFor, CallData: spec.CallData, Feature: 7}
-	_, err := e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	_, err := e.updateSession(id, func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		if c.Caller == "" {
 			c.Caller = s.Phone
 		}
 		s.State, s.StateSince, s.StateReason, s.CallID = ccgw.StateTalking, ccgw.Millis(now), 0, c.ID
-		evs := append(phoneUp(s), session.Emit{Type: ccgw.EvBusy},
-			session.Emit{Type: ccgw.EvCustomerAlerting, Content: content(map[string]string{
+		evs := append(phoneUp(s), ccgw.Emit{Type: ccgw.EvBusy},
+			ccgw.Emit{Type: ccgw.EvCustomerAlerting, Content: content(map[string]string{
 				"callid": c.ID, "otherPhoneWorkno": "", "otherPhone": c.Called, "type": "main"})})
 		return evs, nil
 	})
@@ -81,17 +80,17 @@ func (e *Engine) calleeAnswers(c *Call) {
 		id := c.Agent
 		l := e.legsOf(id)
 		l.active, l.last = nil, c
-		e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
+		e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
 			evs := append(phoneDown(s, 3),
-				session.Emit{Type: ccgw.EvCallOutFail, Content: content(c.ID)},
-				session.Emit{Type: ccgw.EvConnectFail, Content: content(c.ID)})
+				ccgw.Emit{Type: ccgw.EvCallOutFail, Content: content(c.ID)},
+				ccgw.Emit{Type: ccgw.EvConnectFail, Content: content(c.ID)})
 			return append(evs, e.afterCall(id, s, now)...)
 		})
 		e.end(c)
 		return
 	}
-	e.update(c.Agent, func(s *ccgw.Session, now time.Time) []session.Emit {
-		return []session.Emit{{Type: ccgw.EvTalking, Content: talkingContent(c)}}
+	e.update(c.Agent, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
+		return []ccgw.Emit{{Type: ccgw.EvTalking, Content: talkingContent(c)}}
 	})
 	e.connected(c)
 }

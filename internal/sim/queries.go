@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"math"
 	"sort"
 	"time"
@@ -272,7 +273,7 @@ func (e *Engine) AcdStats(skills []int) []AcdStat {
 			QueueTime: int64(qs.LongestWait), SkillDescrip: sk.Name, LoadFactor: 65535,
 			TransferDeviceType: 255, TransferDeviceNo: 65535, ServiceLevel: 100, OldCallIDEx: noCall}
 		// Counted on the walk, not on a copy of every session of the skill.
-		e.cfg.Sessions.EachInSkill(id, 0, func(s ccgw.Session) bool {
+		e.cfg.Sessions.EachInSkill(context.Background(), id, 0, func(s ccgw.Session) bool {
 			st.LoggedOnAgents++
 			if s.State == ccgw.StateIdle && s.TalkRight && !e.busy(s.Agent) {
 				st.AvailAgents++

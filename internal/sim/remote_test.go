@@ -1,13 +1,13 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // relay is a working Remote: it hands requests to another engine's Serve, as
@@ -95,16 +95,16 @@ func TestRemoteCallControl(t *testing.T) {
 
 // staleView shows every session idle, as a node does whose report of an
 // agent's change made elsewhere has not arrived yet.
-type staleView struct{ session.Service }
+type staleView struct{ ccgw.SessionService }
 
-func (v staleView) Lookup(id ccgw.AgentID) (ccgw.Session, bool) {
-	s, ok := v.Service.Lookup(id)
+func (v staleView) Lookup(ctx context.Context, id ccgw.AgentID) (ccgw.Session, bool) {
+	s, ok := v.SessionService.Lookup(ctx, id)
 	s.State = ccgw.StateIdle
 	return s, ok
 }
 
-func (v staleView) BySkill(skill int) []ccgw.Session {
-	out := v.Service.BySkill(skill)
+func (v staleView) BySkill(ctx context.Context, skill int) []ccgw.Session {
+	out := v.SessionService.BySkill(ctx, skill)
 	for i := range out {
 		out[i].State = ccgw.StateIdle
 	}
@@ -119,7 +119,7 @@ func TestOfferRefusesBusyAgent(t *testing.T) {
 	g := r.signIn(t, 1001, false)
 	busy := func(st ccgw.AgentState) {
 		t.Helper()
-		_, err := r.sm.Update(1001, g.GUID, func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		_, err := r.sm.Update(context.Background(), 1001, g.GUID, func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 			s.State, s.StateSince = st, ccgw.Millis(now)
 			return nil, nil
 		})

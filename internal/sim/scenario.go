@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -434,7 +435,7 @@ func (sc *Scenario) Apply(e *Engine) error {
 // calloutWhenFree places o's call if its agent is idle with no call, and
 // otherwise tries again after outboundRetry. An agent that signed out drops it.
 func (e *Engine) calloutWhenFree(o TimedCallout) {
-	s, ok := e.cfg.Sessions.Lookup(o.Agent)
+	s, ok := e.cfg.Sessions.Lookup(context.Background(), o.Agent)
 	if !ok {
 		e.cfg.Log.Warn("scenario callout dropped: agent not signed in", "agent", o.Agent.String(), "called", o.Called)
 		return

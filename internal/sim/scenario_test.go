@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"log/slog"
@@ -302,11 +303,11 @@ func TestScenarioApplyLeavesSignedInAgents(t *testing.T) {
 	if err := sc.Apply(r.eng); err != nil {
 		t.Fatalf("Apply with 1002 signed in by a client: %v", err)
 	}
-	if s, ok := r.sm.Lookup(1002); !ok || s.GUID != client.GUID || s.Simulated {
+	if s, ok := r.sm.Lookup(context.Background(), 1002); !ok || s.GUID != client.GUID || s.Simulated {
 		t.Fatalf("1002 after Apply: %+v, want the client's session", s)
 	}
 	for _, id := range []ccgw.AgentID{1001, 1003} {
-		if s, ok := r.sm.Lookup(id); !ok || !s.Simulated {
+		if s, ok := r.sm.Lookup(context.Background(), id); !ok || !s.Simulated {
 			t.Errorf("%s after Apply: %+v (ok %v), want simulated", id, s, ok)
 		}
 	}

@@ -1,10 +1,10 @@
 package sim
 
 import (
+	"context"
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // AddSimAgent signs in a simulated agent: it needs no client, never expires,
@@ -20,7 +20,7 @@ func (e *Engine) AddSimAgent(id ccgw.AgentID, sa SimAgent, skills []int) error {
 		return ccgw.Fail(ccgw.RetBadParam)
 	}
 	force := false
-	if old, ok := e.cfg.Sessions.Lookup(id); ok {
+	if old, ok := e.cfg.Sessions.Lookup(context.Background(), id); ok {
 		e.lock()
 		_, mine := e.simAgent[id]
 		e.unlock()
@@ -36,7 +36,7 @@ func (e *Engine) AddSimAgent(id ccgw.AgentID, sa SimAgent, skills []int) error {
 	prev, had := e.simAgent[id]
 	e.simAgent[id] = sa
 	e.unlock()
-	s, err := e.cfg.Sessions.SignIn(session.SignIn{
+	s, err := e.cfg.Sessions.SignIn(context.Background(), ccgw.SignIn{
 		Op: "simulated", SkipPassword: true, Status: ccgw.StateIdle, Force: force,
 		Session: ccgw.Session{
 			Agent: id, Phone: "7" + id.String(), AutoAnswer: sa.AnswerAfter == 0, AutoEnterIdle: sa.WrapUp == 0,
@@ -60,7 +60,7 @@ func (e *Engine) AddSimAgent(id ccgw.AgentID, sa SimAgent, skills []int) error {
 	for _, sk := range skills {
 		keep[sk] = true
 	}
-	_, err = e.cfg.Sessions.Update(id, s.GUID, func(s *ccgw.Session, _ time.Time) ([]session.Emit, error) {
+	_, err = e.cfg.Sessions.Update(context.Background(), id, s.GUID, func(s *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
 		var on []int
 		for _, sk := range s.Skills {
 			if keep[sk] {

@@ -1,12 +1,12 @@
 package sim
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // Device types and modes of a transfer (spec-voicecall V8).
@@ -89,7 +89,7 @@ func (e *Engine) Transfer(id ccgw.AgentID, t TransferSpec) error {
 		e.dispatch()
 	case DevAgent:
 		to := ccgw.AgentID(n)
-		s, ok := e.cfg.Sessions.Lookup(to)
+		s, ok := e.cfg.Sessions.Lookup(context.Background(), to)
 		if !ok || to == id {
 			return ccgw.Fail(ccgw.RetBadParam)
 		}
@@ -146,12 +146,12 @@ func validExternal(a string) bool {
 
 // leaveReleased takes the transferring agent out of c (release transfer).
 func (e *Engine) leaveReleased(c *Call, id ccgw.AgentID) {
-	e.leave(c, 3, []session.Emit{{Type: ccgw.EvCallRelease, Content: content(c.ID)}})
+	e.leave(c, 3, []ccgw.Emit{{Type: ccgw.EvCallRelease, Content: content(c.ID)}})
 }
 
 func (e *Engine) succResult(id ccgw.AgentID, c *Call, result int) {
-	e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
-		return []session.Emit{{Type: ccgw.EvSuccTransResult, Content: content(map[string]any{"result": result, "callId": c.ID})}}
+	e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
+		return []ccgw.Emit{{Type: ccgw.EvSuccTransResult, Content: content(map[string]any{"result": result, "callId": c.ID})}}
 	})
 }
 
@@ -175,8 +175,8 @@ func (e *Engine) transferSucceeded(leg *Call) {
 	if from != 0 {
 		lf := e.legsOf(from)
 		lf.active, lf.last = nil, p
-		e.update(from, func(s *ccgw.Session, now time.Time) []session.Emit {
-			evs := []session.Emit{
+		e.update(from, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
+			evs := []ccgw.Emit{
 				{Type: ccgw.EvSuccTransResult, Content: content(map[string]any{"result": 0, "callId": p.ID})},
 				{Type: ccgw.EvCallRelease, Content: content(p.ID)},
 			}
@@ -210,8 +210,8 @@ func (e *Engine) dropLeg(leg *Call) {
 	if l.active == leg {
 		l.active = nil
 	}
-	e.update(to, func(s *ccgw.Session, now time.Time) []session.Emit {
-		evs := []session.Emit{{Type: ccgw.EvCustomerRelease, Content: content(map[string]string{"callid": leg.ID, "number": leg.Caller})}}
+	e.update(to, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
+		evs := []ccgw.Emit{{Type: ccgw.EvCustomerRelease, Content: content(map[string]string{"callid": leg.ID, "number": leg.Caller})}}
 		evs = append(evs, phoneDown(s, 3)...)
 		return append(evs, e.afterCall(to, s, now)...)
 	})
@@ -220,15 +220,15 @@ func (e *Engine) dropLeg(leg *Call) {
 // returnFromIVR brings a hang-up transfer back to agent id.
 func (e *Engine) returnFromIVR(c *Call, id ccgw.AgentID) {
 	c.timer = nil
-	s, ok := e.cfg.Sessions.Lookup(id)
+	s, ok := e.cfg.Sessions.Lookup(context.Background(), id)
 	if !ok || s.State != ccgw.StateIdle || e.busy(id) {
 		c.Transfer = 0
 		e.enqueue(c, true)
 		e.dispatch()
 		return
 	}
-	e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
-		return []session.Emit{{Type: ccgw.EvReturnFromIVR, Content: content(c.ID)}}
+	e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
+		return []ccgw.Emit{{Type: ccgw.EvReturnFromIVR, Content: content(c.ID)}}
 	})
 	e.offer(c, id)
 }
@@ -257,12 +257,12 @@ func (e *Engine) transferOut(c *Call, id ccgw.AgentID, t TransferSpec) {
 		})
 	default: // talk or three-party: a second leg to the number, then a conference
 		held := t.Mode == ModeTalk || t.HoldFlag
-		e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
-			var evs []session.Emit
+		e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
+			var evs []ccgw.Emit
 			if held {
-				evs = append(evs, session.Emit{Type: ccgw.EvHold, Content: content(c.ID)})
+				evs = append(evs, ccgw.Emit{Type: ccgw.EvHold, Content: content(c.ID)})
 			}
-			return append(evs, session.Emit{Type: ccgw.EvCustomerAlerting, Content: content(map[string]string{
+			return append(evs, ccgw.Emit{Type: ccgw.EvCustomerAlerting, Content: content(map[string]string{
 				"callid": c.ID, "otherPhoneWorkno": "", "otherPhone": t.Address, "type": "assistant"})})
 		})
 		e.stopTimer(c)
@@ -272,8 +272,8 @@ func (e *Engine) transferOut(c *Call, id ccgw.AgentID, t TransferSpec) {
 				return
 			}
 			if fails {
-				e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
-					return []session.Emit{
+				e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
+					return []ccgw.Emit{
 						{Type: ccgw.EvConnectFail, Content: content(c.ID)},
 						{Type: ccgw.EvTalking, Content: talkingContent(c)},
 					}
@@ -281,8 +281,8 @@ func (e *Engine) transferOut(c *Call, id ccgw.AgentID, t TransferSpec) {
 				return
 			}
 			c.Conference, c.Third = true, t.Address
-			e.update(id, func(s *ccgw.Session, now time.Time) []session.Emit {
-				return []session.Emit{
+			e.update(id, func(s *ccgw.Session, now time.Time) []ccgw.Emit {
+				return []ccgw.Emit{
 					{Type: ccgw.EvTalking, Content: content(map[string]string{
 						"caller": c.Caller, "called": t.Address, "callid": c.ID, "type": "assistant",
 						"feature": c.feature(), "mediaAbility": "1"})},

@@ -1,8 +1,9 @@
 // Package lockouttest is the behaviour suite every ccgw.LockoutStore passes:
-// session.MemLockouts, the bbolt store and the Redis store run the same tests.
+// guard.MemLockouts, the bbolt store and the Redis store run the same tests.
 package lockouttest
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) ccgw.LockoutStore) {
 
 func get(t *testing.T, s ccgw.LockoutStore, id ccgw.AgentID) ccgw.LoginFailures {
 	t.Helper()
-	f, err := s.LoginFailures(id)
+	f, err := s.LoginFailures(context.Background(), id)
 	if err != nil {
 		t.Fatalf("LoginFailures(%d): %v", id, err)
 	}
@@ -35,7 +36,7 @@ func get(t *testing.T, s ccgw.LockoutStore, id ccgw.AgentID) ccgw.LoginFailures 
 
 func fail(t *testing.T, s ccgw.LockoutStore, id ccgw.AgentID, now time.Time) ccgw.LoginFailures {
 	t.Helper()
-	f, err := s.AddLoginFailure(id, now, Policy)
+	f, err := s.AddLoginFailure(context.Background(), id, now, Policy)
 	if err != nil {
 		t.Fatalf("AddLoginFailure(%d): %v", id, err)
 	}
@@ -44,7 +45,7 @@ func fail(t *testing.T, s ccgw.LockoutStore, id ccgw.AgentID, now time.Time) ccg
 
 func forget(t *testing.T, s ccgw.LockoutStore, id ccgw.AgentID, now time.Time) ccgw.LoginFailures {
 	t.Helper()
-	f, err := s.ClearLoginFailures(id, now)
+	f, err := s.ClearLoginFailures(context.Background(), id, now)
 	if err != nil {
 		t.Fatalf("ClearLoginFailures(%d): %v", id, err)
 	}
@@ -144,7 +145,7 @@ func testConcurrent(t *testing.T, s ccgw.LockoutStore) {
 	res := make([]ccgw.LoginFailures, n)
 	for i := range n {
 		wg.Go(func() {
-			f, err := s.AddLoginFailure(4001, Start, Policy)
+			f, err := s.AddLoginFailure(context.Background(), 4001, Start, Policy)
 			if err != nil {
 				t.Errorf("failure %d: %v", i, err)
 			}

@@ -14,7 +14,6 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/push"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // testUpdateConcurrent: 50 Updates of one session at once, each adding a skill,
@@ -26,10 +25,10 @@ func testUpdateConcurrent(t *testing.T, e *env) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+			_, err := e.svc.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 				x.Skills = append(x.Skills, 100+i)
 				x.StateReason++
-				return []session.Emit{{Type: ccgw.EvWork, Content: json.RawMessage(strconv.Itoa(i))}}, nil
+				return []ccgw.Emit{{Type: ccgw.EvWork, Content: json.RawMessage(strconv.Itoa(i))}}, nil
 			})
 			if err != nil {
 				t.Errorf("update %d: %v", i, err)
@@ -37,7 +36,7 @@ func testUpdateConcurrent(t *testing.T, e *env) {
 		})
 	}
 	wg.Wait()
-	got, err := e.svc.Session(id, s.GUID)
+	got, err := e.svc.Session(context.Background(), id, s.GUID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +53,7 @@ func testUpdateConcurrent(t *testing.T, e *env) {
 		t.Errorf("skills %v, want %v", skills, want)
 	}
 	for i := range n {
-		if l := e.svc.BySkill(100 + i); len(l) != 1 || l[0].Agent != id {
+		if l := e.svc.BySkill(context.Background(), 100+i); len(l) != 1 || l[0].Agent != id {
 			t.Errorf("BySkill(%d): %d sessions, want agent %d", 100+i, len(l), id)
 		}
 	}
@@ -76,19 +75,19 @@ func testUpdateRefused(t *testing.T, e *env) {
 	s := e.signIn(id)
 	e.drain(id, s.GUID)
 	refuse := ccgw.Fail(ccgw.RetSetStateFailed)
-	_, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	_, err := e.svc.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		x.State = ccgw.StateBusy
 		x.Skills = nil
-		return []session.Emit{{Type: ccgw.EvWork}}, refuse
+		return []ccgw.Emit{{Type: ccgw.EvWork}}, refuse
 	})
 	if !errors.Is(err, refuse) {
 		t.Fatalf("refused update returned %v, want fn's error", err)
 	}
-	got, _ := e.svc.Session(id, s.GUID)
+	got, _ := e.svc.Session(context.Background(), id, s.GUID)
 	if got.State != ccgw.StateIdle || !slices.Equal(got.Skills, []int{1, 2}) {
 		t.Fatalf("a refused update changed the session: %+v", got)
 	}
-	if len(e.svc.BySkill(1)) != 1 {
+	if len(e.svc.BySkill(context.Background(), 1)) != 1 {
 		t.Fatal("a refused update changed the skill index")
 	}
 	e.expectEvents(id, s.GUID)
@@ -96,32 +95,32 @@ func testUpdateRefused(t *testing.T, e *env) {
 
 func testUpdateAuth(t *testing.T, e *env) {
 	const id = 1032
-	fn := func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	fn := func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		x.StateReason = 7
 		if !now.Equal(e.fc.Now()) {
 			return nil, fmt.Errorf("fn got now %v, the clock says %v", now, e.fc.Now())
 		}
 		return nil, nil
 	}
-	_, err := e.svc.UpdateAny(id, fn)
+	_, err := e.svc.UpdateAny(context.Background(), id, fn)
 	wantCode(t, "update, not signed in", err, ccgw.RetNotSignedIn)
 	s := e.signIn(id)
-	_, err = e.svc.Update(id, "wrong-guid", fn)
+	_, err = e.svc.Update(context.Background(), id, "wrong-guid", fn)
 	wantCode(t, "update, wrong GUID", err, ccgw.RetNoPermission)
 	// A GUID of "*" (once the wildcard of the gateway's own changes) is a
 	// wrong GUID like any other: a client sending it acts for nobody.
 	for _, g := range []string{"*", ""} {
-		_, err = e.svc.Update(id, g, fn)
+		_, err = e.svc.Update(context.Background(), id, g, fn)
 		wantCode(t, fmt.Sprintf("update, GUID %q", g), err, ccgw.RetNoPermission)
 	}
-	if l, _ := e.svc.Lookup(id); l.StateReason == 7 {
+	if l, _ := e.svc.Lookup(context.Background(), id); l.StateReason == 7 {
 		t.Fatal("an update with a wrong GUID applied")
 	}
-	got, err := e.svc.UpdateAny(id, fn)
+	got, err := e.svc.UpdateAny(context.Background(), id, fn)
 	if err != nil || got.StateReason != 7 || got.GUID != s.GUID {
 		t.Fatalf("update of any GUID: %+v, %v", got, err)
 	}
-	if l, _ := e.svc.Lookup(id); l.StateReason != 7 {
+	if l, _ := e.svc.Lookup(context.Background(), id); l.StateReason != 7 {
 		t.Fatalf("Lookup after update: %+v", l)
 	}
 }
@@ -138,86 +137,86 @@ func testBySkill(t *testing.T, e *env) {
 	for _, id := range []ccgw.AgentID{1043, 1041, 1042} {
 		g[id] = e.signIn(id).GUID
 	}
-	if got := agents(e.svc.BySkill(1)); !slices.Equal(got, []ccgw.AgentID{1041, 1042, 1043}) {
+	if got := agents(e.svc.BySkill(context.Background(), 1)); !slices.Equal(got, []ccgw.AgentID{1041, 1042, 1043}) {
 		t.Fatalf("BySkill(1) = %v, want work-number order", got)
 	}
-	if got := e.svc.BySkill(99); len(got) != 0 {
+	if got := e.svc.BySkill(context.Background(), 99); len(got) != 0 {
 		t.Fatalf("BySkill(99) = %v, want none", agents(got))
 	}
-	if _, err := e.svc.Update(1042, g[1042], func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	if _, err := e.svc.Update(context.Background(), 1042, g[1042], func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		x.Skills = []int{2, 7}
 		return nil, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if got := agents(e.svc.BySkill(1)); !slices.Equal(got, []ccgw.AgentID{1041, 1043}) {
+	if got := agents(e.svc.BySkill(context.Background(), 1)); !slices.Equal(got, []ccgw.AgentID{1041, 1043}) {
 		t.Fatalf("BySkill(1) after 1042 left it = %v", got)
 	}
-	if got := agents(e.svc.BySkill(7)); !slices.Equal(got, []ccgw.AgentID{1042}) {
+	if got := agents(e.svc.BySkill(context.Background(), 7)); !slices.Equal(got, []ccgw.AgentID{1042}) {
 		t.Fatalf("BySkill(7) = %v", got)
 	}
-	if err := e.svc.SignOut(1041, g[1041], ccgw.CauseLogout); err != nil {
+	if err := e.svc.SignOut(context.Background(), 1041, g[1041], ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
 	}
-	if got := agents(e.svc.BySkill(2)); !slices.Equal(got, []ccgw.AgentID{1042, 1043}) {
+	if got := agents(e.svc.BySkill(context.Background(), 2)); !slices.Equal(got, []ccgw.AgentID{1042, 1043}) {
 		t.Fatalf("BySkill(2) after 1041 signed out = %v", got)
 	}
 	e.advance(Timeout + Tick)
-	if got := e.svc.BySkill(2); len(got) != 0 {
+	if got := e.svc.BySkill(context.Background(), 2); len(got) != 0 {
 		t.Fatalf("BySkill(2) after every session expired = %v", agents(got))
 	}
 }
 
 func testLookup(t *testing.T, e *env) {
 	const id = 1050
-	if _, ok := e.svc.Lookup(id); ok {
+	if _, ok := e.svc.Lookup(context.Background(), id); ok {
 		t.Fatal("Lookup found an agent that never signed in")
 	}
-	_, err := e.svc.Session(id, "nobody")
+	_, err := e.svc.Session(context.Background(), id, "nobody")
 	wantCode(t, "Session, not signed in", err, ccgw.RetNotSignedIn)
 	s := e.signIn(id)
-	l, ok := e.svc.Lookup(id)
+	l, ok := e.svc.Lookup(context.Background(), id)
 	if !ok || l.GUID != s.GUID || l.Agent != id || l.Phone != "70001" || l.MediaType != "TTF" {
 		t.Fatalf("Lookup: %+v, %v", l, ok)
 	}
-	got, err := e.svc.Session(id, s.GUID)
+	got, err := e.svc.Session(context.Background(), id, s.GUID)
 	if err != nil || got.GUID != s.GUID || got.LoginTime != s.LoginTime {
 		t.Fatalf("Session: %+v, %v", got, err)
 	}
-	_, err = e.svc.Session(id, "wrong-guid")
+	_, err = e.svc.Session(context.Background(), id, "wrong-guid")
 	wantCode(t, "Session, wrong GUID", err, ccgw.RetNoPermission)
-	if err := e.svc.SignOut(id, s.GUID, ccgw.CauseLogout); err != nil {
+	if err := e.svc.SignOut(context.Background(), id, s.GUID, ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := e.svc.Lookup(id); ok {
+	if _, ok := e.svc.Lookup(context.Background(), id); ok {
 		t.Fatal("Lookup found a signed-out agent")
 	}
 }
 
 func testUpdateGUID(t *testing.T, e *env) {
 	const id = 1060
-	_, err := e.svc.UpdateGUID(id, "nobody")
+	_, err := e.svc.UpdateGUID(context.Background(), id, "nobody")
 	wantCode(t, "updateGuid, not signed in", err, ccgw.RetNotSignedIn)
 	s := e.signIn(id)
-	_, err = e.svc.UpdateGUID(id, "wrong-guid")
+	_, err = e.svc.UpdateGUID(context.Background(), id, "wrong-guid")
 	wantCode(t, "updateGuid, wrong GUID", err, ccgw.RetNoPermission)
-	g2, err := e.svc.UpdateGUID(id, s.GUID)
+	g2, err := e.svc.UpdateGUID(context.Background(), id, s.GUID)
 	if err != nil || g2 == "" || g2 == s.GUID {
 		t.Fatalf("UpdateGUID: %q, %v", g2, err)
 	}
-	if g, err := e.svc.Heartbeat(id, g2, ""); err != nil || g != "" {
+	if g, err := e.svc.Heartbeat(context.Background(), id, g2, ""); err != nil || g != "" {
 		t.Fatalf("heartbeat with the new GUID: %q, %v", g, err)
 	}
 	// The old GUID works for GUIDTimeout (3s), and is told the new one.
 	e.advance(2 * time.Second)
-	if g, err := e.svc.Heartbeat(id, s.GUID, ""); err != nil || g != g2 {
+	if g, err := e.svc.Heartbeat(context.Background(), id, s.GUID, ""); err != nil || g != g2 {
 		t.Fatalf("heartbeat with the old GUID in its grace: %q, %v; want %q", g, err, g2)
 	}
-	if _, err := e.svc.Session(id, s.GUID); err != nil {
+	if _, err := e.svc.Session(context.Background(), id, s.GUID); err != nil {
 		t.Fatalf("Session with the old GUID in its grace: %v", err)
 	}
 	e.advance(time.Second + Tick)
-	_, err = e.svc.Heartbeat(id, s.GUID, "")
+	_, err = e.svc.Heartbeat(context.Background(), id, s.GUID, "")
 	wantCode(t, "heartbeat with the old GUID after its grace", err, ccgw.RetNoPermission)
 	_, err = e.poll(id, s.GUID)
 	wantCode(t, "poll with the old GUID after its grace", err, ccgw.RetNoPermission)
@@ -229,18 +228,18 @@ func testDynamic(t *testing.T, e *env) {
 	const id = 1061
 	s := e.signIn(id)
 	e.advance(time.Second)
-	if g, err := e.svc.Heartbeat(id, s.GUID, ""); err != nil || g != "" {
+	if g, err := e.svc.Heartbeat(context.Background(), id, s.GUID, ""); err != nil || g != "" {
 		t.Fatalf("heartbeat before the interval: %q, %v", g, err)
 	}
 	e.advance(time.Second + Tick)
-	g2, err := e.svc.Heartbeat(id, s.GUID, "")
+	g2, err := e.svc.Heartbeat(context.Background(), id, s.GUID, "")
 	if err != nil || g2 == "" || g2 == s.GUID {
 		t.Fatalf("heartbeat after the interval: %q, %v; want a new GUID", g2, err)
 	}
-	if g, err := e.svc.Heartbeat(id, g2, ""); err != nil || g != "" {
+	if g, err := e.svc.Heartbeat(context.Background(), id, g2, ""); err != nil || g != "" {
 		t.Fatalf("heartbeat with the rotated GUID: %q, %v", g, err)
 	}
-	if g, err := e.svc.Heartbeat(id, s.GUID, ""); err != nil || g != g2 {
+	if g, err := e.svc.Heartbeat(context.Background(), id, s.GUID, ""); err != nil || g != g2 {
 		t.Fatalf("heartbeat with the previous GUID in its grace: %q, %v; want %q", g, err, g2)
 	}
 	e.advance(time.Second)
@@ -259,7 +258,7 @@ func testSupersededGUID(t *testing.T, e *env) {
 	const id = 1062
 	s := e.signIn(id)
 	e.advance(e.cfg.GUIDInterval)
-	g1, err := e.svc.Heartbeat(id, s.GUID, "")
+	g1, err := e.svc.Heartbeat(context.Background(), id, s.GUID, "")
 	if err != nil || g1 == "" || g1 == s.GUID {
 		t.Fatalf("heartbeat after the interval: %q, %v; want a new GUID", g1, err)
 	}
@@ -268,7 +267,7 @@ func testSupersededGUID(t *testing.T, e *env) {
 	for waited := time.Duration(0); waited+time.Second < e.cfg.GUIDTimeout; {
 		e.advance(time.Second)
 		waited += time.Second
-		if g, err := e.svc.Heartbeat(id, s.GUID, ""); err != nil || g != g1 {
+		if g, err := e.svc.Heartbeat(context.Background(), id, s.GUID, ""); err != nil || g != g1 {
 			t.Fatalf("heartbeat with the superseded GUID %v after it was superseded: %q, %v; want %q", waited, g, err, g1)
 		}
 		if _, setGUID, err := e.svc.Poll(context.Background(), id, s.GUID, 0); err != nil || setGUID != g1 {
@@ -276,14 +275,14 @@ func testSupersededGUID(t *testing.T, e *env) {
 		}
 	}
 	e.advance(time.Second - Tick)
-	if g, err := e.svc.Heartbeat(id, s.GUID, ""); err != nil || g != g1 {
+	if g, err := e.svc.Heartbeat(context.Background(), id, s.GUID, ""); err != nil || g != g1 {
 		t.Fatalf("heartbeat with the superseded GUID a tick before its grace ends: %q, %v; want %q", g, err, g1)
 	}
 	e.advance(Tick)
-	_, err = e.svc.Heartbeat(id, s.GUID, "")
+	_, err = e.svc.Heartbeat(context.Background(), id, s.GUID, "")
 	wantCode(t, "heartbeat with the superseded GUID at the end of its grace", err, ccgw.RetNoPermission)
 	// The client that takes the new GUID rotates on as usual.
-	if g, err := e.svc.Heartbeat(id, g1, ""); err != nil || g == "" || g == g1 {
+	if g, err := e.svc.Heartbeat(context.Background(), id, g1, ""); err != nil || g == "" || g == g1 {
 		t.Fatalf("heartbeat with the current GUID, interval passed: %q, %v; want a new GUID", g, err)
 	}
 }
@@ -293,10 +292,10 @@ func testStats(t *testing.T, e *env) {
 	for i := range 3 {
 		gs = append(gs, e.signIn(ccgw.AgentID(1070+i)).GUID)
 	}
-	if err := e.svc.SignOut(1070, gs[0], ccgw.CauseLogout); err != nil {
+	if err := e.svc.SignOut(context.Background(), 1070, gs[0], ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
 	}
-	st := e.svc.Stats()
+	st := e.svc.Stats(context.Background())
 	if st.Live != 2 || st.SignIns != 3 || st.SignOuts[ccgw.CauseLogout] != 1 {
 		t.Fatalf("stats %+v, want 2 live, 3 sign-ins, 1 logout", st)
 	}
@@ -311,7 +310,7 @@ func testRestTimeout(t *testing.T, e *env) {
 	e.drain(id, s.GUID)
 	rest := func(d time.Duration) {
 		t.Helper()
-		if _, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		if _, err := e.svc.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 			return agent.Apply(x, agent.Request{Op: agent.Rest, Reason: 7, RestTime: d, Prolong: true}, now)
 		}); err != nil {
 			t.Fatal(err)
@@ -324,14 +323,14 @@ func testRestTimeout(t *testing.T, e *env) {
 	e.expectEvents(id, s.GUID)
 	e.advance(2 * e.cfg.Tick)
 	e.expectEvents(id, s.GUID, ccgw.EvRestTimeout)
-	if got, _ := e.svc.Lookup(id); got.State != ccgw.StateRest {
+	if got, _ := e.svc.Lookup(context.Background(), id); got.State != ccgw.StateRest {
 		t.Fatalf("state %d after the reminder, want rest", got.State)
 	}
 	e.advance(3 * time.Second)
 	e.expectEvents(id, s.GUID)
 
 	rest(2 * time.Second) // a new rest, cancelled before its time
-	if _, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	if _, err := e.svc.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		return agent.Apply(x, agent.Request{Op: agent.CancelRest}, now)
 	}); err != nil {
 		t.Fatal(err)
@@ -342,7 +341,7 @@ func testRestTimeout(t *testing.T, e *env) {
 }
 
 // PushSignInReq is a push-mode sign-in of agent id.
-func PushSignInReq(id ccgw.AgentID) session.SignIn {
+func PushSignInReq(id ccgw.AgentID) ccgw.SignIn {
 	req := SignInReq(id)
 	req.Session.Mode, req.Session.CallbackURI, req.Session.ServiceToken = ccgw.ModePush, "http://127.0.0.1:9/cb", "tok"
 	return req
@@ -353,7 +352,7 @@ func PushSignInReq(id ccgw.AgentID) session.SignIn {
 func testTimeoutPerMode(t *testing.T, e *env) {
 	const poll, push = 1041, 1042
 	e.signIn(poll)
-	if _, err := e.svc.SignIn(PushSignInReq(push)); err != nil {
+	if _, err := e.svc.SignIn(context.Background(), PushSignInReq(push)); err != nil {
 		t.Fatal(err)
 	}
 	e.advance(e.cfg.PollTimeout - e.cfg.Tick)
@@ -380,7 +379,7 @@ func testTimeoutPerMode(t *testing.T, e *env) {
 func testNoExpiry(t *testing.T, e *env) {
 	const id = 1043
 	e.signIn(id)
-	if _, err := e.svc.SignIn(PushSignInReq(id + 1)); err != nil {
+	if _, err := e.svc.SignIn(context.Background(), PushSignInReq(id+1)); err != nil {
 		t.Fatal(err)
 	}
 	e.advance(5 * e.cfg.Timeout)
@@ -396,11 +395,11 @@ func testForceLogoutByAgent(t *testing.T, e *env) {
 	const id = 1044
 	s := e.signIn(id)
 	e.drain(id, s.GUID)
-	if err := e.svc.SignOut(id, s.GUID, ccgw.CauseForceLogout); err != nil {
+	if err := e.svc.SignOut(context.Background(), id, s.GUID, ccgw.CauseForceLogout); err != nil {
 		t.Fatal(err)
 	}
 	e.expectLast(id, s.GUID, ccgw.RetNotSignedIn)
-	err := e.svc.SignOut(id, s.GUID, ccgw.CauseForceLogout)
+	err := e.svc.SignOut(context.Background(), id, s.GUID, ccgw.CauseForceLogout)
 	wantCode(t, "second forced sign-out", err, ccgw.RetAlreadySignedOut)
 	e.wantSignOuts(ccgw.CauseForceLogout, 1, id, 1)
 }
@@ -417,7 +416,7 @@ func testPushFailed(t *testing.T, e *env) {
 	if !ok {
 		t.Fatal("the Service is not an push.Source")
 	}
-	s, err := e.svc.SignIn(PushSignInReq(id))
+	s, err := e.svc.SignIn(context.Background(), PushSignInReq(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,10 +442,10 @@ func testPushFailed(t *testing.T, e *env) {
 	if got := types(evs); !slices.Equal(got, []string{ccgw.EvShutdownService}) {
 		t.Fatalf("left to push %q, want only the shutdown (undelivered events dropped)", got)
 	}
-	if d := e.svc.Stats().Drops[ccgw.DropPushFailed]; d != 2 {
+	if d := e.svc.Stats(context.Background()).Drops[ccgw.DropPushFailed]; d != 2 {
 		t.Fatalf("%d events dropped as push_failed, want the sign-in's 2", d)
 	}
-	_, err = e.svc.Heartbeat(id, s.GUID, "")
+	_, err = e.svc.Heartbeat(context.Background(), id, s.GUID, "")
 	wantCode(t, "heartbeat after the sign-out", err, ccgw.RetNotSignedIn)
 }
 
@@ -458,18 +457,18 @@ func testAnyRequestIsActivity(t *testing.T, e *env) {
 	s := e.signIn(id)
 	step := e.cfg.Timeout - 2*e.cfg.Tick
 	e.advance(step)
-	if _, err := e.svc.Session(id, s.GUID); err != nil { // a status query
+	if _, err := e.svc.Session(context.Background(), id, s.GUID); err != nil { // a status query
 		t.Fatal(err)
 	}
 	e.advance(step)
-	if _, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, _ time.Time) ([]session.Emit, error) {
+	if _, err := e.svc.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
 		x.AutoAnswer = !x.AutoAnswer // a setting change
 		return nil, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	e.advance(step)
-	_, err := e.svc.Session(id, "wrong-guid")
+	_, err := e.svc.Session(context.Background(), id, "wrong-guid")
 	wantCode(t, "status query with a wrong GUID", err, ccgw.RetNoPermission)
 	if !e.live(id) {
 		t.Fatalf("signed out %v after its last request (timeout %v)", step, e.cfg.Timeout)

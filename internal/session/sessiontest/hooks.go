@@ -1,6 +1,7 @@
 package sessiontest
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // hookLog records what a Service tells Config.OnChange and Config.Tap. Its
@@ -73,10 +73,10 @@ func (e *env) wantStates(id ccgw.AgentID, want ...ccgw.AgentState) {
 	}
 }
 
-func setState(st ccgw.AgentState, typ string) func(*ccgw.Session, time.Time) ([]session.Emit, error) {
-	return func(s *ccgw.Session, now time.Time) ([]session.Emit, error) {
+func setState(st ccgw.AgentState, typ string) func(*ccgw.Session, time.Time) ([]ccgw.Emit, error) {
+	return func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		s.State, s.StateSince = st, ccgw.Millis(now)
-		return []session.Emit{{Type: typ}}, nil
+		return []ccgw.Emit{{Type: typ}}, nil
 	}
 }
 
@@ -88,13 +88,13 @@ func testOnChange(t *testing.T, e *env) {
 	const id = 1101
 	s := e.signIn(id)
 	e.wantStates(id, ccgw.StateIdle)
-	if _, err := e.svc.Update(id, s.GUID, setState(ccgw.StateBusy, ccgw.EvSetNotReadySuccess)); err != nil {
+	if _, err := e.svc.Update(context.Background(), id, s.GUID, setState(ccgw.StateBusy, ccgw.EvSetNotReadySuccess)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.UpdateAny(id, setState(ccgw.StateIdle, ccgw.EvReady)); err != nil {
+	if _, err := e.svc.UpdateAny(context.Background(), id, setState(ccgw.StateIdle, ccgw.EvReady)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.svc.Update(id, s.GUID, func(*ccgw.Session, time.Time) ([]session.Emit, error) {
+	_, err := e.svc.Update(context.Background(), id, s.GUID, func(*ccgw.Session, time.Time) ([]ccgw.Emit, error) {
 		return nil, ccgw.Fail(ccgw.RetSetStateFailed)
 	})
 	wantCode(t, "refused update", err, ccgw.RetSetStateFailed)
@@ -106,13 +106,13 @@ func testOnChange(t *testing.T, e *env) {
 	if last.Agent != id || last.Gen != s.Gen || !slices.Equal(last.Skills, []int{1, 2}) || !last.TalkRight {
 		t.Fatalf("OnChange's session %+v, want agent %d, gen %d, skills [1 2], talk right", last, id, s.Gen)
 	}
-	if err := e.svc.SignOut(id, s.GUID, ccgw.CauseLogout); err != nil {
+	if err := e.svc.SignOut(context.Background(), id, s.GUID, ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
 	}
 	e.wantStates(id, ccgw.StateIdle, ccgw.StateBusy, ccgw.StateIdle, ccgw.StateSignedOut)
 
 	e.signIn(id + 1)
-	if err := e.svc.Kick(id+1, ccgw.CauseForceLogout); err != nil {
+	if err := e.svc.Kick(context.Background(), id+1, ccgw.CauseForceLogout); err != nil {
 		t.Fatal(err)
 	}
 	e.wantStates(id+1, ccgw.StateIdle, ccgw.StateSignedOut)
@@ -137,12 +137,12 @@ func testTap(t *testing.T, e *env) {
 			if i%2 == 1 {
 				st, typ = ccgw.StateIdle, ccgw.EvReady
 			}
-			if _, err := e.svc.Update(x.Agent, x.GUID, setState(st, typ)); err != nil {
+			if _, err := e.svc.Update(context.Background(), x.Agent, x.GUID, setState(st, typ)); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if err := e.svc.Kick(b, ccgw.CauseSupervisor); err != nil {
+	if err := e.svc.Kick(context.Background(), b, ccgw.CauseSupervisor); err != nil {
 		t.Fatal(err)
 	}
 	polledA := e.drain(a, sa.GUID)
@@ -179,8 +179,8 @@ func eventKeys(evs []ccgw.Event) []string {
 
 // SimulatedReq is the sign-in of a simulated agent id (the simulated call
 // centre's, with no client).
-func SimulatedReq(id ccgw.AgentID) session.SignIn {
-	return session.SignIn{Op: "simulated", SkipPassword: true, Status: ccgw.StateIdle,
+func SimulatedReq(id ccgw.AgentID) ccgw.SignIn {
+	return ccgw.SignIn{Op: "simulated", SkipPassword: true, Status: ccgw.StateIdle,
 		Session: ccgw.Session{Agent: id, Phone: "7" + id.String(), AutoAnswer: true, ReleasePhone: true,
 			MediaType: "TTF", Simulated: true}}
 }
@@ -189,14 +189,14 @@ func SimulatedReq(id ccgw.AgentID) session.SignIn {
 // its events reach Tap; its changes reach OnChange.
 func testSimulated(t *testing.T, e *env) {
 	const id = 1121
-	if _, err := e.svc.SignIn(SimulatedReq(id)); err != nil {
+	if _, err := e.svc.SignIn(context.Background(), SimulatedReq(id)); err != nil {
 		t.Fatal(err)
 	}
 	e.advance(3*e.cfg.Timeout + e.cfg.Tick)
 	if !e.live(id) || e.swept != 0 {
 		t.Fatalf("a simulated agent after 3 timeouts: live %v, %d swept; want live, none", e.live(id), e.swept)
 	}
-	if _, err := e.svc.UpdateAny(id, setState(ccgw.StateBusy, ccgw.EvSetNotReadySuccess)); err != nil {
+	if _, err := e.svc.UpdateAny(context.Background(), id, setState(ccgw.StateBusy, ccgw.EvSetNotReadySuccess)); err != nil {
 		t.Fatal(err)
 	}
 	got := e.tapped(id)

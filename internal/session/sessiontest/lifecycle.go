@@ -1,6 +1,7 @@
 package sessiontest
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -9,16 +10,15 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 func testSignInRetcodes(t *testing.T, e *env) {
 	const id = 1001
 	bad := SignInReq(id)
 	bad.Password = "wrong"
-	_, err := e.svc.SignIn(bad)
+	_, err := e.svc.SignIn(context.Background(), bad)
 	wantCode(t, "wrong password", err, ccgw.RetBadPassword)
-	_, err = e.svc.SignIn(SignInReq(MaxAgent + 1))
+	_, err = e.svc.SignIn(context.Background(), SignInReq(MaxAgent+1))
 	wantCode(t, "unknown agent", err, ccgw.RetBadPassword)
 	if e.live(id) {
 		t.Fatal("a refused sign-in left a session")
@@ -31,9 +31,9 @@ func testSignInRetcodes(t *testing.T, e *env) {
 	if !slices.Equal(s.Skills, []int{1, 2}) {
 		t.Fatalf("skills %v, want the directory's [1 2]", s.Skills)
 	}
-	_, err = e.svc.SignIn(SignInReq(id))
+	_, err = e.svc.SignIn(context.Background(), SignInReq(id))
 	wantCode(t, "second sign-in", err, ccgw.RetAlreadySignedIn)
-	got, ok := e.svc.Lookup(id)
+	got, ok := e.svc.Lookup(context.Background(), id)
 	if !ok || got.GUID != s.GUID {
 		t.Fatalf("after a refused second sign-in: %+v %v, want GUID %s", got, ok, s.GUID)
 	}
@@ -43,7 +43,7 @@ func testSignInRetcodes(t *testing.T, e *env) {
 			t.Fatalf("event %d: %+v", i, ev)
 		}
 	}
-	if st := e.svc.Stats(); st.SignIns != 1 || st.Live != 1 {
+	if st := e.svc.Stats(context.Background()); st.SignIns != 1 || st.Live != 1 {
 		t.Fatalf("stats: %d sign-ins, %d live; want 1, 1", st.SignIns, st.Live)
 	}
 }
@@ -51,7 +51,7 @@ func testSignInRetcodes(t *testing.T, e *env) {
 func testSignInBusy(t *testing.T, e *env) {
 	req := SignInReq(1002)
 	req.Status = ccgw.StateBusy
-	s, err := e.svc.SignIn(req)
+	s, err := e.svc.SignIn(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func testForcedSignIn(t *testing.T, e *env) {
 	e.advance(time.Second)
 	req := SignInReq(id)
 	req.Op, req.Force = "forceLogin", true
-	cur, err := e.svc.SignIn(req)
+	cur, err := e.svc.SignIn(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +77,9 @@ func testForcedSignIn(t *testing.T, e *env) {
 	}
 	// The replaced sign-in's client is signed out (100-006), whatever it calls;
 	// a GUID never issued is a wrong one (000-003).
-	_, err = e.svc.Heartbeat(id, old.GUID, "")
+	_, err = e.svc.Heartbeat(context.Background(), id, old.GUID, "")
 	wantCode(t, "heartbeat with the replaced GUID", err, ccgw.RetNotSignedIn)
-	_, err = e.svc.Heartbeat(id, "never-issued", "")
+	_, err = e.svc.Heartbeat(context.Background(), id, "never-issued", "")
 	wantCode(t, "heartbeat with a GUID never issued", err, ccgw.RetNoPermission)
 	ev, err := e.poll(id, old.GUID)
 	if err != nil || ev == nil || ev.Type != ccgw.EvShutdownService {
@@ -94,25 +94,25 @@ func testForcedSignIn(t *testing.T, e *env) {
 	e.expectEvents(id, cur.GUID, ccgw.EvInService, ccgw.EvReady)
 	e.beat(id, cur.GUID)
 	e.wantSignOuts(ccgw.CauseReplaced, 1, id, 1)
-	if st := e.svc.Stats(); st.Live != 1 || st.SignIns != 2 {
+	if st := e.svc.Stats(context.Background()); st.Live != 1 || st.SignIns != 2 {
 		t.Fatalf("stats: %d live, %d sign-ins; want 1, 2", st.Live, st.SignIns)
 	}
 }
 
 func testHeartbeat(t *testing.T, e *env) {
 	const id = 1004
-	_, err := e.svc.Heartbeat(id, "nobody", "")
+	_, err := e.svc.Heartbeat(context.Background(), id, "nobody", "")
 	wantCode(t, "heartbeat, not signed in", err, ccgw.RetNotSignedIn)
 	s := e.signIn(id)
-	_, err = e.svc.Heartbeat(id, "wrong-guid", "")
+	_, err = e.svc.Heartbeat(context.Background(), id, "wrong-guid", "")
 	wantCode(t, "heartbeat, wrong GUID", err, ccgw.RetNoPermission)
-	_, err = e.svc.Heartbeat(id, "", "")
+	_, err = e.svc.Heartbeat(context.Background(), id, "", "")
 	wantCode(t, "heartbeat, no GUID", err, ccgw.RetNoPermission)
-	g, err := e.svc.Heartbeat(id, s.GUID, "")
+	g, err := e.svc.Heartbeat(context.Background(), id, s.GUID, "")
 	if err != nil || g != "" {
 		t.Fatalf("heartbeat: %q, %v; want \"\", nil", g, err)
 	}
-	if n := e.svc.Stats().Heartbeats; n != 1 {
+	if n := e.svc.Stats(context.Background()).Heartbeats; n != 1 {
 		t.Fatalf("Stats().Heartbeats = %d, want 1 (failed heartbeats do not count)", n)
 	}
 }
@@ -120,11 +120,11 @@ func testHeartbeat(t *testing.T, e *env) {
 func testHeartbeatToken(t *testing.T, e *env) {
 	const id = 1005
 	s := e.signIn(id)
-	g, err := e.svc.Heartbeat(id, s.GUID, "tok-1")
+	g, err := e.svc.Heartbeat(context.Background(), id, s.GUID, "tok-1")
 	if err != nil || g != "" {
 		t.Fatalf("heartbeat with a token: %q, %v", g, err)
 	}
-	got, err := e.svc.Session(id, s.GUID)
+	got, err := e.svc.Session(context.Background(), id, s.GUID)
 	if err != nil || got.ServiceToken != "tok-1" {
 		t.Fatalf("session after token: %+v, %v", got, err)
 	}
@@ -138,8 +138,8 @@ func testPollOrder(t *testing.T, e *env) {
 	_, err = e.poll(id, "wrong-guid")
 	wantCode(t, "poll, wrong GUID", err, ccgw.RetNoPermission)
 	for _, typ := range []string{ccgw.EvWork, ccgw.EvReady, ccgw.EvSetNotReadySuccess} {
-		_, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
-			return []session.Emit{{Type: typ}}, nil
+		_, err := e.svc.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
+			return []ccgw.Emit{{Type: typ}}, nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -155,7 +155,7 @@ func testPollOrder(t *testing.T, e *env) {
 	if ev, err := e.poll(id, s.GUID); ev != nil || err != nil {
 		t.Fatalf("poll of an empty queue: %+v, %v; want nil, nil", ev, err)
 	}
-	if st := e.svc.Stats(); st.Polled != 5 {
+	if st := e.svc.Stats(context.Background()); st.Polled != 5 {
 		t.Fatalf("Stats().Polled = %d, want 5", st.Polled)
 	}
 }
@@ -164,7 +164,7 @@ func testPollPushMode(t *testing.T, e *env) {
 	const id = 1007
 	req := SignInReq(id)
 	req.Session.Mode, req.Session.CallbackURI = ccgw.ModePush, "http://127.0.0.1:9/events"
-	s, err := e.svc.SignIn(req)
+	s, err := e.svc.SignIn(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func testExpiry(t *testing.T, e *env) {
 	if !e.live(beating) {
 		t.Fatal("the agent that heartbeated at half the timeout was signed out")
 	}
-	_, err := e.svc.Heartbeat(silent, a.GUID, "")
+	_, err := e.svc.Heartbeat(context.Background(), silent, a.GUID, "")
 	wantCode(t, "heartbeat after expiry", err, ccgw.RetNotSignedIn)
 	// The expired client collects AgentOther_ShutdownService with its old GUID.
 	e.expectLast(silent, a.GUID, ccgw.RetNotSignedIn, ccgw.EvInService, ccgw.EvReady, ccgw.EvShutdownService)
@@ -211,7 +211,7 @@ func testExpiry(t *testing.T, e *env) {
 	if e.swept != 2 {
 		t.Fatalf("the sweeps report %d sign-outs, want 2", e.swept)
 	}
-	if st := e.svc.Stats(); st.Expiries != 2 || st.Live != 0 {
+	if st := e.svc.Stats(context.Background()); st.Expiries != 2 || st.Live != 0 {
 		t.Fatalf("stats: %d expiries, %d live; want 2, 0", st.Expiries, st.Live)
 	}
 }
@@ -230,7 +230,7 @@ func testKeepAlive(t *testing.T, e *env) {
 	if !e.live(beating) || !e.live(polling) {
 		t.Fatalf("signed out after %v of heartbeats and polls every %v", e.fc.Now().Sub(Start), Timeout/2)
 	}
-	if n := e.svc.Stats().SignOuts[ccgw.CauseTimeout]; n != 0 {
+	if n := e.svc.Stats(context.Background()).SignOuts[ccgw.CauseTimeout]; n != 0 {
 		t.Fatalf("%d timeouts, want 0", n)
 	}
 }
@@ -262,9 +262,9 @@ func testEndsOnceRace(t *testing.T, e *env) {
 			id := first + ccgw.AgentID(i)
 			var err error
 			if i%2 == 0 {
-				err = e.svc.SignOut(id, guids[i], ccgw.CauseLogout)
+				err = e.svc.SignOut(context.Background(), id, guids[i], ccgw.CauseLogout)
 			} else {
-				err = e.svc.Kick(id, ccgw.CauseForceLogout)
+				err = e.svc.Kick(context.Background(), id, ccgw.CauseForceLogout)
 			}
 			if err == nil {
 				mu.Lock()
@@ -280,7 +280,7 @@ func testEndsOnceRace(t *testing.T, e *env) {
 	if swept+ended != n {
 		t.Fatalf("%d expired + %d signed out = %d, want %d", swept, ended, swept+ended, n)
 	}
-	st := e.svc.Stats()
+	st := e.svc.Stats(context.Background())
 	total := st.SignOuts[ccgw.CauseTimeout] + st.SignOuts[ccgw.CauseLogout] + st.SignOuts[ccgw.CauseForceLogout]
 	if total != n || st.SignOuts[ccgw.CauseTimeout] != uint64(swept) {
 		t.Fatalf("Stats().SignOuts = %v, want %d in all, %d timeouts", st.SignOuts, n, swept)
@@ -298,12 +298,12 @@ func testEndsOnceRace(t *testing.T, e *env) {
 
 func testLogout(t *testing.T, e *env) {
 	const id = 1020
-	err := e.svc.SignOut(id, "nobody", ccgw.CauseLogout)
+	err := e.svc.SignOut(context.Background(), id, "nobody", ccgw.CauseLogout)
 	wantCode(t, "logout, not signed in", err, ccgw.RetNotSignedIn)
 	s := e.signIn(id)
-	err = e.svc.SignOut(id, "wrong-guid", ccgw.CauseLogout)
+	err = e.svc.SignOut(context.Background(), id, "wrong-guid", ccgw.CauseLogout)
 	wantCode(t, "logout, wrong GUID", err, ccgw.RetNoPermission)
-	if err := e.svc.SignOut(id, s.GUID, ccgw.CauseLogout); err != nil {
+	if err := e.svc.SignOut(context.Background(), id, s.GUID, ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
 	}
 	// An agent that signed out itself is not told AgentOther_ShutdownService.
@@ -312,9 +312,9 @@ func testLogout(t *testing.T, e *env) {
 		t.Fatalf("poll after logout: %+v", ev)
 	}
 	wantCode(t, "poll after logout", err, ccgw.RetNotSignedIn)
-	_, err = e.svc.Heartbeat(id, s.GUID, "")
+	_, err = e.svc.Heartbeat(context.Background(), id, s.GUID, "")
 	wantCode(t, "heartbeat after logout", err, ccgw.RetNotSignedIn)
-	err = e.svc.SignOut(id, s.GUID, ccgw.CauseLogout)
+	err = e.svc.SignOut(context.Background(), id, s.GUID, ccgw.CauseLogout)
 	wantCode(t, "second logout", err, ccgw.RetAlreadySignedOut)
 	e.advance(2 * Timeout)
 	e.wantSignOuts(ccgw.CauseLogout, 1, id, 1)
@@ -329,18 +329,18 @@ func testLogout(t *testing.T, e *env) {
 func testLogoutTalking(t *testing.T, e *env) {
 	const id = 1021
 	s := e.signIn(id)
-	if _, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	if _, err := e.svc.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		x.State = ccgw.StateTalking
 		return nil, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	err := e.svc.SignOut(id, s.GUID, ccgw.CauseLogout)
+	err := e.svc.SignOut(context.Background(), id, s.GUID, ccgw.CauseLogout)
 	wantCode(t, "logout while talking", err, ccgw.RetLogoutStateError)
 	if !e.live(id) {
 		t.Fatal("a refused logout ended the session")
 	}
-	if err := e.svc.SignOut(id, s.GUID, ccgw.CauseForceLogout); err != nil {
+	if err := e.svc.SignOut(context.Background(), id, s.GUID, ccgw.CauseForceLogout); err != nil {
 		t.Fatalf("forced sign-out while talking: %v", err)
 	}
 	e.wantSignOuts(ccgw.CauseForceLogout, 1, id, 1)
@@ -348,15 +348,15 @@ func testLogoutTalking(t *testing.T, e *env) {
 
 func testKick(t *testing.T, e *env) {
 	const id = 1022
-	err := e.svc.Kick(id, ccgw.CauseSupervisor)
+	err := e.svc.Kick(context.Background(), id, ccgw.CauseSupervisor)
 	wantCode(t, "kick, not signed in", err, ccgw.RetNotSignedIn)
 	s := e.signIn(id)
 	e.drain(id, s.GUID)
-	if err := e.svc.Kick(id, ccgw.CauseSupervisor); err != nil {
+	if err := e.svc.Kick(context.Background(), id, ccgw.CauseSupervisor); err != nil {
 		t.Fatal(err)
 	}
 	e.expectLast(id, s.GUID, ccgw.RetNotSignedIn, ccgw.EvShutdownService)
-	err = e.svc.Kick(id, ccgw.CauseSupervisor)
+	err = e.svc.Kick(context.Background(), id, ccgw.CauseSupervisor)
 	wantCode(t, "second kick", err, ccgw.RetNotSignedIn)
 	e.wantSignOuts(ccgw.CauseSupervisor, 1, id, 1)
 }

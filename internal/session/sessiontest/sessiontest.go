@@ -1,4 +1,4 @@
-// Package sessiontest is the behaviour suite every session.Service passes: the
+// Package sessiontest is the behaviour suite every ccgw.SessionService passes: the
 // single-node session.Manager (on bbolt) and the Redis store run the same tests.
 // The suite drives time with a fake clock and sweeps after every tick it
 // advances, as a node's Run loop does, so that both are tested without sleeps.
@@ -15,7 +15,6 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 // Config is what the suite asks of a Service it opens. Every field is set.
@@ -26,10 +25,10 @@ type Config struct {
 	// (0: Timeout); NoExpiry turns expiry off.
 	PollTimeout, PushTimeout time.Duration
 	NoExpiry                 bool
-	Tick                     time.Duration    // sweep period; the suite sweeps once per Tick it advances
-	Directory                ccgw.Directory   // the suite's agents: see Directory
-	Log                      *slog.Logger     // the suite counts the "signed out" lines logged on it
-	AuthMode                 session.AuthMode // static unless a test asks for dynamic GUIDs
+	Tick                     time.Duration  // sweep period; the suite sweeps once per Tick it advances
+	Directory                ccgw.Directory // the suite's agents: see Directory
+	Log                      *slog.Logger   // the suite counts the "signed out" lines logged on it
+	AuthMode                 ccgw.AuthMode  // static unless a test asks for dynamic GUIDs
 	GUIDInterval             time.Duration
 	GUIDTimeout              time.Duration
 	NodeName                 string
@@ -42,7 +41,7 @@ type Config struct {
 
 // Node is one opened Service and its sweep.
 type Node struct {
-	Service session.Service
+	Service ccgw.SessionService
 	// Sweep signs out the sessions whose deadline passed by now and returns how
 	// many this call signed out (Manager.Sweep, redis.Store.Sweep).
 	Sweep func(now time.Time) int
@@ -103,7 +102,7 @@ func (Directory) SetPassword(ccgw.AgentID, string) error {
 func DefaultConfig(logs *Logs) Config {
 	return Config{
 		Clock: clock.NewVirtual(Start), Timeout: Timeout, Tick: Tick, Directory: Directory{}, Log: logs.Logger(),
-		AuthMode: session.AuthStatic, GUIDInterval: time.Minute, GUIDTimeout: 2 * time.Minute,
+		AuthMode: ccgw.AuthStatic, GUIDInterval: time.Minute, GUIDTimeout: 2 * time.Minute,
 		NodeName: "AgentGateway1",
 	}
 }
@@ -136,10 +135,10 @@ func Run(t *testing.T, open Opener) {
 		{"LookupAndSession", testLookup, nil},
 		{"UpdateGUIDGrace", testUpdateGUID, func(c *Config) { c.GUIDTimeout = 3 * time.Second }},
 		{"DynamicGUIDRotation", testDynamic, func(c *Config) {
-			c.AuthMode, c.GUIDInterval, c.GUIDTimeout = session.AuthDynamic, 2*time.Second, 4*time.Second
+			c.AuthMode, c.GUIDInterval, c.GUIDTimeout = ccgw.AuthDynamic, 2*time.Second, 4*time.Second
 		}},
 		{"SupersededGUIDLastsGUIDTimeout", testSupersededGUID, func(c *Config) {
-			c.AuthMode, c.GUIDInterval, c.GUIDTimeout = session.AuthDynamic, 2*time.Second, 5*time.Second
+			c.AuthMode, c.GUIDInterval, c.GUIDTimeout = ccgw.AuthDynamic, 2*time.Second, 5*time.Second
 		}},
 		{"Stats", testStats, nil},
 		{"RestTimeout", testRestTimeout, nil},
@@ -175,7 +174,7 @@ type env struct {
 	cfg   Config
 	fc    *clock.Virtual
 	node  Node
-	svc   session.Service
+	svc   ccgw.SessionService
 	logs  *Logs
 	swept int // sum of the Sweep results
 	hooks *hookLog
@@ -193,14 +192,14 @@ func (e *env) advance(d time.Duration) {
 }
 
 // SignInReq is a plain sign-in of agent id in the idle state.
-func SignInReq(id ccgw.AgentID) session.SignIn {
-	return session.SignIn{Op: "login", Password: Password, Status: ccgw.StateIdle,
+func SignInReq(id ccgw.AgentID) ccgw.SignIn {
+	return ccgw.SignIn{Op: "login", Password: Password, Status: ccgw.StateIdle,
 		Session: ccgw.Session{Agent: id, Phone: "70001", MediaType: "TTF"}}
 }
 
 func (e *env) signIn(id ccgw.AgentID) ccgw.Session {
 	e.t.Helper()
-	s, err := e.svc.SignIn(SignInReq(id))
+	s, err := e.svc.SignIn(context.Background(), SignInReq(id))
 	if err != nil {
 		e.t.Fatalf("sign in %d: %v", id, err)
 	}
@@ -276,12 +275,12 @@ func wantCode(tb testing.TB, what string, err error, want ccgw.Retcode) {
 
 func (e *env) beat(id ccgw.AgentID, guid string) {
 	e.t.Helper()
-	_, err := e.svc.Heartbeat(id, guid, "")
+	_, err := e.svc.Heartbeat(context.Background(), id, guid, "")
 	wantCode(e.t, fmt.Sprintf("heartbeat %d", id), err, ccgw.RetOK)
 }
 
 func (e *env) live(id ccgw.AgentID) bool {
-	_, ok := e.svc.Lookup(id)
+	_, ok := e.svc.Lookup(context.Background(), id)
 	return ok
 }
 
@@ -289,7 +288,7 @@ func (e *env) live(id ccgw.AgentID) bool {
 // lines of agent id with that cause.
 func (e *env) wantSignOuts(cause ccgw.SignOutCause, total uint64, id ccgw.AgentID, lines int) {
 	e.t.Helper()
-	if got := e.svc.Stats().SignOuts[cause]; got != total {
+	if got := e.svc.Stats(context.Background()).SignOuts[cause]; got != total {
 		e.t.Fatalf("Stats().SignOuts[%s] = %d, want %d", cause, got, total)
 	}
 	if got := e.logs.Count("signed out", "agent", id.String(), "cause", string(cause)); got != lines {

@@ -1,6 +1,7 @@
 package sessiontest
 
 import (
+	"context"
 	"slices"
 	"testing"
 
@@ -17,7 +18,7 @@ func testEachInSkill(t *testing.T, e *env) {
 	sorted := slices.Sorted(slices.Values(ids))
 	walk := func(after ccgw.AgentID, stopAt int) []ccgw.AgentID {
 		var got []ccgw.AgentID
-		e.svc.EachInSkill(1, after, func(s ccgw.Session) bool {
+		e.svc.EachInSkill(context.Background(), 1, after, func(s ccgw.Session) bool {
 			got = append(got, s.Agent)
 			if !slices.Contains(s.Skills, 1) {
 				t.Errorf("agent %d listed under skill 1 with skills %v", s.Agent, s.Skills)
@@ -46,7 +47,7 @@ func testEachInSkill(t *testing.T, e *env) {
 		}
 	}
 	var none []ccgw.AgentID
-	e.svc.EachInSkill(99, 0, func(s ccgw.Session) bool { none = append(none, s.Agent); return true })
+	e.svc.EachInSkill(context.Background(), 99, 0, func(s ccgw.Session) bool { none = append(none, s.Agent); return true })
 	if len(none) != 0 {
 		t.Errorf("EachInSkill(99) = %v, want none", none)
 	}

@@ -1,6 +1,7 @@
 package sessiontest
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -29,17 +30,17 @@ type wayOut struct {
 
 var waysOut = []wayOut{
 	{"logout", ccgw.CauseLogout, func(e *env, s ccgw.Session) {
-		if err := e.svc.SignOut(s.Agent, s.GUID, ccgw.CauseLogout); err != nil {
+		if err := e.svc.SignOut(context.Background(), s.Agent, s.GUID, ccgw.CauseLogout); err != nil {
 			e.t.Fatal(err)
 		}
 	}, false, false},
 	{"forceLogout", ccgw.CauseForceLogout, func(e *env, s ccgw.Session) {
-		if err := e.svc.SignOut(s.Agent, s.GUID, ccgw.CauseForceLogout); err != nil {
+		if err := e.svc.SignOut(context.Background(), s.Agent, s.GUID, ccgw.CauseForceLogout); err != nil {
 			e.t.Fatal(err)
 		}
 	}, false, false},
 	{"supervisor", ccgw.CauseSupervisor, func(e *env, s ccgw.Session) {
-		if err := e.svc.Kick(s.Agent, ccgw.CauseSupervisor); err != nil {
+		if err := e.svc.Kick(context.Background(), s.Agent, ccgw.CauseSupervisor); err != nil {
 			e.t.Fatal(err)
 		}
 	}, true, false},
@@ -50,7 +51,7 @@ var waysOut = []wayOut{
 		req := SignInReq(s.Agent)
 		req.Op, req.Force = "forceLogin", true
 		req.Session.Mode, req.Session.CallbackURI, req.Session.ServiceToken = s.Mode, s.CallbackURI, s.ServiceToken
-		if _, err := e.svc.SignIn(req); err != nil {
+		if _, err := e.svc.SignIn(context.Background(), req); err != nil {
 			e.t.Fatal(err)
 		}
 	}, true, false},
@@ -77,8 +78,8 @@ func testShutdownEveryWayOut(t *testing.T, e *env) {
 }
 
 func (e *env) logoutIfLive(id ccgw.AgentID) {
-	if s, ok := e.svc.Lookup(id); ok {
-		e.svc.SignOut(id, s.GUID, ccgw.CauseLogout)
+	if s, ok := e.svc.Lookup(context.Background(), id); ok {
+		e.svc.SignOut(context.Background(), id, s.GUID, ccgw.CauseLogout)
 	}
 }
 
@@ -89,16 +90,16 @@ func checkWayOut(t *testing.T, e *env, mode ccgw.Mode, w wayOut, id ccgw.AgentID
 	if mode == ccgw.ModePush {
 		req = PushSignInReq(id)
 	}
-	s, err := e.svc.SignIn(req)
+	s, err := e.svc.SignIn(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if mode == ccgw.ModePoll {
 		e.drain(id, s.GUID)
 	}
-	before := e.svc.Stats().SignOuts[w.cause]
+	before := e.svc.Stats(context.Background()).SignOuts[w.cause]
 	w.end(e, s)
-	if got := e.svc.Stats().SignOuts[w.cause] - before; got != 1 {
+	if got := e.svc.Stats(context.Background()).SignOuts[w.cause] - before; got != 1 {
 		t.Fatalf("%s, %s mode: %d sign-outs with cause %s, want 1", w.name, mode, got, w.cause)
 	}
 	var want []string
@@ -149,7 +150,7 @@ func testRestTimeoutIdle(t *testing.T, e *env) {
 	const id = 1032
 	s := e.signIn(id)
 	e.drain(id, s.GUID)
-	if _, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
+	if _, err := e.svc.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		return agent.Apply(x, agent.Request{Op: agent.Rest, Reason: 7, RestTime: 2 * time.Second, Prolong: true}, now)
 	}); err != nil {
 		t.Fatal(err)
@@ -158,7 +159,7 @@ func testRestTimeoutIdle(t *testing.T, e *env) {
 	e.beat(id, s.GUID)
 	e.advance(2*time.Second + 2*e.cfg.Tick)
 	e.expectEvents(id, s.GUID, ccgw.EvRestTimeout, ccgw.EvReady)
-	if got, _ := e.svc.Lookup(id); got.State != ccgw.StateIdle {
+	if got, _ := e.svc.Lookup(context.Background(), id); got.State != ccgw.StateIdle {
 		t.Fatalf("state %d after the rest ran out, want idle", got.State)
 	}
 	e.advance(3 * time.Second)

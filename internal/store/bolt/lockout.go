@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -19,7 +20,7 @@ var lockoutsBucket = []byte("lockouts")
 var _ ccgw.LockoutStore = (*Store)(nil)
 
 // LoginFailures implements ccgw.LockoutStore.
-func (s *Store) LoginFailures(id ccgw.AgentID) (ccgw.LoginFailures, error) {
+func (s *Store) LoginFailures(ctx context.Context, id ccgw.AgentID) (ccgw.LoginFailures, error) {
 	var f ccgw.LoginFailures
 	err := s.db.View(func(tx *bolt.Tx) error {
 		f = decodeFailures(tx.Bucket(lockoutsBucket).Get(key(id)))
@@ -33,7 +34,7 @@ func (s *Store) LoginFailures(id ccgw.AgentID) (ccgw.LoginFailures, error) {
 
 // AddLoginFailure implements ccgw.LockoutStore in one write transaction (shared
 // with concurrent writes, commit.go); it is on disk when it returns.
-func (s *Store) AddLoginFailure(id ccgw.AgentID, now time.Time, p ccgw.LockoutPolicy) (ccgw.LoginFailures, error) {
+func (s *Store) AddLoginFailure(ctx context.Context, id ccgw.AgentID, now time.Time, p ccgw.LockoutPolicy) (ccgw.LoginFailures, error) {
 	now = time.UnixMilli(ccgw.Millis(now))
 	var f ccgw.LoginFailures
 	err := s.w.write(func(tx *bolt.Tx) error {
@@ -52,8 +53,8 @@ func (s *Store) AddLoginFailure(id ccgw.AgentID, now time.Time, p ccgw.LockoutPo
 
 // ClearLoginFailures implements ccgw.LockoutStore. It writes only if there is a
 // record to delete, so a sign-in of an agent with no wrong password costs a read.
-func (s *Store) ClearLoginFailures(id ccgw.AgentID, now time.Time) (ccgw.LoginFailures, error) {
-	f, err := s.LoginFailures(id)
+func (s *Store) ClearLoginFailures(ctx context.Context, id ccgw.AgentID, now time.Time) (ccgw.LoginFailures, error) {
+	f, err := s.LoginFailures(ctx, id)
 	if err != nil || f == (ccgw.LoginFailures{}) || f.Locked(now) {
 		return f, err
 	}

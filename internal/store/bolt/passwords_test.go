@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -38,7 +39,7 @@ func TestLockoutSurvivesReopen(t *testing.T) {
 	now := lockouttest.Start
 	var f ccgw.LoginFailures
 	for range lockouttest.Policy.Attempts {
-		if f, err = s.AddLoginFailure(1001, now, lockouttest.Policy); err != nil {
+		if f, err = s.AddLoginFailure(context.Background(), 1001, now, lockouttest.Policy); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -46,10 +47,10 @@ func TestLockoutSurvivesReopen(t *testing.T) {
 		t.Fatalf("%+v: not locked", f)
 	}
 	s.Close()
-	if _, err := s.LoginFailures(1001); err == nil {
+	if _, err := s.LoginFailures(context.Background(), 1001); err == nil {
 		t.Error("LoginFailures on a closed store: no error")
 	}
-	if _, err := s.AddLoginFailure(1001, now, lockouttest.Policy); err == nil {
+	if _, err := s.AddLoginFailure(context.Background(), 1001, now, lockouttest.Policy); err == nil {
 		t.Error("AddLoginFailure on a closed store: no error")
 	}
 	s2, err := Open(dir)
@@ -57,7 +58,7 @@ func TestLockoutSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if got, err := s2.LoginFailures(1001); err != nil || got != f {
+	if got, err := s2.LoginFailures(context.Background(), 1001); err != nil || got != f {
 		t.Fatalf("after reopen: %+v, %v; want %+v", got, err, f)
 	}
 }

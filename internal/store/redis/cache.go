@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/guid"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -180,12 +180,12 @@ func (e *authEntry) at(key []byte, id ccgw.AgentID, n uint32, issued, prevUntil 
 // deriveGUID returns rotation n of e's sign-in's GUID (n >= 1), with the
 // sign-in GUID's node suffix, so that every node mints the same one.
 func deriveGUID(key []byte, id ccgw.AgentID, e *authEntry, n uint32) string {
-	return session.DeriveGUID(key, id, e.gen, e.login, n, nodeOf(e.guid))
+	return guid.Derive(key, id, e.gen, e.login, n, nodeOf(e.guid))
 }
 
 // nodeOf returns the node suffix a GUID carries, or "" if it has none.
-func nodeOf(guid string) string {
-	node, _ := session.GUIDNode(guid)
+func nodeOf(g string) string {
+	node, _ := guid.Node(g)
 	return node
 }
 
@@ -193,7 +193,7 @@ func nodeOf(guid string) string {
 func entryOf(key []byte, sess *ccgw.Session) *authEntry {
 	e := &authEntry{gen: sess.Gen, login: sess.LoginTime, mode: sess.Mode, token: sess.ServiceToken,
 		guid: sess.GUID, prev: sess.PrevGUID, prevUntil: sess.PrevUntil, issued: sess.GUIDIssued}
-	if n, ok := session.DerivedN(key, sess.Agent, sess.Gen, sess.LoginTime, sess.GUID); ok {
+	if n, ok := guid.Derived(key, sess.Agent, sess.Gen, sess.LoginTime, sess.GUID); ok {
 		e.n = n
 	}
 	return e

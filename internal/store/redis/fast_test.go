@@ -14,7 +14,6 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/redistest"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/session/sessiontest"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -32,7 +31,7 @@ type cluster struct {
 	logs  []*sessiontest.Logs
 }
 
-// newCluster opens n nodes with timeout (tick session.TickFor(timeout)),
+// newCluster opens n nodes with timeout (tick ccgw.TickFor(timeout)),
 // edited by edit, and waits until their caches are on.
 func newCluster(t *testing.T, n int, timeout time.Duration, edit func(*Config)) *cluster {
 	t.Helper()
@@ -49,7 +48,7 @@ func newCluster(t *testing.T, n int, timeout time.Duration, edit func(*Config)) 
 		if c.fc == nil {
 			c.fc = cfg.Clock
 		}
-		cfg.Clock, cfg.Timeout, cfg.Tick = c.fc, timeout, session.TickFor(timeout)
+		cfg.Clock, cfg.Timeout, cfg.Tick = c.fc, timeout, ccgw.TickFor(timeout)
 		cfg.NodeName = "AgentGateway" + strconv.Itoa(i+1)
 		c.cfg = cfg
 		st := open(t, c.srv, prefix, cfg, edit)
@@ -73,7 +72,7 @@ func (c *cluster) commands() uint64 {
 func (c *cluster) heartbeats() uint64 {
 	var n uint64
 	for _, st := range c.nodes {
-		n += st.Stats().Heartbeats
+		n += st.Stats(context.Background()).Heartbeats
 	}
 	return n
 }
@@ -127,7 +126,7 @@ func (c *cluster) signIn(t *testing.T, first ccgw.AgentID, n int) map[ccgw.Agent
 				id := first + ccgw.AgentID(i)
 				req := sessiontest.SignInReq(id)
 				req.SkipPassword = true // the password check is not what these tests are about
-				s, err := c.nodes[i%len(c.nodes)].SignIn(req)
+				s, err := c.nodes[i%len(c.nodes)].SignIn(context.Background(), req)
 				if err != nil {
 					t.Errorf("sign in %d: %v", id, err)
 					return
@@ -152,14 +151,14 @@ func (c *cluster) signIn(t *testing.T, first ccgw.AgentID, n int) map[ccgw.Agent
 // script per node per tick, nothing per heartbeat (rotations are recorded by
 // the tick scripts). Nobody is signed out.
 func TestHeartbeatCommandsSteadyState(t *testing.T) {
-	for _, mode := range []session.AuthMode{session.AuthStatic, session.AuthDynamic} {
-		t.Run(map[session.AuthMode]string{session.AuthStatic: "static", session.AuthDynamic: "dynamic"}[mode], func(t *testing.T) {
+	for _, mode := range []ccgw.AuthMode{ccgw.AuthStatic, ccgw.AuthDynamic} {
+		t.Run(map[ccgw.AuthMode]string{ccgw.AuthStatic: "static", ccgw.AuthDynamic: "dynamic"}[mode], func(t *testing.T) {
 			testCommandsSteadyState(t, mode)
 		})
 	}
 }
 
-func testCommandsSteadyState(t *testing.T, mode session.AuthMode) {
+func testCommandsSteadyState(t *testing.T, mode ccgw.AuthMode) {
 	const agents, first, every = 2000, 10000, 30 * time.Second
 	c := newCluster(t, 2, 2*time.Minute, func(cfg *Config) {
 		cfg.AuthMode, cfg.GUIDInterval, cfg.GUIDTimeout = mode, time.Minute, 2*time.Minute
@@ -176,7 +175,7 @@ func testCommandsSteadyState(t *testing.T, mode session.AuthMode) {
 		for k := range ticks {
 			for i := k % perTick; i < agents; i += perTick {
 				id := first + ccgw.AgentID(i)
-				g, err := c.nodes[rnd.IntN(len(c.nodes))].Heartbeat(id, guids[id], "")
+				g, err := c.nodes[rnd.IntN(len(c.nodes))].Heartbeat(context.Background(), id, guids[id], "")
 				if err != nil {
 					t.Fatalf("heartbeat of %d at %v: %v", id, c.fc.Now().Sub(sessiontest.Start), err)
 				}
@@ -192,7 +191,7 @@ func testCommandsSteadyState(t *testing.T, mode session.AuthMode) {
 	}
 	for id, g := range guids { // every node meets every agent: its first heartbeat there reads Redis
 		for _, st := range c.nodes {
-			_, err := st.Heartbeat(id, g, "")
+			_, err := st.Heartbeat(context.Background(), id, g, "")
 			wantOK(t, "first heartbeat", err)
 		}
 	}
@@ -208,10 +207,10 @@ func testCommandsSteadyState(t *testing.T, mode session.AuthMode) {
 	if perBeat > 0.05 {
 		t.Fatalf("%.4f Redis commands per heartbeat, want at most 0.05", perBeat)
 	}
-	if (rotations-rot0 == 0) == (mode == session.AuthDynamic) {
+	if (rotations-rot0 == 0) == (mode == ccgw.AuthDynamic) {
 		t.Fatalf("%d GUID rotations in 4 minutes of mode %d", rotations-rot0, mode)
 	}
-	if st := c.nodes[0].Stats(); st.Live != agents || len(st.SignOuts) != 0 {
+	if st := c.nodes[0].Stats(context.Background()); st.Live != agents || len(st.SignOuts) != 0 {
 		t.Fatalf("%d live, sign-outs %v; want %d, none", st.Live, st.SignOuts, agents)
 	}
 }
@@ -226,7 +225,7 @@ func TestBatchedRenewalsKeepAlive(t *testing.T) {
 	guids := c.signIn(t, 1001, 2)
 	const beating, silent = 1001, 1002
 	for _, st := range c.nodes { // each node reads the session once
-		if _, err := st.Heartbeat(beating, guids[beating], ""); err != nil {
+		if _, err := st.Heartbeat(context.Background(), beating, guids[beating], ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -235,7 +234,7 @@ func TestBatchedRenewalsKeepAlive(t *testing.T) {
 		if k%int(timeout/2/c.cfg.Tick) == 0 {
 			st := c.nodes[k%2]
 			before := c.commands()
-			if _, err := st.Heartbeat(beating, guids[beating], ""); err != nil {
+			if _, err := st.Heartbeat(context.Background(), beating, guids[beating], ""); err != nil {
 				t.Fatalf("heartbeat at %v: %v", c.fc.Now().Sub(sessiontest.Start), err)
 			}
 			if n := c.commands() - before; n != 0 {
@@ -244,12 +243,12 @@ func TestBatchedRenewalsKeepAlive(t *testing.T) {
 		}
 		swept += c.tick()
 		since := c.fc.Now().Sub(sessiontest.Start)
-		_, live := c.nodes[0].Lookup(silent)
+		_, live := c.nodes[0].Lookup(context.Background(), silent)
 		if want := since < timeout+c.cfg.Tick; live != want {
 			t.Fatalf("silent agent signed in %v at %v (timeout %v, tick %v)", live, since, timeout, c.cfg.Tick)
 		}
 	}
-	if _, ok := c.nodes[1].Lookup(beating); !ok {
+	if _, ok := c.nodes[1].Lookup(context.Background(), beating); !ok {
 		t.Fatal("the heartbeating agent was signed out")
 	}
 	if swept != 1 {
@@ -282,7 +281,7 @@ func TestSilentStorm(t *testing.T) {
 		before := c.commands()
 		for i := range beating {
 			id := 10000 + ccgw.AgentID(i)
-			if _, err := c.nodes[i%2].Heartbeat(id, guids[id], ""); err != nil {
+			if _, err := c.nodes[i%2].Heartbeat(context.Background(), id, guids[id], ""); err != nil {
 				t.Fatalf("heartbeat of %d: %v", id, err)
 			}
 		}
@@ -314,7 +313,7 @@ func TestSilentStorm(t *testing.T) {
 	}
 	var lags uint64
 	for _, st := range c.nodes {
-		h := st.Stats().SignOutLag
+		h := st.Stats(context.Background()).SignOutLag
 		lags += h.Count
 		if i := slices.Index(h.Bounds, 3); h.Cumulative[i] != h.Count {
 			t.Fatalf("sign-out lag histogram %+v: some over 3 s", h)
@@ -323,7 +322,7 @@ func TestSilentStorm(t *testing.T) {
 	if lags != silent {
 		t.Fatalf("%d sign-out lags observed, want %d", lags, silent)
 	}
-	st := c.nodes[0].Stats()
+	st := c.nodes[0].Stats(context.Background())
 	if st.Live != beating || st.Expiries != silent || st.SignOuts[ccgw.CauseTimeout] != silent {
 		t.Fatalf("stats: %d live, %d expiries, sign-outs %v", st.Live, st.Expiries, st.SignOuts)
 	}
@@ -343,7 +342,7 @@ func TestCatchUpO1(t *testing.T) {
 		cfg := sessiontest.DefaultConfig(sessiontest.NewLogs())
 		st := open(t, srv, newPrefix(), cfg, nil)
 		for i := range n {
-			if _, err := st.SignIn(sessiontest.SignInReq(ccgw.AgentID(2000 + i))); err != nil {
+			if _, err := st.SignIn(context.Background(), sessiontest.SignInReq(ccgw.AgentID(2000+i))); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -395,27 +394,27 @@ func TestSimulatedNeverExpires(t *testing.T) {
 	st := c.nodes[0]
 	req := sessiontest.SignInReq(1001)
 	req.SkipPassword, req.Session.Simulated = true, true
-	if _, err := st.SignIn(req); err != nil {
+	if _, err := st.SignIn(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
 	c.signIn(t, 1002, 1) // a real agent, silent too
 	for range 3 * int(10*time.Second/c.cfg.Tick) {
 		c.tick()
 	}
-	if _, ok := st.Lookup(1001); !ok {
+	if _, ok := st.Lookup(context.Background(), 1001); !ok {
 		t.Fatal("the simulated agent was signed out")
 	}
-	if _, ok := st.Lookup(1002); ok {
+	if _, ok := st.Lookup(context.Background(), 1002); ok {
 		t.Fatal("the silent real agent is still signed in")
 	}
-	if s := st.Stats(); s.Live != 1 || s.Expiries != 1 {
+	if s := st.Stats(context.Background()); s.Live != 1 || s.Expiries != 1 {
 		t.Fatalf("stats: %d live, %d expiries; want 1, 1 (the simulated agent live)", s.Live, s.Expiries)
 	}
 	if n, _ := client(t, c.srv).ZCard(context.Background(), st.key+"dl").Result(); n != 0 {
 		t.Fatalf("%d members in the deadline set, want none", n)
 	}
-	wantOK(t, "kick", st.Kick(1001, ccgw.CauseSupervisor))
-	if s := st.Stats(); s.Live != 0 {
+	wantOK(t, "kick", st.Kick(context.Background(), 1001, ccgw.CauseSupervisor))
+	if s := st.Stats(context.Background()); s.Live != 0 {
 		t.Fatalf("%d live after the simulated agent was kicked", s.Live)
 	}
 }
@@ -436,7 +435,7 @@ func TestHeartbeatsDuringSweeps(t *testing.T) {
 					if int(id)%4 != w {
 						continue
 					}
-					if _, err := st.Heartbeat(id, g, ""); err != nil {
+					if _, err := st.Heartbeat(context.Background(), id, g, ""); err != nil {
 						t.Errorf("heartbeat of %d: %v", id, err)
 						return
 					}

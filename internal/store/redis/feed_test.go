@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/session/sessiontest"
 )
 
@@ -43,7 +42,7 @@ func (s *seen) counts() (int, int) {
 func TestFeedAcrossNodes(t *testing.T) {
 	var got seen
 	p := newPair(t, nil)
-	before, err := p.b.SignIn(sessiontest.SignInReq(1000)) // before A's hooks: not reported
+	before, err := p.b.SignIn(context.Background(), sessiontest.SignInReq(1000)) // before A's hooks: not reported
 	wantOK(t, "sign in", err)
 	a := open(t, p.srv, p.a.key, p.cfg, func(c *Config) { c.OnChange, c.Tap = got.change, got.tap })
 	ctx, cancel := context.WithCancel(context.Background())
@@ -55,11 +54,11 @@ func TestFeedAcrossNodes(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	const id = 1001
-	s, err := p.b.SignIn(sessiontest.SignInReq(id))
+	s, err := p.b.SignIn(context.Background(), sessiontest.SignInReq(id))
 	wantOK(t, "sign in on B", err)
-	_, err = p.b.Update(id, s.GUID, func(x *ccgw.Session, _ time.Time) ([]session.Emit, error) {
+	_, err = p.b.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
 		x.State = ccgw.StateBusy
-		return []session.Emit{{Type: ccgw.EvSetNotReadySuccess}}, nil
+		return []ccgw.Emit{{Type: ccgw.EvSetNotReadySuccess}}, nil
 	})
 	wantOK(t, "update on B", err)
 	checkFor(t, 30*time.Second, func() error {
@@ -71,8 +70,8 @@ func TestFeedAcrossNodes(t *testing.T) {
 
 	p.srv.Kill()
 	p.srv.Restart()
-	wantOK(t, "logout on B after Redis's restart", p.b.SignOut(id, s.GUID, ccgw.CauseLogout))
-	wantOK(t, "kick on B", p.b.Kick(before.Agent, ccgw.CauseSupervisor))
+	wantOK(t, "logout on B after Redis's restart", p.b.SignOut(context.Background(), id, s.GUID, ccgw.CauseLogout))
+	wantOK(t, "kick on B", p.b.Kick(context.Background(), before.Agent, ccgw.CauseSupervisor))
 	checkFor(t, 30*time.Second, func() error {
 		if n, m := got.counts(); n < 4 || m < 4 {
 			return fmt.Errorf("%d changes and %d events reported", n, m)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/guid"
 )
 
 // Rotated GUIDs are derived as on one node (session/guid.go): rotation n of a
@@ -29,7 +29,7 @@ func (s *Store) loadGUIDKey(ctx context.Context) error {
 		return nil
 	}
 	k := s.key + "guidkey"
-	if err := s.rdb.SetNX(ctx, k, hex.EncodeToString(session.NewGUIDKey()), 0).Err(); err != nil {
+	if err := s.rdb.SetNX(ctx, k, hex.EncodeToString(guid.NewKey()), 0).Err(); err != nil {
 		return err
 	}
 	v, err := s.rdb.Get(ctx, k).Result()
@@ -59,7 +59,7 @@ func (s *Store) keyFor(ctx context.Context) ([]byte, error) {
 // (dynamic mode): only one with the current GUID does, once GUIDInterval has
 // passed since it was minted, as on one node.
 func (s *Store) rotationDue(e *authEntry, guid string, now time.Time) bool {
-	return s.cfg.AuthMode == session.AuthDynamic && guid == e.guid &&
+	return s.cfg.AuthMode == ccgw.AuthDynamic && guid == e.guid &&
 		now.Sub(time.UnixMilli(e.issued)) >= s.cfg.GUIDInterval
 }
 
@@ -89,20 +89,20 @@ func (s *Store) rotateCached(id ccgw.AgentID, e *authEntry, now time.Time) (*aut
 	return next, true
 }
 
-// adoptCached takes guid, if it is a rotation of e's sign-in newer than e's
+// adoptCached takes g, if it is a rotation of e's sign-in newer than e's
 // (minted by another node whose record has not reached this one), as agent
 // id's current GUID, and files the record. It reports whether it did.
-func (s *Store) adoptCached(id ccgw.AgentID, e *authEntry, guid string, now time.Time) bool {
+func (s *Store) adoptCached(id ccgw.AgentID, e *authEntry, g string, now time.Time) bool {
 	key := s.guidKey.Load()
 	if key == nil {
 		return false
 	}
-	m, ok := session.DerivedN(*key, id, e.gen, e.login, guid)
+	m, ok := guid.Derived(*key, id, e.gen, e.login, g)
 	if !ok || m <= e.n {
 		return false
 	}
 	next := e.at(*key, id, m, s.ms(now), s.ms(now.Add(s.cfg.GUIDTimeout)))
-	if next.guid != guid || !s.cache.replace(id, e, next) {
+	if next.guid != g || !s.cache.replace(id, e, next) {
 		return false
 	}
 	s.batch.rotate(recordOf(id, e.guid, next))
@@ -157,15 +157,15 @@ func (s *Store) rotateNow(ctx context.Context, sess *ccgw.Session, now time.Time
 	return nil
 }
 
-// adoptDerived records guid as agent id's current GUID if it is a rotation of
+// adoptDerived records g as agent id's current GUID if it is a rotation of
 // the live sign-in newer than the one Redis holds (raw, or read if ""): one a
 // node minted and has not recorded yet, or never will (it died). It reports
 // whether it did; the caller then tries its script again. Dynamic mode only.
-func (s *Store) adoptDerived(ctx context.Context, id ccgw.AgentID, guid, raw string, now time.Time) bool {
-	if s.cfg.AuthMode != session.AuthDynamic {
+func (s *Store) adoptDerived(ctx context.Context, id ccgw.AgentID, g, raw string, now time.Time) bool {
+	if s.cfg.AuthMode != ccgw.AuthDynamic {
 		return false
 	}
-	if _, ok := session.GUIDNode(guid); !ok {
+	if _, ok := guid.Node(g); !ok {
 		return false
 	}
 	key, err := s.keyFor(ctx)
@@ -182,12 +182,12 @@ func (s *Store) adoptDerived(ctx context.Context, id ccgw.AgentID, guid, raw str
 		return false
 	}
 	base := entryOf(key, &sess)
-	m, ok := session.DerivedN(key, id, sess.Gen, sess.LoginTime, guid)
+	m, ok := guid.Derived(key, id, sess.Gen, sess.LoginTime, g)
 	if !ok || m <= base.n {
 		return false
 	}
 	next := base.at(key, id, m, s.ms(now), s.ms(now.Add(s.cfg.GUIDTimeout)))
-	if next.guid != guid {
+	if next.guid != g {
 		return false
 	}
 	conflicts, err := s.record(ctx, key, recordOf(id, sess.GUID, next))

@@ -6,10 +6,9 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
-// Heartbeat implements session.Service. Normally it costs no Redis round trip:
+// Heartbeat implements ccgw.SessionService. Normally it costs no Redis round trip:
 // the node's cache (cache.go) authenticates guid, and the renewal waits in the
 // node's batch for its next tick, which writes every renewal it holds in one
 // script call (flush.go); a rotation due (dynamic mode) is derived and
@@ -17,13 +16,12 @@ import (
 // accept, a new service token, or a node that lost Redis or its subscription
 // take the slow path: one script that authenticates and renews, answered
 // RetInternal while Redis cannot be reached.
-func (s *Store) Heartbeat(id ccgw.AgentID, guid, token string) (string, error) {
+func (s *Store) Heartbeat(ctx context.Context, id ccgw.AgentID, guid, token string) (string, error) {
 	now := s.cfg.Clock.Now()
 	if g, ok := s.fastHeartbeat(id, guid, token, now); ok {
 		s.heartbeats.Add(1)
 		return g, nil
 	}
-	ctx := context.Background()
 	epoch := s.cache.epoch(id)
 	raw, err := s.auth(ctx, id, guid, now)
 	if err != nil {
@@ -60,7 +58,7 @@ func (s *Store) fastHeartbeat(id ccgw.AgentID, guid, token string, now time.Time
 		}
 	case guid == e.prev && s.ms(now) < e.prevUntil:
 		set = e.guid
-	case s.cfg.AuthMode == session.AuthDynamic && s.adoptCached(id, e, guid, now):
+	case s.cfg.AuthMode == ccgw.AuthDynamic && s.adoptCached(id, e, guid, now):
 	default:
 		return "", false // refused, or the cache is behind: Redis decides
 	}
@@ -102,7 +100,7 @@ func (s *Store) afterAuth(ctx context.Context, raw, guid, token string, now time
 	}
 	id := sess.Agent
 	if token != "" && token != sess.ServiceToken {
-		next, err := s.update(ctx, id, raw, func(x *ccgw.Session) ([]session.Emit, error) {
+		next, err := s.update(ctx, id, raw, func(x *ccgw.Session) ([]ccgw.Emit, error) {
 			x.ServiceToken = token
 			return nil, nil
 		})

@@ -19,7 +19,7 @@ import (
 var _ ccgw.LockoutStore = (*Store)(nil)
 
 // LoginFailures implements ccgw.LockoutStore.
-func (s *Store) LoginFailures(id ccgw.AgentID) (ccgw.LoginFailures, error) {
+func (s *Store) LoginFailures(ctx context.Context, id ccgw.AgentID) (ccgw.LoginFailures, error) {
 	if !s.ready.Load() {
 		return ccgw.LoginFailures{}, unavailable(errors.New("redis unavailable"))
 	}
@@ -36,8 +36,8 @@ func (s *Store) LoginFailures(id ccgw.AgentID) (ccgw.LoginFailures, error) {
 }
 
 // AddLoginFailure implements ccgw.LockoutStore with one script.
-func (s *Store) AddLoginFailure(id ccgw.AgentID, now time.Time, p ccgw.LockoutPolicy) (ccgw.LoginFailures, error) {
-	res, err := s.run(context.Background(), addLoginFailureScript, id.String(), s.ms(now),
+func (s *Store) AddLoginFailure(ctx context.Context, id ccgw.AgentID, now time.Time, p ccgw.LockoutPolicy) (ccgw.LoginFailures, error) {
+	res, err := s.run(ctx, addLoginFailureScript, id.String(), s.ms(now),
 		p.Window.Milliseconds(), p.Attempts, p.Duration.Milliseconds())
 	if err != nil {
 		return ccgw.LoginFailures{}, err
@@ -46,8 +46,8 @@ func (s *Store) AddLoginFailure(id ccgw.AgentID, now time.Time, p ccgw.LockoutPo
 }
 
 // ClearLoginFailures implements ccgw.LockoutStore with one script.
-func (s *Store) ClearLoginFailures(id ccgw.AgentID, now time.Time) (ccgw.LoginFailures, error) {
-	res, err := s.run(context.Background(), clearLoginFailuresScript, id.String(), s.ms(now))
+func (s *Store) ClearLoginFailures(ctx context.Context, id ccgw.AgentID, now time.Time) (ccgw.LoginFailures, error) {
+	res, err := s.run(ctx, clearLoginFailuresScript, id.String(), s.ms(now))
 	if err != nil {
 		return ccgw.LoginFailures{}, err
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/redistest"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/session/lockouttest"
 	"github.com/ccgw/ccgw/internal/session/sessiontest"
 )
@@ -47,9 +46,9 @@ func TestLockoutAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	login := func(st *Store, op, pw string) error {
-		s, err := st.SignIn(session.SignIn{Op: op, Password: pw, Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id}})
+		s, err := st.SignIn(context.Background(), ccgw.SignIn{Op: op, Password: pw, Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id}})
 		if err == nil {
-			wantOK(t, "logout", st.SignOut(id, s.GUID, ccgw.CauseLogout))
+			wantOK(t, "logout", st.SignOut(context.Background(), id, s.GUID, ccgw.CauseLogout))
 		}
 		return err
 	}
@@ -63,7 +62,7 @@ func TestLockoutAcrossNodes(t *testing.T) {
 			wantCodeT(t, op+" with the right password, locked", login(st, op, "Gr8!Pass"), ccgw.RetAccountLocked)
 		}
 	}
-	_, err := p.b.SignIn(session.SignIn{Op: "login", Password: "anything", Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id + 1}})
+	_, err := p.b.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "anything", Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id + 1}})
 	wantOK(t, "another agent on B", err)
 
 	ttl, err := client(t, p.srv).PTTL(context.Background(), fmt.Sprintf("%slk:%d", p.a.key, id)).Result()
@@ -104,11 +103,11 @@ func BenchmarkSignInLockout(b *testing.B) {
 			dir.UsePasswords(st)
 			b.ReportAllocs()
 			for b.Loop() {
-				s, err := st.SignIn(session.SignIn{Op: "login", Password: "x", Status: ccgw.StateIdle, Session: ccgw.Session{Agent: 1001}})
+				s, err := st.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "x", Status: ccgw.StateIdle, Session: ccgw.Session{Agent: 1001}})
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := st.SignOut(1001, s.GUID, ccgw.CauseLogout); err != nil {
+				if err := st.SignOut(context.Background(), 1001, s.GUID, ccgw.CauseLogout); err != nil {
 					b.Fatal(err)
 				}
 			}

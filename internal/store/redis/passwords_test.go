@@ -11,7 +11,6 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/agent/passwordtest"
 	"github.com/ccgw/ccgw/internal/redistest"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/session/sessiontest"
 )
 
@@ -41,16 +40,16 @@ func TestPasswordAcrossNodes(t *testing.T) {
 	dirB.UsePasswords(p.b)
 	const id = 5001
 	login := func(st *Store, pw string) error {
-		_, err := st.SignIn(session.SignIn{Op: "login", Password: pw, Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id}})
+		_, err := st.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: pw, Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id}})
 		return err
 	}
 	if err := dirA.ChangePassword(id, "anything", "Gr8!Pass"); err != nil {
 		t.Fatalf("change on A: %v", err)
 	}
 	wantCodeT(t, "old password on B", login(p.b, "anything"), ccgw.RetBadPassword)
-	s, err := p.b.SignIn(session.SignIn{Op: "login", Password: "Gr8!Pass", Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id}})
+	s, err := p.b.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "Gr8!Pass", Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id}})
 	wantOK(t, "new password on B", err)
-	wantOK(t, "logout", p.b.SignOut(id, s.GUID, ccgw.CauseLogout))
+	wantOK(t, "logout", p.b.SignOut(context.Background(), id, s.GUID, ccgw.CauseLogout))
 	// B's rules see the history A wrote.
 	wantCodeT(t, "change on B back to the first password", dirB.ChangePassword(id, "Gr8!Pass", "anything"), ccgw.RetPwdRule)
 	wantOK(t, "change on B", dirB.ChangePassword(id, "Gr8!Pass", "N3w!Pass"))

@@ -7,7 +7,7 @@ import (
 	"github.com/ccgw/ccgw"
 )
 
-// Poll implements session.Service: a long poll on any node, woken over Redis
+// Poll implements ccgw.SessionService: a long poll on any node, woken over Redis
 // pub/sub when an event is queued for the agent; a held poll keeps the session
 // alive (its deadline is renewed every tick).
 func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait time.Duration) (*ccgw.Event, string, error) {

@@ -8,15 +8,14 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Stats implements session.Service: cluster-wide counts from Redis, and this
+// Stats implements ccgw.SessionService: cluster-wide counts from Redis, and this
 // node's heartbeats and polls. While Redis cannot be read, the cluster-wide
 // counts are zero and Partial is set.
-func (s *Store) Stats() session.Stats {
-	st := session.Stats{
+func (s *Store) Stats(ctx context.Context) ccgw.SessionStats {
+	st := ccgw.SessionStats{
 		Heartbeats: s.heartbeats.Load(), Polls: s.polls.Load(), Polled: s.polled.Load(),
 		SignOuts: map[ccgw.SignOutCause]uint64{}, Drops: map[ccgw.DropReason]uint64{},
 	}
@@ -26,7 +25,6 @@ func (s *Store) Stats() session.Stats {
 		st.Partial = true
 		return st
 	}
-	ctx := context.Background()
 	var live, sim *goredis.IntCmd
 	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		live, sim = p.ZCard(ctx, s.key+"dl"), p.SCard(ctx, s.key+"sim")
@@ -39,7 +37,7 @@ func (s *Store) Stats() session.Stats {
 	st.Live = int(live.Val() + sim.Val()) // simulated sessions are not in the deadline set
 	h, err := s.rdb.HGetAll(ctx, s.key+"stats").Result()
 	if err != nil {
-		return session.Stats{Partial: true, Heartbeats: st.Heartbeats, Polls: st.Polls, Polled: st.Polled,
+		return ccgw.SessionStats{Partial: true, Heartbeats: st.Heartbeats, Polls: st.Polls, Polled: st.Polled,
 			SignOuts: st.SignOuts, Drops: st.Drops}
 	}
 	for k, v := range h {
@@ -202,15 +200,15 @@ func (s *Store) restsDue(ctx context.Context, members []string) {
 		if !ok || err1 != nil || err2 != nil {
 			continue
 		}
-		s.updateWith(ctx, id, "", false, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		s.updateWith(ctx, id, "", false, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 			if x.State != ccgw.StateRest || x.RestSeq != seq || x.RestUntil == 0 || time.UnixMilli(x.RestUntil).After(now) {
 				return nil, nil
 			}
 			x.RestUntil = 0
-			evs := []session.Emit{{Type: ccgw.EvRestTimeout}}
+			evs := []ccgw.Emit{{Type: ccgw.EvRestTimeout}}
 			if s.cfg.RestTimeoutIdle {
 				x.State, x.StateReason, x.StateSince = ccgw.StateIdle, 0, ccgw.Millis(now)
-				evs = append(evs, session.Emit{Type: ccgw.EvReady})
+				evs = append(evs, ccgw.Emit{Type: ccgw.EvReady})
 			}
 			return evs, nil
 		})

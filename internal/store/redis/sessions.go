@@ -8,18 +8,18 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/guid"
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// SignIn implements session.Service. A forced sign-in ends the earlier session
+// SignIn implements ccgw.SessionService. A forced sign-in ends the earlier session
 // in the same script. There is no sign-in window to overlap: 100-021 never occurs.
 // The password check, and the lockout with its RetAccountLocked, is
-// session.Guard's, counting in this Redis.
-func (s *Store) SignIn(req session.SignIn) (ccgw.Session, error) {
+// guard.Guard's, counting in this Redis.
+func (s *Store) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, error) {
 	id := req.Session.Agent
 	if !req.SkipPassword {
-		if err := s.guard.Check(req.Op, id, req.Password); err != nil {
+		if err := s.guard.Check(ctx, req.Op, id, req.Password); err != nil {
 			return ccgw.Session{}, err
 		}
 	}
@@ -27,11 +27,10 @@ func (s *Store) SignIn(req session.SignIn) (ccgw.Session, error) {
 	if !ok {
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetBadPassword, Op: req.Op}
 	}
-	ctx := context.Background()
 	now := s.cfg.Clock.Now()
 	sess := req.Session
 	sess.Gen = uint64(now.UnixNano())
-	sess.GUID = session.NewGUID(s.cfg.NodeName)
+	sess.GUID = guid.New(s.cfg.NodeName)
 	sess.GUIDIssued, sess.LoginTime, sess.StateSince = s.ms(now), s.ms(now), s.ms(now)
 	sess.Op, sess.State, sess.TalkRight = req.Op, req.Status, true
 	sess.Skills = nil
@@ -109,14 +108,14 @@ func short(g string) string {
 	return g
 }
 
-// SignOut implements session.Service.
-func (s *Store) SignOut(id ccgw.AgentID, guid string, cause ccgw.SignOutCause) error {
-	return s.signOut(context.Background(), id, guid, cause, false, "")
+// SignOut implements ccgw.SessionService.
+func (s *Store) SignOut(ctx context.Context, id ccgw.AgentID, guid string, cause ccgw.SignOutCause) error {
+	return s.signOut(ctx, id, guid, cause, false, "")
 }
 
-// Kick implements session.Service.
-func (s *Store) Kick(id ccgw.AgentID, cause ccgw.SignOutCause) error {
-	return s.signOut(context.Background(), id, "", cause, true, "")
+// Kick implements ccgw.SessionService.
+func (s *Store) Kick(ctx context.Context, id ccgw.AgentID, cause ccgw.SignOutCause) error {
+	return s.signOut(ctx, id, "", cause, true, "")
 }
 
 // PushFailed implements push.Source: it signs sign-in gen of agent id out
@@ -151,9 +150,8 @@ func (s *Store) signOut(ctx context.Context, id ccgw.AgentID, guid string, cause
 	}
 }
 
-// Session implements session.Service.
-func (s *Store) Session(id ccgw.AgentID, guid string) (ccgw.Session, error) {
-	ctx := context.Background()
+// Session implements ccgw.SessionService.
+func (s *Store) Session(ctx context.Context, id ccgw.AgentID, guid string) (ccgw.Session, error) {
 	epoch := s.cache.epoch(id)
 	raw, err := s.auth(ctx, id, guid, s.cfg.Clock.Now())
 	if err != nil {
@@ -167,9 +165,9 @@ func (s *Store) Session(id ccgw.AgentID, guid string) (ccgw.Session, error) {
 	return sess, nil
 }
 
-// Lookup implements session.Service.
-func (s *Store) Lookup(id ccgw.AgentID) (ccgw.Session, bool) {
-	return s.lookup(context.Background(), id)
+// Lookup implements ccgw.SessionService.
+func (s *Store) Lookup(ctx context.Context, id ccgw.AgentID) (ccgw.Session, bool) {
+	return s.lookup(ctx, id)
 }
 
 func (s *Store) lookup(ctx context.Context, id ccgw.AgentID) (ccgw.Session, bool) {

@@ -11,15 +11,14 @@ import (
 // skillBatch is how many sessions EachInSkill reads from Redis at a time.
 const skillBatch = 100
 
-// EachInSkill implements session.Service. It reads the skill's member IDs in one
+// EachInSkill implements ccgw.SessionService. It reads the skill's member IDs in one
 // SMEMBERS (a few bytes each: a Redis set keeps no order to stop early in) and
 // then the sessions skillBatch at a time, so a caller that stops early fetches
 // and decodes only the sessions it saw.
-func (s *Store) EachInSkill(skill int, after ccgw.AgentID, fn func(ccgw.Session) bool) {
+func (s *Store) EachInSkill(ctx context.Context, skill int, after ccgw.AgentID, fn func(ccgw.Session) bool) {
 	if !s.ready.Load() {
 		return
 	}
-	ctx := context.Background()
 	members, err := s.rdb.SMembers(ctx, s.key+"sk:"+strconv.Itoa(skill)).Result()
 	if err != nil || len(members) == 0 {
 		return
@@ -56,10 +55,10 @@ func (s *Store) EachInSkill(skill int, after ccgw.AgentID, fn func(ccgw.Session)
 	}
 }
 
-// BySkill implements session.Service.
-func (s *Store) BySkill(skill int) []ccgw.Session {
+// BySkill implements ccgw.SessionService.
+func (s *Store) BySkill(ctx context.Context, skill int) []ccgw.Session {
 	var out []ccgw.Session
-	s.EachInSkill(skill, 0, func(sess ccgw.Session) bool {
+	s.EachInSkill(ctx, skill, 0, func(sess ccgw.Session) bool {
 		out = append(out, sess)
 		return true
 	})

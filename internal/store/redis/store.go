@@ -22,8 +22,8 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/guard"
 	"github.com/ccgw/ccgw/internal/push"
-	"github.com/ccgw/ccgw/internal/session"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -40,11 +40,11 @@ type Config struct {
 	Directory                ccgw.Directory     // required
 	Log                      *slog.Logger       // discards
 	NodeName                 string             // GUID suffix and push-claim owner; "AgentGateway0"
-	AuthMode                 session.AuthMode   // AuthStatic
+	AuthMode                 ccgw.AuthMode      // AuthStatic
 	GUIDInterval             time.Duration      // 60s
 	GUIDTimeout              time.Duration      // 120s
 	QueueSize                int                // events kept per agent; 1000
-	Tick                     time.Duration      // sweep period; session.TickFor(Timeout)
+	Tick                     time.Duration      // sweep period; ccgw.TickFor(Timeout)
 	MaxExpiries              int                // sign-outs per sweep; 10000
 	PushLease                time.Duration      // how long a node's push claim on an agent lasts; 15s
 	Notify                   func(ccgw.AgentID) // told after events were queued for a push-mode session
@@ -53,7 +53,7 @@ type Config struct {
 	OnSignOut func(id ccgw.AgentID, cause ccgw.SignOutCause)
 	// RestTimeoutIdle makes an agent whose rest ran out idle (as session.Config).
 	RestTimeoutIdle bool
-	// Lockout locks an agent out after wrong passwords (session.Guard), counted
+	// Lockout locks an agent out after wrong passwords (guard.Guard), counted
 	// in this Redis (lockout.go) so that it holds on every node; zero: never.
 	Lockout ccgw.LockoutPolicy
 	// CacheSize bounds how many agents' auth facts the node keeps (cache.go);
@@ -66,10 +66,10 @@ type Config struct {
 	Tap      func(ccgw.Event)
 }
 
-// Store is session.Service on Redis. It is safe for concurrent use.
+// Store is ccgw.SessionService on Redis. It is safe for concurrent use.
 type Store struct {
 	cfg   Config
-	guard session.Guard
+	guard guard.Guard
 	rdb   *goredis.Client
 	key   string // the prefix
 
@@ -81,11 +81,11 @@ type Store struct {
 	guidKey  atomic.Pointer[[]byte]         // derives rotated GUIDs (guids.go); nil until read
 	batch    batch                          // flush.go: what the next tick writes
 
-	feed    feedState            // feed.go
-	centre  centre               // centre.go
-	sent    atomic.Uint64        // commands sent to Redis (Commands)
-	lag     session.LagHistogram // how late after its deadline each expiry came
-	waitMu  sync.Mutex           // guards waiters
+	feed    feedState         // feed.go
+	centre  centre            // centre.go
+	sent    atomic.Uint64     // commands sent to Redis (Commands)
+	lag     ccgw.LagHistogram // how late after its deadline each expiry came
+	waitMu  sync.Mutex        // guards waiters
 	waiters map[ccgw.AgentID]map[chan struct{}]struct{}
 	heldMu  sync.Mutex // guards held
 	held    map[ccgw.AgentID]int
@@ -95,7 +95,7 @@ type Store struct {
 	polled     atomic.Uint64
 }
 
-var _ session.Service = (*Store)(nil)
+var _ ccgw.SessionService = (*Store)(nil)
 var _ push.Source = (*Store)(nil)
 
 // Open connects to Redis; it does not fail if Redis is down (the Store reports
@@ -139,7 +139,7 @@ func Open(cfg Config) (*Store, error) {
 		cfg.NodeName = "AgentGateway0"
 	}
 	if cfg.AuthMode == 0 {
-		cfg.AuthMode = session.AuthStatic
+		cfg.AuthMode = ccgw.AuthStatic
 	}
 	if cfg.GUIDInterval <= 0 {
 		cfg.GUIDInterval = 60 * time.Second
@@ -151,7 +151,7 @@ func Open(cfg Config) (*Store, error) {
 		cfg.QueueSize = 1000
 	}
 	if cfg.Tick <= 0 {
-		cfg.Tick = session.TickFor(min(cfg.PollTimeout, cfg.PushTimeout))
+		cfg.Tick = ccgw.TickFor(min(cfg.PollTimeout, cfg.PushTimeout))
 	}
 	if cfg.MaxExpiries <= 0 {
 		cfg.MaxExpiries = 10000
@@ -174,7 +174,7 @@ func Open(cfg Config) (*Store, error) {
 	if s.ready.Load() {
 		s.startFeed(ctx) // if this fails, the first read starts it
 	}
-	s.guard = session.Guard{Directory: cfg.Directory, Policy: cfg.Lockout, Store: s, Clock: cfg.Clock, Log: cfg.Log}
+	s.guard = guard.Guard{Directory: cfg.Directory, Policy: cfg.Lockout, Store: s, Clock: cfg.Clock, Log: cfg.Log}
 	return s, nil
 }
 

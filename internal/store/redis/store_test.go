@@ -11,7 +11,6 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/redistest"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/session/sessiontest"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -94,7 +93,7 @@ func watch(t *testing.T, st *Store) {
 	})
 }
 
-// TestStoreContract runs the session.Service suite on the Redis store, on a
+// TestStoreContract runs the ccgw.SessionService suite on the Redis store, on a
 // real redis-server: with the auth cache on (heartbeats answered from memory,
 // renewals written by the sweep), and with it off (every request a script).
 func TestStoreContract(t *testing.T) {
@@ -157,13 +156,13 @@ func wantOK(t *testing.T, what string, err error) {
 func TestTwoNodesOneSession(t *testing.T) {
 	p := newPair(t, nil)
 	const id = 1001
-	s, err := p.a.SignIn(sessiontest.SignInReq(id))
+	s, err := p.a.SignIn(context.Background(), sessiontest.SignInReq(id))
 	wantOK(t, "sign in on A", err)
-	_, err = p.b.SignIn(sessiontest.SignInReq(id))
+	_, err = p.b.SignIn(context.Background(), sessiontest.SignInReq(id))
 	if ccgw.CodeOf(err) != ccgw.RetAlreadySignedIn {
 		t.Fatalf("second sign-in on B: %v, want 100-002", err)
 	}
-	_, err = p.b.Heartbeat(id, s.GUID, "")
+	_, err = p.b.Heartbeat(context.Background(), id, s.GUID, "")
 	wantOK(t, "heartbeat on B", err)
 	for _, want := range []string{ccgw.EvInService, ccgw.EvReady} {
 		ev, _, err := p.b.Poll(context.Background(), id, s.GUID, 0)
@@ -171,12 +170,12 @@ func TestTwoNodesOneSession(t *testing.T) {
 			t.Fatalf("poll on B: %+v, %v; want %s", ev, err, want)
 		}
 	}
-	_, err = p.b.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	_, err = p.b.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 		x.State = ccgw.StateBusy
-		return []session.Emit{{Type: ccgw.EvSetNotReadySuccess}}, nil
+		return []ccgw.Emit{{Type: ccgw.EvSetNotReadySuccess}}, nil
 	})
 	wantOK(t, "update on B", err)
-	if got, err := p.a.Session(id, s.GUID); err != nil || got.State != ccgw.StateBusy {
+	if got, err := p.a.Session(context.Background(), id, s.GUID); err != nil || got.State != ccgw.StateBusy {
 		t.Fatalf("A sees %+v, %v; want B's update", got, err)
 	}
 	ev, _, err := p.a.Poll(context.Background(), id, s.GUID, 0)
@@ -195,7 +194,7 @@ func TestTwoNodesOneSession(t *testing.T) {
 			st = p.b
 		}
 		wg.Go(func() {
-			_, err := st.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+			_, err := st.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 				x.StateReason++
 				return nil, nil
 			})
@@ -205,13 +204,13 @@ func TestTwoNodesOneSession(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got, _ := p.b.Lookup(id); got.StateReason != 40 {
+	if got, _ := p.b.Lookup(context.Background(), id); got.StateReason != 40 {
 		t.Fatalf("StateReason %d after 40 increments on two nodes", got.StateReason)
 	}
 
 	// A sign-out on B ends the session for A.
-	wantOK(t, "logout on B", p.b.SignOut(id, s.GUID, ccgw.CauseLogout))
-	if _, err := p.a.Heartbeat(id, s.GUID, ""); ccgw.CodeOf(err) != ccgw.RetNotSignedIn {
+	wantOK(t, "logout on B", p.b.SignOut(context.Background(), id, s.GUID, ccgw.CauseLogout))
+	if _, err := p.a.Heartbeat(context.Background(), id, s.GUID, ""); ccgw.CodeOf(err) != ccgw.RetNotSignedIn {
 		t.Fatalf("heartbeat on A after logout on B: %v", err)
 	}
 }
@@ -236,7 +235,7 @@ func TestHeldPollWokenAcrossNodes(t *testing.T) {
 		return nil
 	})
 	const id = 1002
-	s, err := p.a.SignIn(sessiontest.SignInReq(id))
+	s, err := p.a.SignIn(context.Background(), sessiontest.SignInReq(id))
 	wantOK(t, "sign in", err)
 	for range 2 {
 		if ev, _, err := p.b.Poll(ctx, id, s.GUID, 0); ev == nil || err != nil {
@@ -263,8 +262,8 @@ func TestHeldPollWokenAcrossNodes(t *testing.T) {
 		}
 		return nil
 	})
-	_, err = p.a.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
-		return []session.Emit{{Type: ccgw.EvWork}}, nil
+	_, err = p.a.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
+		return []ccgw.Emit{{Type: ccgw.EvWork}}, nil
 	})
 	wantOK(t, "update on A", err)
 	select {
@@ -289,7 +288,7 @@ func TestExpiryExactlyOnceAcrossNodes(t *testing.T) {
 		if i%2 == 1 {
 			st = p.b
 		}
-		s, err := st.SignIn(sessiontest.SignInReq(first + ccgw.AgentID(i)))
+		s, err := st.SignIn(context.Background(), sessiontest.SignInReq(first+ccgw.AgentID(i)))
 		wantOK(t, "sign in", err)
 		guids[s.Agent] = s.GUID
 	}
@@ -317,12 +316,12 @@ func TestExpiryExactlyOnceAcrossNodes(t *testing.T) {
 		}
 	}
 	advance(sessiontest.Timeout - p.cfg.Tick)
-	if st := p.a.Stats(); st.Live != n || len(st.SignOuts) != 0 {
+	if st := p.a.Stats(context.Background()); st.Live != n || len(st.SignOuts) != 0 {
 		t.Fatalf("a tick before the timeout: %d live, sign-outs %v; want %d, none", st.Live, st.SignOuts, n)
 	}
 	advance(2 * p.cfg.Tick)
 	checkFor(t, 20*time.Second, func() error {
-		if l := p.b.Stats().Live; l != 0 {
+		if l := p.b.Stats(context.Background()).Live; l != 0 {
 			return fmt.Errorf("%d sessions left", l)
 		}
 		return nil
@@ -332,7 +331,7 @@ func TestExpiryExactlyOnceAcrossNodes(t *testing.T) {
 	if k := swept.Load(); k != n {
 		t.Fatalf("the sweeps report %d sign-outs, want %d", k, n)
 	}
-	st := p.a.Stats()
+	st := p.a.Stats(context.Background())
 	if st.SignOuts[ccgw.CauseTimeout] != n || st.Expiries != n {
 		t.Fatalf("Stats: sign-outs %v, expiries %d; want %d timeouts", st.SignOuts, st.Expiries, n)
 	}
@@ -370,7 +369,7 @@ func TestOutage(t *testing.T) {
 	const n, first = 20, 4000
 	guids := make([]string, n)
 	for i := range n {
-		s, err := st.SignIn(sessiontest.SignInReq(first + ccgw.AgentID(i)))
+		s, err := st.SignIn(context.Background(), sessiontest.SignInReq(first+ccgw.AgentID(i)))
 		wantOK(t, "sign in", err)
 		guids[i] = s.GUID
 	}
@@ -379,7 +378,7 @@ func TestOutage(t *testing.T) {
 		st.Sweep(fc.Now())
 	}
 	for i := range n {
-		_, err := st.Heartbeat(first+ccgw.AgentID(i), guids[i], "")
+		_, err := st.Heartbeat(context.Background(), first+ccgw.AgentID(i), guids[i], "")
 		wantOK(t, "heartbeat", err)
 	}
 	st.Sweep(fc.Now())
@@ -389,7 +388,7 @@ func TestOutage(t *testing.T) {
 			return fmt.Errorf("the auth cache is not on")
 		}
 		before := st.Commands()
-		_, err := st.Heartbeat(first, guids[0], "")
+		_, err := st.Heartbeat(context.Background(), first, guids[0], "")
 		wantOK(t, "heartbeat", err)
 		if st.Commands() != before {
 			return fmt.Errorf("a heartbeat sent a command: not answered from the cache")
@@ -409,20 +408,20 @@ func TestOutage(t *testing.T) {
 		t.Error("no \"redis unreachable\" log line")
 	}
 	// The cluster-wide figures are unknown, not zero (metrics leave a gap).
-	if s := st.Stats(); !s.Partial || s.Live != 0 || s.Heartbeats < n {
+	if s := st.Stats(context.Background()); !s.Partial || s.Live != 0 || s.Heartbeats < n {
 		t.Errorf("Stats without Redis: %+v, want Partial, no live count and this node's %d heartbeats or more", s, n)
 	}
 	id := ccgw.AgentID(first)
-	_, err := st.Heartbeat(id, guids[0], "")
+	_, err := st.Heartbeat(context.Background(), id, guids[0], "")
 	wantCodeT(t, "heartbeat", err, ccgw.RetInternal)
 	_, _, err = st.Poll(ctx, id, guids[0], 0)
 	wantCodeT(t, "poll", err, ccgw.RetInternal)
-	_, err = st.SignIn(sessiontest.SignInReq(first + n))
+	_, err = st.SignIn(context.Background(), sessiontest.SignInReq(first+n))
 	wantCodeT(t, "sign in", err, ccgw.RetInternal)
-	_, err = st.Update(id, guids[0], func(*ccgw.Session, time.Time) ([]session.Emit, error) { return nil, nil })
+	_, err = st.Update(context.Background(), id, guids[0], func(*ccgw.Session, time.Time) ([]ccgw.Emit, error) { return nil, nil })
 	wantCodeT(t, "update", err, ccgw.RetInternal)
-	wantCodeT(t, "logout", st.SignOut(id, guids[0], ccgw.CauseLogout), ccgw.RetInternal)
-	_, err = st.UpdateGUID(id, guids[0])
+	wantCodeT(t, "logout", st.SignOut(context.Background(), id, guids[0], ccgw.CauseLogout), ccgw.RetInternal)
+	_, err = st.UpdateGUID(context.Background(), id, guids[0])
 	wantCodeT(t, "updateGuid", err, ccgw.RetInternal)
 	if k := st.Sweep(fc.Now()); k != 0 {
 		t.Fatalf("a sweep without Redis signed %d out", k)
@@ -439,7 +438,7 @@ func TestOutage(t *testing.T) {
 		return nil
 	})
 	back := fc.Now()
-	if s := st.Stats(); s.Partial || s.Live != n || s.SignIns != n {
+	if s := st.Stats(context.Background()); s.Partial || s.Live != n || s.SignIns != n {
 		t.Errorf("Stats with Redis back: %+v, want %d live and signed in, not Partial", s, n)
 	}
 	st.Sweep(back) // if Run's tick has not caught up yet, this does
@@ -458,7 +457,7 @@ func TestOutage(t *testing.T) {
 			st.Sweep(fc.Now())
 			if fc.Now().Sub(back)%(timeout/4) == 0 {
 				for i := 0; i < n; i += 2 {
-					_, err := st.Heartbeat(first+ccgw.AgentID(i), guids[i], "")
+					_, err := st.Heartbeat(context.Background(), first+ccgw.AgentID(i), guids[i], "")
 					wantOK(t, fmt.Sprintf("heartbeat %d at %v after the outage", first+i, fc.Now().Sub(back)), err)
 				}
 			}
@@ -476,7 +475,7 @@ func TestOutage(t *testing.T) {
 		return nil
 	})
 	for i := range n {
-		_, alive := st.Lookup(first + ccgw.AgentID(i))
+		_, alive := st.Lookup(context.Background(), first+ccgw.AgentID(i))
 		if alive != (i%2 == 0) {
 			t.Errorf("agent %d: signed in %v, want %v", first+i, alive, i%2 == 0)
 		}
@@ -498,7 +497,7 @@ func TestPushClaim(t *testing.T) {
 	const id = 1003
 	req := sessiontest.SignInReq(id)
 	req.Session.Mode, req.Session.CallbackURI, req.Session.ServiceToken = ccgw.ModePush, "http://127.0.0.1:9/cb", "tok"
-	s, err := p.a.SignIn(req)
+	s, err := p.a.SignIn(context.Background(), req)
 	wantOK(t, "sign in", err)
 
 	ta, ok := p.a.PushTarget(id)
@@ -543,16 +542,16 @@ func TestPushClaim(t *testing.T) {
 // TestStatsAcrossNodes: the counters are cluster-wide, by cause.
 func TestStatsAcrossNodes(t *testing.T) {
 	p := newPair(t, nil)
-	_, err := p.a.SignIn(sessiontest.SignInReq(1004))
+	_, err := p.a.SignIn(context.Background(), sessiontest.SignInReq(1004))
 	wantOK(t, "sign in", err)
-	wantOK(t, "kick", p.b.Kick(1004, ccgw.CauseSupervisor))
+	wantOK(t, "kick", p.b.Kick(context.Background(), 1004, ccgw.CauseSupervisor))
 	c := client(t, p.srv)
 	h, err := c.HGetAll(context.Background(), p.a.key+"stats").Result()
 	wantOK(t, "HGETALL", err)
 	if h["signout:supervisor"] != "1" || h["signin"] != "1" {
 		t.Fatalf("stats hash %v", h)
 	}
-	if got := p.a.Stats().SignOuts[ccgw.CauseSupervisor]; got != 1 {
+	if got := p.a.Stats(context.Background()).SignOuts[ccgw.CauseSupervisor]; got != 1 {
 		t.Fatalf("Stats on the other node: %d supervisor sign-outs", got)
 	}
 }
@@ -566,7 +565,7 @@ func TestGenKeepsItsDigits(t *testing.T) {
 	cfg := sessiontest.DefaultConfig(sessiontest.NewLogs())
 	cfg.Clock.Advance(123456789 * time.Nanosecond) // a Gen no double holds
 	s := open(t, srv, "{gen}:", cfg, nil)
-	sess, err := s.SignIn(sessiontest.PushSignInReq(1001))
+	sess, err := s.SignIn(context.Background(), sessiontest.PushSignInReq(1001))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,7 +573,7 @@ func TestGenKeepsItsDigits(t *testing.T) {
 		t.Fatalf("Gen %d is exact as a double: the test needs one that is not", sess.Gen)
 	}
 	s.PushFailed(1001, sess.Gen)
-	if _, ok := s.Lookup(1001); ok {
+	if _, ok := s.Lookup(context.Background(), 1001); ok {
 		t.Fatal("PushFailed with the sign-in's Gen left it signed in")
 	}
 	tg, ok := s.PushTarget(1001)

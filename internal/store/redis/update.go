@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 )
 
 var errConflict = errors.New("redis: session changed meanwhile")
@@ -15,7 +14,7 @@ var errConflict = errors.New("redis: session changed meanwhile")
 // update applies fn to the session stored as raw and writes it back if nobody
 // changed it meanwhile (errConflict otherwise; RetNotSignedIn if it is gone).
 // If fn fails, nothing is written and update returns fn's error.
-func (s *Store) update(ctx context.Context, id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]session.Emit, error)) (ccgw.Session, error) {
+func (s *Store) update(ctx context.Context, id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	sess, err := decodeSession(raw)
 	if err != nil {
 		return ccgw.Session{}, unavailable(err)
@@ -89,20 +88,20 @@ func diff(a, b []int) (off, on []int) {
 // at most n attempts; the bound only stops a pathological loop.
 const maxUpdateAttempts = 1000
 
-// Update implements session.Service with optimistic compare-and-set, retried
+// Update implements ccgw.SessionService with optimistic compare-and-set, retried
 // while other requests (on any node) change the same session: concurrent
 // Updates all apply, none is lost. It fails with RetInternal only if the
 // session kept changing for maxUpdateAttempts attempts.
-func (s *Store) Update(id ccgw.AgentID, guid string, fn func(x *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
-	return s.updateWith(context.Background(), id, guid, true, fn)
+func (s *Store) Update(ctx context.Context, id ccgw.AgentID, guid string, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
+	return s.updateWith(ctx, id, guid, true, fn)
 }
 
-// UpdateAny implements session.Service: Update without the GUID check.
-func (s *Store) UpdateAny(id ccgw.AgentID, fn func(x *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
-	return s.updateWith(context.Background(), id, "", false, fn)
+// UpdateAny implements ccgw.SessionService: Update without the GUID check.
+func (s *Store) UpdateAny(ctx context.Context, id ccgw.AgentID, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
+	return s.updateWith(ctx, id, "", false, fn)
 }
 
-func (s *Store) updateWith(ctx context.Context, id ccgw.AgentID, guid string, auth bool, fn func(x *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
+func (s *Store) updateWith(ctx context.Context, id ccgw.AgentID, guid string, auth bool, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	for attempt := 0; ; attempt++ {
 		var raw string
 		if !auth {
@@ -118,7 +117,7 @@ func (s *Store) updateWith(ctx context.Context, id ccgw.AgentID, guid string, au
 			}
 			raw = v
 		}
-		next, err := s.update(ctx, id, raw, func(x *ccgw.Session) ([]session.Emit, error) {
+		next, err := s.update(ctx, id, raw, func(x *ccgw.Session) ([]ccgw.Emit, error) {
 			return fn(x, s.cfg.Clock.Now()) // a refusal is returned before anything is written
 		})
 		if errors.Is(err, errConflict) {
@@ -142,10 +141,9 @@ func authFacts(x *ccgw.Session) facts {
 	return facts{int64(x.Gen), x.LoginTime, x.GUIDIssued, x.PrevUntil, x.GUID, x.PrevGUID, x.ServiceToken, x.Mode}
 }
 
-// UpdateGUID implements session.Service: the next rotation of the GUID (derived,
+// UpdateGUID implements ccgw.SessionService: the next rotation of the GUID (derived,
 // guids.go), recorded at once; the GUID before it stays valid for GUIDTimeout.
-func (s *Store) UpdateGUID(id ccgw.AgentID, guid string) (string, error) {
-	ctx := context.Background()
+func (s *Store) UpdateGUID(ctx context.Context, id ccgw.AgentID, guid string) (string, error) {
 	now := s.cfg.Clock.Now()
 	for attempt := 0; ; attempt++ {
 		raw, err := s.auth(ctx, id, guid, now)

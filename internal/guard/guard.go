@@ -1,6 +1,10 @@
-package session
+// Package guard owns the password check of every sign-in with its lockout:
+// wrong passwords counted per agent in a ccgw.LockoutStore, a locked agent
+// refused before any password is hashed.
+package guard
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -33,11 +37,11 @@ type Guard struct {
 //   - RetInternal if the directory or the lockout store cannot be read or written.
 //
 // A right password forgets the agent's count. Safe for concurrent use.
-func (g *Guard) Check(op string, id ccgw.AgentID, password string) error {
+func (g *Guard) Check(ctx context.Context, op string, id ccgw.AgentID, password string) error {
 	if !g.Policy.On() {
 		return ccgw.VerifyPassword(g.Directory, op, id, password)
 	}
-	f, err := g.Store.LoginFailures(id)
+	f, err := g.Store.LoginFailures(ctx, id)
 	if err != nil {
 		return g.storeFailed(op, err)
 	}
@@ -48,7 +52,7 @@ func (g *Guard) Check(op string, id ccgw.AgentID, password string) error {
 	switch ccgw.CodeOf(verr) {
 	case ccgw.RetOK:
 		now := g.Clock.Now()
-		f, err := g.Store.ClearLoginFailures(id, now)
+		f, err := g.Store.ClearLoginFailures(ctx, id, now)
 		if err != nil {
 			return g.storeFailed(op, err)
 		}
@@ -61,7 +65,7 @@ func (g *Guard) Check(op string, id ccgw.AgentID, password string) error {
 			return verr
 		}
 		now := g.Clock.Now()
-		f, err := g.Store.AddLoginFailure(id, now, g.Policy)
+		f, err := g.Store.AddLoginFailure(ctx, id, now, g.Policy)
 		if err != nil {
 			return g.storeFailed(op, err)
 		}
@@ -81,11 +85,11 @@ func (g *Guard) Check(op string, id ccgw.AgentID, password string) error {
 // run) or becomes locked by this wrong old password (RetOldPasswordWrong from
 // change; an empty one is not counted), RetInternal if the lockout store fails,
 // else change's error as it is. A change that succeeds forgets the count.
-func (g *Guard) Change(op string, id ccgw.AgentID, old string, change func() error) error {
+func (g *Guard) Change(ctx context.Context, op string, id ccgw.AgentID, old string, change func() error) error {
 	if !g.Policy.On() {
 		return change()
 	}
-	f, err := g.Store.LoginFailures(id)
+	f, err := g.Store.LoginFailures(ctx, id)
 	if err != nil {
 		return g.storeFailed(op, err)
 	}
@@ -95,13 +99,13 @@ func (g *Guard) Change(op string, id ccgw.AgentID, old string, change func() err
 	cerr := change()
 	switch ccgw.CodeOf(cerr) {
 	case ccgw.RetOK:
-		g.Store.ClearLoginFailures(id, g.Clock.Now()) // best effort: the change is made
+		g.Store.ClearLoginFailures(ctx, id, g.Clock.Now()) // best effort: the change is made
 	case ccgw.RetOldPasswordWrong:
 		if old == "" {
 			break
 		}
 		now := g.Clock.Now()
-		f, err := g.Store.AddLoginFailure(id, now, g.Policy)
+		f, err := g.Store.AddLoginFailure(ctx, id, now, g.Policy)
 		if err != nil {
 			return g.storeFailed(op, err)
 		}
@@ -142,14 +146,14 @@ func NewMemLockouts() *MemLockouts {
 }
 
 // LoginFailures implements ccgw.LockoutStore; it never fails.
-func (m *MemLockouts) LoginFailures(id ccgw.AgentID) (ccgw.LoginFailures, error) {
+func (m *MemLockouts) LoginFailures(ctx context.Context, id ccgw.AgentID) (ccgw.LoginFailures, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.recs[id].f, nil
 }
 
 // AddLoginFailure implements ccgw.LockoutStore; it never fails.
-func (m *MemLockouts) AddLoginFailure(id ccgw.AgentID, now time.Time, p ccgw.LockoutPolicy) (ccgw.LoginFailures, error) {
+func (m *MemLockouts) AddLoginFailure(ctx context.Context, id ccgw.AgentID, now time.Time, p ccgw.LockoutPolicy) (ccgw.LoginFailures, error) {
 	now = time.UnixMilli(ccgw.Millis(now)) // the precision of every store
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -171,7 +175,7 @@ func (m *MemLockouts) AddLoginFailure(id ccgw.AgentID, now time.Time, p ccgw.Loc
 }
 
 // ClearLoginFailures implements ccgw.LockoutStore; it never fails.
-func (m *MemLockouts) ClearLoginFailures(id ccgw.AgentID, now time.Time) (ccgw.LoginFailures, error) {
+func (m *MemLockouts) ClearLoginFailures(ctx context.Context, id ccgw.AgentID, now time.Time) (ccgw.LoginFailures, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f := m.recs[id].f
