@@ -98,6 +98,40 @@ type SignIn struct {
 	Session Session
 }
 
+// signInBusy is the content of a sign-in in StateBusy's
+// AgentState_SetNotReady_Success (busy reason 0).
+var signInBusy = Content(map[string]string{"reason": "0"})
+
+// Start returns the session that req starts for agent a: the client's
+// options of req.Session, with sign-in number gen, GUID guid, req.Op, the
+// state req.Status since now, the talk right, and a's skills.
+func (req *SignIn) Start(a Agent, gen uint64, guid string, now time.Time) Session {
+	s := req.Session
+	s.Gen = gen
+	s.GUID = guid
+	s.GUIDIssued, s.LoginTime, s.StateSince = Millis(now), Millis(now), Millis(now)
+	s.Op, s.State, s.TalkRight = req.Op, req.Status, true
+	s.Skills = nil
+	for _, sk := range a.Skills {
+		s.Skills = append(s.Skills, sk.ID)
+	}
+	return s
+}
+
+// Events returns the events a sign-in queues, in order: AgentOther_InService,
+// AgentState_Ready, and for a sign-in in StateBusy or StateWork the move
+// there (AgentState_SetNotReady_Success with reason 0, AgentState_Work).
+func (req *SignIn) Events() []Emit {
+	evs := []Emit{{Type: EvInService}, {Type: EvReady}}
+	switch req.Status {
+	case StateBusy:
+		evs = append(evs, Emit{Type: EvSetNotReadySuccess, Content: signInBusy})
+	case StateWork:
+		evs = append(evs, Emit{Type: EvWork})
+	}
+	return evs
+}
+
 // AuthMode is the GUID authentication mode (README §3).
 type AuthMode int
 

@@ -25,19 +25,7 @@ func (m *Manager) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, er
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetBadPassword, Op: req.Op}
 	}
 	now := m.cfg.Clock.Now()
-	s := req.Session
-	s.Gen = m.gen.Add(1)
-	s.GUID = newGUID(m.cfg.NodeName)
-	s.GUIDIssued = ccgw.Millis(now)
-	s.LoginTime = ccgw.Millis(now)
-	s.Op = req.Op
-	s.State = req.Status
-	s.StateSince = ccgw.Millis(now)
-	s.TalkRight = true
-	s.Skills = nil
-	for _, sk := range agent.Skills {
-		s.Skills = append(s.Skills, sk.ID)
-	}
+	s := req.Start(agent, m.gen.Add(1), newGUID(m.cfg.NodeName), now)
 	e := &entry{s: s, pending: true, q: m.queueFor(id, s.Simulated), hot: m.hot.get(id)} // guidN 0: the sign-in's GUID
 
 	sh := m.shard(id)
@@ -76,12 +64,9 @@ func (m *Manager) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, er
 	e.pending = false
 	e.hot.seen.Store(now.UnixNano())
 	e.hot.setGUID(s.GUID, m.cfg.NodeName)
-	evs := []ccgw.Event{e.q.Add(ccgw.EvInService, nil, now), e.q.Add(ccgw.EvReady, nil, now)}
-	switch req.Status {
-	case ccgw.StateBusy:
-		evs = append(evs, e.q.Add(ccgw.EvSetNotReadySuccess, ccgw.Content(map[string]string{"reason": "0"}), now))
-	case ccgw.StateWork:
-		evs = append(evs, e.q.Add(ccgw.EvWork, nil, now))
+	var evs []ccgw.Event
+	for _, em := range req.Events() {
+		evs = append(evs, e.q.Add(em.Type, em.Content, now))
 	}
 	sh.mu.Unlock()
 	m.persist(&s, evs)

@@ -28,27 +28,15 @@ func (s *Store) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, erro
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetBadPassword, Op: req.Op}
 	}
 	now := s.cfg.Clock.Now()
-	sess := req.Session
-	sess.Gen = uint64(now.UnixNano())
-	sess.GUID = guid.New(s.cfg.NodeName)
-	sess.GUIDIssued, sess.LoginTime, sess.StateSince = s.ms(now), s.ms(now), s.ms(now)
-	sess.Op, sess.State, sess.TalkRight = req.Op, req.Status, true
-	sess.Skills = nil
-	for _, sk := range agent.Skills {
-		sess.Skills = append(sess.Skills, sk.ID)
-	}
+	sess := req.Start(agent, uint64(now.UnixNano()), guid.New(s.cfg.NodeName), now)
 	raw, err := json.Marshal(&sess)
 	if err != nil {
-		return ccgw.Session{}, err
+		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
 	}
 	args := []any{id.String(), string(raw), boolArg(req.Force), s.deadline(now, sess.Mode), s.ms(now), s.ttl(),
-		queueMax(s.cfg.QueueSize, &sess), boolArg(sess.Mode == ccgw.ModePush), joinInts(sess.Skills), boolArg(sess.Simulated),
-		eventJSON(id, ccgw.EvInService, nil, now), eventJSON(id, ccgw.EvReady, nil, now)}
-	switch req.Status {
-	case ccgw.StateBusy:
-		args = append(args, eventJSON(id, ccgw.EvSetNotReadySuccess, ccgw.Content(map[string]string{"reason": "0"}), now))
-	case ccgw.StateWork:
-		args = append(args, eventJSON(id, ccgw.EvWork, nil, now))
+		queueMax(s.cfg.QueueSize, &sess), boolArg(sess.Mode == ccgw.ModePush), joinInts(sess.Skills), boolArg(sess.Simulated)}
+	for _, em := range req.Events() {
+		args = append(args, eventJSON(id, em.Type, em.Content, now))
 	}
 	epoch := s.cache.epoch(id)
 	res, err := s.run(ctx, signInScript, args...)
