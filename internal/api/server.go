@@ -8,6 +8,7 @@ package api
 
 import (
 	"crypto/sha256"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -241,6 +242,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, dispatch func(*ca
 	// An error is logged only when the client was told it is ours: a client's
 	// malformed body (RetLoginParam carrying errBody) is not an internal error.
 	internal := rep.err != nil && rep.code == ccgw.RetInternal
+	if internal && r.Context().Err() != nil && errors.Is(rep.err, r.Context().Err()) {
+		internal = false // the client hung up and its store call was abandoned: not ours
+	}
 	level := slog.LevelDebug
 	if internal {
 		level = slog.LevelError
