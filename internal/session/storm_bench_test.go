@@ -278,3 +278,62 @@ func BenchmarkHeartbeatDuringStorm(b *testing.B) {
 	b.ReportMetric(float64(all[len(all)*99/100].Nanoseconds()), "beat-p99-ns")
 	b.ReportMetric(float64(all[len(all)-1].Nanoseconds()), "beat-max-ns")
 }
+
+// BenchmarkSweepRestTimeouts measures a sweep in which the rests of 2,000
+// agents end together (a centre's break), on bbolt as ccgw runs it: each
+// agent is reminded (AgentState_Rest_Timeout) and its session written with
+// the event. One op is one Sweep; set-up (sign-ins, rests) is untimed.
+//
+//	go test -run '^$' -bench SweepRestTimeouts -benchtime 3x ./internal/session/
+func BenchmarkSweepRestTimeouts(b *testing.B) {
+	const agents = 2000
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		st, err := bolt.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		fc := clock.NewVirtual(benchStart)
+		m, err := New(Config{Clock: fc, Store: st, Events: st, Directory: benchDirectory{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for w := range 64 {
+			wg.Go(func() {
+				for i := w; i < agents; i += 64 {
+					id := ccgw.MinAgentID + ccgw.AgentID(i)
+					s, err := m.SignIn(ctx, ccgw.SignIn{Op: "login", Password: "secret", Status: ccgw.StateIdle,
+						Session: ccgw.Session{Agent: id, Phone: "70001", MediaType: "TTF"}})
+					if err == nil {
+						_, err = m.Update(ctx, id, s.GUID, func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
+							s.State, s.StateReason, s.StateSince = ccgw.StateRest, 7, ccgw.Millis(now)
+							s.RestSeq++
+							s.RestUntil = ccgw.Millis(now.Add(30 * time.Second))
+							return []ccgw.Emit{{Type: ccgw.EvSetRestSuccess}}, nil
+						})
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if b.Failed() {
+			b.FailNow()
+		}
+		fc.Advance(30 * time.Second)
+		b.StartTimer()
+		if n := m.Sweep(fc.Now()); n != 0 {
+			b.Fatalf("signed out %d", n)
+		}
+		b.StopTimer()
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}

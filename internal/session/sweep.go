@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -64,6 +65,8 @@ func (m *Manager) sweep(now time.Time, o *outbox) (n int, more bool) {
 	var refile []timedEntry
 	var purged []*event.Queue // the queues of tombstones whose time is up
 	var expired []signOut
+	var rests restWrites
+	defer rests.wait()
 	handOn := func() {
 		for i := range expired {
 			m.left(&expired[i].s)
@@ -116,11 +119,16 @@ func (m *Manager) sweep(now time.Time, o *outbox) (n int, more bool) {
 			s := e.s
 			t := ticketLocked(e)
 			sh.mu.Unlock()
-			// Written here, not after the loop: a sign-out of e handed on
-			// meanwhile waits for this write (signedOut).
-			m.ordered(sh, e, t, func() { m.putWithEvents(&s, evs) })
-			m.notify(&s)
-			m.changed(s)
+			// Written now, beside the sweep, not after the loop: a sign-out
+			// of e handed on meanwhile waits for this write (signedOut). The
+			// writes of many rests that end together go to the store at once
+			// and share its commits (bbolt's group commit), so that a
+			// centre's break ending for all costs a commit, not one each.
+			rests.write(func() {
+				m.ordered(sh, e, t, func() { m.putWithEvents(&s, evs) })
+				m.notify(&s)
+				m.changed(s)
+			})
 			continue
 		}
 		var dl time.Time
@@ -151,6 +159,32 @@ func (m *Manager) sweep(now time.Time, o *outbox) (n int, more bool) {
 	m.discardTombs(purged)
 	return n, more
 }
+
+// restWrites runs the store writes of a sweep's rest timeouts side by side,
+// at most maxRestWrites at once; the zero value is ready.
+type restWrites struct {
+	wg   sync.WaitGroup
+	sema chan struct{}
+}
+
+// maxRestWrites bounds the rest-timeout writes of one sweep in flight.
+const maxRestWrites = 256
+
+// write runs w on a goroutine of its own once fewer than maxRestWrites are
+// running.
+func (r *restWrites) write(w func()) {
+	if r.sema == nil {
+		r.sema = make(chan struct{}, maxRestWrites)
+	}
+	r.sema <- struct{}{}
+	r.wg.Go(func() {
+		defer func() { <-r.sema }()
+		w()
+	})
+}
+
+// wait returns once every write has.
+func (r *restWrites) wait() { r.wg.Wait() }
 
 // discardTombs drops what the clients of ended sessions did not collect in
 // time from the queues qs of their tombstones, counted as
