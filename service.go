@@ -147,3 +147,15 @@ const (
 func TickFor(timeout time.Duration) time.Duration {
 	return min(max(timeout/120, 10*time.Millisecond), time.Second)
 }
+
+// LiveSession is a live session as the admin API's agents list shows it.
+type LiveSession struct {
+	// Session is a copy of the session (its Skills too). It holds the GUIDs:
+	// whoever shows it must leave them out.
+	Session Session
+	// LastSeen is the session's last heartbeat, poll or other authenticated
+	// request (its sign-in or restore before any), on the sessions' clock.
+	LastSeen time.Time
+	// Queued is how many of its events wait for delivery.
+	Queued int
+}

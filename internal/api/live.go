@@ -1,11 +1,11 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 )
 
@@ -20,9 +20,11 @@ const (
 )
 
 // agentLister is the listing of live sessions, where the session service has
-// one (session.Manager; the Redis store cannot list without a scan).
+// one (session.Manager and the Redis store do): the live sessions (client and
+// simulated) with work numbers above after, in work-number order, up to limit
+// of them, and whether more follow.
 type agentLister interface {
-	Agents(after ccgw.AgentID, limit int) ([]session.AgentInfo, bool)
+	Agents(ctx context.Context, after ccgw.AgentID, limit int) ([]ccgw.LiveSession, bool)
 }
 
 // liveTable returns the live view's admin routes.
@@ -83,7 +85,7 @@ func (s *Server) agents(c *call, l agentLister) reply {
 	if !okL {
 		return fail(ccgw.RetBadParam)
 	}
-	page, more := l.Agents(after, limit)
+	page, more := l.Agents(c.r.Context(), after, limit)
 	now := s.cfg.Clock.Now()
 	out := make([]agentJSON, len(page))
 	for i, a := range page {

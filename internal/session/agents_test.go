@@ -13,7 +13,7 @@ import (
 // out, and an empty table answers an empty page.
 func TestAgents(t *testing.T) {
 	env := testManager(t, Config{Timeout: time.Hour})
-	if got, more := env.m.Agents(0, 10); len(got) != 0 || more {
+	if got, more := env.m.Agents(context.Background(), 0, 10); len(got) != 0 || more {
 		t.Fatalf("empty table: %v %v", got, more)
 	}
 	guids := map[ccgw.AgentID]string{}
@@ -37,14 +37,14 @@ func TestAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ids := func(page []AgentInfo) []ccgw.AgentID {
+	ids := func(page []ccgw.LiveSession) []ccgw.AgentID {
 		var out []ccgw.AgentID
 		for _, a := range page {
 			out = append(out, a.Session.Agent)
 		}
 		return out
 	}
-	page, more := env.m.Agents(0, 2)
+	page, more := env.m.Agents(context.Background(), 0, 2)
 	if got := ids(page); len(got) != 2 || got[0] != 1001 || got[1] != 1003 || !more {
 		t.Fatalf("first page %v more=%v, want [1001 1003] true", got, more)
 	}
@@ -54,14 +54,14 @@ func TestAgents(t *testing.T) {
 	if a := page[1]; !a.LastSeen.Equal(tStart.Add(90*time.Second)) || a.Session.Mode != ccgw.ModePoll {
 		t.Errorf("1003: last seen %v mode %v, want the heartbeat's time and poll", a.LastSeen, a.Session.Mode)
 	}
-	page, more = env.m.Agents(1003, 2)
+	page, more = env.m.Agents(context.Background(), 1003, 2)
 	if got := ids(page); len(got) != 2 || got[0] != 1004 || got[1] != 2001 || more {
 		t.Fatalf("second page %v more=%v, want [1004 2001] false", got, more)
 	}
 	if page[0].Queued != 0 || !page[1].Session.Simulated {
 		t.Errorf("1004 queued %d (drained), 2001 simulated %v", page[0].Queued, page[1].Session.Simulated)
 	}
-	if page, more := env.m.Agents(2001, 500); len(page) != 0 || more {
+	if page, more := env.m.Agents(context.Background(), 2001, 500); len(page) != 0 || more {
 		t.Errorf("after the last: %v %v", ids(page), more)
 	}
 }

@@ -183,7 +183,7 @@
     try {
       res = await call("GET", "agents?limit=500");
     } catch (e) {
-      if (unavailable("agents-note", table, e, "The agents list is not served here (the Redis store keeps no list of its sessions).")) return;
+      if (unavailable("agents-note", table, e, "The agents list is not served here.")) return;
       throw e;
     }
     shown("agents-note", table);

@@ -152,6 +152,7 @@ func Run(t *testing.T, open Opener) {
 		{"OnChange", testOnChange, nil},
 		{"TapEveryEventInOrder", testTap, nil},
 		{"SimulatedNeverExpires", testSimulated, nil},
+		{"AgentsList", testAgentsList, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -66,6 +66,19 @@ func (s *Store) Run(ctx context.Context) error {
 	wg.Go(func() { s.subscribe(ctx) })
 	wg.Go(func() { s.watchAuth(ctx) })
 	wg.Go(func() { s.follow(ctx) }) // Config.OnChange and Tap, from the feed
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			err := s.buildLive(ctx) // once per Redis: the agents list of an earlier ccgw's sessions
+			if err == nil {
+				return
+			}
+			s.cfg.Log.Debug("live index not built yet", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second): // Redis away: try again (pacing, not synchronisation)
+			}
+		}
+	})
 	for {
 		t := s.cfg.Clock.NewTimer(s.cfg.Tick)
 		select {

@@ -71,6 +71,7 @@ local function genOf(raw) return string.match(raw, '"gen":(%d+)') end
 local function finish(id, s, raw, cause, now, ttl, qmax)
   feed('o', id, raw)
   redis.call('DEL', skey(id))
+  redis.call('ZREM', p .. 'live', id)
   redis.call('ZREM', p .. 'dl', id)
   redis.call('SREM', p .. 'sim', id)
   if type(s.skills) == 'table' then
@@ -167,6 +168,7 @@ if old then
   dropped({id .. ':' .. genOf(old)})
 end
 redis.call('SET', skey(id), raw)
+redis.call('ZADD', p .. 'live', id, id)
 if ARGV[11] == '1' then
   redis.call('SADD', p .. 'sim', id)
 else

@@ -228,11 +228,24 @@ func (s *Store) deadline(now time.Time, mode ccgw.Mode) int64 {
 	if s.cfg.NoExpiry {
 		return s.ms(now.AddDate(100, 0, 0))
 	}
-	t := s.cfg.PollTimeout
+	return s.ms(now.Add(s.timeout(mode)))
+}
+
+// timeout returns the heartbeat timeout of a session in mode.
+func (s *Store) timeout(mode ccgw.Mode) time.Duration {
 	if mode == ccgw.ModePush {
-		t = s.cfg.PushTimeout
+		return s.cfg.PushTimeout
 	}
-	return s.ms(now.Add(t))
+	return s.cfg.PollTimeout
+}
+
+// seen returns when a session in mode whose deadline is dl (ms) was last
+// renewed: deadline's inverse.
+func (s *Store) seen(dl int64, mode ccgw.Mode) time.Time {
+	if s.cfg.NoExpiry {
+		return time.UnixMilli(dl).AddDate(-100, 0, 0)
+	}
+	return time.UnixMilli(dl).Add(-s.timeout(mode))
 }
 
 func (s *Store) ttl() int64 { return s.cfg.Timeout.Milliseconds() }
