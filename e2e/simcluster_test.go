@@ -81,17 +81,17 @@ func TestSimulatorOnCluster(t *testing.T) {
 			t.Fatalf("%s %s via %s: HTTP %d %s", method, path, p.addr, r.status, r.body)
 		}
 	}
-	inject := func() string {
+	inject := func(p *proc) string { // through p's admin API: on B it is relayed to A's call centre
 		t.Helper()
 		var res struct {
 			CallID string `json:"callid"`
 		}
-		a.admin(t, http.MethodPost, "calls", `{"skillId":1,"caller":"13800001111"}`, &res)
+		p.admin(t, http.MethodPost, "calls", `{"skillId":1,"caller":"13800001111"}`, &res)
 		return res.CallID
 	}
 
 	// A call offered by node A's simulator to the client of node B.
-	call1 := inject()
+	call1 := inject(a)
 	ring := waitFor(b, "AgentEvent_Ringing")
 	if !bytes.Contains(ring.Content, []byte(call1)) {
 		t.Fatalf("rang with %s, want call %s", ring.Content, call1)
@@ -117,17 +117,20 @@ func TestSimulatorOnCluster(t *testing.T) {
 		t.Fatalf("a second release via B: %s, want 200-017 as on one node", r.body)
 	}
 
-	// Busy (via B): a new call waits. Free (via A): it is offered, once.
+	// Busy (via B): a new call, injected and watched through B's admin API,
+	// waits. Free (via A): it is offered, once.
 	do(b, http.MethodPost, "onlineagent/"+id+"/saybusy", "")
 	waitFor(b, "AgentState_SetNotReady_Success")
-	call2 := inject()
+	call2 := inject(b)
 	holdsFor(t, 2*time.Second, 100*time.Millisecond, func() error {
 		var st struct {
 			State string `json:"state"`
 		}
-		a.admin(t, http.MethodGet, "calls/"+call2, "", &st)
-		if st.State != "queued" {
-			return fmt.Errorf("call %s is %s while its only agent is busy, want queued", call2, st.State)
+		for _, p := range []*proc{b, a} { // the one call centre's call, seen from both nodes
+			p.admin(t, http.MethodGet, "calls/"+call2, "", &st)
+			if st.State != "queued" {
+				return fmt.Errorf("call %s is %s on %s while its only agent is busy, want queued", call2, st.State, p.addr)
+			}
 		}
 		return nil
 	})

@@ -26,6 +26,9 @@ type Rate struct {
 // or TalkMax below TalkMin. An arrival while Config.MaxCalls calls are live is
 // dropped.
 func (e *Engine) SetRate(skill int, r Rate) error {
+	if rep, ok := e.remote(request{Op: opSetRate, Skill: skill, Rate: ptr(wireRate(r))}); ok {
+		return rep.err()
+	}
 	if _, ok := e.cfg.Directory.Skill(skill); !ok || !r.valid() {
 		return ccgw.Fail(ccgw.RetBadParam)
 	}
@@ -63,6 +66,13 @@ func (e *Engine) scheduleArrival(skill int, a *arrival) {
 
 // Rates returns the arrival processes running, by skill.
 func (e *Engine) Rates() map[int]Rate {
+	if r, ok := e.remote(request{Op: opRates}); ok {
+		out := make(map[int]Rate, len(r.Rates))
+		for sk, w := range r.Rates {
+			out[sk] = w.rate()
+		}
+		return out
+	}
 	e.lock()
 	defer e.unlock()
 	out := make(map[int]Rate, len(e.rates))

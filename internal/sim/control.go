@@ -35,6 +35,9 @@ type CallSpec struct {
 // with RetBadParam for an unknown skill or a duration outside [0, MaxSpan], and
 // with ErrTooManyCalls (RetBadParam) while Config.MaxCalls calls are live.
 func (e *Engine) Inject(spec CallSpec) (string, error) {
+	if r, ok := e.remote(request{Op: opInject, Spec: &spec}); ok {
+		return r.ID, r.err()
+	}
 	if _, ok := e.cfg.Directory.Skill(spec.Skill); !ok || !spec.valid() {
 		return "", ccgw.Fail(ccgw.RetBadParam)
 	}
@@ -233,6 +236,9 @@ func (e *Engine) GetHold(id ccgw.AgentID, callid string) error {
 // Hangup makes the customer of call id hang up, wherever the call is. It
 // reports whether the call existed.
 func (e *Engine) Hangup(callID string) bool {
+	if r, ok := e.remote(request{Op: opHangup, CallID: callID}); ok {
+		return r.Found
+	}
 	e.lock()
 	defer e.unlock()
 	c := e.calls[callID]

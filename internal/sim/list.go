@@ -26,6 +26,12 @@ func CallSeq(id string) (uint64, bool) {
 // whether more follow. It walks every live call once under the engine's lock,
 // keeping only the page's (O(n log limit)), then once more for their calls.
 func (e *Engine) Calls(after uint64, limit int) ([]CallStatus, bool) {
+	if r, ok := e.remote(request{Op: opCalls, After: after, Limit: limit}); ok {
+		if r.Statuses == nil {
+			return []CallStatus{}, r.More
+		}
+		return r.Statuses, r.More
+	}
 	e.lock()
 	defer e.unlock()
 	low := pick.NewLowest[uint64](limit + 1) // one more: whether more follow

@@ -60,6 +60,12 @@ type CallStatus struct {
 
 // Call returns a live call's status.
 func (e *Engine) Call(id string) (CallStatus, bool) {
+	if r, ok := e.remote(request{Op: opCall, CallID: id}); ok {
+		if r.Status == nil {
+			return CallStatus{}, false
+		}
+		return *r.Status, r.Found
+	}
 	e.lock()
 	defer e.unlock()
 	c := e.calls[id]
@@ -180,6 +186,9 @@ func (e *Engine) WaitNum(skills []int) int {
 
 // Queue returns skill's queue figures.
 func (e *Engine) Queue(skill int) QueueStats {
+	if r, ok := e.remote(request{Op: opQueue, Skill: skill}); ok && r.Queue != nil {
+		return *r.Queue
+	}
 	e.lock()
 	defer e.unlock()
 	return e.queueStats(skill)
@@ -201,6 +210,12 @@ func (e *Engine) queueStats(skill int) QueueStats {
 
 // Queues returns every known skill queue's figures, by skill ID.
 func (e *Engine) Queues() []QueueStats {
+	if r, ok := e.remote(request{Op: opQueues}); ok {
+		if r.Queues == nil {
+			return []QueueStats{}
+		}
+		return r.Queues
+	}
 	e.lock()
 	defer e.unlock()
 	seen := map[int]bool{}

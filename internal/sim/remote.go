@@ -52,6 +52,11 @@ type request struct {
 	Skills   []int         `json:"skills,omitempty"`
 	Callout  *CalloutSpec  `json:"callout,omitempty"`
 	Transfer *TransferSpec `json:"transfer,omitempty"`
+	// The admin API's (remoteadmin.go).
+	Spec  *CallSpec `json:"spec,omitempty"`
+	After uint64    `json:"after,omitempty"`
+	Limit int       `json:"limit,omitempty"`
+	Rate  *rateWire `json:"rate,omitempty"`
 }
 
 // response is what the method returned.
@@ -64,6 +69,12 @@ type response struct {
 	More  bool         `json:"more,omitempty"`
 	N     int          `json:"n,omitempty"`
 	Acd   []AcdStat    `json:"acd,omitempty"`
+	// The admin API's (remoteadmin.go).
+	Status   *CallStatus      `json:"status,omitempty"`
+	Statuses []CallStatus     `json:"statuses,omitempty"`
+	Queue    *QueueStats      `json:"queue,omitempty"`
+	Queues   []QueueStats     `json:"queues,omitempty"`
+	Rates    map[int]rateWire `json:"rates,omitempty"`
 }
 
 func (r response) err() error {
@@ -166,6 +177,9 @@ func (e *Engine) serve(r request) response {
 	case opAcdStats:
 		rep.Acd = e.AcdStats(r.Skills)
 	default:
+		if rep, ok := e.serveAdmin(r); ok {
+			return rep
+		}
 		err = ccgw.Fail(ccgw.RetBadParam)
 	}
 	rep.Code = ccgw.CodeOf(err)
