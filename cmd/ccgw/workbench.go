@@ -55,9 +55,7 @@ func newWorkbench(c Config, clk ccgw.Clock, log *slog.Logger) *workbench {
 		Kick:       func(id ccgw.AgentID) error { return w.be.svc.Kick(context.Background(), id, ccgw.CauseSupervisor) },
 		DropEvents: !redis, // the Redis store queues events in Redis scripts, which ask nobody
 	}
-	if !redis {
-		fc.Clients = func() []ccgw.AgentID { return w.be.clients() }
-	}
+	fc.Clients = func() []ccgw.AgentID { return w.be.clients() }
 	w.faults = faults.New(fc)
 	return w
 }
