@@ -64,15 +64,8 @@ func (g *Guard) Check(ctx context.Context, op string, id ccgw.AgentID, password 
 		if password == "" {
 			return verr
 		}
-		now := g.Clock.Now()
-		f, err := g.Store.AddLoginFailure(ctx, id, now, g.Policy)
-		if err != nil {
-			return g.storeFailed(op, err)
-		}
-		if f.Locked(now) {
-			g.Log.Warn("agent locked out", "agent", id.String(), "op", op, "attempts", g.Policy.Attempts,
-				"window", g.Policy.Window, "until", f.Until.UTC().Format(time.RFC3339))
-			return &ccgw.Error{Code: ccgw.RetAccountLocked, Op: op}
+		if err := g.failed(ctx, op, id); err != nil {
+			return err
 		}
 	}
 	return verr
@@ -104,18 +97,28 @@ func (g *Guard) Change(ctx context.Context, op string, id ccgw.AgentID, old stri
 		if old == "" {
 			break
 		}
-		now := g.Clock.Now()
-		f, err := g.Store.AddLoginFailure(ctx, id, now, g.Policy)
-		if err != nil {
-			return g.storeFailed(op, err)
-		}
-		if f.Locked(now) {
-			g.Log.Warn("agent locked out", "agent", id.String(), "op", op, "attempts", g.Policy.Attempts,
-				"window", g.Policy.Window, "until", f.Until.UTC().Format(time.RFC3339))
-			return &ccgw.Error{Code: ccgw.RetAccountLocked, Op: op}
+		if err := g.failed(ctx, op, id); err != nil {
+			return err
 		}
 	}
 	return cerr
+}
+
+// failed counts a wrong password of agent id toward its lock. It returns
+// RetAccountLocked if that locked the agent (logged once, here), RetInternal
+// if the store failed, else nil.
+func (g *Guard) failed(ctx context.Context, op string, id ccgw.AgentID) error {
+	now := g.Clock.Now()
+	f, err := g.Store.AddLoginFailure(ctx, id, now, g.Policy)
+	if err != nil {
+		return g.storeFailed(op, err)
+	}
+	if f.Locked(now) {
+		g.Log.Warn("agent locked out", "agent", id.String(), "op", op, "attempts", g.Policy.Attempts,
+			"window", g.Policy.Window, "until", f.Until.UTC().Format(time.RFC3339))
+		return &ccgw.Error{Code: ccgw.RetAccountLocked, Op: op}
+	}
+	return nil
 }
 
 func (g *Guard) storeFailed(op string, err error) error {
