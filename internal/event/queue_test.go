@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -167,70 +166,6 @@ func TestAddOverflowDropsOldest(t *testing.T) {
 			}
 			if !slices.Equal(dropped, tt.wantDrop) {
 				t.Fatalf("dropped %v, want %v", dropped, tt.wantDrop)
-			}
-		})
-	}
-}
-
-// TestQueueMatchesModel runs random operations against the queue and a plain slice
-// and compares them after each step, to exercise growth and wrap-around.
-func TestQueueMatchesModel(t *testing.T) {
-	for _, max := range []int{1, 2, 3, 4, 5, 7, 8, 16} {
-		t.Run(fmt.Sprintf("max=%d", max), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(uint64(max), 42))
-			q, d := testQueue(t, max)
-			var model []uint64
-			var modelDrops []uint64
-			var seq uint64
-			for step := 0; step < 2000; step++ {
-				switch op := rng.IntN(10); {
-				case op < 5:
-					seq++
-					q.Add(fmt.Sprintf("E%d", seq), nil, tNow)
-					model = append(model, seq)
-					if len(model) > max {
-						modelDrops = append(modelDrops, model[0])
-						model = model[1:]
-					}
-				case op < 7:
-					ev, ok := q.Pop()
-					if ok != (len(model) > 0) {
-						t.Fatalf("step %d: Pop ok = %v with model %v", step, ok, model)
-					}
-					if ok {
-						if ev.Seq != model[0] {
-							t.Fatalf("step %d: Pop = %d, want %d", step, ev.Seq, model[0])
-						}
-						model = model[1:]
-					}
-				case op < 8:
-					if len(model) > 0 {
-						upTo := model[rng.IntN(len(model))]
-						q.Ack(upTo)
-						for len(model) > 0 && model[0] <= upTo {
-							model = model[1:]
-						}
-					}
-				default:
-					n := rng.IntN(max + 2)
-					want := model
-					if n > 0 && n < len(model) {
-						want = model[:n]
-					}
-					if got := tSeqs(q.Peek(n)); !slices.Equal(got, want) {
-						t.Fatalf("step %d: Peek(%d) = %v, want %v", step, n, got, want)
-					}
-				}
-				if q.Len() != len(model) {
-					t.Fatalf("step %d: Len = %d, want %d", step, q.Len(), len(model))
-				}
-			}
-			var drops []uint64
-			for _, x := range d.list() {
-				drops = append(drops, x.seq)
-			}
-			if !slices.Equal(drops, modelDrops) {
-				t.Fatalf("drops %v, want %v", drops, modelDrops)
 			}
 		})
 	}

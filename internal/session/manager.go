@@ -98,6 +98,7 @@ type Manager struct {
 	stats  stats
 	acks   ackBuffer
 	skills skillIndex
+	queues queueConfigs
 
 	onWriteWait func() // tests: called (under a shard's wmu) when a write waits its turn
 }
@@ -205,6 +206,7 @@ func New(cfg Config) (*Manager, error) {
 		m.shards[i].wcond = sync.NewCond(&m.shards[i].wmu)
 	}
 	m.stats.init()
+	m.initQueues()
 	m.acks.pending = make(map[ackKey]uint64)
 	return m, nil
 }
@@ -400,27 +402,6 @@ func (m *Manager) FlushAcks() {
 
 func (m *Manager) newQueue(id ccgw.AgentID) *event.Queue {
 	return m.queueFor(id, false)
-}
-
-// queueFor returns a new queue for agent id; a simulated agent's events only go
-// to the tap.
-func (m *Manager) queueFor(id ccgw.AgentID, simulated bool) *event.Queue {
-	q := event.NewQueue(id.String(), m.cfg.QueueSize, m.dropped)
-	q.SetCounter(&m.stats.queued)
-	switch {
-	case simulated:
-		tap := m.cfg.Tap
-		if tap == nil {
-			tap = func(ccgw.Event) {}
-		}
-		q.SetTap(tap, false)
-	case m.cfg.Tap != nil:
-		q.SetTap(m.cfg.Tap, true)
-	}
-	if drop := m.cfg.DropEvent; drop != nil && !simulated {
-		q.SetFilter(func(ev ccgw.Event) bool { return drop(id, ev) })
-	}
-	return q
 }
 
 func (m *Manager) changed(s ccgw.Session) {
