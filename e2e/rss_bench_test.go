@@ -75,6 +75,9 @@ func measureRSS(b *testing.B, n int) {
 	b.ReportMetric(per(empty.file, after.file), "file-B/session")
 	b.ReportMetric(gc.liveMB*(1<<20)/float64(n), "live-B/session")
 	b.ReportMetric(gc.goalMB*(1<<20)/float64(n), "goal-B/session")
+	mem := g.memstats(b)
+	b.ReportMetric(float64(mem["go_memstats_heap_inuse_bytes"])/float64(n), "inuse-B/session")
+	b.Logf("go_memstats after: %v", mem)
 	b.Logf("empty: VmRSS %d kB (anon %d, file %d); with %d sessions, idle %v: VmRSS %d kB (anon %d, file %d), VmHWM %d kB; last gc #%d: live %.0f MB, goal %.0f MB; load %s → %s",
 		empty.rss, empty.anon, empty.file, n, time.Since(signedIn).Round(time.Second), after.rss, after.anon, after.file, after.hwm,
 		gc.n, gc.liveMB, gc.goalMB, load0, loadAvg())
@@ -83,9 +86,10 @@ func measureRSS(b *testing.B, n int) {
 // tracedProc is a gateway run with GODEBUG=gctrace=1, its collections read
 // from its stderr.
 type tracedProc struct {
-	pid  int
-	addr string
-	mu   sync.Mutex
+	pid       int
+	addr      string
+	adminAddr string
+	mu        sync.Mutex
 	gcs  []gcLine
 }
 
@@ -145,6 +149,10 @@ func startTraced(b *testing.B, args []string) *tracedProc {
 				p.mu.Lock()
 				p.gcs = append(p.gcs, gcLine{n: k, at: time.Now(), liveMB: live, goalMB: goal})
 				p.mu.Unlock()
+			} else if strings.Contains(line, `msg="admin listening"`) {
+				p.mu.Lock()
+				p.adminAddr = parseLogLine(line).attr["addr"]
+				p.mu.Unlock()
 			} else if strings.Contains(line, "msg=listening") {
 				select {
 				case listening <- line:
@@ -167,6 +175,32 @@ func startTraced(b *testing.B, args []string) *tracedProc {
 		b.Fatalf("ccgw %v did not log its listening line within 30s", args)
 	}
 	return p
+}
+
+// memstats returns the go_memstats_* samples of the gateway's /metrics.
+func (p *tracedProc) memstats(b *testing.B) map[string]int64 {
+	p.mu.Lock()
+	addr := p.adminAddr
+	p.mu.Unlock()
+	out := map[string]int64{}
+	if addr == "" {
+		return out
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		b.Logf("metrics: %v", err)
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 2 && strings.HasPrefix(f[0], "go_memstats_") && strings.HasSuffix(f[0], "_bytes") {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			out[f[0]] = int64(v)
+		}
+	}
+	return out
 }
 
 // signInMany signs agents 101… in, n of them, on 64 connections.

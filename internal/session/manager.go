@@ -118,20 +118,21 @@ type shard struct {
 }
 
 // entry is a live session.
+// Its fields are ordered to pack into 320 bytes (TestEntrySize).
 type entry struct {
-	s       ccgw.Session
-	pending bool         // a sign-in or sign-out is being persisted
-	hot     *hotRec      // last seen and GUID bits, in the dense table
-	polling atomic.Int32 // polls in progress; a held poll keeps the session alive
-	q       *event.Queue
+	s   ccgw.Session
+	hot *hotRec // last seen and GUID bits, in the dense table
+	q   *event.Queue
 	// guidN is the rotation number of s.GUID (0: the sign-in's); -1 until known
 	// for a restored session (see guidN).
-	guidN int64
+	guidN   int64
+	polling atomic.Int32 // polls in progress; a held poll keeps the session alive
 	// Write tickets: a snapshot of s taken under sh.mu takes the next ticket
 	// (wTaken, guarded by sh.mu), and snapshots reach the store in ticket order
 	// (wDone, guarded by sh.wmu), so the stored session is never an older one
 	// than the last written.
 	wTaken, wDone uint32
+	pending       bool // a sign-in or sign-out is being persisted
 }
 
 // tomb keeps an ended session's last events for its client to collect with its
