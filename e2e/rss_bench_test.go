@@ -90,7 +90,7 @@ type tracedProc struct {
 	addr      string
 	adminAddr string
 	mu        sync.Mutex
-	gcs  []gcLine
+	gcs       []gcLine
 }
 
 type gcLine struct {
