@@ -18,21 +18,33 @@ import (
 )
 
 // BenchmarkRSSPerSession measures the resident memory an idle session costs the
-// real gateway (issue 13): it starts ccgw with its defaults (bbolt, the
+// real gateway (issue 13). It starts ccgw with its defaults (bbolt, the
 // simulated call centre wired, the workbench on) and a 30-minute heartbeat
-// timeout, signs N agents in over loopback HTTP on 64 connections and sends
-// nothing else, then lets the process idle until the runtime has run two more
-// collections of its own (with no traffic, its 2-minute forced ones) and 30 s
-// for its scavenger. It reports the growth of VmRSS (/proc/PID/status) over the
-// empty gateway's, per session, and its parts RssAnon (the Go heap and
-// runtime) and RssFile (the pages of the bbolt file its mmap touched); the
-// live heap after the last collection and its goal (GODEBUG=gctrace=1), per
-// session, include the empty gateway's ~2 MB. Each session holds its two
-// sign-in events: nobody polls. sessions=1000000 is 999,899 agents (work
-// numbers 101–999999, all there are). Extra gateway flags, e.g.
-// "--gc-percent 100", come from CCGW_RSS_FLAGS. Run it once per size:
+// timeout, and signs N agents in over loopback HTTP on 64 connections. Then:
 //
-//	go test -run '^$' -bench 'RSSPerSession/sessions=200000$' -benchtime 1x -timeout 60m -v ./e2e/
+//   - quiet: no request at all until the runtime has run two collections of its
+//     own after the last sign-in (with no traffic, its 2-minute forced ones) and
+//     VmRSS has stopped falling (the scavenger returning pages) for a minute.
+//     rss-, anon- and file-B/session are the growth of VmRSS, RssAnon (the Go
+//     heap and runtime) and RssFile (the pages of the bbolt file its mmap
+//     touched) of /proc/PID/status over the empty gateway's, per session;
+//     live-B/session and goal-B/session are the live heap after the last
+//     collection and the next goal (GODEBUG=gctrace=1), which include the
+//     empty gateway's ~2 MB; inuse-B/session is go_memstats_heap_inuse_bytes.
+//     Each session holds its two sign-in events: nobody polls.
+//   - heartbeating: every agent then heartbeats (following GUID rotations), 5,000
+//     heartbeats/s in all, until three more collections have run and two
+//     minutes have passed; hb-rss-B/session is the mean VmRSS growth per
+//     session over the samples (every 2 s) after the first of those
+//     collections, hb-max-rss-B/session the highest. With traffic the heap
+//     grows to the collector's goal between collections, so this follows the
+//     GC setting; quiet, the scavenger returns what the live heap does not use.
+//
+// sessions=1000000 is 999,899 agents (work numbers 101–999999, all there
+// are). Extra gateway flags, e.g. "--gc-percent 100", come from
+// CCGW_RSS_FLAGS. Run it once per size:
+//
+//	go test -run '^$' -bench 'RSSPerSession/sessions=200000$' -benchtime 1x -timeout 90m -v ./e2e/
 func BenchmarkRSSPerSession(b *testing.B) {
 	for _, n := range []int{200_000, 1_000_000} {
 		b.Run("sessions="+strconv.Itoa(n), func(b *testing.B) {
@@ -52,35 +64,67 @@ func measureRSS(b *testing.B, n int) {
 	time.Sleep(5 * time.Second) // let start-up settle
 	empty := readStatus(b, g.pid)
 	load0 := loadAvg()
+	per := func(kb0, kb1 int64) float64 { return float64(kb1-kb0) * 1024 / float64(n) }
 
 	start := time.Now()
-	signInMany(b, g, n)
+	guids := signInMany(b, g, n)
 	signedIn := time.Now()
 	b.Logf("%d agents signed in in %v (%.0f/s)", n, signedIn.Sub(start).Round(time.Second), float64(n)/signedIn.Sub(start).Seconds())
 
-	// Idle: two collections that start after the last sign-in, then the scavenger.
-	deadline := time.Now().Add(10 * time.Minute)
-	for g.cyclesSince(signedIn) < 2 {
-		if time.Now().After(deadline) {
-			b.Fatalf("no two collections within 10 minutes of the last sign-in")
+	// Quiet: two collections after the last sign-in, then the scavenger.
+	g.waitCycles(b, signedIn, 2, 10*time.Minute)
+	quiet := readStatus(b, g.pid)
+	for end := time.Now().Add(5 * time.Minute); time.Now().Before(end); {
+		time.Sleep(time.Minute)
+		now := readStatus(b, g.pid)
+		settled := now.rss >= quiet.rss-quiet.rss/200
+		quiet = now
+		if settled {
+			break
 		}
-		time.Sleep(time.Second)
 	}
-	time.Sleep(30 * time.Second)
-	after := readStatus(b, g.pid)
 	gc := g.last()
-	per := func(kb0, kb1 int64) float64 { return float64(kb1-kb0) * 1024 / float64(n) }
-	b.ReportMetric(per(empty.rss, after.rss), "rss-B/session")
-	b.ReportMetric(per(empty.anon, after.anon), "anon-B/session")
-	b.ReportMetric(per(empty.file, after.file), "file-B/session")
+	b.ReportMetric(per(empty.rss, quiet.rss), "rss-B/session")
+	b.ReportMetric(per(empty.anon, quiet.anon), "anon-B/session")
+	b.ReportMetric(per(empty.file, quiet.file), "file-B/session")
 	b.ReportMetric(gc.liveMB*(1<<20)/float64(n), "live-B/session")
 	b.ReportMetric(gc.goalMB*(1<<20)/float64(n), "goal-B/session")
 	mem := g.memstats(b)
 	b.ReportMetric(float64(mem["go_memstats_heap_inuse_bytes"])/float64(n), "inuse-B/session")
-	b.Logf("go_memstats after: %v", mem)
-	b.Logf("empty: VmRSS %d kB (anon %d, file %d); with %d sessions, idle %v: VmRSS %d kB (anon %d, file %d), VmHWM %d kB; last gc #%d: live %.0f MB, goal %.0f MB; load %s → %s",
-		empty.rss, empty.anon, empty.file, n, time.Since(signedIn).Round(time.Second), after.rss, after.anon, after.file, after.hwm,
+	b.Logf("go_memstats quiet: %v", mem)
+	b.Logf("empty: VmRSS %d kB (anon %d, file %d); with %d sessions, quiet %v: VmRSS %d kB (anon %d, file %d), VmHWM %d kB; last gc #%d: live %.0f MB, goal %.0f MB; load %s → %s",
+		empty.rss, empty.anon, empty.file, n, time.Since(signedIn).Round(time.Second), quiet.rss, quiet.anon, quiet.file, quiet.hwm,
 		gc.n, gc.liveMB, gc.goalMB, load0, loadAvg())
+
+	// Heartbeating.
+	hbStart := time.Now()
+	ctx, stop := context.WithCancel(context.Background())
+	beats, fails := heartbeatAll(ctx, g, guids, 5000)
+	var samples []int64
+	var sum, hi int64
+	for time.Since(hbStart) < 2*time.Minute || g.cyclesSince(hbStart) < 4 {
+		if time.Since(hbStart) > 15*time.Minute {
+			break
+		}
+		time.Sleep(2 * time.Second)
+		if g.cyclesSince(hbStart) >= 1 {
+			r := readStatus(b, g.pid).rss
+			samples = append(samples, r)
+			sum += r
+			hi = max(hi, r)
+		}
+	}
+	stop()
+	hbGC := g.last()
+	if len(samples) == 0 || fails.Load() > 0 {
+		b.Fatalf("heartbeating: %d samples, %d of %d heartbeats failed", len(samples), fails.Load(), beats.Load())
+	}
+	b.ReportMetric(per(empty.rss, sum/int64(len(samples))), "hb-rss-B/session")
+	b.ReportMetric(per(empty.rss, hi), "hb-max-rss-B/session")
+	b.ReportMetric(hbGC.liveMB*(1<<20)/float64(n), "hb-live-B/session")
+	b.Logf("heartbeating %v: %d heartbeats (%.0f/s), %d collections; VmRSS mean %d kB, max %d kB; last gc #%d: live %.0f MB, goal %.0f MB; load %s",
+		time.Since(hbStart).Round(time.Second), beats.Load(), float64(beats.Load())/time.Since(hbStart).Seconds(), g.cyclesSince(hbStart),
+		sum/int64(len(samples)), hi, hbGC.n, hbGC.liveMB, hbGC.goalMB, loadAvg())
 }
 
 // tracedProc is a gateway run with GODEBUG=gctrace=1, its collections read
@@ -112,6 +156,19 @@ func (p *tracedProc) cyclesSince(t time.Time) int {
 		}
 	}
 	return k
+}
+
+// waitCycles waits until k collections have ended after t, failing b after
+// limit.
+func (p *tracedProc) waitCycles(b *testing.B, t time.Time, k int, limit time.Duration) {
+	b.Helper()
+	deadline := time.Now().Add(limit)
+	for p.cyclesSince(t) < k {
+		if time.Now().After(deadline) {
+			b.Fatalf("no %d collections within %v", k, limit)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 func (p *tracedProc) last() gcLine {
@@ -203,17 +260,16 @@ func (p *tracedProc) memstats(b *testing.B) map[string]int64 {
 	return out
 }
 
-// signInMany signs agents 101… in, n of them, on 64 connections.
-func signInMany(b *testing.B, p *tracedProc, n int) {
+// signInMany signs agents 101… in, n of them, on 64 connections, and returns
+// their GUIDs.
+func signInMany(b *testing.B, p *tracedProc, n int) []string {
 	b.Helper()
-	const conns = 64
-	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: time.Minute}
+	c := benchClient()
+	guids := make([]string, n)
 	var next, failed atomic.Int64
 	var first atomic.Value
 	var wg sync.WaitGroup
-	for range conns {
+	for range 64 {
 		wg.Go(func() {
 			for {
 				i := next.Add(1) - 1
@@ -222,11 +278,14 @@ func signInMany(b *testing.B, p *tracedProc, n int) {
 				}
 				url := "http://" + p.addr + "/agentgateway/resource/onlineagent/" + strconv.Itoa(101+int(i))
 				r, err := send(context.Background(), c, http.MethodPut, url, "", loginBody)
-				if err != nil || r.env.Retcode != "0" {
+				g, ok := strings.CutPrefix(r.header.Get("Set-GUID"), "JSESSIONID=")
+				if err != nil || r.env.Retcode != "0" || !ok {
 					if failed.Add(1) == 1 {
 						first.Store(fmt.Sprintf("agent %d: %v %s", 101+i, err, r.body))
 					}
+					continue
 				}
+				guids[i] = g
 			}
 		})
 	}
@@ -234,6 +293,51 @@ func signInMany(b *testing.B, p *tracedProc, n int) {
 	if k := failed.Load(); k > 0 {
 		b.Fatalf("%d sign-ins failed; first: %v", k, first.Load())
 	}
+	return guids
+}
+
+func benchClient() *http.Client {
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}
+	return &http.Client{Transport: tr, Timeout: time.Minute}
+}
+
+// heartbeatAll sends handShakes for the agents of guids in turn, agent i being
+// 101+i, rate a second in all, until ctx ends; a Set-GUID in an answer (a
+// rotation) replaces the agent's GUID. It counts the heartbeats sent and those
+// not answered 0.
+func heartbeatAll(ctx context.Context, p *tracedProc, guids []string, rate int) (sent, failed *atomic.Int64) {
+	sent, failed = new(atomic.Int64), new(atomic.Int64)
+	c := benchClient()
+	var next atomic.Int64
+	const workers = 32
+	for range workers {
+		go func() {
+			tick := time.NewTicker(time.Second * workers / time.Duration(rate))
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				i := int(next.Add(1)-1) % len(guids)
+				url := "http://" + p.addr + "/agentgateway/resource/onlineagent/" + strconv.Itoa(101+i) + "/handshake"
+				r, err := send(ctx, c, http.MethodPost, url, guids[i], "")
+				if ctx.Err() != nil {
+					return
+				}
+				sent.Add(1)
+				if err != nil || r.env.Retcode != "0" {
+					failed.Add(1)
+					continue
+				}
+				if g, ok := strings.CutPrefix(r.header.Get("Set-GUID"), "JSESSIONID="); ok && g != "" {
+					guids[i] = g
+				}
+			}
+		}()
+	}
+	return sent, failed
 }
 
 // procStatus is the memory lines of /proc/PID/status, in kB.
