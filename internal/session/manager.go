@@ -100,6 +100,8 @@ type Manager struct {
 	skills skillIndex
 	queues queueConfigs
 
+	skillLists skillLists
+
 	onWriteWait func() // tests: called (under a shard's wmu) when a write waits its turn
 }
 
@@ -258,6 +260,7 @@ func (m *Manager) Restore() (int, error) {
 			return nil
 		}
 		e := &entry{s: *s, q: m.queueFor(s.Agent, s.Simulated), hot: m.hot.get(s.Agent), guidN: -1}
+		e.s.Skills = m.skillLists.intern(s.Skills)
 		e.hot.seen.Store(now.UnixNano())
 		e.hot.setGUID(s.GUID, m.cfg.NodeName)
 		sh := m.shard(s.Agent)
@@ -458,10 +461,7 @@ func (m *Manager) SignIn(req SignIn) (ccgw.Session, error) {
 	s.State = req.Status
 	s.StateSince = ccgw.Millis(now)
 	s.TalkRight = true
-	s.Skills = nil
-	for _, sk := range agent.Skills {
-		s.Skills = append(s.Skills, sk.ID)
-	}
+	s.Skills = m.skillLists.of(agent.Skills)
 	e := &entry{s: s, pending: true, q: m.queueFor(id, s.Simulated), hot: m.hot.get(id)} // guidN 0: the sign-in's GUID
 
 	sh := m.shard(id)
@@ -1071,12 +1071,16 @@ func (m *Manager) UpdateLater(id ccgw.AgentID, guid string, fn func(s *ccgw.Sess
 		}
 	}
 	before := e.s
-	before.Skills = append([]int(nil), e.s.Skills...)
+	// fn gets a copy of the skills: the entry's may be shared (skillLists).
+	e.s.Skills = append([]int(nil), before.Skills...)
 	evs, err := fn(&e.s, now)
 	if err != nil {
 		e.s = before
 		sh.mu.Unlock()
 		return ccgw.Session{}, nil, err
+	}
+	if equalInts(before.Skills, e.s.Skills) {
+		e.s.Skills = before.Skills
 	}
 	queued := make([]ccgw.Event, 0, len(evs))
 	for _, ev := range evs {
