@@ -123,7 +123,7 @@ func Content(v any) json.RawMessage { return ccgw.Content(v) }
 // returns it with its sequence number. When the queue is full the oldest event is
 // dropped (ccgw.DropQueueFull). Adding to a closed queue drops the event
 // (ccgw.DropSessionEnded), and so does a filter that refuses it (ccgw.DropFault,
-// SetFilter); a dropped event keeps its sequence number, so its gap shows.
+// Config.Filter); a dropped event keeps its sequence number, so its gap shows.
 func (q *Queue) Add(typ string, content json.RawMessage, now time.Time) ccgw.Event {
 	ev := ccgw.Event{Type: typ, GenTime: ccgw.Millis(now), WorkNo: q.workNo(), Content: content}
 	cfg := q.cfg
