@@ -119,8 +119,8 @@ type shard struct {
 	wcond *sync.Cond
 }
 
-// entry is a live session.
-// Its fields are ordered to pack into 320 bytes (TestEntrySize).
+// entry is a live session. Its fields are ordered to pack into 320 bytes
+// (TestEntrySize).
 type entry struct {
 	s   ccgw.Session
 	hot *hotRec // last seen and GUID bits, in the dense table
