@@ -264,24 +264,16 @@ func (q *Queue) Peek(max int) []ccgw.Event {
 	if max > 0 && max < n {
 		n = max
 	}
-	its := make([]item, n)
-	for i := range its {
-		its[i] = q.buf[q.at(uint32(i))]
+	out := make([]ccgw.Event, n)
+	for i := range out {
+		out[i] = q.buf[q.at(uint32(i))].event("")
 	}
 	q.mu.Unlock()
-	return events(its, q.workNo)
-}
-
-// events returns its as events, all with the work number workNo gives (called
-// once, and only if there are any).
-func events(its []item, workNo func() string) []ccgw.Event {
-	out := make([]ccgw.Event, len(its))
-	if len(its) == 0 {
-		return out
-	}
-	w := workNo()
-	for i := range its {
-		out[i] = its[i].event(w)
+	if n > 0 {
+		w := q.workNo()
+		for i := range out {
+			out[i].WorkNo = w
+		}
 	}
 	return out
 }
