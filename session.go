@@ -107,6 +107,13 @@ type SessionStore interface {
 	PutSession(s *Session) error
 	// DeleteSession deletes agent id's session if its Gen is gen.
 	DeleteSession(id AgentID, gen uint64) error
+	// DeleteSessions deletes each listed sign-in's session as DeleteSession
+	// does (only if the stored Gen is the listed one, so a later sign-in of the
+	// agent stays), in one commit where the store can: many sign-outs at once
+	// (a sweep's) cost one durable write, not one each. Listing a sign-in
+	// that is not stored is not an error. After an error any of them may or may
+	// not be deleted; calling it again with the same list is safe.
+	DeleteSessions(refs []SessionRef) error
 	// LoadSessions calls fn for every stored session. fn must not keep the pointer:
 	// the Session it points to may be reused for the next one (copy it).
 	LoadSessions(fn func(*Session) error) error
@@ -124,10 +131,20 @@ type EventStore interface {
 	AckEvents(acks []EventAck) error
 	// DropEvents forgets every event of the sign-in.
 	DropEvents(id AgentID, gen uint64) error
+	// DropSignIns forgets every event of each sign-in listed, as DropEvents
+	// does, in one commit where the store can. Listing a sign-in with no
+	// events is not an error; calling it again with the same list is safe.
+	DropSignIns(refs []SessionRef) error
 	// LoadEvents calls fn once per stored sign-in with the highest Seq acknowledged
 	// and the undelivered events after it, oldest first. fn must not keep evs: its
 	// array may be reused for the next sign-in (copy the events).
 	LoadEvents(fn func(id AgentID, gen uint64, acked uint64, evs []Event) error) error
+}
+
+// SessionRef names one sign-in: agent Agent's sign-in number Gen.
+type SessionRef struct {
+	Agent AgentID
+	Gen   uint64
 }
 
 // EventAck says that sign-in Gen of Agent had its events up to Seq delivered.

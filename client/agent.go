@@ -82,12 +82,12 @@ func parseGUID(v string) string {
 // sent: an answer to an older request must not roll a newer GUID back (the
 // gateway keeps accepting the previous GUID for a while and names the newest in
 // its next answer).
-func (a *Agent) call(ctx context.Context, rq request) (*answer, error) {
+func (a *Agent) call(ctx context.Context, rq request) (answer, error) {
 	rq.auth = true
 	sent, _, _ := a.state()
 	ans, err := a.c.do(ctx, a.workNo, rq, sent)
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	if v := ans.header.Get("Set-GUID"); v != "" {
 		if g := parseGUID(v); g != "" && g != sent {
@@ -106,7 +106,7 @@ func (a *Agent) call(ctx context.Context, rq request) (*answer, error) {
 }
 
 // decode unmarshals an answer's result into v.
-func decode(op string, ans *answer, v any) error {
+func decode(op string, ans answer, v any) error {
 	if len(ans.result) == 0 {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -401,5 +402,135 @@ func TestVoiceCall(t *testing.T) {
 	}
 	if err := a.SignOut(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// observed collects what a Client's observer is handed.
+type observed struct {
+	mu  sync.Mutex // guards obs
+	obs []client.Observation
+}
+
+type ctxKey struct{}
+
+func (o *observed) observe(ctx context.Context, ob client.Observation) {
+	if ctx.Value(ctxKey{}) != ob.Op {
+		panic("observer not handed the request's context") // in the request's goroutine: the test's
+	}
+	o.mu.Lock()
+	o.obs = append(o.obs, ob)
+	o.mu.Unlock()
+}
+
+// take returns what was observed since the last take.
+func (o *observed) take() []client.Observation {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	got := o.obs
+	o.obs = nil
+	return got
+}
+
+// TestObserver checks that WithObserver's function sees each request once,
+// before the call returns, with the request's context: its interface, work
+// number, start, round trip, HTTP status and retcode, or the transport's error.
+func TestObserver(t *testing.T) {
+	t.Parallel()
+	var o observed
+	call := func(op string, f func(context.Context) error) (client.Observation, error) {
+		t.Helper()
+		start := time.Now()
+		err := f(context.WithValue(context.Background(), ctxKey{}, op))
+		took := time.Since(start)
+		got := o.take()
+		if len(got) != 1 {
+			t.Fatalf("%s: observed %d requests, want 1: %+v", op, len(got), got)
+		}
+		ob := got[0]
+		if ob.Op != op || ob.WorkNo != "1005" || ob.Start.Before(start) || ob.Took <= 0 || ob.Took > took {
+			t.Errorf("%s: observed %+v; the call started at %v and took %v", op, ob, start, took)
+		}
+		return ob, err
+	}
+	cnt := &counter{}
+	c := newClient(t, gatewayURL, client.WithObserver(o.observe), client.WithHTTPClient(&http.Client{Transport: cnt}))
+	a := c.Agent("1005")
+	ob, err := call("login", func(ctx context.Context) error {
+		_, err := a.SignIn(ctx, client.SignInParams{Password: "p", PhoneNum: "70005"})
+		return err
+	})
+	if err != nil || ob.Status != http.StatusOK || ob.Code != ccgw.RetOK || ob.Err != nil {
+		t.Errorf("sign-in: %v, observed %+v", err, ob)
+	}
+	ob, err = call("handShake", a.Heartbeat)
+	if err != nil || ob.Status != http.StatusOK || ob.Code != ccgw.RetOK || ob.Err != nil {
+		t.Errorf("heartbeat: %v, observed %+v", err, ob)
+	}
+	g := a.GUID()
+	a.SetGUID("00000000-0000-0000-0000-000000000000.AgentGateway0")
+	ob, err = call("handShake", a.Heartbeat)
+	if ob.Status != http.StatusOK || ob.Code != ccgw.RetNoPermission || ob.Err != nil || client.CodeOf(err) != ob.Code {
+		t.Errorf("heartbeat with a wrong GUID: %v, observed %+v", err, ob)
+	}
+	a.SetGUID(g)
+	if ob, err := call("logout", a.SignOut); err != nil || ob.Code != ccgw.RetOK {
+		t.Errorf("sign-out: %v, observed %+v", err, ob)
+	}
+	if n := cnt.count(); n != 4 {
+		t.Errorf("%d requests sent, 4 observed", n)
+	}
+
+	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprint(w, "<html>bad gateway</html>")
+	}))
+	defer html.Close()
+	a = newClient(t, html.URL, client.WithObserver(o.observe)).Agent("1005")
+	if ob, err := call("handShake", a.Heartbeat); ob.Status != http.StatusBadGateway || ob.Code != "" || ob.Err != nil || err == nil {
+		t.Errorf("HTML 502: %v, observed %+v", err, ob)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String() + "/agentgateway/resource"
+	ln.Close()
+	a = newClient(t, closed, client.WithObserver(o.observe)).Agent("1005")
+	ob, err = call("handShake", a.Heartbeat)
+	var oe *net.OpError
+	if ob.Status != 0 || ob.Code != "" || !errors.As(ob.Err, &oe) || !errors.Is(err, ob.Err) {
+		t.Errorf("no listener: %v, observed %+v", err, ob)
+	}
+}
+
+// TestConnectionsReused checks that reading answers, with a Content-Length or
+// without (chunked), leaves the connection to the next request.
+func TestConnectionsReused(t *testing.T) {
+	t.Parallel()
+	for _, chunked := range []bool{false, true} {
+		var conns atomic.Int64
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if chunked {
+				w.(http.Flusher).Flush() // headers out before the body: no Content-Length
+			}
+			fmt.Fprint(w, `{"message":"success","retcode":"0"}`)
+		}))
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		}
+		srv.Start()
+		a := newClient(t, srv.URL).Agent("1006")
+		for i := range 5 {
+			if err := a.Heartbeat(context.Background()); err != nil {
+				t.Fatalf("chunked %v, heartbeat %d: %v", chunked, i, err)
+			}
+		}
+		srv.Close()
+		if n := conns.Load(); n != 1 {
+			t.Errorf("chunked %v: 5 heartbeats on %d connections, want 1", chunked, n)
+		}
 	}
 }

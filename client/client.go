@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ccgw/ccgw"
 )
@@ -43,10 +44,11 @@ type Clock interface {
 // Client talks to one gateway. It is safe for concurrent use; its Agents share
 // its HTTP client.
 type Client struct {
-	base  string // scheme://host[:port]/path, without a trailing slash
-	hc    *http.Client
-	clock Clock
-	log   *slog.Logger
+	base    string // scheme://host[:port]/path, without a trailing slash
+	hc      *http.Client
+	clock   Clock
+	log     *slog.Logger
+	observe func(context.Context, Observation) // nil: none
 }
 
 // Option configures a Client.
@@ -55,7 +57,10 @@ type Option func(*Client)
 // WithHTTPClient makes the Client send its requests through hc (TLS settings,
 // proxies, timeouts). hc's Timeout, if set, must exceed the gateway's poll wait
 // (10 s by default), or every empty poll fails. The default client times a
-// request out after DefaultTimeout.
+// request out after DefaultTimeout. A program that keeps many agents' requests
+// in flight at once wants a Transport that keeps as many connections idle
+// (MaxIdleConnsPerHost; net/http's default keeps 2), or it opens and closes a
+// connection for most requests; MaxConnsPerHost bounds them.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // WithClock makes the Agents' loops take their time from clk instead of the
@@ -63,9 +68,45 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 func WithClock(clk Clock) Option { return func(c *Client) { c.clock = clk } }
 
 // WithLogger makes the Client log to l: each request at Debug (interface name,
-// agent, retcode, duration), GUID switches at Debug and loop failures at Warn.
-// GUIDs are clipped to their first 8 characters. The default discards.
+// agent, retcode, or "error" if there was no answer, and duration), GUID
+// switches at Debug and loop failures at Warn. GUIDs are clipped to their
+// first 8 characters. The default discards.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// WithObserver makes the Client call f once for every request it sends, with
+// the request's context, when the request has been answered (its whole answer
+// read) or has failed, before the method that sent it returns and in its
+// goroutine. f sees every interface call, from the Agent's methods and its
+// loops alike: it is where a program counts requests by interface and retcode
+// or measures their latency. It must be safe for concurrent use and quick: the
+// call waits for it. A request that could not be made (a body that does not
+// marshal) is not observed; one whose context had ended is, with the
+// context's error.
+func WithObserver(f func(ctx context.Context, o Observation)) Option {
+	return func(c *Client) { c.observe = f }
+}
+
+// Observation is one request as WithObserver reports it.
+type Observation struct {
+	Op     string // the vendor's interface name, e.g. "handShake"
+	WorkNo string // the agent's work number
+	// Start is when the request was handed to the HTTP client, and Took how
+	// long it was until the whole answer was read (or the request failed):
+	// the round trip without building the request or decoding the answer.
+	// Both are from the wall clock's monotonic reading, whatever the Client's
+	// Clock.
+	Start time.Time
+	Took  time.Duration
+	// Status is the answer's HTTP status, 0 if there was none. Code is its
+	// retcode ("0" for success), "" if there was no answer or it had none (an
+	// *AnswerError).
+	Status int
+	Code   Retcode
+	// Err is the transport's (or the context's) error, unwrapped, when there
+	// was no answer or it could not be read; nil when there was an answer,
+	// whatever its retcode.
+	Err error
+}
 
 // DefaultTimeout bounds a request of the default HTTP client.
 const DefaultTimeout = time.Minute
@@ -158,6 +199,19 @@ func (e *AnswerError) Unwrap() error { return e.Err }
 // maxAnswer is the most of an answer's body that is read.
 const maxAnswer = 4 << 20
 
+// readAnswer reads resp's body, at most maxAnswer bytes of it: into a buffer
+// of its Content-Length when it has one (every answer of ccgw's), else as it
+// comes. Reading the last byte of a body of known length reads its end too, so
+// its connection is reused.
+func readAnswer(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= maxAnswer {
+		b := make([]byte, n)
+		_, err := io.ReadFull(resp.Body, b)
+		return b, err
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+}
+
 // request is one interface call.
 type request struct {
 	op     string // the vendor's interface name
@@ -187,7 +241,7 @@ type envelope struct {
 // do sends rq with guid (if rq.auth) and returns the answer if its retcode is
 // "0", an *Error with the retcode otherwise, an *AnswerError for a body that is
 // not an envelope, and a wrapped transport error if there was no answer.
-func (c *Client) do(ctx context.Context, agent string, rq request, guid string) (*answer, error) {
+func (c *Client) do(ctx context.Context, agent string, rq request, guid string) (answer, error) {
 	u := c.base + "/" + rq.path
 	if rq.query != "" {
 		u += "?" + rq.query
@@ -196,13 +250,13 @@ func (c *Client) do(ctx context.Context, agent string, rq request, guid string) 
 	if rq.body != nil {
 		b, err := json.Marshal(rq.body)
 		if err != nil {
-			return nil, fmt.Errorf("client: %s: %w", rq.op, err)
+			return answer{}, fmt.Errorf("client: %s: %w", rq.op, err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, rq.method, u, body)
 	if err != nil {
-		return nil, fmt.Errorf("client: %s: %w", rq.op, err)
+		return answer{}, fmt.Errorf("client: %s: %w", rq.op, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if rq.body != nil {
@@ -214,34 +268,51 @@ func (c *Client) do(ctx context.Context, agent string, rq request, guid string) 
 	if rq.token != "" {
 		req.Header["service_token"] = []string{rq.token} // the vendor's spelling, not canonical
 	}
-	start := time.Now()
+	o := Observation{Op: rq.op, WorkNo: agent, Start: time.Now()}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("client: %s: %w", rq.op, err)
+		o.Took, o.Err = time.Since(o.Start), err
+		c.finish(ctx, &o, "")
+		return answer{}, fmt.Errorf("client: %s: %w", rq.op, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	o.Status = resp.StatusCode
+	b, err := readAnswer(resp)
+	o.Took = time.Since(o.Start)
 	if err != nil {
-		return nil, fmt.Errorf("client: %s: reading the answer: %w", rq.op, err)
+		o.Err = err
+		c.finish(ctx, &o, "")
+		return answer{}, fmt.Errorf("client: %s: reading the answer: %w", rq.op, err)
 	}
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil || !env.Retcode.set {
 		if err == nil {
 			err = errors.New("no retcode")
 		}
-		c.logRequest(ctx, rq.op, agent, "HTTP "+resp.Status, start)
-		return nil, &AnswerError{Op: rq.op, Status: resp.StatusCode, Err: err}
+		c.finish(ctx, &o, "HTTP "+resp.Status)
+		return answer{}, &AnswerError{Op: rq.op, Status: resp.StatusCode, Err: err}
 	}
-	c.logRequest(ctx, rq.op, agent, env.Retcode.s, start)
-	if code := Retcode(env.Retcode.s); code != ccgw.RetOK {
-		return nil, &Error{Op: rq.op, Code: code, Message: env.Message.s, Status: resp.StatusCode}
+	o.Code = Retcode(env.Retcode.s)
+	c.finish(ctx, &o, env.Retcode.s)
+	if o.Code != ccgw.RetOK {
+		return answer{}, &Error{Op: rq.op, Code: o.Code, Message: env.Message.s, Status: resp.StatusCode}
 	}
-	return &answer{header: resp.Header, result: env.Result, event: env.Event}, nil
+	return answer{header: resp.Header, result: env.Result, event: env.Event}, nil
 }
 
-func (c *Client) logRequest(ctx context.Context, op, agent, code string, start time.Time) {
-	c.log.LogAttrs(ctx, slog.LevelDebug, "request", slog.String("method", op), slog.String("agent", agent),
-		slog.String("retcode", code), slog.Duration("took", time.Since(start)))
+// finish logs the request o at Debug, as answered with what ("" for no answer),
+// and hands o to the observer.
+func (c *Client) finish(ctx context.Context, o *Observation, what string) {
+	if c.log.Enabled(ctx, slog.LevelDebug) {
+		if o.Err != nil {
+			what = "error"
+		}
+		c.log.LogAttrs(ctx, slog.LevelDebug, "request", slog.String("method", o.Op), slog.String("agent", o.WorkNo),
+			slog.String("retcode", what), slog.Duration("took", o.Took))
+	}
+	if c.observe != nil {
+		c.observe(ctx, *o)
+	}
 }
 
 // sleep waits d on the Client's clock; it returns ctx's error if ctx ends first.
@@ -278,8 +349,12 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	switch {
 	case string(b) == "null":
 		return nil
-	case len(b) > 0 && b[0] == '"':
+	case len(b) >= 2 && b[0] == '"':
 		t.set = true
+		if in := b[1 : len(b)-1]; bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
+			t.s = string(in) // nothing to unescape or replace (the decoder has checked the JSON)
+			return nil
+		}
 		return json.Unmarshal(b, &t.s)
 	case len(b) > 0 && (b[0] == '{' || b[0] == '['):
 		return fmt.Errorf("client: %.20s… where a string or number belongs", b)

@@ -42,6 +42,14 @@
 // out); they take their time from the Client's Clock (WithClock), so that
 // tests drive them on a fake clock.
 //
+// # Observing requests
+//
+// WithObserver hands a function every request the Client sends, when it is
+// answered or has failed: interface name, work number, start, round trip,
+// HTTP status and retcode, or the transport's error. It is the place for
+// request counts and latency histograms; ccgw's load tool (`ccgw bench`)
+// takes its figures from it.
+//
 // # Push
 //
 // PushHandler is the receiver for push mode (CallBackURI and ServiceToken, or

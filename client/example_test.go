@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -210,4 +211,43 @@ func ExampleWithHTTPClient() {
 		log.Fatal(err)
 	}
 	_ = c.Agent("1001")
+}
+
+// An observer counts every request by interface and retcode, and could as
+// well feed their round trips to a latency histogram.
+func ExampleWithObserver() {
+	ctx := context.Background()
+	var (
+		mu     sync.Mutex // guards counts: the observer runs in each caller's goroutine
+		counts = map[string]int{}
+	)
+	count := func(_ context.Context, o client.Observation) {
+		mu.Lock()
+		defer mu.Unlock()
+		if o.Err != nil {
+			counts[o.Op+" no answer"]++
+			return
+		}
+		counts[o.Op+" "+string(o.Code)]++
+	}
+	c, err := client.New(gatewayURL, client.WithObserver(count))
+	if err != nil {
+		log.Fatal(err)
+	}
+	a := c.Agent("2006")
+	if _, err := a.SignIn(ctx, client.SignInParams{Password: "secret", PhoneNum: "72006"}); err != nil {
+		log.Fatal(err)
+	}
+	for range 3 {
+		if err := a.Heartbeat(ctx); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := a.SignOut(ctx); err != nil {
+		log.Fatal(err)
+	}
+	_ = a.SignOut(ctx) // already signed out: 100-008
+	fmt.Println(counts)
+	// Output:
+	// map[handShake 0:3 login 0:1 logout 0:1 logout 100-008:1]
 }

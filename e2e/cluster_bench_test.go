@@ -18,6 +18,7 @@ import (
 
 	"github.com/ccgw/ccgw/internal/loadtest"
 	"github.com/ccgw/ccgw/internal/redistest"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Benchmark set-up: benchAgents signed-in agents per configuration, heartbeated
@@ -35,31 +36,46 @@ type benchResult struct {
 	rate     float64       // heartbeats per second
 	p50      time.Duration
 	p99      time.Duration
+	calls    float64 // commands redis-server ran per heartbeat, those scripts ran included
+	scripts  float64 // script calls (EVALSHA, EVAL) per heartbeat: the commands nodes send
 }
 
 // BenchmarkClusterHeartbeat measures heartbeat throughput and latency against
-// one ccgw node on bbolt and against 1, 2 and 3 ccgw nodes sharing one Redis,
+// one ccgw node on bbolt, against 1, 2 and 3 ccgw nodes sharing one Redis, and
+// against three bbolt nodes that share nothing (the cost of three processes
+// without Redis),
 // all started once, in one run, and logs the medians and their ratios to the
-// bbolt node (with -v). One op is one handShake answered 0. Run it with a
-// fixed count, e.g.
+// bbolt node (with -v), and what each heartbeat cost Redis: the script calls
+// the nodes sent and the commands redis-server ran (those inside scripts
+// included). One op is one handShake answered 0. Run it with a fixed count, e.g.
 //
 //	go test -run '^$' -bench ClusterHeartbeat -benchtime 30000x -v ./e2e/
 func BenchmarkClusterHeartbeat(b *testing.B) {
 	srv := redistest.Start(b)
+	rdb := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	defer rdb.Close()
 	redisNodes := make([]*quietProc, 3)
 	for i := range redisNodes {
 		redisNodes[i] = startQuiet(b, "--store", srv.URL(), "--node-name", "AgentGateway"+strconv.Itoa(i+1))
 	}
-	boltNode := startQuiet(b, "--store", "bolt")
+	boltNodes := make([]*quietProc, 3)
+	for i := range boltNodes {
+		boltNodes[i] = startQuiet(b, "--store", "bolt")
+	}
+	boltNode := boltNodes[0]
 	redisPID := srv.PID()
+	// pinned: each agent's heartbeats go to the node it signed in on (three
+	// bbolt nodes share nothing); else request i goes to node i mod n.
 	configs := []struct {
-		name  string
-		nodes []*quietProc
+		name   string
+		nodes  []*quietProc
+		pinned bool
 	}{
-		{"store=bolt/nodes=1", []*quietProc{boltNode}},
-		{"store=redis/nodes=1", redisNodes[:1]},
-		{"store=redis/nodes=2", redisNodes[:2]},
-		{"store=redis/nodes=3", redisNodes},
+		{"store=bolt/nodes=1", []*quietProc{boltNode}, false},
+		{"store=redis/nodes=1", redisNodes[:1], false},
+		{"store=redis/nodes=2", redisNodes[:2], false},
+		{"store=redis/nodes=3", redisNodes, false},
+		{"store=bolt/nodes=3/unshared", boltNodes, true},
 	}
 	agents := make([][]benchAgent, len(configs))
 	for k, cfg := range configs {
@@ -73,11 +89,19 @@ func BenchmarkClusterHeartbeat(b *testing.B) {
 		for k, cfg := range configs {
 			b.Run(cfg.name, func(b *testing.B) {
 				cpu0, rcpu0 := nodesCPU(cfg.nodes), cpuTime(redisPID)
-				r := heartbeatLoad(b, cfg.nodes, agents[k])
+				calls0, scripts0 := redisCalls(b, rdb)
+				r := heartbeatLoad(b, cfg.nodes, agents[k], cfg.pinned)
 				r.gwCPU = (nodesCPU(cfg.nodes) - cpu0) / time.Duration(b.N)
 				r.redisCPU = (cpuTime(redisPID) - rcpu0) / time.Duration(b.N)
+				calls, scripts := redisCalls(b, rdb)
+				r.calls = float64(calls-calls0-1) / float64(b.N) // the first INFO counts itself
+				r.scripts = float64(scripts-scripts0) / float64(b.N)
 				b.ReportMetric(float64(r.gwCPU)/float64(time.Microsecond), "gateway-cpu-µs/op")
 				b.ReportMetric(float64(r.redisCPU)/float64(time.Microsecond), "redis-cpu-µs/op")
+				if !strings.HasPrefix(cfg.name, "store=bolt") {
+					b.ReportMetric(r.calls, "redis-cmds/op")
+					b.ReportMetric(r.scripts, "redis-scripts/op")
+				}
 				if b.N >= 1000 { // not the framework's probing run
 					results[cfg.name] = append(results[cfg.name], r)
 				}
@@ -89,13 +113,42 @@ func BenchmarkClusterHeartbeat(b *testing.B) {
 	}
 	base := median(results[configs[0].name])
 	var out strings.Builder
-	fmt.Fprintf(&out, "medians of %d rounds:\n\n| configuration | heartbeats/s | p50 | p99 | throughput ÷ bolt | p99 ÷ bolt | ccgw CPU/heartbeat | redis CPU/heartbeat |\n|---|---:|---:|---:|---:|---:|---:|---:|\n", benchRounds)
+	fmt.Fprintf(&out, "medians of %d rounds:\n\n| configuration | heartbeats/s | p50 | p99 | throughput ÷ bolt | p99 ÷ bolt | ccgw CPU/heartbeat | redis CPU/heartbeat | Redis scripts/heartbeat | Redis commands/heartbeat |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", benchRounds)
 	for _, cfg := range configs {
 		r := median(results[cfg.name])
-		fmt.Fprintf(&out, "| %s | %.0f | %.2f ms | %.2f ms | %.2f× | %.2f× | %.0f µs | %.0f µs |\n", cfg.name, r.rate, ms(r.p50), ms(r.p99),
-			r.rate/base.rate, float64(r.p99)/float64(base.p99), us(r.gwCPU), us(r.redisCPU))
+		redisCols := fmt.Sprintf("%.0f µs | %.4f | %.4f", us(r.redisCPU), r.scripts, r.calls)
+		if strings.HasPrefix(cfg.name, "store=bolt") {
+			redisCols = "— | — | —" // what Redis did meanwhile was the idle Redis nodes' ticks
+		}
+		fmt.Fprintf(&out, "| %s | %.0f | %.2f ms | %.2f ms | %.2f× | %.2f× | %.0f µs | %s |\n", cfg.name, r.rate, ms(r.p50), ms(r.p99),
+			r.rate/base.rate, float64(r.p99)/float64(base.p99), us(r.gwCPU), redisCols)
 	}
 	b.Log(out.String())
+}
+
+// redisCalls returns the commands redis-server has run (INFO stats'
+// total_commands_processed: those scripts ran included) and the script calls
+// among them (EVALSHA and EVAL; INFO commandstats).
+func redisCalls(b *testing.B, rdb *goredis.Client) (calls, scripts int64) {
+	b.Helper()
+	info, err := rdb.Info(context.Background(), "stats", "commandstats").Result()
+	if err != nil {
+		b.Fatalf("INFO: %v", err)
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
+			calls, _ = strconv.ParseInt(v, 10, 64)
+		}
+		for _, cmd := range []string{"cmdstat_evalsha:calls=", "cmdstat_eval:calls="} {
+			if v, ok := strings.CutPrefix(line, cmd); ok {
+				v, _, _ = strings.Cut(v, ",")
+				n, _ := strconv.ParseInt(v, 10, 64)
+				scripts += n
+			}
+		}
+	}
+	return calls, scripts
 }
 
 // benchRounds is how often each configuration is measured.
@@ -148,11 +201,17 @@ func median(rs []benchResult) benchResult {
 		rate:     pick(func(r benchResult) float64 { return r.rate }),
 		p50:      time.Duration(pick(func(r benchResult) float64 { return float64(r.p50) })),
 		p99:      time.Duration(pick(func(r benchResult) float64 { return float64(r.p99) })),
+		calls:    pick(func(r benchResult) float64 { return r.calls }),
+		scripts:  pick(func(r benchResult) float64 { return r.scripts }),
 	}
 }
 
-// benchAgent is a signed-in agent's path and GUID.
-type benchAgent struct{ path, guid string }
+// benchAgent is a signed-in agent's path and GUID, and the index of the node
+// it signed in on.
+type benchAgent struct {
+	path, guid string
+	node       int
+}
 
 // signInBench signs benchAgents agents in from work number first, spread over
 // nodes.
@@ -172,7 +231,7 @@ func signInBench(b *testing.B, nodes []*quietProc, first int) []benchAgent {
 					failed.Add(1)
 					continue
 				}
-				agents[i] = benchAgent{path: "onlineagent/" + id + "/handshake", guid: g}
+				agents[i] = benchAgent{path: "onlineagent/" + id + "/handshake", guid: g, node: i % len(nodes)}
 			}
 		})
 	}
@@ -184,8 +243,9 @@ func signInBench(b *testing.B, nodes []*quietProc, first int) []benchAgent {
 }
 
 // heartbeatLoad sends b.N heartbeats from benchConns clients, each request to
-// the next node in turn, and reports heartbeats/s and latency quantiles.
-func heartbeatLoad(b *testing.B, nodes []*quietProc, agents []benchAgent) benchResult {
+// the next node in turn (pinned: to the agent's node), and reports
+// heartbeats/s and latency quantiles.
+func heartbeatLoad(b *testing.B, nodes []*quietProc, agents []benchAgent, pinned bool) benchResult {
 	var next atomic.Int64
 	var bad atomic.Int64
 	hists := make([]loadtest.Histogram, benchConns)
@@ -201,6 +261,9 @@ func heartbeatLoad(b *testing.B, nodes []*quietProc, agents []benchAgent) benchR
 				}
 				p := nodes[i%int64(len(nodes))]
 				a := agents[i%int64(len(agents))]
+				if pinned {
+					p = nodes[a.node]
+				}
 				t0 := time.Now()
 				r, err := send(context.Background(), p.client, http.MethodPost, p.url(a.path), a.guid, "")
 				hists[w].Record(time.Since(t0))

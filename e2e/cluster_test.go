@@ -45,8 +45,8 @@ func TestCluster(t *testing.T) {
 	srv := redistest.Start(t)
 	var nodes []*proc
 	for i := range 3 {
-		nodes = append(nodes, startGateway(t, t.TempDir(), "--store", srv.URL(),
-			"--heartbeat-timeout", clusterTimeout.String(), "--node-name", "AgentGateway"+strconv.Itoa(i+1)))
+		nodes = append(nodes, startGateway(t, t.TempDir(), "--store", srv.URL(), "--heartbeat-timeout", clusterTimeout.String(),
+			"--node-name", "AgentGateway"+strconv.Itoa(i+1), "--log-level", "debug")) // each expiry's line is at debug level
 	}
 	c := newCluster(t, nodes)
 	defer c.close()

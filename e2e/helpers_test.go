@@ -257,9 +257,13 @@ func startArgs(tb testing.TB, dataDir string, args []string) *proc {
 	}()
 	tb.Cleanup(func() {
 		p.kill()
-		for _, l := range p.log.all() {
+		all := p.log.all()
+		for i, l := range all {
 			if strings.Contains(l.raw, "WARNING: DATA RACE") {
 				tb.Errorf("ccgw (pid %d) reported a data race", p.cmd.Process.Pid)
+				for _, x := range all[i:min(i+80, len(all))] {
+					tb.Log("RACE| " + x.raw)
+				}
 				break
 			}
 		}

@@ -28,6 +28,17 @@ type backend struct {
 	// clients lists the live client sessions; nil where the store cannot
 	// (Redis).
 	clients func() []ccgw.AgentID
+	// centre relays call control to the node that runs the simulated call
+	// centre; nil on one node (bbolt), where the local engine is the only one.
+	centre centre
+}
+
+// centre is redis.Store's relay to the node of a cluster that runs the
+// simulated call centre.
+type centre interface {
+	sim.Remote
+	ClaimCentre(ctx context.Context) error
+	ServeCentre(ctx context.Context, h func(req []byte) []byte)
 }
 
 // Close closes the store.
@@ -50,7 +61,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 			PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
 			NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
 			QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
-			Lockout: c.lockout(), OnSignOut: wb.onSignOut,
+			Lockout: c.lockout(), OnSignOut: wb.onSignOut, OnChange: onChange, Tap: journal.Add,
 		})
 		if err != nil {
 			return nil, err
@@ -58,7 +69,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode se
 		return &backend{
 			svc: rs, passwords: rs, lockouts: rs, source: rs, run: rs.Run, ready: rs.Ready,
 			restore:   func() (int, error) { return rs.Stats().Live, nil },
-			notifyAll: func() {}, flush: func() {}, closeFn: rs.Close,
+			notifyAll: func() {}, flush: func() {}, closeFn: rs.Close, centre: rs,
 		}, nil
 	}
 	st, err := bolt.OpenWith(c.Data, bolt.Options{Recover: c.DataRecover, Log: m.Log})

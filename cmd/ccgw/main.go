@@ -189,13 +189,13 @@ func (m *Main) Run(ctx context.Context) error {
 	var pusher *push.Pusher // set before any session can notify it
 	var engine *sim.Engine  // likewise
 	var clk ccgw.Clock = clock.Real{}
-	var virtual *clock.Fake
+	var virtual *clock.Virtual
 	if c.Sim.Clock == "virtual" {
 		start := c.Sim.Start
 		if start.IsZero() {
 			start = time.Now().Truncate(time.Second)
 		}
-		virtual = clock.NewFake(start)
+		virtual = clock.NewVirtual(start)
 		clk = virtual
 	}
 	journal := sim.NewJournal(c.Sim.Journal)
@@ -249,8 +249,14 @@ func (m *Main) Run(ctx context.Context) error {
 		Log:            m.Log,
 	})
 	m.pusher = pusher
+	// On a cluster the node with --scenario runs the call centre; the others
+	// carry their clients' call control to it (internal/sim/remote.go).
+	var remote sim.Remote
+	if be.centre != nil && sc == nil {
+		remote = be.centre
+	}
 	engine = sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: clk, Log: m.Log, Seed: c.Sim.Seed,
-		RingTimeout: c.Sim.RingTimeout, CalleeAnswer: c.Sim.CalleeAnswer})
+		RingTimeout: c.Sim.RingTimeout, CalleeAnswer: c.Sim.CalleeAnswer, Remote: remote})
 	// A restore builds a heap that stays live (about 1 KB a session). Collecting
 	// while it grows only marks it again at every doubling: half the CPU of a
 	// million-session restore (docs/benchmarks.md, "Capacity"). It allocates
@@ -262,6 +268,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("restore: %w", err)
+	}
+	serveCentre := sc != nil && be.centre != nil
+	if serveCentre {
+		if err := be.centre.ClaimCentre(ctx); err != nil {
+			st.Close()
+			return fmt.Errorf("--scenario: %w", err)
+		}
 	}
 	if sc != nil {
 		if err := sc.Apply(engine); err != nil {
@@ -304,7 +317,7 @@ func (m *Main) Run(ctx context.Context) error {
 	var handler *api.Server
 	refused := func() metrics.Refused {
 		r := handler.Refused()
-		return metrics.Refused{ConnsPerIP: ln.Refused(), PollsPerIP: r.Polls, BodyTooLarge: r.Bodies}
+		return metrics.Refused{ConnsPerIP: ln.Refused(), PollsPerIP: r.Polls, BodyTooLarge: r.Bodies, AdminStreams: r.Streams}
 	}
 	build := thisBuild()
 	met, err := metrics.New(reg, metrics.Sources{Sessions: sm.Stats, Push: pusher.Stats, Receivers: pusher.Receivers,
@@ -335,9 +348,12 @@ func (m *Main) Run(ctx context.Context) error {
 		Faults:     wb.faults,
 
 		CheckCallback: policy.Check,
-		Lockout:       &session.Guard{Directory: dir, Policy: c.lockout(), Store: be.lockouts, Clock: clk, Log: m.Log},
-		MaxPollsPerIP: c.Limits.MaxPollsPerIP,
-		WriteTimeout:  c.Limits.WriteTimeout,
+		// Without a token the admin listener is on loopback (ParseFlags):
+		// it answers only requests that name a local Host.
+		AdminLocalOnly: true,
+		Lockout:        &session.Guard{Directory: dir, Policy: c.lockout(), Store: be.lockouts, Clock: clk, Log: m.Log},
+		MaxPollsPerIP:  c.Limits.MaxPollsPerIP,
+		WriteTimeout:   c.Limits.WriteTimeout,
 	})
 	if c.Pprof != "" {
 		if err := m.servePprof(c.Pprof); err != nil {
@@ -376,6 +392,13 @@ func (m *Main) Run(ctx context.Context) error {
 		defer m.wg.Done()
 		be.run(runCtx)
 	}()
+	if serveCentre {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			be.centre.ServeCentre(runCtx, engine.Serve)
+		}()
+	}
 	if c.LogSummary > 0 {
 		sum := &summary{log: m.Log, clock: m.SummaryClock, every: c.LogSummary,
 			requests: handler.TakeRequestCounts, stats: sm.Stats}

@@ -297,7 +297,7 @@ func TestSummarize(t *testing.T) {
 // each time the interval passes on its summary clock (a fake one here), with
 // the requests of that interval, and stops at Close.
 func TestMainSummaryLine(t *testing.T) {
-	fc := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	fc := clock.NewVirtual(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	m := NewMain()
 	m.Env = env(nil)
 	if err := m.ParseFlags([]string{"--addr", "127.0.0.1:0", "--admin-addr", "off", "--plaintext", "--data", t.TempDir(),

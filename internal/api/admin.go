@@ -35,11 +35,17 @@ const (
 	maxSkillID = 1<<31 - 1
 )
 
-// Admin configures the admin API.
+// Admin configures the admin API. Zero values mean the defaults given.
 type Admin struct {
-	Journal *sim.Journal // GET /ccgw/v1/events; nil: not served
-	Virtual *clock.Fake  // the virtual clock that POST /ccgw/v1/clock/advance moves; nil: real time
+	Journal *sim.Journal   // GET /ccgw/v1/events and /ccgw/v1/stream; nil: not served
+	Virtual *clock.Virtual // the virtual clock that POST /ccgw/v1/clock/advance moves; nil: real time
 	Now     func() time.Time
+	// MaxStreams caps the event streams (GET /ccgw/v1/stream) open at once;
+	// DefaultMaxStreams.
+	MaxStreams int
+	// StreamPing is how often an idle stream sends a comment line (on
+	// Config.WallClock); DefaultStreamPing.
+	StreamPing time.Duration
 
 	mu sync.Mutex // serialises clock advances
 }
@@ -111,19 +117,25 @@ func (s *Server) adminTable() []*route {
 }
 
 // AdminHandler returns the handler of the admin listener: the admin API under
-// AdminPrefix, GET /metrics (Config.Metrics), /healthz and /readyz. Any other
-// path is 404 and a known path with another method 405 with Allow, as on the
-// vendor handler. With Config.AdminToken set, every request, health checks and
-// metrics included, must carry "Authorization: Bearer <token>"; any other gets
-// HTTP 401, retcode 000-003 and "WWW-Authenticate: Bearer". Safe for
-// concurrent use.
+// AdminPrefix, the web console at "/" and /console/ (console.go), GET
+// /metrics (Config.Metrics), /healthz and /readyz. Any other path is 404 and a
+// known path with another method 405 with Allow, as on the vendor handler.
+// With Config.AdminToken set, every request, health checks and metrics
+// included, must carry "Authorization: Bearer <token>" or the console's
+// sign-in cookie; any other gets HTTP 401, retcode 000-003 and
+// "WWW-Authenticate: Bearer" (the console's page answers its sign-in page).
+// A cross-origin browser request that could change something, and with
+// Config.AdminLocalOnly a request naming a Host that is not local, get HTTP
+// 403 and 000-003. Every answer carries the headers setAdminHeaders sets.
+// Safe for concurrent use.
 func (s *Server) AdminHandler() http.Handler { return adminHandler{s} }
 
 type adminHandler struct{ s *Server }
 
 func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.s
-	if r.URL.Path == "/metrics" && s.cfg.Metrics != nil && s.authorized(r) {
+	setAdminHeaders(w.Header())
+	if r.URL.Path == "/metrics" && s.cfg.Metrics != nil && s.localEnough(r) && s.authorized(r) {
 		s.cfg.Metrics.ServeHTTP(w, r)
 		return
 	}
@@ -131,11 +143,17 @@ func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) dispatchAdmin(c *call) reply {
+	if rep, refused := s.guardAdmin(c); refused {
+		return rep
+	}
+	path := cleanPath(c)
+	if rep, ok := s.console(c, path); ok {
+		return rep
+	}
 	if !s.authorized(c.r) {
 		c.name = "unauthorized"
 		return reply{code: ccgw.RetNoPermission, status: http.StatusUnauthorized, authenticate: `Bearer realm="ccgw admin"`}
 	}
-	path := cleanPath(c)
 	if rep, ok := s.health(path); ok {
 		return rep
 	}
@@ -154,16 +172,17 @@ func (s *Server) dispatchAdmin(c *call) reply {
 }
 
 // authorized reports whether r may use the admin handler: always without a
-// token, else if it carries the token as a bearer credential. The comparison is
-// of SHA-256 digests in constant time, so that neither the token's bytes nor
-// its length show in the time taken.
+// token, else if it carries the token as a bearer credential, or the
+// console's sign-in cookie (console.go). The comparison is of SHA-256 digests
+// in constant time, so that neither the token's bytes nor its length show in
+// the time taken.
 func (s *Server) authorized(r *http.Request) bool {
 	if s.adminToken == nil {
 		return true
 	}
 	scheme, cred, found := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") {
-		return false
+		return s.cookieSignedIn(r)
 	}
 	got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
 	return subtle.ConstantTimeCompare(got[:], s.adminToken) == 1

@@ -160,7 +160,7 @@ func TestAdminAPI(t *testing.T) {
 			`{"skillId":1,"callData":"` + strings.Repeat("x", 16385) + `"}`} {
 			adminErr(t, cs, post, "calls", body, http.StatusOK)
 		}
-		adminNotAllowed(t, cs, get, "calls", "POST")
+		adminNotAllowed(t, cs, put, "calls", "GET, POST")
 		adminNotAllowed(t, cs, put, "calls/"+id, "DELETE, GET")
 
 		// A talking call whose customer hangs up after talkSeconds.
@@ -250,7 +250,7 @@ func TestAdminAPI(t *testing.T) {
 		if _, ok := cs.sessions.Lookup(2003); ok {
 			t.Fatal("a refused simulated agent signed in")
 		}
-		adminNotAllowed(t, cs, get, "agents", "POST")
+		adminNotAllowed(t, cs, put, "agents", "GET, POST")
 	})
 	t.Run("unknown", func(t *testing.T) {
 		cs := clNewServer(t, clConfig{})

@@ -743,7 +743,7 @@ func TestUpdateGuid(t *testing.T) {
 // fake clock: after GUIDINTERVAL the next handshake and poll carry Set-GUID with
 // the new GUID, the old one is accepted until GUIDTIMEOUT and refused after.
 func TestDynamicGUID(t *testing.T) {
-	fc := clock.NewFake(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
+	fc := clock.NewVirtual(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
 	ts := testServer(t, tConfig{clock: fc, authMode: session.AuthDynamic})
 	const id = "1001"
 	old := ts.mustLogin(t, id)
@@ -802,7 +802,7 @@ func TestDynamicGUID(t *testing.T) {
 // (README §4, sources.md OPEN 7) on a fake clock: its last events end with
 // AgentOther_ShutdownService, then every call gets 100-006.
 func TestTimeoutThroughAPI(t *testing.T) {
-	fc := clock.NewFake(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
+	fc := clock.NewVirtual(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
 	ts := testServer(t, tConfig{clock: fc})
 	const id = "1001"
 	g := ts.mustLogin(t, id)

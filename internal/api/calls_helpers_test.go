@@ -45,7 +45,7 @@ type clConfig struct {
 type clServer struct {
 	*tServer
 	admin   *tServer // the same api.Server's AdminHandler
-	clock   *clock.Fake
+	clock   *clock.Virtual
 	engine  *sim.Engine
 	journal *sim.Journal
 }
@@ -59,7 +59,7 @@ func clNewServer(tb testing.TB, cfg clConfig) *clServer {
 		tb.Fatalf("bolt.Open: %v", err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	fc := clock.NewFake(clStart)
+	fc := clock.NewVirtual(clStart)
 	j := sim.NewJournal(100000)
 	var eng *sim.Engine
 	sm, err := session.New(session.Config{

@@ -175,7 +175,7 @@ func BenchmarkPollThroughput(b *testing.B) {
 				for j := range urls {
 					id := ccgw.MinAgentID + ccgw.AgentID(j)
 					for range per {
-						if _, err := m.Update(id, "*", benchEmitOne); err != nil {
+						if _, err := m.UpdateAny(id, benchEmitOne); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -244,7 +244,7 @@ func benchPollGateway(b *testing.B, n int) (*session.Manager, *httptest.Server, 
 func benchPollAnswer(b *testing.B) ([]byte, string) {
 	m, srv, urls, guids := benchPollGateway(b, 1)
 	defer srv.Close()
-	if _, err := m.Update(ccgw.MinAgentID, "*", benchEmitOne); err != nil {
+	if _, err := m.UpdateAny(ccgw.MinAgentID, benchEmitOne); err != nil {
 		b.Fatal(err)
 	}
 	req, _ := http.NewRequest(http.MethodGet, urls[0], nil)
@@ -357,7 +357,7 @@ func (ps *benchPushSide) load(tb testing.TB, rate int) (stop func()) {
 	d0 := p.Stats().Delivered // the side is idle
 	var queued atomic.Uint64
 	emit := func(id ccgw.AgentID) {
-		if _, err := ps.m.Update(id, "*", benchEmitOne); err == nil {
+		if _, err := ps.m.UpdateAny(id, benchEmitOne); err == nil {
 			queued.Add(1)
 		}
 	}

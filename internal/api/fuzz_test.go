@@ -232,6 +232,17 @@ var fuzzAdminSeeds = []struct{ method, path, header, body string }{
 	{"GET", "/ccgw/v1//clock/", "", ""},
 	{"GET", "/metrics", "", ""},
 	{"GET", "/healthz", "", ""},
+	{"GET", "/", "", ""},
+	{"GET", "/console/app.js", "", ""},
+	{"GET", "/console/nothing.js", "", ""},
+	{"POST", "/console/login", "", `{"token":"x"}`},
+	{"GET", "/ccgw/v1/agents?after=1001&limit=500", "", ""},
+	{"DELETE", "/ccgw/v1/agents/1001", "", ""},
+	{"DELETE", "/ccgw/v1/agents/1001", "Sec-Fetch-Site: cross-site", ""},
+	{"POST", "/ccgw/v1/calls", "Origin: http://evil.example", `{"skillId":1}`},
+	{"GET", "/ccgw/v1/calls?after=1-1&limit=0", "", ""},
+	{"GET", "/ccgw/v1/stream?after=18446744073709551615", "", ""},
+	{"GET", "/ccgw/v1/stream", "Last-Event-ID: x", ""},
 }
 
 // FuzzAdminRequest drives the admin handler (the admin listener's) in process
@@ -253,9 +264,25 @@ func FuzzAdminRequest(f *testing.F) {
 		if !ok {
 			t.Skip("not a request a server would pass on")
 		}
+		ctx, cancel := context.WithTimeout(req.Context(), 100*time.Millisecond) // the event stream's end
+		defer cancel()
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		h.ServeHTTP(rec, req.WithContext(ctx))
 		what := method + " " + strconv.Quote(target)
+		if ct := rec.Header().Get("Content-Type"); rec.Code < 300 || rec.Code == http.StatusUnauthorized {
+			switch {
+			case strings.HasPrefix(ct, "text/event-stream"):
+				if !strings.HasPrefix(rec.Body.String(), "retry: ") {
+					t.Fatalf("%s: stream %q", what, rec.Body)
+				}
+				return
+			case strings.HasPrefix(ct, "text/"): // the console's files
+				if rec.Body.Len() == 0 {
+					t.Fatalf("%s: %s answer empty", what, ct)
+				}
+				return
+			}
+		}
 		if rec.Code == http.StatusOK && strings.HasPrefix(req.URL.Path, "/ccgw/v1/openapi.json") {
 			if !json.Valid(rec.Body.Bytes()) {
 				t.Fatalf("%s: the OpenAPI document is not JSON", what)

@@ -207,7 +207,8 @@ func mustValidResponse(tb testing.TB, what string, status int, h http.Header, bo
 	switch status {
 	case http.StatusOK, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusServiceUnavailable,
 		http.StatusRequestEntityTooLarge, http.StatusTooManyRequests,
-		http.StatusUnauthorized: // the admin handler's, with AdminToken
+		http.StatusUnauthorized, // the admin handler's, with AdminToken
+		http.StatusForbidden:    // the admin handler's: a cross-origin change, a Host not local
 	default:
 		tb.Fatalf("%s: status %d", what, status)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/faults"
+	"github.com/ccgw/ccgw/internal/report"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
@@ -27,8 +30,10 @@ import (
 var oaMethods = []string{"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 // oaExtra are the documented paths that no route table holds: the health
-// checks and the metrics, answered before routing.
-var oaExtra = map[string]string{"GET /healthz": "healthz", "GET /readyz": "readyz", "GET /metrics": "metrics"}
+// checks, the metrics and the web console, answered before routing.
+var oaExtra = map[string]string{"GET /healthz": "healthz", "GET /readyz": "readyz", "GET /metrics": "metrics",
+	"GET /": "console", "GET /console/{asset}": "console.asset", "POST /console/login": "console.login",
+	"POST /console/logout": "console.logout"}
 
 // oaDoc parses the embedded document, numbers as json.Number.
 func oaDoc(t *testing.T) map[string]any {
@@ -69,11 +74,11 @@ func oaOps(t *testing.T, doc map[string]any) map[string]oaOp {
 	return ops
 }
 
-// oaRoutes returns every route of rtServer's tables (all of them configured)
-// by "METHOD /pattern", with whether it is an admin route.
+// oaRoutes returns every route of oaServer's tables (every optional feature
+// on) by "METHOD /pattern".
 func oaRoutes(t *testing.T) map[string]*route {
 	t.Helper()
-	s := rtServer(t)
+	s := oaServer(t)
 	out := map[string]*route{}
 	for _, tbl := range []routeTable{s.routes, s.adminRoutes} {
 		for _, rs := range tbl.byKey {
@@ -83,6 +88,55 @@ func oaRoutes(t *testing.T) map[string]*route {
 		}
 	}
 	return out
+}
+
+// oaNoRoute are the fields of Config and Admin that switch on no route, and
+// so may be left zero in oaServer, with why. Every other field must be set
+// there (TestOpenAPIServerHasEveryFeature): a new optional feature is then on
+// in the server whose routes the document is held to.
+var oaNoRoute = map[string]string{
+	"Config.PollWait":       "how long an empty poll is held (PollAtOnce: not at all)",
+	"Config.AdminToken":     "a credential on every admin path; the console's sign-in answers with or without one (oaExtra)",
+	"Config.AdminLocalOnly": "refuses Hosts that are not local",
+	"Config.CheckCallback":  "judges a sign-in's callback URL",
+	"Config.Lockout":        "counts wrong passwords",
+	"Config.Observe":        "is told of each request",
+	"Config.MaxPollsPerIP":  "a limit",
+	"Config.WriteTimeout":   "extends a held poll's deadlines",
+	"Admin.MaxStreams":      "a limit (DefaultMaxStreams)",
+	"Admin.StreamPing":      "a stream's idle comment (DefaultStreamPing)",
+}
+
+// TestOpenAPIServerHasEveryFeature: oaServer switches on every field of
+// Config and Admin that oaNoRoute does not excuse, and every route its tables
+// can hold: the live sessions' list needs a session service that lists them.
+func TestOpenAPIServerHasEveryFeature(t *testing.T) {
+	s := oaServer(t)
+	seen := map[string]bool{}
+	for _, x := range []struct {
+		name string
+		v    reflect.Value
+	}{{"Config", reflect.ValueOf(s.cfg)}, {"Admin", reflect.ValueOf(s.cfg.Admin).Elem()}} {
+		for i := range x.v.NumField() {
+			f := x.v.Type().Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name := x.name + "." + f.Name
+			seen[name] = true
+			if _, excused := oaNoRoute[name]; !excused && x.v.Field(i).IsZero() {
+				t.Errorf("%s is off in oaServer: switch it on there, or say in oaNoRoute why it serves no route", name)
+			}
+		}
+	}
+	for name := range oaNoRoute {
+		if !seen[name] {
+			t.Errorf("oaNoRoute names %s, which is no field", name)
+		}
+	}
+	if _, ok := s.cfg.Sessions.(agentLister); !ok {
+		t.Error("oaServer's sessions do not list agents: GET /ccgw/v1/agents is not routed")
+	}
 }
 
 // TestOpenAPIDocument checks that openapi.json is OpenAPI 3.1 JSON and matches
@@ -150,7 +204,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		ids[id] = k
 	}
 	if len(routes) < 60 {
-		t.Fatalf("only %d routes: is a table missing from rtServer?", len(routes))
+		t.Fatalf("only %d routes: is a table missing from oaServer?", len(routes))
 	}
 	// Every schema keeps to what oaValidate checks, and every retcode it
 	// allows is one ccgw knows.
@@ -429,8 +483,14 @@ func oaCheck(t *testing.T, v oaValidator, ops map[string]oaOp, key, reqBody stri
 	}
 }
 
-// oaServer is a Server with every table, the simulator and the admin API,
-// answering empty polls at once.
+// oaServer is a Server with every route table and every optional feature on,
+// wired as cmd/ccgw wires them: the simulator, the admin API with a virtual
+// clock and the event journal, metrics, the live sessions (session.Manager
+// lists them), the workbench's report and request journal (told of
+// sign-outs) and faults (asked about events, able to sign agents out). Empty
+// polls are answered at once. TestOpenAPIServerHasEveryFeature keeps it so:
+// the route tests, and the document's both-ways check, see every route the
+// gateway can serve.
 func oaServer(t *testing.T) *Server {
 	t.Helper()
 	st, err := bolt.Open(t.TempDir())
@@ -439,15 +499,23 @@ func oaServer(t *testing.T) *Server {
 	}
 	t.Cleanup(func() { st.Close() })
 	dir := agent.Default()
-	fc := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	fc := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	j := sim.NewJournal(100)
-	sm, err := session.New(session.Config{Store: st, Directory: dir, Clock: fc, WaitClock: clock.Real{}, Tap: j.Add})
+	// The report judges heartbeats against the sessions' timeout (2m).
+	rep := report.New(report.Config{PollTimeout: 2 * time.Minute, PushTimeout: 2 * time.Minute, Journal: 20})
+	var fs *faults.Set
+	sm, err := session.New(session.Config{Store: st, Directory: dir, Clock: fc, WaitClock: clock.Real{}, Tap: j.Add,
+		OnSignOut: rep.SignedOut, DropEvent: func(id ccgw.AgentID, ev ccgw.Event) bool { return fs.DropEvent(id, ev) }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	fs = faults.New(faults.Config{Clock: fc, Interfaces: Interfaces(), DropEvents: true, Clients: sm.Clients,
+		Kick: func(id ccgw.AgentID) error { return sm.Kick(id, ccgw.CauseSupervisor) }})
 	return New(Config{Sessions: sm, Directory: dir, PollAtOnce: true, Clock: fc,
-		Calls: sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: fc}),
-		Admin: &Admin{Journal: j, Virtual: fc, Now: fc.Now}})
+		Calls:   sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: fc}),
+		Admin:   &Admin{Journal: j, Virtual: fc, Now: fc.Now},
+		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(rtMetrics)) }),
+		Report:  rep, Faults: fs})
 }
 
 // TestOpenAPIAnswers validates real answers against the document: sign-in,

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -29,9 +30,13 @@ type reply struct {
 	retryAfter int   // Retry-After, in seconds; 0: none
 	err        error // logged, never sent
 	// raw, if set, is sent as the body as is, with rawType as its Content-Type,
-	// instead of an envelope (GET /ccgw/v1/openapi.json)
+	// instead of an envelope (GET /ccgw/v1/openapi.json, the console's files)
 	raw     []byte
 	rawType string
+	// stream, if set, writes the whole response itself, status and headers
+	// too (GET /ccgw/v1/stream), and returns when it is over.
+	stream func(w http.ResponseWriter)
+	cookie *http.Cookie // sent as Set-Cookie (the console's sign-in)
 }
 
 // emptyResult is the reserved result, sent as {}.
@@ -93,10 +98,17 @@ func (s *Server) bareEnvelope(code ccgw.Retcode, msg string) ([]byte, error) {
 // write sends rep. It is the only function that writes a response body.
 func (s *Server) write(w http.ResponseWriter, rep reply) {
 	h := w.Header()
+	if rep.cookie != nil {
+		http.SetCookie(w, rep.cookie)
+	}
+	if rep.stream != nil {
+		rep.stream(w)
+		return
+	}
 	if rep.raw != nil {
 		h.Set("Content-Type", rep.rawType)
 		h.Set("Content-Length", strconv.Itoa(len(rep.raw)))
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(cmp.Or(rep.status, http.StatusOK))
 		w.Write(rep.raw)
 		return
 	}

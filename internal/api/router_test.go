@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,33 +10,9 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/agent"
-	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/session"
-	"github.com/ccgw/ccgw/internal/sim"
-	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
-// rtServer is a Server with every route table (call interfaces included).
-func rtServer(t *testing.T) *Server {
-	t.Helper()
-	st, err := bolt.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	dir := agent.Default()
-	sm, err := session.New(session.Config{Store: st, Directory: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
-	return New(Config{Sessions: sm, Directory: dir, Calls: sim.New(sim.Config{Sessions: sm, Directory: dir}),
-		Admin:   &Admin{Journal: sim.NewJournal(10), Virtual: fc, Now: fc.Now},
-		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(rtMetrics)) })})
-}
-
-// rtMetrics is the body of rtServer's metrics handler.
+// rtMetrics is the body of oaServer's metrics handler.
 const rtMetrics = "ccgw_test 1\n"
 
 // rtPath fills a route's pattern: {agentid} with agent, other variables with 1.
@@ -74,7 +51,7 @@ func rtEnvelope(t *testing.T, rec *httptest.ResponseRecorder) ccgw.Retcode {
 // 000-002 (HTTP 200); the right method with a valid agent and no session never
 // gets 000-002 for its path.
 func TestEveryRouteRefusesWrongMethodAndBadAgent(t *testing.T) {
-	s := rtServer(t)
+	s := oaServer(t)
 	seen := 0
 	for _, routes := range s.routes.byKey {
 		for _, rt := range routes {
@@ -122,25 +99,38 @@ func (s *Server) hasRoute(method, path string) bool {
 	return rt != nil
 }
 
-// rtServe sends one request to h and returns the recorder.
+// rtServe sends one request to h and returns the recorder. A request to the
+// event stream, which answers until its client goes, goes after 100 ms.
 func rtServe(h http.Handler, method, path, body string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if strings.Contains(path, "/stream") {
+		ctx, cancel := context.WithTimeout(req.Context(), 100*time.Millisecond)
+		defer cancel()
+		req = req.WithContext(ctx)
+	}
+	h.ServeHTTP(rec, req)
 	return rec
 }
+
+// rtNotFound are the admin routes whose item rtPath names does not exist
+// (call 1, agent 1001 not signed in nor seen, fault 1): HTTP 404 is their
+// answer.
+var rtNotFound = map[string]bool{"admin.call": true, "admin.hangup": true, "admin.forceOut": true,
+	"admin.client": true, "admin.clientRequests": true, "admin.removeFault": true}
 
 // TestAdminRoutesRefuseWrongMethod drives every admin route as
 // TestEveryRouteRefusesWrongMethodAndBadAgent drives the vendor's: each other
 // method gets 405 with an Allow header naming the route's method and the
 // 000-002 envelope; a path no route has gets 404 and 000-002.
 func TestAdminRoutesRefuseWrongMethod(t *testing.T) {
-	s := rtServer(t)
+	s := oaServer(t)
 	h := s.AdminHandler()
 	seen := 0
 	for _, routes := range s.adminRoutes.byKey {
 		for _, rt := range routes {
 			seen++
-			path := rtPath(rt, "")
+			path := rtPath(rt, "1001")
 			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
 				if m == rt.method || s.hasAdminRoute(m, path) {
 					continue
@@ -153,13 +143,13 @@ func TestAdminRoutesRefuseWrongMethod(t *testing.T) {
 					t.Errorf("%s %s: retcode %s", m, path, code)
 				}
 			}
-			if rec := rtServe(h, rt.method, path+"/", "{}"); rec.Code == http.StatusNotFound && rt.name != "admin.call" && rt.name != "admin.hangup" {
+			if rec := rtServe(h, rt.method, path+"/", "{}"); rec.Code == http.StatusNotFound && !rtNotFound[rt.name] {
 				t.Errorf("%s %s/ (trailing slash): 404", rt.method, path)
 			}
 		}
 	}
-	if seen != 12 {
-		t.Fatalf("%d admin routes, want 12", seen)
+	if seen != 22 {
+		t.Fatalf("%d admin routes, want 22", seen)
 	}
 	for _, p := range []string{"/ccgw/v1/", "/ccgw/v1", "/ccgw/v1/nothing", "/ccgw/v1/clock/advance/now", "/ccgw/v1/calls/1/2",
 		"/ccgw/v2/clock", "/ccgw/v1//", "/agentgateway/resource/onlineagent/1001", "/metricsx"} {
@@ -180,7 +170,7 @@ func (s *Server) hasAdminRoute(method, path string) bool {
 // /metrics, with any method, exactly as an unknown path (404, 000-002), while
 // the admin handler serves them, and both serve /healthz and /readyz.
 func TestVendorHandlerHidesAdmin(t *testing.T) {
-	s := rtServer(t)
+	s := oaServer(t)
 	admin := s.AdminHandler()
 	unknown := rtServe(s, http.MethodGet, "/nothing", "")
 	paths := []string{"/metrics", "//metrics", "/metrics/", "//ccgw/v1/clock"}

@@ -101,3 +101,21 @@ func TestChangePasswordLockout(t *testing.T) {
 	b, _ := json.Marshal(map[string]string{"password": "S3cret!pw", "phonenum": "70001"})
 	mustCode(t, ts.do(t, http.MethodPut, pathForceLogin("1001"), nil, string(b)), "110-016")
 }
+
+// TestWildcardGUIDActsForNobody: a request with the GUID "*" (once the
+// wildcard of the gateway's own session changes) is refused 000-003 on every
+// interface that changes or reads a session, and changes nothing.
+func TestWildcardGUIDActsForNobody(t *testing.T) {
+	ts := testServer(t, tConfig{})
+	ts.mustLogin(t, "1001")
+	for _, c := range []struct{ method, path string }{
+		{http.MethodPost, base + "/onlineagent/1001/saybusy"},
+		{http.MethodPost, pathHandShake("1001")},
+		{http.MethodDelete, pathLogout("1001")},
+	} {
+		mustCode(t, ts.do(t, c.method, c.path, guidHdr("*"), ""), "000-003")
+	}
+	if s, ok := ts.sessions.Lookup(1001); !ok || s.State != ccgw.StateIdle {
+		t.Fatalf("after the wildcard requests: %+v %v, want 1001 signed in and idle", s, ok)
+	}
+}

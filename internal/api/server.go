@@ -51,8 +51,15 @@ type Config struct {
 	// vendor handler).
 	Metrics http.Handler
 	// AdminToken, if set, is the bearer token every request to AdminHandler must
-	// carry ("Authorization: Bearer <AdminToken>").
+	// carry ("Authorization: Bearer <AdminToken>"), or the web console's
+	// sign-in cookie, which it answers for the token (console.go).
 	AdminToken string
+	// AdminLocalOnly, without AdminToken, makes AdminHandler answer only
+	// requests whose Host is a loopback address or localhost (HTTP 403 and
+	// 000-003 otherwise): a web page whose name was made to resolve to the
+	// loopback address (DNS rebinding) cannot use the admin API. Set it for
+	// an admin listener on loopback without a token.
+	AdminLocalOnly bool
 	// CheckCallback, if set, judges a sign-in's callback URL (callBackUri or
 	// pushUrl): push.CallbackPolicy.Check, with the vendor's trustlist
 	// EVENT_PUST_WHILTELIST_CALLBACKURI. One it refuses (any error) fails the
@@ -88,8 +95,9 @@ type Config struct {
 
 // Refused counts the requests the server refused for its limits.
 type Refused struct {
-	Polls  uint64 // polls over Config.MaxPollsPerIP
-	Bodies uint64 // bodies over 64 KiB: by Content-Length, or on reading
+	Polls   uint64 // polls over Config.MaxPollsPerIP
+	Bodies  uint64 // bodies over 64 KiB: by Content-Length, or on reading
+	Streams uint64 // event streams over Admin.MaxStreams
 }
 
 // Server is the gateway's http.Handler for the vendor's interfaces; its
@@ -102,8 +110,12 @@ type Server struct {
 	bodies      sync.Map   // bareKey → []byte, never written to (reply.go)
 	polls       *netlimit.Counter
 	bigBodies   atomic.Uint64
-	tally       *tally // requests by method and retcode, for the summary log line
-	realWall    bool   // Config.WallClock is the real clock: now calls time.Now itself
+	crossOrigin *http.CrossOriginProtection // the admin handler's CSRF check (console.go)
+	streams     atomic.Int64                // event streams open (stream.go)
+	// refusedStreams counts the streams refused over Admin.MaxStreams.
+	refusedStreams atomic.Uint64
+	tally          *tally // requests by method and retcode, for the summary log line
+	realWall       bool   // Config.WallClock is the real clock: now calls time.Now itself
 	// patterns maps each vendor interface's name to its route pattern: the
 	// request journal's path of a request with no other path variable.
 	patterns map[string]string
@@ -146,9 +158,9 @@ func New(cfg Config) *Server {
 	if cfg.WallClock == nil {
 		cfg.WallClock = clock.Real{}
 	}
-	s := &Server{cfg: cfg, polls: netlimit.NewCounter(cfg.MaxPollsPerIP)}
+	s := &Server{cfg: cfg, polls: netlimit.NewCounter(cfg.MaxPollsPerIP), crossOrigin: http.NewCrossOriginProtection()}
 	_, s.realWall = cfg.WallClock.(clock.Real)
-	vendor, state, calls, admin, wb := s.table(), s.stateTable(), s.callTable(), s.adminTable(), s.workbenchTable()
+	vendor, state, calls, admin, wb, live := s.table(), s.stateTable(), s.callTable(), s.adminTable(), s.workbenchTable(), s.liveTable()
 	s.routes = buildRoutes(4, vendor, state, calls)
 	s.patterns = make(map[string]string)
 	for _, group := range [][]*route{vendor, state, calls} {
@@ -156,8 +168,9 @@ func New(cfg Config) *Server {
 			s.patterns[rt.name] = rt.pattern
 		}
 	}
-	s.adminRoutes = buildRoutes(3, admin, wb)
-	s.tally = newTally(append(routeNames(vendor, state, calls, admin, wb), "unknown", "unauthorized"))
+	s.adminRoutes = buildRoutes(3, admin, wb, live)
+	s.tally = newTally(append(routeNames(vendor, state, calls, admin, wb, live), "unknown", "unauthorized", "forbidden",
+		"console.page", "console.asset", "console.login", "console.logout"))
 	if cfg.AdminToken != "" {
 		sum := sha256.Sum256([]byte(cfg.AdminToken))
 		s.adminToken = sum[:]
@@ -167,7 +180,7 @@ func New(cfg Config) *Server {
 
 // Refused returns what the server has refused for its limits so far.
 func (s *Server) Refused() Refused {
-	return Refused{Polls: s.polls.Refused(), Bodies: s.bigBodies.Load()}
+	return Refused{Polls: s.polls.Refused(), Bodies: s.bigBodies.Load(), Streams: s.refusedStreams.Load()}
 }
 
 // ServeHTTP implements http.Handler for the vendor's listener: the interfaces

@@ -373,7 +373,7 @@ func (s *Server) force(c *call, req agent.Request) reply {
 	if rep != nil {
 		return *rep
 	}
-	_, err := s.cfg.Sessions.Update(target, "*", func(sess *ccgw.Session, now time.Time) ([]session.Emit, error) {
+	_, err := s.cfg.Sessions.UpdateAny(target, func(sess *ccgw.Session, now time.Time) ([]session.Emit, error) {
 		return agent.Apply(sess, req, now)
 	})
 	switch ccgw.CodeOf(err) {

@@ -25,8 +25,8 @@ import (
 type wbServer struct {
 	*tServer
 	admin  *tServer
-	clock  *clock.Fake
-	wall   *clock.Fake
+	clock  *clock.Virtual
+	wall   *clock.Virtual
 	rep    *report.Report
 	faults *faults.Set
 }
@@ -41,7 +41,7 @@ func wbNewServer(tb testing.TB) *wbServer {
 		tb.Fatalf("bolt.Open: %v", err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	fc, wall := clock.NewFake(clStart), clock.NewFake(clStart)
+	fc, wall := clock.NewVirtual(clStart), clock.NewVirtual(clStart)
 	ws := &wbServer{clock: fc, wall: wall}
 	ws.rep = report.New(report.Config{PollTimeout: 10 * time.Minute, PushTimeout: 10 * time.Minute, Clock: wall, Journal: 5})
 	var fs *faults.Set

@@ -46,16 +46,6 @@ type Virtual struct {
 	seq    uint64
 }
 
-// Fake and NewFake are the names Virtual had.
-//
-// Deprecated: use Virtual and NewVirtual.
-type Fake = Virtual
-
-// NewFake returns NewVirtual(start).
-//
-// Deprecated: use NewVirtual.
-func NewFake(start time.Time) *Virtual { return NewVirtual(start) }
-
 var _ ccgw.Clock = (*Virtual)(nil)
 
 // NewVirtual returns a Virtual clock set to start.

@@ -368,6 +368,30 @@ func (q *Queue) Close() {
 // It returns how many events it dropped.
 func (q *Queue) Discard(reason ccgw.DropReason) int {
 	q.mu.Lock()
+	its := q.takeAllLocked()
+	q.mu.Unlock()
+	q.dropAll(its, reason)
+	return len(its)
+}
+
+// TakeAll closes the queue and returns everything still in it, oldest first,
+// without telling the DropFunc: for a caller that drops many queues' events at
+// once and counts them itself.
+func (q *Queue) TakeAll() []ccgw.Event {
+	q.mu.Lock()
+	its := q.takeAllLocked()
+	q.mu.Unlock()
+	evs := make([]ccgw.Event, len(its))
+	w := q.workNo()
+	for i := range its {
+		evs[i] = its[i].event(w)
+	}
+	return evs
+}
+
+// takeAllLocked closes the queue and removes everything still in it, oldest
+// first.
+func (q *Queue) takeAllLocked() []item {
 	its := make([]item, 0, q.n)
 	for q.n > 0 {
 		its = append(its, q.takeLocked())
@@ -376,9 +400,7 @@ func (q *Queue) Discard(reason ccgw.DropReason) int {
 		q.closed = true
 		q.wakeLocked()
 	}
-	q.mu.Unlock()
-	q.dropAll(its, reason)
-	return len(its)
+	return its
 }
 
 func (q *Queue) drop(ev ccgw.Event, reason ccgw.DropReason) {

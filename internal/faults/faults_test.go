@@ -33,8 +33,8 @@ func (k *tKicks) list() []ccgw.AgentID {
 	return slices.Clone(k.ids)
 }
 
-func testSet(tb testing.TB) (*Set, *clock.Fake, *tKicks) {
-	fc := clock.NewFake(tStart)
+func testSet(tb testing.TB) (*Set, *clock.Virtual, *tKicks) {
+	fc := clock.NewVirtual(tStart)
 	k := &tKicks{}
 	s := New(Config{Clock: fc, Interfaces: []string{"handShake", "getAgentEvent", "login", "sayBusy"},
 		Kick: k.kick, Clients: func() []ccgw.AgentID { return []ccgw.AgentID{1001, 1002, 1003} }, DropEvents: true})
@@ -191,7 +191,7 @@ func TestValidate(t *testing.T) {
 			t.Errorf("Add(%+v) = %v, want 000-002 about %s", tc.sp, err, tc.field)
 		}
 	}
-	bare := New(Config{Clock: clock.NewFake(tStart)})
+	bare := New(Config{Clock: clock.NewVirtual(tStart)})
 	for _, sp := range []Spec{{Kind: ForceSignOut}, {Kind: DropEvents}} {
 		if _, err := bare.Add(sp); ccgw.CodeOf(err) != ccgw.RetBadParam {
 			t.Errorf("%s without its hooks: %v", sp.Kind, err)

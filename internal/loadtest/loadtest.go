@@ -3,13 +3,13 @@
 // polls) spread evenly over the heartbeat interval on a bounded pool of
 // keep-alive connections, and reports throughput, latency percentiles, retcodes,
 // false sign-outs and the gateway's memory. `ccgw bench` is its command line.
+// Every API call goes through the public client package: its Agents follow
+// Set-GUID, and its observer measures each request.
 package loadtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +19,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/client"
 )
 
 // Prefix is the vendor path prefix every API call is under.
@@ -92,7 +95,8 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
-// Spec method names, under which requests are counted.
+// Spec method names, under which requests are counted: the client's
+// Observation.Op.
 const (
 	opLogin      = "login"
 	opForceLogin = "forceLogin"
@@ -101,12 +105,7 @@ const (
 	opLogout     = "logout"
 )
 
-// Retcodes the tool acts on.
 const (
-	retOK            = "0"
-	retSignedIn      = "100-002" // already signed in: use forceLogin
-	retNotSignedIn   = "100-006"
-	retAuthInvalid   = "000-003"
 	requestTimeout   = time.Minute
 	signOutTimeLimit = 30 * time.Second
 )
@@ -118,16 +117,16 @@ const (
 	stateLost               // sign-in failed, or the gateway signed it out
 )
 
-// simAgent is one simulated agent. state is read by anyone. guid is written and read
-// only by the goroutine that owns the agent: its sign-in worker until it stores
-// stateAlive, then the beat worker the scheduler handed it to by setting busy,
-// then (after every worker has stopped) the sign-out. The atomics order those
-// hand-overs.
+// simAgent is one simulated agent: its session (the client's Agent, which
+// holds and rotates its GUID), its state, read by anyone, and whether the
+// scheduler has handed it to a beat worker. Only one goroutine calls the
+// gateway for it at a time: its sign-in worker until it stores stateAlive,
+// then the beat worker the scheduler handed it to by setting busy, then (after
+// every worker has stopped) the sign-out.
 type simAgent struct {
-	id    string
+	*client.Agent
 	state atomic.Int32
 	busy  atomic.Bool // a beat is queued or in flight
-	guid  string
 }
 
 // Run runs the load described by cfg: against cfg.URL and, if cfg.Baseline, then
@@ -189,13 +188,23 @@ func runBaseline(ctx context.Context, cfg Config) (Report, error) {
 type runner struct {
 	cfg    Config
 	label  string
-	base   string // cfg.URL + Prefix
-	client *http.Client
+	hc     *http.Client // the client's Agents', and /metrics'
 	agents []simAgent
 	rec    *recorder
 }
 
 func runOnce(ctx context.Context, cfg Config, label string) (Report, error) {
+	r, err := newRunner(cfg, label)
+	if err != nil {
+		return Report{}, err
+	}
+	defer r.close()
+	return r.run(ctx)
+}
+
+// newRunner returns a runner of cfg (with its defaults set) whose agents are
+// not signed in yet; close closes its idle connections.
+func newRunner(cfg Config, label string) (*runner, error) {
 	tr := &http.Transport{
 		MaxConnsPerHost:     cfg.Conns,
 		MaxIdleConnsPerHost: cfg.Conns,
@@ -204,23 +213,27 @@ func runOnce(ctx context.Context, cfg Config, label string) (Report, error) {
 		TLSHandshakeTimeout: 10 * time.Second,
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: cfg.Insecure}, // also keeps it on HTTP/1.1
 	}
-	defer tr.CloseIdleConnections()
 	r := &runner{
 		cfg:    cfg,
 		label:  label,
-		base:   cfg.URL + Prefix,
-		client: &http.Client{Transport: tr, Timeout: requestTimeout},
+		hc:     &http.Client{Transport: tr, Timeout: requestTimeout},
 		agents: make([]simAgent, cfg.Agents),
 		rec:    newRecorder(cfg.Poll),
 	}
-	for i := range r.agents {
-		r.agents[i].id = strconv.Itoa(cfg.FirstAgent + i)
+	c, err := client.New(cfg.URL+strings.TrimSuffix(Prefix, "/"), client.WithHTTPClient(r.hc), client.WithObserver(r.observe))
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
 	}
-	return r.run(ctx)
+	for i := range r.agents {
+		r.agents[i].Agent = c.Agent(strconv.Itoa(cfg.FirstAgent + i))
+	}
+	return r, nil
 }
 
+func (r *runner) close() { r.hc.CloseIdleConnections() }
+
 func (r *runner) run(ctx context.Context) (Report, error) {
-	before := scrape(ctx, r.client, r.cfg.MetricsURL, r.cfg.MetricsToken)
+	before := scrape(ctx, r.hc, r.cfg.MetricsURL, r.cfg.MetricsToken)
 	prog := newProgress(r.cfg.Progress, r.label, r.rec, r.cfg)
 	prog.start()
 
@@ -275,7 +288,7 @@ func (r *runner) run(ctx context.Context) (Report, error) {
 	r.rec.endWindow(time.Now())
 
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	after := scrape(mctx, r.client, r.cfg.MetricsURL, r.cfg.MetricsToken)
+	after := scrape(mctx, r.hc, r.cfg.MetricsURL, r.cfg.MetricsToken)
 	cancel()
 	r.signOut(ctx)
 
@@ -333,28 +346,22 @@ func (r *runner) signIn(ctx context.Context) {
 	wg.Wait()
 }
 
+// signInOne signs agent a in, and if it is signed in already (as a run killed
+// midway leaves it), signs it in again with forceLogin.
 func (r *runner) signInOne(ctx context.Context, a *simAgent) {
-	body := []byte(`{"password":"` + Password + `","phonenum":"7` + a.id + `"}`)
-	path := "onlineagent/" + a.id
-	res := r.do(ctx, http.MethodPut, path, "", body)
-	if res.err != nil && ctx.Err() != nil {
-		return // stopped, not failed
+	p := client.SignInParams{Password: Password, PhoneNum: "7" + a.WorkNo()}
+	_, err := a.SignIn(ctx, p)
+	if client.CodeOf(err) == ccgw.RetAlreadySignedIn {
+		p.Force = true
+		_, err = a.SignIn(ctx, p)
 	}
-	r.rec.record(opLogin, res)
-	if res.err == nil && res.retcode == retSignedIn {
-		res = r.do(ctx, http.MethodPut, path+"/forcelogin", "", body)
-		if res.err != nil && ctx.Err() != nil {
-			return
-		}
-		r.rec.record(opForceLogin, res)
-	}
-	if res.err == nil && res.retcode == retOK && res.guid != "" {
-		a.guid = res.guid
+	switch {
+	case err == nil:
 		a.state.Store(stateAlive)
 		r.rec.signedIn()
-		return
+	case ctx.Err() == nil: // else stopped, not failed
+		a.state.Store(stateLost)
 	}
-	a.state.Store(stateLost)
 }
 
 // schedule hands each live agent to a beat worker once per Interval, agent i at
@@ -398,37 +405,41 @@ func (r *runner) schedule(ctx context.Context, t0 time.Time, beats chan<- *simAg
 	}
 }
 
-// beat sends agent a's heartbeat and, with Poll, then polls its events. A
-// 100-006 or 000-003 answer is a false sign-out: the tool was keeping a alive.
+// beat sends agent a's heartbeat and, with Poll, then polls its events (one
+// poll: an event it takes is dropped). A 100-006 or 000-003 answer is a false
+// sign-out: the tool was keeping a alive.
 //
 // A beat already sent is not cut off when the run ends: the gateway may have
 // rotated the agent's GUID in its answer, and a client that dropped the answer
 // would sign out with a GUID past its grace.
 func (r *runner) beat(ctx context.Context, a *simAgent) {
 	rctx := context.WithoutCancel(ctx)
-	res := r.do(rctx, http.MethodPost, "onlineagent/"+a.id+"/handshake", a.guid, nil)
-	if !r.keptAlive(ctx, a, opHandShake, res) || !r.cfg.Poll || ctx.Err() != nil {
+	if !r.keptAlive(a, a.Heartbeat(rctx)) || !r.cfg.Poll || ctx.Err() != nil {
 		return
 	}
-	res = r.do(rctx, http.MethodGet, "agentevent/"+a.id, a.guid, nil)
-	r.keptAlive(ctx, a, opPoll, res)
+	_, err := a.Poll(rctx)
+	r.keptAlive(a, err)
 }
 
-// keptAlive records res and reports whether a is still signed in.
-func (r *runner) keptAlive(ctx context.Context, a *simAgent, op string, res result) bool {
-	if res.err != nil && ctx.Err() != nil {
-		return false // stopped, not failed
-	}
-	r.rec.record(op, res)
-	if res.guid != "" {
-		a.guid = res.guid
-	}
-	if res.err == nil && (res.retcode == retNotSignedIn || res.retcode == retAuthInvalid) {
+// keptAlive reports whether a is still signed in after a call that returned
+// err, and counts a false sign-out if not.
+func (r *runner) keptAlive(a *simAgent, err error) bool {
+	switch client.CodeOf(err) {
+	case ccgw.RetNotSignedIn, ccgw.RetNoPermission:
 		a.state.Store(stateLost)
 		r.rec.falseSignOut()
 		return false
 	}
 	return true
+}
+
+// observe records one request; the client calls it for each. A request that
+// failed because the run was stopping is not a failure and is not counted.
+func (r *runner) observe(ctx context.Context, o client.Observation) {
+	if o.Err != nil && ctx.Err() != nil {
+		return
+	}
+	r.rec.record(o)
 }
 
 // signOut signs every live agent out, so that the next run finds none; it is
@@ -441,10 +452,7 @@ func (r *runner) signOut(ctx context.Context) {
 	for range r.cfg.Conns {
 		wg.Go(func() {
 			for a := range todo {
-				res := r.do(ctx, http.MethodDelete, "onlineagent/"+a.id+"/logout", a.guid, nil)
-				if ctx.Err() == nil {
-					r.rec.record(opLogout, res)
-				}
+				a.SignOut(ctx) // counted by observe
 			}
 		})
 	}
@@ -459,55 +467,6 @@ func (r *runner) signOut(ctx context.Context) {
 	}
 	close(todo)
 	wg.Wait()
-}
-
-// result is one request's outcome.
-type result struct {
-	sent    time.Time
-	took    time.Duration
-	retcode string // the envelope's, or "HTTP <status>" when there is none
-	guid    string // from a Set-GUID header, without "JSESSIONID="
-	err     error  // transport error
-}
-
-// do sends one API request and reads the whole answer.
-func (r *runner) do(ctx context.Context, method, path, guid string, body []byte) result {
-	var rb io.Reader
-	if body != nil {
-		rb = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rb)
-	if err != nil {
-		return result{err: err}
-	}
-	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
-	if guid != "" {
-		req.Header.Set("Guid", guid)
-	}
-	res := result{sent: time.Now()}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		res.err = err
-		return res
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	res.took = time.Since(res.sent)
-	if err != nil {
-		res.err = err
-		return res
-	}
-	var env struct {
-		Retcode string `json:"retcode"`
-	}
-	if json.Unmarshal(b, &env) != nil || env.Retcode == "" {
-		env.Retcode = "HTTP " + strconv.Itoa(resp.StatusCode)
-	}
-	res.retcode = env.Retcode
-	if g, ok := strings.CutPrefix(resp.Header.Get("Set-GUID"), "JSESSIONID="); ok {
-		res.guid = g
-	}
-	return res
 }
 
 // sleepUntil waits until t and reports whether ctx is still alive.

@@ -2,8 +2,12 @@ package loadtest
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/client"
 )
 
 // Point is the keep-alive latency of one second of the measured window.
@@ -45,14 +49,16 @@ func (c *recorder) inWindowLocked(t time.Time) bool {
 	return !c.start.IsZero() && !t.Before(c.start) && t.Before(c.end)
 }
 
-// record counts one request of spec method op.
-func (c *recorder) record(op string, res result) {
+// record counts one request: its retcode by spec method name (o.Op), or
+// "HTTP <status>" for an answer without one, or a transport error.
+func (c *recorder) record(o client.Observation) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if res.err != nil {
+	op := o.Op
+	if o.Err != nil {
 		c.errors++
 		if c.firstError == "" {
-			c.firstError = op + ": " + res.err.Error()
+			c.firstError = op + ": " + o.Err.Error()
 		}
 		return
 	}
@@ -61,21 +67,25 @@ func (c *recorder) record(op string, res result) {
 		m = make(map[string]int64)
 		c.retcodes[op] = m
 	}
-	m[res.retcode]++
+	code := string(o.Code)
+	if code == "" {
+		code = "HTTP " + strconv.Itoa(o.Status)
+	}
+	m[code]++
 	switch op {
 	case opLogin, opForceLogin:
-		c.signIn.Record(res.took)
+		c.signIn.Record(o.Took)
 	case opHandShake, opPoll:
-		if !c.inWindowLocked(res.sent) {
+		if !c.inWindowLocked(o.Start) {
 			return
 		}
 		c.requests++
 		c.secondReqs++
 		if op == opHandShake {
-			c.handShake.Record(res.took)
-			c.second.Record(res.took)
+			c.handShake.Record(o.Took)
+			c.second.Record(o.Took)
 		} else {
-			c.polls.Record(res.took)
+			c.polls.Record(o.Took)
 		}
 	}
 }
@@ -177,7 +187,7 @@ func (c *recorder) describeFailure() string {
 	}
 	for op, m := range c.retcodes {
 		for code, n := range m {
-			if code != retOK {
+			if code != string(ccgw.RetOK) {
 				return fmt.Sprintf("%s answered retcode %s (%d times)", op, code, n)
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ccgw/ccgw"
 )
 
 // Latency summarizes one histogram.
@@ -68,7 +70,7 @@ func (r *Report) OK() bool {
 	}
 	for op, m := range r.Retcodes {
 		for code, n := range m {
-			if code != retOK && n > 0 && !(op == opLogin && code == retSignedIn) {
+			if code != string(ccgw.RetOK) && n > 0 && !(op == opLogin && code == string(ccgw.RetAlreadySignedIn)) {
 				return false
 			}
 		}

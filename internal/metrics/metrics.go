@@ -43,6 +43,7 @@ type Refused struct {
 	ConnsPerIP   uint64 // connections closed at once: their IP held --max-conns-per-ip
 	PollsPerIP   uint64 // polls answered 429: their IP held --max-polls-per-ip
 	BodyTooLarge uint64 // requests answered 413: a body over 64 KiB
+	AdminStreams uint64 // event streams (admin API) answered 429: as many open as allowed
 }
 
 // BuildInfo is what ccgw_build_info{version,commit,goversion} 1 says of the binary.
@@ -63,6 +64,7 @@ type Metrics struct {
 	signIns    *prometheus.Desc
 	signOuts   *prometheus.Desc
 	expiries   *prometheus.Desc
+	lag        *prometheus.Desc
 	queued     *prometheus.Desc
 	delivered  *prometheus.Desc
 	dropped    *prometheus.Desc
@@ -91,6 +93,7 @@ func New(reg prometheus.Registerer, src Sources) (*Metrics, error) {
 		signIns:    prometheus.NewDesc("ccgw_signins_total", "Successful sign-ins.", nil, nil),
 		signOuts:   prometheus.NewDesc("ccgw_signouts_total", "Sign-outs by cause.", []string{"cause"}, nil),
 		expiries:   prometheus.NewDesc("ccgw_expiries_total", "Sessions signed out for missing heartbeats.", nil, nil),
+		lag:        prometheus.NewDesc("ccgw_signout_lag_seconds", "How long after its deadline a silent session was signed out (its store write done), on this node.", nil, nil),
 		queued:     prometheus.NewDesc("ccgw_events_queued_total", "Events queued for agents.", nil, nil),
 		delivered:  prometheus.NewDesc("ccgw_events_delivered_total", "Events delivered, by mode.", []string{"mode"}, nil),
 		dropped:    prometheus.NewDesc("ccgw_events_dropped_total", "Events dropped, by reason.", []string{"reason"}, nil),
@@ -124,7 +127,7 @@ func (m *Metrics) ObserveRequest(method string, code ccgw.Retcode, took time.Dur
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.live, m.heartbeats, m.polls, m.signIns, m.signOuts, m.expiries,
+	for _, d := range []*prometheus.Desc{m.live, m.heartbeats, m.polls, m.signIns, m.signOuts, m.expiries, m.lag,
 		m.queued, m.delivered, m.dropped, m.pushes, m.pushFails, m.rcvLimit, m.rcvFlight, m.rcvWaiting, m.refused, m.ready, m.build} {
 		ch <- d
 	}
@@ -154,6 +157,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.ConnsPerIP), "conns_per_ip")
 		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.PollsPerIP), "polls_per_ip")
 		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.BodyTooLarge), "body_too_large")
+		ch <- prometheus.MustNewConstMetric(m.refused, prometheus.CounterValue, float64(r.AdminStreams), "admin_streams")
 	}
 	if m.src.Receivers != nil {
 		for _, r := range topReceivers(m.src.Receivers(), MaxReceivers) {
@@ -170,6 +174,13 @@ func (m *Metrics) collectSessions(ch chan<- prometheus.Metric, st session.Stats,
 	ch <- prometheus.MustNewConstMetric(m.heartbeats, prometheus.CounterValue, float64(st.Heartbeats))
 	ch <- prometheus.MustNewConstMetric(m.polls, prometheus.CounterValue, float64(st.Polls))
 	ch <- prometheus.MustNewConstMetric(m.delivered, prometheus.CounterValue, float64(st.Polled), "poll")
+	if h := st.SignOutLag; h != nil {
+		buckets := make(map[float64]uint64, len(h.Bounds))
+		for i, b := range h.Bounds {
+			buckets[b] = h.Cumulative[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(m.lag, h.Count, h.Sum, buckets)
+	}
 	if st.Partial || !ready {
 		return // unknown: a gap, not a reset to 0
 	}

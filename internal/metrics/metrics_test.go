@@ -26,7 +26,7 @@ func TestCollectReadsTheDomain(t *testing.T) {
 	rcv := []push.ReceiverStats{{Key: "https://crm.example:8443", Limit: 12, InFlight: 5, Waiting: 3}}
 	m, err := New(reg, Sources{Sessions: func() session.Stats { return st }, Push: func() push.Stats { return ps },
 		Receivers: func() []push.ReceiverStats { return rcv },
-		Refused:   func() Refused { return Refused{ConnsPerIP: 13, PollsPerIP: 14, BodyTooLarge: 15} }})
+		Refused:   func() Refused { return Refused{ConnsPerIP: 13, PollsPerIP: 14, BodyTooLarge: 15, AdminStreams: 16} }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +66,7 @@ ccgw_push_receiver_in_flight{receiver="https://crm.example:8443"} 5
 ccgw_push_receiver_waiting{receiver="https://crm.example:8443"} 3
 # HELP ccgw_refused_total Connections and requests refused for a limit, by reason.
 # TYPE ccgw_refused_total counter
+ccgw_refused_total{reason="admin_streams"} 16
 ccgw_refused_total{reason="body_too_large"} 15
 ccgw_refused_total{reason="conns_per_ip"} 13
 ccgw_refused_total{reason="polls_per_ip"} 14
@@ -248,5 +249,37 @@ func TestStoreWideSeriesGapWhileNotReady(t *testing.T) {
 				t.Errorf("ccgw_heartbeats_total = %v, want 3", got)
 			}
 		})
+	}
+}
+
+// TestSignOutLag: the sessions' sign-out lag is exported as the histogram
+// ccgw_signout_lag_seconds, bucket for bucket, and only where the backend
+// measures it.
+func TestSignOutLag(t *testing.T) {
+	lag := &session.Histogram{Bounds: []float64{1, 3, 10}, Cumulative: []uint64{2, 5, 5}, Count: 6, Sum: 14.5}
+	reg := prometheus.NewRegistry()
+	if _, err := New(reg, Sources{Sessions: func() session.Stats { return session.Stats{SignOutLag: lag} }}); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP ccgw_signout_lag_seconds How long after its deadline a silent session was signed out (its store write done), on this node.
+# TYPE ccgw_signout_lag_seconds histogram
+ccgw_signout_lag_seconds_bucket{le="1"} 2
+ccgw_signout_lag_seconds_bucket{le="3"} 5
+ccgw_signout_lag_seconds_bucket{le="10"} 5
+ccgw_signout_lag_seconds_bucket{le="+Inf"} 6
+ccgw_signout_lag_seconds_sum 14.5
+ccgw_signout_lag_seconds_count 6
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ccgw_signout_lag_seconds"); err != nil {
+		t.Fatal(err)
+	}
+
+	reg = prometheus.NewRegistry()
+	if _, err := New(reg, Sources{Sessions: func() session.Stats { return session.Stats{} }}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "ccgw_signout_lag_seconds"); err != nil || n != 0 {
+		t.Fatalf("%d lag series without a measuring backend (%v), want none", n, err)
 	}
 }

@@ -490,6 +490,13 @@ func (p *Pusher) deliver(j pushJob) {
 		}
 		return
 	}
+	// The target was read before the batch: a GUID rotation or a new service
+	// token may have come in between, with events after it in the batch. Read
+	// it again so that the push carries the session's credentials as they are
+	// now, at least as new as its events.
+	if t2, ok := p.cfg.Source.PushTarget(id); ok && t2.Gen == t.Gen && t2.URL == t.URL {
+		t.GUID, t.Token = t2.GUID, t2.Token
+	}
 	last := batch[len(batch)-1].Seq
 	start := p.cfg.Clock.Now()
 	var err error
@@ -563,36 +570,4 @@ func receiverKey(raw string) string {
 		return raw[:i+3] + host[j+1:]
 	}
 	return raw[:i+3+len(host)]
-}
-
-// Stats are a Pusher's counters.
-type Stats struct {
-	Pushes    uint64 // accepted pushes
-	Delivered uint64 // events in accepted pushes
-	Failures  uint64 // failed attempts
-}
-
-// Stats returns the counters.
-func (p *Pusher) Stats() Stats {
-	return Stats{Pushes: p.pushes.Load(), Delivered: p.delivered.Load(), Failures: p.failures.Load()}
-}
-
-// ReceiverStats is one receiver's push limit and load.
-type ReceiverStats struct {
-	Key      string        // callback scheme and host
-	Limit    int           // pushes allowed in flight now
-	InFlight int           // pushes in flight (or about to be)
-	Waiting  int           // agents waiting for a slot
-	Base     time.Duration // its latency without queueing, as estimated (0: none yet)
-}
-
-// Receivers returns every known receiver's limit and load, in no order.
-func (p *Pusher) Receivers() []ReceiverStats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]ReceiverStats, 0, len(p.receivers))
-	for _, r := range p.receivers {
-		out = append(out, ReceiverStats{Key: r.key, Limit: r.lim.Limit(), InFlight: r.inFlight, Waiting: len(r.waiting), Base: r.lim.Base()})
-	}
-	return out
 }

@@ -25,7 +25,7 @@ import (
 )
 
 // Tests of the Pusher against a working fake Source (pSource, real Queues) and a
-// real HTTP receiver on loopback (pReceiver). Retries run on a clock.Fake that
+// real HTTP receiver on loopback (pReceiver). Retries run on a clock.Virtual that
 // the tests advance; the only real-time waits are pWaitFor's polls for an HTTP
 // request to arrive or be answered, each bounded by a deadline.
 
@@ -114,9 +114,9 @@ func (s *pSource) drops() []pDropped {
 
 // pPusher returns a started Pusher on src with a fake clock (unless cfg has a
 // Clock) and a fixed jitter seed; it is closed at cleanup.
-func pPusher(tb testing.TB, src *pSource, cfg Config) (*Pusher, *clock.Fake) {
+func pPusher(tb testing.TB, src *pSource, cfg Config) (*Pusher, *clock.Virtual) {
 	tb.Helper()
-	fc := clock.NewFake(pStart)
+	fc := clock.NewVirtual(pStart)
 	cfg.Source = src
 	if cfg.Clock == nil {
 		cfg.Clock = fc
@@ -512,7 +512,7 @@ func TestPushAcceptance(t *testing.T) {
 // by the longest; tries counts the attempts made. The clock goes exactly to the
 // longest delay: the next retry's timer, set at least half a step later, cannot
 // fall due within the same Advance.
-func pAwaitRetry(tb testing.TB, fc *clock.Fake, tries func() int, attempt int, base, max time.Duration) {
+func pAwaitRetry(tb testing.TB, fc *clock.Virtual, tries func() int, attempt int, base, max time.Duration) {
 	tb.Helper()
 	pushtest.WaitFor(tb, fmt.Sprintf("retry timer after failure %d", attempt), func() bool { return fc.Pending() == 1 })
 	lo, hi := Backoff(attempt, base, max, 0), Backoff(attempt, base, max, math.Nextafter(1, 0))
@@ -1061,5 +1061,40 @@ func (s *pSource) PushFailed(id ccgw.AgentID, gen uint64) {
 	s.signedOut = append(s.signedOut, pSignOut{id, gen})
 	if t, ok := s.targets[id]; ok && t.Gen == gen {
 		delete(s.targets, id)
+	}
+}
+
+// rotatingSource changes its agent's GUID and token right after the first
+// PushTarget of a delivery, as a heartbeat that rotates the GUID between the
+// pusher's read of the target and of the queue would.
+type rotatingSource struct {
+	*pSource
+	once sync.Once
+}
+
+func (s *rotatingSource) PushTarget(id ccgw.AgentID) (Target, bool) {
+	t, ok := s.pSource.PushTarget(id)
+	s.once.Do(func() {
+		s.update(id, func(t *Target) { t.GUID, t.Token = "guid-rotated", "token-new" })
+	})
+	return t, ok
+}
+
+// TestPushCarriesCredentialsAsNew: a push carries the session's GUID and
+// service token as they are when its events are taken, not as they were when
+// the pusher first read the target.
+func TestPushCarriesCredentialsAsNew(t *testing.T) {
+	rcv := pushtest.New(t, nil, nil)
+	src := &rotatingSource{pSource: pNewSource()}
+	q := src.agent(1001, rcv.URL(), "token-old")
+	fc := clock.NewVirtual(pStart)
+	p := New(Config{Source: src, Clock: fc, Seed: 1, Policy: &CallbackPolicy{AllowPrivate: true}})
+	p.Start()
+	t.Cleanup(p.Close)
+	pEmit(p, 1001, q, 1, fc.Now())
+	pushtest.WaitFor(t, "the push", func() bool { return rcv.Answered(1) })
+	h := rcv.All()[0].Header
+	if g, tok := h.Get("Guid"), h.Get("service_token"); g != "guid-rotated" || tok != "token-new" {
+		t.Fatalf("push carried Guid %q service_token %q, want the rotated ones", g, tok)
 	}
 }

@@ -26,13 +26,13 @@ const (
 type tClient struct {
 	tb  testing.TB
 	r   *Report
-	fc  *clock.Fake
+	fc  *clock.Virtual
 	id  ccgw.AgentID
 	now time.Time
 }
 
 func newTClient(tb testing.TB, cfg Config) *tClient {
-	fc := clock.NewFake(tStart)
+	fc := clock.NewVirtual(tStart)
 	cfg.Clock = fc
 	if cfg.PollTimeout == 0 {
 		cfg.PollTimeout = 2 * time.Minute
@@ -298,6 +298,9 @@ func TestFindings(t *testing.T) {
 			}
 			if !maps.Equal(got, tc.want) {
 				t.Fatalf("findings %v, want %v", got, tc.want)
+			}
+			if n := c.r.Findings(c.id); n != len(tc.want) {
+				t.Fatalf("Findings() = %d, want %d", n, len(tc.want))
 			}
 		})
 	}

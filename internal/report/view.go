@@ -99,6 +99,25 @@ func (r *Report) Client(id ccgw.AgentID) (Detail, bool) {
 	return d, true
 }
 
+// Findings returns how many of the finding codes agent id's client has raised
+// (the length of Client's list), and 0 for an agent not tracked. It allocates
+// nothing.
+func (r *Report) Findings(id ccgw.AgentID) int {
+	c := r.lookup(id)
+	if c == nil {
+		return 0
+	}
+	n := 0
+	c.mu.Lock()
+	for i, f := range c.f {
+		if f.count >= rules[i].min {
+			n++
+		}
+	}
+	c.mu.Unlock()
+	return n
+}
+
 func ms(ns int64) int64 { return ns / int64(time.Millisecond) }
 
 // evidence renders finding i's evidence; c.mu must be held. Times are ms since

@@ -43,9 +43,9 @@ func (benchDirectory) CheckPassword(_ ccgw.AgentID, password string) bool { retu
 func (benchDirectory) SetPassword(ccgw.AgentID, string) error { return nil }
 
 // benchManager returns a Manager on a fake clock at benchStart and an in-memory store.
-func benchManager(tb testing.TB) (*Manager, *clock.Fake) {
+func benchManager(tb testing.TB) (*Manager, *clock.Virtual) {
 	tb.Helper()
-	clk := clock.NewFake(benchStart)
+	clk := clock.NewVirtual(benchStart)
 	m, err := New(Config{Clock: clk, Store: mem.New(), Directory: benchDirectory{}})
 	if err != nil {
 		tb.Fatal(err)

@@ -79,7 +79,7 @@ func TestSignInWithDirectoryFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
-			m, err := session.New(session.Config{Clock: clock.NewFake(tFileStart), Store: st, Directory: dir,
+			m, err := session.New(session.Config{Clock: clock.NewVirtual(tFileStart), Store: st, Directory: dir,
 				AuthMode: session.AuthStatic, NodeName: "Node7"})
 			if err != nil {
 				t.Fatal(err)
@@ -141,7 +141,7 @@ func TestSignInAfterPasswordChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	m, err := session.New(session.Config{Clock: clock.NewFake(tFileStart), Store: st, Directory: dir})
+	m, err := session.New(session.Config{Clock: clock.NewVirtual(tFileStart), Store: st, Directory: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,3 +115,32 @@ func NewGUIDKey() []byte {
 	}
 	return k
 }
+
+// DeriveGUID returns rotation n (n >= 1) of the GUID of the sign-in (agent, gen,
+// login), with node as its suffix. Stores that share sessions between nodes
+// (internal/store/redis) derive rotations the same way as the Manager, so that
+// every node that holds key mints, and recognises, the same GUIDs.
+func DeriveGUID(key []byte, agent ccgw.AgentID, gen uint64, login int64, n uint32, node string) string {
+	g0, g1 := deriveBits(key, agent, gen, login, n)
+	return formatGUID(g0, g1, node)
+}
+
+// DerivedN returns n if guid is rotation n (n >= 1) of the GUID of the sign-in
+// (agent, gen, login), whatever node suffix it carries; false for any other
+// GUID, the sign-in's own random one included. It compares in constant time.
+func DerivedN(key []byte, agent ccgw.AgentID, gen uint64, login int64, guid string) (uint32, bool) {
+	node, ok := GUIDNode(guid)
+	if !ok {
+		return 0, false
+	}
+	return derivedN(key, &ccgw.Session{Agent: agent, Gen: gen, LoginTime: login}, guid, node)
+}
+
+// GUIDNode returns the node suffix of a GUID of newGUID's shape ("" and false if
+// it has none).
+func GUIDNode(guid string) (string, bool) {
+	if len(guid) < 37 || guid[36] != '.' {
+		return "", false
+	}
+	return guid[37:], true
+}

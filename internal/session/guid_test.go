@@ -16,7 +16,7 @@ func TestRotatedGUIDSurvivesCrash(t *testing.T) {
 	const interval, grace = time.Minute, 2 * time.Minute
 	key := []byte("0123456789abcdef0123456789abcdef")
 	cfg := func(st *tStore, at time.Time, key []byte) Config {
-		return Config{Store: st, Clock: clock.NewFake(at), Timeout: time.Hour, AuthMode: AuthDynamic,
+		return Config{Store: st, Clock: clock.NewVirtual(at), Timeout: time.Hour, AuthMode: AuthDynamic,
 			GUIDInterval: interval, GUIDTimeout: grace, GUIDKey: key}
 	}
 	// rotated signs agent 1001 in and rotates its GUID three times; it returns the

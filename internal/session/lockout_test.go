@@ -27,13 +27,13 @@ var tLockPolicy = ccgw.LockoutPolicy{Attempts: 5, Window: 5 * time.Minute, Durat
 // tLockEnv is a Manager on a fake clock and a bolt store in dir, with the
 // directory of tFileDirectory and tLockPolicy, counting in the bolt store.
 type tLockEnv struct {
-	fc  *clock.Fake
+	fc  *clock.Virtual
 	dir *agent.Directory
 	st  *bolt.Store
 	m   *session.Manager
 }
 
-func tLockOpen(t *testing.T, dataDir string, fc *clock.Fake, dir *agent.Directory, p ccgw.LockoutPolicy) *tLockEnv {
+func tLockOpen(t *testing.T, dataDir string, fc *clock.Virtual, dir *agent.Directory, p ccgw.LockoutPolicy) *tLockEnv {
 	t.Helper()
 	st, err := bolt.Open(dataDir)
 	if err != nil {
@@ -73,7 +73,7 @@ func (e *tLockEnv) want(t *testing.T, what, op string, id ccgw.AgentID, pw strin
 // millisecond (fake clock); another agent signs in meanwhile; after the lock
 // the right password signs in and forgets the count.
 func TestSignInLockout(t *testing.T) {
-	e := tLockOpen(t, t.TempDir(), clock.NewFake(tFileStart), tFileDirectory(t), tLockPolicy)
+	e := tLockOpen(t, t.TempDir(), clock.NewVirtual(tFileStart), tFileDirectory(t), tLockPolicy)
 	for i := range 4 {
 		e.want(t, fmt.Sprintf("wrong password %d", i+1), "login", 1001, "wrong", ccgw.RetBadPassword)
 		e.fc.Advance(time.Minute - time.Millisecond) // four within 4 minutes
@@ -104,7 +104,7 @@ func TestSignInLockout(t *testing.T) {
 // TestSignInLockoutWindow: wrong passwords spread wider than the window never
 // lock: the 5th comes when the window of the 1st is over.
 func TestSignInLockoutWindow(t *testing.T) {
-	e := tLockOpen(t, t.TempDir(), clock.NewFake(tFileStart), tFileDirectory(t), tLockPolicy)
+	e := tLockOpen(t, t.TempDir(), clock.NewVirtual(tFileStart), tFileDirectory(t), tLockPolicy)
 	for i := range 4 {
 		e.want(t, fmt.Sprintf("wrong password %d", i+1), "login", 1001, "wrong", ccgw.RetBadPassword)
 		e.fc.Advance(time.Minute + 15*time.Second)
@@ -117,7 +117,7 @@ func TestSignInLockoutWindow(t *testing.T) {
 // store is closed and opened again by a new Manager, until it ends.
 func TestSignInLockoutSurvivesRestart(t *testing.T) {
 	data := t.TempDir()
-	fc := clock.NewFake(tFileStart)
+	fc := clock.NewVirtual(tFileStart)
 	e := tLockOpen(t, data, fc, tFileDirectory(t), tLockPolicy)
 	for range 4 {
 		e.want(t, "wrong password", "login", 1001, "wrong", ccgw.RetBadPassword)
@@ -139,7 +139,7 @@ func TestSignInLockoutSurvivesRestart(t *testing.T) {
 // hash, whether the agent exists, changed its password or not.
 func TestSignInLockedCostsNoHash(t *testing.T) {
 	dir := tFileDirectory(t)
-	e := tLockOpen(t, t.TempDir(), clock.NewFake(tFileStart), dir, tLockPolicy)
+	e := tLockOpen(t, t.TempDir(), clock.NewVirtual(tFileStart), dir, tLockPolicy)
 	for i := range 5 {
 		before := dir.Hashes()
 		e.signIn(t, "login", 1001, "wrong")
@@ -170,7 +170,7 @@ func TestSignInLockedCostsNoHash(t *testing.T) {
 // empty one included.
 func TestSignInEmptyPassword(t *testing.T) {
 	dir := tFileDirectory(t)
-	e := tLockOpen(t, t.TempDir(), clock.NewFake(tFileStart), dir, tLockPolicy)
+	e := tLockOpen(t, t.TempDir(), clock.NewVirtual(tFileStart), dir, tLockPolicy)
 	before := dir.Hashes()
 	for i := range 20 {
 		op := []string{"login", "forceLogin", "loginEx"}[i%3]
@@ -185,7 +185,7 @@ func TestSignInEmptyPassword(t *testing.T) {
 	}
 	e.want(t, "right password after 20 empty ones", "login", 1001, "S3cret!pw", ccgw.RetOK)
 
-	open := tLockOpen(t, t.TempDir(), clock.NewFake(tFileStart), agent.Default(), tLockPolicy)
+	open := tLockOpen(t, t.TempDir(), clock.NewVirtual(tFileStart), agent.Default(), tLockPolicy)
 	open.want(t, "built-in directory, empty password", "loginEx", 4001, "", ccgw.RetOK)
 	if err := open.dir.SetPassword(4001, "Gr8!Pass"); err != nil {
 		t.Fatal(err)
@@ -197,7 +197,7 @@ func TestSignInEmptyPassword(t *testing.T) {
 // TestSignInLockoutOff: with the zero policy (--lockout-attempts 0) wrong
 // passwords never lock, and nothing is counted.
 func TestSignInLockoutOff(t *testing.T) {
-	e := tLockOpen(t, t.TempDir(), clock.NewFake(tFileStart), tFileDirectory(t), ccgw.LockoutPolicy{})
+	e := tLockOpen(t, t.TempDir(), clock.NewVirtual(tFileStart), tFileDirectory(t), ccgw.LockoutPolicy{})
 	for range 50 {
 		e.want(t, "wrong password", "login", 1001, "wrong", ccgw.RetBadPassword)
 	}
@@ -211,7 +211,7 @@ func TestSignInLockoutOff(t *testing.T) {
 // locked like a listed one, so that the answers do not tell which work numbers
 // exist.
 func TestSignInUnknownAgentCounts(t *testing.T) {
-	e := tLockOpen(t, t.TempDir(), clock.NewFake(tFileStart), tFileDirectory(t), tLockPolicy)
+	e := tLockOpen(t, t.TempDir(), clock.NewVirtual(tFileStart), tFileDirectory(t), tLockPolicy)
 	for range 4 {
 		e.want(t, "unknown agent", "login", 1003, "x", ccgw.RetBadPassword)
 	}
@@ -244,7 +244,7 @@ func (failingStore) ClearLoginFailures(ccgw.AgentID, time.Time) (ccgw.LoginFailu
 // attempts); a lockout store that cannot be reached is a system error, never a
 // sign-in.
 func TestGuardEdges(t *testing.T) {
-	fc := clock.NewFake(tFileStart)
+	fc := clock.NewVirtual(tFileStart)
 	g := session.Guard{Directory: tFileDirectory(t), Policy: tLockPolicy, Store: raceStore{session.NewMemLockouts()},
 		Clock: fc, Log: slog.New(slog.DiscardHandler)}
 	if got := ccgw.CodeOf(g.Check("login", 1001, "S3cret!pw")); got != ccgw.RetAccountLocked {
@@ -277,7 +277,7 @@ func BenchmarkGuard(b *testing.B) {
 			defer st.Close()
 			dir := tFileDirectory(b)
 			dir.UsePasswords(st)
-			g := session.Guard{Directory: dir, Policy: bc.p, Store: st, Clock: clock.NewFake(tFileStart), Log: slog.New(slog.DiscardHandler)}
+			g := session.Guard{Directory: dir, Policy: bc.p, Store: st, Clock: clock.NewVirtual(tFileStart), Log: slog.New(slog.DiscardHandler)}
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := g.Check("login", 1001, "S3cret!pw"); err != nil {
@@ -294,7 +294,7 @@ func BenchmarkGuard(b *testing.B) {
 // counted; a change that succeeds forgets the count.
 func TestGuardChange(t *testing.T) {
 	dir := tFileDirectory(t)
-	e := tLockOpen(t, t.TempDir(), clock.NewFake(tFileStart), dir, tLockPolicy)
+	e := tLockOpen(t, t.TempDir(), clock.NewVirtual(tFileStart), dir, tLockPolicy)
 	g := session.Guard{Directory: dir, Policy: tLockPolicy, Store: e.st, Clock: e.fc, Log: slog.New(slog.DiscardHandler)}
 	change := func(old, next string) ccgw.Retcode {
 		return ccgw.CodeOf(g.Change("modifyAccountPwdEx", 1001, old, func() error { return dir.ChangePassword(1001, old, next) }))

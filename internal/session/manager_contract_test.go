@@ -22,6 +22,8 @@ func TestManagerContract(t *testing.T) {
 			PollTimeout: cfg.PollTimeout, PushTimeout: cfg.PushTimeout, NoExpiry: cfg.NoExpiry,
 			Store: st, Events: st, Directory: cfg.Directory, Log: cfg.Log, NodeName: cfg.NodeName,
 			AuthMode: cfg.AuthMode, GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout,
+			RestTimeoutIdle: cfg.RestTimeoutIdle,
+			OnChange:        cfg.OnChange, Tap: cfg.Tap,
 		})
 		if err != nil {
 			t.Fatalf("session.New: %v", err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,6 +70,13 @@ func (s *tStore) DeleteSession(id ccgw.AgentID, gen uint64) error {
 	s.deletes[tKey{id, gen}]++
 	if old, ok := s.m[id]; ok && old.Gen == gen {
 		delete(s.m, id)
+	}
+	return nil
+}
+
+func (s *tStore) DeleteSessions(refs []ccgw.SessionRef) error {
+	for _, r := range refs {
+		s.DeleteSession(r.Agent, r.Gen)
 	}
 	return nil
 }
@@ -149,7 +155,7 @@ func (tDirectory) SetPassword(ccgw.AgentID, string) error { return nil }
 // testEnv is a Manager on a fake clock.
 type testEnv struct {
 	m  *Manager
-	fc *clock.Fake
+	fc *clock.Virtual
 	st *tStore // nil when the test brought another store
 }
 
@@ -159,9 +165,9 @@ func testManager(tb testing.TB, cfg Config) *testEnv {
 	tb.Helper()
 	env := &testEnv{}
 	if cfg.Clock == nil {
-		cfg.Clock = clock.NewFake(tStart)
+		cfg.Clock = clock.NewVirtual(tStart)
 	}
-	env.fc, _ = cfg.Clock.(*clock.Fake)
+	env.fc, _ = cfg.Clock.(*clock.Virtual)
 	if cfg.Store == nil {
 		cfg.Store = newTStore()
 	}
@@ -394,7 +400,7 @@ func TestTimeoutSignsOutOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := testManager(t, Config{Timeout: tt.timeout, Clock: clock.NewFake(tt.start)})
+			env := testManager(t, Config{Timeout: tt.timeout, Clock: clock.NewVirtual(tt.start)})
 			T, tick := env.m.Timeout(), env.m.cfg.Tick
 			s := tSignIn(t, env.m, 1001)
 			dl := tt.start.Add(T)
@@ -1110,7 +1116,7 @@ func TestRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st2.Close() })
-	env2 := testManager(t, Config{Store: st2, Clock: clock.NewFake(restart)})
+	env2 := testManager(t, Config{Store: st2, Clock: clock.NewVirtual(restart)})
 	n, err := env2.m.Restore()
 	if err != nil || n != 3 {
 		t.Fatalf("Restore = %d, %v; want 3", n, err)
@@ -1182,7 +1188,7 @@ func TestRestoreContinuesGenerations(t *testing.T) {
 		maxGen = max(maxGen, x.Gen)
 	}
 
-	env2 := testManager(t, Config{Store: env1.st, Clock: clock.NewFake(tStart.Add(time.Hour))})
+	env2 := testManager(t, Config{Store: env1.st, Clock: clock.NewVirtual(tStart.Add(time.Hour))})
 	if n, err := env2.m.Restore(); err != nil || n != 3 {
 		t.Fatalf("Restore = %d, %v", n, err)
 	}
@@ -1235,8 +1241,9 @@ func TestRestoreLoadError(t *testing.T) {
 	}
 }
 
-// TestMaxExpiries checks that one sweep signs out at most MaxExpiries sessions and
-// that the rest wait for the next tick, where they are checked again.
+// TestMaxExpiries checks that one sweep signs out at most MaxExpiries sessions,
+// that the rest come first in the next sweep (Run starts it at once, not a
+// tick later), and that they are checked again there.
 func TestMaxExpiries(t *testing.T) {
 	env := testManager(t, Config{MaxExpiries: 3})
 	guids := map[ccgw.AgentID]string{}
@@ -1247,8 +1254,8 @@ func TestMaxExpiries(t *testing.T) {
 	if n := env.advance(env.m.Timeout()); n != 3 {
 		t.Fatalf("first sweep signed out %d, want 3", n)
 	}
-	if n := env.m.Sweep(env.fc.Now()); n != 0 {
-		t.Fatalf("a second sweep in the same tick signed out %d, want 0", n)
+	if n := env.m.Sweep(env.fc.Now()); n != 3 {
+		t.Fatalf("a second sweep in the same tick signed out %d, want the next 3", n)
 	}
 	var survivor ccgw.AgentID
 	for id := range guids {
@@ -1260,9 +1267,12 @@ func TestMaxExpiries(t *testing.T) {
 	if _, err := env.m.Heartbeat(survivor, guids[survivor], ""); err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range []int{3, 3, 0, 0} {
-		if n := env.advance(tick); n != want {
-			t.Fatalf("sweep %d after the first: signed out %d, want %d", i+1, n, want)
+	if n := env.m.Sweep(env.fc.Now()); n != 3 {
+		t.Fatalf("a third sweep in the same tick signed out %d, want the last 3 but the survivor", n)
+	}
+	for i := range 2 {
+		if n := env.advance(tick); n != 0 {
+			t.Fatalf("sweep %d after the storm: signed out %d, want 0", i+1, n)
 		}
 	}
 	st := env.m.Stats()
@@ -1407,8 +1417,8 @@ func TestUpdateRefusedRollsBack(t *testing.T) {
 	if evs := tDrain(t, env.m, 1001, s.GUID); len(evs) != 0 {
 		t.Fatalf("refused Update queued %v", evs)
 	}
-	// "*" updates whatever the GUID.
-	if _, err := env.m.Update(1001, "*", func(x *ccgw.Session, _ time.Time) ([]Emit, error) {
+	// UpdateAny updates whatever the GUID.
+	if _, err := env.m.UpdateAny(1001, func(x *ccgw.Session, _ time.Time) ([]Emit, error) {
 		x.State = ccgw.StateBusy
 		return nil, nil
 	}); err != nil {
@@ -1558,14 +1568,6 @@ func TestEndsExactlyOnceUnderRace(t *testing.T) {
 	}
 }
 
-func TestItoa(t *testing.T) {
-	for _, n := range []int64{0, 1, 9, 10, -1, -10, 1767225600000, 1<<63 - 1, -1 << 62} {
-		if got, want := itoa(n), strconv.FormatInt(n, 10); got != want {
-			t.Fatalf("itoa(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 func TestGUIDShape(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 1000; i++ {
@@ -1620,7 +1622,7 @@ func TestSimulatedNotStored(t *testing.T) {
 	if err := st.PutSession(&old); err != nil {
 		t.Fatal(err)
 	}
-	env2 := testManager(t, Config{Store: st, Clock: clock.NewFake(tStart.Add(time.Hour))})
+	env2 := testManager(t, Config{Store: st, Clock: clock.NewVirtual(tStart.Add(time.Hour))})
 	n, err := env2.m.Restore()
 	if err != nil || n != 1 {
 		t.Fatalf("Restore = %d, %v; want 1 (the real agent only)", n, err)

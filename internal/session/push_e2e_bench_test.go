@@ -115,7 +115,7 @@ func benchPushE2E(b *testing.B, useBolt bool, producers int) {
 	var failed atomic.Int64
 	for b.Loop() {
 		benchPushEach(ids, producers, func(id ccgw.AgentID) {
-			if _, err := m.Update(id, "*", benchPushEmitOne); err != nil {
+			if _, err := m.UpdateAny(id, benchPushEmitOne); err != nil {
 				failed.Add(1)
 			}
 		})

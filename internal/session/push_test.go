@@ -26,7 +26,7 @@ import (
 // Push delivery end to end inside the process: a real Manager (bolt store and
 // event store in a temp dir) wired to a real push.Pusher as cmd/ccgw wires them
 // (Config.Notify → Pusher.Notify, the Manager as the Pusher's Source), pushing to
-// a real HTTP receiver on loopback. Manager and Pusher share a clock.Fake: push
+// a real HTTP receiver on loopback. Manager and Pusher share a clock.Virtual: push
 // retries fire only when a test advances it. The only real-time waits are
 // psWaitFor's polls for an HTTP exchange, bounded by a deadline.
 
@@ -54,7 +54,7 @@ func (psDirectory) SetPassword(ccgw.AgentID, string) error { return nil }
 type psEnv struct {
 	m   *Manager
 	p   *push.Pusher
-	fc  *clock.Fake
+	fc  *clock.Virtual
 	st  *bolt.Store
 	rcv *pushtest.Receiver
 }
@@ -62,7 +62,7 @@ type psEnv struct {
 // psNew wires them; answer is the receiver's (nil: accept every push).
 func psNew(tb testing.TB, cfg Config, pcfg push.Config, answer func(n int, p pushtest.Push) pushtest.Answer) *psEnv {
 	tb.Helper()
-	env := &psEnv{fc: clock.NewFake(psStart)}
+	env := &psEnv{fc: clock.NewVirtual(psStart)}
 	st, err := bolt.Open(tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)

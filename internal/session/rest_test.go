@@ -26,7 +26,7 @@ var rtStart = time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC)
 type rtGateway struct {
 	m     *session.Manager
 	st    *bolt.Store
-	clk   *clock.Fake
+	clk   *clock.Virtual
 	dir   string
 	idle  bool // Config.RestTimeoutIdle
 	mu    sync.Mutex
@@ -36,7 +36,7 @@ type rtGateway struct {
 // rtOpen starts a gateway on a new store in a fresh directory.
 func rtOpen(tb testing.TB, idle bool) *rtGateway {
 	tb.Helper()
-	g := &rtGateway{clk: clock.NewFake(rtStart), dir: tb.TempDir(), idle: idle}
+	g := &rtGateway{clk: clock.NewVirtual(rtStart), dir: tb.TempDir(), idle: idle}
 	g.start(tb)
 	return g
 }

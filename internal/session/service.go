@@ -27,6 +27,10 @@ type Service interface {
 	// page of a skill's agents stops early and pays for that page, not for all.
 	EachInSkill(skill int, after ccgw.AgentID, fn func(ccgw.Session) bool)
 	Update(id ccgw.AgentID, guid string, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, error)
+	// UpdateAny is Update without the GUID check, for the gateway's own
+	// changes (the simulated call centre, a supervisor's interfaces); a
+	// client's request always goes through Update.
+	UpdateAny(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]Emit, error)) (ccgw.Session, error)
 	Stats() Stats
 }
 

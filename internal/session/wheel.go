@@ -73,9 +73,12 @@ func appendEntries(out []wheelEntry, es []slotEntry) []wheelEntry {
 type wheel struct {
 	tick time.Duration
 
-	mu    sync.Mutex // guards slots and last; never held across I/O or a shard lock
+	mu    sync.Mutex // guards slots, last and carry; never held across I/O or a shard lock
 	slots map[int64][]slotEntry
 	last  int64 // the last tick swept
+	// carry holds entries already due that a sweep left over (its MaxExpiries
+	// was reached): the next due returns them first, whatever its time.
+	carry []wheelEntry
 }
 
 func newWheel(tick time.Duration, now time.Time) *wheel {
@@ -125,7 +128,18 @@ type timedEntry struct {
 	e  wheelEntry
 }
 
-// due removes and returns the entries of every tick up to now not yet swept.
+// requeue hands es, due entries a sweep did not get to, to the next due.
+func (w *wheel) requeue(es []wheelEntry) {
+	if len(es) == 0 {
+		return
+	}
+	w.mu.Lock()
+	w.carry = append(w.carry, es...)
+	w.mu.Unlock()
+}
+
+// due removes and returns the entries left over by the last sweep (requeue),
+// then those of every tick up to now not yet swept.
 func (w *wheel) due(now time.Time) []wheelEntry {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -133,7 +147,8 @@ func (w *wheel) due(now time.Time) []wheelEntry {
 	if n := now.UnixNano(); n%int64(w.tick) != 0 {
 		end-- // the tick containing now is not over yet
 	}
-	var out []wheelEntry
+	out := w.carry
+	w.carry = nil
 	if end-w.last > int64(len(w.slots)) {
 		// A long jump (virtual time, a stalled process): visit the filed ticks only.
 		for k, es := range w.slots {
@@ -160,7 +175,7 @@ func (w *wheel) due(now time.Time) []wheelEntry {
 func (w *wheel) len() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := 0
+	n := len(w.carry)
 	for _, es := range w.slots {
 		for _, se := range es {
 			if se.flags&slotRestNo == 0 {

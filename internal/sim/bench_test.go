@@ -32,7 +32,7 @@ func BenchmarkEngineCalls(b *testing.B) {
 func benchEngineCalls(b *testing.B, agents, calls int, scan, useBolt bool) {
 	skills := []ccgw.Skill{{ID: 1, Name: "a", MediaType: 5}, {ID: 2, Name: "b", MediaType: 5}, {ID: 3, Name: "c", MediaType: 5}}
 	dir := agent.Open(skills)
-	clk := clock.NewFake(DefaultStart())
+	clk := clock.NewVirtual(DefaultStart())
 	journal := NewJournal(100000)
 	var eng *Engine
 	cfg := session.Config{

@@ -15,7 +15,7 @@ import (
 
 // testRig is an engine on a fake clock with a real session manager.
 type testRig struct {
-	clock *clock.Fake
+	clock *clock.Virtual
 	sm    *session.Manager
 	eng   *Engine
 	tap   []ccgw.Event
@@ -29,7 +29,7 @@ func newTestRig(t *testing.T, opts ...func(*Config)) *testRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	r := &testRig{clock: clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))}
+	r := &testRig{clock: clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))}
 	dir := agent.Default()
 	var eng *Engine
 	r.sm, err = session.New(session.Config{
@@ -185,7 +185,7 @@ func TestEngineLockNotHeldAcrossStoreWrites(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	hs := &heldStore{Store: st, held: make(chan struct{}), release: make(chan struct{})}
-	fc := clock.NewFake(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	fc := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	dir := agent.Default()
 	var eng *Engine
 	sm, err := session.New(session.Config{Store: hs, Events: st, Directory: dir, Clock: fc, Timeout: time.Hour,

@@ -14,14 +14,15 @@ import (
 // copies every session of the skill, per call routed.
 //
 // It is built from the sessions AgentChanged reports, so the engine uses it only
-// once Sessions has reported a change (a session.Manager with OnChange wired
-// reports every sign-in, state change and sign-out; the Redis service reports
-// none, and is scanned). A skill is tracked from the first time a call is
-// routed to it: its agents are read in by one BySkill scan then (restored
-// sessions, which are never reported, included), and reports file agents under
-// tracked skills only. A gateway whose simulator routes no calls so holds
-// nothing per session here, and one that routes calls to some skills holds
-// only their agents (docs/benchmarks.md, "RSS per session").
+// once Sessions has reported a change (a session.Manager or a redis.Store with
+// OnChange wired reports every sign-in, state change and sign-out; the Redis
+// store reports them a moment later, from its feed, changes other nodes made
+// included). A skill is tracked from the first time a call is routed to it:
+// its agents are read in by one BySkill scan then (restored sessions, which
+// are never reported, included), and reports file agents under tracked skills
+// only. A gateway whose simulator routes no calls so holds nothing per session
+// here, and one that routes calls to some skills holds only their agents
+// (docs/benchmarks.md, "RSS per session").
 // Everything here runs under e.mu.
 
 // idleKey orders idle agents: longest idle first, ties to the lower work number.

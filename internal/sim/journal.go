@@ -12,9 +12,10 @@ import (
 type Journal struct {
 	max int
 
-	mu    sync.Mutex // guards evs, first
+	mu    sync.Mutex // guards evs, first, wake
 	evs   []ccgw.Event
-	first uint64 // number of evs[0]
+	first uint64        // number of evs[0]
+	wake  chan struct{} // closed by the next Add; nil while nobody waits
 }
 
 // NewJournal returns a journal that keeps the last max events (at least 1).
@@ -37,6 +38,10 @@ func (j *Journal) Add(ev ccgw.Event) {
 		j.first += uint64(drop)
 	}
 	j.evs = append(j.evs, ev)
+	if j.wake != nil {
+		close(j.wake)
+		j.wake = nil
+	}
 	j.mu.Unlock()
 }
 
@@ -65,4 +70,23 @@ func (j *Journal) Since(n uint64, limit int) ([]ccgw.Event, uint64) {
 		return nil, n
 	}
 	return out, j.first + uint64(end) - 1
+}
+
+// Last returns the number of the newest event, 0 before the first.
+func (j *Journal) Last() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.first + uint64(len(j.evs)) - 1
+}
+
+// Changed returns a channel that is closed when the next event is added. Take
+// it before reading with Since, so that an event added in between is not
+// missed. It costs Add nothing while nobody waits.
+func (j *Journal) Changed() <-chan struct{} {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.wake == nil {
+		j.wake = make(chan struct{})
+	}
+	return j.wake
 }

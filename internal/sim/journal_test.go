@@ -39,3 +39,43 @@ func TestJournalSince(t *testing.T) {
 		}
 	}
 }
+
+// TestJournalLastAndChanged: Last numbers the newest event (0 before any, and
+// after drops); a channel taken from Changed is closed by the next Add, once,
+// and a new one is handed out after it.
+func TestJournalLastAndChanged(t *testing.T) {
+	j := NewJournal(4)
+	if n := j.Last(); n != 0 {
+		t.Fatalf("empty journal: Last %d", n)
+	}
+	ch := j.Changed()
+	if ch2 := j.Changed(); ch2 != ch {
+		t.Fatal("two waiters before an Add got different channels")
+	}
+	select {
+	case <-ch:
+		t.Fatal("closed before any Add")
+	default:
+	}
+	j.Add(ccgw.Event{Type: "E"})
+	select {
+	case <-ch:
+	default:
+		t.Fatal("not closed by Add")
+	}
+	next := j.Changed()
+	select {
+	case <-next:
+		t.Fatal("the next channel is closed already")
+	default:
+	}
+	for range 6 { // 4 kept, 1 dropped, 2 more: numbers 2..7 seen, 7 the newest
+		j.Add(ccgw.Event{Type: "E"})
+	}
+	if n := j.Last(); n != 7 {
+		t.Fatalf("Last %d, want 7", n)
+	}
+	if evs, last := j.Since(j.Last()-1, 0); len(evs) != 1 || last != 7 {
+		t.Fatalf("Since(Last-1) = %d events, last %d", len(evs), last)
+	}
+}

@@ -35,7 +35,7 @@ func TestScenarioFaults(t *testing.T) {
 	if f := sc.Faults[1]; f.At != time.Minute || f.Spec.Delay != 2*time.Second {
 		t.Errorf("faults[1] %+v", f)
 	}
-	fc := clock.NewFake(DefaultStart())
+	fc := clock.NewVirtual(DefaultStart())
 	fs := faults.New(faults.Config{Clock: fc, Interfaces: []string{"handShake", "getAgentEvent"}, DropEvents: true})
 	if err := sc.AddFaults(fs, fc.Now()); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestScenarioFaultErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs := faults.New(faults.Config{Clock: clock.NewFake(DefaultStart()), Interfaces: []string{"handShake"}})
+	fs := faults.New(faults.Config{Clock: clock.NewVirtual(DefaultStart()), Interfaces: []string{"handShake"}})
 	err = sc.AddFaults(fs, DefaultStart())
 	if err == nil || !strings.HasPrefix(err.Error(), `scenario: faults[1].interfaces[1]: "handshake" is not an interface`) {
 		t.Fatalf("AddFaults: %v", err)

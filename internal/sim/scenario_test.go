@@ -23,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from this run
 
 // scenarioRig is a scenario's engine on a fake clock, wired as cmd/ccgw wires it.
 type scenarioRig struct {
-	clock   *clock.Fake
+	clock   *clock.Virtual
 	sm      *session.Manager
 	eng     *Engine
 	journal *Journal
@@ -36,7 +36,7 @@ func newScenarioRig(tb testing.TB, sc *Scenario, seed uint64) *scenarioRig {
 	if seed == 0 {
 		seed = sc.Seed
 	}
-	r := &scenarioRig{clock: clock.NewFake(sc.Start), journal: NewJournal(1 << 22)}
+	r := &scenarioRig{clock: clock.NewVirtual(sc.Start), journal: NewJournal(1 << 22)}
 	dir := agent.Open(sc.Skills())
 	var err error
 	r.sm, err = session.New(session.Config{

@@ -73,14 +73,49 @@ func putSessionTx(tx *bolt.Tx, sess *ccgw.Session, v []byte) error {
 
 // DeleteSession implements ccgw.SessionStore.
 func (s *Store) DeleteSession(id ccgw.AgentID, gen uint64) error {
-	return s.w.write(func(tx *bolt.Tx) error {
-		b := tx.Bucket(sessionsBucket)
-		k := key(id)
-		if old := b.Get(k); old != nil && storedGen(old) == gen {
-			return b.Delete(k)
-		}
+	return s.w.write(func(tx *bolt.Tx) error { return deleteSessionTx(tx, id, gen) })
+}
+
+// DeleteSessions implements ccgw.SessionStore, in one transaction.
+func (s *Store) DeleteSessions(refs []ccgw.SessionRef) error {
+	if len(refs) == 0 {
 		return nil
+	}
+	return s.w.write(func(tx *bolt.Tx) error { return deleteSessionsTx(tx, refs) })
+}
+
+// DeleteSessionsEvents deletes the sessions of refs (as DeleteSessions) and
+// drops their events (as DropSignIns) in one transaction: a sweep's sign-outs,
+// thousands at once when a site falls silent, cost one commit, not two each.
+func (s *Store) DeleteSessionsEvents(refs []ccgw.SessionRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	return s.w.write(func(tx *bolt.Tx) error {
+		if err := deleteSessionsTx(tx, refs); err != nil {
+			return err
+		}
+		return dropSignInsTx(tx, refs)
 	})
+}
+
+// deleteSessionTx deletes agent id's session if it is sign-in gen.
+func deleteSessionTx(tx *bolt.Tx, id ccgw.AgentID, gen uint64) error {
+	b := tx.Bucket(sessionsBucket)
+	k := key(id)
+	if old := b.Get(k); old != nil && storedGen(old) == gen {
+		return b.Delete(k)
+	}
+	return nil
+}
+
+func deleteSessionsTx(tx *bolt.Tx, refs []ccgw.SessionRef) error {
+	for _, r := range refs {
+		if err := deleteSessionTx(tx, r.Agent, r.Gen); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LoadSessions implements ccgw.SessionStore. A record that cannot be decoded is

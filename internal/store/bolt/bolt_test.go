@@ -462,7 +462,7 @@ func TestDropSignIns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.DropSignIns([]ccgw.EventAck{{Agent: 1001, Gen: 1}, {Agent: 1002, Gen: 3}}); err != nil {
+	if err := s.DropSignIns([]ccgw.SessionRef{{Agent: 1001, Gen: 1}, {Agent: 1002, Gen: 3}}); err != nil {
 		t.Fatal(err)
 	}
 	var left []string
@@ -472,5 +472,69 @@ func TestDropSignIns(t *testing.T) {
 	})
 	if err != nil || !reflect.DeepEqual(left, []string{"1001/2 acked 1: 1 events"}) {
 		t.Fatalf("left after the drop: %v (%v)", left, err)
+	}
+}
+
+// TestDeleteSessions: the sessions of the sign-ins listed are deleted, each
+// only if its stored Gen is the listed one, in one commit; listing one not
+// stored is no error.
+func TestDeleteSessions(t *testing.T) {
+	s, _ := tSessOpen(t)
+	for _, x := range []ccgw.Session{tSessFull(1001, 1), tSessFull(1002, 3), tSessFull(1003, 5)} {
+		if err := s.PutSession(&x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := s.w.commits.Load()
+	if err := s.DeleteSessions([]ccgw.SessionRef{{Agent: 1001, Gen: 1}, {Agent: 1002, Gen: 2}, {Agent: 1004, Gen: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.w.commits.Load() - before; n != 1 {
+		t.Fatalf("%d commits, want 1", n)
+	}
+	got := tSessLoad(t, s)
+	if _, ok := got[1001]; ok || got[1002].Gen != 3 || got[1003].Gen != 5 || len(got) != 2 {
+		t.Fatalf("left %v, want 1002 (gen 3, not listed) and 1003", got)
+	}
+	if err := s.DeleteSessions(nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDeleteSessionsEvents: the sessions and the events of the sign-ins listed
+// go in one commit; a later sign-in of the same agent keeps its session and
+// its events.
+func TestDeleteSessionsEvents(t *testing.T) {
+	s, _ := tSessOpen(t)
+	evs := []ccgw.Event{{Type: ccgw.EvInService, Seq: 1}, {Type: ccgw.EvReady, Seq: 2}}
+	for _, x := range []ccgw.Session{tSessFull(1001, 1), tSessFull(1002, 2), tSessFull(1003, 3)} {
+		if err := s.PutSessionEvents(&x, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AppendEvents(1002, 1, evs); err != nil { // an earlier sign-in's, never dropped
+		t.Fatal(err)
+	}
+	before := s.w.commits.Load()
+	refs := []ccgw.SessionRef{{Agent: 1001, Gen: 1}, {Agent: 1002, Gen: 1}, {Agent: 1003, Gen: 3}}
+	if err := s.DeleteSessionsEvents(refs); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.w.commits.Load() - before; n != 1 {
+		t.Fatalf("%d commits, want 1", n)
+	}
+	got := tSessLoad(t, s)
+	if len(got) != 1 || got[1002].Gen != 2 {
+		t.Fatalf("left %v, want only 1002 gen 2", got)
+	}
+	var left []string
+	if err := s.LoadEvents(func(id ccgw.AgentID, gen, acked uint64, es []ccgw.Event) error {
+		left = append(left, fmt.Sprintf("%d/%d: %d events", id, gen, len(es)))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(left, []string{"1002/2: 2 events"}) {
+		t.Fatalf("events left %v, want those of 1002's sign-in 2", left)
 	}
 }

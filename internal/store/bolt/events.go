@@ -122,21 +122,23 @@ func (s *Store) DropEvents(id ccgw.AgentID, gen uint64) error {
 	return s.w.write(func(tx *bolt.Tx) error { return dropEventsTx(tx, id, gen) })
 }
 
-// DropSignIns drops the events of every sign-in in signIns (their Seq is
-// ignored) in one transaction: a restore clears those of sign-ins that ended
-// while the gateway was down, which one commit each made slow.
-func (s *Store) DropSignIns(signIns []ccgw.EventAck) error {
-	if len(signIns) == 0 {
+// DropSignIns implements ccgw.EventStore, in one transaction: a restore clears
+// the events of sign-ins that ended while the gateway was down, which one commit
+// each made slow.
+func (s *Store) DropSignIns(refs []ccgw.SessionRef) error {
+	if len(refs) == 0 {
 		return nil
 	}
-	return s.w.write(func(tx *bolt.Tx) error {
-		for _, a := range signIns {
-			if err := dropEventsTx(tx, a.Agent, a.Gen); err != nil {
-				return err
-			}
+	return s.w.write(func(tx *bolt.Tx) error { return dropSignInsTx(tx, refs) })
+}
+
+func dropSignInsTx(tx *bolt.Tx, refs []ccgw.SessionRef) error {
+	for _, r := range refs {
+		if err := dropEventsTx(tx, r.Agent, r.Gen); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // dropEventsTx deletes the events and acknowledgement of sign-in (id, gen).

@@ -63,6 +63,18 @@ func (s *Store) DeleteSession(id ccgw.AgentID, gen uint64) error {
 	return nil
 }
 
+// DeleteSessions deletes each session listed if its Gen is the one given.
+func (s *Store) DeleteSessions(refs []ccgw.SessionRef) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range refs {
+		if old, ok := s.sessions[r.Agent]; ok && old.Gen == r.Gen {
+			delete(s.sessions, r.Agent)
+		}
+	}
+	return nil
+}
+
 // LoadSessions calls fn with each stored session, in no order, with no lock
 // held.
 func (s *Store) LoadSessions(fn func(*ccgw.Session) error) error {
@@ -138,6 +150,16 @@ func (s *Store) DropEvents(id ccgw.AgentID, gen uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.events, signIn{id, gen})
+	return nil
+}
+
+// DropSignIns forgets every event of each sign-in listed.
+func (s *Store) DropSignIns(refs []ccgw.SessionRef) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range refs {
+		delete(s.events, signIn{r.Agent, r.Gen})
+	}
 	return nil
 }
 

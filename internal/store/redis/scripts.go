@@ -8,11 +8,12 @@ import goredis "github.com/redis/go-redis/v9"
 // one slot. ARGV[1] is always the key prefix.
 
 // common is prepended to every script.
-const common = `
+const common = feedLua + `
 local p = ARGV[1]
 local function skey(id) return p .. 's:' .. id end
 
--- auth returns the decoded session and its raw JSON if guid authenticates id.
+-- auth returns the decoded session and its raw JSON if guid authenticates id;
+-- else nil, the raw JSON of a live session it refused (or nil), and the retcode.
 local function auth(id, guid, now)
   local raw = redis.call('GET', skey(id))
   if not raw then return nil, nil, '100-006' end
@@ -23,14 +24,30 @@ local function auth(id, guid, now)
   -- the GUID of the sign-in this one replaced: its client is signed out
   local traw = redis.call('GET', p .. 't:' .. id)
   if traw and guid ~= '' and cjson.decode(traw).guid == guid then return nil, nil, '100-006' end
-  return nil, nil, '000-003'
+  return nil, raw, '000-003'
+end
+
+-- offset returns the epoch offset (ms): a deadline D is stored in the set dl as
+-- D - offset, so that catchUp moves every deadline on with one INCRBY.
+local function offset() return tonumber(redis.call('GET', p .. 'off') or '0') end
+
+-- rel returns deadline (ms) as it is stored in dl.
+local function rel(deadline) return string.format('%d', deadline - offset()) end
+
+-- dropped tells every node's cache (cache.go) that the auth facts of the
+-- sign-ins listed as "id:gen" changed or ended.
+local function dropped(list)
+  if #list > 0 then redis.call('PUBLISH', p .. 'auth', 'd ' .. table.concat(list, ',')) end
 end
 
 -- push appends one event (JSON without seq) to id's queue with the next seq,
--- bounded by qmax (oldest dropped and counted), and wakes pollers.
+-- bounded by qmax (oldest dropped and counted), and wakes pollers; with a qmax
+-- below 0 it only feeds it.
 local function push(id, ev, qmax, pushMode)
   local q = p .. 'q:' .. id
   local seq = redis.call('INCR', p .. 'seq:' .. id)
+  feed('e', id, seq .. ' ' .. ev)
+  if qmax < 0 then return seq end -- a simulated agent's: the feed only (feed.go)
   redis.call('RPUSH', q, seq .. ' ' .. ev)
   redis.call('HINCRBY', p .. 'stats', 'queued', 1)
   local n = redis.call('LLEN', q)
@@ -47,12 +64,15 @@ end
 -- as doubles, and a gen (nanoseconds) has more digits than a double keeps.
 local function genOf(raw) return string.match(raw, '"gen":(%d+)') end
 
--- finish ends session s (raw: its JSON) of id: out of the table, the deadline set and the skill
--- index; unless the agent signed out itself, AgentOther_ShutdownService is
--- queued and the queue kept as a tombstone for the old GUID for ttl ms.
+-- finish ends session s (raw: its JSON) of id: out of the table, the deadline
+-- set (or sim) and the skill index; unless the agent signed out itself,
+-- AgentOther_ShutdownService is queued and the queue kept as a tombstone for
+-- the old GUID for ttl ms. The caller tells the caches (dropped).
 local function finish(id, s, raw, cause, now, ttl, qmax)
+  feed('o', id, raw)
   redis.call('DEL', skey(id))
   redis.call('ZREM', p .. 'dl', id)
+  redis.call('SREM', p .. 'sim', id)
   if type(s.skills) == 'table' then
     for _, sk in ipairs(s.skills) do redis.call('SREM', p .. 'sk:' .. sk, id) end
   end
@@ -77,7 +97,7 @@ local function finish(id, s, raw, cause, now, ttl, qmax)
   local ev = '{"eventType":"AgentOther_ShutdownService","eventGenTime":' .. string.format('%d', now) ..
     ',"workNo":"' .. id .. '","content":{"loginTime":"' .. string.format('%d', tonumber(s.loginTime) or 0) .. '"}}'
   local pushMode = tonumber(s.mode) == 1
-  push(id, ev, qmax + 1, pushMode)
+  push(id, ev, math.max(qmax, 0) + 1, pushMode) -- qmax < 0: a simulated sign-in replaces it
   local tq = p .. 'tq:' .. id
   local n = redis.call('LLEN', tq)
   if n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:session_ended', n) end
@@ -90,21 +110,52 @@ local function finish(id, s, raw, cause, now, ttl, qmax)
 end
 
 -- catchUp extends every deadline by the time nobody swept (Redis or every node
--- was down), so that no agent is signed out for the gateway's fault.
+-- was down), so that no agent is signed out for the gateway's fault: one
+-- INCRBY of the offset, however many sessions there are.
 local function catchUp(now, grace)
   local last = tonumber(redis.call('GET', p .. 'swept') or '')
   if last and now - last > grace then
-    local gap = now - last
-    local ids = redis.call('ZRANGE', p .. 'dl', 0, -1)
-    for _, id in ipairs(ids) do redis.call('ZINCRBY', p .. 'dl', gap, id) end
-    redis.call('HINCRBY', p .. 'stats', 'extended', #ids)
+    redis.call('INCRBY', p .. 'off', string.format('%d', now - last))
+    redis.call('HINCRBY', p .. 'stats', 'extended', redis.call('ZCARD', p .. 'dl'))
   end
   if not last or now > last then redis.call('SET', p .. 'swept', string.format('%d', now)) end
+end
+
+-- record applies rotation records from ARGV[i] on, 8 fields each: id, gen,
+-- expect, next, fragment, n, issued, prevUntil. A record sets the GUID block
+-- of sign-in gen's JSON (from "guid" to "loginTime", as encoding/json writes
+-- it; fragment is the new block) if its GUID is still expect; one whose GUID is
+-- next already is done; any other is a conflict. The caches are told the
+-- rotations ('r id:gen:n:issued:prevUntil,...'); the conflicts' ids are returned.
+local function record(i)
+  local conflicts, done = {}, {}
+  while i + 7 <= #ARGV do
+    local id, gen, expect, nxt = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    local raw = redis.call('GET', skey(id))
+    if raw and genOf(raw) == gen then
+      local a = string.find(raw, '"guid":"', 1, true)
+      local b = a and string.find(raw, ',"loginTime":', a, true)
+      local cur = a and string.match(raw, '^"guid":"([^"]*)"', a)
+      if cur == nxt then
+        -- recorded already (by another node, or an earlier record)
+      elseif cur == expect and b then
+        redis.call('SET', skey(id), string.sub(raw, 1, a - 1) .. ARGV[i + 4] .. string.sub(raw, b))
+        table.insert(done, id .. ':' .. gen .. ':' .. ARGV[i + 5] .. ':' .. ARGV[i + 6] .. ':' .. ARGV[i + 7])
+      else
+        table.insert(conflicts, id)
+      end
+    end
+    i = i + 8
+  end
+  if #done > 0 then redis.call('PUBLISH', p .. 'auth', 'r ' .. table.concat(done, ',')) end
+  return conflicts
 end
 `
 
 // signIn: ARGV id, newRaw, force, deadline, now, ttl, qmax, pushMode, skills
-// (comma separated), then the events. Returns {retcode, oldRaw}.
+// (comma separated), simulated, then the events. Returns {retcode, oldRaw}. A
+// simulated session (the call simulator's own agents) never expires: it is
+// kept in the set sim, not in the deadline set.
 var signInScript = goredis.NewScript(common + `
 local id, raw, force = ARGV[2], ARGV[3], ARGV[4]
 local deadline, now, ttl, qmax = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -113,30 +164,39 @@ local old = redis.call('GET', skey(id))
 if old then
   if force ~= '1' then return {'100-002', ''} end
   finish(id, cjson.decode(old), old, 'replaced', now, ttl, qmax)
+  dropped({id .. ':' .. genOf(old)})
 end
 redis.call('SET', skey(id), raw)
-redis.call('ZADD', p .. 'dl', deadline, id)
+if ARGV[11] == '1' then
+  redis.call('SADD', p .. 'sim', id)
+else
+  redis.call('ZADD', p .. 'dl', rel(deadline), id)
+end
 redis.call('DEL', p .. 'q:' .. id, p .. 'seq:' .. id)
 for sk in string.gmatch(ARGV[10], '[^,]+') do redis.call('SADD', p .. 'sk:' .. sk, id) end
-for i = 11, #ARGV do push(id, ARGV[i], qmax, pushMode) end
+for i = 12, #ARGV do push(id, ARGV[i], qmax, pushMode) end
+feed('s', id, raw)
 redis.call('HINCRBY', p .. 'stats', 'signin', 1)
 return {'0', old or ''}
 `)
 
 // heartbeat: ARGV id, guid, now, poll-mode deadline, push-mode deadline.
-// Returns {retcode, raw}. Every request that authenticates runs it: each is
+// Returns {retcode, raw}; with 000-003, raw is the live session's (so that the
+// node can tell a rotated GUID not yet recorded, guids.go). A request that
+// authenticates and is not answered from the node's cache runs it: each is
 // activity that renews the session's deadline.
 var heartbeatScript = goredis.NewScript(common + `
 local id, guid, now, deadline = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local s, raw, err = auth(id, guid, now)
-if not s then return {err, ''} end
+if not s then return {err, raw or ''} end
 if tonumber(s.mode) == 1 then deadline = tonumber(ARGV[6]) end
-redis.call('ZADD', p .. 'dl', 'XX', 'GT', deadline, id)
+redis.call('ZADD', p .. 'dl', 'XX', 'GT', rel(deadline), id)
 return {'0', raw}
 `)
 
 // update: compare-and-set. ARGV id, oldRaw, newRaw, qmax, pushMode, skillsOff,
-// skillsOn, then the events. Returns 'ok', 'gone' or 'conflict'.
+// skillsOn, authChanged ('1': the caches drop the session), then the events.
+// Returns 'ok', 'gone' or 'conflict'.
 var updateScript = goredis.NewScript(common + `
 local id = ARGV[2]
 local cur = redis.call('GET', skey(id))
@@ -146,7 +206,9 @@ redis.call('SET', skey(id), ARGV[4])
 local qmax, pushMode = tonumber(ARGV[5]), ARGV[6] == '1'
 for sk in string.gmatch(ARGV[7], '[^,]+') do redis.call('SREM', p .. 'sk:' .. sk, id) end
 for sk in string.gmatch(ARGV[8], '[^,]+') do redis.call('SADD', p .. 'sk:' .. sk, id) end
-for i = 9, #ARGV do push(id, ARGV[i], qmax, pushMode) end
+if ARGV[9] == '1' then dropped({id .. ':' .. genOf(cur)}) end
+for i = 10, #ARGV do push(id, ARGV[i], qmax, pushMode) end
+feed('s', id, ARGV[4])
 return 'ok'
 `)
 
@@ -174,6 +236,7 @@ else
   if cause == 'logout' and tonumber(s.state) == 7 then return {'100-010', ''} end
 end
 finish(id, s, raw, cause, now, ttl, qmax)
+dropped({id .. ':' .. genOf(raw)})
 return {'0', raw}
 `)
 
@@ -185,7 +248,7 @@ local id, guid, now, deadline = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(AR
 local s, raw, err = auth(id, guid, now)
 if s then
   if tonumber(s.mode) == 1 then return {'000-001', '', ''} end
-  redis.call('ZADD', p .. 'dl', 'XX', 'GT', deadline, id)
+  redis.call('ZADD', p .. 'dl', 'XX', 'GT', rel(deadline), id)
   local ev = redis.call('LPOP', p .. 'q:' .. id)
   return {'0', ev or '', raw}
 end
@@ -198,32 +261,74 @@ end
 return {err, '', ''}
 `)
 
-// expire: ARGV now, limit, ttl, qmax, grace. Signs out the sessions whose
-// deadline passed and returns their raw JSON: the commit point of expiry.
-var expireScript = goredis.NewScript(common + `
-local now, limit, ttl, qmax, grace = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+// tick: a node's work for one tick, or for one more batch of expiries. ARGV
+// now, claim, limit, ttl, qmax, grace, restLimit, pending ('1': return the
+// agents with push work), nRenew, then nRenew (deadline, id) pairs, then
+// rotation records (record). In order:
+//   - catchUp, if nobody swept for longer than grace (an outage);
+//   - the node's batched renewals: ZADD XX GT, chunked (a session signed out
+//     meanwhile is not brought back; a deadline is never moved back);
+//   - its rotation records;
+//   - expiry, the commit point: up to limit sessions whose stored deadline is
+//     at least claim (one tick: the renewals a node answered but has not
+//     written yet) before now are signed out, each exactly once whichever
+//     node's script gets it first; the caches are told;
+//   - up to restLimit due rests, claimed (removed) as "id:restSeq";
+//   - with pending, the members of pushpending.
+//
+// Returns {offset, ended, rests, conflicts, pending}: ended as (raw, deadline)
+// pairs, the deadline absolute.
+var tickScript = goredis.NewScript(common + `
+local now, claim, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local ttl, qmax, grace = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local restLimit, wantPending, nRenew = tonumber(ARGV[8]), ARGV[9] == '1', tonumber(ARGV[10])
 catchUp(now, grace)
-local ids = redis.call('ZRANGEBYSCORE', p .. 'dl', '-inf', now, 'LIMIT', 0, limit)
-local out = {}
-for _, id in ipairs(ids) do
-  local raw = redis.call('GET', skey(id))
-  if raw then
-    finish(id, cjson.decode(raw), raw, 'timeout', now, ttl, qmax)
-    table.insert(out, raw)
-  else
-    redis.call('ZREM', p .. 'dl', id)
+local off = offset()
+local i, batch = 11, {}
+for _ = 1, nRenew do
+  table.insert(batch, string.format('%d', tonumber(ARGV[i]) - off))
+  table.insert(batch, ARGV[i + 1])
+  i = i + 2
+  if #batch >= 1000 then
+    redis.call('ZADD', p .. 'dl', 'XX', 'GT', unpack(batch))
+    batch = {}
   end
 end
-if #out > 0 then redis.call('HINCRBY', p .. 'stats', 'expiries', #out) end
-return out
+if #batch > 0 then redis.call('ZADD', p .. 'dl', 'XX', 'GT', unpack(batch)) end
+local conflicts = record(i)
+local ended, gone = {}, {}
+if limit > 0 then
+  local due = redis.call('ZRANGEBYSCORE', p .. 'dl', '-inf', string.format('%d', now - off - claim), 'WITHSCORES', 'LIMIT', 0, limit)
+  for j = 1, #due, 2 do
+    local id = due[j]
+    local raw = redis.call('GET', skey(id))
+    if raw then
+      finish(id, cjson.decode(raw), raw, 'timeout', now, ttl, qmax)
+      table.insert(ended, raw)
+      table.insert(ended, string.format('%d', tonumber(due[j + 1]) + off))
+      table.insert(gone, id .. ':' .. genOf(raw))
+    else
+      redis.call('ZREM', p .. 'dl', id)
+    end
+  end
+end
+if #gone > 0 then
+  redis.call('HINCRBY', p .. 'stats', 'expiries', #gone)
+  dropped(gone)
+end
+local rests = {}
+if restLimit > 0 then
+  rests = redis.call('ZRANGEBYSCORE', p .. 'rest', '-inf', now, 'LIMIT', 0, restLimit)
+  for _, m in ipairs(rests) do redis.call('ZREM', p .. 'rest', m) end
+end
+local pending = {}
+if wantPending then pending = redis.call('SMEMBERS', p .. 'pushpending') end
+return {string.format('%d', off), ended, rests, conflicts, pending}
 `)
 
-// renew: ARGV deadline, then ids. Renews the deadlines of agents whose polls a
-// node holds.
-var renewScript = goredis.NewScript(common + `
-local deadline = tonumber(ARGV[2])
-for i = 3, #ARGV do redis.call('ZADD', p .. 'dl', 'XX', 'GT', deadline, ARGV[i]) end
-return 0
+// rotate: ARGV rotation records (record). Returns the conflicts' ids.
+var rotateScript = goredis.NewScript(common + `
+return record(2)
 `)
 
 // ack: ARGV id, tomb ('1' for the tombstone queue), seq, dropReason (” when
@@ -261,14 +366,6 @@ var releaseScript = goredis.NewScript(common + `
 local k = p .. 'pl:' .. ARGV[2]
 if redis.call('GET', k) == ARGV[3] then redis.call('DEL', k) end
 return 0
-`)
-
-// restDue: ARGV now, limit. Claims (removes) and returns the "id:restSeq"
-// members of the rest set that are due.
-var restDueScript = goredis.NewScript(common + `
-local due = redis.call('ZRANGEBYSCORE', p .. 'rest', '-inf', tonumber(ARGV[2]), 'LIMIT', 0, tonumber(ARGV[3]))
-for _, m in ipairs(due) do redis.call('ZREM', p .. 'rest', m) end
-return due
 `)
 
 // swapPassword: ARGV id, old, rec. Sets agent id's field of the password hash

@@ -1,0 +1,362 @@
+package sessiontest
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/session"
+)
+
+func testSignInRetcodes(t *testing.T, e *env) {
+	const id = 1001
+	bad := SignInReq(id)
+	bad.Password = "wrong"
+	_, err := e.svc.SignIn(bad)
+	wantCode(t, "wrong password", err, ccgw.RetBadPassword)
+	_, err = e.svc.SignIn(SignInReq(MaxAgent + 1))
+	wantCode(t, "unknown agent", err, ccgw.RetBadPassword)
+	if e.live(id) {
+		t.Fatal("a refused sign-in left a session")
+	}
+
+	s := e.signIn(id)
+	if s.Agent != id || s.GUID == "" || s.State != ccgw.StateIdle || s.LoginTime != ccgw.Millis(Start) || s.Op != "login" {
+		t.Fatalf("session %+v", s)
+	}
+	if !slices.Equal(s.Skills, []int{1, 2}) {
+		t.Fatalf("skills %v, want the directory's [1 2]", s.Skills)
+	}
+	_, err = e.svc.SignIn(SignInReq(id))
+	wantCode(t, "second sign-in", err, ccgw.RetAlreadySignedIn)
+	got, ok := e.svc.Lookup(id)
+	if !ok || got.GUID != s.GUID {
+		t.Fatalf("after a refused second sign-in: %+v %v, want GUID %s", got, ok, s.GUID)
+	}
+	evs := e.expectEvents(id, s.GUID, ccgw.EvInService, ccgw.EvReady)
+	for i, ev := range evs {
+		if ev.Seq != uint64(i+1) || ev.WorkNo != "1001" || ev.GenTime != ccgw.Millis(Start) {
+			t.Fatalf("event %d: %+v", i, ev)
+		}
+	}
+	if st := e.svc.Stats(); st.SignIns != 1 || st.Live != 1 {
+		t.Fatalf("stats: %d sign-ins, %d live; want 1, 1", st.SignIns, st.Live)
+	}
+}
+
+func testSignInBusy(t *testing.T, e *env) {
+	req := SignInReq(1002)
+	req.Status = ccgw.StateBusy
+	s, err := e.svc.SignIn(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.State != ccgw.StateBusy {
+		t.Fatalf("state %d, want busy", s.State)
+	}
+	e.expectEvents(1002, s.GUID, ccgw.EvInService, ccgw.EvReady, ccgw.EvSetNotReadySuccess)
+}
+
+func testForcedSignIn(t *testing.T, e *env) {
+	const id = 1003
+	old := e.signIn(id)
+	e.expectEvents(id, old.GUID, ccgw.EvInService, ccgw.EvReady)
+	e.advance(time.Second)
+	req := SignInReq(id)
+	req.Op, req.Force = "forceLogin", true
+	cur, err := e.svc.SignIn(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.GUID == old.GUID || cur.GUID == "" {
+		t.Fatalf("forced sign-in kept GUID %q", cur.GUID)
+	}
+	// The replaced sign-in's client is signed out (100-006), whatever it calls;
+	// a GUID never issued is a wrong one (000-003).
+	_, err = e.svc.Heartbeat(id, old.GUID, "")
+	wantCode(t, "heartbeat with the replaced GUID", err, ccgw.RetNotSignedIn)
+	_, err = e.svc.Heartbeat(id, "never-issued", "")
+	wantCode(t, "heartbeat with a GUID never issued", err, ccgw.RetNoPermission)
+	ev, err := e.poll(id, old.GUID)
+	if err != nil || ev == nil || ev.Type != ccgw.EvShutdownService {
+		t.Fatalf("poll with the replaced GUID: %+v, %v; want %s", ev, err, ccgw.EvShutdownService)
+	}
+	var content map[string]string
+	if err := json.Unmarshal(ev.Content, &content); err != nil || content["loginTime"] != strconv.FormatInt(old.LoginTime, 10) {
+		t.Fatalf("ShutdownService content %s, want loginTime %d", ev.Content, old.LoginTime)
+	}
+	_, err = e.poll(id, old.GUID)
+	wantCode(t, "second poll with the replaced GUID", err, ccgw.RetNotSignedIn)
+	e.expectEvents(id, cur.GUID, ccgw.EvInService, ccgw.EvReady)
+	e.beat(id, cur.GUID)
+	e.wantSignOuts(ccgw.CauseReplaced, 1, id, 1)
+	if st := e.svc.Stats(); st.Live != 1 || st.SignIns != 2 {
+		t.Fatalf("stats: %d live, %d sign-ins; want 1, 2", st.Live, st.SignIns)
+	}
+}
+
+func testHeartbeat(t *testing.T, e *env) {
+	const id = 1004
+	_, err := e.svc.Heartbeat(id, "nobody", "")
+	wantCode(t, "heartbeat, not signed in", err, ccgw.RetNotSignedIn)
+	s := e.signIn(id)
+	_, err = e.svc.Heartbeat(id, "wrong-guid", "")
+	wantCode(t, "heartbeat, wrong GUID", err, ccgw.RetNoPermission)
+	_, err = e.svc.Heartbeat(id, "", "")
+	wantCode(t, "heartbeat, no GUID", err, ccgw.RetNoPermission)
+	g, err := e.svc.Heartbeat(id, s.GUID, "")
+	if err != nil || g != "" {
+		t.Fatalf("heartbeat: %q, %v; want \"\", nil", g, err)
+	}
+	if n := e.svc.Stats().Heartbeats; n != 1 {
+		t.Fatalf("Stats().Heartbeats = %d, want 1 (failed heartbeats do not count)", n)
+	}
+}
+
+func testHeartbeatToken(t *testing.T, e *env) {
+	const id = 1005
+	s := e.signIn(id)
+	g, err := e.svc.Heartbeat(id, s.GUID, "tok-1")
+	if err != nil || g != "" {
+		t.Fatalf("heartbeat with a token: %q, %v", g, err)
+	}
+	got, err := e.svc.Session(id, s.GUID)
+	if err != nil || got.ServiceToken != "tok-1" {
+		t.Fatalf("session after token: %+v, %v", got, err)
+	}
+}
+
+func testPollOrder(t *testing.T, e *env) {
+	const id = 1006
+	_, err := e.poll(id, "nobody")
+	wantCode(t, "poll, not signed in", err, ccgw.RetNotSignedIn)
+	s := e.signIn(id)
+	_, err = e.poll(id, "wrong-guid")
+	wantCode(t, "poll, wrong GUID", err, ccgw.RetNoPermission)
+	for _, typ := range []string{ccgw.EvWork, ccgw.EvReady, ccgw.EvSetNotReadySuccess} {
+		_, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+			return []session.Emit{{Type: typ}}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{ccgw.EvInService, ccgw.EvReady, ccgw.EvWork, ccgw.EvReady, ccgw.EvSetNotReadySuccess}
+	for i, w := range want {
+		ev, err := e.poll(id, s.GUID) // one event per call
+		if err != nil || ev == nil || ev.Type != w || ev.Seq != uint64(i+1) {
+			t.Fatalf("poll %d: %+v, %v; want %s seq %d", i, ev, err, w, i+1)
+		}
+	}
+	if ev, err := e.poll(id, s.GUID); ev != nil || err != nil {
+		t.Fatalf("poll of an empty queue: %+v, %v; want nil, nil", ev, err)
+	}
+	if st := e.svc.Stats(); st.Polled != 5 {
+		t.Fatalf("Stats().Polled = %d, want 5", st.Polled)
+	}
+}
+
+func testPollPushMode(t *testing.T, e *env) {
+	const id = 1007
+	req := SignInReq(id)
+	req.Session.Mode, req.Session.CallbackURI = ccgw.ModePush, "http://127.0.0.1:9/events"
+	s, err := e.svc.SignIn(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.poll(id, s.GUID)
+	wantCode(t, "poll in push mode", err, ccgw.RetWrongEventMethod)
+	e.beat(id, s.GUID)
+}
+
+func testExpiry(t *testing.T, e *env) {
+	const silent, beating = 1010, 1011
+	a := e.signIn(silent)
+	b := e.signIn(beating)
+	e.advance(Timeout / 2)
+	e.beat(beating, b.GUID)
+	e.advance(Timeout/2 - Tick)
+	if !e.live(silent) {
+		t.Fatalf("agent signed out at %v, before its timeout of %v", e.fc.Now().Sub(Start), Timeout)
+	}
+	e.advance(2 * Tick)
+	if e.live(silent) {
+		t.Fatalf("agent still signed in %v after its last sign of life (timeout %v)", e.fc.Now().Sub(Start), Timeout)
+	}
+	if !e.live(beating) {
+		t.Fatal("the agent that heartbeated at half the timeout was signed out")
+	}
+	_, err := e.svc.Heartbeat(silent, a.GUID, "")
+	wantCode(t, "heartbeat after expiry", err, ccgw.RetNotSignedIn)
+	// The expired client collects AgentOther_ShutdownService with its old GUID.
+	e.expectLast(silent, a.GUID, ccgw.RetNotSignedIn, ccgw.EvInService, ccgw.EvReady, ccgw.EvShutdownService)
+	e.wantSignOuts(ccgw.CauseTimeout, 1, silent, 1)
+
+	// The other one expires a timeout after its heartbeat; nobody twice.
+	e.advance(Timeout/2 - 2*Tick)
+	if !e.live(beating) {
+		t.Fatal("signed out before a timeout had passed since its heartbeat")
+	}
+	e.advance(2 * Tick)
+	if e.live(beating) {
+		t.Fatal("not signed out a timeout after its heartbeat")
+	}
+	e.advance(2 * Timeout)
+	e.wantSignOuts(ccgw.CauseTimeout, 2, silent, 1)
+	e.wantSignOuts(ccgw.CauseTimeout, 2, beating, 1)
+	if e.swept != 2 {
+		t.Fatalf("the sweeps report %d sign-outs, want 2", e.swept)
+	}
+	if st := e.svc.Stats(); st.Expiries != 2 || st.Live != 0 {
+		t.Fatalf("stats: %d expiries, %d live; want 2, 0", st.Expiries, st.Live)
+	}
+}
+
+func testKeepAlive(t *testing.T, e *env) {
+	const beating, polling = 1012, 1013
+	b := e.signIn(beating)
+	p := e.signIn(polling)
+	for range 8 {
+		e.advance(Timeout / 2)
+		e.beat(beating, b.GUID)
+		if _, err := e.poll(polling, p.GUID); err != nil {
+			t.Fatalf("poll at %v: %v", e.fc.Now().Sub(Start), err)
+		}
+	}
+	if !e.live(beating) || !e.live(polling) {
+		t.Fatalf("signed out after %v of heartbeats and polls every %v", e.fc.Now().Sub(Start), Timeout/2)
+	}
+	if n := e.svc.Stats().SignOuts[ccgw.CauseTimeout]; n != 0 {
+		t.Fatalf("%d timeouts, want 0", n)
+	}
+}
+
+// testEndsOnceRace: sweeps from several goroutines, logouts and forced
+// sign-outs race over sessions that are all due; each ends exactly once.
+func testEndsOnceRace(t *testing.T, e *env) {
+	const n, first = 60, 2000
+	guids := make([]string, n)
+	for i := range n {
+		guids[i] = e.signIn(first + ccgw.AgentID(i)).GUID
+	}
+	e.advance(Timeout - Tick)
+	e.fc.Advance(2 * Tick)
+	now := e.fc.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	swept, ended := 0, 0
+	for range 4 {
+		wg.Go(func() {
+			k := e.node.Sweep(now)
+			mu.Lock()
+			swept += k
+			mu.Unlock()
+		})
+	}
+	for i := range n / 3 {
+		wg.Go(func() {
+			id := first + ccgw.AgentID(i)
+			var err error
+			if i%2 == 0 {
+				err = e.svc.SignOut(id, guids[i], ccgw.CauseLogout)
+			} else {
+				err = e.svc.Kick(id, ccgw.CauseForceLogout)
+			}
+			if err == nil {
+				mu.Lock()
+				ended++
+				mu.Unlock()
+			} else if c := ccgw.CodeOf(err); c != ccgw.RetNotSignedIn && c != ccgw.RetRepeated && c != ccgw.RetAlreadySignedOut {
+				t.Errorf("sign-out of %d: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	swept += e.node.Sweep(now) // whatever a capped sweep left
+	if swept+ended != n {
+		t.Fatalf("%d expired + %d signed out = %d, want %d", swept, ended, swept+ended, n)
+	}
+	st := e.svc.Stats()
+	total := st.SignOuts[ccgw.CauseTimeout] + st.SignOuts[ccgw.CauseLogout] + st.SignOuts[ccgw.CauseForceLogout]
+	if total != n || st.SignOuts[ccgw.CauseTimeout] != uint64(swept) {
+		t.Fatalf("Stats().SignOuts = %v, want %d in all, %d timeouts", st.SignOuts, n, swept)
+	}
+	for i := range n {
+		id := first + ccgw.AgentID(i)
+		if c := e.logs.Count("signed out", "agent", id.String()); c != 1 {
+			t.Errorf("agent %d: %d \"signed out\" lines, want 1", id, c)
+		}
+		if e.live(id) {
+			t.Errorf("agent %d still signed in", id)
+		}
+	}
+}
+
+func testLogout(t *testing.T, e *env) {
+	const id = 1020
+	err := e.svc.SignOut(id, "nobody", ccgw.CauseLogout)
+	wantCode(t, "logout, not signed in", err, ccgw.RetNotSignedIn)
+	s := e.signIn(id)
+	err = e.svc.SignOut(id, "wrong-guid", ccgw.CauseLogout)
+	wantCode(t, "logout, wrong GUID", err, ccgw.RetNoPermission)
+	if err := e.svc.SignOut(id, s.GUID, ccgw.CauseLogout); err != nil {
+		t.Fatal(err)
+	}
+	// An agent that signed out itself is not told AgentOther_ShutdownService.
+	ev, err := e.poll(id, s.GUID)
+	if ev != nil {
+		t.Fatalf("poll after logout: %+v", ev)
+	}
+	wantCode(t, "poll after logout", err, ccgw.RetNotSignedIn)
+	_, err = e.svc.Heartbeat(id, s.GUID, "")
+	wantCode(t, "heartbeat after logout", err, ccgw.RetNotSignedIn)
+	err = e.svc.SignOut(id, s.GUID, ccgw.CauseLogout)
+	wantCode(t, "second logout", err, ccgw.RetAlreadySignedOut)
+	e.advance(2 * Timeout)
+	e.wantSignOuts(ccgw.CauseLogout, 1, id, 1)
+	e.wantSignOuts(ccgw.CauseTimeout, 0, id, 0)
+	if e.live(id) {
+		t.Fatal("signed in after logout")
+	}
+	// The agent can sign in again at once.
+	e.signIn(id)
+}
+
+func testLogoutTalking(t *testing.T, e *env) {
+	const id = 1021
+	s := e.signIn(id)
+	if _, err := e.svc.Update(id, s.GUID, func(x *ccgw.Session, now time.Time) ([]session.Emit, error) {
+		x.State = ccgw.StateTalking
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := e.svc.SignOut(id, s.GUID, ccgw.CauseLogout)
+	wantCode(t, "logout while talking", err, ccgw.RetLogoutStateError)
+	if !e.live(id) {
+		t.Fatal("a refused logout ended the session")
+	}
+	if err := e.svc.SignOut(id, s.GUID, ccgw.CauseForceLogout); err != nil {
+		t.Fatalf("forced sign-out while talking: %v", err)
+	}
+	e.wantSignOuts(ccgw.CauseForceLogout, 1, id, 1)
+}
+
+func testKick(t *testing.T, e *env) {
+	const id = 1022
+	err := e.svc.Kick(id, ccgw.CauseSupervisor)
+	wantCode(t, "kick, not signed in", err, ccgw.RetNotSignedIn)
+	s := e.signIn(id)
+	e.drain(id, s.GUID)
+	if err := e.svc.Kick(id, ccgw.CauseSupervisor); err != nil {
+		t.Fatal(err)
+	}
+	e.expectLast(id, s.GUID, ccgw.RetNotSignedIn, ccgw.EvShutdownService)
+	err = e.svc.Kick(id, ccgw.CauseSupervisor)
+	wantCode(t, "second kick", err, ccgw.RetNotSignedIn)
+	e.wantSignOuts(ccgw.CauseSupervisor, 1, id, 1)
+}

@@ -1,0 +1,303 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/session"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Each node keeps, per agent it has served, the facts a heartbeat is checked
+// against: the sign-in's gen and login time (which, with the shared key, derive
+// its rotated GUIDs), the current GUID and its rotation number, the previous
+// GUID and until when it is accepted, the mode and the service token. A
+// heartbeat that matches them is answered from memory.
+//
+// The cache is coherent through Redis pub/sub: every script that changes a
+// session's auth facts publishes on {ccgw}:auth (sign-in over an old session,
+// any sign-out, expiry, a token or other auth change: "d id:gen,…", which drops
+// the entries of those sign-ins; a rotation: "r id:gen:n:issued:prevUntil,…",
+// which moves the entries on). A node uses its cache only while it is
+// subscribed and Redis answers: on losing either it drops every entry, and
+// only a confirmed new subscription turns the cache back on. An entry read
+// from Redis is kept only if no message touched its shard meanwhile (epoch),
+// so that a message that overtook the read cannot be lost.
+
+// cacheShards is the number of shards, each with its own lock and map.
+const cacheShards = 256
+
+// authEntry is one agent's auth facts. It is never changed once in the cache:
+// a change puts in a new one.
+type authEntry struct {
+	gen       uint64
+	login     int64 // ms
+	mode      ccgw.Mode
+	token     string
+	guid      string // the current GUID
+	n         uint32 // its rotation number; 0: the sign-in's own
+	prev      string // the GUID before it
+	prevUntil int64  // ms; prev is accepted before it
+	issued    int64  // ms; when guid was minted
+}
+
+type cacheShard struct {
+	mu    sync.RWMutex // guards m and epoch
+	m     map[ccgw.AgentID]*authEntry
+	epoch uint64 // counts the changes the shard was told of
+}
+
+// authCache is the node's cache of auth facts; see above.
+type authCache struct {
+	shards [cacheShards]cacheShard
+	max    int // entries per shard
+}
+
+func (c *authCache) init(size int) {
+	c.max = max(size/cacheShards, 1)
+	for i := range c.shards {
+		c.shards[i].m = make(map[ccgw.AgentID]*authEntry)
+	}
+}
+
+func (c *authCache) shard(id ccgw.AgentID) *cacheShard { return &c.shards[uint32(id)%cacheShards] }
+
+// get returns agent id's entry, or nil.
+func (c *authCache) get(id ccgw.AgentID) *authEntry {
+	sh := c.shard(id)
+	sh.mu.RLock()
+	e := sh.m[id]
+	sh.mu.RUnlock()
+	return e
+}
+
+// epoch returns the epoch of id's shard, to pass to fill after reading Redis.
+func (c *authCache) epoch(id ccgw.AgentID) uint64 {
+	sh := c.shard(id)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	return sh.epoch
+}
+
+// fill puts e in for id if its shard's epoch is still epoch (nothing it was
+// told since may be older than e). A full shard loses an arbitrary entry.
+func (c *authCache) fill(id ccgw.AgentID, epoch uint64, e *authEntry) {
+	sh := c.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.epoch != epoch {
+		return
+	}
+	if _, ok := sh.m[id]; !ok && len(sh.m) >= c.max {
+		for k := range sh.m {
+			delete(sh.m, k)
+			break
+		}
+	}
+	sh.m[id] = e
+}
+
+// replace puts next in for id if old is still there; it reports whether it did.
+func (c *authCache) replace(id ccgw.AgentID, old, next *authEntry) bool {
+	sh := c.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.m[id] != old {
+		return false
+	}
+	sh.m[id] = next
+	sh.epoch++
+	return true
+}
+
+// drop forgets agent id's entry if it is of sign-in gen (any, if gen is 0).
+func (c *authCache) drop(id ccgw.AgentID, gen uint64) {
+	sh := c.shard(id)
+	sh.mu.Lock()
+	if e := sh.m[id]; e != nil && (gen == 0 || e.gen == gen) {
+		delete(sh.m, id)
+	}
+	sh.epoch++
+	sh.mu.Unlock()
+}
+
+// rotated moves agent id's entry of sign-in gen on to rotation n, minted at
+// issued, with the GUID before it accepted until prevUntil; an entry already at
+// n or later is left alone.
+func (c *authCache) rotated(key []byte, id ccgw.AgentID, gen uint64, n uint32, issued, prevUntil int64) {
+	sh := c.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.epoch++
+	e := sh.m[id]
+	if e == nil || e.gen != gen || e.n >= n {
+		return
+	}
+	sh.m[id] = e.at(key, id, n, issued, prevUntil)
+}
+
+// dropAll forgets every entry.
+func (c *authCache) dropAll() {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		clear(sh.m)
+		sh.epoch++
+		sh.mu.Unlock()
+	}
+}
+
+// len returns the number of entries.
+func (c *authCache) len() int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// at returns e moved on to rotation n (n > e.n) of its sign-in, minted at
+// issued, the GUID before it accepted until prevUntil.
+func (e *authEntry) at(key []byte, id ccgw.AgentID, n uint32, issued, prevUntil int64) *authEntry {
+	next := *e
+	next.prev = e.guid
+	if n-1 != e.n {
+		next.prev = deriveGUID(key, id, e, n-1)
+	}
+	next.guid, next.n, next.issued, next.prevUntil = deriveGUID(key, id, e, n), n, issued, prevUntil
+	return &next
+}
+
+// deriveGUID returns rotation n of e's sign-in's GUID (n >= 1), with the
+// sign-in GUID's node suffix, so that every node mints the same one.
+func deriveGUID(key []byte, id ccgw.AgentID, e *authEntry, n uint32) string {
+	return session.DeriveGUID(key, id, e.gen, e.login, n, nodeOf(e.guid))
+}
+
+// nodeOf returns the node suffix a GUID carries, or "" if it has none.
+func nodeOf(guid string) string {
+	node, _ := session.GUIDNode(guid)
+	return node
+}
+
+// entryOf returns the auth facts of sess as Redis stores it.
+func entryOf(key []byte, sess *ccgw.Session) *authEntry {
+	e := &authEntry{gen: sess.Gen, login: sess.LoginTime, mode: sess.Mode, token: sess.ServiceToken,
+		guid: sess.GUID, prev: sess.PrevGUID, prevUntil: sess.PrevUntil, issued: sess.GUIDIssued}
+	if n, ok := session.DerivedN(key, sess.Agent, sess.Gen, sess.LoginTime, sess.GUID); ok {
+		e.n = n
+	}
+	return e
+}
+
+// cacheUsable reports whether heartbeats may be answered from the cache.
+func (s *Store) cacheUsable() bool { return s.cacheOn.Load() && s.ready.Load() }
+
+// fill caches the auth facts of sess, read from Redis when id's shard was at
+// epoch.
+func (s *Store) fill(epoch uint64, sess *ccgw.Session) {
+	key := s.guidKey.Load()
+	if key == nil || !s.cacheUsable() {
+		return
+	}
+	s.cache.fill(sess.Agent, epoch, entryOf(*key, sess))
+}
+
+// authPing is how long the invalidations' subscription may stay silent before
+// the node checks it with a PING; a second silence as long ends it.
+const authPing = 5 * time.Second
+
+// watchAuth keeps the cache coherent until ctx ends: it subscribes to the
+// invalidations, applies them, and drops the whole cache whenever the
+// subscription is lost (a message may have been missed).
+func (s *Store) watchAuth(ctx context.Context) {
+	for ctx.Err() == nil {
+		sub := s.rdb.Subscribe(ctx)
+		s.authSub.Store(sub)
+		stop := context.AfterFunc(ctx, func() { sub.Close() })
+		err := sub.Subscribe(ctx, s.key+"auth")
+		pinged := false
+		for err == nil {
+			var msg any
+			msg, err = sub.ReceiveTimeout(ctx, authPing)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !pinged && ctx.Err() == nil {
+				err, pinged = sub.Ping(ctx), true
+				continue
+			}
+			pinged = false
+			switch m := msg.(type) {
+			case *goredis.Subscription:
+				if m.Kind == "subscribe" {
+					s.cache.dropAll()
+					s.cacheOn.Store(true)
+					s.authSubs.Add(1)
+				}
+			case *goredis.Message:
+				s.applyAuth(m.Payload)
+			}
+		}
+		if s.cacheOn.Swap(false) && ctx.Err() == nil {
+			s.cfg.Log.Warn("auth cache off: invalidations' subscription lost", "err", err)
+		}
+		s.cache.dropAll()
+		stop()
+		sub.Close()
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond): // reconnect pacing, not synchronisation
+		}
+	}
+}
+
+// resetAuth turns the cache off and restarts the invalidations' subscription
+// (after Redis was unreachable: it may have missed messages).
+func (s *Store) resetAuth() {
+	s.cacheOn.Store(false)
+	s.cache.dropAll()
+	if sub := s.authSub.Load(); sub != nil {
+		sub.Close()
+	}
+}
+
+// applyAuth applies one invalidation message (see above).
+func (s *Store) applyAuth(payload string) {
+	kind, list, ok := strings.Cut(payload, " ")
+	if !ok {
+		return
+	}
+	for item := range strings.SplitSeq(list, ",") {
+		f := strings.Split(item, ":")
+		if len(f) < 2 {
+			continue
+		}
+		id, err1 := strconv.ParseUint(f[0], 10, 32)
+		gen, err2 := strconv.ParseUint(f[1], 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		switch {
+		case kind == "d":
+			s.cache.drop(ccgw.AgentID(id), gen)
+		case kind == "r" && len(f) == 5:
+			n, err1 := strconv.ParseUint(f[2], 10, 32)
+			issued, err2 := strconv.ParseInt(f[3], 10, 64)
+			until, err3 := strconv.ParseInt(f[4], 10, 64)
+			key := s.guidKey.Load()
+			if err1 != nil || err2 != nil || err3 != nil || key == nil {
+				s.cache.drop(ccgw.AgentID(id), gen)
+				continue
+			}
+			s.cache.rotated(*key, ccgw.AgentID(id), gen, uint32(n), issued, until)
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/session/sessiontest"
+)
+
+// seen records what a Store's hooks are told.
+type seen struct {
+	mu     sync.Mutex // guards states and events
+	states []string   // "<agent>:<state>"
+	events []string   // "<agent>:<seq>:<type>"
+}
+
+func (s *seen) change(x ccgw.Session) {
+	s.mu.Lock()
+	s.states = append(s.states, fmt.Sprintf("%d:%d", x.Agent, x.State))
+	s.mu.Unlock()
+}
+
+func (s *seen) tap(ev ccgw.Event) {
+	s.mu.Lock()
+	s.events = append(s.events, fmt.Sprintf("%s:%d:%s", ev.WorkNo, ev.Seq, ev.Type))
+	s.mu.Unlock()
+}
+
+func (s *seen) counts() (int, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.states), len(s.events)
+}
+
+// TestFeedAcrossNodes: node A's OnChange and Tap are told of what node B does,
+// in order, while A runs; A reads nothing it had before it opened; and after
+// Redis was killed and restarted, A catches up on what B did meanwhile.
+func TestFeedAcrossNodes(t *testing.T) {
+	var got seen
+	p := newPair(t, nil)
+	before, err := p.b.SignIn(sessiontest.SignInReq(1000)) // before A's hooks: not reported
+	wantOK(t, "sign in", err)
+	a := open(t, p.srv, p.a.key, p.cfg, func(c *Config) { c.OnChange, c.Tap = got.change, got.tap })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Run(ctx) // follows the feed; its ticks wait on the fake clock, which stays put
+	}()
+	defer func() { cancel(); <-done }()
+
+	const id = 1001
+	s, err := p.b.SignIn(sessiontest.SignInReq(id))
+	wantOK(t, "sign in on B", err)
+	_, err = p.b.Update(id, s.GUID, func(x *ccgw.Session, _ time.Time) ([]session.Emit, error) {
+		x.State = ccgw.StateBusy
+		return []session.Emit{{Type: ccgw.EvSetNotReadySuccess}}, nil
+	})
+	wantOK(t, "update on B", err)
+	checkFor(t, 30*time.Second, func() error {
+		if n, m := got.counts(); n < 2 || m < 3 {
+			return fmt.Errorf("%d changes and %d events reported", n, m)
+		}
+		return nil
+	})
+
+	p.srv.Kill()
+	p.srv.Restart()
+	wantOK(t, "logout on B after Redis's restart", p.b.SignOut(id, s.GUID, ccgw.CauseLogout))
+	wantOK(t, "kick on B", p.b.Kick(before.Agent, ccgw.CauseSupervisor))
+	checkFor(t, 30*time.Second, func() error {
+		if n, m := got.counts(); n < 4 || m < 4 {
+			return fmt.Errorf("%d changes and %d events reported", n, m)
+		}
+		return nil
+	})
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	wantStates := fmt.Sprintf("%v", []string{"1001:4", "1001:3", "1001:2", "1000:2"})
+	wantEvents := fmt.Sprintf("%v", []string{"1001:1:" + ccgw.EvInService, "1001:2:" + ccgw.EvReady,
+		"1001:3:" + ccgw.EvSetNotReadySuccess, "1000:3:" + ccgw.EvShutdownService})
+	if fmt.Sprint(got.states) != wantStates || fmt.Sprint(got.events) != wantEvents {
+		t.Fatalf("A was told states %v and events %v, want %s and %s", got.states, got.events, wantStates, wantEvents)
+	}
+}

@@ -1,0 +1,168 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/session"
+)
+
+var errConflict = errors.New("redis: session changed meanwhile")
+
+// update applies fn to the session stored as raw and writes it back if nobody
+// changed it meanwhile (errConflict otherwise; RetNotSignedIn if it is gone).
+// If fn fails, nothing is written and update returns fn's error.
+func (s *Store) update(ctx context.Context, id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]session.Emit, error)) (ccgw.Session, error) {
+	sess, err := decodeSession(raw)
+	if err != nil {
+		return ccgw.Session{}, unavailable(err)
+	}
+	facts := authFacts(&sess)
+	before := append([]int(nil), sess.Skills...)
+	restSeq := sess.RestSeq
+	now := s.cfg.Clock.Now()
+	evs, err := fn(&sess)
+	if err != nil {
+		return ccgw.Session{}, err
+	}
+	next, err := json.Marshal(&sess)
+	if err != nil {
+		return ccgw.Session{}, err
+	}
+	off, on := diff(before, sess.Skills)
+	changed := authFacts(&sess) != facts
+	args := []any{id.String(), raw, string(next), queueMax(s.cfg.QueueSize, &sess), boolArg(sess.Mode == ccgw.ModePush), joinInts(off), joinInts(on),
+		boolArg(changed)}
+	for _, ev := range evs {
+		args = append(args, eventJSON(id, ev.Type, ev.Content, now))
+	}
+	res, err := s.run(ctx, updateScript, args...)
+	if err != nil {
+		return ccgw.Session{}, err
+	}
+	switch res {
+	case "ok":
+		if changed {
+			s.cache.drop(id, sess.Gen)
+		}
+		if sess.RestSeq != restSeq && sess.RestUntil != 0 {
+			s.scheduleRest(ctx, id, &sess)
+		}
+		if len(evs) > 0 {
+			s.notify(&sess)
+		}
+		return sess, nil
+	case "gone":
+		return ccgw.Session{}, ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	return ccgw.Session{}, errConflict
+}
+
+// diff returns the skills in a but not b, and in b but not a.
+func diff(a, b []int) (off, on []int) {
+	in := func(xs []int, x int) bool {
+		for _, y := range xs {
+			if y == x {
+				return true
+			}
+		}
+		return false
+	}
+	for _, x := range a {
+		if !in(b, x) {
+			off = append(off, x)
+		}
+	}
+	for _, x := range b {
+		if !in(a, x) {
+			on = append(on, x)
+		}
+	}
+	return off, on
+}
+
+// maxUpdateAttempts bounds Update's compare-and-set retries. Each conflict
+// means another Update of the session committed, so n concurrent Updates need
+// at most n attempts; the bound only stops a pathological loop.
+const maxUpdateAttempts = 1000
+
+// Update implements session.Service with optimistic compare-and-set, retried
+// while other requests (on any node) change the same session: concurrent
+// Updates all apply, none is lost. It fails with RetInternal only if the
+// session kept changing for maxUpdateAttempts attempts.
+func (s *Store) Update(id ccgw.AgentID, guid string, fn func(x *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
+	return s.updateWith(context.Background(), id, guid, true, fn)
+}
+
+// UpdateAny implements session.Service: Update without the GUID check.
+func (s *Store) UpdateAny(id ccgw.AgentID, fn func(x *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
+	return s.updateWith(context.Background(), id, "", false, fn)
+}
+
+func (s *Store) updateWith(ctx context.Context, id ccgw.AgentID, guid string, auth bool, fn func(x *ccgw.Session, now time.Time) ([]session.Emit, error)) (ccgw.Session, error) {
+	for attempt := 0; ; attempt++ {
+		var raw string
+		if !auth {
+			v, err := s.get(ctx, id)
+			if err != nil {
+				return ccgw.Session{}, err
+			}
+			raw = v
+		} else {
+			v, err := s.auth(ctx, id, guid, s.cfg.Clock.Now())
+			if err != nil {
+				return ccgw.Session{}, err
+			}
+			raw = v
+		}
+		next, err := s.update(ctx, id, raw, func(x *ccgw.Session) ([]session.Emit, error) {
+			return fn(x, s.cfg.Clock.Now()) // a refusal is returned before anything is written
+		})
+		if errors.Is(err, errConflict) {
+			if attempt < maxUpdateAttempts {
+				continue
+			}
+			return ccgw.Session{}, unavailable(err)
+		}
+		return next, err
+	}
+}
+
+// facts is what of a session the caches hold (cache.go).
+type facts struct {
+	gen, login, issued, prevUntil int64
+	guid, prev, token             string
+	mode                          ccgw.Mode
+}
+
+func authFacts(x *ccgw.Session) facts {
+	return facts{int64(x.Gen), x.LoginTime, x.GUIDIssued, x.PrevUntil, x.GUID, x.PrevGUID, x.ServiceToken, x.Mode}
+}
+
+// UpdateGUID implements session.Service: the next rotation of the GUID (derived,
+// guids.go), recorded at once; the GUID before it stays valid for GUIDTimeout.
+func (s *Store) UpdateGUID(id ccgw.AgentID, guid string) (string, error) {
+	ctx := context.Background()
+	now := s.cfg.Clock.Now()
+	for attempt := 0; ; attempt++ {
+		raw, err := s.auth(ctx, id, guid, now)
+		if err != nil {
+			return "", err
+		}
+		sess, err := decodeSession(raw)
+		if err != nil {
+			return "", unavailable(err)
+		}
+		err = s.rotateNow(ctx, &sess, now)
+		if errors.Is(err, errConflict) && attempt < maxUpdateAttempts {
+			continue
+		}
+		if err != nil {
+			return "", unavailable(err)
+		}
+		return sess.GUID, nil
+	}
+}
