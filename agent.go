@@ -37,8 +37,9 @@ func ParseAgentID(s string) (AgentID, error) {
 
 func (id AgentID) String() string { return strconv.FormatUint(uint64(id), 10) }
 
-// AgentState is the CC-Gateway agent state code (events.md §4.1).
-type AgentState int
+// AgentState is the CC-Gateway agent state code (events.md §4.1). It is 32 bits
+// wide, so that it packs with the work number in a Session.
+type AgentState int32
 
 // Agent states.
 const (

@@ -20,9 +20,15 @@ func (m Mode) String() string {
 
 // Session is a signed-in agent's session as it is persisted. The live, in-memory
 // form (deadline, event queue) belongs to internal/session.
+//
+// Its fields are ordered to pack: State and the small fields at the end share
+// words, so that a Session takes 280 bytes (312 with the bools spread out) and
+// a live session's entry fits a 320-byte allocation (docs/benchmarks.md, "RSS
+// per session"). TestSessionSize holds it there.
 type Session struct {
-	Agent AgentID `json:"agent"`
-	Gen   uint64  `json:"gen"` // distinguishes this sign-in from earlier ones of the same agent
+	Agent AgentID    `json:"agent"`
+	State AgentState `json:"state"`
+	Gen   uint64     `json:"gen"` // distinguishes this sign-in from earlier ones of the same agent
 
 	GUID       string `json:"guid"`
 	GUIDIssued int64  `json:"guidIssued"` // ms epoch when GUID was minted
@@ -33,27 +39,15 @@ type Session struct {
 	Op        string `json:"op"`        // login, forceLogin or loginEx
 	MediaType string `json:"mediaType"` // "TTF" and the like
 
-	Phone         string `json:"phone"`
-	AutoAnswer    bool   `json:"autoAnswer"`
-	AutoEnterIdle bool   `json:"autoEnterIdle"`
-	ReleasePhone  bool   `json:"releasePhone"`
-	AgentType     int    `json:"agentType"`
-	IP            string `json:"ip"`
-	TalkRight     bool   `json:"talkRight"`
+	Phone     string `json:"phone"`
+	AgentType int    `json:"agentType"`
+	IP        string `json:"ip"`
 
-	Mode         Mode   `json:"mode"`
 	CallbackURI  string `json:"callBackUri,omitempty"`
 	ServiceToken string `json:"serviceToken,omitempty"`
-	// LegacyPush marks a push-mode session signed in with the older pushUrl
-	// field: each event is pushed alone, in a poll answer's envelope.
-	LegacyPush bool `json:"legacyPush,omitempty"`
 
-	State       AgentState `json:"state"`
-	StateReason int        `json:"stateReason"`
-	StateSince  int64      `json:"stateSince"` // ms epoch
-	// AfterCall is the state a request made during a call takes effect in when the
-	// call ends (0: none).
-	AfterCall AgentState `json:"afterCall,omitempty"`
+	StateReason int   `json:"stateReason"`
+	StateSince  int64 `json:"stateSince"` // ms epoch
 	// AfterCallRest is the length (ms) of a rest requested during a call, and
 	// AfterCallReason the busy reason or rest cause of the request.
 	AfterCallRest   int64 `json:"afterCallRest,omitempty"`
@@ -65,6 +59,18 @@ type Session struct {
 	RestUntil int64  `json:"restUntil,omitempty"`
 	RestSeq   uint64 `json:"restSeq,omitempty"`
 	Skills    []int  `json:"skills,omitempty"`
+
+	// AfterCall is the state a request made during a call takes effect in when the
+	// call ends (0: none).
+	AfterCall     AgentState `json:"afterCall,omitempty"`
+	AutoAnswer    bool       `json:"autoAnswer"`
+	AutoEnterIdle bool       `json:"autoEnterIdle"`
+	ReleasePhone  bool       `json:"releasePhone"`
+	TalkRight     bool       `json:"talkRight"`
+	Mode          Mode       `json:"mode"`
+	// LegacyPush marks a push-mode session signed in with the older pushUrl
+	// field: each event is pushed alone, in a poll answer's envelope.
+	LegacyPush bool `json:"legacyPush,omitempty"`
 	// Simulated marks an agent the simulated call centre signed in itself: it
 	// never expires and its events go to the tap only.
 	Simulated bool `json:"simulated,omitempty"`

@@ -94,6 +94,9 @@ type Manager struct {
 	stats  stats
 	acks   ackBuffer
 	skills skillIndex
+	queues queueConfigs
+
+	skillLists skillLists
 
 	onWriteWait func() // tests: called (under a shard's wmu) when a write waits its turn
 }
@@ -112,21 +115,22 @@ type shard struct {
 	wcond *sync.Cond
 }
 
-// entry is a live session.
+// entry is a live session. Its fields are ordered to pack into 320 bytes
+// (TestEntrySize).
 type entry struct {
-	s       ccgw.Session
-	pending bool         // a sign-in or sign-out is being persisted
-	hot     *hotRec      // last seen and GUID bits, in the dense table
-	polling atomic.Int32 // polls in progress; a held poll keeps the session alive
-	q       *event.Queue
+	s   ccgw.Session
+	hot *hotRec // last seen and GUID bits, in the dense table
+	q   *event.Queue
 	// guidN is the rotation number of s.GUID (0: the sign-in's); -1 until known
 	// for a restored session (see guidN).
-	guidN int64
+	guidN   int64
+	polling atomic.Int32 // polls in progress; a held poll keeps the session alive
 	// Write tickets: a snapshot of s taken under sh.mu takes the next ticket
 	// (wTaken, guarded by sh.mu), and snapshots reach the store in ticket order
 	// (wDone, guarded by sh.wmu), so the stored session is never an older one
 	// than the last written.
 	wTaken, wDone uint32
+	pending       bool // a sign-in or sign-out is being persisted
 }
 
 // tomb keeps an ended session's last events for its client to collect with its
@@ -204,6 +208,7 @@ func New(cfg Config) (*Manager, error) {
 		m.shards[i].wcond = sync.NewCond(&m.shards[i].wmu)
 	}
 	m.stats.init()
+	m.initQueues()
 	m.acks.pending = make(map[ackKey]uint64)
 	return m, nil
 }

@@ -21,6 +21,7 @@ func (m *Manager) Restore() (int, error) {
 			return nil
 		}
 		e := &entry{s: *s, q: m.queueFor(s.Agent, s.Simulated), hot: m.hot.get(s.Agent), guidN: -1}
+		e.s.Skills = m.skillLists.intern(s.Skills)
 		e.hot.seen.Store(now.UnixNano())
 		e.hot.setGUID(s.GUID, m.cfg.NodeName)
 		sh := m.shard(s.Agent)

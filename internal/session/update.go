@@ -58,12 +58,16 @@ func (m *Manager) updateLater(id ccgw.AgentID, guid string, auth bool, fn func(s
 		}
 	}
 	before := e.s
-	before.Skills = append([]int(nil), e.s.Skills...)
+	// fn gets a copy of the skills: the entry's may be shared (skillLists).
+	e.s.Skills = append([]int(nil), before.Skills...)
 	evs, err := fn(&e.s, now)
 	if err != nil {
 		e.s = before
 		sh.mu.Unlock()
 		return ccgw.Session{}, nil, err
+	}
+	if slices.Equal(before.Skills, e.s.Skills) {
+		e.s.Skills = before.Skills
 	}
 	queued := make([]ccgw.Event, 0, len(evs))
 	for _, ev := range evs {

@@ -10,14 +10,61 @@ import (
 // wheelEntry asks the sweeper to look at agent id's sign-in gen (or its tombstone)
 // at the entry's tick. Entries are never removed early: a stale one (the session
 // ended, or was re-filed at a later tick) is recognised by gen and skipped.
-// Its fields are ordered to make it 24 bytes, not 40: a live session has one or
-// two (dynamic mode) of them filed.
+// A live session has one or two (dynamic mode) of them filed, each as a
+// 16-byte slotEntry.
 type wheelEntry struct {
 	gen    uint64
 	rest   uint64 // non-zero: the entry is the timer of rest number rest
 	id     ccgw.AgentID
 	tomb   bool // the entry is for the sign-in's tombstone
 	rotate bool // the entry marks the sign-in's GUID rotation as due
+}
+
+// slotEntry is a wheelEntry as filed, in 16 bytes instead of 24 (at a million
+// sessions, one or two each). A rest entry's number does not fit: the entry is
+// followed by a second slotEntry, flagged slotRestNo, whose gen is the number.
+type slotEntry struct {
+	gen   uint64
+	id    ccgw.AgentID
+	flags uint8
+}
+
+// slotEntry flags.
+const (
+	slotTomb   uint8 = 1 << iota // wheelEntry.tomb
+	slotRotate                   // wheelEntry.rotate
+	slotRest                     // wheelEntry.rest != 0: the next slotEntry holds it
+	slotRestNo                   // this slotEntry is the rest number of the one before
+)
+
+// appendSlot appends e to es as filed.
+func appendSlot(es []slotEntry, e wheelEntry) []slotEntry {
+	se := slotEntry{gen: e.gen, id: e.id}
+	if e.tomb {
+		se.flags |= slotTomb
+	}
+	if e.rotate {
+		se.flags |= slotRotate
+	}
+	if e.rest == 0 {
+		return append(es, se)
+	}
+	se.flags |= slotRest
+	return append(es, se, slotEntry{gen: e.rest, flags: slotRestNo})
+}
+
+// appendEntries appends the entries filed as es to out.
+func appendEntries(out []wheelEntry, es []slotEntry) []wheelEntry {
+	for i := 0; i < len(es); i++ {
+		se := es[i]
+		e := wheelEntry{gen: se.gen, id: se.id, tomb: se.flags&slotTomb != 0, rotate: se.flags&slotRotate != 0}
+		if se.flags&slotRest != 0 {
+			i++
+			e.rest = es[i].gen
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // wheel files entries by tick number (deadline / tick, rounded up). Each live
@@ -27,7 +74,7 @@ type wheel struct {
 	tick time.Duration
 
 	mu    sync.Mutex // guards slots, last and carry; never held across I/O or a shard lock
-	slots map[int64][]wheelEntry
+	slots map[int64][]slotEntry
 	last  int64 // the last tick swept
 	// carry holds entries already due that a sweep left over (its MaxExpiries
 	// was reached): the next due returns them first, whatever its time.
@@ -35,7 +82,7 @@ type wheel struct {
 }
 
 func newWheel(tick time.Duration, now time.Time) *wheel {
-	return &wheel{tick: tick, slots: make(map[int64][]wheelEntry), last: tickOf(now, tick) - 1}
+	return &wheel{tick: tick, slots: make(map[int64][]slotEntry), last: tickOf(now, tick) - 1}
 }
 
 // tickOf returns the tick at or after t.
@@ -61,7 +108,7 @@ func (w *wheel) addLocked(at time.Time, e wheelEntry) {
 	if k <= w.last {
 		k = w.last + 1
 	}
-	w.slots[k] = append(w.slots[k], e)
+	w.slots[k] = appendSlot(w.slots[k], e)
 }
 
 // addAll files every entry of es at its time.
@@ -106,14 +153,14 @@ func (w *wheel) due(now time.Time) []wheelEntry {
 		// A long jump (virtual time, a stalled process): visit the filed ticks only.
 		for k, es := range w.slots {
 			if k <= end {
-				out = append(out, es...)
+				out = appendEntries(out, es)
 				delete(w.slots, k)
 			}
 		}
 	} else {
 		for k := w.last + 1; k <= end; k++ {
 			if es, ok := w.slots[k]; ok {
-				out = append(out, es...)
+				out = appendEntries(out, es)
 				delete(w.slots, k)
 			}
 		}
@@ -130,7 +177,11 @@ func (w *wheel) len() int {
 	defer w.mu.Unlock()
 	n := len(w.carry)
 	for _, es := range w.slots {
-		n += len(es)
+		for _, se := range es {
+			if se.flags&slotRestNo == 0 {
+				n++
+			}
+		}
 	}
 	return n
 }

@@ -371,4 +371,32 @@ func TestWheelEntrySize(t *testing.T) {
 	if n := unsafe.Sizeof(wheelEntry{}); n != 24 {
 		t.Errorf("wheelEntry is %d bytes, want 24", n)
 	}
+	if n := unsafe.Sizeof(slotEntry{}); n != 16 {
+		t.Errorf("slotEntry is %d bytes, want 16", n)
+	}
+}
+
+// TestWheelKeepsEntries: every field of an entry comes back as filed, rest
+// entries (filed as two) included, in the order filed within a tick.
+func TestWheelKeepsEntries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	w := newWheel(time.Second, tStart)
+	var want []wheelEntry
+	for i := range 500 {
+		e := wheelEntry{gen: rng.Uint64(), id: ccgw.AgentID(rng.Uint32()), tomb: rng.IntN(4) == 0, rotate: rng.IntN(4) == 0}
+		if rng.IntN(3) == 0 {
+			e.rest = rng.Uint64() | 1
+		}
+		if i == 0 {
+			e = wheelEntry{gen: ^uint64(0), id: ^ccgw.AgentID(0), tomb: true, rotate: true, rest: ^uint64(0)}
+		}
+		want = append(want, e)
+		w.add(tStart.Add(time.Second), e)
+	}
+	if w.len() != len(want) {
+		t.Fatalf("len = %d, want %d", w.len(), len(want))
+	}
+	if got := w.due(tStart.Add(time.Second)); !slices.Equal(got, want) {
+		t.Fatalf("due handed out %d entries, not those filed (first %+v, want %+v)", len(got), got[0], want[0])
+	}
 }

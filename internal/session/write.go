@@ -68,27 +68,6 @@ func (m *Manager) newQueue(id ccgw.AgentID) *event.Queue {
 	return m.queueFor(id, false)
 }
 
-// queueFor returns a new queue for agent id; a simulated agent's events only go
-// to the tap.
-func (m *Manager) queueFor(id ccgw.AgentID, simulated bool) *event.Queue {
-	q := event.NewQueue(id.String(), m.cfg.QueueSize, m.dropped)
-	q.SetCounter(&m.stats.queued)
-	switch {
-	case simulated:
-		tap := m.cfg.Tap
-		if tap == nil {
-			tap = func(ccgw.Event) {}
-		}
-		q.SetTap(tap, false)
-	case m.cfg.Tap != nil:
-		q.SetTap(m.cfg.Tap, true)
-	}
-	if drop := m.cfg.DropEvent; drop != nil && !simulated {
-		q.SetFilter(func(ev ccgw.Event) bool { return drop(id, ev) })
-	}
-	return q
-}
-
 // ticketLocked takes e's next write ticket; sh.mu must be held for writing, and
 // the caller must then call ordered with it, whatever happens.
 func ticketLocked(e *entry) uint32 {

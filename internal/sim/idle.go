@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"encoding/binary"
 	"slices"
 	"sort"
 
@@ -17,8 +18,12 @@ import (
 // once Sessions has reported a change (a session.Manager or a redis.Store with
 // OnChange wired reports every sign-in, state change and sign-out; the Redis
 // store reports them a moment later, from its feed, changes other nodes made
-// included). Sessions that were never reported (restored ones) are
-// read in by one BySkill scan per skill, the first time the skill is routed.
+// included). A skill is tracked from the first time a call is routed to it:
+// its agents are read in by one BySkill scan then (restored sessions, which
+// are never reported, included), and reports file agents under tracked skills
+// only. A gateway whose simulator routes no calls so holds nothing per session
+// here, and one that routes calls to some skills holds only their agents
+// (docs/benchmarks.md, "RSS per session").
 // Everything here runs under e.mu.
 
 // idleKey orders idle agents: longest idle first, ties to the lower work number.
@@ -31,42 +36,62 @@ func (k idleKey) less(o idleKey) bool {
 	return k.since < o.since || (k.since == o.since && k.id < o.id)
 }
 
-// idleAgent is an agent in the index: its key and the skills it is filed under.
+// idleAgent is an agent in the index: when it became idle and the tracked
+// skills it is filed under, as an index into idleIndex.lists (agents share
+// their lists: most have the same skills).
 type idleAgent struct {
-	key    idleKey
-	skills []int
+	since int64
+	list  uint32
 }
 
 type idleIndex struct {
-	agents map[ccgw.AgentID]idleAgent
-	sets   map[int]*idleSet
-	seeded map[int]bool // skills read in from Sessions.BySkill
+	agents  map[ccgw.AgentID]idleAgent
+	sets    map[int]*idleSet
+	tracked map[int]bool // skills read in from Sessions.BySkill and filed since
+	// lists are the distinct skill lists agents have been filed under, each
+	// kept once; listOf finds one by its key (listKey). They are never dropped:
+	// there are as many as distinct combinations of skills, not agents.
+	lists  [][]int
+	listOf map[string]uint32
+	filed  []int  // scratch for set
+	key    []byte // scratch for intern
 }
 
 func newIdleIndex() *idleIndex {
-	return &idleIndex{agents: map[ccgw.AgentID]idleAgent{}, sets: map[int]*idleSet{}, seeded: map[int]bool{}}
+	return &idleIndex{agents: map[ccgw.AgentID]idleAgent{}, sets: map[int]*idleSet{}, tracked: map[int]bool{},
+		listOf: map[string]uint32{}}
 }
 
-// set files s's agent as s says: under its skills if idle with talk right,
-// nowhere otherwise (including signed out).
+// track makes set file agents under skill from now on.
+func (x *idleIndex) track(skill int) { x.tracked[skill] = true }
+
+// set files s's agent as s says: under its tracked skills if idle with talk
+// right, nowhere otherwise (including signed out).
 func (x *idleIndex) set(s *ccgw.Session) {
-	in := s.State == ccgw.StateIdle && s.TalkRight
+	filed := x.filed[:0]
+	if s.State == ccgw.StateIdle && s.TalkRight {
+		for _, sk := range s.Skills {
+			if x.tracked[sk] {
+				filed = append(filed, sk)
+			}
+		}
+	}
+	x.filed = filed
 	key := idleKey{s.StateSince, s.Agent}
 	old, had := x.agents[s.Agent]
-	if had && in && old.key == key && equalSkills(old.skills, s.Skills) {
+	if had && len(filed) > 0 && old.since == key.since && slices.Equal(x.lists[old.list], filed) {
 		return
 	}
 	if had {
-		for _, sk := range old.skills {
-			x.sets[sk].remove(old.key)
+		for _, sk := range x.lists[old.list] {
+			x.sets[sk].remove(idleKey{old.since, s.Agent})
 		}
 		delete(x.agents, s.Agent)
 	}
-	if !in {
+	if len(filed) == 0 {
 		return
 	}
-	a := idleAgent{key: key, skills: append([]int(nil), s.Skills...)}
-	for _, sk := range a.skills {
+	for _, sk := range filed {
 		set := x.sets[sk]
 		if set == nil {
 			set = &idleSet{}
@@ -74,19 +99,24 @@ func (x *idleIndex) set(s *ccgw.Session) {
 		}
 		set.add(key)
 	}
-	x.agents[s.Agent] = a
+	x.agents[s.Agent] = idleAgent{since: key.since, list: x.intern(filed)}
 }
 
-func equalSkills(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
+// intern returns the index of the list equal to l in x.lists, adding a copy of
+// l if there is none.
+func (x *idleIndex) intern(l []int) uint32 {
+	k := x.key[:0]
+	for _, sk := range l {
+		k = binary.AppendVarint(k, int64(sk))
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
+	x.key = k
+	if i, ok := x.listOf[string(k)]; ok {
+		return i
 	}
-	return true
+	i := uint32(len(x.lists))
+	x.lists = append(x.lists, slices.Clone(l))
+	x.listOf[string(k)] = i
+	return i
 }
 
 // idleSet is a set of idleKeys in ascending order, in a slice whose members
@@ -161,8 +191,8 @@ func (e *Engine) syncIdle() bool {
 // longestIdleIndexed is longestIdle from the index. e.mu must be held and
 // syncIdle just called.
 func (e *Engine) longestIdleIndexed(skill int, exclude ccgw.AgentID) (ccgw.AgentID, bool) {
-	if !e.idle.seeded[skill] {
-		e.idle.seeded[skill] = true
+	if !e.idle.tracked[skill] {
+		e.idle.track(skill)
 		for _, s := range e.cfg.Sessions.BySkill(context.Background(), skill) {
 			e.idle.set(&s)
 		}
