@@ -26,7 +26,8 @@ func (m *Manager) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, er
 	}
 	now := m.cfg.Clock.Now()
 	s := req.Start(agent, m.gen.Add(1), newGUID(m.cfg.NodeName), now)
-	s.Skills = m.skillLists.of(agent.Skills)                                             // shared with every agent of the same skills
+	// The skill list is shared with every agent of the same skills (skilllists.go).
+	s.Skills = m.skillLists.of(agent.Skills)
 	e := &entry{s: s, pending: true, q: m.queueFor(id, s.Simulated), hot: m.hot.get(id)} // guidN 0: the sign-in's GUID
 
 	sh := m.shard(id)
