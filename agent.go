@@ -1,6 +1,7 @@
 package ccgw
 
 import (
+	"context"
 	"errors"
 	"strconv"
 )
@@ -112,11 +113,11 @@ type Directory interface {
 type PasswordStore interface {
 	// Password returns agent id's record, nil if there is none (its password was
 	// never changed). An error means the store could not be read.
-	Password(id AgentID) ([]byte, error)
+	Password(ctx context.Context, id AgentID) ([]byte, error)
 	// SwapPassword stores rec as agent id's record if the stored one is still old
 	// (nil: none), and reports whether it did. A true result is as durable as the
 	// store's sessions: on disk, or acknowledged by Redis.
-	SwapPassword(id AgentID, old, rec []byte) (bool, error)
+	SwapPassword(ctx context.Context, id AgentID, old, rec []byte) (bool, error)
 }
 
 // PasswordVerifier is implemented by a Directory that can fail to tell whether a
@@ -126,7 +127,7 @@ type PasswordVerifier interface {
 	// VerifyPassword returns nil if password signs agent id in, an *Error with
 	// RetBadPassword if it does not (or there is no such agent), and an *Error with
 	// RetInternal if that cannot be told.
-	VerifyPassword(id AgentID, password string) error
+	VerifyPassword(ctx context.Context, id AgentID, password string) error
 }
 
 // VerifyPassword checks password, given to operation op (a sign-in), for agent id
@@ -134,7 +135,7 @@ type PasswordVerifier interface {
 // CheckPassword. It returns nil if the password signs in, else an *Error with Op
 // op and RetBadPassword (wrong password or unknown agent) or RetInternal (the
 // directory could not tell).
-func VerifyPassword(d Directory, op string, id AgentID, password string) error {
+func VerifyPassword(ctx context.Context, d Directory, op string, id AgentID, password string) error {
 	v, ok := d.(PasswordVerifier)
 	if !ok {
 		if d.CheckPassword(id, password) {
@@ -142,7 +143,7 @@ func VerifyPassword(d Directory, op string, id AgentID, password string) error {
 		}
 		return &Error{Code: RetBadPassword, Op: op}
 	}
-	err := v.VerifyPassword(id, password)
+	err := v.VerifyPassword(ctx, id, password)
 	if err == nil {
 		return nil
 	}

@@ -4,6 +4,7 @@
 package agent
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -144,7 +145,7 @@ func (d *Directory) Agent(id ccgw.AgentID) (ccgw.Agent, bool) {
 // CheckPassword implements ccgw.Directory. A password store that cannot be read
 // makes it false; VerifyPassword tells that apart from a wrong password.
 func (d *Directory) CheckPassword(id ccgw.AgentID, password string) bool {
-	return d.VerifyPassword(id, password) == nil
+	return d.VerifyPassword(context.Background(), id, password) == nil
 }
 
 // VerifyPassword implements ccgw.PasswordVerifier: nil if password signs agent id
@@ -160,12 +161,12 @@ func (d *Directory) CheckPassword(id ccgw.AgentID, password string) bool {
 // one), so that its time tells neither. Two cases derive none: an empty
 // password (the caller knows what it sent) and an unchanged agent of the open
 // directory (there is no secret; its answer, success, tells as much anyway).
-func (d *Directory) VerifyPassword(id ccgw.AgentID, password string) error {
+func (d *Directory) VerifyPassword(ctx context.Context, id ccgw.AgentID, password string) error {
 	if id < ccgw.MinAgentID || id > ccgw.MaxAgentID {
 		return ccgw.Fail(ccgw.RetBadPassword)
 	}
 	a, ok := d.Agent(id)
-	_, rec, err := d.record(id)
+	_, rec, err := d.record(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -180,8 +181,8 @@ func (d *Directory) VerifyPassword(id ccgw.AgentID, password string) error {
 
 // record reads agent id's password record: raw as stored (nil if the password
 // was never changed) and decoded. A store failure is RetInternal.
-func (d *Directory) record(id ccgw.AgentID) ([]byte, *PasswordRecord, error) {
-	raw, err := d.passwords.Password(id)
+func (d *Directory) record(ctx context.Context, id ccgw.AgentID) ([]byte, *PasswordRecord, error) {
+	raw, err := d.passwords.Password(ctx, id)
 	if err != nil {
 		return nil, nil, &ccgw.Error{Code: ccgw.RetInternal, Err: fmt.Errorf("password store: %w", err)}
 	}
@@ -235,7 +236,8 @@ func (d *Directory) SetPassword(id ccgw.AgentID, password string) error {
 	if _, ok := d.Agent(id); !ok {
 		return ccgw.Fail(ccgw.RetQueryNoAgent)
 	}
-	return d.swap(id, func(cur *PasswordRecord) (PasswordRecord, error) {
+	// The ccgw.Directory method has no context: the admin's and tests' change.
+	return d.swap(context.Background(), id, func(cur *PasswordRecord) (PasswordRecord, error) {
 		rec := PasswordRecord{Current: hashPassword(password)}
 		if cur != nil {
 			rec.History = cur.History
@@ -248,9 +250,9 @@ func (d *Directory) SetPassword(id ccgw.AgentID, password string) error {
 // one (nil if none), retrying when another change got in between (up to
 // swapAttempts times, then RetPwdChangeFailed). An error from next is returned
 // as it is. It returns once the new record is stored.
-func (d *Directory) swap(id ccgw.AgentID, next func(cur *PasswordRecord) (PasswordRecord, error)) error {
+func (d *Directory) swap(ctx context.Context, id ccgw.AgentID, next func(cur *PasswordRecord) (PasswordRecord, error)) error {
 	for range swapAttempts {
-		raw, cur, err := d.record(id)
+		raw, cur, err := d.record(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -258,7 +260,7 @@ func (d *Directory) swap(id ccgw.AgentID, next func(cur *PasswordRecord) (Passwo
 		if err != nil {
 			return err
 		}
-		ok, err := d.passwords.SwapPassword(id, raw, encodeRecord(rec))
+		ok, err := d.passwords.SwapPassword(ctx, id, raw, encodeRecord(rec))
 		if err != nil {
 			return &ccgw.Error{Code: ccgw.RetInternal, Err: fmt.Errorf("password store: %w", err)}
 		}

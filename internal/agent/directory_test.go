@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -280,7 +281,7 @@ func TestChangeThenCheckPassword(t *testing.T) {
 		{"default", Default(), "whatever"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.d.ChangePassword(1001, tc.old, "N3w!Passw"); err != nil {
+			if err := tc.d.ChangePassword(context.Background(), 1001, tc.old, "N3w!Passw"); err != nil {
 				t.Fatalf("ChangePassword: %v", err)
 			}
 			if tc.d.CheckPassword(1001, tc.old) {

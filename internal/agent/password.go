@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"unicode"
@@ -105,12 +106,12 @@ func classes(s string) int {
 // of CheckNewPassword, and returns once the change is stored (see UsePasswords).
 // A wrong old password is RetOldPasswordWrong; a store that fails, RetInternal.
 // The replaced password joins the agent's history, which keeps the last HistoryLen.
-func (d *Directory) ChangePassword(id ccgw.AgentID, old, next string) error {
+func (d *Directory) ChangePassword(ctx context.Context, id ccgw.AgentID, old, next string) error {
 	a, ok := d.Agent(id)
 	if !ok {
 		return ccgw.Fail(ccgw.RetQueryNoAgent)
 	}
-	return d.swap(id, func(cur *PasswordRecord) (PasswordRecord, error) {
+	return d.swap(ctx, id, func(cur *PasswordRecord) (PasswordRecord, error) {
 		if !d.matches(a, cur, old) {
 			return PasswordRecord{}, ccgw.Fail(ccgw.RetOldPasswordWrong)
 		}

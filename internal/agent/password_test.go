@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -87,18 +88,18 @@ func TestChangePasswordHistory(t *testing.T) {
 	const id ccgw.AgentID = 1001
 	pw := []string{"S3cret!pw", "Pass!wd01", "Pass!wd02", "Pass!wd03", "Pass!wd04", "Pass!wd05", "Pass!wd06"}
 	for i := 1; i < len(pw); i++ {
-		if err := d.ChangePassword(id, pw[i-1], pw[i]); err != nil {
+		if err := d.ChangePassword(context.Background(), id, pw[i-1], pw[i]); err != nil {
 			t.Fatalf("change %d (%q → %q): %v", i, pw[i-1], pw[i], err)
 		}
 	}
 	cur := pw[len(pw)-1]
 	// History is now pw[1..5]: the last five before the current one.
 	for _, p := range pw[1 : len(pw)-1] {
-		if err := d.ChangePassword(id, cur, p); ccgw.CodeOf(err) != ccgw.RetPwdRule {
+		if err := d.ChangePassword(context.Background(), id, cur, p); ccgw.CodeOf(err) != ccgw.RetPwdRule {
 			t.Errorf("back to %q: %v, want 110-019", p, err)
 		}
 	}
-	if err := d.ChangePassword(id, cur, cur); ccgw.CodeOf(err) != ccgw.RetPwdSameAsOld {
+	if err := d.ChangePassword(context.Background(), id, cur, cur); ccgw.CodeOf(err) != ccgw.RetPwdSameAsOld {
 		t.Errorf("to the current password: %v, want 110-017", err)
 	}
 	// A refused change leaves the password as it was.
@@ -106,7 +107,7 @@ func TestChangePasswordHistory(t *testing.T) {
 		t.Fatalf("after refused changes the current password %q no longer signs in", cur)
 	}
 	// pw[0] is six changes back: allowed again.
-	if err := d.ChangePassword(id, cur, pw[0]); err != nil {
+	if err := d.ChangePassword(context.Background(), id, cur, pw[0]); err != nil {
 		t.Fatalf("back to %q (six changes ago): %v, want accepted", pw[0], err)
 	}
 	for _, p := range pw[1:] {
@@ -142,7 +143,7 @@ func TestChangePasswordErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := d.ChangePassword(tc.id, tc.old, tc.next)
+			err := d.ChangePassword(context.Background(), tc.id, tc.old, tc.next)
 			if got := ccgw.CodeOf(err); got != tc.want {
 				t.Fatalf("ChangePassword = %v (%q), want %q", err, got, tc.want)
 			}
@@ -158,13 +159,13 @@ func TestChangePasswordErrors(t *testing.T) {
 func TestChangePasswordOpenDirectory(t *testing.T) {
 	d := Default()
 	const id ccgw.AgentID = 4242
-	if err := d.ChangePassword(id, "anything", "agent4242"); ccgw.CodeOf(err) != ccgw.RetPwdLikeName {
+	if err := d.ChangePassword(context.Background(), id, "anything", "agent4242"); ccgw.CodeOf(err) != ccgw.RetPwdLikeName {
 		t.Fatalf("new password = the default name agent4242: %v, want 110-018", err)
 	}
-	if err := d.ChangePassword(id, "anything", "2424tnega"); ccgw.CodeOf(err) != ccgw.RetPwdLikeName {
+	if err := d.ChangePassword(context.Background(), id, "anything", "2424tnega"); ccgw.CodeOf(err) != ccgw.RetPwdLikeName {
 		t.Fatalf("new password = the reversed default name: %v, want 110-018", err)
 	}
-	if err := d.ChangePassword(id, "anything", "Gr8!Pass"); err != nil {
+	if err := d.ChangePassword(context.Background(), id, "anything", "Gr8!Pass"); err != nil {
 		t.Fatal(err)
 	}
 	if d.CheckPassword(id, "anything") || d.CheckPassword(id, "other") {
@@ -173,7 +174,7 @@ func TestChangePasswordOpenDirectory(t *testing.T) {
 	if !d.CheckPassword(id, "Gr8!Pass") {
 		t.Error("the new password does not sign in")
 	}
-	if err := d.ChangePassword(id, "anything", "N3w!Pass"); ccgw.CodeOf(err) != ccgw.RetOldPasswordWrong {
+	if err := d.ChangePassword(context.Background(), id, "anything", "N3w!Pass"); ccgw.CodeOf(err) != ccgw.RetOldPasswordWrong {
 		t.Errorf("old password no longer right: %v, want 110-003", err)
 	}
 	// Other agents are unaffected.

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
@@ -106,14 +107,14 @@ var _ ccgw.PasswordStore = (*MemPasswords)(nil)
 func NewMemPasswords() *MemPasswords { return &MemPasswords{recs: map[ccgw.AgentID][]byte{}} }
 
 // Password implements ccgw.PasswordStore; it never fails.
-func (m *MemPasswords) Password(id ccgw.AgentID) ([]byte, error) {
+func (m *MemPasswords) Password(ctx context.Context, id ccgw.AgentID) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return bytes.Clone(m.recs[id]), nil
 }
 
 // SwapPassword implements ccgw.PasswordStore; it never fails.
-func (m *MemPasswords) SwapPassword(id ccgw.AgentID, old, rec []byte) (bool, error) {
+func (m *MemPasswords) SwapPassword(ctx context.Context, id ccgw.AgentID, old, rec []byte) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !bytes.Equal(m.recs[id], old) {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -65,14 +66,14 @@ func TestStoredPasswordsAreHashes(t *testing.T) {
 	d.UsePasswords(mem)
 	pw := []string{"S3cret!pw", "Pass!wd01", "Pass!wd02", "Pass!wd03", "Pass!wd04", "Pass!wd05", "Pass!wd06"}
 	for i := 1; i < len(pw); i++ {
-		if err := d.ChangePassword(1001, pw[i-1], pw[i]); err != nil {
+		if err := d.ChangePassword(context.Background(), 1001, pw[i-1], pw[i]); err != nil {
 			t.Fatalf("change %d: %v", i, err)
 		}
 	}
 	if err := d.SetPassword(1002, "Set!by-admin1"); err != nil {
 		t.Fatal(err)
 	}
-	if raw, _ := mem.Password(1003); raw != nil {
+	if raw, _ := mem.Password(context.Background(), 1003); raw != nil {
 		t.Errorf("agent 1003 never changed its password, but has a record %s", raw)
 	}
 	for id, want := range map[ccgw.AgentID]struct {
@@ -82,7 +83,7 @@ func TestStoredPasswordsAreHashes(t *testing.T) {
 		1001: {pw[len(pw)-1], pw},
 		1002: {"Set!by-admin1", []string{"Set!by-admin1", "B0b!secret"}},
 	} {
-		raw, err := mem.Password(id)
+		raw, err := mem.Password(context.Background(), id)
 		if err != nil || raw == nil {
 			t.Fatalf("agent %d: record %q, %v", id, raw, err)
 		}
@@ -102,7 +103,7 @@ func TestStoredPasswordsAreHashes(t *testing.T) {
 			t.Errorf("agent %d: the current hash does not match %q", id, want.current)
 		}
 	}
-	rec, _ := decodeRecord(must(mem.Password(1001)))
+	rec, _ := decodeRecord(must(mem.Password(context.Background(), 1001)))
 	if len(rec.History) != HistoryLen {
 		t.Fatalf("history of %d hashes, want %d", len(rec.History), HistoryLen)
 	}
@@ -118,7 +119,7 @@ func TestStoredPasswordsAreHashes(t *testing.T) {
 	if err := d.SetPassword(1001, "Set!by-admin2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.ChangePassword(1001, "Set!by-admin2", pw[3]); ccgw.CodeOf(err) != ccgw.RetPwdRule {
+	if err := d.ChangePassword(context.Background(), 1001, "Set!by-admin2", pw[3]); ccgw.CodeOf(err) != ccgw.RetPwdRule {
 		t.Errorf("after SetPassword, back to %q: %v, want 110-019", pw[3], err)
 	}
 }
@@ -138,16 +139,16 @@ func TestSharedPasswordStore(t *testing.T) {
 	a, b := Default(), Default()
 	a.UsePasswords(shared)
 	b.UsePasswords(shared)
-	if err := a.ChangePassword(4242, "anything", "Gr8!Pass"); err != nil {
+	if err := a.ChangePassword(context.Background(), 4242, "anything", "Gr8!Pass"); err != nil {
 		t.Fatal(err)
 	}
 	if b.CheckPassword(4242, "anything") || !b.CheckPassword(4242, "Gr8!Pass") {
 		t.Error("the other node does not see the change")
 	}
-	if err := b.ChangePassword(4242, "Gr8!Pass", "N3w!Pass"); err != nil {
+	if err := b.ChangePassword(context.Background(), 4242, "Gr8!Pass", "N3w!Pass"); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.ChangePassword(4242, "N3w!Pass", "Gr8!Pass"); ccgw.CodeOf(err) != ccgw.RetPwdRule {
+	if err := a.ChangePassword(context.Background(), 4242, "N3w!Pass", "Gr8!Pass"); ccgw.CodeOf(err) != ccgw.RetPwdRule {
 		t.Errorf("back to a password changed on the other node: %v, want 110-019", err)
 	}
 }
@@ -162,7 +163,7 @@ func TestConcurrentChanges(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			codes[i] = ccgw.CodeOf(d.ChangePassword(1001, "S3cret!pw", "Gr8!Pass"+string(rune('a'+i))))
+			codes[i] = ccgw.CodeOf(d.ChangePassword(context.Background(), 1001, "S3cret!pw", "Gr8!Pass"+string(rune('a'+i))))
 		})
 	}
 	wg.Wait()
@@ -183,7 +184,7 @@ func TestConcurrentChanges(t *testing.T) {
 	if !d.CheckPassword(1001, "Gr8!Pass"+string(rune('a'+won))) {
 		t.Error("the winner's password does not sign in")
 	}
-	rec, _ := decodeRecord(must(d.passwords.Password(1001)))
+	rec, _ := decodeRecord(must(d.passwords.Password(context.Background(), 1001)))
 	if len(rec.History) != 1 || !rec.History[0].Matches("S3cret!pw") {
 		t.Errorf("history of %d, want just the configured password", len(rec.History))
 	}
@@ -196,9 +197,9 @@ type failStore struct {
 	loseSwaps        bool
 }
 
-func (f failStore) Password(ccgw.AgentID) ([]byte, error) { return nil, f.readErr }
+func (f failStore) Password(context.Context, ccgw.AgentID) ([]byte, error) { return nil, f.readErr }
 
-func (f failStore) SwapPassword(ccgw.AgentID, []byte, []byte) (bool, error) {
+func (f failStore) SwapPassword(context.Context, ccgw.AgentID, []byte, []byte) (bool, error) {
 	return !f.loseSwaps && f.swapErr == nil, f.swapErr
 }
 
@@ -220,7 +221,7 @@ func TestPasswordStoreFails(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := tFileDirectory(t)
 			d.UsePasswords(tc.store)
-			err := ccgw.VerifyPassword(d, "login", 1001, "S3cret!pw")
+			err := ccgw.VerifyPassword(context.Background(), d, "login", 1001, "S3cret!pw")
 			if got := ccgw.CodeOf(err); got != tc.verify {
 				t.Errorf("VerifyPassword: %v, want %s", err, tc.verify)
 			}
@@ -231,7 +232,7 @@ func TestPasswordStoreFails(t *testing.T) {
 			if err != nil && (!errors.As(err, &e) || e.Op != "login" || (tc.store.readErr != nil && !errors.Is(err, down))) {
 				t.Errorf("VerifyPassword error %#v: want Op login and the store's error as cause", err)
 			}
-			if got := ccgw.CodeOf(d.ChangePassword(1001, "S3cret!pw", "Gr8!Pass")); got != tc.change {
+			if got := ccgw.CodeOf(d.ChangePassword(context.Background(), 1001, "S3cret!pw", "Gr8!Pass")); got != tc.change {
 				t.Errorf("ChangePassword: %s, want %s", got, tc.change)
 			}
 			if got := ccgw.CodeOf(d.SetPassword(1001, "Gr8!Pass")); got != tc.change {
@@ -239,7 +240,7 @@ func TestPasswordStoreFails(t *testing.T) {
 			}
 			// A wrong password is still 100-004 when the store can be read.
 			if tc.store.readErr == nil {
-				if got := ccgw.CodeOf(ccgw.VerifyPassword(d, "login", 1001, "wrong")); got != ccgw.RetBadPassword {
+				if got := ccgw.CodeOf(ccgw.VerifyPassword(context.Background(), d, "login", 1001, "wrong")); got != ccgw.RetBadPassword {
 					t.Errorf("wrong password: %s, want 100-004", got)
 				}
 			}
@@ -257,10 +258,10 @@ func (plainDirectory) SetPassword(ccgw.AgentID, string) error       { return nil
 // TestVerifyPasswordPlain checks ccgw.VerifyPassword on a directory that cannot
 // fail: CheckPassword decides, false is 100-004 with the operation's name.
 func TestVerifyPasswordPlain(t *testing.T) {
-	if err := ccgw.VerifyPassword(plainDirectory{}, "login", 1001, "ok"); err != nil {
+	if err := ccgw.VerifyPassword(context.Background(), plainDirectory{}, "login", 1001, "ok"); err != nil {
 		t.Errorf("right password: %v", err)
 	}
-	err := ccgw.VerifyPassword(plainDirectory{}, "forceLogin", 1001, "no")
+	err := ccgw.VerifyPassword(context.Background(), plainDirectory{}, "forceLogin", 1001, "no")
 	var e *ccgw.Error
 	if !errors.As(err, &e) || e.Code != ccgw.RetBadPassword || e.Op != "forceLogin" {
 		t.Errorf("wrong password: %#v, want 100-004 with Op forceLogin", err)
@@ -306,7 +307,7 @@ func TestCheckWorkIsEqual(t *testing.T) {
 		{"built-in, changed, wrong", open, 2002, "guess", false},
 	} {
 		before, r0 := tc.d.Hashes(), reads.n.Load()
-		err := tc.d.VerifyPassword(tc.id, tc.pw)
+		err := tc.d.VerifyPassword(context.Background(), tc.id, tc.pw)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: VerifyPassword = %v, want ok %v", tc.name, err, tc.ok)
 		}
@@ -315,7 +316,7 @@ func TestCheckWorkIsEqual(t *testing.T) {
 		}
 	}
 	before, r0 := open.Hashes(), reads.n.Load()
-	if err := open.VerifyPassword(2001, "guess"); err != nil {
+	if err := open.VerifyPassword(context.Background(), 2001, "guess"); err != nil {
 		t.Errorf("built-in, unchanged: %v", err)
 	}
 	if n, r := open.Hashes()-before, reads.n.Load()-r0; n != 0 || r != 1 {
@@ -334,7 +335,7 @@ func TestCheckWorkIsEqual(t *testing.T) {
 		{"built-in, changed", open, 2002, false},
 	} {
 		before, r0 := tc.d.Hashes(), reads.n.Load()
-		if err := tc.d.VerifyPassword(tc.id, ""); (err == nil) != tc.ok {
+		if err := tc.d.VerifyPassword(context.Background(), tc.id, ""); (err == nil) != tc.ok {
 			t.Errorf("%s, empty password: %v, want ok %v", tc.name, err, tc.ok)
 		}
 		if n, r := tc.d.Hashes()-before, reads.n.Load()-r0; n != 0 || r != 1 {
@@ -349,7 +350,7 @@ type readCounter struct {
 	n atomic.Int64
 }
 
-func (r *readCounter) Password(id ccgw.AgentID) ([]byte, error) {
+func (r *readCounter) Password(ctx context.Context, id ccgw.AgentID) ([]byte, error) {
 	r.n.Add(1)
-	return r.PasswordStore.Password(id)
+	return r.PasswordStore.Password(ctx, id)
 }

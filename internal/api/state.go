@@ -324,7 +324,9 @@ func (s *Server) modifyAccountPwdEx(c *call) reply {
 	if _, err := s.cfg.Sessions.Session(c.r.Context(), c.agent, c.guid()); err != nil {
 		return failed(err)
 	}
-	change := func() error { return s.cfg.Directory.ChangePassword(c.agent, b.OldPassword.v, b.NewPassword.v) }
+	change := func() error {
+		return s.cfg.Directory.ChangePassword(c.r.Context(), c.agent, b.OldPassword.v, b.NewPassword.v)
+	}
 	var err error
 	if s.cfg.Lockout != nil {
 		err = s.cfg.Lockout.Change(context.Background(), c.name, c.agent, b.OldPassword.v, change)

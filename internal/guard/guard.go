@@ -39,7 +39,7 @@ type Guard struct {
 // A right password forgets the agent's count. Safe for concurrent use.
 func (g *Guard) Check(ctx context.Context, op string, id ccgw.AgentID, password string) error {
 	if !g.Policy.On() {
-		return ccgw.VerifyPassword(g.Directory, op, id, password)
+		return ccgw.VerifyPassword(ctx, g.Directory, op, id, password)
 	}
 	f, err := g.Store.LoginFailures(ctx, id)
 	if err != nil {
@@ -48,7 +48,7 @@ func (g *Guard) Check(ctx context.Context, op string, id ccgw.AgentID, password 
 	if f.Locked(g.Clock.Now()) {
 		return &ccgw.Error{Code: ccgw.RetAccountLocked, Op: op}
 	}
-	verr := ccgw.VerifyPassword(g.Directory, op, id, password)
+	verr := ccgw.VerifyPassword(ctx, g.Directory, op, id, password)
 	switch ccgw.CodeOf(verr) {
 	case ccgw.RetOK:
 		now := g.Clock.Now()

@@ -293,7 +293,7 @@ func TestGuardChange(t *testing.T) {
 	e := tLockOpen(t, t.TempDir(), clock.NewVirtual(tFileStart), dir, tLockPolicy)
 	g := guard.Guard{Directory: dir, Policy: tLockPolicy, Store: e.st, Clock: e.fc, Log: slog.New(slog.DiscardHandler)}
 	change := func(old, next string) ccgw.Retcode {
-		return ccgw.CodeOf(g.Change(context.Background(), "modifyAccountPwdEx", 1001, old, func() error { return dir.ChangePassword(1001, old, next) }))
+		return ccgw.CodeOf(g.Change(context.Background(), "modifyAccountPwdEx", 1001, old, func() error { return dir.ChangePassword(context.Background(), 1001, old, next) }))
 	}
 	for range 10 {
 		if got := change("", "Gr8!Passw0rd"); got != ccgw.RetOldPasswordWrong {

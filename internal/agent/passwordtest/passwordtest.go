@@ -4,6 +4,7 @@ package passwordtest
 
 import (
 	"bytes"
+	"context"
 	"sync"
 	"testing"
 
@@ -20,7 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) ccgw.PasswordStore) {
 
 func get(t *testing.T, s ccgw.PasswordStore, id ccgw.AgentID) []byte {
 	t.Helper()
-	b, err := s.Password(id)
+	b, err := s.Password(context.Background(), id)
 	if err != nil {
 		t.Fatalf("Password(%d): %v", id, err)
 	}
@@ -33,7 +34,7 @@ func swap(t *testing.T, s ccgw.PasswordStore, id ccgw.AgentID, old, rec string, 
 	if old != "" {
 		o = []byte(old)
 	}
-	ok, err := s.SwapPassword(id, o, []byte(rec))
+	ok, err := s.SwapPassword(context.Background(), id, o, []byte(rec))
 	if err != nil {
 		t.Fatalf("SwapPassword(%d, %q, %q): %v", id, old, rec, err)
 	}
@@ -64,7 +65,7 @@ func testSwap(t *testing.T, s ccgw.PasswordStore) {
 	}
 	// Records are bytes, not text.
 	bin := []byte{0, 1, 0xff, '\n', '"'}
-	if ok, err := s.SwapPassword(1003, nil, bin); !ok || err != nil {
+	if ok, err := s.SwapPassword(context.Background(), 1003, nil, bin); !ok || err != nil {
 		t.Fatalf("binary record: %v, %v", ok, err)
 	}
 	if b := get(t, s, 1003); !bytes.Equal(b, bin) {
@@ -79,7 +80,7 @@ func testConcurrentSwaps(t *testing.T, s ccgw.PasswordStore) {
 	wins := make([]bool, n)
 	for i := range n {
 		wg.Go(func() {
-			ok, err := s.SwapPassword(2001, nil, []byte{'r', byte('a' + i)})
+			ok, err := s.SwapPassword(context.Background(), 2001, nil, []byte{'r', byte('a' + i)})
 			if err != nil {
 				t.Errorf("swap %d: %v", i, err)
 			}
@@ -107,18 +108,18 @@ func testConcurrentSwaps(t *testing.T, s ccgw.PasswordStore) {
 func testDirectory(t *testing.T, s ccgw.PasswordStore) {
 	a := agent.Default()
 	a.UsePasswords(s)
-	if err := a.ChangePassword(3001, "anything", "Gr8!Pass"); err != nil {
+	if err := a.ChangePassword(context.Background(), 3001, "anything", "Gr8!Pass"); err != nil {
 		t.Fatalf("ChangePassword: %v", err)
 	}
 	b := agent.Default()
 	b.UsePasswords(s)
-	if err := b.VerifyPassword(3001, "Gr8!Pass"); err != nil {
+	if err := b.VerifyPassword(context.Background(), 3001, "Gr8!Pass"); err != nil {
 		t.Errorf("the new password: %v", err)
 	}
-	if got := ccgw.CodeOf(b.VerifyPassword(3001, "anything")); got != ccgw.RetBadPassword {
+	if got := ccgw.CodeOf(b.VerifyPassword(context.Background(), 3001, "anything")); got != ccgw.RetBadPassword {
 		t.Errorf("the old password: %s, want %s", got, ccgw.RetBadPassword)
 	}
-	if err := b.VerifyPassword(3002, "anything"); err != nil {
+	if err := b.VerifyPassword(context.Background(), 3002, "anything"); err != nil {
 		t.Errorf("another agent: %v", err)
 	}
 	if b := get(t, s, 3001); bytes.Contains(b, []byte("Gr8!Pass")) {

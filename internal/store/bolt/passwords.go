@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 
 	"github.com/ccgw/ccgw"
@@ -15,7 +16,7 @@ var passwordsBucket = []byte("passwords")
 var _ ccgw.PasswordStore = (*Store)(nil)
 
 // Password implements ccgw.PasswordStore.
-func (s *Store) Password(id ccgw.AgentID) ([]byte, error) {
+func (s *Store) Password(ctx context.Context, id ccgw.AgentID) ([]byte, error) {
 	var rec []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		rec = bytes.Clone(tx.Bucket(passwordsBucket).Get(key(id)))
@@ -29,7 +30,7 @@ func (s *Store) Password(id ccgw.AgentID) ([]byte, error) {
 
 // SwapPassword implements ccgw.PasswordStore. The write shares a transaction
 // with concurrent writes (commit.go) and is on disk when it returns true.
-func (s *Store) SwapPassword(id ccgw.AgentID, old, rec []byte) (bool, error) {
+func (s *Store) SwapPassword(ctx context.Context, id ccgw.AgentID, old, rec []byte) (bool, error) {
 	var swapped bool
 	err := s.w.write(func(tx *bolt.Tx) error {
 		swapped = false // run again alone if another write of the transaction fails

@@ -76,17 +76,17 @@ func TestPasswordSurvivesReopen(t *testing.T) {
 	}
 	d := agent.Default()
 	d.UsePasswords(s)
-	if err := d.ChangePassword(1001, "anything", "Gr8!Pass"); err != nil {
+	if err := d.ChangePassword(context.Background(), 1001, "anything", "Gr8!Pass"); err != nil {
 		t.Fatalf("ChangePassword: %v", err)
 	}
-	if err := d.ChangePassword(1001, "Gr8!Pass", "N3w!Pass"); err != nil {
+	if err := d.ChangePassword(context.Background(), 1001, "Gr8!Pass", "N3w!Pass"); err != nil {
 		t.Fatalf("ChangePassword: %v", err)
 	}
 	s.Close()
-	if got := ccgw.CodeOf(d.VerifyPassword(1001, "N3w!Pass")); got != ccgw.RetInternal {
+	if got := ccgw.CodeOf(d.VerifyPassword(context.Background(), 1001, "N3w!Pass")); got != ccgw.RetInternal {
 		t.Errorf("sign-in on a closed store: %s, want %s", got, ccgw.RetInternal)
 	}
-	if _, err := s.SwapPassword(1001, nil, []byte("x")); err == nil {
+	if _, err := s.SwapPassword(context.Background(), 1001, nil, []byte("x")); err == nil {
 		t.Error("SwapPassword on a closed store: no error")
 	}
 
@@ -98,14 +98,14 @@ func TestPasswordSurvivesReopen(t *testing.T) {
 	d2 := agent.Default()
 	d2.UsePasswords(s2)
 	for pw, want := range map[string]ccgw.Retcode{"N3w!Pass": ccgw.RetOK, "Gr8!Pass": ccgw.RetBadPassword, "anything": ccgw.RetBadPassword} {
-		if got := ccgw.CodeOf(d2.VerifyPassword(1001, pw)); got != want {
+		if got := ccgw.CodeOf(d2.VerifyPassword(context.Background(), 1001, pw)); got != want {
 			t.Errorf("after reopen, %q: %s, want %s", pw, got, want)
 		}
 	}
-	if got := ccgw.CodeOf(d2.ChangePassword(1001, "N3w!Pass", "Gr8!Pass")); got != ccgw.RetPwdRule {
+	if got := ccgw.CodeOf(d2.ChangePassword(context.Background(), 1001, "N3w!Pass", "Gr8!Pass")); got != ccgw.RetPwdRule {
 		t.Errorf("after reopen, back to the previous password: %s, want %s (one of the last 5)", got, ccgw.RetPwdRule)
 	}
-	raw, err := s2.Password(1001)
+	raw, err := s2.Password(context.Background(), 1001)
 	if err != nil || raw == nil || bytes.Contains(raw, []byte("N3w!Pass")) || bytes.Contains(raw, []byte("Gr8!Pass")) {
 		t.Errorf("stored record %q (%v): want hashes only", raw, err)
 	}
@@ -120,7 +120,7 @@ func BenchmarkVerifyPassword(b *testing.B) {
 	s, _ := tSessOpen(b)
 	d := agent.Default()
 	d.UsePasswords(s)
-	if err := d.ChangePassword(1001, "anything", "Gr8!Pass"); err != nil {
+	if err := d.ChangePassword(context.Background(), 1001, "anything", "Gr8!Pass"); err != nil {
 		b.Fatal(err)
 	}
 	var f agent.File
@@ -149,7 +149,7 @@ func BenchmarkVerifyPassword(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := bc.d.VerifyPassword(bc.id, bc.pw); (err == nil) != bc.ok {
+				if err := bc.d.VerifyPassword(context.Background(), bc.id, bc.pw); (err == nil) != bc.ok {
 					b.Fatal(err)
 				}
 			}

@@ -17,11 +17,11 @@ var _ ccgw.PasswordStore = (*Store)(nil)
 
 // Password implements ccgw.PasswordStore. While Redis is unreachable it fails
 // with RetInternal, as every other request does.
-func (s *Store) Password(id ccgw.AgentID) ([]byte, error) {
+func (s *Store) Password(ctx context.Context, id ccgw.AgentID) ([]byte, error) {
 	if !s.ready.Load() {
 		return nil, unavailable(errors.New("redis unavailable"))
 	}
-	rec, err := s.rdb.HGet(context.Background(), s.key+"pw", id.String()).Bytes()
+	rec, err := s.rdb.HGet(ctx, s.key+"pw", id.String()).Bytes()
 	if errors.Is(err, goredis.Nil) {
 		return nil, nil
 	}
@@ -33,8 +33,8 @@ func (s *Store) Password(id ccgw.AgentID) ([]byte, error) {
 
 // SwapPassword implements ccgw.PasswordStore with a compare-and-set script. It
 // is as durable as Redis's own persistence (appendfsync).
-func (s *Store) SwapPassword(id ccgw.AgentID, old, rec []byte) (bool, error) {
-	res, err := s.run(context.Background(), swapPasswordScript, id.String(), old, rec)
+func (s *Store) SwapPassword(ctx context.Context, id ccgw.AgentID, old, rec []byte) (bool, error) {
+	res, err := s.run(ctx, swapPasswordScript, id.String(), old, rec)
 	if err != nil {
 		return false, err
 	}

@@ -43,7 +43,7 @@ func TestPasswordAcrossNodes(t *testing.T) {
 		_, err := st.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: pw, Status: ccgw.StateIdle, Session: ccgw.Session{Agent: id}})
 		return err
 	}
-	if err := dirA.ChangePassword(id, "anything", "Gr8!Pass"); err != nil {
+	if err := dirA.ChangePassword(context.Background(), id, "anything", "Gr8!Pass"); err != nil {
 		t.Fatalf("change on A: %v", err)
 	}
 	wantCodeT(t, "old password on B", login(p.b, "anything"), ccgw.RetBadPassword)
@@ -51,8 +51,8 @@ func TestPasswordAcrossNodes(t *testing.T) {
 	wantOK(t, "new password on B", err)
 	wantOK(t, "logout", p.b.SignOut(context.Background(), id, s.GUID, ccgw.CauseLogout))
 	// B's rules see the history A wrote.
-	wantCodeT(t, "change on B back to the first password", dirB.ChangePassword(id, "Gr8!Pass", "anything"), ccgw.RetPwdRule)
-	wantOK(t, "change on B", dirB.ChangePassword(id, "Gr8!Pass", "N3w!Pass"))
+	wantCodeT(t, "change on B back to the first password", dirB.ChangePassword(context.Background(), id, "Gr8!Pass", "anything"), ccgw.RetPwdRule)
+	wantOK(t, "change on B", dirB.ChangePassword(context.Background(), id, "Gr8!Pass", "N3w!Pass"))
 	wantCodeT(t, "A's password on A after B's change", login(p.a, "Gr8!Pass"), ccgw.RetBadPassword)
 
 	raw, err := client(t, p.srv).HGet(context.Background(), p.a.key+"pw", fmt.Sprint(id)).Bytes()
@@ -68,7 +68,7 @@ func TestPasswordAcrossNodes(t *testing.T) {
 	p.srv.Stop()
 	wantCodeT(t, "sign in with the new password, Redis down", login(p.b, "N3w!Pass"), ccgw.RetInternal)
 	wantCodeT(t, "sign in with a wrong password, Redis down", login(p.b, "wrong"), ccgw.RetInternal)
-	wantCodeT(t, "change, Redis down", dirB.ChangePassword(id, "N3w!Pass", "Oth3r!pw"), ccgw.RetInternal)
+	wantCodeT(t, "change, Redis down", dirB.ChangePassword(context.Background(), id, "N3w!Pass", "Oth3r!pw"), ccgw.RetInternal)
 	p.srv.Restart()
 	checkFor(t, 10*time.Second, func() error {
 		if err := login(p.a, "N3w!Pass"); err != nil {
