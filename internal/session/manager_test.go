@@ -15,6 +15,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 // tKey names one sign-in.
@@ -23,12 +24,12 @@ type tKey struct {
 	gen uint64
 }
 
-// tStore is an in-memory ccgw.SessionStore that keeps the interface's Gen
-// ordering and counts DeleteSession calls per sign-in. failPut, loadErr and onPut
-// let a test break or hold it.
+// tStore is the in-memory store (internal/store/mem) that counts
+// DeleteSession calls per sign-in and PutSession calls per agent; failPut,
+// loadErr and onPut let a test break or hold it.
 type tStore struct {
+	*mem.Store
 	mu      sync.Mutex // guards all below
-	m       map[ccgw.AgentID]ccgw.Session
 	deletes map[tKey]int
 	nputs   map[ccgw.AgentID]int // PutSession calls per agent
 	failPut error
@@ -39,7 +40,7 @@ type tStore struct {
 var _ ccgw.SessionStore = (*tStore)(nil)
 
 func newTStore() *tStore {
-	return &tStore{m: map[ccgw.AgentID]ccgw.Session{}, deletes: map[tKey]int{}, nputs: map[ccgw.AgentID]int{}}
+	return &tStore{Store: mem.New(), deletes: map[tKey]int{}, nputs: map[ccgw.AgentID]int{}}
 }
 
 func (s *tStore) PutSession(x *ccgw.Session) error {
@@ -53,25 +54,14 @@ func (s *tStore) PutSession(x *ccgw.Session) error {
 	if fail != nil {
 		return fail
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.m[x.Agent]; ok && old.Gen > x.Gen {
-		return nil
-	}
-	c := *x
-	c.Skills = slices.Clone(x.Skills)
-	s.m[x.Agent] = c
-	return nil
+	return s.Store.PutSession(x)
 }
 
 func (s *tStore) DeleteSession(id ccgw.AgentID, gen uint64) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.deletes[tKey{id, gen}]++
-	if old, ok := s.m[id]; ok && old.Gen == gen {
-		delete(s.m, id)
-	}
-	return nil
+	s.mu.Unlock()
+	return s.Store.DeleteSession(id, gen)
 }
 
 func (s *tStore) DeleteSessions(refs []ccgw.SessionRef) error {
@@ -82,29 +72,15 @@ func (s *tStore) DeleteSessions(refs []ccgw.SessionRef) error {
 }
 
 func (s *tStore) LoadSessions(fn func(*ccgw.Session) error) error {
-	s.mu.Lock()
-	all := make([]ccgw.Session, 0, len(s.m))
-	for _, x := range s.m {
-		all = append(all, x)
+	if err := s.Store.LoadSessions(fn); err != nil {
+		return err
 	}
-	err := s.loadErr
-	s.mu.Unlock()
-	for i := range all {
-		if err := fn(&all[i]); err != nil {
-			return err
-		}
-	}
-	return err
-}
-
-func (s *tStore) Close() error { return nil }
-
-func (s *tStore) get(id ccgw.AgentID) (ccgw.Session, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	x, ok := s.m[id]
-	return x, ok
+	return s.loadErr
 }
+
+func (s *tStore) get(id ccgw.AgentID) (ccgw.Session, bool) { return s.Store.Session(id) }
 
 // puts returns how many times agent id's session was put.
 func (s *tStore) puts(id ccgw.AgentID) int {
@@ -113,11 +89,7 @@ func (s *tStore) puts(id ccgw.AgentID) int {
 	return s.nputs[id]
 }
 
-func (s *tStore) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.m)
-}
+func (s *tStore) len() int { return s.Store.Len() }
 
 func (s *tStore) deleted(id ccgw.AgentID, gen uint64) int {
 	s.mu.Lock()
