@@ -15,8 +15,8 @@ import (
 func TestClusterAdminLists(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	a := startGateway(t, t.TempDir(), "--store", srv.URL(), "--node-name", "AgentGateway1", "--heartbeat-timeout", "30s")
-	b := startGateway(t, t.TempDir(), "--store", srv.URL(), "--node-name", "AgentGateway2", "--heartbeat-timeout", "30s")
+	a := startGateway(t, t.TempDir(), "--store", srv.URL(), "--node-name", "AgentGateway1", "--heartbeat-timeout", "10m")
+	b := startGateway(t, t.TempDir(), "--store", srv.URL(), "--node-name", "AgentGateway2", "--heartbeat-timeout", "10m")
 	g := map[string]string{}
 	for i, id := range []string{"1001", "1002", "1003"} {
 		p := []*proc{a, b}[i%2]
