@@ -22,6 +22,10 @@ const (
 	opRates   = "rates"
 )
 
+// maxRelayPage bounds a page of calls a relayed request asks for: the admin
+// API's largest.
+const maxRelayPage = 500
+
 // rateWire is a Rate in a request or response (Rate's durations are not in its
 // JSON form).
 type rateWire struct {
@@ -53,7 +57,9 @@ func (e *Engine) serveAdmin(r request) (response, bool) {
 		st, found := e.Call(r.CallID)
 		rep.Status, rep.Found = &st, found
 	case opCalls:
-		rep.Statuses, rep.More = e.Calls(r.After, r.Limit)
+		// Bounded here too: a request read from Redis is not the admin API's,
+		// whose pages are at most maxRelayPage.
+		rep.Statuses, rep.More = e.Calls(r.After, min(max(r.Limit, 1), maxRelayPage))
 	case opQueue:
 		q := e.Queue(r.Skill)
 		rep.Queue = &q

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -71,6 +72,21 @@ func TestRemoteAdmin(t *testing.T) {
 	}
 	if other.Hangup(id) {
 		t.Fatal("a second Hangup via the remote found the call")
+	}
+
+	// A request as it is read from Redis, not as the admin API makes it: its
+	// page is bounded all the same.
+	for range maxRelayPage + 1 {
+		if _, err := r.eng.Inject(CallSpec{Skill: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var big response
+	if err := json.Unmarshal(r.eng.Serve([]byte(`{"op":"calls","limit":2000000000}`)), &big); err != nil {
+		t.Fatal(err)
+	}
+	if len(big.Statuses) != maxRelayPage || !big.More {
+		t.Fatalf("a relayed page of 2e9 calls: %d and more %v, want %d and more", len(big.Statuses), big.More, maxRelayPage)
 	}
 
 	n := rel.n
