@@ -69,7 +69,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode cc
 			svc: rs, passwords: rs, lockouts: rs, source: rs, run: rs.Run, ready: rs.Ready,
 			restore:   func() (int, error) { return rs.Stats(context.Background()).Live, nil },
 			notifyAll: func() {}, flush: func() {}, closeFn: rs.Close, centre: rs,
-			clients: func() []ccgw.AgentID { return liveClients(rs) },
+			clients: func() []ccgw.AgentID { return rs.Clients(context.Background()) },
 		}, nil
 	}
 	st, err := bolt.OpenWith(c.Data, bolt.Options{Recover: c.DataRecover, Log: m.Log})
@@ -118,24 +118,4 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode cc
 		ready:     func() bool { return st.Ready() || st.Probe() == nil },
 		notifyAll: sm.NotifyAll, flush: sm.FlushAcks, closeFn: st.Close, clients: sm.Clients,
 	}, nil
-}
-
-// liveClients lists the client sessions (the simulated call centre's own left
-// out) of every node of the Redis store's cluster, a page of its agents list
-// at a time; what Redis did not answer is left out.
-func liveClients(rs *redis.Store) []ccgw.AgentID {
-	var ids []ccgw.AgentID
-	var after ccgw.AgentID
-	for {
-		page, more := rs.Agents(context.Background(), after, 500)
-		for _, x := range page {
-			if !x.Session.Simulated {
-				ids = append(ids, x.Session.Agent)
-			}
-		}
-		if !more || len(page) == 0 {
-			return ids
-		}
-		after = page[len(page)-1].Session.Agent
-	}
 }

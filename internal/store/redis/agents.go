@@ -78,6 +78,42 @@ func (s *Store) Agents(ctx context.Context, after ccgw.AgentID, limit int) ([]cc
 	return out, more
 }
 
+// Clients returns the work numbers of every live session signed in by a
+// client (the simulated call centre's own left out), in work-number order,
+// from the live index alone: a ZRANGEBYSCORE per buildBatch sessions and one
+// SMEMBERS, no session read. What Redis did not answer is left out.
+func (s *Store) Clients(ctx context.Context) []ccgw.AgentID { return s.clients(ctx, buildBatch) }
+
+// clients is Clients reading batch work numbers at a time.
+func (s *Store) clients(ctx context.Context, batch int) []ccgw.AgentID {
+	sim, err := s.rdb.SMembers(ctx, s.key+"sim").Result()
+	if err != nil {
+		return nil
+	}
+	skip := make(map[string]bool, len(sim))
+	for _, id := range sim {
+		skip[id] = true
+	}
+	var out []ccgw.AgentID
+	after := "-inf"
+	for {
+		ids, err := s.rdb.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.key + "live", ByScore: true,
+			Start: after, Stop: "+inf", Count: int64(batch)}).Result()
+		if err != nil {
+			return out
+		}
+		for _, id := range ids {
+			if n, err := strconv.ParseUint(id, 10, 32); err == nil && !skip[id] {
+				out = append(out, ccgw.AgentID(n))
+			}
+		}
+		if len(ids) < batch {
+			return out
+		}
+		after = "(" + ids[len(ids)-1]
+	}
+}
+
 // buildLive fills the live index from the deadline set and the simulated
 // agents' set, once per Redis: for the sessions an earlier ccgw signed in,
 // which kept no index. It runs in the background of Run; until it is done

@@ -64,3 +64,31 @@ func TestBuildLive(t *testing.T) {
 		t.Fatalf("built twice: 9999 listed with %v", n)
 	}
 }
+
+// TestClients: the work numbers of the clients' sessions, in order, read from
+// the live index a batch at a time, the simulated call centre's left out.
+func TestClients(t *testing.T) {
+	srv := redistest.Start(t)
+	st := open(t, srv, newPrefix(), sessiontest.DefaultConfig(sessiontest.NewLogs()), nil)
+	ctx := context.Background()
+	for _, id := range []ccgw.AgentID{1005, 1001, 1003, 1002, 1006} {
+		if _, err := st.SignIn(ctx, sessiontest.SignInReq(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.SignIn(ctx, sessiontest.SimulatedReq(1004)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Kick(ctx, 1006, ccgw.CauseSupervisor); err != nil {
+		t.Fatal(err)
+	}
+	want := []ccgw.AgentID{1001, 1002, 1003, 1005}
+	for _, batch := range []int{1, 2, 3, 100} {
+		if got := st.clients(ctx, batch); !slices.Equal(got, want) {
+			t.Errorf("batches of %d: %v, want %v", batch, got, want)
+		}
+	}
+	if got := st.Clients(ctx); !slices.Equal(got, want) {
+		t.Errorf("Clients: %v, want %v", got, want)
+	}
+}
