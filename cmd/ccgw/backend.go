@@ -60,7 +60,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode cc
 			PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
 			NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
 			QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
-			Lockout: c.lockout(), OnSignOut: wb.onSignOut, OnChange: onChange, Tap: journal.Add,
+			Lockout: c.lockout(), OnSignOut: wb.onSignOut, OnChange: onChange, Tap: journal.Add, DropEvent: wb.dropEvent,
 		})
 		if err != nil {
 			return nil, err

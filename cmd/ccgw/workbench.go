@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/api"
@@ -49,11 +48,10 @@ func newWorkbench(c Config, clk ccgw.Clock, log *slog.Logger) *workbench {
 		w.report = report.New(report.Config{MaxAgents: c.ReportAgents, Journal: journal, PollTimeout: pollT,
 			PushTimeout: pushT, Log: log})
 	}
-	redis := strings.HasPrefix(c.Store, "redis://") || strings.HasPrefix(c.Store, "rediss://")
 	fc := faults.Config{
 		Clock: clk, Interfaces: api.Interfaces(), Log: log,
 		Kick:       func(id ccgw.AgentID) error { return w.be.svc.Kick(context.Background(), id, ccgw.CauseSupervisor) },
-		DropEvents: !redis, // the Redis store queues events in Redis scripts, which ask nobody
+		DropEvents: true, // both backends ask DropEvent (on Redis: about the events this node makes)
 	}
 	fc.Clients = func() []ccgw.AgentID { return w.be.clients() }
 	w.faults = faults.New(fc)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -163,22 +164,29 @@ func TestListAnswersAllOnlineTotalCap(t *testing.T) {
 }
 
 // listAlloc returns the bytes and allocations one request of path costs, over
-// runs requests.
+// runs requests: the least of five rounds, since the counts are the process's
+// and anything else running (a parallel test, the race detector's runtime)
+// can only add to them.
 func listAlloc(h http.Handler, guid, path string, runs int) (bytes, allocs float64) {
 	r := httptest.NewRequest(http.MethodGet, path, nil)
 	r.Header.Set("Guid", guid)
 	w := &benchWriter{h: make(http.Header)}
 	h.ServeHTTP(w, r) // warm up
+	bytes, allocs = math.Inf(1), math.Inf(1)
 	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for range runs {
-		clear(w.h)
-		w.status = 0
-		h.ServeHTTP(w, r)
+	for range 5 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range runs {
+			clear(w.h)
+			w.status = 0
+			h.ServeHTTP(w, r)
+		}
+		runtime.ReadMemStats(&after)
+		bytes = min(bytes, float64(after.TotalAlloc-before.TotalAlloc)/float64(runs))
+		allocs = min(allocs, float64(after.Mallocs-before.Mallocs)/float64(runs))
 	}
-	runtime.ReadMemStats(&after)
-	return float64(after.TotalAlloc-before.TotalAlloc) / float64(runs), float64(after.Mallocs-before.Mallocs) / float64(runs)
+	return bytes, allocs
 }
 
 // TestListAnswersCostBounded checks that a capped list costs the same whether
@@ -200,7 +208,10 @@ func TestListAnswersCostBounded(t *testing.T) {
 	for i, p := range paths {
 		small, big := at[2000][i], at[20000][i]
 		t.Logf("%s: %.0f B, %.0f allocs at 2,000 agents; %.0f B, %.0f allocs at 20,000", p, small.bytes, small.allocs, big.bytes, big.allocs)
-		if big.bytes > 1.3*small.bytes || big.allocs > 1.3*small.allocs {
+		// Bytes vary by a quarter from run to run (pooled buffers' sizes), the
+		// allocations by under 1%: copying every session of the skill would
+		// cost 10x of both.
+		if big.bytes > 2*small.bytes || big.allocs > 1.3*small.allocs {
 			t.Errorf("%s costs more with 10x the agents: %.0f B, %.0f allocs, was %.0f B, %.0f allocs",
 				p, big.bytes, big.allocs, small.bytes, small.allocs)
 		}

@@ -41,7 +41,7 @@ func TestManagerContract(t *testing.T) {
 					Store: st, Events: st, Directory: cfg.Directory, Log: cfg.Log, NodeName: cfg.NodeName,
 					AuthMode: cfg.AuthMode, GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout,
 					RestTimeoutIdle: cfg.RestTimeoutIdle,
-					OnChange:        cfg.OnChange, Tap: cfg.Tap,
+					OnChange:        cfg.OnChange, Tap: cfg.Tap, DropEvent: cfg.DropEvent,
 				})
 				if err != nil {
 					t.Fatalf("session.New: %v", err)

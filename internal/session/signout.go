@@ -2,10 +2,8 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -20,39 +18,28 @@ import (
 func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now time.Time) signOut {
 	delete(sh.live, e.s.Agent)
 	e.hot.disarm()
-	if cause.ByAgent() {
-		e.q.Discard(ccgw.DropSessionEnded)
+	end := ccgw.EndingOf(&e.s, cause)
+	if end.Shutdown == nil {
+		e.q.Discard(end.Drop)
 	} else {
-		if cause == ccgw.CausePushFailed {
-			// What its receiver never took is given up, so that the one
-			// attempt left goes to AgentOther_ShutdownService.
-			e.q.DropHead(math.MaxUint64, ccgw.DropPushFailed)
+		if end.Drop != "" {
+			e.q.DropHead(math.MaxUint64, end.Drop)
 		}
-		e.q.Add(ccgw.EvShutdownService, shutdownContent(e.s.LoginTime), now)
+		e.q.Add(end.Shutdown.Type, end.Shutdown.Content, now)
 		e.q.Close()
 	}
 	if t := sh.tombs[e.s.Agent]; t != nil {
 		t.q.Discard(ccgw.DropSessionEnded)
 	}
 	until := now.Add(m.cfg.Timeout)
-	t := &tomb{guid: e.s.GUID, gen: e.s.Gen, q: e.q, until: until, loggedOut: cause.ByAgent()}
-	if e.s.Mode == ccgw.ModePush && !cause.ByAgent() {
+	t := &tomb{guid: e.s.GUID, gen: e.s.Gen, q: e.q, until: until, loggedOut: end.LoggedOut}
+	if e.s.Mode == ccgw.ModePush && end.Shutdown != nil {
 		s := e.s
 		t.push = &s
 	}
 	sh.tombs[e.s.Agent] = t
 	m.wheel.add(until, wheelEntry{id: e.s.Agent, gen: e.s.Gen, tomb: true})
 	return signOut{s: e.s, cause: cause, sh: sh, e: e, ticket: ticketLocked(e)}
-}
-
-// shutdownContent returns AgentOther_ShutdownService's content,
-// {"loginTime":"<ms>"}, as event.Content would marshal it, without the
-// marshalling: a storm adds one for each of thousands of sessions.
-func shutdownContent(loginTime int64) json.RawMessage {
-	b := make([]byte, 0, 40)
-	b = append(b, `{"loginTime":"`...)
-	b = strconv.AppendInt(b, loginTime, 10)
-	return append(b, `"}`...)
 }
 
 // signOut is a session that left the table (endLocked) and waits for its store
@@ -211,9 +198,9 @@ func (m *Manager) SignOut(ctx context.Context, id ccgw.AgentID, guid string, cau
 		sh.mu.Unlock()
 		return ccgw.Fail(ccgw.RetRepeated)
 	}
-	if cause == ccgw.CauseLogout && e.s.State == ccgw.StateTalking {
+	if err := ccgw.CheckSignOut(&e.s, cause); err != nil {
 		sh.mu.Unlock()
-		return ccgw.Fail(ccgw.RetLogoutStateError)
+		return err
 	}
 	o := m.endLocked(sh, e, cause, now)
 	sh.mu.Unlock()

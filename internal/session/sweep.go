@@ -221,18 +221,12 @@ func (m *Manager) discardTombs(qs []*event.Queue) {
 }
 
 // restTimeoutLocked tells agent e that its rest (number seq) ran out, if it is
-// still in that rest: AgentState_Rest_Timeout, and with RestTimeoutIdle the move
-// to idle. sh.mu must be held.
+// still in that rest (ccgw.Session.RestTimedOut). sh.mu must be held.
 func (m *Manager) restTimeoutLocked(e *entry, seq uint64, now time.Time) ([]ccgw.Event, bool) {
-	s := &e.s
-	if s.State != ccgw.StateRest || s.RestSeq != seq || s.RestUntil == 0 || time.UnixMilli(s.RestUntil).After(now) {
-		return nil, false
+	ems, ok := e.s.RestTimedOut(seq, now, m.cfg.RestTimeoutIdle)
+	evs := make([]ccgw.Event, 0, len(ems))
+	for _, em := range ems {
+		evs = append(evs, e.q.Add(em.Type, em.Content, now))
 	}
-	s.RestUntil = 0
-	evs := []ccgw.Event{e.q.Add(ccgw.EvRestTimeout, nil, now)}
-	if m.cfg.RestTimeoutIdle {
-		s.State, s.StateReason, s.StateSince = ccgw.StateIdle, 0, ccgw.Millis(now)
-		evs = append(evs, e.q.Add(ccgw.EvReady, nil, now))
-	}
-	return evs, true
+	return evs, ok
 }

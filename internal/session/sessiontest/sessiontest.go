@@ -37,6 +37,10 @@ type Config struct {
 	// what they are told.
 	OnChange func(ccgw.Session)
 	Tap      func(ccgw.Event)
+	// DropEvent is session.Config's drop-events fault hook (faults.go).
+	DropEvent func(ccgw.AgentID, ccgw.Event) bool
+
+	drop *dropFault
 }
 
 // Node is one opened Service and its sweep.
@@ -153,6 +157,7 @@ func Run(t *testing.T, open Opener) {
 		{"TapEveryEventInOrder", testTap, nil},
 		{"SimulatedNeverExpires", testSimulated, nil},
 		{"AgentsList", testAgentsList, nil},
+		{"DropEventsFault", testDropEvents, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,6 +168,8 @@ func Run(t *testing.T, open Opener) {
 			}
 			hooks := &hookLog{}
 			cfg.OnChange, cfg.Tap = hooks.change, hooks.tap
+			cfg.drop = &dropFault{agent: faultedAgent}
+			cfg.DropEvent = cfg.drop.drop
 			n := open(t, cfg)
 			tc.fn(t, &env{t: t, cfg: cfg, fc: cfg.Clock, node: n, svc: n.Service, logs: logs, hooks: hooks})
 		})

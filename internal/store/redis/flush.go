@@ -116,27 +116,33 @@ func (b *batch) putBack(ren map[ccgw.AgentID]int64) {
 
 // tickResult is what one tick script call did.
 type tickResult struct {
-	ended   []expiredSession
-	rests   []string // "id:restSeq" of the rests that ran out
-	pending []string // agents with push work
+	claimed []expiredSession // due sessions this node claimed, to end (expire)
+	rests   []string         // "id:restSeq" of the rests that ran out
+	pending []string         // agents with push work
 }
 
-// expiredSession is a session the call signed out for a timeout.
+// expiredSession is a session claimed for a timeout.
 type expiredSession struct {
 	raw      string
 	deadline int64 // ms
 }
 
-// expiryBatch bounds the sessions one tick script signs out, and so how long
-// Redis runs it (other nodes' calls wait meanwhile). It must stay well within
-// the client's read timeout (2 s) on a loaded machine: a script whose answer
-// is lost has signed its sessions out without this node announcing them (no
-// OnSignOut, no push of AgentOther_ShutdownService). Each sign-out also feeds
-// the change stream; batches of 1000 lost answers in TestSilentStorm under the
-// race detector at a load average of 20, batches of 250 did not.
+// expiryBatch bounds the sessions one tick script claims and one expire
+// script signs out, and so how long Redis runs them (other nodes' calls wait
+// meanwhile). It must stay well within the client's read timeout (2 s) on a
+// loaded machine: an expire script whose answer is lost has signed its
+// sessions out without this node announcing them (no OnSignOut). Each
+// sign-out also feeds the change stream; batches of 1000 lost answers in
+// TestSilentStorm under the race detector at a load average of 20, batches
+// of 250 did not.
 const expiryBatch = 250
 
-// tickOnce writes the batch and signs out up to limit due sessions, in one
+// expiryLease is how long a node's claim on due sessions lasts: a claim it
+// has not ended by then (it died, or lost the tick's answer) is taken over by
+// the next tick of any node, so that no due session stays signed in.
+const expiryLease = 5 * time.Second
+
+// tickOnce writes the batch and claims up to limit due sessions, in one
 // script call (tickScript); first adds the due rests and, if the node pushes,
 // the agents with push work. If the call fails, the renewals are filed again.
 func (s *Store) tickOnce(ctx context.Context, now time.Time, limit int, first bool) (tickResult, error) {
@@ -146,10 +152,10 @@ func (s *Store) tickOnce(ctx context.Context, now time.Time, limit int, first bo
 	if first {
 		restLimit, pending = s.cfg.MaxExpiries, s.cfg.Notify != nil
 	}
-	args := make([]any, 0, 9+2*len(ren)+8*len(rot))
+	args := make([]any, 0, 10+2*len(ren)+8*len(rot))
 	claim := (s.cfg.Tick + time.Millisecond - 1).Milliseconds() // a whole tick at least
 	args = append(args, s.ms(now), claim, limit, s.ttl(), s.cfg.QueueSize, grace.Milliseconds(),
-		restLimit, boolArg(pending), len(ren))
+		restLimit, boolArg(pending), len(ren), expiryLease.Milliseconds())
 	for id, dl := range ren {
 		args = append(args, dl, id.String())
 	}
@@ -166,10 +172,10 @@ func (s *Store) tickOnce(ctx context.Context, now time.Time, limit int, first bo
 		return tickResult{}, unavailable(errUnexpected)
 	}
 	var out tickResult
-	ended := strs(arr[1])
-	for i := 0; i+1 < len(ended); i += 2 {
-		dl, _ := strconv.ParseInt(ended[i+1], 10, 64)
-		out.ended = append(out.ended, expiredSession{raw: ended[i], deadline: dl})
+	claimed := strs(arr[1])
+	for i := 0; i+1 < len(claimed); i += 2 {
+		dl, _ := strconv.ParseInt(claimed[i+1], 10, 64)
+		out.claimed = append(out.claimed, expiredSession{raw: claimed[i], deadline: dl})
 	}
 	out.rests, out.pending = strs(arr[2]), strs(arr[4])
 	for _, v := range strs(arr[3]) { // a rotation another change overtook: ask Redis next time

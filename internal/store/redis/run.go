@@ -25,16 +25,16 @@ func (s *Store) Stats(ctx context.Context) ccgw.SessionStats {
 		st.Partial = true
 		return st
 	}
-	var live, sim *goredis.IntCmd
+	var live, claimed, sim *goredis.IntCmd
 	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		live, sim = p.ZCard(ctx, s.key+"dl"), p.SCard(ctx, s.key+"sim")
+		live, claimed, sim = p.ZCard(ctx, s.key+"dl"), p.ZCard(ctx, s.key+"dlc"), p.SCard(ctx, s.key+"sim")
 		return nil
 	})
 	if err != nil {
 		st.Partial = true
 		return st
 	}
-	st.Live = int(live.Val() + sim.Val()) // simulated sessions are not in the deadline set
+	st.Live = int(live.Val() + claimed.Val() + sim.Val()) // simulated sessions are not in the deadline sets
 	h, err := s.rdb.HGetAll(ctx, s.key+"stats").Result()
 	if err != nil {
 		return ccgw.SessionStats{Partial: true, Heartbeats: st.Heartbeats, Polls: st.Polls, Polled: st.Polled,
@@ -170,17 +170,12 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
 		if first {
 			rests, pending = r.rests, r.pending
 		}
-		for _, x := range r.ended {
-			sess, err := decodeSession(x.raw)
-			if err != nil {
-				continue
-			}
-			lag := now.Sub(time.UnixMilli(x.deadline))
-			lagMax = max(lagMax, lag)
-			s.expired(sess, lag)
+		n, lag, err := s.expire(ctx, now, r.claimed)
+		if err != nil {
+			return total, err
 		}
-		total += len(r.ended)
-		if len(r.ended) < limit || total >= s.cfg.MaxExpiries {
+		total, lagMax = total+n, max(lagMax, lag)
+		if len(r.claimed) < limit || total >= s.cfg.MaxExpiries {
 			break
 		}
 	}
@@ -194,6 +189,43 @@ func (s *Store) sweep(ctx context.Context, now time.Time) (int, error) {
 	return total, nil
 }
 
+// expire signs out the sessions a tick claimed, each as ccgw.EndingOf
+// decides for a timeout, in one script call (expireScript), and announces
+// those it signed out. It returns how many, and the latest of them after its
+// deadline.
+func (s *Store) expire(ctx context.Context, now time.Time, claimed []expiredSession) (int, time.Duration, error) {
+	if len(claimed) == 0 {
+		return 0, 0, nil
+	}
+	args := make([]any, 0, 1+6*len(claimed))
+	args = append(args, s.ttl())
+	deadlines := make(map[ccgw.AgentID]int64, len(claimed))
+	for _, x := range claimed {
+		sess, err := decodeSession(x.raw)
+		if err != nil {
+			continue
+		}
+		deadlines[sess.Agent] = x.deadline
+		args = append(args, sess.Agent.String(), strconv.FormatUint(sess.Gen, 10), queueMax(s.cfg.QueueSize, &sess))
+		args = append(args, s.endArgs(&sess, ccgw.CauseTimeout, now)...)
+	}
+	res, err := s.run(ctx, expireScript, args...)
+	if err != nil {
+		return 0, 0, err
+	}
+	ended, lagMax := strs(res), time.Duration(0)
+	for _, raw := range ended {
+		sess, err := decodeSession(raw)
+		if err != nil {
+			continue
+		}
+		lag := now.Sub(time.UnixMilli(deadlines[sess.Agent]))
+		lagMax = max(lagMax, lag)
+		s.expired(sess, lag)
+	}
+	return len(ended), lagMax, nil
+}
+
 // scheduleRest files the end of sess's current rest in the rest set.
 func (s *Store) scheduleRest(ctx context.Context, id ccgw.AgentID, sess *ccgw.Session) {
 	member := id.String() + ":" + strconv.FormatUint(sess.RestSeq, 10)
@@ -203,8 +235,8 @@ func (s *Store) scheduleRest(ctx context.Context, id ccgw.AgentID, sess *ccgw.Se
 }
 
 // restsDue tells the agents whose rest ran out (members "id:restSeq" the tick
-// script claimed, so that exactly one node tells each):
-// AgentState_Rest_Timeout (and idle with RestTimeoutIdle).
+// script claimed, so that exactly one node tells each), as
+// ccgw.Session.RestTimedOut decides.
 func (s *Store) restsDue(ctx context.Context, members []string) {
 	for _, member := range members {
 		idStr, seqStr, ok := strings.Cut(member, ":")
@@ -214,15 +246,7 @@ func (s *Store) restsDue(ctx context.Context, members []string) {
 			continue
 		}
 		s.updateWith(ctx, id, "", false, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
-			if x.State != ccgw.StateRest || x.RestSeq != seq || x.RestUntil == 0 || time.UnixMilli(x.RestUntil).After(now) {
-				return nil, nil
-			}
-			x.RestUntil = 0
-			evs := []ccgw.Emit{{Type: ccgw.EvRestTimeout}}
-			if s.cfg.RestTimeoutIdle {
-				x.State, x.StateReason, x.StateSince = ccgw.StateIdle, 0, ccgw.Millis(now)
-				evs = append(evs, ccgw.Emit{Type: ccgw.EvReady})
-			}
+			evs, _ := x.RestTimedOut(seq, now, s.cfg.RestTimeoutIdle)
 			return evs, nil
 		})
 	}

@@ -42,12 +42,20 @@ end
 
 -- push appends one event (JSON without seq) to id's queue with the next seq,
 -- bounded by qmax (oldest dropped and counted), and wakes pollers; with a qmax
--- below 0 it only feeds it.
+-- below 0 it only feeds it. An event marked '!' (a drop-events fault dropped
+-- it) takes its seq and is fed, and counted as dropped instead of queued.
 local function push(id, ev, qmax, pushMode)
   local q = p .. 'q:' .. id
+  local dropped = string.sub(ev, 1, 1) == '!'
+  if dropped then ev = string.sub(ev, 2) end
   local seq = redis.call('INCR', p .. 'seq:' .. id)
   feed('e', id, seq .. ' ' .. ev)
   if qmax < 0 then return seq end -- a simulated agent's: the feed only (feed.go)
+  if dropped then
+    redis.call('HINCRBY', p .. 'stats', 'queued', 1)
+    redis.call('HINCRBY', p .. 'stats', 'drop:fault', 1)
+    return seq
+  end
   redis.call('RPUSH', q, seq .. ' ' .. ev)
   redis.call('HINCRBY', p .. 'stats', 'queued', 1)
   local n = redis.call('LLEN', q)
@@ -64,49 +72,48 @@ end
 -- as doubles, and a gen (nanoseconds) has more digits than a double keeps.
 local function genOf(raw) return string.match(raw, '"gen":(%d+)') end
 
--- finish ends session s (raw: its JSON) of id: out of the table, the deadline
--- set (or sim) and the skill index; unless the agent signed out itself,
--- AgentOther_ShutdownService is queued and the queue kept as a tombstone for
--- the old GUID for ttl ms. The caller tells the caches (dropped).
-local function finish(id, s, raw, cause, now, ttl, qmax)
+-- finish ends session raw of id for cause, as the node decided it
+-- (ccgw.EndingOf, ending.go): out of the table, the deadline sets (or sim) and
+-- the skill index; the queued events dropped first for drop (a reason, or '');
+-- then, with a shutdown event, that event queued last and the queue kept as
+-- a tombstone for the old GUID for ttl ms, and without one the queue
+-- discarded. The tombstone record t:<id> is tomb. The caller tells the caches
+-- (dropped).
+local function finish(id, raw, cause, drop, shutdown, tomb, ttl, qmax)
+  local s = cjson.decode(raw)
   feed('o', id, raw)
   redis.call('DEL', skey(id))
   redis.call('ZREM', p .. 'live', id)
   redis.call('ZREM', p .. 'dl', id)
+  redis.call('ZREM', p .. 'dlc', id)
   redis.call('SREM', p .. 'sim', id)
   if type(s.skills) == 'table' then
     for _, sk in ipairs(s.skills) do redis.call('SREM', p .. 'sk:' .. sk, id) end
   end
   redis.call('HINCRBY', p .. 'stats', 'signout:' .. cause, 1)
   local q = p .. 'q:' .. id
-  if cause == 'logout' or cause == 'force_logout' then
+  if drop ~= '' then
     local n = redis.call('LLEN', q)
-    if n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:session_ended', n) end
-    redis.call('DEL', q, p .. 'seq:' .. id, p .. 'tq:' .. id)
-    redis.call('SREM', p .. 'pushpending', id)
-    -- remembered for a second sign-out with the same GUID (100-008)
-    redis.call('SET', p .. 't:' .. id, cjson.encode({guid = s.guid, gen = genOf(raw), mode = 0, loggedOut = true}), 'PX', ttl)
-    return
-  end
-  if cause == 'push_failed' then
-    -- what its receiver never took is given up: the one attempt left goes to
-    -- AgentOther_ShutdownService
-    local n = redis.call('LLEN', q)
-    if n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:push_failed', n) end
+    if n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:' .. drop, n) end
     redis.call('DEL', q)
   end
-  local ev = '{"eventType":"AgentOther_ShutdownService","eventGenTime":' .. string.format('%d', now) ..
-    ',"workNo":"' .. id .. '","content":{"loginTime":"' .. string.format('%d', tonumber(s.loginTime) or 0) .. '"}}'
-  local pushMode = tonumber(s.mode) == 1
-  push(id, ev, math.max(qmax, 0) + 1, pushMode) -- qmax < 0: a simulated sign-in replaces it
+  if shutdown == '' or qmax < 0 then
+    if shutdown ~= '' then push(id, shutdown, -1, false) end -- a simulated agent's: the feed only
+    redis.call('DEL', q, p .. 'seq:' .. id, p .. 'tq:' .. id)
+    redis.call('SREM', p .. 'pushpending', id)
+    redis.call('SET', p .. 't:' .. id, tomb, 'PX', ttl)
+    return
+  end
+  push(id, shutdown, qmax + 1, tonumber(s.mode) == 1)
   local tq = p .. 'tq:' .. id
   local n = redis.call('LLEN', tq)
   if n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:session_ended', n) end
   redis.call('DEL', tq)
-  redis.call('RENAME', q, tq)
-  redis.call('PEXPIRE', tq, ttl)
-  local t = {guid = s.guid, gen = genOf(raw), mode = s.mode, uri = s.callBackUri, token = s.serviceToken, legacy = s.legacyPush}
-  redis.call('SET', p .. 't:' .. id, cjson.encode(t), 'PX', ttl)
+  if redis.call('EXISTS', q) == 1 then
+    redis.call('RENAME', q, tq)
+    redis.call('PEXPIRE', tq, ttl)
+  end
+  redis.call('SET', p .. 't:' .. id, tomb, 'PX', ttl)
   redis.call('DEL', p .. 'seq:' .. id)
 end
 
@@ -153,19 +160,26 @@ local function record(i)
 end
 `
 
-// signIn: ARGV id, newRaw, force, deadline, now, ttl, qmax, pushMode, skills
-// (comma separated), simulated, then the events. Returns {retcode, oldRaw}. A
-// simulated session (the call simulator's own agents) never expires: it is
-// kept in the set sim, not in the deadline set.
+// signIn: ARGV id, newRaw, force, expect, deadline, ttl, qmax, pushMode,
+// skills (comma separated), simulated, then the ending of the session it
+// replaces (drop, shutdown, tomb: endArgs), then the events. expect is the gen
+// of the session the node found and decided to replace (” for none): another
+// one there now is {'100-002'} without force, else {'conflict'} (the node
+// decides again). Returns {retcode, oldRaw}. A simulated session (the call
+// simulator's own agents) never expires: it is kept in the set sim, not in
+// the deadline set.
 var signInScript = goredis.NewScript(common + `
-local id, raw, force = ARGV[2], ARGV[3], ARGV[4]
-local deadline, now, ttl, qmax = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local id, raw, force, expect = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local deadline, ttl, qmax = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local pushMode = ARGV[9] == '1'
 local old = redis.call('GET', skey(id))
 if old then
-  if force ~= '1' then return {'100-002', ''} end
-  finish(id, cjson.decode(old), old, 'replaced', now, ttl, qmax)
-  dropped({id .. ':' .. genOf(old)})
+  if genOf(old) ~= expect then
+    if force ~= '1' then return {'100-002', ''} end
+    return {'conflict', ''}
+  end
+  finish(id, old, 'replaced', ARGV[12], ARGV[13], ARGV[14], ttl, qmax)
+  dropped({id .. ':' .. expect})
 end
 redis.call('SET', skey(id), raw)
 redis.call('ZADD', p .. 'live', id, id)
@@ -176,7 +190,7 @@ else
 end
 redis.call('DEL', p .. 'q:' .. id, p .. 'seq:' .. id)
 for sk in string.gmatch(ARGV[10], '[^,]+') do redis.call('SADD', p .. 'sk:' .. sk, id) end
-for i = 12, #ARGV do push(id, ARGV[i], qmax, pushMode) end
+for i = 15, #ARGV do push(id, ARGV[i], qmax, pushMode) end
 feed('s', id, raw)
 redis.call('HINCRBY', p .. 'stats', 'signin', 1)
 return {'0', old or ''}
@@ -214,32 +228,42 @@ feed('s', id, ARGV[4])
 return 'ok'
 `)
 
-// signOut: ARGV id, guid (” with kick), cause, now, ttl, qmax, kick, and with
-// kick the sign-in's gen (empty for any). Returns {retcode, raw}.
-var signOutScript = goredis.NewScript(common + `
-local id, guid, cause = ARGV[2], ARGV[3], ARGV[4]
-local now, ttl, qmax = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local s, raw, err
-if ARGV[8] == '1' then
-  raw = redis.call('GET', skey(id))
-  if not raw then return {'100-006', ''} end
-  s = cjson.decode(raw)
-  if ARGV[9] ~= '' and genOf(raw) ~= ARGV[9] then return {'100-006', ''} end
-else
-  s, raw, err = auth(id, guid, now)
-  if not s then
-    local traw = redis.call('GET', p .. 't:' .. id)
-    if traw and guid ~= '' then
-      local t = cjson.decode(traw)
-      if t.guid == guid and t.loggedOut == true then return {'100-008', ''} end
-    end
-    return {err, ''}
-  end
-  if cause == 'logout' and tonumber(s.state) == 7 then return {'100-010', ''} end
-end
-finish(id, s, raw, cause, now, ttl, qmax)
-dropped({id .. ':' .. genOf(raw)})
+// end: compare-and-end. ARGV id, gen, expect, cause, ttl, qmax, then the
+// ending (drop, shutdown, tomb: endArgs). Ends sign-in gen of id, if it is the
+// one stored and, unless expect is ”, stored exactly as expect (nothing
+// changed since the node's checks). Returns {'0', raw}, {'gone'} (another
+// sign-in, or none) or {'conflict'}.
+var endScript = goredis.NewScript(common + `
+local id, gen, expect, cause = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local raw = redis.call('GET', skey(id))
+if not raw or genOf(raw) ~= gen then return {'gone'} end
+if expect ~= '' and raw ~= expect then return {'conflict'} end
+finish(id, raw, cause, ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[6]), tonumber(ARGV[7]))
+dropped({id .. ':' .. gen})
 return {'0', raw}
+`)
+
+// expire: the end of sessions a tick claimed for a timeout. ARGV ttl, then
+// per session id, gen, qmax, drop, shutdown, tomb. Each is signed out if sign-in
+// gen is still stored: whichever node's call gets it first. Returns the raw
+// JSON of those it signed out.
+var expireScript = goredis.NewScript(common + `
+local ttl = tonumber(ARGV[2])
+local ended, gone = {}, {}
+for i = 3, #ARGV - 5, 6 do
+  local id, gen = ARGV[i], ARGV[i + 1]
+  local raw = redis.call('GET', skey(id))
+  if raw and genOf(raw) == gen then
+    finish(id, raw, 'timeout', ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ttl, tonumber(ARGV[i + 2]))
+    table.insert(ended, raw)
+    table.insert(gone, id .. ':' .. gen)
+  end
+end
+if #gone > 0 then
+  redis.call('HINCRBY', p .. 'stats', 'expiries', #gone)
+  dropped(gone)
+end
+return ended
 `)
 
 // poll: ARGV id, guid, now, deadline. Returns {retcode, event or ”, raw}: the
@@ -265,28 +289,32 @@ return {err, '', ''}
 
 // tick: a node's work for one tick, or for one more batch of expiries. ARGV
 // now, claim, limit, ttl, qmax, grace, restLimit, pending ('1': return the
-// agents with push work), nRenew, then nRenew (deadline, id) pairs, then
+// agents with push work), nRenew, lease, then nRenew (deadline, id) pairs, then
 // rotation records (record). In order:
 //   - catchUp, if nobody swept for longer than grace (an outage);
 //   - the node's batched renewals: ZADD XX GT, chunked (a session signed out
 //     meanwhile is not brought back; a deadline is never moved back);
 //   - its rotation records;
-//   - expiry, the commit point: up to limit sessions whose stored deadline is
-//     at least claim (one tick: the renewals a node answered but has not
-//     written yet) before now are signed out, each exactly once whichever
-//     node's script gets it first; the caches are told;
+//   - the expiry claim: up to limit sessions whose stored deadline is at least
+//     claim (one tick: the renewals a node answered but has not written yet)
+//     before now leave the deadline set for the claimed set dlc, scored with
+//     now, each claimed by one node; the node then decides their endings and
+//     ends them (expireScript). A claim older than lease (its node died or
+//     lost the answer) is taken over, within the same limit;
 //   - up to restLimit due rests, claimed (removed) as "id:restSeq";
 //   - with pending, the members of pushpending.
 //
-// Returns {offset, ended, rests, conflicts, pending}: ended as (raw, deadline)
-// pairs, the deadline absolute.
+// Returns {offset, claimed, rests, conflicts, pending}: claimed as (raw,
+// deadline) pairs, the deadline absolute (a taken-over claim's: when it was
+// claimed).
 var tickScript = goredis.NewScript(common + `
 local now, claim, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local ttl, qmax, grace = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local restLimit, wantPending, nRenew = tonumber(ARGV[8]), ARGV[9] == '1', tonumber(ARGV[10])
+local lease = tonumber(ARGV[11])
 catchUp(now, grace)
 local off = offset()
-local i, batch = 11, {}
+local i, batch = 12, {}
 for _ = 1, nRenew do
   table.insert(batch, string.format('%d', tonumber(ARGV[i]) - off))
   table.insert(batch, ARGV[i + 1])
@@ -298,25 +326,35 @@ for _ = 1, nRenew do
 end
 if #batch > 0 then redis.call('ZADD', p .. 'dl', 'XX', 'GT', unpack(batch)) end
 local conflicts = record(i)
-local ended, gone = {}, {}
+local claimed = {}
 if limit > 0 then
   local due = redis.call('ZRANGEBYSCORE', p .. 'dl', '-inf', string.format('%d', now - off - claim), 'WITHSCORES', 'LIMIT', 0, limit)
   for j = 1, #due, 2 do
     local id = due[j]
+    redis.call('ZREM', p .. 'dl', id)
     local raw = redis.call('GET', skey(id))
     if raw then
-      finish(id, cjson.decode(raw), raw, 'timeout', now, ttl, qmax)
-      table.insert(ended, raw)
-      table.insert(ended, string.format('%d', tonumber(due[j + 1]) + off))
-      table.insert(gone, id .. ':' .. genOf(raw))
-    else
-      redis.call('ZREM', p .. 'dl', id)
+      redis.call('ZADD', p .. 'dlc', now, id)
+      table.insert(claimed, raw)
+      table.insert(claimed, string.format('%d', tonumber(due[j + 1]) + off))
     end
   end
-end
-if #gone > 0 then
-  redis.call('HINCRBY', p .. 'stats', 'expiries', #gone)
-  dropped(gone)
+  -- claims whose node never ended them (it died, or lost the answer)
+  local left = limit - #claimed / 2
+  if left > 0 then
+    local lapsed = redis.call('ZRANGEBYSCORE', p .. 'dlc', '-inf', string.format('%d', now - lease), 'WITHSCORES', 'LIMIT', 0, left)
+    for j = 1, #lapsed, 2 do
+      local id = lapsed[j]
+      local raw = redis.call('GET', skey(id))
+      if raw then
+        redis.call('ZADD', p .. 'dlc', now, id)
+        table.insert(claimed, raw)
+        table.insert(claimed, lapsed[j + 1])
+      else
+        redis.call('ZREM', p .. 'dlc', id)
+      end
+    end
+  end
 end
 local rests = {}
 if restLimit > 0 then
@@ -325,7 +363,7 @@ if restLimit > 0 then
 end
 local pending = {}
 if wantPending then pending = redis.call('SMEMBERS', p .. 'pushpending') end
-return {string.format('%d', off), ended, rests, conflicts, pending}
+return {string.format('%d', off), claimed, rests, conflicts, pending}
 `)
 
 // rotate: ARGV rotation records (record). Returns the conflicts' ids.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -13,9 +14,11 @@ import (
 )
 
 // SignIn implements ccgw.SessionService. A forced sign-in ends the earlier session
-// in the same script. There is no sign-in window to overlap: 100-021 never occurs.
-// The password check, and the lockout with its RetAccountLocked, is
-// guard.Guard's, counting in this Redis.
+// (as ccgw.EndingOf decides) in the same script, if it is still the one the
+// node read; another one there by then is decided on again. There is no
+// sign-in window to overlap: 100-021 never occurs. The password check, and
+// the lockout with its RetAccountLocked, is guard.Guard's, counting in this
+// Redis.
 func (s *Store) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, error) {
 	id := req.Session.Agent
 	if !req.SkipPassword {
@@ -28,33 +31,61 @@ func (s *Store) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, erro
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetBadPassword, Op: req.Op}
 	}
 	now := s.cfg.Clock.Now()
-	sess := req.Start(agent, uint64(now.UnixNano()), guid.New(s.cfg.NodeName), now)
+	// The sign-in's gen is its time with random nanoseconds added, so that two
+	// sign-ins of one agent never share one, even on nodes whose clocks agree
+	// to the nanosecond (or are one fake clock): the scripts tell them apart
+	// by it.
+	sess := req.Start(agent, uint64(now.UnixNano())+rand.Uint64N(1<<20), guid.New(s.cfg.NodeName), now)
 	raw, err := json.Marshal(&sess)
 	if err != nil {
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
 	}
-	args := []any{id.String(), string(raw), boolArg(req.Force), s.deadline(now, sess.Mode), s.ms(now), s.ttl(),
-		queueMax(s.cfg.QueueSize, &sess), boolArg(sess.Mode == ccgw.ModePush), joinInts(sess.Skills), boolArg(sess.Simulated)}
-	for _, em := range req.Events() {
-		args = append(args, eventJSON(id, em.Type, em.Content, now))
-	}
-	epoch := s.cache.epoch(id)
-	res, err := s.run(ctx, signInScript, args...)
-	if err != nil {
-		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
-	}
-	code, out := pair(res)
-	if code != ccgw.RetOK {
-		return ccgw.Session{}, &ccgw.Error{Code: code, Op: req.Op}
-	}
-	if len(out) > 1 && out[1] != "" {
-		if old, err := decodeSession(out[1]); err == nil {
-			s.ended(old, ccgw.CauseReplaced)
+	for attempt := 0; ; attempt++ {
+		expect, ending := "", []any{"", "", ""}
+		oldRaw, err := s.get(ctx, id)
+		switch {
+		case err == nil:
+			if !req.Force {
+				return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetAlreadySignedIn, Op: req.Op}
+			}
+			old, err := decodeSession(oldRaw)
+			if err != nil {
+				return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
+			}
+			expect, ending = strconv.FormatUint(old.Gen, 10), s.endArgs(&old, ccgw.CauseReplaced, now)
+		case ccgw.CodeOf(err) != ccgw.RetNotSignedIn:
+			return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
 		}
+		args := []any{id.String(), string(raw), boolArg(req.Force), expect, s.deadline(now, sess.Mode), s.ttl(),
+			queueMax(s.cfg.QueueSize, &sess), boolArg(sess.Mode == ccgw.ModePush), joinInts(sess.Skills), boolArg(sess.Simulated)}
+		args = append(args, ending...)
+		for _, em := range req.Events() {
+			args = append(args, s.eventArg(&sess, em, now))
+		}
+		if s.beforeCAS != nil {
+			s.beforeCAS("signIn")
+		}
+		epoch := s.cache.epoch(id)
+		res, err := s.run(ctx, signInScript, args...)
+		if err != nil {
+			return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
+		}
+		code, out := pair(res)
+		if code == "conflict" && attempt < maxUpdateAttempts {
+			continue
+		}
+		if code != ccgw.RetOK {
+			return ccgw.Session{}, &ccgw.Error{Code: code, Op: req.Op}
+		}
+		if len(out) > 1 && out[1] != "" {
+			if old, err := decodeSession(out[1]); err == nil {
+				s.ended(old, ccgw.CauseReplaced)
+			}
+		}
+		s.fill(epoch, &sess)
+		s.notify(&sess)
+		return sess, nil
 	}
-	s.fill(epoch, &sess)
-	s.notify(&sess)
-	return sess, nil
 }
 
 func (s *Store) notify(sess *ccgw.Session) {
@@ -96,46 +127,100 @@ func short(g string) string {
 	return g
 }
 
-// SignOut implements ccgw.SessionService.
+// SignOut implements ccgw.SessionService: the GUID check, then
+// ccgw.CheckSignOut, then the end (endScript), if the session is still as it
+// was checked; if it changed meanwhile, it is checked again.
 func (s *Store) SignOut(ctx context.Context, id ccgw.AgentID, guid string, cause ccgw.SignOutCause) error {
-	return s.signOut(ctx, id, guid, cause, false, "")
+	now := s.cfg.Clock.Now()
+	for attempt := 0; ; attempt++ {
+		raw, err := s.auth(ctx, id, guid, now)
+		if err != nil {
+			if c := ccgw.CodeOf(err); guid != "" && (c == ccgw.RetNotSignedIn || c == ccgw.RetNoPermission) && s.loggedOut(ctx, id, guid) {
+				return ccgw.Fail(ccgw.RetAlreadySignedOut) // a second sign-out
+			}
+			return err
+		}
+		sess, err := decodeSession(raw)
+		if err != nil {
+			return unavailable(err)
+		}
+		if err := ccgw.CheckSignOut(&sess, cause); err != nil {
+			return err
+		}
+		if s.beforeCAS != nil {
+			s.beforeCAS("signOut")
+		}
+		done, err := s.end(ctx, &sess, raw, cause, now)
+		if err != nil || done {
+			return err
+		}
+		if attempt >= maxUpdateAttempts {
+			return unavailable(errConflict)
+		}
+	}
+}
+
+// loggedOut reports whether guid is that of agent id's last session, which
+// its client signed out itself.
+func (s *Store) loggedOut(ctx context.Context, id ccgw.AgentID, guid string) bool {
+	raw, err := s.rdb.Get(ctx, s.key+"t:"+id.String()).Result()
+	var t tombRec
+	return err == nil && json.Unmarshal([]byte(raw), &t) == nil && t.LoggedOut && t.GUID == guid
 }
 
 // Kick implements ccgw.SessionService.
 func (s *Store) Kick(ctx context.Context, id ccgw.AgentID, cause ccgw.SignOutCause) error {
-	return s.signOut(ctx, id, "", cause, true, "")
+	return s.kick(ctx, id, 0, cause)
 }
 
 // PushFailed implements push.Source: it signs sign-in gen of agent id out
 // with CausePushFailed, on whichever node calls it first; a later sign-in of
 // the agent is left alone.
 func (s *Store) PushFailed(id ccgw.AgentID, gen uint64) {
-	err := s.signOut(context.Background(), id, "", ccgw.CausePushFailed, true, strconv.FormatUint(gen, 10))
+	err := s.kick(context.Background(), id, gen, ccgw.CausePushFailed)
 	if err != nil && ccgw.CodeOf(err) != ccgw.RetNotSignedIn {
 		s.cfg.Log.Error("push failure sign-out failed", "agent", id.String(), "err", err)
 	}
 }
 
-func (s *Store) signOut(ctx context.Context, id ccgw.AgentID, guid string, cause ccgw.SignOutCause, kick bool, gen string) error {
-	now := s.cfg.Clock.Now()
-	for adopted := false; ; adopted = true {
-		res, err := s.run(ctx, signOutScript, id.String(), guid, string(cause), s.ms(now), s.ttl(),
-			s.cfg.QueueSize, boolArg(kick), gen)
-		if err != nil {
-			return err
-		}
-		code, out := pair(res)
-		if code == ccgw.RetNoPermission && !adopted && s.adoptDerived(ctx, id, guid, "", now) {
-			continue
-		}
-		if code != ccgw.RetOK {
-			return ccgw.Fail(code)
-		}
-		if sess, err := decodeSession(out[1]); err == nil {
-			s.ended(sess, cause)
-		}
-		return nil
+// kick ends agent id's session whatever its GUID, if it is sign-in gen (0:
+// any). It fails with RetNotSignedIn if there is none.
+func (s *Store) kick(ctx context.Context, id ccgw.AgentID, gen uint64, cause ccgw.SignOutCause) error {
+	raw, err := s.get(ctx, id)
+	if err != nil {
+		return err
 	}
+	sess, err := decodeSession(raw)
+	if err != nil {
+		return unavailable(err)
+	}
+	if gen != 0 && sess.Gen != gen {
+		return ccgw.Fail(ccgw.RetNotSignedIn)
+	}
+	_, err = s.end(ctx, &sess, "", cause, s.cfg.Clock.Now())
+	return err
+}
+
+// end signs sess out for cause at now (endScript), if its sign-in is still
+// stored and, unless raw is "", stored as raw. It reports false if the
+// session changed meanwhile, and fails with RetNotSignedIn if it is gone.
+func (s *Store) end(ctx context.Context, sess *ccgw.Session, raw string, cause ccgw.SignOutCause, now time.Time) (bool, error) {
+	args := []any{sess.Agent.String(), strconv.FormatUint(sess.Gen, 10), raw, string(cause), s.ttl(),
+		queueMax(s.cfg.QueueSize, sess)}
+	res, err := s.run(ctx, endScript, append(args, s.endArgs(sess, cause, now)...)...)
+	if err != nil {
+		return false, err
+	}
+	switch code, out := pair(res); code {
+	case ccgw.RetOK:
+		if stored, err := decodeSession(out[1]); err == nil {
+			s.ended(stored, cause)
+		}
+		return true, nil
+	case "conflict":
+		return false, nil
+	}
+	return false, ccgw.Fail(ccgw.RetNotSignedIn)
 }
 
 // Session implements ccgw.SessionService.

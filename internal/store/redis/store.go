@@ -64,6 +64,10 @@ type Config struct {
 	// the order Redis committed them; Deliver does so on demand.
 	OnChange func(s ccgw.Session)
 	Tap      func(ccgw.Event)
+	// DropEvent is session.Config's: asked about every event this node makes
+	// for a client's session; one it reports true for is dropped and counted
+	// as ccgw.DropFault (a drop-events fault on this node).
+	DropEvent func(id ccgw.AgentID, ev ccgw.Event) bool
 }
 
 // Store is ccgw.SessionService on Redis. It is safe for concurrent use.
@@ -93,6 +97,8 @@ type Store struct {
 	heartbeats atomic.Uint64
 	polls      atomic.Uint64
 	polled     atomic.Uint64
+
+	beforeCAS func(op string) // tests: called between a sign-in's or sign-out's read and its script
 }
 
 var _ ccgw.SessionService = (*Store)(nil)
@@ -279,12 +285,6 @@ func decodeSession(raw string) (ccgw.Session, error) {
 	var sess ccgw.Session
 	err := json.Unmarshal([]byte(raw), &sess)
 	return sess, err
-}
-
-// eventJSON returns ev as it is queued (without Seq).
-func eventJSON(id ccgw.AgentID, typ string, content json.RawMessage, now time.Time) string {
-	b, _ := json.Marshal(ccgw.Event{Type: typ, GenTime: ccgw.Millis(now), WorkNo: id.String(), Content: content})
-	return string(b)
 }
 
 // parseQueued reads a queued "<seq> <json>" entry.

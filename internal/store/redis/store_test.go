@@ -29,7 +29,7 @@ func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Co
 		PollTimeout: cfg.PollTimeout, PushTimeout: cfg.PushTimeout, NoExpiry: cfg.NoExpiry,
 		Directory: cfg.Directory, Log: cfg.Log, NodeName: cfg.NodeName, AuthMode: cfg.AuthMode,
 		GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout, RestTimeoutIdle: cfg.RestTimeoutIdle,
-		OnChange: cfg.OnChange, Tap: cfg.Tap,
+		OnChange: cfg.OnChange, Tap: cfg.Tap, DropEvent: cfg.DropEvent,
 	}
 	if edit != nil {
 		edit(&c)

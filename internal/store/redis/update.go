@@ -36,7 +36,7 @@ func (s *Store) update(ctx context.Context, id ccgw.AgentID, raw string, fn func
 	args := []any{id.String(), raw, string(next), queueMax(s.cfg.QueueSize, &sess), boolArg(sess.Mode == ccgw.ModePush), joinInts(off), joinInts(on),
 		boolArg(changed)}
 	for _, ev := range evs {
-		args = append(args, eventJSON(id, ev.Type, ev.Content, now))
+		args = append(args, s.eventArg(&sess, ev, now))
 	}
 	res, err := s.run(ctx, updateScript, args...)
 	if err != nil {

@@ -1,0 +1,49 @@
+package redis
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/ccgw/ccgw"
+)
+
+// A session's end is decided here, in Go, by the rules every backend shares
+// (ccgw.EndingOf); the scripts only store what was decided (finish).
+
+// tombRec is the record t:<id> an ended session leaves for its old GUID.
+type tombRec struct {
+	GUID      string    `json:"guid"`
+	Gen       uint64    `json:"gen,string"` // a string: Lua's numbers would round it
+	Mode      ccgw.Mode `json:"mode"`       // ModePush: its last events are pushed
+	URI       string    `json:"uri,omitempty"`
+	Token     string    `json:"token,omitempty"`
+	Legacy    bool      `json:"legacy,omitempty"`
+	LoggedOut bool      `json:"loggedOut,omitempty"`
+}
+
+// endArgs returns the script arguments that end sess for cause at now:
+// ccgw.EndingOf's drop reason, its AgentOther_ShutdownService (” for none;
+// eventArg), and the tombstone record.
+func (s *Store) endArgs(sess *ccgw.Session, cause ccgw.SignOutCause, now time.Time) []any {
+	end := ccgw.EndingOf(sess, cause)
+	t := tombRec{GUID: sess.GUID, Gen: sess.Gen, LoggedOut: end.LoggedOut}
+	shutdown := ""
+	if end.Shutdown != nil {
+		shutdown = s.eventArg(sess, *end.Shutdown, now)
+		t.Mode, t.URI, t.Token, t.Legacy = sess.Mode, sess.CallbackURI, sess.ServiceToken, sess.LegacyPush
+	}
+	rec, _ := json.Marshal(&t)
+	return []any{string(end.Drop), shutdown, string(rec)}
+}
+
+// eventArg returns em, made for sess at now, as the scripts queue it: its
+// JSON, marked '!' if a drop-events fault drops it (Config.DropEvent), as
+// session.Manager's queues drop it.
+func (s *Store) eventArg(sess *ccgw.Session, em ccgw.Emit, now time.Time) string {
+	ev := ccgw.Event{Type: em.Type, GenTime: ccgw.Millis(now), WorkNo: sess.Agent.String(), Content: em.Content}
+	b, _ := json.Marshal(&ev)
+	if s.cfg.DropEvent != nil && !sess.Simulated && s.cfg.DropEvent(sess.Agent, ev) {
+		return "!" + string(b)
+	}
+	return string(b)
+}
