@@ -19,7 +19,7 @@ import (
 // the call simulator behind the gateway on a fake clock that the API moves.
 
 // adminErr fails t unless the admin request answers HTTP status and 000-002.
-func adminErr(t *testing.T, cs *clServer, method, path, body string, status int) {
+func adminErr(t *testing.T, cs *simServer, method, path, body string, status int) {
 	t.Helper()
 	r := cs.admin.do(t, method, api.AdminPrefix+path, nil, body)
 	if r.status != status || r.retcode() != "000-002" {
@@ -29,7 +29,7 @@ func adminErr(t *testing.T, cs *clServer, method, path, body string, status int)
 
 // adminNotAllowed fails t unless the admin request answers 405 with 000-002
 // and exactly allow in its Allow header.
-func adminNotAllowed(t *testing.T, cs *clServer, method, path, allow string) {
+func adminNotAllowed(t *testing.T, cs *simServer, method, path, allow string) {
 	t.Helper()
 	adminErr(t, cs, method, path, "", http.StatusMethodNotAllowed)
 	if r := cs.admin.do(t, method, api.AdminPrefix+path, nil, ""); r.header.Get("Allow") != allow {
@@ -43,7 +43,7 @@ func adminNotAllowed(t *testing.T, cs *clServer, method, path, allow string) {
 func TestAdminAPI(t *testing.T) {
 	get, post, put, del := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete
 	t.Run("clock", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		mustBody(t, cs.clAdmin(t, get, "clock", ""), fmt.Sprintf(`{"message":"success","retcode":"0","result":{"now":%d,"virtual":true}}`, clStart.UnixMilli()))
 		r := cs.clAdmin(t, post, "clock/advance", `{"seconds":1.5}`)
 		mustBody(t, r, fmt.Sprintf(`{"message":"success","retcode":"0","result":{"now":%d,"virtual":true}}`, clStart.UnixMilli()+1500))
@@ -70,7 +70,7 @@ func TestAdminAPI(t *testing.T) {
 		}
 	})
 	t.Run("clock without a virtual clock", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{noVirtual: true})
+		cs := newSimServer(t, simConfig{noVirtual: true})
 		status, env := cs.admin.clRaw(t, post, api.AdminPrefix+"clock/advance", `{"seconds":1}`)
 		if status != http.StatusConflict || string(env["retcode"]) != `"000-002"` {
 			t.Fatalf("advance without a virtual clock: HTTP %d %v", status, env)
@@ -83,7 +83,7 @@ func TestAdminAPI(t *testing.T) {
 		}
 	})
 	t.Run("events", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		mustBody(t, cs.clAdmin(t, get, "events", ""), `{"message":"success","retcode":"0","result":{"events":[],"last":0}}`)
 		cs.clSignIn(t, "1001", "")
 		cs.clSignIn(t, "1002", `"status":3`)
@@ -114,7 +114,7 @@ func TestAdminAPI(t *testing.T) {
 		adminNotAllowed(t, cs, post, "events", "GET")
 	})
 	t.Run("queues", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		mustBody(t, cs.clAdmin(t, get, "queues", ""), `{"message":"success","retcode":"0","result":[`+
 			`{"skillId":1,"waiting":0,"longestWaitSeconds":0,"offered":0,"answered":0,"abandoned":0,"noAnswer":0,"transferred":0},`+
 			`{"skillId":2,"waiting":0,"longestWaitSeconds":0,"offered":0,"answered":0,"abandoned":0,"noAnswer":0,"transferred":0}]}`)
@@ -133,7 +133,7 @@ func TestAdminAPI(t *testing.T) {
 		adminErr(t, cs, get, "queues/1/2", "", http.StatusNotFound)
 	})
 	t.Run("calls", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		id := cs.clInject(t, `{"skillId":1,"caller":"13900000000","callData":"order 42","talkSeconds":10,"abandonSeconds":60}`)
 		if !strings.HasPrefix(id, strconv.FormatInt(clStart.Unix(), 10)+"-") || !clCallIDRE.MatchString(id) {
 			t.Fatalf("call ID %q", id)
@@ -173,7 +173,7 @@ func TestAdminAPI(t *testing.T) {
 		cs.clMustGone(t, id)
 	})
 	t.Run("rates", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		mustBody(t, cs.clAdmin(t, get, "rates", ""), `{"message":"success","retcode":"0","result":{}}`)
 		mustBody(t, cs.clAdmin(t, put, "rates/1", `{"perHour":720,"talkMinSeconds":5,"talkMaxSeconds":8,"abandonSeconds":1000}`),
 			`{"message":"success","retcode":"0","result":{"abandonSeconds":1000,"perHour":720,"talkMaxSeconds":8,"talkMinSeconds":5}}`)
@@ -213,7 +213,7 @@ func TestAdminAPI(t *testing.T) {
 		adminNotAllowed(t, cs, post, "rates", "GET")
 	})
 	t.Run("agents", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		cs.clAdmin(t, post, "agents", `{"workNo":"2001","skills":[1],"answerAfterSeconds":2,"wrapUpSeconds":5}`)
 		id := cs.clInject(t, `{"skillId":1,"talkSeconds":10}`)
 		clMustCallState(t, cs, id, "ringing", "2001")
@@ -253,7 +253,7 @@ func TestAdminAPI(t *testing.T) {
 		adminNotAllowed(t, cs, put, "agents", "GET, POST")
 	})
 	t.Run("unknown", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		for _, p := range []string{"", "nothing", "calls/1/2", "clock/advance/now"} {
 			adminErr(t, cs, get, p, "", http.StatusNotFound)
 		}
@@ -264,7 +264,7 @@ func TestAdminAPI(t *testing.T) {
 // every arrival gap rounded to 0 and one clock advance queued calls without
 // end. It is refused with 000-002, and an hour later no call has been made.
 func TestAdminRatesFlood(t *testing.T) {
-	cs := clNewServer(t, clConfig{})
+	cs := newSimServer(t, simConfig{})
 	for _, body := range []string{`{"perHour":1e308}`, `{"perHour":"1e308"}`, `{"perHour":1.7976931348623157e308}`} {
 		adminErr(t, cs, http.MethodPut, "rates/1", body, http.StatusOK)
 	}
@@ -280,7 +280,7 @@ func TestAdminRatesFlood(t *testing.T) {
 // GUID still heartbeats, no AgentOther_ShutdownService is queued for it, and a
 // call offered to it rings until the client answers.
 func TestAdminAgentLeavesClientSession(t *testing.T) {
-	cs := clNewServer(t, clConfig{})
+	cs := newSimServer(t, simConfig{})
 	a := cs.clManual(t, "1002")
 	for _, body := range []string{`{"workNo":"1002"}`, `{"workNo":"1002","answerAfterSeconds":1,"wrapUpSeconds":1}`} {
 		r := cs.admin.do(t, http.MethodPost, api.AdminPrefix+"agents", nil, body)
@@ -306,7 +306,7 @@ func TestAdminAgentLeavesClientSession(t *testing.T) {
 func TestAdminToken(t *testing.T) {
 	const token = "s3cret-token"
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ccgw_test 1\n") })
-	cs := clNewServer(t, clConfig{adminToken: token, metrics: metrics})
+	cs := newSimServer(t, simConfig{adminToken: token, metrics: metrics})
 	send := func(method, path, auth, body string) (*http.Response, []byte) {
 		t.Helper()
 		req, err := http.NewRequestWithContext(context.Background(), method, cs.admin.URL+path, strings.NewReader(body))

@@ -5,107 +5,18 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
-	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/session"
-	"github.com/ccgw/ccgw/internal/sim"
-	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
 // Helpers of the voice-call, call-data, queue-device and admin tests
-// (calls_test.go): a server with the call simulator behind it on a fake clock.
-
-// clStart is where every fake clock starts: 2026-01-05 09:00:00 UTC.
-var clStart = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
-
-// clRing is the simulator's ring timeout in these tests (its default).
-const clRing = 20 * time.Second
-
-// clConfig configures a call test server; zero values mean the defaults given.
-type clConfig struct {
-	noVirtual bool // Admin.Virtual nil: the admin API cannot move the clock
-	noCalls   bool // no call engine: the call interfaces and admin call endpoints are absent
-	// adminToken is api.Config.AdminToken: the bearer token the admin server requires.
-	adminToken string
-	metrics    http.Handler // api.Config.Metrics; nil: none
-}
-
-// clServer is a tServer with the simulated call centre behind it: one fake
-// clock shared by the session manager and the engine, the event journal as the
-// sessions' tap, and the admin API on a second loopback server (admin), as
-// cmd/ccgw serves it on its own listener.
-type clServer struct {
-	*tServer
-	admin   *tServer // the same api.Server's AdminHandler
-	clock   *clock.Virtual
-	engine  *sim.Engine
-	journal *sim.Journal
-}
-
-// clNewServer starts a call test server on cfg; cleanup closes it.
-func clNewServer(tb testing.TB, cfg clConfig) *clServer {
-	tb.Helper()
-	dir := agent.Default()
-	st, err := bolt.Open(tb.TempDir())
-	if err != nil {
-		tb.Fatalf("bolt.Open: %v", err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	fc := clock.NewVirtual(clStart)
-	j := sim.NewJournal(100000)
-	var eng *sim.Engine
-	sm, err := session.New(session.Config{
-		Store:     st,
-		Directory: dir,
-		Clock:     fc,
-		WaitClock: clock.Real{},
-		Timeout:   24 * time.Hour, // the tests move the clock; sessions must outlive them
-		Tap:       j.Add,
-		OnChange: func(s ccgw.Session) {
-			if eng != nil {
-				eng.AgentChanged(s)
-			}
-		},
-	})
-	if err != nil {
-		tb.Fatalf("session.New: %v", err)
-	}
-	if !cfg.noCalls {
-		eng = sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: fc, RingTimeout: clRing})
-	}
-	adm := &api.Admin{Journal: j, Virtual: fc, Now: fc.Now}
-	if cfg.noVirtual {
-		adm.Virtual = nil
-	}
-	h := api.New(api.Config{
-		Sessions:  sm,
-		Directory: dir,
-		PollWait:  5 * time.Millisecond,
-		Clock:     fc,
-		Calls:     eng,
-		Admin:     adm,
-
-		AdminToken: cfg.adminToken,
-		Metrics:    cfg.metrics,
-	})
-	srv := httptest.NewServer(h)
-	tb.Cleanup(srv.Close)
-	asrv := httptest.NewServer(h.AdminHandler())
-	tb.Cleanup(asrv.Close)
-	return &clServer{
-		tServer: &tServer{URL: srv.URL, handler: h, sessions: sm, store: st, srv: srv},
-		admin:   &tServer{URL: asrv.URL, handler: h, sessions: sm, store: st, srv: asrv},
-		clock:   fc, engine: eng, journal: j,
-	}
-}
+// (calls_test.go): requests to a gateway with the call simulator behind it on
+// a fake clock (newSimServer, sim_helpers_test.go).
 
 // clAgent is a signed-in agent: work number and GUID.
 type clAgent struct{ id, g string }
@@ -113,7 +24,7 @@ type clAgent struct{ id, g string }
 // clSignIn signs agent id in with phone 7<id> and the extra body fields (e.g.
 // `"autoanswer":false`), fails tb unless it succeeds, and drains its sign-in
 // events.
-func (cs *clServer) clSignIn(tb testing.TB, id, extra string) clAgent {
+func (cs *simServer) clSignIn(tb testing.TB, id, extra string) clAgent {
 	tb.Helper()
 	body := `{"password":"secret","phonenum":"7` + id + `"`
 	if extra != "" {
@@ -125,19 +36,19 @@ func (cs *clServer) clSignIn(tb testing.TB, id, extra string) clAgent {
 }
 
 // clManual signs agent id in for manual answer.
-func (cs *clServer) clManual(tb testing.TB, id string) clAgent {
+func (cs *simServer) clManual(tb testing.TB, id string) clAgent {
 	tb.Helper()
 	return cs.clSignIn(tb, id, `"autoanswer":false`)
 }
 
 // clDo sends a request as agent a; path is under base, "{id}" stands for a.id.
-func (cs *clServer) clDo(tb testing.TB, a clAgent, method, path, body string) *tResp {
+func (cs *simServer) clDo(tb testing.TB, a clAgent, method, path, body string) *tResp {
 	tb.Helper()
 	return cs.do(tb, method, base+strings.ReplaceAll(path, "{id}", a.id), guidHdr(a.g), body)
 }
 
 // clMust sends a request as agent a and fails tb unless its retcode is want.
-func (cs *clServer) clMust(tb testing.TB, a clAgent, method, path, body, want string) *tResp {
+func (cs *simServer) clMust(tb testing.TB, a clAgent, method, path, body, want string) *tResp {
 	tb.Helper()
 	r := cs.clDo(tb, a, method, path, body)
 	mustCode(tb, r, want)
@@ -146,7 +57,7 @@ func (cs *clServer) clMust(tb testing.TB, a clAgent, method, path, body, want st
 
 // clAdmin sends an admin request (path under /ccgw/v1/) and fails tb unless it
 // answers HTTP 200 with retcode 0.
-func (cs *clServer) clAdmin(tb testing.TB, method, path, body string) *tResp {
+func (cs *simServer) clAdmin(tb testing.TB, method, path, body string) *tResp {
 	tb.Helper()
 	r := cs.admin.do(tb, method, api.AdminPrefix+path, nil, body)
 	mustCode(tb, r, "0")
@@ -155,7 +66,7 @@ func (cs *clServer) clAdmin(tb testing.TB, method, path, body string) *tResp {
 
 // clInject injects an inbound call with body (admin POST /ccgw/v1/calls) and
 // returns its call ID.
-func (cs *clServer) clInject(tb testing.TB, body string) string {
+func (cs *simServer) clInject(tb testing.TB, body string) string {
 	tb.Helper()
 	r := cs.clAdmin(tb, http.MethodPost, "calls", body)
 	var res struct {
@@ -168,7 +79,7 @@ func (cs *clServer) clInject(tb testing.TB, body string) string {
 }
 
 // clAdvance moves the virtual clock on by d through the admin API.
-func (cs *clServer) clAdvance(tb testing.TB, d time.Duration) {
+func (cs *simServer) clAdvance(tb testing.TB, d time.Duration) {
 	tb.Helper()
 	before := cs.clock.Now()
 	cs.clAdmin(tb, http.MethodPost, "clock/advance", `{"duration":"`+d.String()+`"}`)
@@ -187,7 +98,7 @@ type clCallStatus struct {
 }
 
 // clCall returns the admin view of a live call; it fails tb unless it exists.
-func (cs *clServer) clCall(tb testing.TB, id string) clCallStatus {
+func (cs *simServer) clCall(tb testing.TB, id string) clCallStatus {
 	tb.Helper()
 	r := cs.clAdmin(tb, http.MethodGet, "calls/"+id, "")
 	var st clCallStatus
@@ -198,7 +109,7 @@ func (cs *clServer) clCall(tb testing.TB, id string) clCallStatus {
 }
 
 // clMustGone fails tb unless call id is no longer live (admin 404).
-func (cs *clServer) clMustGone(tb testing.TB, id string) {
+func (cs *simServer) clMustGone(tb testing.TB, id string) {
 	tb.Helper()
 	r := cs.admin.do(tb, http.MethodGet, api.AdminPrefix+"calls/"+id, nil, "")
 	if r.status != http.StatusNotFound || r.retcode() != "000-002" {
@@ -219,7 +130,7 @@ type clQueue struct {
 }
 
 // clQueueOf returns skill's queue figures through the admin API.
-func (cs *clServer) clQueueOf(tb testing.TB, skill int) clQueue {
+func (cs *simServer) clQueueOf(tb testing.TB, skill int) clQueue {
 	tb.Helper()
 	r := cs.clAdmin(tb, http.MethodGet, "queues/"+strconv.Itoa(skill), "")
 	var q clQueue
@@ -245,7 +156,7 @@ func (e clEv) String() string {
 
 // clEvents polls agent a until an empty poll and returns its events; every
 // event must have exactly the spec's keys and a's work number.
-func (cs *clServer) clEvents(tb testing.TB, a clAgent) []clEv {
+func (cs *simServer) clEvents(tb testing.TB, a clAgent) []clEv {
 	tb.Helper()
 	var out []clEv
 	for {
@@ -270,7 +181,7 @@ func clTypes(evs []clEv) []string {
 }
 
 // clMustTypes drains agent a's events and fails tb unless their types are want.
-func (cs *clServer) clMustTypes(tb testing.TB, a clAgent, want ...string) []clEv {
+func (cs *simServer) clMustTypes(tb testing.TB, a clAgent, want ...string) []clEv {
 	tb.Helper()
 	evs := cs.clEvents(tb, a)
 	got := clTypes(evs)
@@ -308,7 +219,7 @@ func clObj(tb testing.TB, raw json.RawMessage) map[string]any {
 
 // clJournal returns every event in the admin journal, paging through it with
 // after and limit.
-func (cs *clServer) clJournal(tb testing.TB) []ccgw.Event {
+func (cs *simServer) clJournal(tb testing.TB) []ccgw.Event {
 	tb.Helper()
 	var out []ccgw.Event
 	after := uint64(0)

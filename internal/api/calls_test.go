@@ -33,7 +33,7 @@ var clCallIDRE = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 
 // clEnv is one row's server and state.
 type clEnv struct {
-	cs   *clServer
+	cs   *simServer
 	a    clAgent // the caller, 1001
 	b    clAgent // a second agent, 1002, when the setup signs it in
 	call string  // the setup's active (or last) call
@@ -153,7 +153,7 @@ func clRun(t *testing.T, rows []clRow) {
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
 			t.Parallel()
-			e := &clEnv{cs: clNewServer(t, clConfig{})}
+			e := &clEnv{cs: newSimServer(t, simConfig{})}
 			if row.caller != clNotSignedIn {
 				setup := row.setup
 				if setup == nil {
@@ -266,7 +266,7 @@ func clEvCallID(t testing.TB, raw json.RawMessage, id string) {
 }
 
 // clMustCallState fails t unless call id is live in state with agent workNo.
-func clMustCallState(t testing.TB, cs *clServer, id, state, workNo string) {
+func clMustCallState(t testing.TB, cs *simServer, id, state, workNo string) {
 	t.Helper()
 	if st := cs.clCall(t, id); st.State != state || st.WorkNo != workNo {
 		t.Fatalf("call %s is %s at %q, want %s at %q", id, st.State, st.WorkNo, state, workNo)
@@ -531,7 +531,7 @@ func TestVoiceCallRetcodes(t *testing.T) {
 }
 
 // clMustState fails t unless agent a's agentstatus agentState is want.
-func clMustState(t testing.TB, cs *clServer, a clAgent, want int) {
+func clMustState(t testing.TB, cs *simServer, a clAgent, want int) {
 	t.Helper()
 	r := cs.clMust(t, a, http.MethodGet, "/onlineagent/{id}/agentstatus", "", "0")
 	var st struct {
@@ -747,7 +747,7 @@ func clQueuedOnSkill2(tb testing.TB, e *clEnv) {
 // TestCallInterfacesNeedAnEngine: without a call engine the call interfaces and
 // the admin call endpoints do not exist (404 + 000-002).
 func TestCallInterfacesNeedAnEngine(t *testing.T) {
-	cs := clNewServer(t, clConfig{noCalls: true})
+	cs := newSimServer(t, simConfig{noCalls: true})
 	a := cs.clSignIn(t, "1001", "")
 	for _, f := range clIfaces {
 		r := cs.clDo(t, a, f.method, f.path, f.body)
@@ -928,7 +928,7 @@ func clMustShape(t testing.TB, ev ccgw.Event) {
 // on the way, then checks every event in the journal against clShapes and that
 // every row of clShapes was seen.
 func TestCallEventContent(t *testing.T) {
-	cs := clNewServer(t, clConfig{})
+	cs := newSimServer(t, simConfig{})
 	post, put, del := http.MethodPost, http.MethodPut, http.MethodDelete
 	const (
 		answer = "/voicecall/{id}/answer"
@@ -1063,9 +1063,9 @@ func TestCallEventContent(t *testing.T) {
 // busy, or already in a call.
 func TestCallRouting(t *testing.T) {
 	post := http.MethodPost
-	inject := func(cs *clServer) string { return cs.clInject(t, `{"skillId":1}`) }
+	inject := func(cs *simServer) string { return cs.clInject(t, `{"skillId":1}`) }
 	t.Run("longest idle first", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		cs.clManual(t, "1003")
 		cs.clAdvance(t, time.Second)
 		cs.clManual(t, "1001")
@@ -1077,13 +1077,13 @@ func TestCallRouting(t *testing.T) {
 		clMustCallState(t, cs, inject(cs), "queued", "")
 	})
 	t.Run("tie goes to the lower work number", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		cs.clManual(t, "1002")
 		cs.clManual(t, "1001") // same fake instant
 		clMustCallState(t, cs, inject(cs), "ringing", "1001")
 	})
 	t.Run("no talk right is skipped", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		a := cs.clManual(t, "1001")
 		cs.clAdvance(t, time.Second)
 		cs.clManual(t, "1002")
@@ -1095,7 +1095,7 @@ func TestCallRouting(t *testing.T) {
 		clMustCallState(t, cs, c, "ringing", "1001")
 	})
 	t.Run("busy is skipped", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		a := cs.clManual(t, "1001")
 		cs.clAdvance(t, time.Second)
 		cs.clManual(t, "1002")
@@ -1107,7 +1107,7 @@ func TestCallRouting(t *testing.T) {
 		clMustCallState(t, cs, c, "ringing", "1001")
 	})
 	t.Run("idle since is reset by a busy spell", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		a := cs.clManual(t, "1001")
 		cs.clAdvance(t, time.Second)
 		cs.clManual(t, "1002")
@@ -1117,7 +1117,7 @@ func TestCallRouting(t *testing.T) {
 		clMustCallState(t, cs, inject(cs), "ringing", "1002")
 	})
 	t.Run("other skill is not offered", func(t *testing.T) {
-		cs := clNewServer(t, clConfig{})
+		cs := newSimServer(t, simConfig{})
 		a := cs.clManual(t, "1001")
 		cs.clMust(t, a, post, "/onlineagent/{id}/resetskill/false?skillid=2", "", "0")
 		clMustCallState(t, cs, inject(cs), "queued", "")
@@ -1129,7 +1129,7 @@ func TestCallRouting(t *testing.T) {
 // abandoned counts it, the call is gone. A caller who gives up while the call
 // rings releases the agent.
 func TestCallAbandon(t *testing.T) {
-	cs := clNewServer(t, clConfig{})
+	cs := newSimServer(t, simConfig{})
 	a := cs.clSignIn(t, "1001", `"status":3`)
 	c := cs.clInject(t, `{"skillId":1,"abandonSeconds":30}`)
 	cs.clAdvance(t, 10*time.Second)
@@ -1166,7 +1166,7 @@ func TestCallAbandon(t *testing.T) {
 
 // clMustAcd fails t unless queryacdstat for skill 1 says size calls wait and the
 // longest has waited wait seconds.
-func clMustAcd(t testing.TB, cs *clServer, a clAgent, size, wait int) {
+func clMustAcd(t testing.TB, cs *simServer, a clAgent, size, wait int) {
 	t.Helper()
 	r := cs.clMust(t, a, http.MethodPost, "/queuedevice/{id}/queryacdstat", `{"skills":["1"]}`, "0")
 	var list []struct {
@@ -1182,7 +1182,7 @@ func clMustAcd(t testing.TB, cs *clServer, a clAgent, size, wait int) {
 // waitnum, skillwaitnum and waitcallinfo report the queue; when an agent
 // becomes idle it takes the oldest call.
 func TestQueryAcdStatFigures(t *testing.T) {
-	cs := clNewServer(t, clConfig{})
+	cs := newSimServer(t, simConfig{})
 	a := cs.clSignIn(t, "1001", `"status":3,"autoanswer":false`)
 	cs.clSignIn(t, "1002", `"status":3`)
 	first := cs.clInject(t, `{"skillId":1,"caller":"13800000001"}`)
@@ -1242,7 +1242,7 @@ func TestQueryAcdStatFigures(t *testing.T) {
 // timeout: AgentEvent_No_Answer, the agent is set busy with reason "2", and the
 // call, back at the head of its queue, rings the next agent, which answers.
 func TestCallNoAnswer(t *testing.T) {
-	cs := clNewServer(t, clConfig{})
+	cs := newSimServer(t, simConfig{})
 	a := cs.clManual(t, "1001")
 	cs.clAdvance(t, time.Second)
 	b := cs.clManual(t, "1002")
@@ -1288,8 +1288,8 @@ func TestCallTransfer(t *testing.T) {
 	ringing := []string{ccgw.EvIncomingCallInfo, ccgw.EvBusy, ccgw.EvPhoneAlerting, ccgw.EvPhoneOffhook, ccgw.EvRinging, ccgw.EvCustomerAlerting}
 	// talking has 1001 (manual answer, extra sign-in fields) talking with a
 	// customer and 1002 (manual answer) idle since a second later.
-	talking := func(t *testing.T, extra string) (*clServer, clAgent, clAgent, string) {
-		cs := clNewServer(t, clConfig{})
+	talking := func(t *testing.T, extra string) (*simServer, clAgent, clAgent, string) {
+		cs := newSimServer(t, simConfig{})
 		a := cs.clSignIn(t, "1001", `"autoanswer":false`+extra)
 		c := cs.clInject(t, `{"skillId":1,"caller":"13800000007"}`)
 		cs.clMust(t, a, put, "/voicecall/{id}/answer", "", "0")
@@ -1305,7 +1305,7 @@ func TestCallTransfer(t *testing.T) {
 			t.Fatalf("Ringing of a transferred call %s", evs[4].content)
 		}
 	}
-	succeeded := func(t *testing.T, cs *clServer, a clAgent, c string, after string) {
+	succeeded := func(t *testing.T, cs *simServer, a clAgent, c string, after string) {
 		t.Helper()
 		evs := cs.clMustTypes(t, a, ccgw.EvSuccTransResult, ccgw.EvCallRelease, ccgw.EvPhoneRelease, after)
 		mustBody(t, &tResp{body: evs[0].content}, `{"callId":"`+c+`","result":0}`)

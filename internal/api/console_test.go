@@ -33,7 +33,7 @@ func cnMustHeaders(tb testing.TB, what string, h http.Header) {
 // another method 405, all in the envelope. The vendor listener answers every
 // one of these paths as an unknown path.
 func TestConsoleFiles(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{})
+	ls := lvNewServer(t, simConfig{})
 	resp, body := ls.lvGet(t, http.MethodGet, "/", nil, "")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
 		!strings.Contains(string(body), `src="console/app.js"`) {
@@ -132,7 +132,7 @@ const cnToken = "0123456789abcdef-console"
 // 401, 000-003.
 func TestConsoleToken(t *testing.T) {
 	wall := clock.NewVirtual(clStart)
-	ls := lvNewServer(t, lvConfig{token: cnToken, wall: wall})
+	ls := lvNewServer(t, simConfig{adminToken: cnToken, wall: wall})
 	resp, body := ls.lvGet(t, http.MethodGet, "/", nil, "")
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `src="console/login.js"`) ||
 		strings.Contains(string(body), "app.js") {
@@ -205,7 +205,7 @@ func TestConsoleToken(t *testing.T) {
 // TestConsoleSignInWithoutToken: without an admin token there is nothing to
 // sign in to: success, no cookie.
 func TestConsoleSignInWithoutToken(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{})
+	ls := lvNewServer(t, simConfig{})
 	r := ls.admin.do(t, http.MethodPost, "/console/login", nil, `{"token":"anything"}`)
 	mustCode(t, r, "0")
 	if r.header.Get("Set-Cookie") != "" {
@@ -218,7 +218,7 @@ func TestConsoleSignInWithoutToken(t *testing.T) {
 // change something is HTTP 403, 000-003, and changes nothing; reads are
 // served, and so are same-origin requests and requests of no browser.
 func TestAdminCrossOrigin(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{})
+	ls := lvNewServer(t, simConfig{})
 	inject := `{"skillId":1,"caller":"13912345678"}`
 	for _, h := range []hdr{{"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
 		{"Origin": "http://evil.example"}, {"Origin": "http://127.0.0.1:1"}} {
@@ -247,7 +247,7 @@ func TestAdminCrossOrigin(t *testing.T) {
 // Host that is neither a loopback address nor localhost is HTTP 403, 000-003
 // (DNS rebinding), on every path; with a token the Host is not judged.
 func TestAdminLocalHost(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{localOnly: true})
+	ls := lvNewServer(t, simConfig{localOnly: true})
 	for _, host := range []string{"evil.example", "evil.example:8044", "10.0.0.1:8044", "[2001:db8::1]:8044", "localhost.evil.example", "127.0.0.1.evil.example"} {
 		for _, p := range []string{"/", "/console/app.js", "/ccgw/v1/clock", "/metrics", "/healthz"} {
 			resp, body := ls.lvGet(t, http.MethodGet, p, hdr{"Host": host}, "")
@@ -262,7 +262,7 @@ func TestAdminLocalHost(t *testing.T) {
 			t.Errorf("Host %s: HTTP %d %s", host, resp.StatusCode, body)
 		}
 	}
-	tok := lvNewServer(t, lvConfig{localOnly: true, token: cnToken})
+	tok := lvNewServer(t, simConfig{localOnly: true, adminToken: cnToken})
 	if resp, _ := tok.lvGet(t, http.MethodGet, "/ccgw/v1/clock", hdr{"Host": "ccgw.example:8044", "Authorization": "Bearer " + cnToken}, ""); resp.StatusCode != http.StatusOK {
 		t.Errorf("with the token, another Host: HTTP %d", resp.StatusCode)
 	}

@@ -254,7 +254,7 @@ func FuzzAdminRequest(f *testing.F) {
 	for _, s := range fuzzAdminSeeds {
 		f.Add(s.method, s.path, s.header, []byte(s.body))
 	}
-	cs := clNewServer(f, clConfig{})
+	cs := newSimServer(f, simConfig{})
 	cs.clSignIn(f, "1001", "") // so that the simulator has a client's session to leave alone
 	call := cs.clInject(f, `{"skillId":1,"caller":"13800000001"}`)
 	h := cs.admin.handler.AdminHandler()

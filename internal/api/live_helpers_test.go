@@ -6,97 +6,33 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
-	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/faults"
-	"github.com/ccgw/ccgw/internal/report"
-	"github.com/ccgw/ccgw/internal/session"
-	"github.com/ccgw/ccgw/internal/sim"
-	"github.com/ccgw/ccgw/internal/store/bolt"
 )
 
 // Helpers of the live view's and the web console's tests (live_test.go,
 // console_test.go): the real api, sessions, simulator, report and faults,
 // wired as cmd/ccgw wires them, the admin handler on its own loopback server.
 
-// lvConfig configures a live test server; zero values mean the defaults given.
-type lvConfig struct {
-	token      string         // api.Config.AdminToken
-	localOnly  bool           // api.Config.AdminLocalOnly
-	maxStreams int            // api.Admin.MaxStreams
-	ping       time.Duration  // api.Admin.StreamPing
-	wall       *clock.Virtual // api.Config.WallClock; nil: real (the streams' timers run on it)
-}
-
-// lvServer is a gateway on a fake clock (the sessions', the simulator's) with
-// its admin handler served apart.
-type lvServer struct {
-	*tServer
-	admin   *tServer
-	clock   *clock.Virtual
-	journal *sim.Journal
-	engine  *sim.Engine
-	rep     *report.Report
-	handler *api.Server
-}
-
-func lvNewServer(tb testing.TB, cfg lvConfig) *lvServer {
+// lvNewServer starts a gateway with the simulator (newSimServer) for these
+// tests: the workbench wired and a journal of 10000 events unless cfg sets
+// one; cfg's other options as given.
+func lvNewServer(tb testing.TB, cfg simConfig) *simServer {
 	tb.Helper()
-	dir := agent.Default()
-	st, err := bolt.Open(tb.TempDir())
-	if err != nil {
-		tb.Fatalf("bolt.Open: %v", err)
+	cfg.workbench = true
+	if cfg.journal == 0 {
+		cfg.journal = 10000
 	}
-	tb.Cleanup(func() { st.Close() })
-	fc := clock.NewVirtual(clStart)
-	j := sim.NewJournal(10000)
-	rep := report.New(report.Config{PollTimeout: time.Hour, PushTimeout: time.Hour})
-	var eng *sim.Engine
-	sm, err := session.New(session.Config{
-		Store: st, Directory: dir, Clock: fc, WaitClock: clock.Real{}, Timeout: 24 * time.Hour, Tap: j.Add,
-		OnSignOut: rep.SignedOut,
-		OnChange: func(s ccgw.Session) {
-			if eng != nil {
-				eng.AgentChanged(s)
-			}
-		},
-	})
-	if err != nil {
-		tb.Fatalf("session.New: %v", err)
-	}
-	eng = sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: fc, RingTimeout: clRing})
-	fs := faults.New(faults.Config{Clock: fc, Interfaces: api.Interfaces(), Clients: sm.Clients,
-		Kick: func(id ccgw.AgentID) error { return sm.Kick(context.Background(), id, ccgw.CauseSupervisor) }})
-	acfg := api.Config{
-		Sessions: sm, Directory: dir, PollWait: 5 * time.Millisecond, Clock: fc, Calls: eng,
-		Admin:  &api.Admin{Journal: j, Virtual: fc, Now: fc.Now, MaxStreams: cfg.maxStreams, StreamPing: cfg.ping},
-		Report: rep, Faults: fs, AdminToken: cfg.token, AdminLocalOnly: cfg.localOnly,
-	}
-	if cfg.wall != nil {
-		acfg.WallClock = cfg.wall
-	}
-	h := api.New(acfg)
-	srv := httptest.NewServer(h)
-	tb.Cleanup(srv.Close)
-	asrv := httptest.NewServer(h.AdminHandler())
-	tb.Cleanup(asrv.Close)
-	return &lvServer{
-		tServer: &tServer{URL: srv.URL, handler: h, sessions: sm, store: st, srv: srv},
-		admin:   &tServer{URL: asrv.URL, handler: h, sessions: sm, store: st, srv: asrv},
-		clock:   fc, journal: j, engine: eng, rep: rep, handler: h,
-	}
+	return newSimServer(tb, cfg)
 }
 
 // lvAdmin sends an admin request (path under /ccgw/v1/) with headers h and
 // returns the answer.
-func (ls *lvServer) lvAdmin(tb testing.TB, method, path string, h hdr, body string) *tResp {
+func (ls *simServer) lvAdmin(tb testing.TB, method, path string, h hdr, body string) *tResp {
 	tb.Helper()
 	return ls.admin.do(tb, method, api.AdminPrefix+path, h, body)
 }
@@ -127,7 +63,7 @@ type lvStream struct {
 
 // lvOpenStream opens the stream with headers h (path may carry a query) and
 // returns it whatever its status; the test's end closes it.
-func (ls *lvServer) lvOpenStream(tb testing.TB, query string, h hdr) *lvStream {
+func (ls *simServer) lvOpenStream(tb testing.TB, query string, h hdr) *lvStream {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ls.admin.URL+api.AdminPrefix+"stream"+query, nil)
@@ -213,7 +149,7 @@ func (s *lvStream) nextEvent(tb testing.TB) lvEvent {
 // lvGet sends a request to the admin listener's path (the whole path, not
 // under /ccgw/v1/) with headers h ("Host" sets the request's Host), reads the
 // whole answer and returns it, whatever it is.
-func (ls *lvServer) lvGet(tb testing.TB, method, path string, h hdr, body string) (*http.Response, []byte) {
+func (ls *simServer) lvGet(tb testing.TB, method, path string, h hdr, body string) (*http.Response, []byte) {
 	tb.Helper()
 	req, err := http.NewRequest(method, ls.admin.URL+path, strings.NewReader(body))
 	if err != nil {

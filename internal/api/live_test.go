@@ -39,7 +39,7 @@ type liveAgents struct {
 // simulated, in work-number order, with state, mode, last heartbeat, GUID
 // age, queued events and findings; never a GUID. Its bounds are 000-002.
 func TestLiveAgents(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{})
+	ls := lvNewServer(t, simConfig{})
 	g1 := ls.mustLogin(t, "1001")
 	g3 := ls.mustSignIn(t, pathLogin, "1003", `{"password":"p","phonenum":"70003","callBackUri":"http://127.0.0.1:9/events","serviceToken":"t0k3n"}`)
 	mustCode(t, ls.lvAdmin(t, http.MethodPost, "agents", nil, `{"workNo":"2001"}`), "0")
@@ -84,7 +84,7 @@ func TestLiveAgents(t *testing.T) {
 // TestLiveAgentsCapped: with more agents than the cap, pages of 500 walk
 // every agent once, in order.
 func TestLiveAgentsCapped(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{})
+	ls := lvNewServer(t, simConfig{})
 	const n = api.MaxLiveLimit + 20
 	for i := range n {
 		id := strconv.Itoa(1001 + i)
@@ -118,7 +118,7 @@ func TestLiveAgentsCapped(t *testing.T) {
 // supervisor (its client collects AgentOther_ShutdownService), exactly once
 // among racing requests; not signed in is HTTP 404 and 100-006.
 func TestLiveForceOut(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{})
+	ls := lvNewServer(t, simConfig{})
 	g := ls.mustLogin(t, "1001")
 	for ev := ls.mustPoll(t, "1001", g); ev != nil; ev = ls.mustPoll(t, "1001", g) {
 	}
@@ -164,7 +164,7 @@ func TestLiveForceOut(t *testing.T) {
 // TestLiveCalls: GET /ccgw/v1/calls pages the live calls in the order they
 // were made; its bounds are 000-002.
 func TestLiveCalls(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{})
+	ls := lvNewServer(t, simConfig{})
 	var ids []string
 	for range 3 {
 		var res struct {

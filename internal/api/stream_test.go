@@ -15,7 +15,7 @@ import (
 // "id:" line, one "data:" line of the event's JSON and an empty line each,
 // ids counting up; an event made while it is open comes at once.
 func TestStreamFraming(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{})
+	ls := lvNewServer(t, simConfig{})
 	g := ls.mustLogin(t, "1001")
 	last := ls.journal.Last()
 	if last == 0 {
@@ -49,7 +49,7 @@ func TestStreamFraming(t *testing.T) {
 // ?after=, which wins over the backlog of the 100 newest; either, if not a
 // 64-bit unsigned number, is 000-002 in the envelope.
 func TestStreamStart(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{})
+	ls := lvNewServer(t, simConfig{})
 	for i := range 60 { // 2 events a sign-in: 120 events, more than the backlog
 		id := strconv.Itoa(1001 + i)
 		ls.mustSignIn(t, pathLogin, id, `{"password":"p","phonenum":"7`+id+`"}`)
@@ -84,7 +84,7 @@ func TestStreamStart(t *testing.T) {
 
 // TestStreamPing: an idle stream sends a comment line every Admin.StreamPing.
 func TestStreamPing(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{ping: 20 * time.Millisecond})
+	ls := lvNewServer(t, simConfig{ping: 20 * time.Millisecond})
 	s := ls.lvOpenStream(t, "", nil)
 	for range 3 {
 		for l := s.next(t); l != ": ping"; l = s.next(t) {
@@ -99,7 +99,7 @@ func TestStreamPing(t *testing.T) {
 // Retry-After and 000-007, counted in Refused; a place given back (the client
 // went) is taken again.
 func TestStreamCap(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{maxStreams: 2})
+	ls := lvNewServer(t, simConfig{maxStreams: 2})
 	a := ls.lvOpenStream(t, "", nil)
 	b := ls.lvOpenStream(t, "", nil)
 	a.next(t) // both are being served
@@ -131,7 +131,7 @@ func TestStreamCap(t *testing.T) {
 // the same site) cannot hold a stream: HTTP 403, 000-003; same-origin and
 // non-browser requests are served.
 func TestStreamRefusesOtherOrigins(t *testing.T) {
-	ls := lvNewServer(t, lvConfig{})
+	ls := lvNewServer(t, simConfig{})
 	for _, site := range []string{"cross-site", "same-site"} {
 		lvMust(t, site, ls.lvAdmin(t, http.MethodGet, "stream", hdr{"Sec-Fetch-Site": site}, ""), http.StatusForbidden, "000-003")
 	}

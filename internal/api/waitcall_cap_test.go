@@ -13,7 +13,7 @@ import (
 // answers the oldest 500, oldest first, marked X-CCGW-Truncated; with 500 queued
 // it answers them all, unmarked.
 func TestWaitCallInfoCapped(t *testing.T) {
-	cs := clNewServer(t, clConfig{})
+	cs := newSimServer(t, simConfig{})
 	a := cs.clSignIn(t, "1001", `"status":3`) // busy: takes no call
 	var ids []string
 	for range 501 {
