@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -106,5 +107,57 @@ func TestRestTimeoutsWrittenTogether(t *testing.T) {
 	defer mu.Unlock()
 	if st.written != agents || changes != agents {
 		t.Fatalf("after Sweep: %d written, %d announced, want %d of each", st.written, changes, agents)
+	}
+}
+
+// TestRestTimeoutToldBeforeSignOut: when an agent's rest ends and it falls
+// silent in one sweep, OnChange hears of the rest's end before the sign-out,
+// however slow the rest's announcement: a change is never told after the
+// session's end.
+func TestRestTimeoutToldBeforeSignOut(t *testing.T) {
+	fc := clock.NewVirtual(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
+	var mu sync.Mutex
+	var states []ccgw.AgentState
+	m, err := session.New(session.Config{Store: mem.New(), Directory: agent.Default(), Clock: fc,
+		Timeout: 30 * time.Second, RestTimeoutIdle: true,
+		OnChange: func(s ccgw.Session) {
+			if s.State == ccgw.StateIdle && s.RestSeq != 0 {
+				time.Sleep(50 * time.Millisecond) // a slow listener of the rest's end
+			}
+			mu.Lock()
+			states = append(states, s.State)
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := ccgw.TickFor(30 * time.Second)
+	advance := func(d time.Duration) {
+		for ; d > 0; d -= tick {
+			fc.Advance(tick)
+			m.Sweep(fc.Now())
+		}
+	}
+	ctx := context.Background()
+	s, err := m.SignIn(ctx, ccgw.SignIn{Op: "login", Password: "secret", Status: ccgw.StateIdle,
+		Session: ccgw.Session{Agent: 1001, Phone: "70001", MediaType: "TTF"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	advance(5 * time.Second)
+	// The rest ends 30 s from now, when the agent's silence does: the
+	// expiry, found not yet due at 30 s after the sign-in, is filed again
+	// behind the rest's end, and one sweep meets both, the rest's first.
+	if _, err := m.Update(ctx, 1001, s.GUID, func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
+		return agent.Apply(s, agent.Request{Op: agent.Rest, Reason: 7, RestTime: 30 * time.Second}, now)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	advance(31 * time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	want := []ccgw.AgentState{ccgw.StateIdle, ccgw.StateRest, ccgw.StateIdle, ccgw.StateSignedOut}
+	if !slices.Equal(states, want) {
+		t.Fatalf("OnChange heard %v, want %v", states, want)
 	}
 }

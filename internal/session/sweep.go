@@ -68,6 +68,10 @@ func (m *Manager) sweep(now time.Time, o *outbox) (n int, more bool) {
 	var rests restWrites
 	defer rests.wait()
 	handOn := func() {
+		// The rests told so far are told before these sign-outs: one of
+		// them may be the same agent's (its write goes first anyway, by
+		// ticket; this orders the announcements too).
+		rests.wait()
 		for i := range expired {
 			m.left(&expired[i].s)
 		}
