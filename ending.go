@@ -78,3 +78,12 @@ func (s *Session) RestTimedOut(seq uint64, now time.Time, idle bool) ([]Emit, bo
 	}
 	return evs, true
 }
+
+// HasGUID reports whether guid authenticates s at now: its current GUID, or
+// the one before it until PrevUntil (a rotation's grace, GUIDTimeout). A
+// backend may accept more (a rotated GUID it has not recorded yet) and says
+// what a refusal is (RetNoPermission, or RetNotSignedIn for the GUID of a
+// sign-in that a forced one replaced).
+func (s *Session) HasGUID(guid string, now time.Time) bool {
+	return guid != "" && (guid == s.GUID || (guid == s.PrevGUID && Millis(now) < s.PrevUntil))
+}

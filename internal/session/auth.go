@@ -43,10 +43,7 @@ func (m *Manager) checkGUIDLocked(e *entry, guid string, now time.Time, write bo
 	if guid == "" {
 		return ccgw.Fail(ccgw.RetNoPermission)
 	}
-	if guid == e.s.GUID {
-		return nil
-	}
-	if guid == e.s.PrevGUID && ccgw.Millis(now) < e.s.PrevUntil {
+	if e.s.HasGUID(guid, now) {
 		return nil
 	}
 	if m.cfg.AuthMode == ccgw.AuthDynamic {

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -68,26 +69,66 @@ func (s *Store) fastHeartbeat(id ccgw.AgentID, guid, token string, now time.Time
 	return set, true
 }
 
-// auth returns agent id's raw session if guid authenticates it, and renews its
-// deadline: the request is activity. A rotated GUID Redis has not recorded is
-// recorded first (adoptDerived).
+// auth returns agent id's raw session if guid authenticates it
+// (ccgw.Session.HasGUID), and files its renewal in the node's batch: the
+// request is activity. It fails with RetNotSignedIn (no session, or guid is
+// that of the sign-in a forced one replaced) or RetNoPermission. A rotated
+// GUID Redis has not recorded is recorded first (adoptDerived).
 func (s *Store) auth(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, error) {
+	raw, _, err := s.authTomb(ctx, id, guid, now)
+	return raw, err
+}
+
+// authTomb is auth, and on a refusal also the tombstone of the agent's last
+// ended session (nil if none), read in the same round trip.
+func (s *Store) authTomb(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, *tombRec, error) {
 	for adopted := false; ; adopted = true {
-		res, err := s.run(ctx, heartbeatScript, id.String(), guid, s.ms(now),
-			s.deadline(now, ccgw.ModePoll), s.deadline(now, ccgw.ModePush))
+		raw, tomb, err := s.read(ctx, id)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		code, out := pair(res)
-		if code == ccgw.RetNoPermission && !adopted && len(out) > 1 && out[1] != "" &&
-			s.adoptDerived(ctx, id, guid, out[1], now) {
+		if raw == "" {
+			return "", tomb, ccgw.Fail(ccgw.RetNotSignedIn)
+		}
+		sess, err := decodeSession(raw)
+		if err != nil {
+			return "", nil, unavailable(err)
+		}
+		if sess.HasGUID(guid, now) {
+			if !s.cfg.NoExpiry {
+				s.batch.renew(id, s.deadline(now, sess.Mode))
+			}
+			return raw, nil, nil
+		}
+		if tomb != nil && guid != "" && tomb.GUID == guid {
+			return "", tomb, ccgw.Fail(ccgw.RetNotSignedIn) // its client is signed out
+		}
+		if !adopted && s.adoptDerived(ctx, id, guid, raw, now) {
 			continue
 		}
-		if code != ccgw.RetOK {
-			return "", ccgw.Fail(code)
-		}
-		return out[1], nil
+		return "", tomb, ccgw.Fail(ccgw.RetNoPermission)
 	}
+}
+
+// read returns agent id's raw session ("" if none) and its tombstone (nil
+// if none), in one round trip.
+func (s *Store) read(ctx context.Context, id ccgw.AgentID) (string, *tombRec, error) {
+	if !s.ready.Load() {
+		return "", nil, unavailable(errors.New("redis unavailable"))
+	}
+	vals, err := s.rdb.MGet(ctx, s.key+"s:"+id.String(), s.key+"t:"+id.String()).Result()
+	if err != nil {
+		return "", nil, unavailable(err)
+	}
+	raw, _ := vals[0].(string)
+	var tomb *tombRec
+	if t, ok := vals[1].(string); ok {
+		var rec tombRec
+		if json.Unmarshal([]byte(t), &rec) == nil {
+			tomb = &rec
+		}
+	}
+	return raw, tomb, nil
 }
 
 // afterAuth stores a new token and rotates the GUID if due, for a request that

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -9,50 +10,51 @@ import (
 
 // Poll implements ccgw.SessionService: a long poll on any node, woken over Redis
 // pub/sub when an event is queued for the agent; a held poll keeps the session
-// alive (its deadline is renewed every tick).
+// alive (its deadline is renewed every tick). The GUID is checked as a
+// heartbeat's is (from the node's cache, else auth), once; then each event is
+// taken by a script that takes it only while the sign-in checked is live
+// (popScript). An ended session's old GUID takes its last events
+// (popTombScript).
 func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait time.Duration) (*ccgw.Event, string, error) {
+	now := s.cfg.Clock.Now()
+	setGUID, gen, mode, tomb, err := s.pollAuth(ctx, id, guid, now)
+	if tomb != nil {
+		ev, terr := s.popTomb(ctx, id, tomb.Gen)
+		if terr != nil {
+			return nil, "", terr
+		}
+		if ev != nil {
+			return ev, "", nil
+		}
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if mode == ccgw.ModePush {
+		return nil, "", ccgw.Fail(ccgw.RetWrongEventMethod)
+	}
+	s.polls.Add(1)
 	ch := s.wait(id)
 	defer s.unwait(id, ch)
 	timer := s.cfg.WaitClock.NewTimer(wait)
 	defer timer.Stop()
-	setGUID, first, adopted := "", true, false
 	for {
-		now := s.cfg.Clock.Now()
-		res, err := s.run(ctx, pollScript, id.String(), guid, s.ms(now), s.deadline(now, ccgw.ModePoll))
+		res, err := s.run(ctx, popScript, id.String(), strconv.FormatUint(gen, 10))
 		if err != nil {
 			return nil, "", err
 		}
 		code, out := pair(res)
-		if code == ccgw.RetNoPermission && !adopted {
-			adopted = true // a rotated GUID not recorded yet (guids.go)?
-			if s.adoptDerived(ctx, id, guid, "", now) {
-				continue
-			}
-		}
 		if code != ccgw.RetOK {
-			return nil, "", ccgw.Fail(code)
-		}
-		if first {
-			first = false
-			s.polls.Add(1)
-			if out[2] != "" {
-				g, err := s.afterAuth(ctx, out[2], guid, "", now)
-				if err != nil {
-					return nil, "", err
-				}
-				setGUID = g
-			}
+			// Ended while the poll was held: what the old GUID can still
+			// collect, else signed out.
+			return s.Poll(ctx, id, guid, 0)
 		}
 		if out[1] != "" {
-			ev, ok := parseQueued(out[1])
-			if ok {
+			if ev, ok := parseQueued(out[1]); ok {
 				s.polled.Add(1)
 				return &ev, setGUID, nil
 			}
 			continue
-		}
-		if out[2] == "" { // a tombstone with nothing left
-			return nil, "", ccgw.Fail(ccgw.RetNotSignedIn)
 		}
 		s.hold(id, 1)
 		select {
@@ -67,6 +69,47 @@ func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait tim
 		s.hold(id, -1)
 		ch = s.rearm(id, ch)
 	}
+}
+
+// pollAuth checks a poll's GUID as a heartbeat's (fastHeartbeat, else auth
+// and afterAuth) and returns the GUID the client should switch to and the
+// sign-in's gen and mode. If it refuses, the agent's tombstone is returned
+// too when guid is its old GUID.
+func (s *Store) pollAuth(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, uint64, ccgw.Mode, *tombRec, error) {
+	if g, ok := s.fastHeartbeat(id, guid, "", now); ok {
+		if e := s.cache.get(id); e != nil {
+			return g, e.gen, e.mode, nil, nil
+		}
+	}
+	epoch := s.cache.epoch(id)
+	raw, tomb, err := s.authTomb(ctx, id, guid, now)
+	if err != nil {
+		if tomb != nil && (guid == "" || tomb.GUID != guid) {
+			tomb = nil
+		}
+		return "", 0, 0, tomb, err
+	}
+	sess, err := decodeSession(raw)
+	if err != nil {
+		return "", 0, 0, nil, unavailable(err)
+	}
+	s.fill(epoch, &sess)
+	g, err := s.afterAuth(ctx, raw, guid, "", now)
+	return g, sess.Gen, sess.Mode, nil, err
+}
+
+// popTomb takes the next of the last events of agent id's ended sign-in gen,
+// if its tombstone is still that sign-in's; nil if none is left.
+func (s *Store) popTomb(ctx context.Context, id ccgw.AgentID, gen uint64) (*ccgw.Event, error) {
+	res, err := s.run(ctx, popTombScript, id.String(), strconv.FormatUint(gen, 10))
+	if err != nil {
+		return nil, err
+	}
+	v, _ := res.(string)
+	if ev, ok := parseQueued(v); ok {
+		return &ev, nil
+	}
+	return nil, nil
 }
 
 // wait registers a wake-up channel for id's events.

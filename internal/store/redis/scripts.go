@@ -12,21 +12,6 @@ const common = feedLua + `
 local p = ARGV[1]
 local function skey(id) return p .. 's:' .. id end
 
--- auth returns the decoded session and its raw JSON if guid authenticates id;
--- else nil, the raw JSON of a live session it refused (or nil), and the retcode.
-local function auth(id, guid, now)
-  local raw = redis.call('GET', skey(id))
-  if not raw then return nil, nil, '100-006' end
-  local s = cjson.decode(raw)
-  if guid ~= '' and (guid == s.guid or (guid == s.prevGuid and now < (tonumber(s.prevUntil) or 0))) then
-    return s, raw, nil
-  end
-  -- the GUID of the sign-in this one replaced: its client is signed out
-  local traw = redis.call('GET', p .. 't:' .. id)
-  if traw and guid ~= '' and cjson.decode(traw).guid == guid then return nil, nil, '100-006' end
-  return nil, raw, '000-003'
-end
-
 -- offset returns the epoch offset (ms): a deadline D is stored in the set dl as
 -- D - offset, so that catchUp moves every deadline on with one INCRBY.
 local function offset() return tonumber(redis.call('GET', p .. 'off') or '0') end
@@ -196,20 +181,6 @@ redis.call('HINCRBY', p .. 'stats', 'signin', 1)
 return {'0', old or ''}
 `)
 
-// heartbeat: ARGV id, guid, now, poll-mode deadline, push-mode deadline.
-// Returns {retcode, raw}; with 000-003, raw is the live session's (so that the
-// node can tell a rotated GUID not yet recorded, guids.go). A request that
-// authenticates and is not answered from the node's cache runs it: each is
-// activity that renews the session's deadline.
-var heartbeatScript = goredis.NewScript(common + `
-local id, guid, now, deadline = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local s, raw, err = auth(id, guid, now)
-if not s then return {err, raw or ''} end
-if tonumber(s.mode) == 1 then deadline = tonumber(ARGV[6]) end
-redis.call('ZADD', p .. 'dl', 'XX', 'GT', rel(deadline), id)
-return {'0', raw}
-`)
-
 // update: compare-and-set. ARGV id, oldRaw, newRaw, qmax, pushMode, skillsOff,
 // skillsOn, authChanged ('1': the caches drop the session), then the events.
 // Returns 'ok', 'gone' or 'conflict'.
@@ -266,25 +237,21 @@ end
 return ended
 `)
 
-// poll: ARGV id, guid, now, deadline. Returns {retcode, event or ”, raw}: the
-// next event of a live polling-mode session (and a renewed deadline), or of the
-// tombstone the GUID names.
-var pollScript = goredis.NewScript(common + `
-local id, guid, now, deadline = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local s, raw, err = auth(id, guid, now)
-if s then
-  if tonumber(s.mode) == 1 then return {'000-001', '', ''} end
-  redis.call('ZADD', p .. 'dl', 'XX', 'GT', rel(deadline), id)
-  local ev = redis.call('LPOP', p .. 'q:' .. id)
-  return {'0', ev or '', raw}
-end
-local traw = redis.call('GET', p .. 't:' .. id)
-if traw and guid ~= '' and cjson.decode(traw).guid == guid then
-  local tq = p .. 'tq:' .. id
-  local ev = redis.call('LPOP', tq) -- the tombstone expires by itself
-  if ev then return {'0', ev, ''} end
-end
-return {err, '', ''}
+// pop: ARGV id, gen. Takes the next event of id's queue while sign-in gen is
+// live. Returns {'0', event or ”}, or {'gone'}.
+var popScript = goredis.NewScript(common + `
+local raw = redis.call('GET', skey(ARGV[2]))
+if not raw or genOf(raw) ~= ARGV[3] then return {'gone'} end
+return {'0', redis.call('LPOP', p .. 'q:' .. ARGV[2]) or ''}
+`)
+
+// popTomb: ARGV id, gen. Takes the next of the last events of id's ended
+// sign-in gen, if its tombstone is still that sign-in's (the tombstone expires
+// by itself). Returns the event, or ”.
+var popTombScript = goredis.NewScript(common + `
+local traw = redis.call('GET', p .. 't:' .. ARGV[2])
+if not traw or tostring(cjson.decode(traw).gen) ~= ARGV[3] then return '' end
+return redis.call('LPOP', p .. 'tq:' .. ARGV[2]) or ''
 `)
 
 // tick: a node's work for one tick, or for one more batch of expiries. ARGV
