@@ -205,3 +205,18 @@ func testSimulated(t *testing.T, e *env) {
 	}
 	e.wantStates(id, ccgw.StateIdle, ccgw.StateBusy)
 }
+
+// testSimulatedReplacesClient: when the simulated call centre signs in (forced)
+// over a client's session of the same work number, the client is told
+// AgentOther_ShutdownService with its old GUID, as after any forced sign-in.
+func testSimulatedReplacesClient(t *testing.T, e *env) {
+	const id = 1122
+	s := e.signIn(id)
+	e.drain(id, s.GUID)
+	req := SimulatedReq(id)
+	req.Force = true
+	if _, err := e.svc.SignIn(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	e.expectLast(id, s.GUID, ccgw.RetNotSignedIn, ccgw.EvShutdownService)
+}

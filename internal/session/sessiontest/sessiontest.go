@@ -156,6 +156,7 @@ func Run(t *testing.T, open Opener) {
 		{"OnChange", testOnChange, nil},
 		{"TapEveryEventInOrder", testTap, nil},
 		{"SimulatedNeverExpires", testSimulated, nil},
+		{"SimulatedReplacesClient", testSimulatedReplacesClient, nil},
 		{"AgentsList", testAgentsList, nil},
 		{"DropEventsFault", testDropEvents, nil},
 	}

@@ -206,7 +206,7 @@ func (s *Store) expire(ctx context.Context, now time.Time, claimed []expiredSess
 			continue
 		}
 		deadlines[sess.Agent] = x.deadline
-		args = append(args, sess.Agent.String(), strconv.FormatUint(sess.Gen, 10), queueMax(s.cfg.QueueSize, &sess))
+		args = append(args, sess.Agent.String(), strconv.FormatUint(sess.Gen, 10))
 		args = append(args, s.endArgs(&sess, ccgw.CauseTimeout, now)...)
 	}
 	res, err := s.run(ctx, expireScript, args...)

@@ -147,7 +147,7 @@ end
 
 // signIn: ARGV id, newRaw, force, expect, deadline, ttl, qmax, pushMode,
 // skills (comma separated), simulated, then the ending of the session it
-// replaces (drop, shutdown, tomb: endArgs), then the events. expect is the gen
+// replaces (its qmax, drop, shutdown, tomb: endArgs), then the events. expect is the gen
 // of the session the node found and decided to replace (” for none): another
 // one there now is {'100-002'} without force, else {'conflict'} (the node
 // decides again). Returns {retcode, oldRaw}. A simulated session (the call
@@ -163,7 +163,7 @@ if old then
     if force ~= '1' then return {'100-002', ''} end
     return {'conflict', ''}
   end
-  finish(id, old, 'replaced', ARGV[12], ARGV[13], ARGV[14], ttl, qmax)
+  finish(id, old, 'replaced', ARGV[13], ARGV[14], ARGV[15], ttl, tonumber(ARGV[12]))
   dropped({id .. ':' .. expect})
 end
 redis.call('SET', skey(id), raw)
@@ -175,7 +175,7 @@ else
 end
 redis.call('DEL', p .. 'q:' .. id, p .. 'seq:' .. id)
 for sk in string.gmatch(ARGV[10], '[^,]+') do redis.call('SADD', p .. 'sk:' .. sk, id) end
-for i = 15, #ARGV do push(id, ARGV[i], qmax, pushMode) end
+for i = 16, #ARGV do push(id, ARGV[i], qmax, pushMode) end
 feed('s', id, raw)
 redis.call('HINCRBY', p .. 'stats', 'signin', 1)
 return {'0', old or ''}
@@ -199,9 +199,9 @@ feed('s', id, ARGV[4])
 return 'ok'
 `)
 
-// end: compare-and-end. ARGV id, gen, expect, cause, ttl, qmax, then the
-// ending (drop, shutdown, tomb: endArgs). Ends sign-in gen of id, if it is the
-// one stored and, unless expect is ”, stored exactly as expect (nothing
+// end: compare-and-end. ARGV id, gen, expect, cause, ttl, then the ending
+// (qmax, drop, shutdown, tomb: endArgs). Ends sign-in gen of id, if it is the
+// one stored and, unless expect is empty, stored exactly as expect (nothing
 // changed since the node's checks). Returns {'0', raw}, {'gone'} (another
 // sign-in, or none) or {'conflict'}.
 var endScript = goredis.NewScript(common + `
@@ -215,9 +215,9 @@ return {'0', raw}
 `)
 
 // expire: the end of sessions a tick claimed for a timeout. ARGV ttl, then
-// per session id, gen, qmax, drop, shutdown, tomb. Each is signed out if sign-in
-// gen is still stored: whichever node's call gets it first. Returns the raw
-// JSON of those it signed out.
+// per session id, gen and its ending (qmax, drop, shutdown, tomb: endArgs).
+// Each is signed out if sign-in gen is still stored: whichever node's call
+// gets it first. Returns the raw JSON of those it signed out.
 var expireScript = goredis.NewScript(common + `
 local ttl = tonumber(ARGV[2])
 local ended, gone = {}, {}

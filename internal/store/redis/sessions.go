@@ -41,7 +41,7 @@ func (s *Store) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, erro
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
 	}
 	for attempt := 0; ; attempt++ {
-		expect, ending := "", []any{"", "", ""}
+		expect, ending := "", []any{0, "", "", ""}
 		oldRaw, err := s.get(ctx, id)
 		switch {
 		case err == nil:
@@ -205,8 +205,7 @@ func (s *Store) kick(ctx context.Context, id ccgw.AgentID, gen uint64, cause ccg
 // stored and, unless raw is "", stored as raw. It reports false if the
 // session changed meanwhile, and fails with RetNotSignedIn if it is gone.
 func (s *Store) end(ctx context.Context, sess *ccgw.Session, raw string, cause ccgw.SignOutCause, now time.Time) (bool, error) {
-	args := []any{sess.Agent.String(), strconv.FormatUint(sess.Gen, 10), raw, string(cause), s.ttl(),
-		queueMax(s.cfg.QueueSize, sess)}
+	args := []any{sess.Agent.String(), strconv.FormatUint(sess.Gen, 10), raw, string(cause), s.ttl()}
 	res, err := s.run(ctx, endScript, append(args, s.endArgs(sess, cause, now)...)...)
 	if err != nil {
 		return false, err
