@@ -4,18 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/selfsigned"
 )
 
 // BaselineServer is the bare server a baseline run measures, however it was started.
@@ -106,7 +102,7 @@ func StartBare(cfg BareConfig) (*BareServer, error) {
 		done: make(chan struct{}),
 	}
 	if cfg.TLS {
-		cert, err := selfSigned()
+		cert, err := selfsigned.Certificate("ccgw bench baseline", 24*time.Hour)
 		if err != nil {
 			ln.Close()
 			return nil, err
@@ -148,26 +144,4 @@ func vmRSS(status []byte) (int64, bool) {
 		return kb << 10, true
 	}
 	return 0, false
-}
-
-// selfSigned returns a throw-away certificate for 127.0.0.1.
-func selfSigned() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "ccgw bench baseline"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
