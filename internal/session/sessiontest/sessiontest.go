@@ -157,6 +157,7 @@ func Run(t *testing.T, open Opener) {
 		{"TapEveryEventInOrder", testTap, nil},
 		{"SimulatedNeverExpires", testSimulated, nil},
 		{"SimulatedReplacesClient", testSimulatedReplacesClient, nil},
+		{"HeldPollSeesTheEnd", testHeldPollSeesTheEnd, nil},
 		{"AgentsList", testAgentsList, nil},
 		{"DropEventsFault", testDropEvents, nil},
 	}

@@ -165,3 +165,36 @@ func testRestTimeoutIdle(t *testing.T, e *env) {
 	e.advance(3 * time.Second)
 	e.expectEvents(id, s.GUID)
 }
+
+// testHeldPollSeesTheEnd: a poll held while its session is ended (here by
+// a supervisor) is woken and answers AgentOther_ShutdownService, whatever
+// its wait had left; the client's next poll with that GUID is refused.
+func testHeldPollSeesTheEnd(t *testing.T, e *env) {
+	const id = 1131
+	s := e.signIn(id)
+	e.drain(id, s.GUID)
+	type answer struct {
+		ev  *ccgw.Event
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		ev, _, err := e.svc.Poll(context.Background(), id, s.GUID, time.Hour) // on the fake clock: held until woken
+		got <- answer{ev, err}
+	}()
+	time.Sleep(100 * time.Millisecond) // the poll is held (or about to be: either way it must see the end)
+	if err := e.svc.Kick(context.Background(), id, ccgw.CauseSupervisor); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-got:
+		if a.err != nil || a.ev == nil || a.ev.Type != ccgw.EvShutdownService {
+			t.Fatalf("the held poll answered %v, %v; want AgentOther_ShutdownService", a.ev, a.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the held poll was not woken by the end of its session")
+	}
+	if _, err := e.poll(id, s.GUID); ccgw.CodeOf(err) != ccgw.RetNotSignedIn {
+		t.Fatalf("the next poll: %v, want %s", err, ccgw.RetNotSignedIn)
+	}
+}

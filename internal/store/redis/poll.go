@@ -16,22 +16,9 @@ import (
 // (popScript). An ended session's old GUID takes its last events
 // (popTombScript).
 func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait time.Duration) (*ccgw.Event, string, error) {
-	now := s.cfg.Clock.Now()
-	setGUID, gen, mode, tomb, err := s.pollAuth(ctx, id, guid, now)
-	if tomb != nil {
-		ev, terr := s.popTomb(ctx, id, tomb.Gen)
-		if terr != nil {
-			return nil, "", terr
-		}
-		if ev != nil {
-			return ev, "", nil
-		}
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	if mode == ccgw.ModePush {
-		return nil, "", ccgw.Fail(ccgw.RetWrongEventMethod)
+	setGUID, gen, ev, err := s.pollStart(ctx, id, guid)
+	if ev != nil || err != nil {
+		return ev, "", err
 	}
 	s.polls.Add(1)
 	ch := s.wait(id)
@@ -46,8 +33,9 @@ func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait tim
 		code, out := pair(res)
 		if code != ccgw.RetOK {
 			// Ended while the poll was held: what the old GUID can still
-			// collect, else signed out.
-			return s.Poll(ctx, id, guid, 0)
+			// collect, else the refusal.
+			_, _, ev, err := s.pollStart(ctx, id, guid)
+			return ev, "", err
 		}
 		if out[1] != "" {
 			if ev, ok := parseQueued(out[1]); ok {
@@ -69,6 +57,30 @@ func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait tim
 		s.hold(id, -1)
 		ch = s.rearm(id, ch)
 	}
+}
+
+// pollStart checks a poll's GUID (pollAuth) and returns the GUID the client
+// should switch to and the sign-in's gen; or, for the old GUID of an ended
+// session, the next of its last events (nil, with the refusal, when none is
+// left); or the refusal: RetWrongEventMethod for a push-mode session.
+func (s *Store) pollStart(ctx context.Context, id ccgw.AgentID, guid string) (string, uint64, *ccgw.Event, error) {
+	setGUID, gen, mode, tomb, err := s.pollAuth(ctx, id, guid, s.cfg.Clock.Now())
+	if tomb != nil {
+		ev, terr := s.popTomb(ctx, id, tomb.Gen)
+		if terr != nil {
+			return "", 0, nil, terr
+		}
+		if ev != nil {
+			return "", 0, ev, nil
+		}
+	}
+	if err != nil {
+		return "", 0, nil, err
+	}
+	if mode == ccgw.ModePush {
+		return "", 0, nil, ccgw.Fail(ccgw.RetWrongEventMethod)
+	}
+	return setGUID, gen, nil, nil
 }
 
 // pollAuth checks a poll's GUID as a heartbeat's (fastHeartbeat, else auth

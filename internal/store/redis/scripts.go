@@ -87,6 +87,7 @@ local function finish(id, raw, cause, drop, shutdown, tomb, ttl, qmax)
     redis.call('DEL', q, p .. 'seq:' .. id, p .. 'tq:' .. id)
     redis.call('SREM', p .. 'pushpending', id)
     redis.call('SET', p .. 't:' .. id, tomb, 'PX', ttl)
+    redis.call('PUBLISH', p .. 'ev', id) -- held polls see the end
     return
   end
   push(id, shutdown, qmax + 1, tonumber(s.mode) == 1)

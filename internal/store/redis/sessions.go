@@ -98,6 +98,7 @@ func (s *Store) notify(sess *ccgw.Session) {
 // the pusher.
 func (s *Store) ended(sess ccgw.Session, cause ccgw.SignOutCause) {
 	s.cache.drop(sess.Agent, sess.Gen)
+	s.wake(sess.Agent) // this node's held polls of it (other nodes' hear of it over pub/sub)
 	if !cause.ByAgent() {
 		s.notify(&sess)
 	}
@@ -111,6 +112,7 @@ func (s *Store) ended(sess ccgw.Session, cause ccgw.SignOutCause) {
 // deadline. It logs at debug level: the sweep logs one line for all.
 func (s *Store) expired(sess ccgw.Session, lag time.Duration) {
 	s.cache.drop(sess.Agent, sess.Gen)
+	s.wake(sess.Agent)
 	s.lag.Observe(lag)
 	s.notify(&sess)
 	if s.cfg.OnSignOut != nil {

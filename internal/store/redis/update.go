@@ -51,6 +51,7 @@ func (s *Store) update(ctx context.Context, id ccgw.AgentID, raw string, fn func
 			s.scheduleRest(ctx, id, &sess)
 		}
 		if len(evs) > 0 {
+			s.wake(id) // this node's held polls (other nodes' hear of it over pub/sub)
 			s.notify(&sess)
 		}
 		return sess, nil
