@@ -40,8 +40,8 @@ func TestManagerContract(t *testing.T) {
 					PollTimeout: cfg.PollTimeout, PushTimeout: cfg.PushTimeout, NoExpiry: cfg.NoExpiry,
 					Store: st, Events: st, Directory: cfg.Directory, Log: cfg.Log, NodeName: cfg.NodeName,
 					AuthMode: cfg.AuthMode, GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout,
-					RestTimeoutIdle: cfg.RestTimeoutIdle,
-					OnChange:        cfg.OnChange, Tap: cfg.Tap, DropEvent: cfg.DropEvent,
+					RestTimeoutIdle: cfg.RestTimeoutIdle, QueueSize: cfg.QueueSize,
+					OnChange: cfg.OnChange, Tap: cfg.Tap, DropEvent: cfg.DropEvent,
 				})
 				if err != nil {
 					t.Fatalf("session.New: %v", err)

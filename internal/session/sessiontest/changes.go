@@ -478,3 +478,37 @@ func testAnyRequestIsActivity(t *testing.T, e *env) {
 		t.Fatal("live a timeout after its last accepted request")
 	}
 }
+
+// testQueueFull: a client's queue keeps its last QueueSize events; the
+// oldest go, counted as queue_full, and the gap shows in the sequence
+// numbers of what is left, in order.
+func testQueueFull(t *testing.T, e *env) {
+	const id = 1151
+	s := e.signIn(id)
+	e.drain(id, s.GUID)
+	before := e.svc.Stats(context.Background()).Drops[ccgw.DropQueueFull]
+	for i := range 7 {
+		st, typ := ccgw.StateBusy, ccgw.EvSetNotReadySuccess
+		if i%2 == 1 {
+			st, typ = ccgw.StateIdle, ccgw.EvReady
+		}
+		if _, err := e.svc.Update(context.Background(), id, s.GUID, setState(st, typ)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := e.drain(id, s.GUID)
+	if len(evs) != e.cfg.QueueSize {
+		t.Fatalf("polled %d events, want the last %d", len(evs), e.cfg.QueueSize)
+	}
+	for i := 1; i < len(evs); i++ {
+		if evs[i].Seq != evs[i-1].Seq+1 {
+			t.Fatalf("polled seqs %v: want the last ones, in order", eventKeys(evs))
+		}
+	}
+	if evs[0].Type != ccgw.EvReady || evs[len(evs)-1].Type != ccgw.EvSetNotReadySuccess { // changes 4 to 7
+		t.Fatalf("polled %q, want the last %d of the 7 changes", types(evs), e.cfg.QueueSize)
+	}
+	if got := e.svc.Stats(context.Background()).Drops[ccgw.DropQueueFull] - before; got != uint64(7-e.cfg.QueueSize) {
+		t.Fatalf("%d events counted dropped as queue_full, want %d", got, 7-e.cfg.QueueSize)
+	}
+}

@@ -33,6 +33,7 @@ type Config struct {
 	GUIDTimeout              time.Duration
 	NodeName                 string
 	RestTimeoutIdle          bool // an agent whose rest ran out is made idle
+	QueueSize                int  // events kept per agent; 0: the Service's default
 	// OnChange and Tap are session.Config's hooks (hooks.go): the suite records
 	// what they are told.
 	OnChange func(ccgw.Session)
@@ -158,6 +159,8 @@ func Run(t *testing.T, open Opener) {
 		{"SimulatedNeverExpires", testSimulated, nil},
 		{"SimulatedReplacesClient", testSimulatedReplacesClient, nil},
 		{"HeldPollSeesTheEnd", testHeldPollSeesTheEnd, nil},
+		{"UndeliveredOnEnd", testUndeliveredOnEnd, nil},
+		{"QueueFullDropsOldest", testQueueFull, func(c *Config) { c.QueueSize = 4 }},
 		{"AgentsList", testAgentsList, nil},
 		{"DropEventsFault", testDropEvents, nil},
 	}

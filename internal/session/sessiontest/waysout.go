@@ -198,3 +198,42 @@ func testHeldPollSeesTheEnd(t *testing.T, e *env) {
 		t.Fatalf("the next poll: %v, want %s", err, ccgw.RetNotSignedIn)
 	}
 }
+
+// testUndeliveredOnEnd: what an end does with the events the client has not
+// taken yet (ccgw.EndingOf), the same on every backend. After a supervisor's
+// kick, a timeout or a forced sign-in the old GUID still collects them, in
+// order, then AgentOther_ShutdownService; after the agent's own sign-out they
+// are dropped (counted as session_ended) and nothing is told.
+func testUndeliveredOnEnd(t *testing.T, e *env) {
+	id := ccgw.AgentID(1140)
+	for _, w := range waysOut {
+		if w.pushOnly {
+			continue
+		}
+		id++
+		s := e.signIn(id)
+		e.drain(id, s.GUID)
+		for _, st := range []struct {
+			state ccgw.AgentState
+			typ   string
+		}{{ccgw.StateBusy, ccgw.EvSetNotReadySuccess}, {ccgw.StateIdle, ccgw.EvReady}} {
+			if _, err := e.svc.Update(context.Background(), id, s.GUID, setState(st.state, st.typ)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dropped := e.svc.Stats(context.Background()).Drops[ccgw.DropSessionEnded]
+		w.end(e, s)
+		if w.cause == ccgw.CauseReplaced {
+			defer e.logoutIfLive(id)
+		}
+		if !w.shutdown {
+			e.expectLast(id, s.GUID, ccgw.RetNotSignedIn)
+			if got := e.svc.Stats(context.Background()).Drops[ccgw.DropSessionEnded] - dropped; got != 2 {
+				t.Fatalf("%s: %d events counted dropped as session_ended, want 2", w.name, got)
+			}
+			continue
+		}
+		// A replaced sign-in's GUID is RetNotSignedIn too: its client is signed out.
+		e.expectLast(id, s.GUID, ccgw.RetNotSignedIn, ccgw.EvSetNotReadySuccess, ccgw.EvReady, ccgw.EvShutdownService)
+	}
+}

@@ -28,7 +28,7 @@ func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Co
 		URL: srv.URL(), Prefix: prefix, Timeout: cfg.Timeout, Tick: cfg.Tick, Clock: cfg.Clock, WaitClock: cfg.Clock,
 		PollTimeout: cfg.PollTimeout, PushTimeout: cfg.PushTimeout, NoExpiry: cfg.NoExpiry,
 		Directory: cfg.Directory, Log: cfg.Log, NodeName: cfg.NodeName, AuthMode: cfg.AuthMode,
-		GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout, RestTimeoutIdle: cfg.RestTimeoutIdle,
+		GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout, RestTimeoutIdle: cfg.RestTimeoutIdle, QueueSize: cfg.QueueSize,
 		OnChange: cfg.OnChange, Tap: cfg.Tap, DropEvent: cfg.DropEvent,
 	}
 	if edit != nil {
