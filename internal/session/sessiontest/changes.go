@@ -512,3 +512,33 @@ func testQueueFull(t *testing.T, e *env) {
 		t.Fatalf("%d events counted dropped as queue_full, want %d", got, 7-e.cfg.QueueSize)
 	}
 }
+
+// testDynamicByPoll: a polling client in dynamic mode gets its rotations from
+// its polls as a heartbeat would: the poll after GUIDInterval answers the new
+// GUID (with its event, if any), the old one stays accepted within
+// GUIDTimeout and is told the new one, and is refused after it.
+func testDynamicByPoll(t *testing.T, e *env) {
+	const id = 1063
+	s := e.signIn(id)
+	e.drain(id, s.GUID)
+	e.advance(e.cfg.GUIDInterval + Tick)
+	if _, err := e.svc.Update(context.Background(), id, s.GUID, setState(ccgw.StateBusy, ccgw.EvSetNotReadySuccess)); err != nil {
+		t.Fatal(err)
+	}
+	ev, g2, err := e.svc.Poll(context.Background(), id, s.GUID, 0)
+	if err != nil || g2 == "" || g2 == s.GUID || ev == nil || ev.Type != ccgw.EvSetNotReadySuccess {
+		t.Fatalf("poll after the interval: %v, %q, %v; want the event and a new GUID", ev, g2, err)
+	}
+	if ev, g, err := e.svc.Poll(context.Background(), id, s.GUID, 0); err != nil || g != g2 || ev != nil {
+		t.Fatalf("poll with the superseded GUID in its grace: %v, %q, %v; want no event and %q", ev, g, err, g2)
+	}
+	if _, g, err := e.svc.Poll(context.Background(), id, g2, 0); err != nil || g != "" {
+		t.Fatalf("poll with the new GUID: %q, %v", g, err)
+	}
+	e.advance(e.cfg.GUIDTimeout + Tick)
+	if _, g, err := e.svc.Poll(context.Background(), id, g2, 0); err != nil {
+		t.Fatalf("poll with the current GUID later: %q, %v", g, err)
+	}
+	_, _, err = e.svc.Poll(context.Background(), id, s.GUID, 0)
+	wantCode(t, "poll with the superseded GUID after its grace", err, ccgw.RetNoPermission)
+}

@@ -142,6 +142,9 @@ func Run(t *testing.T, open Opener) {
 		{"DynamicGUIDRotation", testDynamic, func(c *Config) {
 			c.AuthMode, c.GUIDInterval, c.GUIDTimeout = ccgw.AuthDynamic, 2*time.Second, 4*time.Second
 		}},
+		{"DynamicGUIDRotationByPoll", testDynamicByPoll, func(c *Config) {
+			c.AuthMode, c.GUIDInterval, c.GUIDTimeout = ccgw.AuthDynamic, 2*time.Second, 4*time.Second
+		}},
 		{"SupersededGUIDLastsGUIDTimeout", testSupersededGUID, func(c *Config) {
 			c.AuthMode, c.GUIDInterval, c.GUIDTimeout = ccgw.AuthDynamic, 2*time.Second, 5*time.Second
 		}},
