@@ -15,14 +15,18 @@ import (
 type Ending struct {
 	// Drop, if set, drops the undelivered events for that reason first.
 	Drop DropReason
-	// Shutdown, if set, is queued last (AgentOther_ShutdownService), and
-	// the queue is kept for the client's old GUID to collect until the
-	// tombstone expires; nil (the agent signed out itself) discards it.
-	Shutdown *Emit
+	// Shutdown is queued last (AgentOther_ShutdownService), and the queue
+	// kept for the client's old GUID to collect until the tombstone
+	// expires; with no Type (the agent signed out itself) the queue is
+	// discarded. A value, not a pointer: a storm makes one per sign-out.
+	Shutdown Emit
 	// LoggedOut is set when the client signed out itself: a second sign-out
 	// with its GUID is answered RetAlreadySignedOut.
 	LoggedOut bool
 }
+
+// Tells reports whether the ending tells the client (AgentOther_ShutdownService).
+func (e Ending) Tells() bool { return e.Shutdown.Type != "" }
 
 // EndingOf returns what signing s out for cause does with its events. An
 // agent that signs out itself (CauseLogout, CauseForceLogout) loses them and
@@ -34,7 +38,7 @@ func EndingOf(s *Session, cause SignOutCause) Ending {
 	if cause.ByAgent() {
 		return Ending{Drop: DropSessionEnded, LoggedOut: true}
 	}
-	e := Ending{Shutdown: &Emit{Type: EvShutdownService, Content: ShutdownContent(s.LoginTime)}}
+	e := Ending{Shutdown: Emit{Type: EvShutdownService, Content: ShutdownContent(s.LoginTime)}}
 	if cause == CausePushFailed {
 		e.Drop = DropPushFailed
 	}

@@ -19,7 +19,7 @@ func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now ti
 	delete(sh.live, e.s.Agent)
 	e.hot.disarm()
 	end := ccgw.EndingOf(&e.s, cause)
-	if end.Shutdown == nil {
+	if !end.Tells() {
 		e.q.Discard(end.Drop)
 	} else {
 		if end.Drop != "" {
@@ -33,7 +33,7 @@ func (m *Manager) endLocked(sh *shard, e *entry, cause ccgw.SignOutCause, now ti
 	}
 	until := now.Add(m.cfg.Timeout)
 	t := &tomb{guid: e.s.GUID, gen: e.s.Gen, q: e.q, until: until, loggedOut: end.LoggedOut}
-	if e.s.Mode == ccgw.ModePush && end.Shutdown != nil {
+	if e.s.Mode == ccgw.ModePush && end.Tells() {
 		s := e.s
 		t.push = &s
 	}

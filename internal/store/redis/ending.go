@@ -30,8 +30,8 @@ func (s *Store) endArgs(sess *ccgw.Session, cause ccgw.SignOutCause, now time.Ti
 	end := ccgw.EndingOf(sess, cause)
 	t := tombRec{GUID: sess.GUID, Gen: sess.Gen, LoggedOut: end.LoggedOut}
 	shutdown := ""
-	if end.Shutdown != nil {
-		shutdown = s.eventArg(sess, *end.Shutdown, now)
+	if end.Tells() {
+		shutdown = s.eventArg(sess, end.Shutdown, now)
 		t.Mode, t.URI, t.Token, t.Legacy = sess.Mode, sess.CallbackURI, sess.ServiceToken, sess.LegacyPush
 	}
 	rec, _ := json.Marshal(&t)
