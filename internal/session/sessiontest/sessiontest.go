@@ -163,6 +163,7 @@ func Run(t *testing.T, open Opener) {
 		{"SimulatedReplacesClient", testSimulatedReplacesClient, nil},
 		{"HeldPollSeesTheEnd", testHeldPollSeesTheEnd, nil},
 		{"UndeliveredOnEnd", testUndeliveredOnEnd, nil},
+		{"TombstoneExpiryCounted", testTombstoneExpiry, nil},
 		{"QueueFullDropsOldest", testQueueFull, func(c *Config) { c.QueueSize = 4 }},
 		{"AgentsList", testAgentsList, nil},
 		{"DropEventsFault", testDropEvents, nil},

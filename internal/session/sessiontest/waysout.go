@@ -237,3 +237,29 @@ func testUndeliveredOnEnd(t *testing.T, e *env) {
 		e.expectLast(id, s.GUID, ccgw.RetNotSignedIn, ccgw.EvSetNotReadySuccess, ccgw.EvReady, ccgw.EvShutdownService)
 	}
 }
+
+// testTombstoneExpiry: what the client of an ended session does not collect
+// with its old GUID within a timeout is dropped then, counted as
+// session_ended (an event reaches the client or is counted), and the old
+// GUID is refused after it.
+func testTombstoneExpiry(t *testing.T, e *env) {
+	const id = 1161
+	s := e.signIn(id)
+	e.drain(id, s.GUID)
+	if _, err := e.svc.Update(context.Background(), id, s.GUID, setState(ccgw.StateBusy, ccgw.EvSetNotReadySuccess)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Kick(context.Background(), id, ccgw.CauseSupervisor); err != nil {
+		t.Fatal(err)
+	}
+	before := e.svc.Stats(context.Background()).Drops[ccgw.DropSessionEnded]
+	e.advance(e.cfg.Timeout / 2)
+	if got := e.svc.Stats(context.Background()).Drops[ccgw.DropSessionEnded] - before; got != 0 {
+		t.Fatalf("half a timeout after the end, %d events counted dropped, want none yet", got)
+	}
+	e.advance(e.cfg.Timeout/2 + 2*e.cfg.Tick)
+	if got := e.svc.Stats(context.Background()).Drops[ccgw.DropSessionEnded] - before; got != 2 {
+		t.Fatalf("a timeout after the end, %d events counted dropped as session_ended, want 2 (the change and AgentOther_ShutdownService)", got)
+	}
+	e.expectLast(id, s.GUID, ccgw.RetNotSignedIn)
+}

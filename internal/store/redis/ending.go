@@ -24,8 +24,9 @@ type tombRec struct {
 // endArgs returns the script arguments that end sess for cause at now: its
 // queue's bound (queueMax: below 0 for a simulated agent, whose events only
 // go to the feed), ccgw.EndingOf's drop reason, its
-// AgentOther_ShutdownService (empty for none; eventArg), and the tombstone
-// record.
+// AgentOther_ShutdownService (empty for none; eventArg), the tombstone
+// record, and when (ms) the tombstone ends: a timeout after now, as on one
+// node.
 func (s *Store) endArgs(sess *ccgw.Session, cause ccgw.SignOutCause, now time.Time) []any {
 	end := ccgw.EndingOf(sess, cause)
 	t := tombRec{GUID: sess.GUID, Gen: sess.Gen, LoggedOut: end.LoggedOut}
@@ -35,7 +36,7 @@ func (s *Store) endArgs(sess *ccgw.Session, cause ccgw.SignOutCause, now time.Ti
 		t.Mode, t.URI, t.Token, t.Legacy = sess.Mode, sess.CallbackURI, sess.ServiceToken, sess.LegacyPush
 	}
 	rec, _ := json.Marshal(&t)
-	return []any{queueMax(s.cfg.QueueSize, sess), string(end.Drop), shutdown, string(rec)}
+	return []any{queueMax(s.cfg.QueueSize, sess), string(end.Drop), shutdown, string(rec), s.ms(now) + s.ttl()}
 }
 
 // eventArg returns em, made for sess at now, as the scripts queue it: its

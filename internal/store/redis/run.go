@@ -197,7 +197,7 @@ func (s *Store) expire(ctx context.Context, now time.Time, claimed []expiredSess
 	if len(claimed) == 0 {
 		return 0, 0, nil
 	}
-	args := make([]any, 0, 1+6*len(claimed))
+	args := make([]any, 0, 1+7*len(claimed))
 	args = append(args, s.ttl())
 	deadlines := make(map[ccgw.AgentID]int64, len(claimed))
 	for _, x := range claimed {

@@ -61,10 +61,12 @@ local function genOf(raw) return string.match(raw, '"gen":(%d+)') end
 -- (ccgw.EndingOf, ending.go): out of the table, the deadline sets (or sim) and
 -- the skill index; the queued events dropped first for drop (a reason, or '');
 -- then, with a shutdown event, that event queued last and the queue kept as
--- a tombstone for the old GUID for ttl ms, and without one the queue
--- discarded. The tombstone record t:<id> is tomb. The caller tells the caches
--- (dropped).
-local function finish(id, raw, cause, drop, shutdown, tomb, ttl, qmax)
+-- a tombstone for the old GUID, and without one the queue discarded. The
+-- tombstone record t:<id> is tomb; it is filed in tombs to end at tombEnd (ms),
+-- when a tick counts what its client did not collect (tick), and both keys
+-- expire by themselves a ttl later, should no node sweep. The caller tells
+-- the caches (dropped).
+local function finish(id, raw, cause, drop, shutdown, tomb, ttl, qmax, tombEnd)
   local s = cjson.decode(raw)
   feed('o', id, raw)
   redis.call('DEL', skey(id))
@@ -86,7 +88,8 @@ local function finish(id, raw, cause, drop, shutdown, tomb, ttl, qmax)
     if shutdown ~= '' then push(id, shutdown, -1, false) end -- a simulated agent's: the feed only
     redis.call('DEL', q, p .. 'seq:' .. id, p .. 'tq:' .. id)
     redis.call('SREM', p .. 'pushpending', id)
-    redis.call('SET', p .. 't:' .. id, tomb, 'PX', ttl)
+    redis.call('SET', p .. 't:' .. id, tomb, 'PX', 2 * ttl)
+    redis.call('ZADD', p .. 'tombs', tombEnd, id)
     redis.call('PUBLISH', p .. 'ev', id) -- held polls see the end
     return
   end
@@ -97,9 +100,10 @@ local function finish(id, raw, cause, drop, shutdown, tomb, ttl, qmax)
   redis.call('DEL', tq)
   if redis.call('EXISTS', q) == 1 then
     redis.call('RENAME', q, tq)
-    redis.call('PEXPIRE', tq, ttl)
+    redis.call('PEXPIRE', tq, 2 * ttl)
   end
-  redis.call('SET', p .. 't:' .. id, tomb, 'PX', ttl)
+  redis.call('SET', p .. 't:' .. id, tomb, 'PX', 2 * ttl)
+  redis.call('ZADD', p .. 'tombs', tombEnd, id)
   redis.call('DEL', p .. 'seq:' .. id)
 end
 
@@ -148,12 +152,12 @@ end
 
 // signIn: ARGV id, newRaw, force, expect, deadline, ttl, qmax, pushMode,
 // skills (comma separated), simulated, then the ending of the session it
-// replaces (its qmax, drop, shutdown, tomb: endArgs), then the events. expect is the gen
-// of the session the node found and decided to replace (” for none): another
-// one there now is {'100-002'} without force, else {'conflict'} (the node
-// decides again). Returns {retcode, oldRaw}. A simulated session (the call
-// simulator's own agents) never expires: it is kept in the set sim, not in
-// the deadline set.
+// replaces (its qmax, drop, shutdown, tomb, tombEnd: endArgs), then the
+// events. expect is the gen of the session the node found and decided to
+// replace (empty for none): another one there now is {'100-002'} without
+// force, else {'conflict'} (the node decides again). Returns {retcode,
+// oldRaw}. A simulated session (the call simulator's own agents) never
+// expires: it is kept in the set sim, not in the deadline set.
 var signInScript = goredis.NewScript(common + `
 local id, raw, force, expect = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local deadline, ttl, qmax = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -164,7 +168,7 @@ if old then
     if force ~= '1' then return {'100-002', ''} end
     return {'conflict', ''}
   end
-  finish(id, old, 'replaced', ARGV[13], ARGV[14], ARGV[15], ttl, tonumber(ARGV[12]))
+  finish(id, old, 'replaced', ARGV[13], ARGV[14], ARGV[15], ttl, tonumber(ARGV[12]), ARGV[16])
   dropped({id .. ':' .. expect})
 end
 redis.call('SET', skey(id), raw)
@@ -176,7 +180,7 @@ else
 end
 redis.call('DEL', p .. 'q:' .. id, p .. 'seq:' .. id)
 for sk in string.gmatch(ARGV[10], '[^,]+') do redis.call('SADD', p .. 'sk:' .. sk, id) end
-for i = 16, #ARGV do push(id, ARGV[i], qmax, pushMode) end
+for i = 17, #ARGV do push(id, ARGV[i], qmax, pushMode) end
 feed('s', id, raw)
 redis.call('HINCRBY', p .. 'stats', 'signin', 1)
 return {'0', old or ''}
@@ -201,7 +205,7 @@ return 'ok'
 `)
 
 // end: compare-and-end. ARGV id, gen, expect, cause, ttl, then the ending
-// (qmax, drop, shutdown, tomb: endArgs). Ends sign-in gen of id, if it is the
+// (qmax, drop, shutdown, tomb, tombEnd: endArgs). Ends sign-in gen of id, if it is the
 // one stored and, unless expect is empty, stored exactly as expect (nothing
 // changed since the node's checks). Returns {'0', raw}, {'gone'} (another
 // sign-in, or none) or {'conflict'}.
@@ -210,23 +214,24 @@ local id, gen, expect, cause = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local raw = redis.call('GET', skey(id))
 if not raw or genOf(raw) ~= gen then return {'gone'} end
 if expect ~= '' and raw ~= expect then return {'conflict'} end
-finish(id, raw, cause, ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[6]), tonumber(ARGV[7]))
+finish(id, raw, cause, ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[11])
 dropped({id .. ':' .. gen})
 return {'0', raw}
 `)
 
 // expire: the end of sessions a tick claimed for a timeout. ARGV ttl, then
-// per session id, gen and its ending (qmax, drop, shutdown, tomb: endArgs).
+// per session id, gen and its ending (qmax, drop, shutdown, tomb, tombEnd:
+// endArgs).
 // Each is signed out if sign-in gen is still stored: whichever node's call
 // gets it first. Returns the raw JSON of those it signed out.
 var expireScript = goredis.NewScript(common + `
 local ttl = tonumber(ARGV[2])
 local ended, gone = {}, {}
-for i = 3, #ARGV - 5, 6 do
+for i = 3, #ARGV - 6, 7 do
   local id, gen = ARGV[i], ARGV[i + 1]
   local raw = redis.call('GET', skey(id))
   if raw and genOf(raw) == gen then
-    finish(id, raw, 'timeout', ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ttl, tonumber(ARGV[i + 2]))
+    finish(id, raw, 'timeout', ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ttl, tonumber(ARGV[i + 2]), ARGV[i + 6])
     table.insert(ended, raw)
     table.insert(gone, id .. ':' .. gen)
   end
@@ -269,7 +274,9 @@ return redis.call('LPOP', p .. 'tq:' .. ARGV[2]) or ''
 //     now, each claimed by one node; the node then decides their endings and
 //     ends them (expireScript). A claim older than lease (its node died or
 //     lost the answer) is taken over, within the same limit;
-//   - up to restLimit due rests, claimed (removed) as "id:restSeq";
+//   - up to restLimit due rests, claimed (removed) as "id:restSeq", and up to
+//     1000 tombstones whose time is up, deleted, their events counted as
+//     dropped (session_ended);
 //   - with pending, the members of pushpending.
 //
 // Returns {offset, claimed, rests, conflicts, pending}: claimed as (raw,
@@ -328,6 +335,14 @@ local rests = {}
 if restLimit > 0 then
   rests = redis.call('ZRANGEBYSCORE', p .. 'rest', '-inf', now, 'LIMIT', 0, restLimit)
   for _, m in ipairs(rests) do redis.call('ZREM', p .. 'rest', m) end
+  -- tombstones whose time is up (1000 a tick: a storm's, a timeout after it,
+  -- are ended over a few ticks): what their clients did not collect is dropped
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'tombs', '-inf', now, 'LIMIT', 0, math.min(restLimit, 1000))) do
+    local n = redis.call('LLEN', p .. 'tq:' .. id)
+    if n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:session_ended', n) end
+    redis.call('DEL', p .. 'tq:' .. id, p .. 't:' .. id)
+    redis.call('ZREM', p .. 'tombs', id)
+  end
 end
 local pending = {}
 if wantPending then pending = redis.call('SMEMBERS', p .. 'pushpending') end

@@ -41,7 +41,7 @@ func (s *Store) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, erro
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
 	}
 	for attempt := 0; ; attempt++ {
-		expect, ending := "", []any{0, "", "", ""}
+		expect, ending := "", []any{0, "", "", "", 0}
 		oldRaw, err := s.get(ctx, id)
 		switch {
 		case err == nil:
