@@ -37,9 +37,10 @@ const csharpEmptyPoll = `{"message":"","retcode":"0"}`
 // resetskill/true?skillid=&phonelinkage=0, walks busy, rest and work, answers
 // and releases a simulated call (the agent must go idle: True means true), and
 // signs out with DELETE forcelogout.
-func TestClientQuickAgentCSharp(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--auth-mode", "static", "--heartbeat-timeout", "1m")
+func TestClientQuickAgentCSharp(t *testing.T) { onEveryStore(t, testClientQuickAgentCSharp) }
+
+func testClientQuickAgentCSharp(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--auth-mode", "static", "--heartbeat-timeout", "1m")
 	const id = "1001"
 	const base = "/agentgateway/resource" // string.Concat(head, ip, ":", port, "/agentgateway/resource")
 	c := &wireClient{tb: t, addr: p.addr, fixed: []hdr{{"Connection", "Close"}}}
@@ -273,9 +274,10 @@ func (d *agentServerDemo) mustOK(method, path string) {
 // WORK, OUTWORK. A second demo instance then force-signs the same agent in:
 // the first collects AgentOther_ShutdownService, then 100-006 (its cleanup).
 // The second signs out with LOGOUT.
-func TestClientAgentServerDemoPoll(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--auth-mode", "static", "--heartbeat-timeout", "1m")
+func TestClientAgentServerDemoPoll(t *testing.T) { onEveryStore(t, testClientAgentServerDemoPoll) }
+
+func testClientAgentServerDemoPoll(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--auth-mode", "static", "--heartbeat-timeout", "1m")
 	const id = "1001"
 	d := &agentServerDemo{t: t, c: &wireClient{tb: t, addr: p.addr, fixed: apacheHeaders}, id: id}
 	d.forceLogin("")
@@ -357,12 +359,13 @@ func demoServlet(log *pushLog, id string) http.HandlerFunc {
 // loginTime. Heartbeats alone keep the session past its timeout. FORCELOGOUT by
 // the agent pushes no AgentOther_ShutdownService; the next heartbeat gets
 // 100-006.
-func TestClientAgentServerDemoPush(t *testing.T) {
-	t.Parallel()
+func TestClientAgentServerDemoPush(t *testing.T) { onEveryStore(t, testClientAgentServerDemoPush) }
+
+func testClientAgentServerDemoPush(t *testing.T, store string) {
 	const id = "1001"
 	var log pushLog
 	recv := serveReceiver(t, demoServlet(&log, id))
-	p := startGateway(t, t.TempDir(), "--auth-mode", "static", "--heartbeat-timeout", "2s")
+	p := startGatewayOn(t, store, "--auth-mode", "static", "--heartbeat-timeout", "2s")
 	d := &agentServerDemo{t: t, c: &wireClient{tb: t, addr: p.addr, fixed: apacheHeaders}, id: id}
 	d.forceLogin("http://" + recv + "/AgentServerDemo/AgentEventServlet")
 	n := log.wait(t, 0, evInService, evReady)
@@ -463,13 +466,14 @@ func aPortalReceiver(log *pushLog, token string) http.HandlerFunc {
 // "not a censor"); resetskill/true, PUT heartbeat, sayfree, saybusy,
 // autoanswer/true, and DELETE forcelogout, after which nothing is pushed and
 // the heartbeat gets 100-006.
-func TestClientAPortal(t *testing.T) {
-	t.Parallel()
+func TestClientAPortal(t *testing.T) { onEveryStore(t, testClientAPortal) }
+
+func testClientAPortal(t *testing.T, store string) {
 	const id = "1001"
 	const token = "5f0c2b1e-8d3a-4b7e-9c61-2a4f8e0d9b13" // UUID.randomUUID()
 	var log pushLog
 	recv := serveReceiver(t, aPortalReceiver(&log, token))
-	p := startGateway(t, t.TempDir(), "--auth-mode", "static", "--heartbeat-timeout", "1m")
+	p := startGatewayOn(t, store, "--auth-mode", "static", "--heartbeat-timeout", "1m")
 	const base = "/agentgateway/resource" // sb.append("/agentgateway/resource"), paths start with "/"
 	c := &wireClient{tb: t, addr: p.addr, fixed: apacheHeaders}
 	var guid string
@@ -536,9 +540,10 @@ func TestClientAPortal(t *testing.T) {
 // events, then the empty answer (event null: pause). When the bridge's retry
 // signs in again, the old GUID's poll collects AgentOther_ShutdownService, then
 // 100-006 (re-login).
-func TestClientICPBridge(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--auth-mode", "static", "--heartbeat-timeout", "1m")
+func TestClientICPBridge(t *testing.T) { onEveryStore(t, testClientICPBridge) }
+
+func testClientICPBridge(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--auth-mode", "static", "--heartbeat-timeout", "1m")
 	const m = "117" // MONITOR_WORKNO in the shipped basic.properties
 	c := &wireClient{tb: t, addr: p.addr, fixed: apacheHeaders}
 	var guid string

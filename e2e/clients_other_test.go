@@ -91,9 +91,10 @@ func (pg *jsPage) mustCode(method, uri, entity, want string) javaMap {
 // GUID stops working. A second page's login gets 100-002 and force-logs in; the
 // first page's poll collects AgentOther_ShutdownService and then 100-006. The
 // SDK script itself (/agentgateway/resource-js) is not served by ccgw.
-func TestClientJSSDK(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--auth-mode", "dynamic", "--guid-interval", "500ms", "--guid-timeout", "1s", "--heartbeat-timeout", "1m")
+func TestClientJSSDK(t *testing.T) { onEveryStore(t, testClientJSSDK) }
+
+func testClientJSSDK(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--auth-mode", "dynamic", "--guid-interval", "500ms", "--guid-timeout", "1s", "--heartbeat-timeout", "1m")
 	const id = "1001"
 	browser := []hdr{{"Connection", "keep-alive"}, {"User-Agent", "Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; rv:11.0) like Gecko"}, {"Accept-Language", "zh-CN"}}
 	a := &jsPage{t: t, c: &wireClient{tb: t, addr: p.addr, fixed: browser}}
@@ -213,9 +214,10 @@ func (z *zackeus) state(id string) string {
 //
 // Its LoginParam never sets the password, so it signs in with "password":"",
 // as against a deployment whose agents have none (the built-in directory).
-func TestClientZackeusCTI(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--auth-mode", "static", "--heartbeat-timeout", "1m")
+func TestClientZackeusCTI(t *testing.T) { onEveryStore(t, testClientZackeusCTI) }
+
+func testClientZackeusCTI(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--auth-mode", "static", "--heartbeat-timeout", "1m")
 	const id = "1001"
 	z := &zackeus{t: t, c: &wireClient{tb: t, addr: p.addr, fixed: apacheHeaders}}
 	const loginFmt = `{"autoanswer":true,"autoenteridle":true,"ip":"127.0.0.1","password":"%s","phonenum":"70001","releasephone":true,"status":4}`
@@ -332,9 +334,10 @@ func (z *zzAgent) poll() (string, bool) {
 // its own GUID (clearResourse) and so sends none; logout, then 100-006.
 //
 // Like #7 it signs in with "password":"" ("默认为空", empty by default).
-func TestClientZZCTI(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--auth-mode", "static", "--heartbeat-timeout", "1m")
+func TestClientZZCTI(t *testing.T) { onEveryStore(t, testClientZZCTI) }
+
+func testClientZZCTI(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--auth-mode", "static", "--heartbeat-timeout", "1m")
 	const id = "1001"
 	z := &zzAgent{t: t, c: &wireClient{tb: t, addr: p.addr, fixed: apacheHeaders}, id: id}
 	const loginFmt = `{"password":"%s","phonenum":"70001","autoanswer":false,"autoenteridle":true,"status":4,"releasephone":true,"ip":"127.0.0.1"}`

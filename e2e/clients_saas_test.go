@@ -25,9 +25,10 @@ var okhttpHeaders = []hdr{{"Connection", "Keep-Alive"}, {"Accept-Encoding", "gzi
 // their answers are only logged. Sign-out reads agentstatus's
 // result.isWorking (a boolean) before DELETE logout; then the heartbeat gets
 // 100-006 and the backend drops the GUID.
-func TestClientEiisysIPCC(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--auth-mode", "static", "--heartbeat-timeout", "2s")
+func TestClientEiisysIPCC(t *testing.T) { onEveryStore(t, testClientEiisysIPCC) }
+
+func testClientEiisysIPCC(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--auth-mode", "static", "--heartbeat-timeout", "2s")
 	const id = "1001"
 	const base = "/agentgateway/resource/onlineagent/" + id
 	c := &wireClient{tb: t, addr: p.addr, fixed: okhttpHeaders}
@@ -173,13 +174,14 @@ func jacksonContent(raw json.RawMessage) bool {
 // Pushes go to its /softphone/event/{agentId}, {workNo, eventList}: sign-in,
 // saybusy, sayfree; DELETE logout then pushes no ShutdownService. Signed in
 // again, it answers a simulated call (PUT voicecall/answer).
-func TestClientIspMockServer(t *testing.T) {
-	t.Parallel()
+func TestClientIspMockServer(t *testing.T) { onEveryStore(t, testClientIspMockServer) }
+
+func testClientIspMockServer(t *testing.T, store string) {
 	const id = "1001"
 	var log pushLog
 	recv := serveReceiver(t, ispReceiver(&log, id))
 	// It never heartbeats: the session lives for the push-mode timeout.
-	p := startGateway(t, t.TempDir(), "--heartbeat-timeout", "1m")
+	p := startGatewayOn(t, store, "--heartbeat-timeout", "1m")
 	c := &wireClient{tb: t, addr: p.addr, fixed: []hdr{{"User-Agent", "Java-http-client/17.0.2"}}}
 	const agentURL = "/agentgateway/resource/onlineagent/"
 	const nulls = `{"password":null,"phonenum":null,"callBackUri":null,"serviceToken":null,"status":null,"autoanswer":false}`

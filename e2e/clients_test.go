@@ -24,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/redistest"
 )
 
 // hdr is one request or response header as it is on the wire.
@@ -437,4 +439,28 @@ func scalarText(v any) string {
 		return ""
 	}
 	return fmt.Sprint(v)
+}
+
+// onEveryStore runs a client's replay against a gateway on each store: bbolt
+// (one node) and Redis (a real redis-server of the test's own), in parallel,
+// so that a client meets the same wire on either.
+func onEveryStore(t *testing.T, replay func(t *testing.T, store string)) {
+	t.Parallel()
+	for _, store := range []string{"bolt", "redis"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			replay(t, store)
+		})
+	}
+}
+
+// startGatewayOn is startGateway in a fresh data directory on store ("bolt",
+// or "redis": a redis-server of the test's own).
+func startGatewayOn(t *testing.T, store string, extra ...string) *proc {
+	t.Helper()
+	if store == "redis" {
+		srv := redistest.Start(t)
+		extra = append(extra, "--store", srv.URL())
+	}
+	return startGateway(t, t.TempDir(), extra...)
 }
