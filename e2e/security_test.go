@@ -127,9 +127,10 @@ func TestInspectorsE2E(t *testing.T) {
 // and link-local, metadata and unspecified addresses are refused (100-001).
 // A receiver that redirects gets one POST, which counts as a failed push; the
 // redirect's target gets nothing.
-func TestCallbackRulesE2E(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--heartbeat-timeout", keepTimeout.String())
+func TestCallbackRulesE2E(t *testing.T) { onEveryStore(t, testCallbackRulesE2E) }
+
+func testCallbackRulesE2E(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--heartbeat-timeout", keepTimeout.String())
 	sink := newPushSink(t, false)
 	for i, uri := range []string{
 		"http://169.254.169.254/latest/meta-data/",

@@ -45,9 +45,10 @@ type wbClients struct {
 // wrong-content-type with their evidence, the log has one WARN line for each
 // (without a GUID), the metric counts them, and the request journal keeps the
 // last 5 requests without query or GUID.
-func TestWorkbenchReport(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--auth-mode", "dynamic", "--guid-interval", "500ms", "--guid-timeout", "1s",
+func TestWorkbenchReport(t *testing.T) { onEveryStore(t, testWorkbenchReport) }
+
+func testWorkbenchReport(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--auth-mode", "dynamic", "--guid-interval", "500ms", "--guid-timeout", "1s",
 		"--heartbeat-timeout", "30s", "--journal-requests", "5")
 	g1, _ := p.signIn(t, "1001", "")
 	rotated := false
@@ -193,10 +194,11 @@ func (p *proc) metric(tb testing.TB, series string) string {
 
 // TestWorkbenchFaults injects each kind of fault into the real binary against
 // clients, each scoped to one agent: the agent in scope sees the fault, the
-// others nothing.
-func TestWorkbenchFaults(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--heartbeat-timeout", "30s")
+// others nothing; on bbolt and on Redis (drop-events included).
+func TestWorkbenchFaults(t *testing.T) { onEveryStore(t, testWorkbenchFaults) }
+
+func testWorkbenchFaults(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--heartbeat-timeout", "30s")
 	g := map[string]string{}
 	for _, id := range []string{"1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008"} {
 		g[id], _ = p.signIn(t, id, "")
