@@ -46,10 +46,11 @@ const (
 // silent and is signed out by the sweeper exactly once after the timeout, C signs
 // out itself. B's client then sees 100-006 on handshake and collects
 // AgentOther_ShutdownService once from its poll.
-func TestSessionLifecycle(t *testing.T) {
-	t.Parallel()
+func TestSessionLifecycle(t *testing.T) { onEveryStore(t, testSessionLifecycle) }
+
+func testSessionLifecycle(t *testing.T, store string) {
 	const timeout = keepTimeout
-	p := startGateway(t, t.TempDir(), "--heartbeat-timeout", timeout.String(), "--log-level", "debug") // the request lines time the sign-in
+	p := startGatewayOn(t, store, "--heartbeat-timeout", timeout.String(), "--log-level", "debug") // the request lines time the sign-in
 	const a, b, c = "1001", "1002", "1003"
 	ga, _ := p.signIn(t, a, "")
 	gb, loginB := p.signIn(t, b, "")
@@ -381,10 +382,11 @@ func TestHTTPSSelfSigned(t *testing.T) {
 // the JSON envelope and a known retcode with its table message, never a Go error
 // or HTML. Then a burst of concurrent sign-ins and heartbeats over a few keep-alive
 // connections must all succeed.
-func TestBadRequestsNeverLeak(t *testing.T) {
-	t.Parallel()
+func TestBadRequestsNeverLeak(t *testing.T) { onEveryStore(t, testBadRequestsNeverLeak) }
+
+func testBadRequestsNeverLeak(t *testing.T, store string) {
 	// A long timeout: on a loaded machine the burst's heartbeats may queue for more than 2s.
-	p := startGateway(t, t.TempDir(), "--heartbeat-timeout", "1m")
+	p := startGatewayOn(t, store, "--heartbeat-timeout", "1m")
 	const id = "1001"
 	g, _ := p.signIn(t, id, "")
 	huge := `{"password":"p","phonenum":"70001","ip":"` + strings.Repeat("1", 70<<10) + `"}`

@@ -191,9 +191,10 @@ func metric(tb testing.TB, p *proc, name string) float64 {
 // TestE2EPollsPerIP runs the gateway with --max-polls-per-ip 2: with two polls
 // held from 127.0.0.1 a third is answered at once, HTTP 429 with retcode
 // 000-007 and Retry-After, while heartbeats go on.
-func TestE2EPollsPerIP(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--max-polls-per-ip", "2", "--poll-wait", "30s", "--heartbeat-timeout", "1m",
+func TestE2EPollsPerIP(t *testing.T) { onEveryStore(t, testE2EPollsPerIP) }
+
+func testE2EPollsPerIP(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--max-polls-per-ip", "2", "--poll-wait", "30s", "--heartbeat-timeout", "1m",
 		"--auth-mode", "static")
 	g := map[string]string{}
 	for _, id := range []string{"1001", "1002", "1003"} {
