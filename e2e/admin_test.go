@@ -17,9 +17,10 @@ import (
 // TestAdminListener runs the binary with its admin listener on its own loopback
 // port: the admin API and /metrics answer 404 on the vendor port exactly as an
 // unknown path does, and are served on the admin port; health is on both.
-func TestAdminListener(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--clock", "virtual")
+func TestAdminListener(t *testing.T) { onEveryStore(t, testAdminListener) }
+
+func testAdminListener(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--clock", "virtual")
 	if p.adminAddr == "" || p.adminAddr == p.addr || p.adminScheme != "http" {
 		t.Fatalf("admin listener %q %q (vendor %s)", p.adminScheme, p.adminAddr, p.addr)
 	}
@@ -94,9 +95,10 @@ func TestAdminListener(t *testing.T) {
 // refused and queues nothing (the rates flood), the largest journal offset
 // answers without a panic, and adding a simulated agent over a client's session
 // is refused (100-002) and leaves the client signed in.
-func TestAdminInputsBounded(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--clock", "virtual", "--heartbeat-timeout", "2h")
+func TestAdminInputsBounded(t *testing.T) { onEveryStore(t, testAdminInputsBounded) }
+
+func testAdminInputsBounded(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--clock", "virtual", "--heartbeat-timeout", "2h")
 	for _, body := range []string{`{"perHour":1e308}`, `{"perHour":"NaN"}`, `{"perHour":"Infinity"}`, `{"perHour":-1}`} {
 		r := call(t, p.client, http.MethodPut, p.adminURL("/ccgw/v1/rates/1"), "", body)
 		if r.status != http.StatusOK || r.env.Retcode != "000-002" {

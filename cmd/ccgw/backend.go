@@ -56,7 +56,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode cc
 	notify func(ccgw.AgentID), journal *sim.Journal, onChange func(ccgw.Session), wb workbenchHooks) (*backend, error) {
 	if strings.HasPrefix(c.Store, "redis://") || strings.HasPrefix(c.Store, "rediss://") {
 		rs, err := redis.Open(redis.Config{
-			URL: c.Store, Timeout: c.HeartbeatTimeout, Clock: clk, Directory: dir, Log: m.Log,
+			URL: c.Store, Timeout: c.HeartbeatTimeout, Clock: clk, WaitClock: clockReal, Directory: dir, Log: m.Log,
 			PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
 			NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
 			QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
