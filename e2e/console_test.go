@@ -173,6 +173,12 @@ const hostile = `<img src=x onerror="window.__ccgwXSS=1"><script>window.__ccgwXS
 // reports no script error and no policy violation. Without Chromium it is
 // skipped, unless CI is set: then it fails.
 func TestConsoleInChromium(t *testing.T) {
+	for _, store := range []string{"bolt", "redis"} {
+		t.Run(store, func(t *testing.T) { testConsoleInChromium(t, store) })
+	}
+}
+
+func testConsoleInChromium(t *testing.T, store string) {
 	path := chromiumPath()
 	if path == "" {
 		if os.Getenv("CI") == "" {
@@ -180,7 +186,7 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 		t.Fatal("CI is set and no chromium is on PATH: .ci/run installs Debian's chromium")
 	}
-	p := startGateway(t, t.TempDir(), "--clock", "virtual", "--auth-mode", "static", "--heartbeat-timeout", "1h", "--poll-wait", "0s")
+	p := startGatewayOn(t, store, "--clock", "virtual", "--auth-mode", "static", "--heartbeat-timeout", "1h", "--poll-wait", "0s")
 	b := newBrowser(t, path)
 	b.do(t, "load the console", chromedp.Navigate(p.adminURL("/")))
 	b.waitPage(t, "the event stream is live", `document.getElementById("stream-state").textContent === "live"`)
