@@ -320,15 +320,16 @@ func testWorkbenchFaults(t *testing.T, store string) {
 
 // TestWorkbenchScenarioFaults: a scenario's faults start at their time on the
 // virtual clock; a bad one stops the start, naming its field.
-func TestWorkbenchScenarioFaults(t *testing.T) {
-	t.Parallel()
+func TestWorkbenchScenarioFaults(t *testing.T) { onEveryStore(t, testWorkbenchScenarioFaults) }
+
+func testWorkbenchScenarioFaults(t *testing.T, store string) {
 	dir := t.TempDir()
 	file := dir + "/faults.yaml"
 	writeFile(t, file, `skills: [{id: 1, name: Sales}]
 faults:
   - {at: 1m, kind: unavailable, agents: ["1001"], interfaces: [handShake], duration: 1m}
 `)
-	p := startGateway(t, t.TempDir(), "--scenario", file, "--heartbeat-timeout", "1h")
+	p := startGatewayOn(t, store, "--scenario", file, "--heartbeat-timeout", "1h")
 	g, _ := p.signIn(t, "1001", "")
 	var list struct {
 		Faults []wbFault `json:"faults"`
