@@ -3,6 +3,7 @@ package sessiontest
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
@@ -359,4 +360,70 @@ func testKick(t *testing.T, e *env) {
 	err = e.svc.Kick(context.Background(), id, ccgw.CauseSupervisor)
 	wantCode(t, "second kick", err, ccgw.RetNotSignedIn)
 	e.wantSignOuts(ccgw.CauseSupervisor, 1, id, 1)
+}
+
+// testChaos: many concurrent changes of every kind on a few agents (sign-ins,
+// forced sign-ins, state changes, logouts, kicks, push failures, polls,
+// heartbeats) with the clock moving and sweeps between, then every agent
+// kicked: every sign-in ends exactly once, counted and logged once, and
+// nothing is left live.
+func testChaos(t *testing.T, e *env) {
+	ctx := context.Background()
+	const agents, workers, rounds = 12, 8, 150
+	first := ccgw.AgentID(1201)
+	var guids sync.Map // agent → its latest GUID
+	var clockMu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 11))
+			for range rounds {
+				id := first + ccgw.AgentID(r.IntN(agents))
+				g, _ := guids.Load(id)
+				guid, _ := g.(string)
+				switch r.IntN(9) {
+				case 0, 1:
+					req := SignInReq(id)
+					req.Force = r.IntN(2) == 0
+					if s, err := e.svc.SignIn(ctx, req); err == nil {
+						guids.Store(id, s.GUID)
+					}
+				case 2:
+					e.svc.SignOut(ctx, id, guid, ccgw.CauseLogout)
+				case 3:
+					e.svc.Kick(ctx, id, ccgw.CauseSupervisor)
+				case 4:
+					if s, ok := e.svc.Lookup(ctx, id); ok {
+						e.svc.(pushSource).PushFailed(id, s.Gen)
+					}
+				case 5:
+					e.svc.Update(ctx, id, guid, setState([]ccgw.AgentState{ccgw.StateIdle, ccgw.StateBusy}[r.IntN(2)], ccgw.EvReady))
+				case 6:
+					e.svc.Poll(ctx, id, guid, 0)
+				case 7:
+					e.svc.Heartbeat(ctx, id, guid, "")
+				case 8:
+					clockMu.Lock() // advance sweeps a tick at a time
+					e.advance(e.cfg.Timeout / 4)
+					clockMu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range agents {
+		e.svc.Kick(ctx, first+ccgw.AgentID(i), ccgw.CauseSupervisor)
+	}
+	st := e.svc.Stats(ctx)
+	var ended uint64
+	for _, n := range st.SignOuts {
+		ended += n
+	}
+	lines := e.logs.Count("signed out")
+	if st.SignIns == 0 || ended != st.SignIns || uint64(lines) != st.SignIns {
+		t.Fatalf("%d sign-ins; %d sign-outs counted %v, %d logged: want each sign-in ended once", st.SignIns, ended, st.SignOuts, lines)
+	}
+	if st.Live != 0 {
+		t.Fatalf("%d live after every agent was kicked", st.Live)
+	}
 }

@@ -129,6 +129,7 @@ func Run(t *testing.T, open Opener) {
 		{"ExpiryAfterTimeoutNotBefore", testExpiry, nil},
 		{"HeartbeatAndPollKeepAlive", testKeepAlive, nil},
 		{"EndsExactlyOnceUnderRace", testEndsOnceRace, nil},
+		{"ChaosEachSignInEndsOnce", testChaos, nil},
 		{"Logout", testLogout, nil},
 		{"LogoutWhileTalking", testLogoutTalking, nil},
 		{"Kick", testKick, nil},
