@@ -71,8 +71,11 @@ func (s *Store) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, erro
 			return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
 		}
 		code, out := pair(res)
-		if code == "conflict" && attempt < maxUpdateAttempts {
-			continue
+		if code == "conflict" {
+			if attempt < maxUpdateAttempts {
+				continue
+			}
+			return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: errConflict}
 		}
 		if code != ccgw.RetOK {
 			return ccgw.Session{}, &ccgw.Error{Code: code, Op: req.Op}
