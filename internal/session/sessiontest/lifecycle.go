@@ -82,6 +82,17 @@ func testForcedSignIn(t *testing.T, e *env) {
 	wantCode(t, "heartbeat with the replaced GUID", err, ccgw.RetNotSignedIn)
 	_, err = e.svc.Heartbeat(context.Background(), id, "never-issued", "")
 	wantCode(t, "heartbeat with a GUID never issued", err, ccgw.RetNoPermission)
+	_, err = e.svc.Session(context.Background(), id, old.GUID)
+	wantCode(t, "status with the replaced GUID", err, ccgw.RetNotSignedIn)
+	_, err = e.svc.Update(context.Background(), id, old.GUID, setState(ccgw.StateBusy, ccgw.EvSetNotReadySuccess))
+	wantCode(t, "state change with the replaced GUID", err, ccgw.RetNotSignedIn)
+	_, err = e.svc.UpdateGUID(context.Background(), id, old.GUID)
+	wantCode(t, "updateGuid with the replaced GUID", err, ccgw.RetNotSignedIn)
+	err = e.svc.SignOut(context.Background(), id, old.GUID, ccgw.CauseLogout)
+	wantCode(t, "logout with the replaced GUID", err, ccgw.RetNotSignedIn)
+	if x, ok := e.svc.Lookup(context.Background(), id); !ok || x.GUID != cur.GUID || x.State != ccgw.StateIdle {
+		t.Fatalf("after the replaced GUID's calls: %+v, %v; want the new sign-in, untouched", x, ok)
+	}
 	ev, err := e.poll(id, old.GUID)
 	if err != nil || ev == nil || ev.Type != ccgw.EvShutdownService {
 		t.Fatalf("poll with the replaced GUID: %+v, %v; want %s", ev, err, ccgw.EvShutdownService)
