@@ -505,7 +505,12 @@ func TestObserver(t *testing.T) {
 }
 
 // TestConnectionsReused checks that reading answers, with a Content-Length or
-// without (chunked), leaves the connection to the next request.
+// without (chunked), leaves the connection to the next request. A client that
+// left an answer unread would open a connection per heartbeat (20). Go's
+// transport itself may open another now and then on a loaded machine: it
+// reuses a connection only if its goroutine writing the request reported
+// within 50 ms (maxWriteWaitBeforeConnReuse), so the bar is a few, not one
+// (it was 1, and CI once saw 2 of 5).
 func TestConnectionsReused(t *testing.T) {
 	t.Parallel()
 	for _, chunked := range []bool{false, true} {
@@ -523,14 +528,15 @@ func TestConnectionsReused(t *testing.T) {
 		}
 		srv.Start()
 		a := newClient(t, srv.URL).Agent("1006")
-		for i := range 5 {
+		const beats = 20
+		for i := range beats {
 			if err := a.Heartbeat(context.Background()); err != nil {
 				t.Fatalf("chunked %v, heartbeat %d: %v", chunked, i, err)
 			}
 		}
 		srv.Close()
-		if n := conns.Load(); n != 1 {
-			t.Errorf("chunked %v: 5 heartbeats on %d connections, want 1", chunked, n)
+		if n := conns.Load(); n > beats/4 {
+			t.Errorf("chunked %v: %d heartbeats on %d connections, want one (a few on a loaded machine)", chunked, beats, n)
 		}
 	}
 }
