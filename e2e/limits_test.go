@@ -234,9 +234,10 @@ func testE2EPollsPerIP(t *testing.T, store string) {
 
 // TestE2EPollOutlivesWriteTimeout runs the gateway with read and write timeouts
 // of 1 s and a poll wait of 2 s: the held poll still answers the empty envelope.
-func TestE2EPollOutlivesWriteTimeout(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--read-timeout", "1s", "--write-timeout", "1s", "--poll-wait", "2s",
+func TestE2EPollOutlivesWriteTimeout(t *testing.T) { onEveryStore(t, testE2EPollOutlivesWriteTimeout) }
+
+func testE2EPollOutlivesWriteTimeout(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--read-timeout", "1s", "--write-timeout", "1s", "--poll-wait", "2s",
 		"--auth-mode", "static")
 	g, _ := p.signIn(t, "1001", "")
 	p.drain(t, "1001", g, "AgentOther_InService", "AgentState_Ready")

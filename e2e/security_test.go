@@ -84,9 +84,10 @@ func TestLockoutAcrossNodesE2E(t *testing.T) {
 // TestEmptyPasswordE2E: with --agents an empty password signs nobody in, on
 // any interface (100-004; login and forceLogin refuse a missing password field
 // as 100-001); with the built-in directory an empty password signs in.
-func TestEmptyPasswordE2E(t *testing.T) {
-	t.Parallel()
-	p := startGateway(t, t.TempDir(), "--agents", writeAgents(t))
+func TestEmptyPasswordE2E(t *testing.T) { onEveryStore(t, testEmptyPasswordE2E) }
+
+func testEmptyPasswordE2E(t *testing.T, store string) {
+	p := startGatewayOn(t, store, "--agents", writeAgents(t))
 	for path, missing := range map[string]string{"1001/loginex": "100-004", "1001": "100-001", "1001/forcelogin": "100-001"} {
 		for body, want := range map[string]string{`{"password":"","phonenum":"70001"}`: "100-004", `{"phonenum":"70001"}`: missing} {
 			if code := p.signInCode(t, path, body); code != want {
@@ -94,7 +95,7 @@ func TestEmptyPasswordE2E(t *testing.T) {
 			}
 		}
 	}
-	open := startGateway(t, t.TempDir())
+	open := startGatewayOn(t, store)
 	if code := open.signInCode(t, "1001/loginex", `{"password":""}`); code != "0" {
 		t.Errorf("built-in directory, loginEx without password: %s, want 0", code)
 	}
@@ -105,13 +106,14 @@ func TestEmptyPasswordE2E(t *testing.T) {
 
 // TestInspectorsE2E: with the built-in directory nobody may force another
 // agent out (900-002) unless --inspectors names them.
-func TestInspectorsE2E(t *testing.T) {
-	t.Parallel()
+func TestInspectorsE2E(t *testing.T) { onEveryStore(t, testInspectorsE2E) }
+
+func testInspectorsE2E(t *testing.T, store string) {
 	for _, tc := range []struct {
 		flags []string
 		want  string
 	}{{nil, "900-002"}, {[]string{"--inspectors", "1000-1001,2000"}, "0"}} {
-		p := startGateway(t, t.TempDir(), tc.flags...)
+		p := startGatewayOn(t, store, tc.flags...)
 		g1, _ := p.signIn(t, "1001", "")
 		p.signIn(t, "1002", "")
 		r := call(t, p.client, http.MethodPost, p.url("qualitycontrol/1001/forcelogout/1002"), g1, "")
