@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/redistest"
 )
 
 // The vendor's configuration and push-failure rules on the real binary: a
@@ -97,6 +99,16 @@ func startWithProps(tb testing.TB, props string, extra ...string) *proc {
 		"--basic-properties", props}, extra...))
 }
 
+// startWithPropsOn is startWithProps on store ("bolt", or "redis": a
+// redis-server of the test's own).
+func startWithPropsOn(t *testing.T, store, props string, extra ...string) *proc {
+	t.Helper()
+	if store == "redis" {
+		extra = append(extra, "--store", redistest.Start(t).URL())
+	}
+	return startWithProps(t, props, extra...)
+}
+
 func pushLogin(uri string) string {
 	return `{"password":"secret","phonenum":"70001","callBackUri":"` + uri + `","serviceToken":"tok"}`
 }
@@ -105,8 +117,9 @@ func pushLogin(uri string) string {
 // a push-mode one (EVENT_PUSH_HANDSHAKE_MAXTIME, longer) stays; GUIDINTERVAL
 // and AUTHMODE rotate the GUID on the heartbeat; AGENT_POLL_WAIT_FLAG=OFF
 // answers an empty poll at once; unknown keys are logged and ignored.
-func TestBasicPropertiesTimeouts(t *testing.T) {
-	t.Parallel()
+func TestBasicPropertiesTimeouts(t *testing.T) { onEveryStore(t, testBasicPropertiesTimeouts) }
+
+func testBasicPropertiesTimeouts(t *testing.T, store string) {
 	sink := newPushSink(t, false)
 	props := writeProps(t,
 		"AUTHMODE = 2",
@@ -120,7 +133,7 @@ func TestBasicPropertiesTimeouts(t *testing.T) {
 		"EVENT_PUST_WHILTELIST_CALLBACKURI = "+sink.url(),
 		"SOME_VENDOR_KEY = whatever",
 	)
-	p := startWithProps(t, props)
+	p := startWithPropsOn(t, store, props)
 	p.log.waitLine(t, 30*time.Second, "key", "SOME_VENDOR_KEY")
 
 	gPoll, _ := p.signIn(t, "1001", "")
@@ -159,10 +172,11 @@ func TestBasicPropertiesTimeouts(t *testing.T) {
 
 // TestBasicPropertiesNoTimeout: TIMEOUT_FLAG = OFF keeps a silent agent signed
 // in past MAXTIME.
-func TestBasicPropertiesNoTimeout(t *testing.T) {
-	t.Parallel()
+func TestBasicPropertiesNoTimeout(t *testing.T) { onEveryStore(t, testBasicPropertiesNoTimeout) }
+
+func testBasicPropertiesNoTimeout(t *testing.T, store string) {
 	props := writeProps(t, "TIMEOUT_FLAG = OFF", "MAXTIME = 500", "AUTHMODE = 1")
-	p := startWithProps(t, props)
+	p := startWithPropsOn(t, store, props)
 	g, _ := p.signIn(t, "1001", "")
 	// Four timeouts of silence (the sweep runs every 10 ms): nobody signed out.
 	holdsFor(t, 2*time.Second, 100*time.Millisecond, func() error {
@@ -179,11 +193,12 @@ func TestBasicPropertiesNoTimeout(t *testing.T) {
 // TestBasicPropertiesTrustlist: a sign-in whose callBackUri is not on
 // EVENT_PUST_WHILTELIST_CALLBACKURI is refused with 100-001 and nothing is ever
 // sent there; one on it is pushed to.
-func TestBasicPropertiesTrustlist(t *testing.T) {
-	t.Parallel()
+func TestBasicPropertiesTrustlist(t *testing.T) { onEveryStore(t, testBasicPropertiesTrustlist) }
+
+func testBasicPropertiesTrustlist(t *testing.T, store string) {
 	trusted, other := newPushSink(t, false), newPushSink(t, false)
 	props := writeProps(t, "EVENT_PUST_WHILTELIST_CALLBACKURI = https://crm.example.com/cb; "+trusted.url())
-	p := startWithProps(t, props)
+	p := startWithPropsOn(t, store, props)
 	r := call(t, p.client, http.MethodPut, p.url("onlineagent/1001"), "", pushLogin(other.url()))
 	if r.env.Retcode != "100-001" {
 		t.Fatalf("sign-in with an untrusted callBackUri: %s, want 100-001", r.body)
@@ -210,8 +225,9 @@ func TestBasicPropertiesTrustlist(t *testing.T) {
 // that keeps failing gets retries about an interval apart and its agent is
 // signed out (cause push_failed) exactly once, its ShutdownService attempted
 // once.
-func TestPushFailureSignsOut(t *testing.T) {
-	t.Parallel()
+func TestPushFailureSignsOut(t *testing.T) { onEveryStore(t, testPushFailureSignsOut) }
+
+func testPushFailureSignsOut(t *testing.T, store string) {
 	const interval, total = 400 * time.Millisecond, 2 * time.Second
 	short, dead := newPushSink(t, false), newPushSink(t, false)
 	props := writeProps(t,
@@ -219,7 +235,7 @@ func TestPushFailureSignsOut(t *testing.T) {
 		"EVENT_PUSH_FAIL_INTERVALTIME = 400",
 		"EVENT_PUSH_FAIL_TOTALTIME = 2000",
 		"EVENT_PUSH_HANDSHAKE_MAXTIME = 60000")
-	p := startWithProps(t, props)
+	p := startWithPropsOn(t, store, props)
 
 	// The short outage: one failure, then the receiver is back. (The receiver
 	// counts it itself: a test flipping it after two failures had 1.6s to do so,
@@ -329,10 +345,11 @@ func TestPushCA(t *testing.T) {
 // GUIDTIMEOUT bounds how long a superseded GUID works, and
 // eventpush.ssl.trustAll = true pushes to a receiver whose certificate nobody
 // vouches for.
-func TestBasicPropertiesMoreKeys(t *testing.T) {
-	t.Parallel()
+func TestBasicPropertiesMoreKeys(t *testing.T) { onEveryStore(t, testBasicPropertiesMoreKeys) }
+
+func testBasicPropertiesMoreKeys(t *testing.T, store string) {
 	sink := newPushSink(t, true) // self-signed: only trustAll lets pushes through
-	p := startWithProps(t, writeProps(t,
+	p := startWithPropsOn(t, store, writeProps(t,
 		"AGENT_POLL_WAIT_FLAG = ON",
 		"AGENT_POLL_WAIT_TIMES = 6",
 		"AGENT_POLL_WAIT_INTERVAL = 100",

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -214,6 +215,10 @@ func (s *Store) expire(ctx context.Context, now time.Time, claimed []expiredSess
 		return 0, 0, err
 	}
 	ended, lagMax := strs(res), time.Duration(0)
+	level := slog.LevelInfo
+	if len(ended) > bulkSignOuts {
+		level = slog.LevelDebug
+	}
 	for _, raw := range ended {
 		sess, err := decodeSession(raw)
 		if err != nil {
@@ -221,7 +226,7 @@ func (s *Store) expire(ctx context.Context, now time.Time, claimed []expiredSess
 		}
 		lag := now.Sub(time.UnixMilli(deadlines[sess.Agent]))
 		lagMax = max(lagMax, lag)
-		s.expired(sess, lag)
+		s.expired(sess, lag, level)
 	}
 	return len(ended), lagMax, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -112,8 +113,10 @@ func (s *Store) ended(sess ccgw.Session, cause ccgw.SignOutCause) {
 }
 
 // expired is ended for a session this node's sweep signed out lag after its
-// deadline. It logs at debug level: the sweep logs one line for all.
-func (s *Store) expired(sess ccgw.Session, lag time.Duration) {
+// deadline, logged at level: INFO for a few, as every other sign-out, DEBUG
+// in a storm (bulkSignOuts), where the sweep logs one line for all, as
+// session.Manager does.
+func (s *Store) expired(sess ccgw.Session, lag time.Duration, level slog.Level) {
 	s.cache.drop(sess.Agent, sess.Gen)
 	s.wake(sess.Agent)
 	s.lag.Observe(lag)
@@ -121,9 +124,13 @@ func (s *Store) expired(sess ccgw.Session, lag time.Duration) {
 	if s.cfg.OnSignOut != nil {
 		s.cfg.OnSignOut(sess.Agent, ccgw.CauseTimeout)
 	}
-	s.cfg.Log.Debug("signed out", "agent", sess.Agent.String(), "cause", string(ccgw.CauseTimeout),
+	s.cfg.Log.Log(context.Background(), level, "signed out", "agent", sess.Agent.String(), "cause", string(ccgw.CauseTimeout),
 		"guid", short(sess.GUID), "lag", lag)
 }
+
+// bulkSignOuts is the most expiries of one script call logged a line each at
+// INFO (session.Manager's rule for a commit).
+const bulkSignOuts = 100
 
 func short(g string) string {
 	if len(g) > 8 {
