@@ -542,3 +542,22 @@ func testDynamicByPoll(t *testing.T, e *env) {
 	_, _, err = e.svc.Poll(context.Background(), id, s.GUID, 0)
 	wantCode(t, "poll with the superseded GUID after its grace", err, ccgw.RetNoPermission)
 }
+
+// testWrongPollRenews: a poll of a push-mode session is answered 000-001
+// (the wrong way to get events) and is still a request that authenticates:
+// it renews the session, as any other does.
+func testWrongPollRenews(t *testing.T, e *env) {
+	const id = 1047
+	s, err := e.svc.SignIn(context.Background(), PushSignInReq(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := e.cfg.Timeout - 2*e.cfg.Tick
+	e.advance(step)
+	_, _, err = e.svc.Poll(context.Background(), id, s.GUID, 0)
+	wantCode(t, "poll of a push-mode session", err, ccgw.RetWrongEventMethod)
+	e.advance(step)
+	if !e.live(id) {
+		t.Fatalf("signed out %v after its poll (timeout %v)", step, e.cfg.Timeout)
+	}
+}

@@ -156,6 +156,7 @@ func Run(t *testing.T, open Opener) {
 		{"ForceLogoutByAgentNoShutdown", testForceLogoutByAgent, nil},
 		{"PushFailedSignsOutOnce", testPushFailed, nil},
 		{"AnyRequestIsActivity", testAnyRequestIsActivity, nil},
+		{"WrongPollRenews", testWrongPollRenews, nil},
 		{"ShutdownEveryWayOut", testShutdownEveryWayOut, nil},
 		{"RestTimeoutIdle", testRestTimeoutIdle, func(c *Config) { c.RestTimeoutIdle = true }},
 		{"OnChange", testOnChange, nil},
