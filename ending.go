@@ -7,9 +7,9 @@ import (
 )
 
 // The rules of a session's changes that every backend applies alike: what a
-// sign-out does with the session's events, when a client may sign out, and
-// what the end of a rest does. Each backend decides with these and only
-// stores what they decided.
+// sign-out does with the session's events, when a client may sign out, what
+// the end of a rest does, and which GUIDs authenticate a session. Each
+// backend decides with these and only stores what they decided.
 
 // Ending is what a sign-out does with a session's undelivered events.
 type Ending struct {
