@@ -35,14 +35,7 @@ func (s *Store) PushTarget(id ccgw.AgentID) (push.Target, bool) {
 		s.Release(id)
 		return push.Target{}, false
 	}
-	var t struct {
-		GUID   string    `json:"guid"`
-		Gen    uint64    `json:"gen,string"` // a string: Lua's numbers would round it
-		Mode   ccgw.Mode `json:"mode"`
-		URI    string    `json:"uri"`
-		Token  string    `json:"token"`
-		Legacy bool      `json:"legacy"`
-	}
+	var t tombRec
 	if json.Unmarshal([]byte(raw), &t) != nil || t.Mode != ccgw.ModePush {
 		s.Release(id)
 		return push.Target{}, false
