@@ -14,6 +14,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
+	ccluster "github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/redistest"
 	"github.com/ccgw/ccgw/internal/store/redis"
 	goredis "github.com/redis/go-redis/v9"
@@ -137,11 +138,16 @@ func TestClusterSignOutStorm(t *testing.T) {
 	}
 }
 
-// loadSilent signs stormSilent agents in through a Store of this process on
+// loadSilent signs stormSilent agents in through cluster.Sessions of this process on
 // url (no Run: it never sweeps) and returns their work numbers.
 func loadSilent(t *testing.T, url string) map[string]bool {
 	t.Helper()
-	st, err := redis.Open(redis.Config{URL: url, Timeout: stormTimeout, Directory: agent.Default(), NodeName: "Loader"})
+	db, err := redis.Open(redis.Config{URL: url, NodeName: "Loader"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := ccluster.New(ccluster.Config{Store: db, Timeout: stormTimeout, Directory: agent.Default(), NodeName: "Loader"})
 	if err != nil {
 		t.Fatal(err)
 	}

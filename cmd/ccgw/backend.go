@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
@@ -13,7 +14,8 @@ import (
 )
 
 // backend is where the sessions and changed passwords live: memory persisted in
-// bbolt (one node), or Redis (several nodes).
+// bbolt (one node), or Redis (several nodes, each serving them with
+// internal/cluster).
 type backend struct {
 	svc       ccgw.SessionService
 	passwords ccgw.PasswordStore
@@ -32,7 +34,7 @@ type backend struct {
 	centre centre
 }
 
-// centre is redis.Store's relay to the node of a cluster that runs the
+// centre is the Redis store's relay to the node of a cluster that runs the
 // simulated call centre.
 type centre interface {
 	sim.Remote
@@ -55,21 +57,30 @@ type workbenchHooks struct {
 func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode ccgw.AuthMode,
 	notify func(ccgw.AgentID), journal *sim.Journal, onChange func(ccgw.Session), wb workbenchHooks) (*backend, error) {
 	if strings.HasPrefix(c.Store, "redis://") || strings.HasPrefix(c.Store, "rediss://") {
-		rs, err := redis.Open(redis.Config{
-			URL: c.Store, Timeout: c.HeartbeatTimeout, Clock: clk, WaitClock: clockReal, Directory: dir, Log: m.Log,
-			PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
-			NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
-			QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
-			Lockout: c.lockout(), OnSignOut: wb.onSignOut, OnChange: onChange, Tap: journal.Add, DropEvent: wb.dropEvent,
-		})
+		db, err := redis.Open(redis.Config{URL: c.Store, Log: m.Log, NodeName: c.NodeName})
 		if err != nil {
 			return nil, err
 		}
+		cs, err := cluster.New(cluster.Config{
+			Store: db, Timeout: c.HeartbeatTimeout, Clock: clk, WaitClock: clockReal, Directory: dir, Log: m.Log,
+			PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
+			NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
+			QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
+			Lockout: c.lockout(), Lockouts: db, OnSignOut: wb.onSignOut, OnChange: onChange, Tap: journal.Add, DropEvent: wb.dropEvent,
+		})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
 		return &backend{
-			svc: rs, passwords: rs, lockouts: rs, source: rs, run: rs.Run, ready: rs.Ready,
-			restore:   func() (int, error) { return rs.Stats(context.Background()).Live, nil },
-			notifyAll: func() {}, flush: func() {}, closeFn: rs.Close, centre: rs,
-			clients: func() []ccgw.AgentID { return rs.Clients(context.Background()) },
+			svc: cs, passwords: db, lockouts: db, source: cs, run: cs.Run, ready: cs.Ready,
+			restore:   func() (int, error) { return cs.Stats(context.Background()).Live, nil },
+			notifyAll: func() {}, flush: func() {}, centre: db,
+			closeFn: func() error {
+				cs.Close() // writes the renewals it holds
+				return db.Close()
+			},
+			clients: func() []ccgw.AgentID { return cs.Clients(context.Background()) },
 		}, nil
 	}
 	st, err := bolt.OpenWith(c.Data, bolt.Options{Recover: c.DataRecover, Log: m.Log})

@@ -2,38 +2,47 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"strconv"
-	"time"
+	"strings"
 
 	"github.com/ccgw/ccgw"
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// The live index: the sorted set {ccgw}:live holds every live session's work
-// number, scored by it, so that the admin API's agents list pages through the
-// sessions in work-number order without a scan. The sign-in script adds to
-// it and finish (every way out) removes from it, in the same scripts that
-// write the session.
+// The live index: the sorted set live holds every live session's work
+// number, scored by it, so that the agents list pages through the sessions in
+// work-number order without a scan. The sign-in script adds to it and finish
+// (every way out) removes from it, in the same scripts that write the session.
+// An earlier version kept no index: Prepare builds it once per store.
 
-// buildBatch is how many work numbers buildLive moves at a time.
+// buildBatch is how many work numbers Prepare moves, and Clients reads, at a
+// time.
 const buildBatch = 10000
 
-// Agents returns the live sessions (client and simulated) with work numbers
-// above after, in work-number order, up to limit of them, and whether more
-// follow: one ZRANGEBYSCORE for the page's work numbers, then one pipeline
-// reading their sessions, deadlines and queue lengths. LastSeen is the
-// deadline less the session's timeout: this node's renewals reach Redis once
-// a tick, so it may be a tick old (a simulated session, which never expires,
-// shows its sign-in). A session that ends in between is left out of the page.
-// It returns none if Redis cannot be read.
-func (s *Store) Agents(ctx context.Context, after ccgw.AgentID, limit int) ([]ccgw.LiveSession, bool) {
-	if !s.ready.Load() || limit <= 0 {
-		return nil, false
+// SkillMembers implements ccgw.SharedStore with one SMEMBERS.
+func (s *Store) SkillMembers(ctx context.Context, skill int) ([]ccgw.AgentID, error) {
+	members, err := s.rdb.SMembers(ctx, s.key+"sk:"+strconv.Itoa(skill)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return parseIDs(members), nil
+}
+
+// Live implements ccgw.SharedStore: one ZRANGEBYSCORE of the live index for
+// the page, then one pipeline reading its sessions, deadlines and queue
+// lengths. A session that ended in between is left out of the page.
+func (s *Store) Live(ctx context.Context, after ccgw.AgentID, limit int) ([]ccgw.SharedLive, bool, error) {
+	if limit <= 0 {
+		return nil, false, nil
 	}
 	ids, err := s.rdb.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.key + "live", ByScore: true,
 		Start: "(" + after.String(), Stop: "+inf", Count: int64(limit) + 1}).Result()
-	if err != nil || len(ids) == 0 {
-		return nil, false
+	if err != nil {
+		return nil, false, unavailable(err)
+	}
+	if len(ids) == 0 {
+		return nil, false, nil
 	}
 	more := len(ids) > limit
 	if more {
@@ -52,43 +61,45 @@ func (s *Store) Agents(ctx context.Context, after ccgw.AgentID, limit int) ([]cc
 		}
 		return nil
 	})
-	if err != nil && err != goredis.Nil {
-		return nil, false
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, false, unavailable(err)
 	}
-	offset, _ := off.Int64() // none: 0
-	out := make([]ccgw.LiveSession, 0, len(ids))
+	offset, err := off.Int64()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, false, unavailable(err)
+	}
+	out := make([]ccgw.SharedLive, 0, len(ids))
 	for i := range ids {
 		raw, err := raws[i].Result()
-		if err != nil {
+		if errors.Is(err, goredis.Nil) {
 			continue // ended in between
 		}
-		sess, err := decodeSession(raw)
 		if err != nil {
-			continue
+			return nil, false, unavailable(err)
 		}
-		info := ccgw.LiveSession{Session: sess, LastSeen: time.UnixMilli(sess.LoginTime)}
+		x := ccgw.SharedLive{Record: raw}
 		if dl, err := dls[i].Result(); err == nil {
-			info.LastSeen = s.seen(int64(dl)+offset, sess.Mode)
+			x.Deadline = int64(dl) + offset
 		}
 		if n, err := lens[i].Result(); err == nil {
-			info.Queued = int(n)
+			x.Queued = int(n)
 		}
-		out = append(out, info)
+		out = append(out, x)
 	}
-	return out, more
+	return out, more, nil
 }
 
-// Clients returns the work numbers of every live session signed in by a
-// client (the simulated call centre's own left out), in work-number order,
-// from the live index alone: a ZRANGEBYSCORE per buildBatch sessions and one
-// SMEMBERS, no session read. What Redis did not answer is left out.
-func (s *Store) Clients(ctx context.Context) []ccgw.AgentID { return s.clients(ctx, buildBatch) }
+// Clients implements ccgw.SharedStore from the live index alone: a
+// ZRANGEBYSCORE per buildBatch sessions and one SMEMBERS, no session read.
+func (s *Store) Clients(ctx context.Context) ([]ccgw.AgentID, error) {
+	return s.clients(ctx, buildBatch)
+}
 
 // clients is Clients reading batch work numbers at a time.
-func (s *Store) clients(ctx context.Context, batch int) []ccgw.AgentID {
+func (s *Store) clients(ctx context.Context, batch int) ([]ccgw.AgentID, error) {
 	sim, err := s.rdb.SMembers(ctx, s.key+"sim").Result()
 	if err != nil {
-		return nil
+		return nil, unavailable(err)
 	}
 	skip := make(map[string]bool, len(sim))
 	for _, id := range sim {
@@ -100,25 +111,31 @@ func (s *Store) clients(ctx context.Context, batch int) []ccgw.AgentID {
 		ids, err := s.rdb.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.key + "live", ByScore: true,
 			Start: after, Stop: "+inf", Count: int64(batch)}).Result()
 		if err != nil {
-			return out
+			return nil, unavailable(err)
 		}
 		for _, id := range ids {
-			if n, err := strconv.ParseUint(id, 10, 32); err == nil && !skip[id] {
-				out = append(out, ccgw.AgentID(n))
+			if n, ok := parseID(id); ok && !skip[id] {
+				out = append(out, n)
 			}
 		}
 		if len(ids) < batch {
-			return out
+			return out, nil
 		}
 		after = "(" + ids[len(ids)-1]
 	}
 }
 
-// buildLive fills the live index from the deadline set and the simulated
-// agents' set, once per Redis: for the sessions an earlier ccgw signed in,
-// which kept no index. It runs in the background of Run; until it is done
-// such sessions are missing from the agents list, never shown twice.
-func (s *Store) buildLive(ctx context.Context) error {
+// Prepare implements ccgw.SharedStore: it fills the live index from the
+// deadline set and the simulated agents' set, then marks it built
+// (livebuilt), so that a second call, on any node, does nothing.
+func (s *Store) Prepare(ctx context.Context) error {
+	if err := s.prepare(ctx); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func (s *Store) prepare(ctx context.Context) error {
 	done, err := s.rdb.Exists(ctx, s.key+"livebuilt").Result()
 	if err != nil || done == 1 {
 		return err
@@ -126,7 +143,7 @@ func (s *Store) buildLive(ctx context.Context) error {
 	add := func(ids []string) error {
 		zs := make([]goredis.Z, 0, len(ids))
 		for _, id := range ids {
-			if n, err := strconv.ParseUint(id, 10, 32); err == nil {
+			if n, ok := parseID(id); ok {
 				zs = append(zs, goredis.Z{Score: float64(n), Member: id})
 			}
 		}
@@ -155,4 +172,42 @@ func (s *Store) buildLive(ctx context.Context) error {
 		return err
 	}
 	return s.rdb.Set(ctx, s.key+"livebuilt", "1", 0).Err()
+}
+
+// Counts implements ccgw.SharedStore: Live is the members of the deadline
+// sets and the simulated agents' set, the rest the hash stats the scripts
+// count in. SignOuts and Drops are never nil.
+func (s *Store) Counts(ctx context.Context) (ccgw.SessionStats, error) {
+	var live, claimed, sim *goredis.IntCmd
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		live, claimed, sim = p.ZCard(ctx, s.key+"dl"), p.ZCard(ctx, s.key+"dlc"), p.SCard(ctx, s.key+"sim")
+		return nil
+	})
+	if err != nil {
+		return ccgw.SessionStats{}, unavailable(err)
+	}
+	h, err := s.rdb.HGetAll(ctx, s.key+"stats").Result()
+	if err != nil {
+		return ccgw.SessionStats{}, unavailable(err)
+	}
+	st := ccgw.SessionStats{
+		Live:     int(live.Val() + claimed.Val() + sim.Val()), // simulated sessions are not in the deadline sets
+		SignOuts: map[ccgw.SignOutCause]uint64{}, Drops: map[ccgw.DropReason]uint64{},
+	}
+	for k, v := range h {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		switch {
+		case k == "signin":
+			st.SignIns = n
+		case k == "expiries":
+			st.Expiries = n
+		case k == "queued":
+			st.Queued = n
+		case strings.HasPrefix(k, "signout:"):
+			st.SignOuts[ccgw.SignOutCause(strings.TrimPrefix(k, "signout:"))] = n
+		case strings.HasPrefix(k, "drop:"):
+			st.Drops[ccgw.DropReason(strings.TrimPrefix(k, "drop:"))] = n
+		}
+	}
+	return st, nil
 }

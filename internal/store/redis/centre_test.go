@@ -15,7 +15,7 @@ import (
 // and serves, B's requests, concurrent ones too, each get A's reply to them;
 // a second claim fails while A's lasts; when A stops, its claim goes with it.
 func TestCentreRelay(t *testing.T) {
-	p := newPair(t, nil)
+	p := newPair(t)
 	if _, served, err := p.b.AskCentre([]byte("x")); served || err != nil {
 		t.Fatalf("AskCentre with nobody serving: served %v, %v", served, err)
 	}
@@ -53,7 +53,7 @@ func TestCentreRelay(t *testing.T) {
 // TestCentreNoReply: a request the serving node does not take in time fails
 // with RetInternal, and never runs later: the serving node, back, skips it.
 func TestCentreNoReply(t *testing.T) {
-	p := newPair(t, nil)
+	p := newPair(t)
 	wantOK(t, "A claims", p.a.ClaimCentre(context.Background()))
 	p.b.centre.wait = 200 * time.Millisecond
 	_, served, err := p.b.AskCentre([]byte("late"))

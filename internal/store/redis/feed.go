@@ -3,31 +3,27 @@ package redis
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ccgw/ccgw"
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// The feed tells every node of the changes any node commits, for
-// Config.OnChange and Config.Tap (the simulated call centre's view of its
-// agents, the event journal). Every script that signs an agent in, changes a
-// session or ends one, and every event queued, appends one record to a capped
-// Redis stream, {prefix}feed, in the same script as the change: the feed has
-// every change, in the order Redis committed them. A record is
+// The feed is the changes any node commits, in the order Redis committed
+// them: every script that signs an agent in, changes a session or ends one,
+// and every event queued, appends one record to a capped Redis stream,
+// {prefix}feed, in the same script as the change. A record is
 //
 //	k=e a=<agent> v=<seq> <event JSON>   an event queued (as in the agent's queue)
-//	k=s a=<agent> v=<session JSON>       a sign-in or an Update committed
-//	k=o a=<agent> v=<session JSON>       the session ended (signed out)
+//	k=s a=<agent> v=<session record>     a sign-in or an Update committed
+//	k=o a=<agent> v=<session record>     the session ended, as it was
 //
-// A node reads it with XREAD from the last record it delivered, so a node that
-// lost Redis for a while catches up when it is back (pub/sub would lose what
-// was published meanwhile), unless the stream was trimmed past it meanwhile:
-// it keeps about feedLen records, and the node then logs that it fell behind.
-// Heartbeats and polls change no session and append nothing.
+// A node reads it from the last record it read (FeedRead), so a node that lost
+// Redis for a while catches up when it is back (pub/sub would lose what was
+// published meanwhile), unless the stream was trimmed past it meanwhile
+// (FeedTrimmed): it keeps about feedLen records. Heartbeats and polls change
+// no session and append nothing.
 
 // feedLen is about how many records the feed keeps (XADD MAXLEN ~): what a node
 // can catch up on after losing Redis. Records are a few hundred bytes.
@@ -41,176 +37,76 @@ local function feed(kind, id, v)
 end
 `
 
-// feedBatch is how many records one read takes at most.
-const feedBatch = 512
-
-// feedState is where this node is in the feed.
-type feedState struct {
-	// mu guards last. It is held across a read and the hook calls of its
-	// records, which it keeps in the feed's order: one reader at a time.
-	mu   sync.Mutex
-	last string // the ID of the last record delivered; "" until known
-}
-
-// hooked reports whether anything on this node reads the feed.
-func (s *Store) hooked() bool { return s.cfg.OnChange != nil || s.cfg.Tap != nil }
-
-// startFeed sets where this node starts reading: after the last record that
-// exists now, so that it delivers the changes made from now on. Open calls it;
-// while Redis cannot be reached the first read does.
-func (s *Store) startFeed(ctx context.Context) error {
-	if !s.hooked() {
-		return nil
-	}
-	s.feed.mu.Lock()
-	defer s.feed.mu.Unlock()
-	return s.startFeedLocked(ctx)
-}
-
-func (s *Store) startFeedLocked(ctx context.Context) error {
-	if s.feed.last != "" {
-		return nil
-	}
+// FeedEnd implements ccgw.SharedStore.
+func (s *Store) FeedEnd(ctx context.Context) (string, error) {
 	msgs, err := s.rdb.XRevRangeN(ctx, s.key+"feed", "+", "-", 1).Result()
 	if err != nil {
-		return err
+		return "", unavailable(err)
 	}
-	s.feed.last = "0-0"
-	if len(msgs) > 0 {
-		s.feed.last = msgs[0].ID
+	if len(msgs) == 0 {
+		return "0-0", nil
 	}
-	return nil
+	return msgs[0].ID, nil
 }
 
-// Deliver calls Config.OnChange and Tap with every record committed (by any
-// node) since the last one delivered, in order, and returns how many records
-// it read. Run does this all the time; Deliver is for a Store that does not
-// Run (tests) and to make sure a change made elsewhere has been seen.
-func (s *Store) Deliver() int {
-	total := 0
-	for {
-		n, err := s.deliver(context.Background(), 0)
-		total += n
-		if err != nil || n == 0 {
-			return total
-		}
-	}
-}
-
-// deliver reads up to feedBatch records, waiting up to block for the first if
-// block > 0, and calls the hooks with them.
-func (s *Store) deliver(ctx context.Context, block time.Duration) (int, error) {
-	if !s.hooked() {
-		return 0, nil
-	}
-	s.feed.mu.Lock()
-	defer s.feed.mu.Unlock()
-	if err := s.startFeedLocked(ctx); err != nil {
-		return 0, err
-	}
-	args := &goredis.XReadArgs{Streams: []string{s.key + "feed", s.feed.last}, Count: feedBatch, Block: -1}
+// FeedRead implements ccgw.SharedStore with one XREAD. A record that does not
+// parse is left out.
+func (s *Store) FeedRead(ctx context.Context, after string, max int, block time.Duration) ([]ccgw.SharedChange, error) {
+	args := &goredis.XReadArgs{Streams: []string{s.key + "feed", after}, Count: int64(max), Block: -1}
 	if block > 0 {
 		args.Block = block
 	}
 	res, err := s.rdb.XRead(ctx, args).Result()
 	if errors.Is(err, goredis.Nil) {
-		return 0, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, err
+		return nil, unavailable(err)
 	}
-	n := 0
+	var out []ccgw.SharedChange
 	for _, st := range res {
 		for _, m := range st.Messages {
-			s.apply(m.Values)
-			s.feed.last = m.ID
-			n++
-		}
-	}
-	return n, nil
-}
-
-// apply calls the hook a record is for.
-func (s *Store) apply(rec map[string]any) {
-	k, _ := rec["k"].(string)
-	v, _ := rec["v"].(string)
-	switch k {
-	case "e":
-		if s.cfg.Tap == nil {
-			return
-		}
-		if ev, ok := parseQueued(v); ok {
-			s.cfg.Tap(ev)
-		}
-	case "s", "o":
-		if s.cfg.OnChange == nil {
-			return
-		}
-		sess, err := decodeSession(v)
-		if err != nil {
-			return
-		}
-		if k == "o" {
-			sess.State = ccgw.StateSignedOut
-		}
-		s.cfg.OnChange(sess)
-	}
-}
-
-// follow delivers the feed as it grows until ctx ends. After a failed read it
-// tries again every 100ms, and once Redis answers it says whether records were
-// trimmed before this node read them.
-func (s *Store) follow(ctx context.Context) {
-	if !s.hooked() {
-		return
-	}
-	broken := false
-	for ctx.Err() == nil {
-		if broken {
-			if s.checkFeedGap(ctx) != nil {
-				time.Sleep(100 * time.Millisecond) // reconnect pacing, not synchronisation
-				continue
+			c, ok := changeOf(m)
+			if !ok {
+				c = ccgw.SharedChange{ID: m.ID} // unreadable: passed on, so that the reader moves past it
 			}
-			broken = false
-		}
-		if _, err := s.deliver(ctx, time.Second); err != nil && ctx.Err() == nil {
-			s.cfg.Log.Warn("redis feed read failed; catching up once Redis is back", "err", err)
-			broken = true
-			time.Sleep(100 * time.Millisecond)
+			out = append(out, c)
 		}
 	}
+	return out, nil
 }
 
-// checkFeedGap logs an error if the feed lost records this node had not read:
-// Redis trimmed them while this node could not read.
-func (s *Store) checkFeedGap(ctx context.Context) error {
+// changeOf decodes feed record m.
+func changeOf(m goredis.XMessage) (ccgw.SharedChange, bool) {
+	k, _ := m.Values["k"].(string)
+	v, _ := m.Values["v"].(string)
+	c := ccgw.SharedChange{ID: m.ID}
+	if len(k) != 1 {
+		return c, false
+	}
+	switch c.Kind = ccgw.SharedChangeKind(k[0]); c.Kind {
+	case ccgw.ChangeQueued:
+		ev, ok := parseQueued(v)
+		c.Event = ev
+		return c, ok
+	case ccgw.ChangeStored, ccgw.ChangeEnded:
+		c.Record = v
+		return c, true
+	}
+	return c, false
+}
+
+// FeedTrimmed implements ccgw.SharedStore with XINFO STREAM.
+func (s *Store) FeedTrimmed(ctx context.Context) (string, error) {
 	info, err := s.rdb.XInfoStream(ctx, s.key+"feed").Result()
 	if err != nil {
 		if strings.Contains(err.Error(), "no such key") {
-			return nil
+			return "", nil
 		}
-		return err
+		return "", unavailable(err)
 	}
-	s.feed.mu.Lock()
-	last := s.feed.last
-	s.feed.mu.Unlock()
-	if last != "" && feedIDLess(last, info.MaxDeletedEntryID) {
-		s.cfg.Log.Error("redis feed: records were trimmed before this node read them; the journal and the simulator missed some changes",
-			"last_read", last, "trimmed_to", info.MaxDeletedEntryID, "feed_len", feedLen)
+	if info.MaxDeletedEntryID == "0-0" {
+		return "", nil
 	}
-	return nil
-}
-
-// feedIDLess reports whether stream ID a ("ms-seq") is before b.
-func feedIDLess(a, b string) bool {
-	am, as := splitFeedID(a)
-	bm, bs := splitFeedID(b)
-	return am < bm || (am == bm && as < bs)
-}
-
-func splitFeedID(id string) (uint64, uint64) {
-	ms, seq, _ := strings.Cut(id, "-")
-	m, _ := strconv.ParseUint(ms, 10, 64)
-	n, _ := strconv.ParseUint(seq, 10, 64)
-	return m, n
+	return info.MaxDeletedEntryID, nil
 }

@@ -16,14 +16,9 @@ import (
 // over. On a virtual clock (--clock virtual) that expiry still runs in Redis's
 // time: a lock may then end early, in real time.
 
-var _ ccgw.LockoutStore = (*Store)(nil)
-
 // LoginFailures implements ccgw.LockoutStore.
 func (s *Store) LoginFailures(ctx context.Context, id ccgw.AgentID) (ccgw.LoginFailures, error) {
-	if !s.ready.Load() {
-		return ccgw.LoginFailures{}, unavailable(errors.New("redis unavailable"))
-	}
-	r, err := s.rdb.HMGet(context.Background(), s.key+"lk:"+id.String(), "n", "since", "until").Result()
+	r, err := s.rdb.HMGet(ctx, s.key+"lk:"+id.String(), "n", "since", "until").Result()
 	if err != nil {
 		return ccgw.LoginFailures{}, unavailable(err)
 	}
@@ -37,7 +32,7 @@ func (s *Store) LoginFailures(ctx context.Context, id ccgw.AgentID) (ccgw.LoginF
 
 // AddLoginFailure implements ccgw.LockoutStore with one script.
 func (s *Store) AddLoginFailure(ctx context.Context, id ccgw.AgentID, now time.Time, p ccgw.LockoutPolicy) (ccgw.LoginFailures, error) {
-	res, err := s.run(ctx, addLoginFailureScript, id.String(), s.ms(now),
+	res, err := s.run(ctx, addLoginFailureScript, id.String(), ccgw.Millis(now),
 		p.Window.Milliseconds(), p.Attempts, p.Duration.Milliseconds())
 	if err != nil {
 		return ccgw.LoginFailures{}, err
@@ -47,7 +42,7 @@ func (s *Store) AddLoginFailure(ctx context.Context, id ccgw.AgentID, now time.T
 
 // ClearLoginFailures implements ccgw.LockoutStore with one script.
 func (s *Store) ClearLoginFailures(ctx context.Context, id ccgw.AgentID, now time.Time) (ccgw.LoginFailures, error) {
-	res, err := s.run(ctx, clearLoginFailuresScript, id.String(), s.ms(now))
+	res, err := s.run(ctx, clearLoginFailuresScript, id.String(), ccgw.Millis(now))
 	if err != nil {
 		return ccgw.LoginFailures{}, err
 	}

@@ -13,14 +13,9 @@ import (
 // hashes, never a password). A node reads it at each check, so a change through
 // any node holds on every node at once.
 
-var _ ccgw.PasswordStore = (*Store)(nil)
-
 // Password implements ccgw.PasswordStore. While Redis is unreachable it fails
 // with RetInternal, as every other request does.
 func (s *Store) Password(ctx context.Context, id ccgw.AgentID) ([]byte, error) {
-	if !s.ready.Load() {
-		return nil, unavailable(errors.New("redis unavailable"))
-	}
 	rec, err := s.rdb.HGet(ctx, s.key+"pw", id.String()).Bytes()
 	if errors.Is(err, goredis.Nil) {
 		return nil, nil

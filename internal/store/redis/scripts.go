@@ -152,7 +152,7 @@ end
 
 // signIn: ARGV id, newRaw, force, expect, deadline, ttl, qmax, pushMode,
 // skills (comma separated), simulated, then the ending of the session it
-// replaces (its qmax, drop, shutdown, tomb, tombEnd: endArgs), then the
+// replaces (its qmax, drop, shutdown, tomb, tombEnd: endingArgs), then the
 // events. expect is the gen of the session the node found and decided to
 // replace (empty for none): another one there now is {'100-002'} without
 // force, else {'conflict'} (the node decides again). Returns {retcode,
@@ -205,10 +205,10 @@ return 'ok'
 `)
 
 // end: compare-and-end. ARGV id, gen, expect, cause, ttl, then the ending
-// (qmax, drop, shutdown, tomb, tombEnd: endArgs). Ends sign-in gen of id, if it is the
-// one stored and, unless expect is empty, stored exactly as expect (nothing
-// changed since the node's checks). Returns {'0', raw}, {'gone'} (another
-// sign-in, or none) or {'conflict'}.
+// (qmax, drop, shutdown, tomb, tombEnd: endingArgs). Ends sign-in gen of id,
+// if it is the one stored and, unless expect is empty, stored exactly as
+// expect (nothing changed since the node's checks). Returns {'0', raw},
+// {'gone'} (another sign-in, or none) or {'conflict'}.
 var endScript = goredis.NewScript(common + `
 local id, gen, expect, cause = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local raw = redis.call('GET', skey(id))
@@ -221,9 +221,8 @@ return {'0', raw}
 
 // expire: the end of sessions a tick claimed for a timeout. ARGV ttl, then
 // per session id, gen and its ending (qmax, drop, shutdown, tomb, tombEnd:
-// endArgs).
-// Each is signed out if sign-in gen is still stored: whichever node's call
-// gets it first. Returns the raw JSON of those it signed out.
+// endingArgs). Each is signed out if sign-in gen is still stored: whichever
+// node's call gets it first. Returns the raw JSON of those it signed out.
 var expireScript = goredis.NewScript(common + `
 local ttl = tonumber(ARGV[2])
 local ended, gone = {}, {}

@@ -1,15 +1,30 @@
-// Package redis implements the agent sessions on Redis, for several gateway nodes
-// that share them: any node serves any agent, each transition is one Lua script
-// (Redis is the commit point, so a session that misses its heartbeats is signed
-// out exactly once however many nodes sweep), event queues are Redis lists
-// whose long polls are woken over pub/sub, and push work is claimed per agent.
-// A heartbeat normally costs no round trip: each node keeps the agents' auth
-// facts in a cache that every change invalidates over pub/sub (cache.go), and
-// writes the renewals it answered once per tick (flush.go).
+// Package redis is the storage a cluster of gateway nodes shares, on Redis:
+// ccgw.SharedStore (sessions, deadlines, event queues, the feed of changes,
+// the nodes' notifications), ccgw.LockoutStore, ccgw.PasswordStore and the
+// relay to the node that runs the simulated call centre. Each state change is
+// one Lua script (scripts.go), atomic in Redis, so that Redis is the commit
+// point of the cluster. It decides nothing: internal/cluster applies the
+// session rules and hands this package their outcome.
+//
+// Its keys, all under the prefix (whose hash tag keeps them in one slot of a
+// Redis Cluster):
+//
+//	s:<id> t:<id>            a session's record; its last ended session's tombstone
+//	q:<id> tq:<id> seq:<id>  its event queue; the ended session's; its last seq
+//	live livebuilt           the live index (agents.go)
+//	dl dlc off swept         deadlines; claimed ones; their offset; the last tick (tick.go)
+//	sim sk:<skill>           simulated agents; the agents signed in to a skill
+//	rest tombs               rests and tombstones, by when they run out
+//	pushpending pl:<id>      agents with push work; a node's claim on it
+//	stats feed               cluster-wide counts; the changes (feed.go)
+//	ev auth                  pub/sub channels (watch.go)
+//	guidkey pw lk:<id>       the GUID key; passwords; lockout records
+//	cc:*                     the call-centre relay (centre.go)
 package redis
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,94 +36,37 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
-	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/guard"
-	"github.com/ccgw/ccgw/internal/push"
 	goredis "github.com/redis/go-redis/v9"
 )
 
 // Config configures a Store. Zero values mean the defaults given.
 type Config struct {
-	URL     string        // redis://HOST:PORT/DB; required
-	Prefix  string        // key prefix, with a hash tag; "{ccgw}:"
-	Timeout time.Duration // heartbeat timeout; 2m
-	// PollTimeout, PushTimeout and NoExpiry are as session.Config's.
-	PollTimeout, PushTimeout time.Duration
-	NoExpiry                 bool
-	Clock                    ccgw.Clock         // clock.Real
-	WaitClock                ccgw.Clock         // times held polls; Clock
-	Directory                ccgw.Directory     // required
-	Log                      *slog.Logger       // discards
-	NodeName                 string             // GUID suffix and push-claim owner; "AgentGateway0"
-	AuthMode                 ccgw.AuthMode      // AuthStatic
-	GUIDInterval             time.Duration      // 60s
-	GUIDTimeout              time.Duration      // 120s
-	QueueSize                int                // events kept per agent; 1000
-	Tick                     time.Duration      // sweep period; ccgw.TickFor(Timeout)
-	MaxExpiries              int                // sign-outs per sweep; 10000
-	PushLease                time.Duration      // how long a node's push claim on an agent lasts; 15s
-	Notify                   func(ccgw.AgentID) // told after events were queued for a push-mode session
-	// OnSignOut, if set, is told of every sign-out this node commits, with its
-	// cause (as session.Config's).
-	OnSignOut func(id ccgw.AgentID, cause ccgw.SignOutCause)
-	// RestTimeoutIdle makes an agent whose rest ran out idle (as session.Config).
-	RestTimeoutIdle bool
-	// Lockout locks an agent out after wrong passwords (guard.Guard), counted
-	// in this Redis (lockout.go) so that it holds on every node; zero: never.
-	Lockout ccgw.LockoutPolicy
-	// CacheSize bounds how many agents' auth facts the node keeps (cache.go);
-	// 1<<20, more than there are work numbers.
-	CacheSize int
-	// OnChange and Tap are session.Config's, for changes any node commits: Run
-	// reads them from the feed (feed.go) and calls them from one goroutine, in
-	// the order Redis committed them; Deliver does so on demand.
-	OnChange func(s ccgw.Session)
-	Tap      func(ccgw.Event)
-	// DropEvent is session.Config's: asked about every event this node makes
-	// for a client's session; one it reports true for is dropped and counted
-	// as ccgw.DropFault (a drop-events fault on this node).
-	DropEvent func(id ccgw.AgentID, ev ccgw.Event) bool
+	URL      string       // redis://HOST:PORT/DB; required
+	Prefix   string       // key prefix, with a hash tag; "{ccgw}:"
+	Log      *slog.Logger // discards
+	NodeName string       // names this node's call-centre claim; "AgentGateway0"
 }
 
-// Store is ccgw.SessionService on Redis. It is safe for concurrent use.
+// Store is the storage of a cluster on Redis. It is safe for concurrent use.
 type Store struct {
-	cfg   Config
-	guard guard.Guard
-	rdb   *goredis.Client
-	key   string // the prefix
-
-	ready    atomic.Bool
-	cache    authCache                      // cache.go; used only while cacheOn and ready
-	cacheOn  atomic.Bool                    // the invalidations' subscription is up
-	authSubs atomic.Uint64                  // how often it was (re)confirmed
-	authSub  atomic.Pointer[goredis.PubSub] // that subscription, closed to restart it
-	guidKey  atomic.Pointer[[]byte]         // derives rotated GUIDs (guids.go); nil until read
-	batch    batch                          // flush.go: what the next tick writes
-
-	feed    feedState         // feed.go
-	centre  centre            // centre.go
-	sent    atomic.Uint64     // commands sent to Redis (Commands)
-	lag     ccgw.LagHistogram // how late after its deadline each expiry came
-	waitMu  sync.Mutex        // guards waiters
-	waiters map[ccgw.AgentID]map[chan struct{}]struct{}
-	heldMu  sync.Mutex // guards held
-	held    map[ccgw.AgentID]int
-
-	heartbeats atomic.Uint64
-	polls      atomic.Uint64
-	polled     atomic.Uint64
-
-	beforeCAS func(op string) // tests: called between a sign-in's or sign-out's read and its script
+	cfg    Config
+	rdb    *goredis.Client
+	key    string        // the prefix
+	sent   atomic.Uint64 // commands sent to Redis (Commands)
+	centre centre        // centre.go
 }
 
-var _ ccgw.SessionService = (*Store)(nil)
-var _ push.Source = (*Store)(nil)
+var (
+	_ ccgw.SharedStore   = (*Store)(nil)
+	_ ccgw.LockoutStore  = (*Store)(nil)
+	_ ccgw.PasswordStore = (*Store)(nil)
+)
 
-// Open connects to Redis; it does not fail if Redis is down (the Store reports
-// not ready until it is back).
+// Open connects to Redis. It does not fail if Redis is down: every method
+// fails with RetInternal until it is back.
 func Open(cfg Config) (*Store, error) {
-	if cfg.URL == "" || cfg.Directory == nil {
-		return nil, errors.New("redis: Config.URL and Config.Directory are required")
+	if cfg.URL == "" {
+		return nil, errors.New("redis: Config.URL is required")
 	}
 	opt, err := goredis.ParseURL(cfg.URL)
 	if err != nil {
@@ -123,85 +81,51 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "{ccgw}:"
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Minute
-	}
-	if cfg.PollTimeout <= 0 {
-		cfg.PollTimeout = cfg.Timeout
-	}
-	if cfg.PushTimeout <= 0 {
-		cfg.PushTimeout = cfg.Timeout
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = clock.Real{}
-	}
-	if cfg.WaitClock == nil {
-		cfg.WaitClock = cfg.Clock
-	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.NodeName == "" {
 		cfg.NodeName = "AgentGateway0"
 	}
-	if cfg.AuthMode == 0 {
-		cfg.AuthMode = ccgw.AuthStatic
-	}
-	if cfg.GUIDInterval <= 0 {
-		cfg.GUIDInterval = 60 * time.Second
-	}
-	if cfg.GUIDTimeout <= 0 {
-		cfg.GUIDTimeout = 120 * time.Second
-	}
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = 1000
-	}
-	if cfg.Tick <= 0 {
-		cfg.Tick = ccgw.TickFor(min(cfg.PollTimeout, cfg.PushTimeout))
-	}
-	if cfg.MaxExpiries <= 0 {
-		cfg.MaxExpiries = 10000
-	}
-	if cfg.PushLease <= 0 {
-		cfg.PushLease = 15 * time.Second
-	}
-	if cfg.CacheSize <= 0 {
-		cfg.CacheSize = 1 << 20
-	}
 	loggerOnce.Do(func() { goredis.SetLogger(quietLogger{cfg.Log}) })
-	s := &Store{cfg: cfg, rdb: goredis.NewClient(opt), key: cfg.Prefix,
-		waiters: make(map[ccgw.AgentID]map[chan struct{}]struct{}), held: make(map[ccgw.AgentID]int)}
-	s.cache.init(cfg.CacheSize)
-	s.batch.init()
+	s := &Store{cfg: cfg, rdb: goredis.NewClient(opt), key: cfg.Prefix}
 	s.rdb.AddHook(countHook{&s.sent})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	s.ready.Store(s.rdb.Ping(ctx).Err() == nil && s.loadGUIDKey(ctx) == nil)
-	if s.ready.Load() {
-		s.startFeed(ctx) // if this fails, the first read starts it
-	}
-	s.guard = guard.Guard{Directory: cfg.Directory, Policy: cfg.Lockout, Store: s, Clock: cfg.Clock, Log: cfg.Log}
 	return s, nil
 }
 
-// Ready reports whether Redis answered the last health check.
-func (s *Store) Ready() bool { return s.ready.Load() }
+// Close closes the connections.
+func (s *Store) Close() error { return s.rdb.Close() }
 
-// Close writes the renewals this node answered and has not written yet (best
-// effort: a second at most), then closes the connections.
-func (s *Store) Close() error {
-	if s.ready.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		s.flush(ctx, s.cfg.Clock.Now())
-		cancel()
-	}
-	return s.rdb.Close()
-}
-
-// Commands returns how many commands this node has sent to Redis (a script
+// Commands returns how many commands this Store has sent to Redis (a script
 // call is one, whatever it does inside; a pipeline counts each of its
 // commands), for tests and benchmarks.
 func (s *Store) Commands() uint64 { return s.sent.Load() }
+
+// Ping implements ccgw.SharedStore.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// GUIDKey implements ccgw.SharedStore: the first node to ask stores its fresh
+// key (SETNX); every node then reads the one stored.
+func (s *Store) GUIDKey(ctx context.Context, fresh []byte) ([]byte, error) {
+	k := s.key + "guidkey"
+	if err := s.rdb.SetNX(ctx, k, hex.EncodeToString(fresh), 0).Err(); err != nil {
+		return nil, unavailable(err)
+	}
+	v, err := s.rdb.Get(ctx, k).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	b, err := hex.DecodeString(v)
+	if err != nil || len(b) < 16 {
+		return nil, unavailable(fmt.Errorf("redis: bad GUID key in %s", k))
+	}
+	return b, nil
+}
 
 // countHook counts the commands a client sends.
 type countHook struct{ n *atomic.Uint64 }
@@ -222,45 +146,16 @@ func (h countHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis
 	}
 }
 
-// unavailable is the retcode of every request while Redis cannot be reached: a
+// unavailable is the error of every method while Redis cannot be reached: a
 // system error (100-007), never a sign-out.
 func unavailable(err error) error { return &ccgw.Error{Code: ccgw.RetInternal, Err: err} }
 
-func (s *Store) ms(t time.Time) int64 { return ccgw.Millis(t) }
+// errUnexpected is a script reply of the wrong shape.
+var errUnexpected = errors.New("redis: unexpected script reply")
 
-// deadline returns when a session of mode seen at now expires: far in the
-// future with NoExpiry.
-func (s *Store) deadline(now time.Time, mode ccgw.Mode) int64 {
-	if s.cfg.NoExpiry {
-		return s.ms(now.AddDate(100, 0, 0))
-	}
-	return s.ms(now.Add(s.timeout(mode)))
-}
-
-// timeout returns the heartbeat timeout of a session in mode.
-func (s *Store) timeout(mode ccgw.Mode) time.Duration {
-	if mode == ccgw.ModePush {
-		return s.cfg.PushTimeout
-	}
-	return s.cfg.PollTimeout
-}
-
-// seen returns when a session in mode whose deadline is dl (ms) was last
-// renewed: deadline's inverse.
-func (s *Store) seen(dl int64, mode ccgw.Mode) time.Time {
-	if s.cfg.NoExpiry {
-		return time.UnixMilli(dl).AddDate(-100, 0, 0)
-	}
-	return time.UnixMilli(dl).Add(-s.timeout(mode))
-}
-
-func (s *Store) ttl() int64 { return s.cfg.Timeout.Milliseconds() }
-
-// run evaluates script with the prefix as ARGV[1].
+// run evaluates script with the prefix as its key and ARGV[1]. A nil reply
+// is not an error.
 func (s *Store) run(ctx context.Context, script *goredis.Script, args ...any) (any, error) {
-	if !s.ready.Load() {
-		return nil, unavailable(errors.New("redis unavailable"))
-	}
 	res, err := script.Run(ctx, s.rdb, []string{s.key}, append([]any{s.key}, args...)...).Result()
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, unavailable(err)
@@ -268,23 +163,40 @@ func (s *Store) run(ctx context.Context, script *goredis.Script, args ...any) (a
 	return res, nil
 }
 
-// pair decodes a {retcode, value, ...} script reply.
+// pair decodes a {code, value, ...} script reply; an empty one is RetInternal.
 func pair(res any) (ccgw.Retcode, []string) {
-	arr, _ := res.([]any)
-	out := make([]string, len(arr))
-	for i, v := range arr {
-		out[i], _ = v.(string)
-	}
+	out := strs(res)
 	if len(out) == 0 {
 		return ccgw.RetInternal, out
 	}
 	return ccgw.Retcode(out[0]), out
 }
 
-func decodeSession(raw string) (ccgw.Session, error) {
-	var sess ccgw.Session
-	err := json.Unmarshal([]byte(raw), &sess)
-	return sess, err
+// strs returns a script's array reply as strings.
+func strs(v any) []string {
+	arr, _ := v.([]any)
+	out := make([]string, 0, len(arr))
+	for _, x := range arr {
+		str, _ := x.(string)
+		out = append(out, str)
+	}
+	return out
+}
+
+// parseIDs returns the agent IDs among vs.
+func parseIDs(vs []string) []ccgw.AgentID {
+	out := make([]ccgw.AgentID, 0, len(vs))
+	for _, v := range vs {
+		if id, ok := parseID(v); ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func parseID(v string) (ccgw.AgentID, bool) {
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+	return ccgw.AgentID(n), err == nil
 }
 
 // parseQueued reads a queued "<seq> <json>" entry.

@@ -1,4 +1,4 @@
-package redis
+package cluster
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/redistest"
 	"github.com/ccgw/ccgw/internal/session/sessiontest"
+	"github.com/ccgw/ccgw/internal/store/redis"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -21,29 +22,48 @@ var prefixes atomic.Int64
 
 func newPrefix() string { return fmt.Sprintf("{t%d}:", prefixes.Add(1)) }
 
-// open opens a Store on srv with the suite's settings and prefix.
-func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Config, edit func(*Config)) *Store {
+// open opens Sessions on a Redis store on srv, with the suite's settings and
+// prefix.
+func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Config, edit func(*Config)) *Sessions {
 	t.Helper()
+	db, err := redis.Open(redis.Config{URL: srv.URL(), Prefix: prefix, Log: cfg.Log})
+	if err != nil {
+		t.Fatalf("redis.Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
 	c := Config{
-		URL: srv.URL(), Prefix: prefix, Timeout: cfg.Timeout, Tick: cfg.Tick, Clock: cfg.Clock, WaitClock: cfg.Clock,
+		Store: db, Timeout: cfg.Timeout, Tick: cfg.Tick, Clock: cfg.Clock, WaitClock: cfg.Clock,
 		PollTimeout: cfg.PollTimeout, PushTimeout: cfg.PushTimeout, NoExpiry: cfg.NoExpiry,
 		Directory: cfg.Directory, Log: cfg.Log, NodeName: cfg.NodeName, AuthMode: cfg.AuthMode,
 		GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout, RestTimeoutIdle: cfg.RestTimeoutIdle, QueueSize: cfg.QueueSize,
-		OnChange: cfg.OnChange, Tap: cfg.Tap, DropEvent: cfg.DropEvent,
+		OnChange: cfg.OnChange, Tap: cfg.Tap, DropEvent: cfg.DropEvent, Lockouts: db,
 	}
 	if edit != nil {
 		edit(&c)
 	}
-	st, err := Open(c)
+	st, err := New(c)
 	if err != nil {
-		t.Fatalf("Open: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
 	if !st.Ready() {
-		t.Fatal("Store not ready on a running Redis")
+		t.Fatal("Sessions not ready on a running Redis")
 	}
+	prefixOf.Store(st, prefix)
 	return st
 }
+
+// prefixOf maps the Sessions open made to their key prefix.
+var prefixOf sync.Map
+
+// keyOf returns st's key prefix, for looking at its keys.
+func keyOf(st *Sessions) string {
+	p, _ := prefixOf.Load(st)
+	return p.(string)
+}
+
+// commands returns how many commands st has sent to Redis.
+func commands(st *Sessions) uint64 { return st.db.(*redis.Store).Commands() }
 
 // client returns a plain client of srv, for looking at keys.
 func client(t *testing.T, srv *redistest.Server) *goredis.Client {
@@ -76,7 +96,7 @@ func checkFor(t *testing.T, timeout time.Duration, f func() error) {
 
 // watch runs st's invalidations' subscription (what Run does besides its
 // ticks) until the test ends, and waits until its cache is on.
-func watch(t *testing.T, st *Store) {
+func watch(t *testing.T, st *Sessions) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -118,7 +138,7 @@ type nodes struct {
 	srv        *redistest.Server
 	fc         *clock.Virtual
 	cfg        sessiontest.Config
-	a, b       *Store
+	a, b       *Sessions
 	logA, logB *sessiontest.Logs
 }
 
@@ -228,8 +248,8 @@ func TestHeldPollWokenAcrossNodes(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	c := client(t, p.srv)
 	checkFor(t, 30*time.Second, func() error {
-		n, err := c.PubSubNumSub(context.Background(), p.b.key+"ev").Result()
-		if err != nil || n[p.b.key+"ev"] < 1 {
+		n, err := c.PubSubNumSub(context.Background(), keyOf(p.b)+"ev").Result()
+		if err != nil || n[keyOf(p.b)+"ev"] < 1 {
 			return fmt.Errorf("B not subscribed yet: %v %v", n, err)
 		}
 		return nil
@@ -387,10 +407,10 @@ func TestOutage(t *testing.T) {
 		if !st.cacheUsable() {
 			return fmt.Errorf("the auth cache is not on")
 		}
-		before := st.Commands()
+		before := commands(st)
 		_, err := st.Heartbeat(context.Background(), first, guids[0], "")
 		wantOK(t, "heartbeat", err)
-		if st.Commands() != before {
+		if commands(st) != before {
 			return fmt.Errorf("a heartbeat sent a command: not answered from the cache")
 		}
 		return nil
@@ -446,7 +466,7 @@ func TestOutage(t *testing.T) {
 		t.Fatalf("%d sign-outs after the outage, want none", got)
 	}
 	c := client(t, srv)
-	if ext, _ := c.HGet(context.Background(), st.key+"stats", "extended").Int(); ext != n {
+	if ext, _ := c.HGet(context.Background(), keyOf(st)+"stats", "extended").Int(); ext != n {
 		t.Fatalf("%d deadlines extended, want %d", ext, n)
 	}
 	// Half the agents go on heartbeating, half stay silent since before the
@@ -546,7 +566,7 @@ func TestStatsAcrossNodes(t *testing.T) {
 	wantOK(t, "sign in", err)
 	wantOK(t, "kick", p.b.Kick(context.Background(), 1004, ccgw.CauseSupervisor))
 	c := client(t, p.srv)
-	h, err := c.HGetAll(context.Background(), p.a.key+"stats").Result()
+	h, err := c.HGetAll(context.Background(), keyOf(p.a)+"stats").Result()
 	wantOK(t, "HGETALL", err)
 	if h["signout:supervisor"] != "1" || h["signin"] != "1" {
 		t.Fatalf("stats hash %v", h)

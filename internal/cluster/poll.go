@@ -1,21 +1,19 @@
-package redis
+package cluster
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"github.com/ccgw/ccgw"
 )
 
-// Poll implements ccgw.SessionService: a long poll on any node, woken over Redis
-// pub/sub when an event is queued for the agent; a held poll keeps the session
-// alive (its deadline is renewed every tick). The GUID is checked as a
-// heartbeat's is (from the node's cache, else auth), once; then each event is
-// taken by a script that takes it only while the sign-in checked is live
-// (popScript). An ended session's old GUID takes its last events
-// (popTombScript).
-func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait time.Duration) (*ccgw.Event, string, error) {
+// Poll implements ccgw.SessionService: a long poll on any node, woken
+// (WatchEvents) when any node queues an event for the agent; a held poll keeps
+// the session alive (its deadline is renewed every tick). The GUID is checked
+// as a heartbeat's is (from the node's cache, else auth), once; then each
+// event is taken only while the sign-in checked is live (the store's Pop). An
+// ended session's old GUID takes its last events (PopTomb).
+func (s *Sessions) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait time.Duration) (*ccgw.Event, string, error) {
 	setGUID, gen, ev, err := s.pollStart(ctx, id, guid)
 	if ev != nil || err != nil {
 		return ev, "", err
@@ -26,23 +24,22 @@ func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait tim
 	timer := s.cfg.WaitClock.NewTimer(wait)
 	defer timer.Stop()
 	for {
-		res, err := s.run(ctx, popScript, id.String(), strconv.FormatUint(gen, 10))
-		if err != nil {
+		if err := s.up(); err != nil {
 			return nil, "", err
 		}
-		code, out := pair(res)
-		if code != ccgw.RetOK {
+		ev, err := s.db.Pop(ctx, id, gen)
+		if ccgw.CodeOf(err) == ccgw.RetNotSignedIn {
 			// Ended while the poll was held: what the old GUID can still
 			// collect, else the refusal.
 			_, _, ev, err := s.pollStart(ctx, id, guid)
 			return ev, "", err
 		}
-		if out[1] != "" {
-			if ev, ok := parseQueued(out[1]); ok {
-				s.polled.Add(1)
-				return &ev, setGUID, nil
-			}
-			continue
+		if err != nil {
+			return nil, "", unavailable(err)
+		}
+		if ev != nil {
+			s.polled.Add(1)
+			return ev, setGUID, nil
 		}
 		s.hold(id, 1)
 		select {
@@ -63,7 +60,7 @@ func (s *Store) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait tim
 // should switch to and the sign-in's gen; or, for the old GUID of an ended
 // session, the next of its last events (nil, with the refusal, when none is
 // left); or the refusal: RetWrongEventMethod for a push-mode session.
-func (s *Store) pollStart(ctx context.Context, id ccgw.AgentID, guid string) (string, uint64, *ccgw.Event, error) {
+func (s *Sessions) pollStart(ctx context.Context, id ccgw.AgentID, guid string) (string, uint64, *ccgw.Event, error) {
 	setGUID, gen, mode, tomb, err := s.pollAuth(ctx, id, guid, s.cfg.Clock.Now())
 	if tomb != nil {
 		ev, terr := s.popTomb(ctx, id, tomb.Gen)
@@ -87,7 +84,7 @@ func (s *Store) pollStart(ctx context.Context, id ccgw.AgentID, guid string) (st
 // and afterAuth) and returns the GUID the client should switch to and the
 // sign-in's gen and mode. If it refuses, the agent's tombstone is returned
 // too when guid is its old GUID.
-func (s *Store) pollAuth(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, uint64, ccgw.Mode, *tombRec, error) {
+func (s *Sessions) pollAuth(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, uint64, ccgw.Mode, *tombRec, error) {
 	if g, ok := s.fastHeartbeat(id, guid, "", now); ok {
 		if e := s.cache.get(id); e != nil {
 			return g, e.gen, e.mode, nil, nil
@@ -112,20 +109,19 @@ func (s *Store) pollAuth(ctx context.Context, id ccgw.AgentID, guid string, now 
 
 // popTomb takes the next of the last events of agent id's ended sign-in gen,
 // if its tombstone is still that sign-in's; nil if none is left.
-func (s *Store) popTomb(ctx context.Context, id ccgw.AgentID, gen uint64) (*ccgw.Event, error) {
-	res, err := s.run(ctx, popTombScript, id.String(), strconv.FormatUint(gen, 10))
-	if err != nil {
+func (s *Sessions) popTomb(ctx context.Context, id ccgw.AgentID, gen uint64) (*ccgw.Event, error) {
+	if err := s.up(); err != nil {
 		return nil, err
 	}
-	v, _ := res.(string)
-	if ev, ok := parseQueued(v); ok {
-		return &ev, nil
+	ev, err := s.db.PopTomb(ctx, id, gen)
+	if err != nil {
+		return nil, unavailable(err)
 	}
-	return nil, nil
+	return ev, nil
 }
 
 // wait registers a wake-up channel for id's events.
-func (s *Store) wait(id ccgw.AgentID) chan struct{} {
+func (s *Sessions) wait(id ccgw.AgentID) chan struct{} {
 	ch := make(chan struct{}, 1)
 	s.waitMu.Lock()
 	m := s.waiters[id]
@@ -138,7 +134,7 @@ func (s *Store) wait(id ccgw.AgentID) chan struct{} {
 	return ch
 }
 
-func (s *Store) unwait(id ccgw.AgentID, ch chan struct{}) {
+func (s *Sessions) unwait(id ccgw.AgentID, ch chan struct{}) {
 	s.waitMu.Lock()
 	if m := s.waiters[id]; m != nil {
 		delete(m, ch)
@@ -150,7 +146,7 @@ func (s *Store) unwait(id ccgw.AgentID, ch chan struct{}) {
 }
 
 // rearm drains a fired wake-up channel for reuse.
-func (s *Store) rearm(id ccgw.AgentID, ch chan struct{}) chan struct{} {
+func (s *Sessions) rearm(id ccgw.AgentID, ch chan struct{}) chan struct{} {
 	select {
 	case <-ch:
 	default:
@@ -158,7 +154,7 @@ func (s *Store) rearm(id ccgw.AgentID, ch chan struct{}) chan struct{} {
 	return ch
 }
 
-func (s *Store) wake(id ccgw.AgentID) {
+func (s *Sessions) wake(id ccgw.AgentID) {
 	s.waitMu.Lock()
 	for ch := range s.waiters[id] {
 		select {
@@ -169,7 +165,7 @@ func (s *Store) wake(id ccgw.AgentID) {
 	s.waitMu.Unlock()
 }
 
-func (s *Store) hold(id ccgw.AgentID, d int) {
+func (s *Sessions) hold(id ccgw.AgentID, d int) {
 	s.heldMu.Lock()
 	s.held[id] += d
 	if s.held[id] <= 0 {
@@ -179,7 +175,7 @@ func (s *Store) hold(id ccgw.AgentID, d int) {
 }
 
 // wakeAll wakes every held poll (after an outage, when messages may be lost).
-func (s *Store) wakeAll() {
+func (s *Sessions) wakeAll() {
 	s.waitMu.Lock()
 	ids := make([]ccgw.AgentID, 0, len(s.waiters))
 	for id := range s.waiters {

@@ -1,4 +1,4 @@
-package redis
+package cluster
 
 import (
 	"context"
@@ -9,15 +9,15 @@ import (
 	"github.com/ccgw/ccgw"
 )
 
-// Heartbeat implements ccgw.SessionService. Normally it costs no Redis round trip:
+// Heartbeat implements ccgw.SessionService. Normally it costs no round trip:
 // the node's cache (cache.go) authenticates guid, and the renewal waits in the
 // node's batch for its next tick, which writes every renewal it holds in one
-// script call (flush.go); a rotation due (dynamic mode) is derived and
+// call (flush.go); a rotation due (dynamic mode) is derived and
 // recorded with them (guids.go). A cache miss, a GUID the cache does not
 // accept, a new service token, or a node that lost Redis or its subscription
-// take the slow path: one script that authenticates and renews, answered
-// RetInternal while Redis cannot be reached.
-func (s *Store) Heartbeat(ctx context.Context, id ccgw.AgentID, guid, token string) (string, error) {
+// take the slow path: one read of the session (auth), answered RetInternal
+// while the store cannot be reached.
+func (s *Sessions) Heartbeat(ctx context.Context, id ccgw.AgentID, guid, token string) (string, error) {
 	now := s.cfg.Clock.Now()
 	if g, ok := s.fastHeartbeat(id, guid, token, now); ok {
 		s.heartbeats.Add(1)
@@ -39,7 +39,7 @@ func (s *Store) Heartbeat(ctx context.Context, id ccgw.AgentID, guid, token stri
 
 // fastHeartbeat answers a heartbeat from the cache if it can: it returns the
 // GUID the client should switch to and true, or false for the slow path.
-func (s *Store) fastHeartbeat(id ccgw.AgentID, guid, token string, now time.Time) (string, bool) {
+func (s *Sessions) fastHeartbeat(id ccgw.AgentID, guid, token string, now time.Time) (string, bool) {
 	if guid == "" || !s.cacheUsable() {
 		return "", false
 	}
@@ -74,14 +74,14 @@ func (s *Store) fastHeartbeat(id ccgw.AgentID, guid, token string, now time.Time
 // request is activity. It fails with RetNotSignedIn (no session, or guid is
 // that of the sign-in a forced one replaced) or RetNoPermission. A rotated
 // GUID Redis has not recorded is recorded first (adoptDerived).
-func (s *Store) auth(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, error) {
+func (s *Sessions) auth(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, error) {
 	raw, _, err := s.authTomb(ctx, id, guid, now)
 	return raw, err
 }
 
 // authTomb is auth, and on a refusal also the tombstone of the agent's last
 // ended session (nil if none), read in the same round trip.
-func (s *Store) authTomb(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, *tombRec, error) {
+func (s *Sessions) authTomb(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, *tombRec, error) {
 	for adopted := false; ; adopted = true {
 		raw, tomb, err := s.read(ctx, id)
 		if err != nil {
@@ -112,17 +112,16 @@ func (s *Store) authTomb(ctx context.Context, id ccgw.AgentID, guid string, now 
 
 // read returns agent id's raw session ("" if none) and its tombstone (nil
 // if none), in one round trip.
-func (s *Store) read(ctx context.Context, id ccgw.AgentID) (string, *tombRec, error) {
-	if !s.ready.Load() {
-		return "", nil, unavailable(errors.New("redis unavailable"))
+func (s *Sessions) read(ctx context.Context, id ccgw.AgentID) (string, *tombRec, error) {
+	if err := s.up(); err != nil {
+		return "", nil, err
 	}
-	vals, err := s.rdb.MGet(ctx, s.key+"s:"+id.String(), s.key+"t:"+id.String()).Result()
+	raw, t, err := s.db.Read(ctx, id)
 	if err != nil {
 		return "", nil, unavailable(err)
 	}
-	raw, _ := vals[0].(string)
 	var tomb *tombRec
-	if t, ok := vals[1].(string); ok {
+	if t != "" {
 		var rec tombRec
 		if json.Unmarshal([]byte(t), &rec) == nil {
 			tomb = &rec
@@ -134,7 +133,7 @@ func (s *Store) read(ctx context.Context, id ccgw.AgentID) (string, *tombRec, er
 // afterAuth stores a new token and rotates the GUID if due, for a request that
 // took the slow path with guid, and returns the GUID the client should switch
 // to ("" if it has it). raw is the session as the request read it.
-func (s *Store) afterAuth(ctx context.Context, raw, guid, token string, now time.Time) (string, error) {
+func (s *Sessions) afterAuth(ctx context.Context, raw, guid, token string, now time.Time) (string, error) {
 	sess, err := decodeSession(raw)
 	if err != nil {
 		return "", unavailable(err)
@@ -148,7 +147,7 @@ func (s *Store) afterAuth(ctx context.Context, raw, guid, token string, now time
 		switch {
 		case err == nil:
 			sess = next
-		case errors.Is(err, errConflict):
+		case errors.Is(err, ccgw.ErrChanged):
 			// Changed meanwhile (on any node); the next request brings the token again.
 			if fresh, ok := s.lookup(ctx, id); ok {
 				sess = fresh
@@ -161,7 +160,7 @@ func (s *Store) afterAuth(ctx context.Context, raw, guid, token string, now time
 	// GUID must keep it valid for GUIDTimeout (session.Manager does the same).
 	if s.rotationDue(&authEntry{guid: sess.GUID, issued: sess.GUIDIssued}, guid, now) {
 		switch err := s.rotateNow(ctx, &sess, now); {
-		case errors.Is(err, errConflict):
+		case errors.Is(err, ccgw.ErrChanged):
 			if fresh, ok := s.lookup(ctx, id); ok {
 				sess = fresh // another node rotated first
 			}

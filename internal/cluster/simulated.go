@@ -1,4 +1,4 @@
-package redis
+package cluster
 
 import (
 	"github.com/ccgw/ccgw"
@@ -8,7 +8,7 @@ import (
 // has no client: nothing heartbeats it and nothing polls its events, as on one
 // node (session.Manager).
 
-// queueMax is the bound on sess's event queue that the scripts are given: -1
+// queueMax is the bound on sess's event queue that the store is given: -1
 // for a simulated agent, whose events only go to the feed (feed.go), for the
 // journal; nobody would take them from a queue.
 func queueMax(size int, sess *ccgw.Session) int {

@@ -1,10 +1,7 @@
-package redis
+package cluster
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -14,38 +11,28 @@ import (
 
 // Rotated GUIDs are derived as on one node (session/guid.go): rotation n of a
 // sign-in is n and a MAC of (agent, gen, login time, n) under a key every node
-// shares, kept in Redis ({ccgw}:guidkey, made by the first node that finds
+// shares, kept in the store (GUIDKey: made by the first node that finds
 // none). They carry the node suffix of the sign-in's GUID, so that any node
 // mints the same string. Hence a node that rotates a GUID in a heartbeat
 // answers at once and records the rotation in its next tick; another node that
 // is shown the new GUID before then recognises it by its MAC and takes it as
 // current, as the Manager does after a crash (adoptDerived).
 
-var errUnexpected = errors.New("redis: unexpected script reply")
-
 // loadGUIDKey reads the shared GUID key, creating it if there is none.
-func (s *Store) loadGUIDKey(ctx context.Context) error {
+func (s *Sessions) loadGUIDKey(ctx context.Context) error {
 	if s.guidKey.Load() != nil {
 		return nil
 	}
-	k := s.key + "guidkey"
-	if err := s.rdb.SetNX(ctx, k, hex.EncodeToString(guid.NewKey()), 0).Err(); err != nil {
-		return err
-	}
-	v, err := s.rdb.Get(ctx, k).Result()
+	b, err := s.db.GUIDKey(ctx, guid.NewKey())
 	if err != nil {
 		return err
-	}
-	b, err := hex.DecodeString(v)
-	if err != nil || len(b) < 16 {
-		return fmt.Errorf("redis: bad GUID key in %s", k)
 	}
 	s.guidKey.Store(&b)
 	return nil
 }
 
 // keyFor returns the GUID key, reading it if need be.
-func (s *Store) keyFor(ctx context.Context) ([]byte, error) {
+func (s *Sessions) keyFor(ctx context.Context) ([]byte, error) {
 	if k := s.guidKey.Load(); k != nil {
 		return *k, nil
 	}
@@ -58,7 +45,7 @@ func (s *Store) keyFor(ctx context.Context) ([]byte, error) {
 // rotationDue reports whether a request with guid at now rotates e's GUID
 // (dynamic mode): only one with the current GUID does, once GUIDInterval has
 // passed since it was minted, as on one node.
-func (s *Store) rotationDue(e *authEntry, guid string, now time.Time) bool {
+func (s *Sessions) rotationDue(e *authEntry, guid string, now time.Time) bool {
 	return s.cfg.AuthMode == ccgw.AuthDynamic && guid == e.guid &&
 		now.Sub(time.UnixMilli(e.issued)) >= s.cfg.GUIDInterval
 }
@@ -72,7 +59,7 @@ func recordOf(id ccgw.AgentID, expect string, next *authEntry) rotation {
 // rotateCached gives agent id's cached entry e its next rotation at now and
 // files the record for the next tick. It returns the entry now current, false
 // if e changed meanwhile.
-func (s *Store) rotateCached(id ccgw.AgentID, e *authEntry, now time.Time) (*authEntry, bool) {
+func (s *Sessions) rotateCached(id ccgw.AgentID, e *authEntry, now time.Time) (*authEntry, bool) {
 	key := s.guidKey.Load()
 	if key == nil {
 		return nil, false
@@ -92,7 +79,7 @@ func (s *Store) rotateCached(id ccgw.AgentID, e *authEntry, now time.Time) (*aut
 // adoptCached takes g, if it is a rotation of e's sign-in newer than e's
 // (minted by another node whose record has not reached this one), as agent
 // id's current GUID, and files the record. It reports whether it did.
-func (s *Store) adoptCached(id ccgw.AgentID, e *authEntry, g string, now time.Time) bool {
+func (s *Sessions) adoptCached(id ccgw.AgentID, e *authEntry, g string, now time.Time) bool {
 	key := s.guidKey.Load()
 	if key == nil {
 		return false
@@ -109,18 +96,20 @@ func (s *Store) adoptCached(id ccgw.AgentID, e *authEntry, g string, now time.Ti
 	return true
 }
 
-// record writes rotation records now, in one script call, and moves this
+// record writes rotation records now, in one call of the store, and moves this
 // node's own entries on; it returns the agents whose record conflicted.
-func (s *Store) record(ctx context.Context, key []byte, recs ...rotation) ([]ccgw.AgentID, error) {
-	args := make([]any, 0, 8*len(recs))
-	for _, r := range recs {
-		args = append(args, r.args()...)
-	}
-	res, err := s.run(ctx, rotateScript, args...)
-	if err != nil {
+func (s *Sessions) record(ctx context.Context, key []byte, recs ...rotation) ([]ccgw.AgentID, error) {
+	if err := s.up(); err != nil {
 		return nil, err
 	}
-	conflicts := parseIDs(strs(res))
+	rots := make([]ccgw.SharedRotation, 0, len(recs))
+	for _, r := range recs {
+		rots = append(rots, r.shared())
+	}
+	conflicts, err := s.db.Rotate(ctx, rots)
+	if err != nil {
+		return nil, unavailable(err)
+	}
 	for _, r := range recs {
 		if !slices.Contains(conflicts, r.id) {
 			s.cache.rotated(key, r.id, r.gen, r.n, r.issued, r.prevUntil)
@@ -133,9 +122,9 @@ func (s *Store) record(ctx context.Context, key []byte, recs ...rotation) ([]ccg
 // it at once (updateGuid; a rotation due on a request that took the slow
 // path). It starts from the newest rotation of the sign-in this node knows, so
 // that it never hands out again a GUID minted here and not yet recorded. On
-// success sess holds the new GUID; errConflict if Redis's GUID changed
+// success sess holds the new GUID; ccgw.ErrChanged if Redis's GUID changed
 // meanwhile.
-func (s *Store) rotateNow(ctx context.Context, sess *ccgw.Session, now time.Time) error {
+func (s *Sessions) rotateNow(ctx context.Context, sess *ccgw.Session, now time.Time) error {
 	key, err := s.keyFor(ctx)
 	if err != nil {
 		return err
@@ -150,7 +139,7 @@ func (s *Store) rotateNow(ctx context.Context, sess *ccgw.Session, now time.Time
 		return err
 	}
 	if len(conflicts) > 0 {
-		return errConflict
+		return ccgw.ErrChanged
 	}
 	s.batch.forget(sess.Agent)
 	sess.GUID, sess.PrevGUID, sess.PrevUntil, sess.GUIDIssued = next.guid, next.prev, next.prevUntil, next.issued
@@ -160,8 +149,8 @@ func (s *Store) rotateNow(ctx context.Context, sess *ccgw.Session, now time.Time
 // adoptDerived records g as agent id's current GUID if it is a rotation of
 // the live sign-in newer than the one Redis holds (raw, or read if ""): one a
 // node minted and has not recorded yet, or never will (it died). It reports
-// whether it did; the caller then tries its script again. Dynamic mode only.
-func (s *Store) adoptDerived(ctx context.Context, id ccgw.AgentID, g, raw string, now time.Time) bool {
+// whether it did; the caller then reads the session again. Dynamic mode only.
+func (s *Sessions) adoptDerived(ctx context.Context, id ccgw.AgentID, g, raw string, now time.Time) bool {
 	if s.cfg.AuthMode != ccgw.AuthDynamic {
 		return false
 	}

@@ -1,17 +1,12 @@
-package redis
+package cluster
 
 import (
 	"context"
-	"errors"
-	"net"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/guid"
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // Each node keeps, per agent it has served, the facts a heartbeat is checked
@@ -20,15 +15,14 @@ import (
 // GUID and until when it is accepted, the mode and the service token. A
 // heartbeat that matches them is answered from memory.
 //
-// The cache is coherent through Redis pub/sub: every script that changes a
-// session's auth facts publishes on {ccgw}:auth (sign-in over an old session,
-// any sign-out, expiry, a token or other auth change: "d id:gen,…", which drops
-// the entries of those sign-ins; a rotation: "r id:gen:n:issued:prevUntil,…",
-// which moves the entries on). A node uses its cache only while it is
-// subscribed and Redis answers: on losing either it drops every entry, and
-// only a confirmed new subscription turns the cache back on. An entry read
-// from Redis is kept only if no message touched its shard meanwhile (epoch),
-// so that a message that overtook the read cannot be lost.
+// The cache is coherent through the store's WatchAuth: every write that
+// changes a session's auth facts tells every node (a sign-in over an old
+// session, any sign-out, expiry, a token or other auth change drops the
+// entries of those sign-ins; a rotation moves them on). A node uses its cache
+// only while it watches and the store answers: on losing either it drops
+// every entry, and only a confirmed new subscription turns the cache back on.
+// An entry read from the store is kept only if no change touched its shard
+// meanwhile (epoch), so that a change that overtook the read cannot be lost.
 
 // cacheShards is the number of shards, each with its own lock and map.
 const cacheShards = 256
@@ -200,11 +194,11 @@ func entryOf(key []byte, sess *ccgw.Session) *authEntry {
 }
 
 // cacheUsable reports whether heartbeats may be answered from the cache.
-func (s *Store) cacheUsable() bool { return s.cacheOn.Load() && s.ready.Load() }
+func (s *Sessions) cacheUsable() bool { return s.cacheOn.Load() && s.ready.Load() }
 
 // fill caches the auth facts of sess, read from Redis when id's shard was at
 // epoch.
-func (s *Store) fill(epoch uint64, sess *ccgw.Session) {
+func (s *Sessions) fill(epoch uint64, sess *ccgw.Session) {
 	key := s.guidKey.Load()
 	if key == nil || !s.cacheUsable() {
 		return
@@ -212,46 +206,23 @@ func (s *Store) fill(epoch uint64, sess *ccgw.Session) {
 	s.cache.fill(sess.Agent, epoch, entryOf(*key, sess))
 }
 
-// authPing is how long the invalidations' subscription may stay silent before
-// the node checks it with a PING; a second silence as long ends it.
-const authPing = 5 * time.Second
-
 // watchAuth keeps the cache coherent until ctx ends: it subscribes to the
 // invalidations, applies them, and drops the whole cache whenever the
-// subscription is lost (a message may have been missed).
-func (s *Store) watchAuth(ctx context.Context) {
+// subscription is lost (a change may have been missed).
+func (s *Sessions) watchAuth(ctx context.Context) {
 	for ctx.Err() == nil {
-		sub := s.rdb.Subscribe(ctx)
-		s.authSub.Store(sub)
-		stop := context.AfterFunc(ctx, func() { sub.Close() })
-		err := sub.Subscribe(ctx, s.key+"auth")
-		pinged := false
-		for err == nil {
-			var msg any
-			msg, err = sub.ReceiveTimeout(ctx, authPing)
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && !pinged && ctx.Err() == nil {
-				err, pinged = sub.Ping(ctx), true
-				continue
-			}
-			pinged = false
-			switch m := msg.(type) {
-			case *goredis.Subscription:
-				if m.Kind == "subscribe" {
-					s.cache.dropAll()
-					s.cacheOn.Store(true)
-					s.authSubs.Add(1)
-				}
-			case *goredis.Message:
-				s.applyAuth(m.Payload)
-			}
-		}
+		sctx, cancel := context.WithCancel(ctx)
+		s.authStop.Store(&cancel)
+		err := s.db.WatchAuth(sctx, func() {
+			s.cache.dropAll()
+			s.cacheOn.Store(true)
+			s.authSubs.Add(1)
+		}, s.applyAuth)
+		cancel()
 		if s.cacheOn.Swap(false) && ctx.Err() == nil {
 			s.cfg.Log.Warn("auth cache off: invalidations' subscription lost", "err", err)
 		}
 		s.cache.dropAll()
-		stop()
-		sub.Close()
 		select {
 		case <-ctx.Done():
 		case <-time.After(100 * time.Millisecond): // reconnect pacing, not synchronisation
@@ -260,44 +231,21 @@ func (s *Store) watchAuth(ctx context.Context) {
 }
 
 // resetAuth turns the cache off and restarts the invalidations' subscription
-// (after Redis was unreachable: it may have missed messages).
-func (s *Store) resetAuth() {
+// (after the store was unreachable: it may have missed changes).
+func (s *Sessions) resetAuth() {
 	s.cacheOn.Store(false)
 	s.cache.dropAll()
-	if sub := s.authSub.Load(); sub != nil {
-		sub.Close()
+	if stop := s.authStop.Load(); stop != nil {
+		(*stop)()
 	}
 }
 
-// applyAuth applies one invalidation message (see above).
-func (s *Store) applyAuth(payload string) {
-	kind, list, ok := strings.Cut(payload, " ")
-	if !ok {
+// applyAuth applies one change of a session's auth facts.
+func (s *Sessions) applyAuth(c ccgw.SharedAuthChange) {
+	key := s.guidKey.Load()
+	if !c.Rotated || key == nil {
+		s.cache.drop(c.ID, c.Gen)
 		return
 	}
-	for item := range strings.SplitSeq(list, ",") {
-		f := strings.Split(item, ":")
-		if len(f) < 2 {
-			continue
-		}
-		id, err1 := strconv.ParseUint(f[0], 10, 32)
-		gen, err2 := strconv.ParseUint(f[1], 10, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		switch {
-		case kind == "d":
-			s.cache.drop(ccgw.AgentID(id), gen)
-		case kind == "r" && len(f) == 5:
-			n, err1 := strconv.ParseUint(f[2], 10, 32)
-			issued, err2 := strconv.ParseInt(f[3], 10, 64)
-			until, err3 := strconv.ParseInt(f[4], 10, 64)
-			key := s.guidKey.Load()
-			if err1 != nil || err2 != nil || err3 != nil || key == nil {
-				s.cache.drop(ccgw.AgentID(id), gen)
-				continue
-			}
-			s.cache.rotated(*key, ccgw.AgentID(id), gen, uint32(n), issued, until)
-		}
-	}
+	s.cache.rotated(*key, c.ID, c.Gen, c.N, c.Issued, c.PrevUntil)
 }

@@ -1,4 +1,4 @@
-package redis
+package cluster
 
 import (
 	"context"
@@ -33,12 +33,12 @@ func TestLapsedClaimTakenOver(t *testing.T) {
 		}
 	}
 	// A sweeps every tick until the sessions are due, claims them and dies.
-	var claimed []expiredSession
+	var claimed []ccgw.SharedClaim
 	for range int(sessiontest.Timeout/p.cfg.Tick) + 2 {
 		p.fc.Advance(p.cfg.Tick)
 		r, err := p.a.tickOnce(ctx, p.fc.Now(), expiryBatch, true)
 		wantOK(t, "A's tick", err)
-		claimed = append(claimed, r.claimed...)
+		claimed = append(claimed, r.Claimed...)
 	}
 	if len(claimed) != n {
 		t.Fatalf("A claimed %d sessions, want %d", len(claimed), n)

@@ -1,4 +1,4 @@
-package redis
+package cluster
 
 import (
 	"context"
@@ -9,12 +9,10 @@ import (
 	"github.com/ccgw/ccgw"
 )
 
-var errConflict = errors.New("redis: session changed meanwhile")
-
 // update applies fn to the session stored as raw and writes it back if nobody
-// changed it meanwhile (errConflict otherwise; RetNotSignedIn if it is gone).
+// changed it meanwhile (ccgw.ErrChanged otherwise; RetNotSignedIn if it is gone).
 // If fn fails, nothing is written and update returns fn's error.
-func (s *Store) update(ctx context.Context, id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]ccgw.Emit, error)) (ccgw.Session, error) {
+func (s *Sessions) update(ctx context.Context, id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	sess, err := decodeSession(raw)
 	if err != nil {
 		return ccgw.Session{}, unavailable(err)
@@ -33,17 +31,16 @@ func (s *Store) update(ctx context.Context, id ccgw.AgentID, raw string, fn func
 	}
 	off, on := diff(before, sess.Skills)
 	changed := authFacts(&sess) != facts
-	args := []any{id.String(), raw, string(next), queueMax(s.cfg.QueueSize, &sess), boolArg(sess.Mode == ccgw.ModePush), joinInts(off), joinInts(on),
-		boolArg(changed)}
+	w := ccgw.SharedUpdate{ID: id, Expect: raw, Record: string(next), QueueMax: queueMax(s.cfg.QueueSize, &sess),
+		Push: sess.Mode == ccgw.ModePush, SkillsOff: off, SkillsOn: on, AuthChanged: changed}
 	for _, ev := range evs {
-		args = append(args, s.eventArg(&sess, ev, now))
+		w.Events = append(w.Events, s.event(&sess, ev, now))
 	}
-	res, err := s.run(ctx, updateScript, args...)
-	if err != nil {
+	if err := s.up(); err != nil {
 		return ccgw.Session{}, err
 	}
-	switch res {
-	case "ok":
+	switch err := s.db.Update(ctx, w); {
+	case err == nil:
 		if changed {
 			s.cache.drop(id, sess.Gen)
 		}
@@ -51,14 +48,15 @@ func (s *Store) update(ctx context.Context, id ccgw.AgentID, raw string, fn func
 			s.scheduleRest(ctx, id, &sess)
 		}
 		if len(evs) > 0 {
-			s.wake(id) // this node's held polls (other nodes' hear of it over pub/sub)
+			s.wake(id) // this node's held polls (other nodes' hear of it from the store)
 			s.notify(&sess)
 		}
 		return sess, nil
-	case "gone":
-		return ccgw.Session{}, ccgw.Fail(ccgw.RetNotSignedIn)
+	case errors.Is(err, ccgw.ErrChanged), ccgw.CodeOf(err) == ccgw.RetNotSignedIn:
+		return ccgw.Session{}, err
+	default:
+		return ccgw.Session{}, unavailable(err)
 	}
-	return ccgw.Session{}, errConflict
 }
 
 // diff returns the skills in a but not b, and in b but not a.
@@ -93,16 +91,16 @@ const maxUpdateAttempts = 1000
 // while other requests (on any node) change the same session: concurrent
 // Updates all apply, none is lost. It fails with RetInternal only if the
 // session kept changing for maxUpdateAttempts attempts.
-func (s *Store) Update(ctx context.Context, id ccgw.AgentID, guid string, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
+func (s *Sessions) Update(ctx context.Context, id ccgw.AgentID, guid string, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	return s.updateWith(ctx, id, guid, true, fn)
 }
 
 // UpdateAny implements ccgw.SessionService: Update without the GUID check.
-func (s *Store) UpdateAny(ctx context.Context, id ccgw.AgentID, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
+func (s *Sessions) UpdateAny(ctx context.Context, id ccgw.AgentID, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	return s.updateWith(ctx, id, "", false, fn)
 }
 
-func (s *Store) updateWith(ctx context.Context, id ccgw.AgentID, guid string, auth bool, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
+func (s *Sessions) updateWith(ctx context.Context, id ccgw.AgentID, guid string, auth bool, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	for attempt := 0; ; attempt++ {
 		var raw string
 		if !auth {
@@ -121,7 +119,7 @@ func (s *Store) updateWith(ctx context.Context, id ccgw.AgentID, guid string, au
 		next, err := s.update(ctx, id, raw, func(x *ccgw.Session) ([]ccgw.Emit, error) {
 			return fn(x, s.cfg.Clock.Now()) // a refusal is returned before anything is written
 		})
-		if errors.Is(err, errConflict) {
+		if errors.Is(err, ccgw.ErrChanged) {
 			if attempt < maxUpdateAttempts {
 				continue
 			}
@@ -144,7 +142,7 @@ func authFacts(x *ccgw.Session) facts {
 
 // UpdateGUID implements ccgw.SessionService: the next rotation of the GUID (derived,
 // guids.go), recorded at once; the GUID before it stays valid for GUIDTimeout.
-func (s *Store) UpdateGUID(ctx context.Context, id ccgw.AgentID, guid string) (string, error) {
+func (s *Sessions) UpdateGUID(ctx context.Context, id ccgw.AgentID, guid string) (string, error) {
 	now := s.cfg.Clock.Now()
 	for attempt := 0; ; attempt++ {
 		raw, err := s.auth(ctx, id, guid, now)
@@ -156,7 +154,7 @@ func (s *Store) UpdateGUID(ctx context.Context, id ccgw.AgentID, guid string) (s
 			return "", unavailable(err)
 		}
 		err = s.rotateNow(ctx, &sess, now)
-		if errors.Is(err, errConflict) && attempt < maxUpdateAttempts {
+		if errors.Is(err, ccgw.ErrChanged) && attempt < maxUpdateAttempts {
 			continue
 		}
 		if err != nil {

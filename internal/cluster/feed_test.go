@@ -1,4 +1,4 @@
-package redis
+package cluster
 
 import (
 	"context"
@@ -44,7 +44,7 @@ func TestFeedAcrossNodes(t *testing.T) {
 	p := newPair(t, nil)
 	before, err := p.b.SignIn(context.Background(), sessiontest.SignInReq(1000)) // before A's hooks: not reported
 	wantOK(t, "sign in", err)
-	a := open(t, p.srv, p.a.key, p.cfg, func(c *Config) { c.OnChange, c.Tap = got.change, got.tap })
+	a := open(t, p.srv, keyOf(p.a), p.cfg, func(c *Config) { c.OnChange, c.Tap = got.change, got.tap })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

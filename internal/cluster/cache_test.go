@@ -1,4 +1,4 @@
-package redis
+package cluster
 
 import (
 	"context"
@@ -46,7 +46,7 @@ func TestCacheInvalidation(t *testing.T) {
 		}
 		return s
 	}
-	gone := func(st *Store, id ccgw.AgentID, gen uint64) func() bool {
+	gone := func(st *Sessions, id ccgw.AgentID, gen uint64) func() bool {
 		return func() bool { e := st.cache.get(id); return e == nil || e.gen != gen }
 	}
 

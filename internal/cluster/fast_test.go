@@ -1,4 +1,4 @@
-package redis
+package cluster
 
 import (
 	"context"
@@ -27,7 +27,7 @@ type cluster struct {
 	srv   *redistest.Server
 	fc    *clock.Virtual
 	cfg   sessiontest.Config
-	nodes []*Store
+	nodes []*Sessions
 	logs  []*sessiontest.Logs
 }
 
@@ -63,7 +63,7 @@ func newCluster(t *testing.T, n int, timeout time.Duration, edit func(*Config)) 
 func (c *cluster) commands() uint64 {
 	var n uint64
 	for _, st := range c.nodes {
-		n += st.Commands()
+		n += commands(st)
 	}
 	return n
 }
@@ -351,15 +351,15 @@ func TestCatchUpO1(t *testing.T) {
 			st.Sweep(cfg.Clock.Now())
 		}
 		cfg.Clock.Advance(2 * cfg.Timeout) // nobody sweeps
-		calls0, cmds0 := serverCalls(t, rdb), st.Commands()
+		calls0, cmds0 := serverCalls(t, rdb), commands(st)
 		if k := st.Sweep(cfg.Clock.Now()); k != 0 {
 			t.Fatalf("%d sessions: the catch-up sweep signed %d out", n, k)
 		}
 		cost[n] = serverCalls(t, rdb) - calls0 - 1
-		if c := st.Commands() - cmds0; c != 1 {
+		if c := commands(st) - cmds0; c != 1 {
 			t.Fatalf("%d sessions: the catch-up sweep sent %d commands, want 1", n, c)
 		}
-		if ext, _ := rdb.HGet(context.Background(), st.key+"stats", "extended").Int(); ext != n {
+		if ext, _ := rdb.HGet(context.Background(), keyOf(st)+"stats", "extended").Int(); ext != n {
 			t.Fatalf("%d deadlines extended, want %d", ext, n)
 		}
 		// Each session keeps the time it had left when the sweeps stopped.
@@ -410,7 +410,7 @@ func TestSimulatedNeverExpires(t *testing.T) {
 	if s := st.Stats(context.Background()); s.Live != 1 || s.Expiries != 1 {
 		t.Fatalf("stats: %d live, %d expiries; want 1, 1 (the simulated agent live)", s.Live, s.Expiries)
 	}
-	if n, _ := client(t, c.srv).ZCard(context.Background(), st.key+"dl").Result(); n != 0 {
+	if n, _ := client(t, c.srv).ZCard(context.Background(), keyOf(st)+"dl").Result(); n != 0 {
 		t.Fatalf("%d members in the deadline set, want none", n)
 	}
 	wantOK(t, "kick", st.Kick(context.Background(), 1001, ccgw.CauseSupervisor))

@@ -1,4 +1,4 @@
-package redis
+package cluster
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func TestChaosTwoNodes(t *testing.T) {
 	const agents, workers, rounds = 12, 8, 150
 	first := ccgw.AgentID(5001)
 	var guids sync.Map // agent → its latest GUID (any node's)
-	nodes := []*Store{p.a, p.b}
+	nodes := []*Sessions{p.a, p.b}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
@@ -88,12 +88,12 @@ func TestChaosTwoNodes(t *testing.T) {
 	}
 	rdb := client(t, p.srv)
 	for _, k := range []string{"dl", "dlc", "live", "sim"} {
-		key := p.a.key + k
+		key := keyOf(p.a) + k
 		if n, _ := rdb.Exists(ctx, key).Result(); n != 0 {
 			t.Errorf("%s is left over", key)
 		}
 	}
-	if keys, _ := rdb.Keys(ctx, p.a.key+"s:*").Result(); len(keys) != 0 {
+	if keys, _ := rdb.Keys(ctx, keyOf(p.a)+"s:*").Result(); len(keys) != 0 {
 		t.Errorf("sessions left over: %v", keys)
 	}
 	t.Logf("%d sign-ins, sign-outs %v", st.SignIns, st.SignOuts)

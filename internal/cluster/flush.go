@@ -1,10 +1,7 @@
-package redis
+package cluster
 
 import (
 	"context"
-	"encoding/json"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,10 +11,10 @@ import (
 // A heartbeat answered from the cache writes nothing at once: it files the
 // session's new deadline (and, when it rotated the GUID, a rotation record) in
 // the node's batch, and the node's next tick writes the whole batch with the
-// sweep, in one script call (tickScript). A stored deadline can therefore lag
+// sweep, in one call of the store's Tick. A stored deadline can therefore lag
 // the heartbeats a node answered by up to a tick; the sweep claims a session
 // only a tick after its stored deadline, and every node writes its batch
-// before it sweeps (each tick script call writes what the batch holds then).
+// before it sweeps (each Tick writes what the batch holds then).
 
 // rotation is a rotation a node minted or adopted and Redis has not recorded:
 // make next the current GUID of sign-in gen, if its GUID is still expect.
@@ -30,22 +27,10 @@ type rotation struct {
 	issued, prevUntil int64  // ms
 }
 
-// args returns r as the fields of a record (scripts.go).
-func (r rotation) args() []any {
-	frag, _ := json.Marshal(struct {
-		GUID       string `json:"guid"`
-		GUIDIssued int64  `json:"guidIssued"`
-		PrevGUID   string `json:"prevGuid,omitempty"`
-		PrevUntil  int64  `json:"prevUntil,omitempty"`
-	}{r.next, r.issued, r.prev, r.prevUntil}) // the same encoding as ccgw.Session's fields
-	return []any{r.id.String(), strconv.FormatUint(r.gen, 10), jsonText(r.expect), jsonText(r.next),
-		string(frag[1 : len(frag)-1]), r.n, r.issued, r.prevUntil}
-}
-
-// jsonText returns s as encoding/json writes it inside quotes.
-func jsonText(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b[1 : len(b)-1])
+// shared returns r as the store records it.
+func (r rotation) shared() ccgw.SharedRotation {
+	return ccgw.SharedRotation{ID: r.id, Gen: r.gen, Expect: r.expect, Next: r.next, Prev: r.prev, N: r.n,
+		Issued: r.issued, PrevUntil: r.prevUntil}
 }
 
 // batch is what a node's next tick writes.
@@ -114,23 +99,10 @@ func (b *batch) putBack(ren map[ccgw.AgentID]int64) {
 	b.mu.Unlock()
 }
 
-// tickResult is what one tick script call did.
-type tickResult struct {
-	claimed []expiredSession // due sessions this node claimed, to end (expire)
-	rests   []string         // "id:restSeq" of the rests that ran out
-	pending []string         // agents with push work
-}
-
-// expiredSession is a session claimed for a timeout.
-type expiredSession struct {
-	raw      string
-	deadline int64 // ms
-}
-
-// expiryBatch bounds the sessions one tick script claims and one expire
-// script signs out, and so how long Redis runs them (other nodes' calls wait
-// meanwhile). It must stay well within the client's read timeout (2 s) on a
-// loaded machine: an expire script whose answer is lost has signed its
+// expiryBatch bounds the sessions one Tick claims and one Expire signs out,
+// and so how long Redis runs them (other nodes' calls wait meanwhile). It
+// must stay well within the Redis client's read timeout (2 s) on a loaded
+// machine: an Expire whose answer is lost has signed its
 // sessions out without this node announcing them (no OnSignOut). Each
 // sign-out also feeds the change stream; batches of 1000 lost answers in
 // TestSilentStorm under the race detector at a load average of 20, batches
@@ -143,73 +115,35 @@ const expiryBatch = 250
 const expiryLease = 5 * time.Second
 
 // tickOnce writes the batch and claims up to limit due sessions, in one
-// script call (tickScript); first adds the due rests and, if the node pushes,
+// call of the store's Tick; first adds the due rests and, if the node pushes,
 // the agents with push work. If the call fails, the renewals are filed again.
-func (s *Store) tickOnce(ctx context.Context, now time.Time, limit int, first bool) (tickResult, error) {
+func (s *Sessions) tickOnce(ctx context.Context, now time.Time, limit int, first bool) (ccgw.SharedTicked, error) {
+	if err := s.up(); err != nil {
+		return ccgw.SharedTicked{}, err
+	}
 	ren, rot := s.batch.take()
 	grace := max(10*s.cfg.Tick, time.Second)
-	restLimit, pending := 0, false
+	t := ccgw.SharedTick{Now: s.ms(now), Claim: (s.cfg.Tick + time.Millisecond - 1).Truncate(time.Millisecond), // a whole tick at least
+		Limit: limit, KeepFor: s.keepFor(), QueueMax: s.cfg.QueueSize, Grace: grace, Lease: expiryLease, Renewals: ren}
 	if first {
-		restLimit, pending = s.cfg.MaxExpiries, s.cfg.Notify != nil
-	}
-	args := make([]any, 0, 10+2*len(ren)+8*len(rot))
-	claim := (s.cfg.Tick + time.Millisecond - 1).Milliseconds() // a whole tick at least
-	args = append(args, s.ms(now), claim, limit, s.ttl(), s.cfg.QueueSize, grace.Milliseconds(),
-		restLimit, boolArg(pending), len(ren), expiryLease.Milliseconds())
-	for id, dl := range ren {
-		args = append(args, dl, id.String())
+		t.RestLimit, t.Pending = s.cfg.MaxExpiries, s.cfg.Notify != nil
 	}
 	for _, r := range rot {
-		args = append(args, r.args()...)
+		t.Rotations = append(t.Rotations, r.shared())
 	}
-	res, err := s.run(ctx, tickScript, args...)
+	out, err := s.db.Tick(ctx, t)
 	if err != nil {
 		s.batch.putBack(ren)
-		return tickResult{}, err
+		return ccgw.SharedTicked{}, unavailable(err)
 	}
-	arr, _ := res.([]any)
-	if len(arr) != 5 {
-		return tickResult{}, unavailable(errUnexpected)
-	}
-	var out tickResult
-	claimed := strs(arr[1])
-	for i := 0; i+1 < len(claimed); i += 2 {
-		dl, _ := strconv.ParseInt(claimed[i+1], 10, 64)
-		out.claimed = append(out.claimed, expiredSession{raw: claimed[i], deadline: dl})
-	}
-	out.rests, out.pending = strs(arr[2]), strs(arr[4])
-	for _, v := range strs(arr[3]) { // a rotation another change overtook: ask Redis next time
-		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-			s.cache.drop(ccgw.AgentID(n), 0)
-		}
+	for _, id := range out.Conflicts { // a rotation another change overtook: ask the store next time
+		s.cache.drop(id, 0)
 	}
 	return out, nil
 }
 
 // flush writes the batch and signs nobody out.
-func (s *Store) flush(ctx context.Context, now time.Time) error {
+func (s *Sessions) flush(ctx context.Context, now time.Time) error {
 	_, err := s.tickOnce(ctx, now, 0, false)
 	return err
-}
-
-// strs returns a script's array reply as strings.
-func strs(v any) []string {
-	arr, _ := v.([]any)
-	out := make([]string, 0, len(arr))
-	for _, x := range arr {
-		str, _ := x.(string)
-		out = append(out, str)
-	}
-	return out
-}
-
-// parseIDs returns the agent IDs among vs.
-func parseIDs(vs []string) []ccgw.AgentID {
-	out := make([]ccgw.AgentID, 0, len(vs))
-	for _, v := range vs {
-		if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32); err == nil {
-			out = append(out, ccgw.AgentID(n))
-		}
-	}
-	return out
 }

@@ -1,0 +1,242 @@
+// Package cluster serves the agent sessions of one gateway node of a cluster:
+// several nodes that share their sessions in a ccgw.SharedStore (Redis), so
+// that any node serves any agent. It applies the session rules every backend
+// shares (ccgw.SignIn, ccgw.EndingOf, ccgw.CheckSignOut, Session.HasGUID,
+// Session.RestTimedOut) and hands the store their outcome, written only if the
+// session is still as it was read (compare-and-set): the store is the commit
+// point, so a session that misses its heartbeats is signed out exactly once
+// however many nodes sweep. A heartbeat normally costs no round trip: each
+// node keeps the agents' auth facts in a cache that every change invalidates
+// (cache.go), and writes the renewals it answered once per tick (flush.go).
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/guard"
+	"github.com/ccgw/ccgw/internal/push"
+)
+
+// Config configures Sessions. Zero values mean the defaults given.
+type Config struct {
+	Store   ccgw.SharedStore // required
+	Timeout time.Duration    // heartbeat timeout; 2m
+	// PollTimeout, PushTimeout and NoExpiry are as session.Config's.
+	PollTimeout, PushTimeout time.Duration
+	NoExpiry                 bool
+	Clock                    ccgw.Clock         // clock.Real
+	WaitClock                ccgw.Clock         // times held polls; Clock
+	Directory                ccgw.Directory     // required
+	Log                      *slog.Logger       // discards
+	NodeName                 string             // GUID suffix and push-claim owner; "AgentGateway0"
+	AuthMode                 ccgw.AuthMode      // AuthStatic
+	GUIDInterval             time.Duration      // 60s
+	GUIDTimeout              time.Duration      // 120s
+	QueueSize                int                // events kept per agent; 1000
+	Tick                     time.Duration      // sweep period; ccgw.TickFor(Timeout)
+	MaxExpiries              int                // sign-outs per sweep; 10000
+	PushLease                time.Duration      // how long a node's push claim on an agent lasts; 15s
+	Notify                   func(ccgw.AgentID) // told after events were queued for a push-mode session
+	// OnSignOut, if set, is told of every sign-out this node commits, with its
+	// cause (as session.Config's).
+	OnSignOut func(id ccgw.AgentID, cause ccgw.SignOutCause)
+	// RestTimeoutIdle makes an agent whose rest ran out idle (as session.Config).
+	RestTimeoutIdle bool
+	// Lockout locks an agent out after wrong passwords (guard.Guard), counted
+	// in Lockouts so that it holds on every node; zero: never.
+	Lockout  ccgw.LockoutPolicy
+	Lockouts ccgw.LockoutStore // required with a Lockout policy
+	// CacheSize bounds how many agents' auth facts the node keeps (cache.go);
+	// 1<<20, more than there are work numbers.
+	CacheSize int
+	// OnChange and Tap are session.Config's, for changes any node commits: Run
+	// reads them from the feed (feed.go) and calls them from one goroutine, in
+	// the order the store committed them; Deliver does so on demand.
+	OnChange func(s ccgw.Session)
+	Tap      func(ccgw.Event)
+	// DropEvent is session.Config's: asked about every event this node makes
+	// for a client's session; one it reports true for is dropped and counted
+	// as ccgw.DropFault (a drop-events fault on this node).
+	DropEvent func(id ccgw.AgentID, ev ccgw.Event) bool
+}
+
+// Sessions is ccgw.SessionService on a ccgw.SharedStore. It is safe for
+// concurrent use.
+type Sessions struct {
+	cfg   Config
+	guard guard.Guard
+	db    ccgw.SharedStore
+
+	ready    atomic.Bool
+	cache    authCache                          // cache.go; used only while cacheOn and ready
+	cacheOn  atomic.Bool                        // the invalidations' subscription is up
+	authSubs atomic.Uint64                      // how often it was (re)confirmed
+	authStop atomic.Pointer[context.CancelFunc] // ends that subscription, to restart it
+	guidKey  atomic.Pointer[[]byte]             // derives rotated GUIDs (guids.go); nil until read
+	batch    batch                              // flush.go: what the next tick writes
+
+	feed    feedState         // feed.go
+	lag     ccgw.LagHistogram // how late after its deadline each expiry came
+	waitMu  sync.Mutex        // guards waiters
+	waiters map[ccgw.AgentID]map[chan struct{}]struct{}
+	heldMu  sync.Mutex // guards held
+	held    map[ccgw.AgentID]int
+
+	heartbeats atomic.Uint64
+	polls      atomic.Uint64
+	polled     atomic.Uint64
+
+	beforeCAS func(op string) // tests: called between a sign-in's or sign-out's read and its write
+}
+
+var _ ccgw.SessionService = (*Sessions)(nil)
+var _ push.Source = (*Sessions)(nil)
+
+// New returns the sessions of cfg.Store; it does not fail if the store is
+// unreachable (Ready reports false until it is back).
+func New(cfg Config) (*Sessions, error) {
+	if cfg.Store == nil || cfg.Directory == nil {
+		return nil, errors.New("cluster: Config.Store and Config.Directory are required")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Minute
+	}
+	if cfg.PollTimeout <= 0 {
+		cfg.PollTimeout = cfg.Timeout
+	}
+	if cfg.PushTimeout <= 0 {
+		cfg.PushTimeout = cfg.Timeout
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.WaitClock == nil {
+		cfg.WaitClock = cfg.Clock
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.NodeName == "" {
+		cfg.NodeName = "AgentGateway0"
+	}
+	if cfg.AuthMode == 0 {
+		cfg.AuthMode = ccgw.AuthStatic
+	}
+	if cfg.GUIDInterval <= 0 {
+		cfg.GUIDInterval = 60 * time.Second
+	}
+	if cfg.GUIDTimeout <= 0 {
+		cfg.GUIDTimeout = 120 * time.Second
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 1000
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = ccgw.TickFor(min(cfg.PollTimeout, cfg.PushTimeout))
+	}
+	if cfg.MaxExpiries <= 0 {
+		cfg.MaxExpiries = 10000
+	}
+	if cfg.PushLease <= 0 {
+		cfg.PushLease = 15 * time.Second
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 1 << 20
+	}
+	s := &Sessions{cfg: cfg, db: cfg.Store,
+		waiters: make(map[ccgw.AgentID]map[chan struct{}]struct{}), held: make(map[ccgw.AgentID]int)}
+	s.cache.init(cfg.CacheSize)
+	s.batch.init()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s.ready.Store(s.db.Ping(ctx) == nil && s.loadGUIDKey(ctx) == nil)
+	if s.ready.Load() {
+		s.startFeed(ctx) // if this fails, the first read starts it
+	}
+	s.guard = guard.Guard{Directory: cfg.Directory, Policy: cfg.Lockout, Store: cfg.Lockouts, Clock: cfg.Clock, Log: cfg.Log}
+	return s, nil
+}
+
+// Ready reports whether the store answered the last health check.
+func (s *Sessions) Ready() bool { return s.ready.Load() }
+
+// Close writes the renewals this node answered and has not written yet (best
+// effort: a second at most). It does not close the store.
+func (s *Sessions) Close() error {
+	if s.ready.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		s.flush(ctx, s.cfg.Clock.Now())
+		cancel()
+	}
+	return nil
+}
+
+// errDown is every store call's answer while the store cannot be reached.
+var errDown = unavailable(errors.New("shared store unreachable"))
+
+// up fails with RetInternal while the store cannot be reached, so that a
+// request fails at once instead of waiting for a connection.
+func (s *Sessions) up() error {
+	if !s.ready.Load() {
+		return errDown
+	}
+	return nil
+}
+
+// unavailable is the retcode of every request while the store cannot be
+// reached: a system error (100-007), never a sign-out.
+func unavailable(err error) error {
+	var e *ccgw.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &ccgw.Error{Code: ccgw.RetInternal, Err: err}
+}
+
+func (s *Sessions) ms(t time.Time) int64 { return ccgw.Millis(t) }
+
+// deadline returns when a session of mode seen at now expires: far in the
+// future with NoExpiry.
+func (s *Sessions) deadline(now time.Time, mode ccgw.Mode) int64 {
+	if s.cfg.NoExpiry {
+		return s.ms(now.AddDate(100, 0, 0))
+	}
+	return s.ms(now.Add(s.timeout(mode)))
+}
+
+// timeout returns the heartbeat timeout of a session in mode.
+func (s *Sessions) timeout(mode ccgw.Mode) time.Duration {
+	if mode == ccgw.ModePush {
+		return s.cfg.PushTimeout
+	}
+	return s.cfg.PollTimeout
+}
+
+// seen returns when a session in mode whose deadline is dl (ms) was last
+// renewed: deadline's inverse.
+func (s *Sessions) seen(dl int64, mode ccgw.Mode) time.Time {
+	if s.cfg.NoExpiry {
+		return time.UnixMilli(dl).AddDate(-100, 0, 0)
+	}
+	return time.UnixMilli(dl).Add(-s.timeout(mode))
+}
+
+// keepFor is how long an ended session's tombstone keys outlive a cluster
+// that sweeps nothing.
+func (s *Sessions) keepFor() time.Duration { return s.cfg.Timeout }
+
+func (s *Sessions) ttl() int64 { return s.cfg.Timeout.Milliseconds() }
+
+func decodeSession(raw string) (ccgw.Session, error) {
+	var sess ccgw.Session
+	err := json.Unmarshal([]byte(raw), &sess)
+	return sess, err
+}
