@@ -110,9 +110,11 @@ type SharedStore interface {
 	// FeedTrimmed returns the ID of the last change the feed has forgotten
 	// ("" for none).
 	FeedTrimmed(ctx context.Context) (string, error)
-	// WatchEvents calls wake with each agent that had events queued (by any
-	// node), until ctx ends or the subscription is lost; it then returns.
-	WatchEvents(ctx context.Context, wake func(AgentID)) error
+	// WatchEvents calls subscribed once the subscription to the agents that
+	// had events queued (by any node) or their session ended is up, then wake
+	// with each such agent, until ctx ends or the subscription is lost (one
+	// may then have been missed); it then returns why.
+	WatchEvents(ctx context.Context, subscribed func(), wake func(AgentID)) error
 	// WatchAuth calls subscribed once the subscription to the changes of
 	// sessions' auth facts is up, then changed with each change, until ctx
 	// ends or the subscription is lost (a change may then have been missed);

@@ -95,6 +95,7 @@ type Sessions struct {
 	polled     atomic.Uint64
 
 	beforeCAS func(op string) // tests: called between a sign-in's or sign-out's read and its write
+	watchLost func()          // tests: called when the events' subscription was lost, before it is renewed
 }
 
 var _ ccgw.SessionService = (*Sessions)(nil)

@@ -69,10 +69,15 @@ func (s *Sessions) Run(ctx context.Context) error {
 	}
 }
 
-// subscribe wakes local polls when any node queues an event.
+// subscribe wakes local polls when any node queues an event. Each time the
+// subscription is (re)confirmed it wakes every held poll: one may have missed
+// its wake-up while the node was not subscribed.
 func (s *Sessions) subscribe(ctx context.Context) {
 	for ctx.Err() == nil {
-		s.db.WatchEvents(ctx, s.wake)
+		s.db.WatchEvents(ctx, s.wakeAll, s.wake)
+		if s.watchLost != nil && ctx.Err() == nil {
+			s.watchLost()
+		}
 		if ctx.Err() == nil {
 			time.Sleep(100 * time.Millisecond) // reconnect pacing, not synchronisation
 		}

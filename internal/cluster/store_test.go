@@ -236,9 +236,32 @@ func TestTwoNodesOneSession(t *testing.T) {
 }
 
 // TestHeldPollWokenAcrossNodes: a poll held on node B returns the event node A
-// queued, woken over pub/sub, not at the end of its wait.
+// queued, woken over pub/sub, not at the end of its wait; and also when A
+// queued it while B's subscription was lost (B wakes its held polls once it
+// is subscribed again).
 func TestHeldPollWokenAcrossNodes(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		t.Run(fmt.Sprintf("lost=%v", lost), func(t *testing.T) { testHeldPollWoken(t, lost) })
+	}
+}
+
+func testHeldPollWoken(t *testing.T, lost bool) {
 	p := newPair(t, func(c *Config) { c.WaitClock = clock.Real{} })
+	const id = 1002
+	s, err := p.a.SignIn(context.Background(), sessiontest.SignInReq(id))
+	wantOK(t, "sign in", err)
+	queue := func() {
+		_, err := p.a.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
+			return []ccgw.Emit{{Type: ccgw.EvWork}}, nil
+		})
+		wantOK(t, "update on A", err)
+	}
+	var armed atomic.Bool
+	p.b.watchLost = func() { // B is not subscribed now
+		if armed.CompareAndSwap(true, false) {
+			queue()
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -254,9 +277,6 @@ func TestHeldPollWokenAcrossNodes(t *testing.T) {
 		}
 		return nil
 	})
-	const id = 1002
-	s, err := p.a.SignIn(context.Background(), sessiontest.SignInReq(id))
-	wantOK(t, "sign in", err)
 	for range 2 {
 		if ev, _, err := p.b.Poll(ctx, id, s.GUID, 0); ev == nil || err != nil {
 			t.Fatalf("poll: %+v, %v", ev, err)
@@ -265,13 +285,11 @@ func TestHeldPollWokenAcrossNodes(t *testing.T) {
 	type res struct {
 		ev  *ccgw.Event
 		err error
-		d   time.Duration
 	}
 	got := make(chan res, 1)
 	go func() {
-		start := time.Now()
 		ev, _, err := p.b.Poll(ctx, id, s.GUID, time.Minute)
-		got <- res{ev, err, time.Since(start)}
+		got <- res{ev, err}
 	}()
 	// Queue the event once the poll is held on B.
 	checkFor(t, 30*time.Second, func() error {
@@ -282,10 +300,14 @@ func TestHeldPollWokenAcrossNodes(t *testing.T) {
 		}
 		return nil
 	})
-	_, err = p.a.Update(context.Background(), id, s.GUID, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
-		return []ccgw.Emit{{Type: ccgw.EvWork}}, nil
-	})
-	wantOK(t, "update on A", err)
+	if lost {
+		armed.Store(true)
+		if err := c.ClientKillByFilter(context.Background(), "TYPE", "pubsub").Err(); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		queue()
+	}
 	select {
 	case r := <-got:
 		if r.err != nil || r.ev == nil || r.ev.Type != ccgw.EvWork {

@@ -354,6 +354,7 @@ func TestWatch(t *testing.T) {
 	var changes []ccgw.SharedAuthChange
 	woken := map[ccgw.AgentID]bool{}
 	subscribed := make(chan struct{}, 1)
+	evSubscribed := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		err := p.b.WatchAuth(ctx, func() { subscribed <- struct{}{} }, func(c ccgw.SharedAuthChange) {
@@ -366,7 +367,7 @@ func TestWatch(t *testing.T) {
 		}
 	})
 	wg.Go(func() {
-		err := p.b.WatchEvents(ctx, func(id ccgw.AgentID) {
+		err := p.b.WatchEvents(ctx, func() { evSubscribed <- struct{}{} }, func(id ccgw.AgentID) {
 			mu.Lock()
 			woken[id] = true
 			mu.Unlock()
@@ -375,10 +376,12 @@ func TestWatch(t *testing.T) {
 			t.Errorf("WatchEvents: %v, want nil when ctx ends", err)
 		}
 	})
-	select {
-	case <-subscribed:
-	case <-time.After(30 * time.Second):
-		t.Fatal("WatchAuth never subscribed")
+	for _, c := range []chan struct{}{subscribed, evSubscribed} {
+		select {
+		case <-c:
+		case <-time.After(30 * time.Second):
+			t.Fatal("WatchAuth or WatchEvents never subscribed")
+		}
 	}
 
 	const id = 1001
@@ -396,17 +399,11 @@ func TestWatch(t *testing.T) {
 		}
 		return nil
 	})
-	// WatchEvents tells nobody when it is subscribed: queue events until it
-	// hears of one.
+	// Subscribed: one event queued wakes it.
+	cur, err := p.a.Get(ctx, id)
+	wantOK(t, "Get", err)
+	wantOK(t, "Update with an event", p.a.Update(ctx, ccgw.SharedUpdate{ID: id, Expect: cur, Record: cur, QueueMax: 100, Events: events(id, ccgw.EvReady)}))
 	checkFor(t, 30*time.Second, func() error {
-		cur, err := p.a.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := p.a.Update(ctx, ccgw.SharedUpdate{ID: id, Expect: cur, Record: cur, QueueMax: 100, Events: events(id, ccgw.EvReady)}); err != nil {
-			return err
-		}
-		time.Sleep(10 * time.Millisecond)
 		mu.Lock()
 		defer mu.Unlock()
 		if !woken[id] {

@@ -24,8 +24,8 @@ import (
 
 // WatchEvents implements ccgw.SharedStore with one subscription to the
 // channel ev. It returns nil if ctx ended.
-func (s *Store) WatchEvents(ctx context.Context, wake func(ccgw.AgentID)) error {
-	return s.listen(ctx, "ev", func() {}, func(payload string) {
+func (s *Store) WatchEvents(ctx context.Context, subscribed func(), wake func(ccgw.AgentID)) error {
+	return s.listen(ctx, "ev", subscribed, func(payload string) {
 		if id, ok := parseID(payload); ok {
 			wake(id)
 		}
