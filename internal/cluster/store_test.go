@@ -10,8 +10,10 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/guard"
 	"github.com/ccgw/ccgw/internal/redistest"
 	"github.com/ccgw/ccgw/internal/session/sessiontest"
+	"github.com/ccgw/ccgw/internal/store/mem"
 	"github.com/ccgw/ccgw/internal/store/redis"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -31,12 +33,20 @@ func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Co
 		t.Fatalf("redis.Open: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
+	st := openOn(t, db, db, cfg, edit)
+	prefixOf.Store(st, prefix)
+	return st
+}
+
+// openOn opens Sessions on db, with the suite's settings.
+func openOn(t *testing.T, db ccgw.SharedStore, lockouts ccgw.LockoutStore, cfg sessiontest.Config, edit func(*Config)) *Sessions {
+	t.Helper()
 	c := Config{
 		Store: db, Timeout: cfg.Timeout, Tick: cfg.Tick, Clock: cfg.Clock, WaitClock: cfg.Clock,
 		PollTimeout: cfg.PollTimeout, PushTimeout: cfg.PushTimeout, NoExpiry: cfg.NoExpiry,
 		Directory: cfg.Directory, Log: cfg.Log, NodeName: cfg.NodeName, AuthMode: cfg.AuthMode,
 		GUIDInterval: cfg.GUIDInterval, GUIDTimeout: cfg.GUIDTimeout, RestTimeoutIdle: cfg.RestTimeoutIdle, QueueSize: cfg.QueueSize,
-		OnChange: cfg.OnChange, Tap: cfg.Tap, DropEvent: cfg.DropEvent, Lockouts: db,
+		OnChange: cfg.OnChange, Tap: cfg.Tap, DropEvent: cfg.DropEvent, Lockouts: lockouts,
 	}
 	if edit != nil {
 		edit(&c)
@@ -47,9 +57,8 @@ func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Co
 	}
 	t.Cleanup(func() { st.Close() })
 	if !st.Ready() {
-		t.Fatal("Sessions not ready on a running Redis")
+		t.Fatal("Sessions not ready on a store that answers")
 	}
-	prefixOf.Store(st, prefix)
 	return st
 }
 
@@ -131,6 +140,19 @@ func TestStoreContract(t *testing.T) {
 			return sessiontest.Node{Service: st, Sweep: st.Sweep, Deliver: st.Deliver}
 		})
 	})
+	// The same on the in-memory store: the suite checks the node's logic, not
+	// Redis, so both stores must give the same answers.
+	for _, cache := range []bool{true, false} {
+		t.Run(fmt.Sprintf("mem/cache=%v", cache), func(t *testing.T) {
+			sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {
+				st := openOn(t, mem.NewShared(), guard.NewMemLockouts(), cfg, nil)
+				if cache {
+					watch(t, st)
+				}
+				return sessiontest.Node{Service: st, Sweep: st.Sweep, Deliver: st.Deliver}
+			})
+		})
+	}
 }
 
 // nodes is two Stores ("nodes") on one Redis and one fake clock.
