@@ -88,7 +88,7 @@ func client(t *testing.T, srv *redistest.Server) *goredis.Client {
 
 // checkFor calls f every 10ms until it returns nil, and fails t with its last
 // error after timeout: for what another goroutine or process does.
-func checkFor(t *testing.T, timeout time.Duration, f func() error) {
+func checkFor(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
 	end := time.Now().Add(timeout)
 	for {
@@ -105,7 +105,7 @@ func checkFor(t *testing.T, timeout time.Duration, f func() error) {
 
 // watch runs st's invalidations' subscription (what Run does besides its
 // ticks) until the test ends, and waits until its cache is on.
-func watch(t *testing.T, st *Sessions) {
+func watch(t testing.TB, st *Sessions) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

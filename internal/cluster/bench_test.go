@@ -1,0 +1,101 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/guard"
+	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/store/mem"
+)
+
+// benchDirectory knows every work number; any non-empty password works.
+type benchDirectory struct{}
+
+func (benchDirectory) Agent(id ccgw.AgentID) (ccgw.Agent, bool) {
+	return ccgw.Agent{ID: id, Skills: []ccgw.Skill{{ID: 1, Name: "default_voice", MediaType: 5}}}, true
+}
+
+func (benchDirectory) CheckPassword(_ ccgw.AgentID, password string) bool { return password != "" }
+
+func (benchDirectory) SetPassword(ccgw.AgentID, string) error { return nil }
+
+// BenchmarkHeartbeatAgainstManager measures a heartbeat of n live sessions,
+// in a pseudo-random order, on the two implementations of the session service
+// in one process: session.Manager on an in-memory store (one node), and
+// Sessions on an in-memory shared store with its auth cache on (a cluster's
+// node, without the network to Redis). It reports the heap each session
+// holds (live heap after a GC, divided by n: the store's records included),
+// for what running one node on Sessions would cost.
+func BenchmarkHeartbeatAgainstManager(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		for _, impl := range []string{"manager", "cluster"} {
+			b.Run(fmt.Sprintf("impl=%s/sessions=%d", impl, n), func(b *testing.B) {
+				benchHeartbeat(b, impl, n)
+			})
+		}
+	}
+}
+
+func benchHeartbeat(b *testing.B, impl string, n int) {
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	clk := clock.NewVirtual(time.Unix(1_700_000_000, 0))
+	var svc ccgw.SessionService
+	switch impl {
+	case "manager":
+		m, err := session.New(session.Config{Clock: clk, Store: mem.New(), Directory: benchDirectory{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		svc = m
+	default:
+		st, err := New(Config{Store: mem.NewShared(), Lockouts: guard.NewMemLockouts(), Clock: clk, Directory: benchDirectory{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		watch(b, st)
+		svc = st
+	}
+	ids := make([]ccgw.AgentID, n)
+	guids := make([]string, n)
+	for i, j := range rand.New(rand.NewPCG(1, 2)).Perm(n) {
+		id := ccgw.MinAgentID + ccgw.AgentID(j)
+		s, err := svc.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "secret", Status: ccgw.StateIdle,
+			Session: ccgw.Session{Agent: id, Phone: "70001", IP: "127.0.0.1", MediaType: "TTF"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i], guids[i] = id, strings.Clone(s.GUID)
+	}
+	// A first heartbeat of each fills the node's cache, as in service.
+	for i := range n {
+		if _, err := svc.Heartbeat(context.Background(), ids[i], guids[i], ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perSession := float64(after.HeapAlloc-before.HeapAlloc-uint64(n)*(4+16)) / float64(n) // less the benchmark's own ids and GUID headers
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := svc.Heartbeat(context.Background(), ids[i], guids[i], ""); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+	b.ReportMetric(perSession, "heap-B/session")
+	runtime.KeepAlive(svc)
+}
