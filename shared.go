@@ -36,8 +36,8 @@ type SharedStore interface {
 	Records(ctx context.Context, ids []AgentID) ([]string, error)
 
 	// SignIn stores a sign-in (see SharedSignIn). It returns the record of
-	// the session it ended ("" for none). If the agent's stored session is
-	// not the one w.Expect names (none, for 0), it fails with
+	// the session it ended ("" for none). If the agent has a stored session
+	// other than sign-in w.Expect (any, for 0), it fails with
 	// RetAlreadySignedIn if w.Force is false, else with ErrChanged.
 	SignIn(ctx context.Context, w SharedSignIn) (ended string, err error)
 	// Update stores a changed session (see SharedUpdate). It fails with
@@ -48,9 +48,10 @@ type SharedStore interface {
 	// stored. It fails with RetNotSignedIn if sign-in w.Gen is not stored and
 	// ErrChanged if w.Expect is set and the record is no longer that.
 	End(ctx context.Context, w SharedEnd) (ended string, err error)
-	// Expire ends the sessions a Tick claimed, each if its sign-in is still
-	// stored, and returns the records of those it ended. Their Expect is
-	// ignored, and the first one's KeepFor holds for all.
+	// Expire ends the sessions a Tick claimed for CauseTimeout, each if its
+	// sign-in is still stored, and returns the records of those it ended.
+	// Their Expect and Cause are ignored, and the first one's KeepFor holds
+	// for all.
 	Expire(ctx context.Context, ends []SharedEnd) ([]string, error)
 	// Tick writes one node's batched renewals and rotations and claims due
 	// sessions, rests and push work for it (see SharedTick).
@@ -87,7 +88,8 @@ type SharedStore interface {
 	// SkillMembers returns the agents signed in to skill, in no order.
 	SkillMembers(ctx context.Context, skill int) ([]AgentID, error)
 	// Live returns up to limit live sessions with work numbers above after,
-	// in work-number order, and whether more follow.
+	// in work-number order, and whether more follow (none for a limit below
+	// 1).
 	Live(ctx context.Context, after AgentID, limit int) ([]SharedLive, bool, error)
 	// Clients returns the work numbers of the live sessions not marked
 	// simulated, in work-number order.
@@ -202,7 +204,7 @@ type SharedTick struct {
 	KeepFor   time.Duration
 	QueueMax  int
 	Grace     time.Duration // nobody swept for longer than this: every deadline moves on by the gap
-	RestLimit int           // the most due rests claimed
+	RestLimit int           // the most due rests claimed and (up to 1000) tombstones ended; 0: neither
 	Pending   bool          // return the agents with push work
 	Lease     time.Duration // a claim not ended for this long is taken over
 	Renewals  map[AgentID]int64

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -90,52 +89,4 @@ func wantCodeT(t *testing.T, what string, err error, want ccgw.Retcode) {
 	if got := ccgw.CodeOf(err); got != want {
 		t.Fatalf("%s: retcode %s (%v), want %s", what, got, err, want)
 	}
-}
-
-// record returns the record of sign-in gen of agent id, as a node encodes
-// it: the scripts read its gen, skills, mode and GUID block.
-func record(t *testing.T, id ccgw.AgentID, gen uint64, mode ccgw.Mode, skills ...int) string {
-	t.Helper()
-	sess := ccgw.Session{Agent: id, Gen: gen, GUID: fmt.Sprintf("guid-%d-%d", id, gen), GUIDIssued: 1000,
-		LoginTime: 1000, Op: "login", Mode: mode, Skills: skills}
-	b, err := json.Marshal(&sess)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// signIn signs agent id in (sign-in gen, expiring at deadline) with evs.
-func signIn(t *testing.T, st *Store, id ccgw.AgentID, gen uint64, deadline int64, evs ...string) string {
-	t.Helper()
-	rec := record(t, id, gen, ccgw.ModePoll)
-	_, err := st.SignIn(context.Background(), ccgw.SharedSignIn{ID: id, Record: rec, Deadline: deadline,
-		KeepFor: time.Minute, QueueMax: 100, Events: events(id, evs...)})
-	wantOK(t, fmt.Sprintf("sign in %d", id), err)
-	return rec
-}
-
-// signInSimulated signs agent id in as the simulated call centre does.
-func signInSimulated(t *testing.T, st *Store, id ccgw.AgentID, gen uint64) {
-	t.Helper()
-	_, err := st.SignIn(context.Background(), ccgw.SharedSignIn{ID: id, Record: record(t, id, gen, ccgw.ModePoll),
-		KeepFor: time.Minute, QueueMax: -1, Simulated: true})
-	wantOK(t, fmt.Sprintf("sign in simulated %d", id), err)
-}
-
-// events returns events of types for agent id.
-func events(id ccgw.AgentID, types ...string) []ccgw.SharedEvent {
-	out := make([]ccgw.SharedEvent, len(types))
-	for i, typ := range types {
-		out[i] = ccgw.SharedEvent{Event: ccgw.Event{Type: typ, GenTime: 1000, WorkNo: id.String(), Content: json.RawMessage(`{}`)}}
-	}
-	return out
-}
-
-// ending returns the ending of sign-in gen of agent id that tells the client
-// (a shutdown event queued last, the queue kept as a tombstone until tombEnd).
-func ending(id ccgw.AgentID, gen uint64, tombEnd int64) ccgw.SharedEnding {
-	sd := events(id, ccgw.EvShutdownService)[0]
-	tomb := fmt.Sprintf(`{"guid":"guid-%d-%d","gen":"%d"}`, id, gen, gen)
-	return ccgw.SharedEnding{QueueMax: 100, Shutdown: &sd, Tomb: tomb, TombEnd: tombEnd}
 }
