@@ -446,7 +446,7 @@ func scalarText(v any) string {
 // so that a client meets the same wire on either.
 func onEveryStore(t *testing.T, replay func(t *testing.T, store string)) {
 	t.Parallel()
-	for _, store := range []string{"bolt", "redis"} {
+	for _, store := range stores {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
 			replay(t, store)
@@ -454,13 +454,26 @@ func onEveryStore(t *testing.T, replay func(t *testing.T, store string)) {
 	}
 }
 
-// startGatewayOn is startGateway in a fresh data directory on store ("bolt",
-// or "redis": a redis-server of the test's own).
+// stores are the backends onEveryStore runs a test on: bbolt (session.Manager),
+// memory and Redis (cluster.Sessions on mem.Shared and on a redis-server of
+// the test's own).
+var stores = []string{"bolt", "memory", "redis"}
+
+// storeFlags returns the flags that start a gateway on store.
+func storeFlags(t *testing.T, store string) []string {
+	t.Helper()
+	switch store {
+	case "redis":
+		return []string{"--store", redistest.Start(t).URL()}
+	case "memory":
+		return []string{"--store", "memory"}
+	}
+	return nil
+}
+
+// startGatewayOn is startGateway in a fresh data directory on store (one of
+// stores).
 func startGatewayOn(t *testing.T, store string, extra ...string) *proc {
 	t.Helper()
-	if store == "redis" {
-		srv := redistest.Start(t)
-		extra = append(extra, "--store", srv.URL())
-	}
-	return startGateway(t, t.TempDir(), extra...)
+	return startGateway(t, t.TempDir(), append(extra, storeFlags(t, store)...)...)
 }

@@ -173,7 +173,7 @@ const hostile = `<img src=x onerror="window.__ccgwXSS=1"><script>window.__ccgwXS
 // reports no script error and no policy violation. Without Chromium it is
 // skipped, unless CI is set: then it fails.
 func TestConsoleInChromium(t *testing.T) {
-	for _, store := range []string{"bolt", "redis"} {
+	for _, store := range stores {
 		t.Run(store, func(t *testing.T) { testConsoleInChromium(t, store) })
 	}
 }

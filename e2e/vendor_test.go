@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ccgw/ccgw/internal/redistest"
 )
 
 // The vendor's configuration and push-failure rules on the real binary: a
@@ -99,14 +98,10 @@ func startWithProps(tb testing.TB, props string, extra ...string) *proc {
 		"--basic-properties", props}, extra...))
 }
 
-// startWithPropsOn is startWithProps on store ("bolt", or "redis": a
-// redis-server of the test's own).
+// startWithPropsOn is startWithProps on store (one of stores).
 func startWithPropsOn(t *testing.T, store, props string, extra ...string) *proc {
 	t.Helper()
-	if store == "redis" {
-		extra = append(extra, "--store", redistest.Start(t).URL())
-	}
-	return startWithProps(t, props, extra...)
+	return startWithProps(t, props, append(extra, storeFlags(t, store)...)...)
 }
 
 func pushLogin(uri string) string {

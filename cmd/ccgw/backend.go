@@ -5,16 +5,20 @@ import (
 	"strings"
 
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/cluster"
+	"github.com/ccgw/ccgw/internal/guard"
 	"github.com/ccgw/ccgw/internal/push"
 	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/ccgw/ccgw/internal/store/mem"
 	"github.com/ccgw/ccgw/internal/store/redis"
 )
 
 // backend is where the sessions and changed passwords live: memory persisted in
-// bbolt (one node), or Redis (several nodes, each serving them with
+// bbolt (one node), Redis (several nodes, each serving them with
+// internal/cluster), or this process's memory only (one node on
 // internal/cluster).
 type backend struct {
 	svc       ccgw.SessionService
@@ -32,6 +36,28 @@ type backend struct {
 	// centre relays call control to the node that runs the simulated call
 	// centre; nil on one node (bbolt), where the local engine is the only one.
 	centre centre
+}
+
+// clusterBackend serves the sessions of db with cluster.Sessions.
+func clusterBackend(m *Main, c Config, db ccgw.SharedStore, lockouts ccgw.LockoutStore, passwords ccgw.PasswordStore,
+	dir ccgw.Directory, clk ccgw.Clock, mode ccgw.AuthMode, notify func(ccgw.AgentID), journal *sim.Journal,
+	onChange func(ccgw.Session), wb workbenchHooks) (*backend, error) {
+	cs, err := cluster.New(cluster.Config{
+		Store: db, Timeout: c.HeartbeatTimeout, Clock: clk, WaitClock: clockReal, Directory: dir, Log: m.Log,
+		PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
+		NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
+		QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
+		Lockout: c.lockout(), Lockouts: lockouts, OnSignOut: wb.onSignOut, OnChange: onChange, Tap: journal.Add, DropEvent: wb.dropEvent,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &backend{
+		svc: cs, passwords: passwords, lockouts: lockouts, source: cs, run: cs.Run, ready: cs.Ready,
+		restore:   func() (int, error) { return cs.Stats(context.Background()).Live, nil },
+		notifyAll: func() {}, flush: func() {},
+		clients:   func() []ccgw.AgentID { return cs.Clients(context.Background()) },
+	}, nil
 }
 
 // centre is the Redis store's relay to the node of a cluster that runs the
@@ -56,32 +82,33 @@ type workbenchHooks struct {
 // openBackend opens the store --store names.
 func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode ccgw.AuthMode,
 	notify func(ccgw.AgentID), journal *sim.Journal, onChange func(ccgw.Session), wb workbenchHooks) (*backend, error) {
-	if strings.HasPrefix(c.Store, "redis://") || strings.HasPrefix(c.Store, "rediss://") {
+	switch {
+	case strings.HasPrefix(c.Store, "redis://") || strings.HasPrefix(c.Store, "rediss://"):
 		db, err := redis.Open(redis.Config{URL: c.Store, Log: m.Log, NodeName: c.NodeName})
 		if err != nil {
 			return nil, err
 		}
-		cs, err := cluster.New(cluster.Config{
-			Store: db, Timeout: c.HeartbeatTimeout, Clock: clk, WaitClock: clockReal, Directory: dir, Log: m.Log,
-			PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
-			NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
-			QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
-			Lockout: c.lockout(), Lockouts: db, OnSignOut: wb.onSignOut, OnChange: onChange, Tap: journal.Add, DropEvent: wb.dropEvent,
-		})
+		be, err := clusterBackend(m, c, db, db, db, dir, clk, mode, notify, journal, onChange, wb)
 		if err != nil {
 			db.Close()
 			return nil, err
 		}
-		return &backend{
-			svc: cs, passwords: db, lockouts: db, source: cs, run: cs.Run, ready: cs.Ready,
-			restore:   func() (int, error) { return cs.Stats(context.Background()).Live, nil },
-			notifyAll: func() {}, flush: func() {}, centre: db,
-			closeFn: func() error {
-				cs.Close() // writes the renewals it holds
-				return db.Close()
-			},
-			clients: func() []ccgw.AgentID { return cs.Clients(context.Background()) },
-		}, nil
+		be.centre = db
+		be.closeFn = func() error {
+			be.svc.(*cluster.Sessions).Close() // writes the renewals it holds
+			return db.Close()
+		}
+		return be, nil
+	case c.Store == "memory":
+		// One node on the cluster's session service over a store in this
+		// process's memory: nothing outlives the process.
+		be, err := clusterBackend(m, c, mem.NewShared(), guard.NewMemLockouts(), agent.NewMemPasswords(), dir, clk, mode,
+			notify, journal, onChange, wb)
+		if err != nil {
+			return nil, err
+		}
+		be.closeFn = be.svc.(*cluster.Sessions).Close
+		return be, nil
 	}
 	st, err := bolt.OpenWith(c.Data, bolt.Options{Recover: c.DataRecover, Log: m.Log})
 	if err != nil {

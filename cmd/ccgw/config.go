@@ -240,7 +240,7 @@ func (m *Main) flagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.AdminAddr, "admin-addr", c.AdminAddr, "admin listener `HOST:PORT` (admin API /ccgw/v1/, /metrics, health), or off; not loopback, it needs --admin-token-env and is served over TLS unless --plaintext")
 	fs.StringVar(&c.AdminTokenEnv, "admin-token-env", c.AdminTokenEnv, "name of an environment `VAR` holding a bearer token (16 characters or more) every admin request must carry")
 	fs.StringVar(&c.Data, "data", c.Data, "data `DIR` (sessions, generated certificate)")
-	fs.StringVar(&c.Store, "store", c.Store, "where sessions live: bolt (embedded, in --data) or redis://HOST:PORT/DB (several nodes)")
+	fs.StringVar(&c.Store, "store", c.Store, "where sessions live: bolt (embedded, in --data), memory (this process only: lost when it stops) or redis://HOST:PORT/DB (several nodes)")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", c.HeartbeatTimeout, "sign an agent out after this long without heartbeat or poll")
 	fs.DurationVar(&c.PollModeTimeout, "poll-mode-timeout", c.PollModeTimeout, "timeout of a poll-mode session (MAXTIME); 0: --heartbeat-timeout")
 	fs.DurationVar(&c.PushModeTimeout, "push-mode-timeout", c.PushModeTimeout, "timeout of a push-mode session (EVENT_PUSH_HANDSHAKE_MAXTIME); 0: --heartbeat-timeout")
@@ -332,8 +332,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--clock %q: want real or virtual", c.Sim.Clock)
 	case c.Sim.RingTimeout <= 0 || c.Sim.CalleeAnswer <= 0 || c.Sim.Journal < 1:
 		return errors.New("--ring-timeout and --callee-answer must be positive, --journal at least 1")
-	case c.Store != "bolt" && !strings.HasPrefix(c.Store, "redis://") && !strings.HasPrefix(c.Store, "rediss://"):
-		return fmt.Errorf("--store %q: want bolt or redis://HOST:PORT/DB", c.Store)
+	case c.Store != "bolt" && c.Store != "memory" && !strings.HasPrefix(c.Store, "redis://") && !strings.HasPrefix(c.Store, "rediss://"):
+		return fmt.Errorf("--store %q: want bolt, memory or redis://HOST:PORT/DB", c.Store)
 	case c.LockoutAttempts < 0:
 		return errors.New("--lockout-attempts must be 0 (off) or more")
 	case c.LockoutAttempts > 0 && (c.LockoutWindow <= 0 || c.LockoutDuration <= 0):

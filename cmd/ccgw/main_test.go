@@ -77,6 +77,12 @@ func TestParseFlags(t *testing.T) {
 		{name: "cert without key", args: []string{"--cert", "c.pem"}, wantErr: "--cert"},
 		{name: "key without cert", args: []string{"--key", "k.pem"}, wantErr: "--cert"},
 		{name: "unknown auth mode", args: []string{"--auth-mode", "foo"}, wantErr: "--auth-mode"},
+		{name: "store memory", args: []string{"--store", "memory"}, check: func(t *testing.T, c Config) {
+			if c.Store != "memory" {
+				t.Errorf("Store %q, want memory", c.Store)
+			}
+		}},
+		{name: "unknown store", args: []string{"--store", "mem"}, wantErr: "want bolt, memory or redis://"},
 		{name: "negative timeout", args: []string{"--heartbeat-timeout", "-1s"}, wantErr: "--heartbeat-timeout"},
 		{name: "zero timeout", args: []string{"--heartbeat-timeout", "0"}, wantErr: "--heartbeat-timeout"},
 		{name: "timeout not a duration", args: []string{"--heartbeat-timeout", "2"}, wantErr: "heartbeat-timeout"},
