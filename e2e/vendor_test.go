@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
 )
 
 // The vendor's configuration and push-failure rules on the real binary: a

@@ -56,7 +56,7 @@ func clusterBackend(m *Main, c Config, db ccgw.SharedStore, lockouts ccgw.Lockou
 		svc: cs, passwords: passwords, lockouts: lockouts, source: cs, run: cs.Run, ready: cs.Ready,
 		restore:   func() (int, error) { return cs.Stats(context.Background()).Live, nil },
 		notifyAll: func() {}, flush: func() {},
-		clients:   func() []ccgw.AgentID { return cs.Clients(context.Background()) },
+		clients: func() []ccgw.AgentID { return cs.Clients(context.Background()) },
 	}, nil
 }
 
