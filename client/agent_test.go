@@ -15,6 +15,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/client"
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 func boolp(b bool) *bool { return &b }
@@ -337,7 +338,7 @@ func TestVoiceCall(t *testing.T) {
 	}
 	resp.Body.Close()
 	var callID string
-	checkFor(t, 10*time.Second, time.Millisecond, func() error {
+	wait.For(t, 10*time.Second, time.Millisecond, func() error {
 		ev, err := a.Poll(ctx)
 		switch {
 		case err != nil:
@@ -385,7 +386,7 @@ func TestVoiceCall(t *testing.T) {
 	if err != nil || out == "" {
 		t.Fatalf("Callout: %q, %v", out, err)
 	}
-	checkFor(t, 10*time.Second, time.Millisecond, func() error {
+	wait.For(t, 10*time.Second, time.Millisecond, func() error {
 		ev, err := a.Poll(ctx)
 		switch {
 		case err != nil:

@@ -15,6 +15,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/client"
 	"github.com/ccgw/ccgw/internal/proctest"
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 const bogusGUID = "00000000-0000-0000-0000-000000000000.AgentGateway0"
@@ -317,7 +318,7 @@ func TestRotationFollowed(t *testing.T) {
 
 	seen := map[string]bool{first: true}
 	changed := false
-	checkFor(t, 15*time.Second, 10*time.Millisecond, func() error {
+	wait.For(t, 15*time.Second, 10*time.Millisecond, func() error {
 		seen[a.GUID()] = true
 		if len(seen) >= 3 && !changed { // a state change in between rotations
 			changed = true

@@ -171,22 +171,6 @@ func newClient(tb testing.TB, base string, opts ...client.Option) *client.Client
 	return c
 }
 
-// checkFor calls f every interval until it returns nil, and fails tb with f's
-// last error if that does not happen within timeout.
-func checkFor(tb testing.TB, timeout, interval time.Duration, f func() error) {
-	tb.Helper()
-	end := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(end) {
-			tb.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(interval)
-	}
-}
 
 // counter is an http.RoundTripper that counts the requests it sends.
 type counter struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/client"
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // sign returns a signature header for body at t, computed here rather than by
@@ -420,7 +421,7 @@ func TestPushFromGateway(t *testing.T) {
 		CallBackURI: wrong.srv.URL + "/events/1303", ServiceToken: "tok-1303"}); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	wait.For(t, 10*time.Second, 10*time.Millisecond, func() error {
 		wrong.mu.Lock()
 		defer wrong.mu.Unlock()
 		if len(wrong.answers) == 0 {

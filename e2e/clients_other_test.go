@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // jsPage is one browser page running the gateway's generated JavaScript SDK
@@ -114,7 +116,7 @@ func testClientJSSDK(t *testing.T, store string) {
 
 	// Poll on; each answer may carry a new GUID.
 	seen := map[string]bool{first: true}
-	checkFor(t, 30*time.Second, 0, func() error {
+	wait.For(t, 30*time.Second, 0, func() error {
 		if typ, ok := a.poll(id); ok {
 			t.Fatalf("unexpected event %s", typ)
 		}

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw/internal/redistest"
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // hdr is one request or response header as it is on the wire.
@@ -338,7 +339,7 @@ func (l *pushLog) reject(format string, args ...any) {
 func (l *pushLog) wait(tb testing.TB, from int, want ...string) int {
 	tb.Helper()
 	var got []string
-	checkFor(tb, time.Minute, 20*time.Millisecond, func() error {
+	wait.For(tb, time.Minute, 20*time.Millisecond, func() error {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if len(l.bad) > 0 {

@@ -17,6 +17,7 @@ import (
 	ccluster "github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/redistest"
 	"github.com/ccgw/ccgw/internal/store/redis"
+	"github.com/ccgw/ccgw/internal/wait"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -67,7 +68,7 @@ func TestClusterSignOutStorm(t *testing.T) {
 	t.Logf("%d silent agents signed in in %v; %d heartbeating", stormSilent, loaded.Sub(start).Round(time.Millisecond), stormBeating)
 
 	// Every silent agent is signed out once, cluster-wide.
-	checkFor(t, stormTimeout+stormTarget+sweepSlack+time.Minute, 200*time.Millisecond, func() error {
+	wait.For(t, stormTimeout+stormTarget+sweepSlack+time.Minute, 200*time.Millisecond, func() error {
 		n := 0
 		for _, p := range nodes {
 			n += len(p.log.find("msg", "signed out", "cause", "timeout"))

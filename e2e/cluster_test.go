@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw/internal/redistest"
+	"github.com/ccgw/ccgw/internal/wait"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -63,7 +64,7 @@ func TestCluster(t *testing.T) {
 		stopped[c.agents[i].id] = true
 	}
 	stoppedAt := time.Now()
-	checkFor(t, clusterTimeout+sweepSlack+30*time.Second, 100*time.Millisecond, func() error {
+	wait.For(t, clusterTimeout+sweepSlack+30*time.Second, 100*time.Millisecond, func() error {
 		if n := len(c.signOuts("timeout")); n < clusterStop {
 			return fmt.Errorf("%d of %d timeouts logged", n, clusterStop)
 		}
@@ -90,14 +91,14 @@ func TestCluster(t *testing.T) {
 	srv.Kill()
 	down := time.Now()
 	for _, p := range nodes[:2] {
-		checkFor(t, time.Minute, 20*time.Millisecond, func() error {
+		wait.For(t, time.Minute, 20*time.Millisecond, func() error {
 			if code := readyz(p); code != http.StatusServiceUnavailable {
 				return fmt.Errorf("%s /readyz: HTTP %d with Redis down, want 503", p.addr, code)
 			}
 			return nil
 		})
 	}
-	checkFor(t, clusterTimeout+10*time.Second, 50*time.Millisecond, func() error {
+	wait.For(t, clusterTimeout+10*time.Second, 50*time.Millisecond, func() error {
 		if d := time.Since(down); d < clusterTimeout+time.Second {
 			return fmt.Errorf("Redis down for %v", d)
 		}
@@ -106,7 +107,7 @@ func TestCluster(t *testing.T) {
 	srv.Restart()
 	outage := time.Since(down)
 	for _, p := range nodes[:2] {
-		checkFor(t, time.Minute, 20*time.Millisecond, func() error {
+		wait.For(t, time.Minute, 20*time.Millisecond, func() error {
 			if code := readyz(p); code != http.StatusOK {
 				return fmt.Errorf("%s /readyz: HTTP %d with Redis back", p.addr, code)
 			}
@@ -130,7 +131,7 @@ func TestCluster(t *testing.T) {
 	// Run on for more than a timeout: a session whose deadline was not moved
 	// on by the outage would be signed out now.
 	back := time.Now()
-	checkFor(t, 2*clusterTimeout+10*time.Second, 100*time.Millisecond, func() error {
+	wait.For(t, 2*clusterTimeout+10*time.Second, 100*time.Millisecond, func() error {
 		if d := time.Since(back); d < clusterTimeout+2*clusterBeat {
 			return fmt.Errorf("only %v since Redis returned", d)
 		}
@@ -271,7 +272,7 @@ func (c *cluster) schedule() {
 func (c *cluster) waitRound(t *testing.T) {
 	t.Helper()
 	r := c.rounds.Load() + 2
-	checkFor(t, 60*clusterBeat, 20*time.Millisecond, func() error {
+	wait.For(t, 60*clusterBeat, 20*time.Millisecond, func() error {
 		if c.rounds.Load() < r {
 			return fmt.Errorf("heartbeat round %d not done", r)
 		}
@@ -537,7 +538,7 @@ func TestClusterEventsOnce(t *testing.T) {
 	const pushed = "1002"
 	act(pushed, `{"password":"p","phonenum":"70002","callBackUri":"http://`+ln.Addr().String()+`/cb","serviceToken":"tok"}`)
 	want := len(seqs)
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 20*time.Millisecond, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(got) < want {

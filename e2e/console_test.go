@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccgw/ccgw/internal/wait"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -106,7 +107,7 @@ func (b *browser) do(t *testing.T, what string, actions ...chromedp.Action[chrom
 // is missing or replaced under the pointer (a row the page re-rendered).
 func (b *browser) click(t *testing.T, what, sel string) {
 	t.Helper()
-	checkFor(t, 10*time.Second, 200*time.Millisecond, func() error {
+	wait.For(t, 10*time.Second, 200*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 		defer cancel()
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
@@ -132,7 +133,7 @@ func eval[T any](t *testing.T, b *browser, expr string) T {
 // cannot run there; Runtime.evaluate can.)
 func (b *browser) waitPage(t *testing.T, what, cond string) {
 	t.Helper()
-	checkFor(t, 30*time.Second, 200*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 200*time.Millisecond, func() error {
 		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool]("Boolean("+cond+")"))
 		if err != nil {
 			return fmt.Errorf("%s: %v", what, err)
@@ -218,7 +219,7 @@ func testConsoleInChromium(t *testing.T, store string) {
 	b.click(t, "click Inject call", "#inject-call")
 	b.waitPage(t, "the page says the call was injected", `document.getElementById("status").textContent.includes("injected")`)
 	var callID string
-	checkFor(t, 30*time.Second, 200*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 200*time.Millisecond, func() error {
 		var res struct {
 			Calls []struct {
 				CallID, State, WorkNo, CallData string
@@ -242,7 +243,7 @@ func testConsoleInChromium(t *testing.T, store string) {
 
 	// The page hangs the call up.
 	b.click(t, "click Hang up", fmt.Sprintf(`#calls button[data-call="%s"]`, callID))
-	checkFor(t, 30*time.Second, 200*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 200*time.Millisecond, func() error {
 		var res struct {
 			Calls []json.RawMessage `json:"calls"`
 		}
@@ -264,7 +265,7 @@ func testConsoleInChromium(t *testing.T, store string) {
 	}
 	b.do(t, "advance by 90 s", chromedp.SetValue(chromedp.ID("advance-seconds"), "90"))
 	b.click(t, "click Advance", "#advance-clock")
-	checkFor(t, 30*time.Second, 200*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 200*time.Millisecond, func() error {
 		var now struct {
 			Now int64 `json:"now"`
 		}
@@ -295,15 +296,15 @@ func testConsoleInChromium(t *testing.T, store string) {
 			return nil
 		}
 	}
-	checkFor(t, 30*time.Second, 200*time.Millisecond, faults(1))
+	wait.For(t, 30*time.Second, 200*time.Millisecond, faults(1))
 	b.waitPage(t, "the fault is listed", `document.querySelector("#faults button[data-fault]") !== null`)
 	b.click(t, "click Stop", "#faults button[data-fault]")
-	checkFor(t, 30*time.Second, 200*time.Millisecond, faults(0))
+	wait.For(t, 30*time.Second, 200*time.Millisecond, faults(0))
 
 	// The page forces 1001 out: the admin API no longer lists it, and its
 	// client is told (AgentOther_ShutdownService).
 	b.click(t, "click Force out", `#agents button[data-agent="1001"]`)
-	checkFor(t, 30*time.Second, 200*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 200*time.Millisecond, func() error {
 		var res struct {
 			Agents []struct{ Agent string } `json:"agents"`
 		}
@@ -315,7 +316,7 @@ func testConsoleInChromium(t *testing.T, store string) {
 		}
 		return nil
 	})
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 50*time.Millisecond, func() error {
 		env := p.poll(t, "1001", guid)
 		if env.Event == nil || env.Event.Type != "AgentOther_ShutdownService" {
 			return fmt.Errorf("polled %+v, want AgentOther_ShutdownService", env.Event)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // timeout is the --heartbeat-timeout every test runs with.
@@ -150,7 +151,7 @@ func TestRestartKeepsSessions(t *testing.T) {
 		t.Fatalf("logout %s: %s", z, r.body)
 	}
 	hb := startHeartbeat(t, x, gx, 300*time.Millisecond, cur.Load)
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if hb.count() == 0 {
 			return fmt.Errorf("no heartbeat of %s yet", x)
 		}
@@ -251,7 +252,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	// Written is not yet read: wait until the gateway counts the third poll
 	// (two drained the queue), which it does as the poll starts.
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if n := metricValue(t, p, "ccgw_polls_total"); n < 3 {
 			return fmt.Errorf("ccgw_polls_total %v, want 3", n)
 		}

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // TestE2EFullDisk runs the gateway on a 2 MiB tmpfs and fills it (where the
@@ -58,7 +60,7 @@ func TestE2EFullDisk(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+	wait.For(t, 10*time.Second, 50*time.Millisecond, func() error {
 		if r := call(t, p.client, http.MethodGet, p.url("/readyz"), "", ""); r.status != http.StatusOK {
 			return fmt.Errorf("/readyz after room was made: HTTP %d %s", r.status, r.body)
 		}

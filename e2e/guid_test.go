@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // TestRotatedGUIDSurvivesKill rotates an agent's GUID twice in dynamic mode (a
@@ -25,7 +27,7 @@ func TestRotatedGUIDSurvivesKill(t *testing.T) {
 	rotate := func(p *proc) string {
 		t.Helper()
 		var got string
-		checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		wait.For(t, 30*time.Second, 50*time.Millisecond, func() error {
 			r := call(t, p.client, http.MethodPost, p.url("onlineagent/"+id+"/handshake"), guids[len(guids)-1], "")
 			if r.env.Retcode != "0" {
 				t.Fatalf("handshake with the newest GUID: %s", r.body)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw/internal/proctest"
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // binary is the ccgw command TestMain built for this run.
@@ -45,23 +46,6 @@ func run(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-// checkFor calls f every interval until it returns nil, and fails tb with f's
-// last error if that does not happen within timeout (nats-server's checkFor).
-func checkFor(tb testing.TB, timeout, interval time.Duration, f func() error) {
-	tb.Helper()
-	end := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(end) {
-			tb.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(interval)
-	}
 }
 
 // holdsFor calls f every interval for d and fails tb as soon as it returns an
@@ -182,7 +166,7 @@ func (w *lineLog) all() []logLine {
 func (w *lineLog) waitLine(tb testing.TB, timeout time.Duration, kv ...string) logLine {
 	tb.Helper()
 	var l logLine
-	checkFor(tb, timeout, 20*time.Millisecond, func() error {
+	wait.For(tb, timeout, 20*time.Millisecond, func() error {
 		ls := w.find(kv...)
 		if len(ls) == 0 {
 			return fmt.Errorf("no log line with %q", kv)

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // Tests of the limits on what one client can hold (docs/security.md) against
@@ -145,7 +147,7 @@ func TestE2EConnsPerIP(t *testing.T) {
 	}
 	held[0].Close()
 	// The gateway sees the close when it next reads that connection: poll.
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	wait.For(t, 10*time.Second, 20*time.Millisecond, func() error {
 		c, err := net.Dial("tcp", p.addr)
 		if err != nil {
 			return err
@@ -156,7 +158,7 @@ func TestE2EConnsPerIP(t *testing.T) {
 	for _, c := range held[1:] {
 		c.Close()
 	}
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error { // a place for /metrics
+	wait.For(t, 10*time.Second, 20*time.Millisecond, func() error { // a place for /metrics
 		c := p.newClient(nil)
 		defer c.CloseIdleConnections()
 		r, err := send(context.Background(), c, http.MethodGet, p.adminURL("/metrics"), "", "")
@@ -214,7 +216,7 @@ func testE2EPollsPerIP(t *testing.T, store string) {
 			send(ctx, c, http.MethodGet, p.url("agentevent/"+id), g[id], "")
 		}()
 	}
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	wait.For(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if n := metric(t, p, "ccgw_polls_total") - before; n < 2 {
 			return fmt.Errorf("%v polls held, want 2", n)
 		}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // TestSecretsNeverLogged runs a full session life on the real binary at debug
@@ -95,7 +97,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		resp.Body.Close()
 	}
 	call(t, p.client, http.MethodPost, p.url("onlineagent/1002/saybusy"), gp, "")
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 20*time.Millisecond, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(signatures) < 2 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw/internal/redistest"
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // Sign-in and callback security on the real binary: lockout across nodes,
@@ -73,7 +74,7 @@ func TestLockoutAcrossNodesE2E(t *testing.T) {
 	if code := n2.signInCode(t, "1002", `{"password":"0ther!pw","phonenum":"70002"}`); code != "0" {
 		t.Errorf("the other agent: %s, want 0", code)
 	}
-	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 100*time.Millisecond, func() error {
 		if code := n2.signInCode(t, "1001/forcelogin", right); code != "0" {
 			return fmt.Errorf("right password: %s", code)
 		}
@@ -148,7 +149,7 @@ func testCallbackRulesE2E(t *testing.T, store string) {
 	if code := p.signInCode(t, "3100", pushLogin(sink.url())); code != "0" {
 		t.Fatalf("callBackUri on 127.0.0.1: %s, want 0", code)
 	}
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if sink.pushed(evInService) != 1 {
 			return fmt.Errorf("not delivered to the receiver on 127.0.0.1")
 		}
@@ -167,7 +168,7 @@ func testCallbackRulesE2E(t *testing.T, store string) {
 		t.Fatalf("callBackUri of the redirecting receiver: %s, want 0", code)
 	}
 	// /metrics is on the admin listener (the vendor one answers it 404).
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 50*time.Millisecond, func() error {
 		if metricValue(t, p, "ccgw_push_failures_total") == 0 {
 			return fmt.Errorf("no failed push attempt counted yet")
 		}

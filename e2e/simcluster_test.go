@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw/internal/redistest"
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // simClusterScenario: the call centre of TestSimulatorOnCluster. Skill 1 has
@@ -57,7 +58,7 @@ func TestSimulatorOnCluster(t *testing.T) {
 	waitFor := func(p *proc, typ string) event {
 		t.Helper()
 		var found *event
-		checkFor(t, 30*time.Second, time.Millisecond, func() error {
+		wait.For(t, 30*time.Second, time.Millisecond, func() error {
 			env := p.poll(t, id, guid)
 			if env.Retcode != "0" {
 				t.Fatalf("poll via %s: retcode %s", p.addr, env.Retcode)
@@ -166,7 +167,7 @@ func TestSimulatorOnCluster(t *testing.T) {
 	// Both journals have every event the client polled, in order.
 	want := eventTypes(polled)
 	for _, p := range []*proc{a, b} {
-		checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		wait.For(t, 30*time.Second, 100*time.Millisecond, func() error {
 			var got []string
 			for line := range bytes.Lines(p.journal(t)) {
 				var ev event
@@ -185,7 +186,7 @@ func TestSimulatorOnCluster(t *testing.T) {
 	}
 
 	// The simulated agent outlives three heartbeat timeouts (2s): still signed in.
-	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 100*time.Millisecond, func() error {
 		if d := time.Since(applied); d < 3*2*time.Second+time.Second {
 			return fmt.Errorf("only %v since the simulated agent signed in", d)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/ccgw/ccgw/internal/guid"
 	"github.com/ccgw/ccgw/internal/proctest"
 	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // TestE2ESignOutStorm (issue 13, "sign-out storms"): 20,000 agents whose site
@@ -69,7 +70,7 @@ func TestE2ESignOutStorm(t *testing.T) {
 	// All 20,000 are signed out; waited for generously: the time is asserted
 	// from the gateway's own lag histogram below.
 	var firstOut, allOut time.Time
-	checkFor(t, 2*time.Minute, 50*time.Millisecond, func() error {
+	wait.For(t, 2*time.Minute, 50*time.Millisecond, func() error {
 		n := metricValue(t, p, "ccgw_expiries_total")
 		if n > 0 && firstOut.IsZero() {
 			firstOut = time.Now()

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // The vendor's configuration and push-failure rules on the real binary: a
@@ -145,7 +147,7 @@ func testBasicPropertiesTimeouts(t *testing.T, store string) {
 	}
 
 	// Dynamic GUIDs every 700 ms: a handshake after that brings Set-GUID.
-	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 100*time.Millisecond, func() error {
 		r := call(t, p.client, http.MethodPost, p.url("onlineagent/1002/handshake"), gPush, "")
 		if r.env.Retcode != "0" {
 			return fmt.Errorf("handshake %s", r.body)
@@ -202,7 +204,7 @@ func testBasicPropertiesTrustlist(t *testing.T, store string) {
 		t.Fatalf("sign-in with an untrusted pushUrl: %s, want 100-001", r.body)
 	}
 	p.signIn(t, "1002", pushLogin(trusted.url()+"?token=abc"))
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if trusted.pushed(evInService) != 1 {
 			return fmt.Errorf("the trusted receiver has not got the sign-in events")
 		}
@@ -238,7 +240,7 @@ func testPushFailureSignsOut(t *testing.T, store string) {
 	dead.fail.Store(true)
 	gShort, _ := p.signIn(t, "1001", pushLogin(short.url()))
 	gDead, _ := p.signIn(t, "1002", pushLogin(dead.url()))
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if short.pushed(evReady) == 0 || short.count() < 2 {
 			return fmt.Errorf("not delivered yet")
 		}
@@ -271,7 +273,7 @@ func testPushFailureSignsOut(t *testing.T, store string) {
 		t.Errorf("signed out %v after the first failure, want at least %v", span, total)
 	}
 	// The shutdown is attempted once; nothing comes after it.
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if dead.pushed(evShutdown) != 1 {
 			return fmt.Errorf("no shutdown attempt yet")
 		}
@@ -308,7 +310,7 @@ func TestPushCA(t *testing.T) {
 	}
 	with := startWithProps(t, writeProps(t, "eventpush.ssl.cert.file = "+ca, "AUTHMODE = 1"))
 	with.signIn(t, "1001", pushLogin(sink.url()))
-	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 20*time.Millisecond, func() error {
 		if sink.pushed(evInService) != 1 {
 			return fmt.Errorf("not delivered over TLS with the receiver's CA")
 		}
@@ -317,7 +319,7 @@ func TestPushCA(t *testing.T) {
 
 	without := startWithProps(t, writeProps(t, "AUTHMODE = 1", "EVENT_PUSH_FAIL_INTERVALTIME = 200"))
 	without.signIn(t, "1002", pushLogin(sink.url()))
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+	wait.For(t, 30*time.Second, 50*time.Millisecond, func() error {
 		r, err := without.client.Get(without.adminURL("/metrics"))
 		if err != nil {
 			return err
@@ -366,7 +368,7 @@ func testBasicPropertiesMoreKeys(t *testing.T, store string) {
 	// The GUID rotates every 300 ms; the superseded one still works at once,
 	// and is refused later (how much later: docs/decisions.md).
 	var old string
-	checkFor(t, 10*time.Second, 50*time.Millisecond, func() error {
+	wait.For(t, 10*time.Second, 50*time.Millisecond, func() error {
 		r := call(t, p.client, http.MethodPost, p.url("onlineagent/1001/handshake"), g, "")
 		if next, ok := strings.CutPrefix(r.header.Get("Set-GUID"), "JSESSIONID="); ok && next != g {
 			old, g = g, next
@@ -378,7 +380,7 @@ func testBasicPropertiesMoreKeys(t *testing.T, store string) {
 	if got := p.handshake(t, "1001", old); got != "0" {
 		t.Fatalf("superseded GUID at once: %s, want 0 (GUIDTIMEOUT 1.5 s)", got)
 	}
-	checkFor(t, 15*time.Second, 100*time.Millisecond, func() error {
+	wait.For(t, 15*time.Second, 100*time.Millisecond, func() error {
 		p.handshake(t, "1001", g) // keep the session alive with the new GUID
 		if got := p.handshake(t, "1001", old); got != "000-003" {
 			return fmt.Errorf("superseded GUID still %s", got)
@@ -389,7 +391,7 @@ func testBasicPropertiesMoreKeys(t *testing.T, store string) {
 
 	// trustAll: the self-signed receiver gets its pushes.
 	p.signIn(t, "1002", pushLogin(sink.url()))
-	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+	wait.For(t, 10*time.Second, 20*time.Millisecond, func() error {
 		if sink.pushed(evInService) != 1 {
 			return fmt.Errorf("not delivered to the self-signed receiver with trustAll")
 		}

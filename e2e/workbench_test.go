@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // The integrator's workbench on the real binary: the client conformance
@@ -52,7 +54,7 @@ func testWorkbenchReport(t *testing.T, store string) {
 		"--heartbeat-timeout", "30s", "--journal-requests", "5")
 	g1, _ := p.signIn(t, "1001", "")
 	rotated := false
-	checkFor(t, 10*time.Second, 100*time.Millisecond, func() error { // the client keeps its first GUID
+	wait.For(t, 10*time.Second, 100*time.Millisecond, func() error { // the client keeps its first GUID
 		r := call(t, p.client, http.MethodPost, p.url("onlineagent/1001/handshake"), g1, "")
 		switch {
 		case r.env.Retcode == "000-003":
@@ -223,7 +225,7 @@ func testWorkbenchFaults(t *testing.T, store string) {
 		if got := hs("1002"); got != "0" {
 			t.Errorf("1002 handshake %s", got)
 		}
-		checkFor(t, 10*time.Second, 100*time.Millisecond, func() error { // its end
+		wait.For(t, 10*time.Second, 100*time.Millisecond, func() error { // its end
 			if got := hs("1001"); got != "0" {
 				return fmt.Errorf("1001 handshake %s", got)
 			}

@@ -13,19 +13,9 @@ import (
 	"github.com/ccgw/ccgw/internal/clock"
 	"github.com/ccgw/ccgw/internal/guard"
 	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/session/sessiontest"
 	"github.com/ccgw/ccgw/internal/store/mem"
 )
-
-// benchDirectory knows every work number; any non-empty password works.
-type benchDirectory struct{}
-
-func (benchDirectory) Agent(id ccgw.AgentID) (ccgw.Agent, bool) {
-	return ccgw.Agent{ID: id, Skills: []ccgw.Skill{{ID: 1, Name: "default_voice", MediaType: 5}}}, true
-}
-
-func (benchDirectory) CheckPassword(_ ccgw.AgentID, password string) bool { return password != "" }
-
-func (benchDirectory) SetPassword(ccgw.AgentID, string) error { return nil }
 
 // BenchmarkHeartbeatAgainstManager measures a heartbeat of n live sessions,
 // in a pseudo-random order, on the two implementations of the session service
@@ -52,13 +42,13 @@ func benchHeartbeat(b *testing.B, impl string, n int) {
 	var svc ccgw.SessionService
 	switch impl {
 	case "manager":
-		m, err := session.New(session.Config{Clock: clk, Store: mem.New(), Directory: benchDirectory{}})
+		m, err := session.New(session.Config{Clock: clk, Store: mem.New(), Directory: sessiontest.Directory{}})
 		if err != nil {
 			b.Fatal(err)
 		}
 		svc = m
 	default:
-		st, err := New(Config{Store: mem.NewShared(), Lockouts: guard.NewMemLockouts(), Clock: clk, Directory: benchDirectory{}})
+		st, err := New(Config{Store: mem.NewShared(), Lockouts: guard.NewMemLockouts(), Clock: clk, Directory: sessiontest.Directory{}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -69,7 +59,7 @@ func benchHeartbeat(b *testing.B, impl string, n int) {
 	guids := make([]string, n)
 	for i, j := range rand.New(rand.NewPCG(1, 2)).Perm(n) {
 		id := ccgw.MinAgentID + ccgw.AgentID(j)
-		s, err := svc.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "secret", Status: ccgw.StateIdle,
+		s, err := svc.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: sessiontest.Password, Status: ccgw.StateIdle,
 			Session: ccgw.Session{Agent: id, Phone: "70001", IP: "127.0.0.1", MediaType: "TTF"}})
 		if err != nil {
 			b.Fatal(err)

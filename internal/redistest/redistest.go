@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw/internal/proctest"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Server is one redis-server process. Its methods are safe for concurrent use.
@@ -167,6 +168,19 @@ func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 
 // URL returns redis://127.0.0.1:PORT/0, as --store takes it.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
+
+// Client returns a plain client of the server, for a test to look at keys;
+// it is closed when tb ends.
+func (s *Server) Client(tb testing.TB) *goredis.Client {
+	tb.Helper()
+	opt, err := goredis.ParseURL(s.URL())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := goredis.NewClient(opt)
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
 
 // PID returns the process ID of the running redis-server, or 0 while stopped.
 func (s *Server) PID() int {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/redistest"
+	"github.com/ccgw/ccgw/internal/wait"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -49,32 +50,13 @@ func newPair(t *testing.T) *nodes {
 }
 
 // client returns a plain client of srv, for looking at keys.
-func client(t *testing.T, srv *redistest.Server) *goredis.Client {
-	t.Helper()
-	opt, err := goredis.ParseURL(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := goredis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+func client(t *testing.T, srv *redistest.Server) *goredis.Client { return srv.Client(t) }
 
 // checkFor calls f every 10ms until it returns nil, and fails t with its last
-// error after timeout: for what another goroutine or process does.
-func checkFor(t *testing.T, timeout time.Duration, f func() error) {
+// error after timeout.
+func checkFor(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
-	end := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, timeout, 10*time.Millisecond, f)
 }
 
 func wantOK(t *testing.T, what string, err error) {

@@ -74,6 +74,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // Pair is two handles on one shared store, as two nodes hold it: two
@@ -401,20 +402,10 @@ func (e *env) wantQueued(st ccgw.SharedStore, id ccgw.AgentID, tomb bool, n int)
 }
 
 // checkFor calls f every 10ms until it returns nil, and fails t with its last
-// error after timeout: for what a subscription delivers.
+// error after timeout.
 func checkFor(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
-	end := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, timeout, 10*time.Millisecond, f)
 }
 
 // sorted returns ids sorted, for sets a store returns in no order.
