@@ -171,7 +171,6 @@ func newClient(tb testing.TB, base string, opts ...client.Option) *client.Client
 	return c
 }
 
-
 // counter is an http.RoundTripper that counts the requests it sends.
 type counter struct {
 	n atomic.Int64
