@@ -18,12 +18,24 @@ import (
 // nodes sweeping, then every agent kicked. Every sign-in ends exactly once:
 // the sign-ins Redis counted equal the sign-outs it counted, the ends the
 // nodes announced (OnSignOut) and their "signed out" lines; nothing is left
-// live, claimed or indexed.
+// live, claimed or indexed. On Redis, and on the in-memory shared store.
 func TestChaosTwoNodes(t *testing.T) {
+	for _, store := range []string{"redis", "mem"} {
+		t.Run(store, func(t *testing.T) { testChaosTwoNodes(t, store) })
+	}
+}
+
+func testChaosTwoNodes(t *testing.T, store string) {
 	var announced atomic.Int64
-	p := newPair(t, func(c *Config) {
+	edit := func(c *Config) {
 		c.OnSignOut = func(ccgw.AgentID, ccgw.SignOutCause) { announced.Add(1) }
-	})
+	}
+	var p *nodes
+	if store == "redis" {
+		p = newPair(t, edit)
+	} else {
+		p = newMemPair(t, edit)
+	}
 	ctx := context.Background()
 	const agents, workers, rounds = 12, 8, 150
 	first := ccgw.AgentID(5001)
@@ -85,6 +97,12 @@ func TestChaosTwoNodes(t *testing.T) {
 	}
 	if st.Live != 0 {
 		t.Fatalf("%d live after every agent was kicked", st.Live)
+	}
+	if agents, _ := p.b.Agents(ctx, 0, 100); len(agents) != 0 {
+		t.Fatalf("%d sessions listed after every agent was kicked", len(agents))
+	}
+	if p.srv == nil {
+		return
 	}
 	rdb := client(t, p.srv)
 	for _, k := range []string{"dl", "dlc", "live", "sim"} {

@@ -159,6 +159,21 @@ func newPair(t *testing.T, edit func(*Config)) *nodes {
 	return p
 }
 
+// newMemPair is newPair on one in-memory shared store (mem.Shared): p.srv is
+// nil.
+func newMemPair(t *testing.T, edit func(*Config)) *nodes {
+	t.Helper()
+	p := &nodes{logA: sessiontest.NewLogs(), logB: sessiontest.NewLogs()}
+	db, lockouts := mem.NewShared(), guard.NewMemLockouts()
+	p.cfg = sessiontest.DefaultConfig(p.logA)
+	p.fc = p.cfg.Clock
+	p.a = openOn(t, db, lockouts, p.cfg, edit)
+	cfgB := p.cfg
+	cfgB.Log, cfgB.NodeName = p.logB.Logger(), "AgentGateway2"
+	p.b = openOn(t, db, lockouts, cfgB, edit)
+	return p
+}
+
 // signedOut returns, per agent, the "signed out" lines both nodes logged.
 func (p *nodes) signedOut(cause ccgw.SignOutCause) map[string]int {
 	out := p.logA.PerAgent("signed out", "cause", string(cause))
