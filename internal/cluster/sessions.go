@@ -74,9 +74,10 @@ func (s *Sessions) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, e
 			}
 			return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
 		}
-		if err != nil {
-			code := ccgw.CodeOf(err)
+		if code := ccgw.CodeOf(err); code == ccgw.RetInternal {
 			return ccgw.Session{}, &ccgw.Error{Code: code, Op: req.Op, Err: err}
+		} else if err != nil {
+			return ccgw.Session{}, &ccgw.Error{Code: code, Op: req.Op} // RetAlreadySignedIn: another sign-in came first
 		}
 		if ended != "" {
 			if old, err := decodeSession(ended); err == nil {
