@@ -38,8 +38,9 @@ type backend struct {
 	centre centre
 }
 
-// clusterBackend serves the sessions of db with cluster.Sessions.
-func clusterBackend(m *Main, c Config, db ccgw.SharedStore, lockouts ccgw.LockoutStore, passwords ccgw.PasswordStore,
+// clusterBackend serves the sessions of db with cluster.Sessions; local: db is
+// this process's alone (cluster.Config.Local).
+func clusterBackend(m *Main, c Config, db ccgw.SharedStore, local bool, lockouts ccgw.LockoutStore, passwords ccgw.PasswordStore,
 	dir ccgw.Directory, clk ccgw.Clock, mode ccgw.AuthMode, notify func(ccgw.AgentID), journal *sim.Journal,
 	onChange func(ccgw.Session), wb workbenchHooks) (*backend, error) {
 	cs, err := cluster.New(cluster.Config{
@@ -47,7 +48,7 @@ func clusterBackend(m *Main, c Config, db ccgw.SharedStore, lockouts ccgw.Lockou
 		PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
 		NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
 		QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
-		Lockout: c.lockout(), Lockouts: lockouts, OnSignOut: wb.onSignOut, OnChange: onChange, Tap: journal.Add, DropEvent: wb.dropEvent,
+		Lockout: c.lockout(), Lockouts: lockouts, Local: local, OnSignOut: wb.onSignOut, OnChange: onChange, Tap: journal.Add, DropEvent: wb.dropEvent,
 	})
 	if err != nil {
 		return nil, err
@@ -88,7 +89,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode cc
 		if err != nil {
 			return nil, err
 		}
-		be, err := clusterBackend(m, c, db, db, db, dir, clk, mode, notify, journal, onChange, wb)
+		be, err := clusterBackend(m, c, db, false, db, db, dir, clk, mode, notify, journal, onChange, wb)
 		if err != nil {
 			db.Close()
 			return nil, err
@@ -102,7 +103,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode cc
 	case c.Store == "memory":
 		// One node on the cluster's session service over a store in this
 		// process's memory: nothing outlives the process.
-		be, err := clusterBackend(m, c, mem.NewShared(), guard.NewMemLockouts(), agent.NewMemPasswords(), dir, clk, mode,
+		be, err := clusterBackend(m, c, mem.NewShared(), true, guard.NewMemLockouts(), agent.NewMemPasswords(), dir, clk, mode,
 			notify, journal, onChange, wb)
 		if err != nil {
 			return nil, err

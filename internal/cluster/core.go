@@ -62,6 +62,13 @@ type Config struct {
 	// the order the store committed them; Deliver does so on demand.
 	OnChange func(s ccgw.Session)
 	Tap      func(ccgw.Event)
+	// Local says the store is this process's alone (one node, mem.Shared):
+	// OnChange and Tap are then called at once after each change, from the
+	// goroutine that made it, before the call that made it returns, as
+	// session.Manager calls them, instead of from the feed's reader a moment
+	// later. So a scenario under a virtual clock replays the same way every
+	// run.
+	Local bool
 	// DropEvent is session.Config's: asked about every event this node makes
 	// for a client's session; one it reports true for is dropped and counted
 	// as ccgw.DropFault (a drop-events fault on this node).
@@ -178,6 +185,14 @@ func (s *Sessions) Close() error {
 		cancel()
 	}
 	return nil
+}
+
+// committed reports a change this node wrote to the hooks at once, with
+// Config.Local (and everything else the feed holds by then, in order).
+func (s *Sessions) committed() {
+	if s.cfg.Local {
+		s.Deliver()
+	}
 }
 
 // errDown is every store call's answer while the store cannot be reached.

@@ -3,12 +3,15 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/guard"
 	"github.com/ccgw/ccgw/internal/session/sessiontest"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 // seen records what a Store's hooks are told.
@@ -85,5 +88,50 @@ func TestFeedAcrossNodes(t *testing.T) {
 		"1001:3:" + ccgw.EvSetNotReadySuccess, "1000:3:" + ccgw.EvShutdownService})
 	if fmt.Sprint(got.states) != wantStates || fmt.Sprint(got.events) != wantEvents {
 		t.Fatalf("A was told states %v and events %v, want %s and %s", got.states, got.events, wantStates, wantEvents)
+	}
+}
+
+// TestLocalHooksAtOnce: with Config.Local, OnChange and Tap hear of a change
+// before the call that made it returns, with no feed reader running and no
+// Deliver: as on one node (session.Manager).
+func TestLocalHooksAtOnce(t *testing.T) {
+	var mu sync.Mutex
+	var changes []ccgw.AgentState
+	var taps []string
+	cfg := sessiontest.DefaultConfig(sessiontest.NewLogs())
+	st := openOn(t, mem.NewShared(), guard.NewMemLockouts(), cfg, func(c *Config) {
+		c.Local = true
+		c.OnChange = func(s ccgw.Session) {
+			mu.Lock()
+			changes = append(changes, s.State)
+			mu.Unlock()
+		}
+		c.Tap = func(ev ccgw.Event) {
+			mu.Lock()
+			taps = append(taps, ev.Type)
+			mu.Unlock()
+		}
+	})
+	got := func() ([]ccgw.AgentState, []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(changes), slices.Clone(taps)
+	}
+	ctx := context.Background()
+	s, err := st.SignIn(ctx, sessiontest.SignInReq(1001))
+	wantOK(t, "sign in", err)
+	if c, e := got(); !slices.Equal(c, []ccgw.AgentState{ccgw.StateIdle}) || !slices.Equal(e, []string{ccgw.EvInService, ccgw.EvReady}) {
+		t.Fatalf("after the sign-in returned: changes %v, events %v", c, e)
+	}
+	_, err = st.Update(ctx, 1001, s.GUID, func(x *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
+		x.State = ccgw.StateBusy
+		return []ccgw.Emit{{Type: ccgw.EvSetNotReadySuccess}}, nil
+	})
+	wantOK(t, "update", err)
+	wantOK(t, "logout", st.SignOut(ctx, 1001, s.GUID, ccgw.CauseLogout))
+	c, e := got()
+	if !slices.Equal(c, []ccgw.AgentState{ccgw.StateIdle, ccgw.StateBusy, ccgw.StateSignedOut}) ||
+		!slices.Equal(e, []string{ccgw.EvInService, ccgw.EvReady, ccgw.EvSetNotReadySuccess}) {
+		t.Fatalf("after the logout returned: changes %v, events %v", c, e)
 	}
 }

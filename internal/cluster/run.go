@@ -42,7 +42,9 @@ func (s *Sessions) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.subscribe(ctx) })
 	wg.Go(func() { s.watchAuth(ctx) })
-	wg.Go(func() { s.follow(ctx) }) // Config.OnChange and Tap, from the feed
+	if !s.cfg.Local {
+		wg.Go(func() { s.follow(ctx) }) // Config.OnChange and Tap, from the feed
+	}
 	wg.Go(func() {
 		for ctx.Err() == nil {
 			err := s.db.Prepare(ctx) // once per store: the agents list of an earlier ccgw's sessions
@@ -189,6 +191,7 @@ func (s *Sessions) expire(ctx context.Context, now time.Time, claimed []ccgw.Sha
 	if err != nil {
 		return 0, 0, unavailable(err)
 	}
+	s.committed()
 	lagMax := time.Duration(0)
 	level := slog.LevelInfo
 	if len(ended) > bulkSignOuts {

@@ -79,6 +79,7 @@ func (s *Sessions) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, e
 		} else if err != nil {
 			return ccgw.Session{}, &ccgw.Error{Code: code, Op: req.Op} // RetAlreadySignedIn: another sign-in came first
 		}
+		s.committed()
 		if ended != "" {
 			if old, err := decodeSession(ended); err == nil {
 				s.ended(old, ccgw.CauseReplaced)
@@ -225,6 +226,7 @@ func (s *Sessions) end(ctx context.Context, sess *ccgw.Session, raw string, caus
 		Ending: s.ending(sess, cause, now)})
 	switch {
 	case err == nil:
+		s.committed()
 		if old, err := decodeSession(stored); err == nil {
 			s.ended(old, cause)
 		}

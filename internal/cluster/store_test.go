@@ -124,10 +124,11 @@ func TestStoreContract(t *testing.T) {
 	})
 	// The same on the in-memory store: the suite checks the node's logic, not
 	// Redis, so both stores must give the same answers.
-	for _, cache := range []bool{true, false} {
-		t.Run(fmt.Sprintf("mem/cache=%v", cache), func(t *testing.T) {
+	for _, v := range []struct{ cache, local bool }{{true, false}, {false, false}, {true, true}} {
+		t.Run(fmt.Sprintf("mem/cache=%v/local=%v", v.cache, v.local), func(t *testing.T) {
 			sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {
-				st := openOn(t, mem.NewShared(), guard.NewMemLockouts(), cfg, nil)
+				st := openOn(t, mem.NewShared(), guard.NewMemLockouts(), cfg, func(c *Config) { c.Local = v.local })
+				cache := v.cache
 				if cache {
 					watch(t, st)
 				}

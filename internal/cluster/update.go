@@ -41,6 +41,7 @@ func (s *Sessions) update(ctx context.Context, id ccgw.AgentID, raw string, fn f
 	}
 	switch err := s.db.Update(ctx, w); {
 	case err == nil:
+		s.committed()
 		if changed {
 			s.cache.drop(id, sess.Gen)
 		}
