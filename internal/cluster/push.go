@@ -51,6 +51,9 @@ func (s *Sessions) Delivered(ccgw.AgentID, uint64, uint64) {}
 
 // Release implements push.Releaser.
 func (s *Sessions) Release(id ccgw.AgentID) {
+	if s.up() != nil {
+		return // the claim lapses by itself
+	}
 	s.db.ReleasePush(context.Background(), id, s.cfg.NodeName)
 }
 
@@ -63,17 +66,26 @@ type queue struct {
 
 // Peek implements push.Queue.
 func (q *queue) Peek(max int) []ccgw.Event {
+	if q.s.up() != nil {
+		return nil
+	}
 	evs, _ := q.s.db.Peek(context.Background(), q.id, q.tomb, max)
 	return evs
 }
 
 // Ack implements push.Queue.
 func (q *queue) Ack(seq uint64) {
+	if q.s.up() != nil {
+		return // delivered again once the store is back: pushes are at least once
+	}
 	q.s.db.Ack(context.Background(), q.id, q.tomb, seq, "")
 }
 
 // DropHead implements push.Queue.
 func (q *queue) DropHead(seq uint64, reason ccgw.DropReason) int {
+	if q.s.up() != nil {
+		return 0
+	}
 	n, _ := q.s.db.Ack(context.Background(), q.id, q.tomb, seq, reason)
 	return n
 }
