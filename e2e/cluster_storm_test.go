@@ -148,7 +148,7 @@ func loadSilent(t *testing.T, url string) map[string]bool {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	st, err := ccluster.New(ccluster.Config{Store: db, Timeout: stormTimeout, Directory: agent.Default(), NodeName: "Loader"})
+	st, err := ccluster.New(ccluster.Config{SessionSettings: ccgw.SessionSettings{Timeout: stormTimeout, Directory: agent.Default(), NodeName: "Loader"}, Store: db})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,23 +38,15 @@ type backend struct {
 	centre centre
 }
 
-// clusterBackend serves the sessions of db with cluster.Sessions; local: db is
-// this process's alone (cluster.Config.Local).
-func clusterBackend(m *Main, c Config, db ccgw.SharedStore, local bool, lockouts ccgw.LockoutStore, passwords ccgw.PasswordStore,
-	dir ccgw.Directory, clk ccgw.Clock, mode ccgw.AuthMode, notify func(ccgw.AgentID), journal *sim.Journal,
-	onChange func(ccgw.Session), wb workbenchHooks) (*backend, error) {
-	cs, err := cluster.New(cluster.Config{
-		Store: db, Timeout: c.HeartbeatTimeout, Clock: clk, WaitClock: clockReal, Directory: dir, Log: m.Log,
-		PollTimeout: c.PollModeTimeout, PushTimeout: c.PushModeTimeout, NoExpiry: c.TimeoutDetection == "off",
-		NodeName: c.NodeName, AuthMode: mode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout,
-		QueueSize: c.QueueSize, Notify: notify, RestTimeoutIdle: c.RestTimeout == "idle",
-		Lockout: c.lockout(), Lockouts: lockouts, Local: local, OnSignOut: wb.onSignOut, OnChange: onChange, Tap: journal.Add, DropEvent: wb.dropEvent,
-	})
+// clusterBackend serves the sessions of db with cluster.Sessions, configured
+// with set; local: db is this process's alone (cluster.Config.Local).
+func clusterBackend(set ccgw.SessionSettings, db ccgw.SharedStore, local bool, passwords ccgw.PasswordStore) (*backend, error) {
+	cs, err := cluster.New(cluster.Config{SessionSettings: set, Store: db, Local: local})
 	if err != nil {
 		return nil, err
 	}
 	return &backend{
-		svc: cs, passwords: passwords, lockouts: lockouts, source: cs, run: cs.Run, ready: cs.Ready,
+		svc: cs, passwords: passwords, lockouts: set.Lockouts, source: cs, run: cs.Run, ready: cs.Ready,
 		restore:   func() (int, error) { return cs.Stats(context.Background()).Live, nil },
 		notifyAll: func() {}, flush: func() {},
 		clients: func() []ccgw.AgentID { return cs.Clients(context.Background()) },
@@ -83,13 +75,37 @@ type workbenchHooks struct {
 // openBackend opens the store --store names.
 func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode ccgw.AuthMode,
 	notify func(ccgw.AgentID), journal *sim.Journal, onChange func(ccgw.Session), wb workbenchHooks) (*backend, error) {
+	// What either backend is configured with alike.
+	set := ccgw.SessionSettings{
+		Timeout:         c.HeartbeatTimeout,
+		PollTimeout:     c.PollModeTimeout,
+		PushTimeout:     c.PushModeTimeout,
+		NoExpiry:        c.TimeoutDetection == "off",
+		Clock:           clk,
+		WaitClock:       clockReal,
+		Directory:       dir,
+		Log:             m.Log,
+		NodeName:        c.NodeName,
+		AuthMode:        mode,
+		GUIDInterval:    c.GUIDInterval,
+		GUIDTimeout:     c.GUIDTimeout,
+		QueueSize:       c.QueueSize,
+		Notify:          notify,
+		OnSignOut:       wb.onSignOut,
+		OnChange:        onChange,
+		Tap:             journal.Add,
+		DropEvent:       wb.dropEvent,
+		RestTimeoutIdle: c.RestTimeout == "idle",
+		Lockout:         c.lockout(),
+	}
 	switch {
 	case strings.HasPrefix(c.Store, "redis://") || strings.HasPrefix(c.Store, "rediss://"):
 		db, err := redis.Open(redis.Config{URL: c.Store, Log: m.Log, NodeName: c.NodeName})
 		if err != nil {
 			return nil, err
 		}
-		be, err := clusterBackend(m, c, db, false, db, db, dir, clk, mode, notify, journal, onChange, wb)
+		set.Lockouts = db
+		be, err := clusterBackend(set, db, false, db)
 		if err != nil {
 			db.Close()
 			return nil, err
@@ -103,8 +119,8 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode cc
 	case c.Store == "memory":
 		// One node on the cluster's session service over a store in this
 		// process's memory: nothing outlives the process.
-		be, err := clusterBackend(m, c, mem.NewShared(), true, guard.NewMemLockouts(), agent.NewMemPasswords(), dir, clk, mode,
-			notify, journal, onChange, wb)
+		set.Lockouts = guard.NewMemLockouts()
+		be, err := clusterBackend(set, mem.NewShared(), true, agent.NewMemPasswords())
 		if err != nil {
 			return nil, err
 		}
@@ -120,31 +136,12 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode cc
 		st.Close()
 		return nil, err
 	}
+	set.Lockouts = st
 	sm, err := session.New(session.Config{
-		Timeout:         c.HeartbeatTimeout,
-		PollTimeout:     c.PollModeTimeout,
-		PushTimeout:     c.PushModeTimeout,
-		NoExpiry:        c.TimeoutDetection == "off",
+		SessionSettings: set,
 		Store:           st,
 		Events:          st,
-		Directory:       dir,
-		Log:             m.Log,
-		NodeName:        c.NodeName,
-		AuthMode:        mode,
-		GUIDInterval:    c.GUIDInterval,
-		GUIDTimeout:     c.GUIDTimeout,
 		GUIDKey:         guidKey,
-		QueueSize:       c.QueueSize,
-		RestTimeoutIdle: c.RestTimeout == "idle",
-		Notify:          notify,
-		Clock:           clk,
-		WaitClock:       clockReal,
-		Tap:             journal.Add,
-		OnChange:        onChange,
-		OnSignOut:       wb.onSignOut,
-		DropEvent:       wb.dropEvent,
-		Lockout:         c.lockout(),
-		Lockouts:        st,
 	})
 	if err != nil {
 		st.Close()

@@ -78,7 +78,7 @@ func benchGateway(tb testing.TB, n int) (http.Handler, *session.Manager, *benchR
 // faults, as cmd/ccgw wires them by default) or without.
 func benchGatewayWith(tb testing.TB, n int, workbench bool) (http.Handler, *session.Manager, *benchRequests) {
 	tb.Helper()
-	m, err := session.New(session.Config{Store: mem.New(), Directory: benchDirectory{}})
+	m, err := session.New(session.Config{SessionSettings: ccgw.SessionSettings{Directory: benchDirectory{}}, Store: mem.New()})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -214,7 +214,7 @@ func BenchmarkPollThroughput(b *testing.B) {
 // agent's poll URL and GUID.
 func benchPollGateway(b *testing.B, n int) (*session.Manager, *httptest.Server, []string, []string) {
 	b.Helper()
-	m, err := session.New(session.Config{Store: mem.New(), Directory: benchDirectory{}})
+	m, err := session.New(session.Config{SessionSettings: ccgw.SessionSettings{Directory: benchDirectory{}}, Store: mem.New()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -327,9 +327,11 @@ func benchPushManager(tb testing.TB, first ccgw.AgentID, n int, rcv *httptest.Se
 	tb.Helper()
 	ps := &benchPushSide{}
 	m, err := session.New(session.Config{
-		Store:     mem.New(),
-		Directory: benchDirectory{},
-		Notify:    ps.notify,
+		SessionSettings: ccgw.SessionSettings{
+			Directory: benchDirectory{},
+			Notify:    ps.notify,
+		},
+		Store: mem.New(),
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -80,13 +80,15 @@ func testServer(tb testing.TB, cfg tConfig) *tServer {
 		cfg.ready = st.Ready
 	}
 	sm, err := session.New(session.Config{
-		Store:     st,
-		Directory: cfg.dir,
-		Clock:     cfg.clock,
-		AuthMode:  cfg.authMode,
-		Log:       cfg.log,
-		Lockout:   cfg.lockout,
-		Lockouts:  st,
+		SessionSettings: ccgw.SessionSettings{
+			Directory: cfg.dir,
+			Clock:     cfg.clock,
+			AuthMode:  cfg.authMode,
+			Log:       cfg.log,
+			Lockout:   cfg.lockout,
+			Lockouts:  st,
+		},
+		Store: st,
 	})
 	if err != nil {
 		tb.Fatalf("session.New: %v", err)

@@ -505,8 +505,17 @@ func oaServer(t *testing.T) *Server {
 	// The report judges heartbeats against the sessions' timeout (2m).
 	rep := report.New(report.Config{PollTimeout: 2 * time.Minute, PushTimeout: 2 * time.Minute, Journal: 20})
 	var fs *faults.Set
-	sm, err := session.New(session.Config{Store: st, Directory: dir, Clock: fc, WaitClock: clock.Real{}, Tap: j.Add,
-		OnSignOut: rep.SignedOut, DropEvent: func(id ccgw.AgentID, ev ccgw.Event) bool { return fs.DropEvent(id, ev) }})
+	sm, err := session.New(session.Config{
+		SessionSettings: ccgw.SessionSettings{
+			Directory: dir,
+			Clock:     fc,
+			WaitClock: clock.Real{},
+			Tap:       j.Add,
+			OnSignOut: rep.SignedOut,
+			DropEvent: func(id ccgw.AgentID, ev ccgw.Event) bool { return fs.DropEvent(id, ev) },
+		},
+		Store: st,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

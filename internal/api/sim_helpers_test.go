@@ -82,18 +82,20 @@ func newSimServer(tb testing.TB, cfg simConfig) *simServer {
 	}
 	var eng *sim.Engine
 	sm, err := session.New(session.Config{
-		Store:     st,
-		Directory: dir,
-		Clock:     fc,
-		WaitClock: clock.Real{},
-		Timeout:   24 * time.Hour, // the tests move the clock; sessions must outlive them
-		Tap:       j.Add,
-		OnSignOut: onSignOut,
-		OnChange: func(s ccgw.Session) {
-			if eng != nil {
-				eng.AgentChanged(s)
-			}
+		SessionSettings: ccgw.SessionSettings{
+			Directory: dir,
+			Clock:     fc,
+			WaitClock: clock.Real{},
+			Timeout:   24 * time.Hour, // the tests move the clock; sessions must outlive them
+			Tap:       j.Add,
+			OnSignOut: onSignOut,
+			OnChange: func(s ccgw.Session) {
+				if eng != nil {
+					eng.AgentChanged(s)
+				}
+			},
 		},
+		Store: st,
 	})
 	if err != nil {
 		tb.Fatalf("session.New: %v", err)

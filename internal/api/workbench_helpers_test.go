@@ -47,10 +47,18 @@ func wbNewServer(tb testing.TB) *wbServer {
 	ws.rep = report.New(report.Config{PollTimeout: 10 * time.Minute, PushTimeout: 10 * time.Minute, Clock: wall, Journal: 5})
 	var fs *faults.Set
 	sm, err := session.New(session.Config{
-		Store: st, Directory: agent.Default(), Clock: fc, WaitClock: clock.Real{}, Timeout: 10 * time.Minute,
-		AuthMode: ccgw.AuthDynamic, GUIDInterval: time.Minute, GUIDTimeout: 2 * time.Minute,
-		OnSignOut: ws.rep.SignedOut,
-		DropEvent: func(id ccgw.AgentID, ev ccgw.Event) bool { return fs.DropEvent(id, ev) },
+		SessionSettings: ccgw.SessionSettings{
+			Directory:    agent.Default(),
+			Clock:        fc,
+			WaitClock:    clock.Real{},
+			Timeout:      10 * time.Minute,
+			AuthMode:     ccgw.AuthDynamic,
+			GUIDInterval: time.Minute,
+			GUIDTimeout:  2 * time.Minute,
+			OnSignOut:    ws.rep.SignedOut,
+			DropEvent:    func(id ccgw.AgentID, ev ccgw.Event) bool { return fs.DropEvent(id, ev) },
+		},
+		Store: st,
 	})
 	if err != nil {
 		tb.Fatalf("session.New: %v", err)

@@ -174,7 +174,7 @@ func TestWorkbenchObserveAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sm, err := session.New(session.Config{Store: st, Directory: agent.Default()})
+	sm, err := session.New(session.Config{SessionSettings: ccgw.SessionSettings{Directory: agent.Default()}, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}

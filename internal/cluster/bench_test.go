@@ -42,13 +42,13 @@ func benchHeartbeat(b *testing.B, impl string, n int) {
 	var svc ccgw.SessionService
 	switch impl {
 	case "manager":
-		m, err := session.New(session.Config{Clock: clk, Store: mem.New(), Directory: sessiontest.Directory{}})
+		m, err := session.New(session.Config{SessionSettings: ccgw.SessionSettings{Clock: clk, Directory: sessiontest.Directory{}}, Store: mem.New()})
 		if err != nil {
 			b.Fatal(err)
 		}
 		svc = m
 	default:
-		st, err := New(Config{Store: mem.NewShared(), Lockouts: guard.NewMemLockouts(), Clock: clk, Directory: sessiontest.Directory{}})
+		st, err := New(Config{SessionSettings: ccgw.SessionSettings{Lockouts: guard.NewMemLockouts(), Clock: clk, Directory: sessiontest.Directory{}}, Store: mem.NewShared()})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -14,7 +14,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,43 +24,21 @@ import (
 	"github.com/ccgw/ccgw/internal/push"
 )
 
-// Config configures Sessions. Zero values mean the defaults given.
+// Config configures Sessions: the settings both session services take
+// (ccgw.SessionSettings; Clock defaults to clock.Real, and Lockouts to a
+// MemLockouts, this node's counts only: give the shared store's, so that a
+// lockout holds on every node; the
+// hooks OnChange and Tap hear of the changes any node commits, from the feed,
+// in the order the store committed them, unless Local; OnSignOut and the
+// drop-events faults of DropEvent are this node's), and what a cluster's node
+// alone has. Zero values mean the defaults given.
 type Config struct {
-	Store   ccgw.SharedStore // required
-	Timeout time.Duration    // heartbeat timeout; 2m
-	// PollTimeout, PushTimeout and NoExpiry are as session.Config's.
-	PollTimeout, PushTimeout time.Duration
-	NoExpiry                 bool
-	Clock                    ccgw.Clock         // clock.Real
-	WaitClock                ccgw.Clock         // times held polls; Clock
-	Directory                ccgw.Directory     // required
-	Log                      *slog.Logger       // discards
-	NodeName                 string             // GUID suffix and push-claim owner; "AgentGateway0"
-	AuthMode                 ccgw.AuthMode      // AuthStatic
-	GUIDInterval             time.Duration      // 60s
-	GUIDTimeout              time.Duration      // 120s
-	QueueSize                int                // events kept per agent; 1000
-	Tick                     time.Duration      // sweep period; ccgw.TickFor(Timeout)
-	MaxExpiries              int                // sign-outs per sweep; 10000
-	PushLease                time.Duration      // how long a node's push claim on an agent lasts; 15s
-	Notify                   func(ccgw.AgentID) // told after events were queued for a push-mode session
-	// OnSignOut, if set, is told of every sign-out this node commits, with its
-	// cause (as session.Config's).
-	OnSignOut func(id ccgw.AgentID, cause ccgw.SignOutCause)
-	// RestTimeoutIdle makes an agent whose rest ran out idle (as session.Config).
-	RestTimeoutIdle bool
-	// Lockout locks an agent out after wrong passwords (guard.Guard), counted
-	// in Lockouts so that it holds on every node; zero: never.
-	Lockout  ccgw.LockoutPolicy
-	Lockouts ccgw.LockoutStore // required with a Lockout policy
+	ccgw.SessionSettings
+	Store     ccgw.SharedStore // required
+	PushLease time.Duration    // how long a node's push claim on an agent lasts; 15s
 	// CacheSize bounds how many agents' auth facts the node keeps (cache.go);
 	// 1<<20, more than there are work numbers.
 	CacheSize int
-	// OnChange and Tap are session.Config's, for changes any node commits: Run
-	// reads them from the feed (feed.go) and calls them from one goroutine, in
-	// the order the store committed them; Deliver does so on demand.
-	OnChange func(s ccgw.Session)
-	Tap      func(ccgw.Event)
 	// Local says the store is this process's alone (one node, mem.Shared):
 	// OnChange and Tap are then called at once after each change, from the
 	// goroutine that made it, before the call that made it returns, as
@@ -69,10 +46,6 @@ type Config struct {
 	// later. So a scenario under a virtual clock replays the same way every
 	// run.
 	Local bool
-	// DropEvent is session.Config's: asked about every event this node makes
-	// for a client's session; one it reports true for is dropped and counted
-	// as ccgw.DropFault (a drop-events fault on this node).
-	DropEvent func(id ccgw.AgentID, ev ccgw.Event) bool
 }
 
 // Sessions is ccgw.SessionService on a ccgw.SharedStore. It is safe for
@@ -114,44 +87,15 @@ func New(cfg Config) (*Sessions, error) {
 	if cfg.Store == nil || cfg.Directory == nil {
 		return nil, errors.New("cluster: Config.Store and Config.Directory are required")
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Minute
-	}
-	if cfg.PollTimeout <= 0 {
-		cfg.PollTimeout = cfg.Timeout
-	}
-	if cfg.PushTimeout <= 0 {
-		cfg.PushTimeout = cfg.Timeout
-	}
+	cfg.Defaults()
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
 	if cfg.WaitClock == nil {
 		cfg.WaitClock = cfg.Clock
 	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.NodeName == "" {
-		cfg.NodeName = "AgentGateway0"
-	}
-	if cfg.AuthMode == 0 {
-		cfg.AuthMode = ccgw.AuthStatic
-	}
-	if cfg.GUIDInterval <= 0 {
-		cfg.GUIDInterval = 60 * time.Second
-	}
-	if cfg.GUIDTimeout <= 0 {
-		cfg.GUIDTimeout = 120 * time.Second
-	}
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = 1000
-	}
-	if cfg.Tick <= 0 {
-		cfg.Tick = ccgw.TickFor(min(cfg.PollTimeout, cfg.PushTimeout))
-	}
-	if cfg.MaxExpiries <= 0 {
-		cfg.MaxExpiries = 10000
+	if cfg.Lockouts == nil {
+		cfg.Lockouts = guard.NewMemLockouts()
 	}
 	if cfg.PushLease <= 0 {
 		cfg.PushLease = 15 * time.Second

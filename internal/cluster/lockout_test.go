@@ -28,7 +28,7 @@ func BenchmarkSignInLockout(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer db.Close()
-			st, err := New(Config{Store: db, Clock: cfg.Clock, Directory: dir, Lockout: bc.p, Lockouts: db})
+			st, err := New(Config{SessionSettings: ccgw.SessionSettings{Clock: cfg.Clock, Directory: dir, Lockout: bc.p, Lockouts: db}, Store: db})
 			if err != nil {
 				b.Fatal(err)
 			}

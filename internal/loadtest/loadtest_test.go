@@ -100,8 +100,16 @@ func testGatewayRecording(tb testing.TB, auth ccgw.AuthMode, token string) (url,
 	// the heartbeats). The 10s these were before left less than twice that, and
 	// a heavier load (a full -race suite runs at 16) can go past it: the run
 	// then counts false sign-outs and timeout sign-outs.
-	sm, err := session.New(session.Config{Store: st, Directory: dir, AuthMode: auth, Timeout: time.Minute,
-		GUIDInterval: 150 * time.Millisecond, GUIDTimeout: time.Minute})
+	sm, err := session.New(session.Config{
+		SessionSettings: ccgw.SessionSettings{
+			Directory:    dir,
+			AuthMode:     auth,
+			Timeout:      time.Minute,
+			GUIDInterval: 150 * time.Millisecond,
+			GUIDTimeout:  time.Minute,
+		},
+		Store: st,
+	})
 	if err != nil {
 		tb.Fatalf("session.New: %v", err)
 	}

@@ -12,7 +12,7 @@ import (
 // order, with their last heartbeat and queued events; the signed out are left
 // out, and an empty table answers an empty page.
 func TestAgents(t *testing.T) {
-	env := testManager(t, Config{Timeout: time.Hour})
+	env := testManager(t, Config{SessionSettings: ccgw.SessionSettings{Timeout: time.Hour}})
 	if got, more := env.m.Agents(context.Background(), 0, 10); len(got) != 0 || more {
 		t.Fatalf("empty table: %v %v", got, more)
 	}

@@ -47,7 +47,7 @@ func (benchDirectory) SetPassword(ccgw.AgentID, string) error { return nil }
 func benchManager(tb testing.TB) (*Manager, *clock.Virtual) {
 	tb.Helper()
 	clk := clock.NewVirtual(benchStart)
-	m, err := New(Config{Clock: clk, Store: mem.New(), Directory: benchDirectory{}})
+	m, err := New(Config{SessionSettings: ccgw.SessionSettings{Clock: clk, Directory: benchDirectory{}}, Store: mem.New()})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -79,8 +79,15 @@ func TestSignInWithDirectoryFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { st.Close() })
-			m, err := session.New(session.Config{Clock: clock.NewVirtual(tFileStart), Store: st, Directory: dir,
-				AuthMode: ccgw.AuthStatic, NodeName: "Node7"})
+			m, err := session.New(session.Config{
+				SessionSettings: ccgw.SessionSettings{
+					Clock:     clock.NewVirtual(tFileStart),
+					Directory: dir,
+					AuthMode:  ccgw.AuthStatic,
+					NodeName:  "Node7",
+				},
+				Store: st,
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,7 +148,7 @@ func TestSignInAfterPasswordChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	m, err := session.New(session.Config{Clock: clock.NewVirtual(tFileStart), Store: st, Directory: dir})
+	m, err := session.New(session.Config{SessionSettings: ccgw.SessionSettings{Clock: clock.NewVirtual(tFileStart), Directory: dir}, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,17 @@ func TestRotatedGUIDSurvivesCrash(t *testing.T) {
 	const interval, grace = time.Minute, 2 * time.Minute
 	key := []byte("0123456789abcdef0123456789abcdef")
 	cfg := func(st *tStore, at time.Time, key []byte) Config {
-		return Config{Store: st, Clock: clock.NewVirtual(at), Timeout: time.Hour, AuthMode: ccgw.AuthDynamic,
-			GUIDInterval: interval, GUIDTimeout: grace, GUIDKey: key}
+		return Config{
+			SessionSettings: ccgw.SessionSettings{
+				Clock:        clock.NewVirtual(at),
+				Timeout:      time.Hour,
+				AuthMode:     ccgw.AuthDynamic,
+				GUIDInterval: interval,
+				GUIDTimeout:  grace,
+			},
+			Store:   st,
+			GUIDKey: key,
+		}
 	}
 	// rotated signs agent 1001 in and rotates its GUID three times; it returns the
 	// store and every GUID the client was given, the sign-in's first.

@@ -19,11 +19,16 @@ func TestOnSignOut(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var got []out
-	env := testManager(t, Config{Timeout: time.Minute, OnSignOut: func(id ccgw.AgentID, c ccgw.SignOutCause) {
-		mu.Lock()
-		got = append(got, out{id, c})
-		mu.Unlock()
-	}})
+	env := testManager(t, Config{
+		SessionSettings: ccgw.SessionSettings{
+			Timeout: time.Minute,
+			OnSignOut: func(id ccgw.AgentID, c ccgw.SignOutCause) {
+				mu.Lock()
+				got = append(got, out{id, c})
+				mu.Unlock()
+			},
+		},
+	})
 	s := tSignIn(t, env.m, 1001)
 	if err := env.m.SignOut(context.Background(), 1001, s.GUID, ccgw.CauseLogout); err != nil {
 		t.Fatal(err)
@@ -54,9 +59,12 @@ func TestOnSignOut(t *testing.T) {
 // session; the refused ones never reach the poll and are counted as
 // ccgw.DropFault, the others arrive as before.
 func TestDropEvent(t *testing.T) {
-	env := testManager(t, Config{DropEvent: func(id ccgw.AgentID, ev ccgw.Event) bool {
-		return id == 1001 && ev.Type == ccgw.EvReady
-	}})
+	env := testManager(t, Config{
+		SessionSettings: ccgw.SessionSettings{DropEvent: func(id ccgw.AgentID, ev ccgw.Event) bool {
+			return id == 1001 && ev.Type == ccgw.EvReady
+		},
+		},
+	})
 	a := tSignIn(t, env.m, 1001)
 	b := tSignIn(t, env.m, 1002)
 	if got, want := tDrain(t, env.m, 1001, a.GUID), []string{ccgw.EvInService}; !slices.Equal(got, want) {

@@ -37,7 +37,7 @@ func tLockOpen(t *testing.T, dataDir string, fc *clock.Virtual, dir *agent.Direc
 	}
 	t.Cleanup(func() { st.Close() })
 	dir.UsePasswords(st)
-	m, err := session.New(session.Config{Clock: fc, Store: st, Directory: dir, Lockout: p, Lockouts: st})
+	m, err := session.New(session.Config{SessionSettings: ccgw.SessionSettings{Clock: fc, Directory: dir, Lockout: p, Lockouts: st}, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ package session
 
 import (
 	"errors"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,66 +16,25 @@ import (
 	"github.com/ccgw/ccgw/internal/guid"
 )
 
-// Config configures a Manager. Zero values mean the defaults given.
+// Config configures a Manager: the settings both session services take
+// (ccgw.SessionSettings; Clock defaults to clock.Real, Lockouts to a
+// MemLockouts; Tap and DropEvent run while the agent's lock is held, and
+// MaxExpiries bounds one sweep's work, not the rate of sign-outs: the rest
+// are left to the next sweep, which Run starts at once), and what a Manager
+// alone has. Zero values mean the defaults given.
 type Config struct {
-	Timeout time.Duration // no heartbeat or poll for this long signs out; 2m
-	// PollTimeout and PushTimeout replace Timeout for sessions in that mode
-	// (the vendor's MAXTIME and EVENT_PUSH_HANDSHAKE_MAXTIME); 0 means Timeout.
-	PollTimeout, PushTimeout time.Duration
-	// NoExpiry turns timeout detection off (TIMEOUT_FLAG=OFF): nobody is signed
-	// out for silence.
-	NoExpiry     bool
-	Clock        ccgw.Clock        // clock.Real
-	WaitClock    ccgw.Clock        // times how long a poll is held; Clock
-	Store        ccgw.SessionStore // required
-	Directory    ccgw.Directory    // required
-	Log          *slog.Logger      // discards
-	NodeName     string            // GUID suffix; "AgentGateway0"
-	AuthMode     ccgw.AuthMode     // ccgw.AuthStatic
-	GUIDInterval time.Duration     // dynamic GUID refresh period; 60s
-	GUIDTimeout  time.Duration     // how long a superseded GUID is accepted; 120s
+	ccgw.SessionSettings
+	Store ccgw.SessionStore // required
+	// Events, if set, persists undelivered events; nil keeps them in memory only.
+	Events ccgw.EventStore
 	// GUIDKey derives rotated GUIDs (guid.go), so that rotating writes nothing;
 	// a rotated GUID is recognised after a restart only with the same key. Empty
 	// means a fresh random key.
-	GUIDKey   []byte
-	QueueSize int           // events kept per agent; 1000
-	Tick      time.Duration // sweep granularity; Timeout/120 within [10ms, 1s]
-	// MaxExpiries bounds the sign-outs of one sweep; 10000. The rest are
-	// left over for the next sweep, which Run starts at once, not a tick
-	// later: it bounds one sweep's work, not the rate of sign-outs.
-	MaxExpiries int
+	GUIDKey []byte
 	// SignOutBatch bounds the sign-outs of a sweep written in one store
 	// commit (DeleteSessions); 5000. 1 writes each in a commit of its own
 	// (kept to measure batching against).
 	SignOutBatch int
-	// Notify, if set, is called (outside every lock) after events were queued for
-	// a push-mode session.
-	Notify func(id ccgw.AgentID)
-	// Tap, if set, sees every event queued for any agent, in order per agent,
-	// while the agent's lock is held: it must be quick and must not call the
-	// Manager.
-	Tap func(ccgw.Event)
-	// OnChange, if set, is called (outside every lock) after a sign-in, a state
-	// change by Update or the sweep, and a sign-out (the session with State
-	// StateSignedOut).
-	OnChange func(s ccgw.Session)
-	// OnSignOut, if set, is told of every sign-out with its cause, once, after
-	// the session left the table (outside every lock).
-	OnSignOut func(id ccgw.AgentID, cause ccgw.SignOutCause)
-	// DropEvent, if set, is asked about every event queued for a client's
-	// session; one it reports true for is dropped and counted as
-	// ccgw.DropFault (a drop-events fault). It runs with the agent's queue
-	// locked: it must be quick and must not call the Manager.
-	DropEvent func(id ccgw.AgentID, ev ccgw.Event) bool
-	// Events, if set, persists undelivered events; nil keeps them in memory only.
-	Events ccgw.EventStore
-	// RestTimeoutIdle makes an agent whose rest time ran out idle; by default it
-	// stays in rest and is only reminded (AgentState_Rest_Timeout), as the spec says.
-	RestTimeoutIdle bool
-	// Lockout locks an agent out of signing in after wrong passwords (Guard);
-	// the zero policy never does. Lockouts keeps the counts; nil: a MemLockouts.
-	Lockout  ccgw.LockoutPolicy
-	Lockouts ccgw.LockoutStore
 }
 
 const shardCount = 64
@@ -151,47 +109,15 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Store == nil || cfg.Directory == nil {
 		return nil, errors.New("session: Config.Store and Config.Directory are required")
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 2 * time.Minute
-	}
-	if cfg.PollTimeout <= 0 {
-		cfg.PollTimeout = cfg.Timeout
-	}
-	if cfg.PushTimeout <= 0 {
-		cfg.PushTimeout = cfg.Timeout
-	}
+	cfg.Defaults()
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
 	if cfg.WaitClock == nil {
 		cfg.WaitClock = cfg.Clock
 	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.NodeName == "" {
-		cfg.NodeName = "AgentGateway0"
-	}
-	if cfg.AuthMode == 0 {
-		cfg.AuthMode = ccgw.AuthStatic
-	}
-	if cfg.GUIDInterval <= 0 {
-		cfg.GUIDInterval = 60 * time.Second
-	}
-	if cfg.GUIDTimeout <= 0 {
-		cfg.GUIDTimeout = 120 * time.Second
-	}
 	if len(cfg.GUIDKey) == 0 {
 		cfg.GUIDKey = guid.NewKey()
-	}
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = 1000
-	}
-	if cfg.Tick <= 0 {
-		cfg.Tick = tickFor(min(cfg.PollTimeout, cfg.PushTimeout))
-	}
-	if cfg.MaxExpiries <= 0 {
-		cfg.MaxExpiries = 10000
 	}
 	if cfg.SignOutBatch <= 0 {
 		cfg.SignOutBatch = 5000

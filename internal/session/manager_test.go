@@ -230,12 +230,12 @@ func tBoundary(t time.Time, tick time.Duration) time.Time {
 
 func TestNew(t *testing.T) {
 	store, dir := newTStore(), tDirectory{}
-	for _, cfg := range []Config{{}, {Store: store}, {Directory: dir}} {
+	for _, cfg := range []Config{{}, {Store: store}, {SessionSettings: ccgw.SessionSettings{Directory: dir}}} {
 		if _, err := New(cfg); err == nil {
 			t.Fatalf("New(%+v) without store or directory succeeded", cfg)
 		}
 	}
-	m, err := New(Config{Store: store, Directory: dir})
+	m, err := New(Config{SessionSettings: ccgw.SessionSettings{Directory: dir}, Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestNew(t *testing.T) {
 		m.cfg.MaxExpiries != 10000 || m.cfg.NodeName != "AgentGateway0" {
 		t.Fatalf("defaults: %+v", m.cfg)
 	}
-	m, err = New(Config{Store: store, Directory: dir, Timeout: 3 * time.Second})
+	m, err = New(Config{SessionSettings: ccgw.SessionSettings{Directory: dir, Timeout: 3 * time.Second}, Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestTimeoutSignsOutOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := testManager(t, Config{Timeout: tt.timeout, Clock: clock.NewVirtual(tt.start)})
+			env := testManager(t, Config{SessionSettings: ccgw.SessionSettings{Timeout: tt.timeout, Clock: clock.NewVirtual(tt.start)}})
 			T, tick := env.m.Timeout(), env.m.cfg.Tick
 			s := tSignIn(t, env.m, 1001)
 			dl := tt.start.Add(T)
@@ -435,7 +435,7 @@ func TestHeartbeatKeepsAlive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := testManager(t, Config{Timeout: T})
+			env := testManager(t, Config{SessionSettings: ccgw.SessionSettings{Timeout: T}})
 			s := tSignIn(t, env.m, 1001)
 			guid := s.GUID
 			renewals := int(10 * T / tt.every)
@@ -543,7 +543,7 @@ func TestStaleWheelEntrySkipped(t *testing.T) {
 // the old one must stay valid (a second rotation would have pushed it out).
 func TestRotationOnceUnderRace(t *testing.T) {
 	for round := 0; round < 200; round++ {
-		env := testManager(t, Config{Timeout: time.Hour, AuthMode: ccgw.AuthDynamic, GUIDInterval: time.Minute})
+		env := testManager(t, Config{SessionSettings: ccgw.SessionSettings{Timeout: time.Hour, AuthMode: ccgw.AuthDynamic, GUIDInterval: time.Minute}})
 		s := tSignIn(t, env.m, 1001)
 		tDrain(t, env.m, 1001, s.GUID)
 		env.fc.Advance(time.Minute)
@@ -905,7 +905,7 @@ func TestPollWaitsForEvent(t *testing.T) {
 
 func TestUpdateGUID(t *testing.T) {
 	const guidTimeout = 2 * time.Minute
-	env := testManager(t, Config{Timeout: 10 * time.Minute, GUIDTimeout: guidTimeout})
+	env := testManager(t, Config{SessionSettings: ccgw.SessionSettings{Timeout: 10 * time.Minute, GUIDTimeout: guidTimeout}})
 	s := tSignIn(t, env.m, 1001)
 	env.fc.Advance(time.Second)
 	g2, err := env.m.UpdateGUID(context.Background(), 1001, s.GUID)
@@ -977,7 +977,7 @@ func TestGUIDRotation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := testManager(t, Config{Timeout: time.Hour, AuthMode: tt.mode, GUIDInterval: interval, GUIDTimeout: grace})
+			env := testManager(t, Config{SessionSettings: ccgw.SessionSettings{Timeout: time.Hour, AuthMode: tt.mode, GUIDInterval: interval, GUIDTimeout: grace}})
 			s := tSignIn(t, env.m, 1001)
 			renew := func(guid string) string {
 				t.Helper()
@@ -1092,7 +1092,7 @@ func TestRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st2.Close() })
-	env2 := testManager(t, Config{Store: st2, Clock: clock.NewVirtual(restart)})
+	env2 := testManager(t, Config{SessionSettings: ccgw.SessionSettings{Clock: clock.NewVirtual(restart)}, Store: st2})
 	n, err := env2.m.Restore()
 	if err != nil || n != 3 {
 		t.Fatalf("Restore = %d, %v; want 3", n, err)
@@ -1164,7 +1164,7 @@ func TestRestoreContinuesGenerations(t *testing.T) {
 		maxGen = max(maxGen, x.Gen)
 	}
 
-	env2 := testManager(t, Config{Store: env1.st, Clock: clock.NewVirtual(tStart.Add(time.Hour))})
+	env2 := testManager(t, Config{SessionSettings: ccgw.SessionSettings{Clock: clock.NewVirtual(tStart.Add(time.Hour))}, Store: env1.st})
 	if n, err := env2.m.Restore(); err != nil || n != 3 {
 		t.Fatalf("Restore = %d, %v", n, err)
 	}
@@ -1221,7 +1221,7 @@ func TestRestoreLoadError(t *testing.T) {
 // that the rest come first in the next sweep (Run starts it at once, not a
 // tick later), and that they are checked again there.
 func TestMaxExpiries(t *testing.T) {
-	env := testManager(t, Config{MaxExpiries: 3})
+	env := testManager(t, Config{SessionSettings: ccgw.SessionSettings{MaxExpiries: 3}})
 	guids := map[ccgw.AgentID]string{}
 	for id := ccgw.AgentID(1001); id <= 1010; id++ {
 		guids[id] = tSignIn(t, env.m, id).GUID
@@ -1330,11 +1330,14 @@ func TestSignInStoreFailure(t *testing.T) {
 func TestPushMode(t *testing.T) {
 	var mu sync.Mutex
 	var notified []ccgw.AgentID
-	env := testManager(t, Config{Notify: func(id ccgw.AgentID) {
-		mu.Lock()
-		notified = append(notified, id)
-		mu.Unlock()
-	}})
+	env := testManager(t, Config{
+		SessionSettings: ccgw.SessionSettings{Notify: func(id ccgw.AgentID) {
+			mu.Lock()
+			notified = append(notified, id)
+			mu.Unlock()
+		},
+		},
+	})
 	req := tSignInReq(1001)
 	req.Session.Mode, req.Session.CallbackURI = ccgw.ModePush, "https://crm.example/cb"
 	s, err := env.m.SignIn(context.Background(), req)
@@ -1358,7 +1361,7 @@ func TestPushMode(t *testing.T) {
 }
 
 func TestQueueOverflowCounted(t *testing.T) {
-	env := testManager(t, Config{QueueSize: 2})
+	env := testManager(t, Config{SessionSettings: ccgw.SessionSettings{QueueSize: 2}})
 	s := tSignIn(t, env.m, 1001)
 	_, err := env.m.Update(context.Background(), 1001, s.GUID, func(*ccgw.Session, time.Time) ([]ccgw.Emit, error) {
 		return []ccgw.Emit{{Type: ccgw.EvBusy}}, nil
@@ -1412,7 +1415,7 @@ func TestUpdateRefusedRollsBack(t *testing.T) {
 func TestEndsExactlyOnceUnderRace(t *testing.T) {
 	const n = 48
 	for round := 0; round < 3; round++ {
-		env := testManager(t, Config{Timeout: time.Minute})
+		env := testManager(t, Config{SessionSettings: ccgw.SessionSettings{Timeout: time.Minute}})
 		tick := env.m.cfg.Tick
 		ss := make([]ccgw.Session, n)
 		for i := range ss {
@@ -1598,7 +1601,7 @@ func TestSimulatedNotStored(t *testing.T) {
 	if err := st.PutSession(&old); err != nil {
 		t.Fatal(err)
 	}
-	env2 := testManager(t, Config{Store: st, Clock: clock.NewVirtual(tStart.Add(time.Hour))})
+	env2 := testManager(t, Config{SessionSettings: ccgw.SessionSettings{Clock: clock.NewVirtual(tStart.Add(time.Hour))}, Store: st})
 	n, err := env2.m.Restore()
 	if err != nil || n != 1 {
 		t.Fatalf("Restore = %d, %v; want 1 (the real agent only)", n, err)

@@ -72,7 +72,7 @@ func benchPushE2E(b *testing.B, useBolt bool, producers int) {
 	defer rcv.Close()
 
 	var pusher *push.Pusher // set before any session can notify it, as in main
-	cfg := Config{Directory: benchDirectory{}, Notify: func(id ccgw.AgentID) { pusher.Notify(id) }}
+	cfg := Config{SessionSettings: ccgw.SessionSettings{Directory: benchDirectory{}, Notify: func(id ccgw.AgentID) { pusher.Notify(id) }}}
 	if useBolt {
 		st, err := bolt.Open(b.TempDir())
 		if err != nil {

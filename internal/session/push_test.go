@@ -374,7 +374,8 @@ func TestPushSessionHeaders(t *testing.T) {
 	secret := []byte("shared-secret")
 	var mu sync.Mutex
 	var badSig []string
-	env := psNew(t, Config{AuthMode: ccgw.AuthDynamic, GUIDInterval: time.Minute, Timeout: 10 * time.Minute},
+	env := psNew(t, Config{SessionSettings: ccgw.SessionSettings{
+		AuthMode: ccgw.AuthDynamic, GUIDInterval: time.Minute, Timeout: 10 * time.Minute}},
 		push.Config{Secret: secret}, func(_ int, p pushtest.Push) pushtest.Answer {
 			sig := p.Header.Get(ccgw.SignatureHeader)
 			ts, v1, _ := strings.Cut(sig, ",")
@@ -472,7 +473,7 @@ func TestPushSessionForcedSignOut(t *testing.T) {
 // TestPushSessionTimeoutPushesShutdown: a push-mode session that stops
 // heartbeating is signed out by the sweep, and its callback told so.
 func TestPushSessionTimeoutPushesShutdown(t *testing.T) {
-	env := psNew(t, Config{Timeout: 2 * time.Minute}, push.Config{}, nil)
+	env := psNew(t, Config{SessionSettings: ccgw.SessionSettings{Timeout: 2 * time.Minute}}, push.Config{}, nil)
 	s := env.signIn(t, 1001, env.rcv.URL(), "tok")
 	pushtest.WaitFor(t, "the sign-in push", func() bool { return len(env.rcv.Accepted("1001")) == 2 })
 	env.fc.Advance(2*time.Minute + time.Second)
@@ -598,7 +599,8 @@ func TestPushSessionCloseWithRetryPending(t *testing.T) {
 // sent and what was never taken is counted as push_failed.
 func TestPushSessionFailingTooLongSignsOut(t *testing.T) {
 	const interval, total = 10 * time.Second, 30 * time.Second
-	env := psNew(t, Config{Timeout: 10 * time.Minute},
+	env := psNew(t, Config{SessionSettings: ccgw.SessionSettings{
+		Timeout: 10 * time.Minute}},
 		push.Config{RetryInterval: interval, FailTotal: total}, func(int, pushtest.Push) pushtest.Answer { return pushtest.Fail500 })
 	s := env.signIn(t, 1001, env.rcv.URL(), "tok")
 	pushtest.WaitFor(t, "the first attempt", func() bool { return env.rcv.AnsweredOf("1001", 1) })

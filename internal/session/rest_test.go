@@ -53,17 +53,19 @@ func (g *rtGateway) start(tb testing.TB) int {
 	g.taped = map[ccgw.AgentID][]ccgw.Event{}
 	g.mu.Unlock()
 	m, err := session.New(session.Config{
-		Store:           st,
-		Events:          st,
-		Directory:       agent.Default(),
-		Clock:           g.clk,
-		RestTimeoutIdle: g.idle,
-		Tap: func(ev ccgw.Event) {
-			id, _ := ccgw.ParseAgentID(ev.WorkNo)
-			g.mu.Lock()
-			g.taped[id] = append(g.taped[id], ev)
-			g.mu.Unlock()
+		SessionSettings: ccgw.SessionSettings{
+			Directory:       agent.Default(),
+			Clock:           g.clk,
+			RestTimeoutIdle: g.idle,
+			Tap: func(ev ccgw.Event) {
+				id, _ := ccgw.ParseAgentID(ev.WorkNo)
+				g.mu.Lock()
+				g.taped[id] = append(g.taped[id], ev)
+				g.mu.Unlock()
+			},
 		},
+		Store:  st,
+		Events: st,
 	})
 	if err != nil {
 		tb.Fatalf("session.New: %v", err)

@@ -65,12 +65,19 @@ func TestRestTimeoutsWrittenTogether(t *testing.T) {
 	st := &gatheringStore{Store: mem.New(), want: agents, all: make(chan struct{})}
 	var mu sync.Mutex
 	changes := 0 // announced after the sweep's writes
-	m, err := session.New(session.Config{Store: st, Events: st, Directory: agent.Default(), Clock: fc,
-		OnChange: func(ccgw.Session) {
-			mu.Lock()
-			changes++
-			mu.Unlock()
-		}})
+	m, err := session.New(session.Config{
+		SessionSettings: ccgw.SessionSettings{
+			Directory: agent.Default(),
+			Clock:     fc,
+			OnChange: func(ccgw.Session) {
+				mu.Lock()
+				changes++
+				mu.Unlock()
+			},
+		},
+		Store:  st,
+		Events: st,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,16 +125,23 @@ func TestRestTimeoutToldBeforeSignOut(t *testing.T) {
 	fc := clock.NewVirtual(time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC))
 	var mu sync.Mutex
 	var states []ccgw.AgentState
-	m, err := session.New(session.Config{Store: mem.New(), Directory: agent.Default(), Clock: fc,
-		Timeout: 30 * time.Second, RestTimeoutIdle: true,
-		OnChange: func(s ccgw.Session) {
-			if s.State == ccgw.StateIdle && s.RestSeq != 0 {
-				time.Sleep(50 * time.Millisecond) // a slow listener of the rest's end
-			}
-			mu.Lock()
-			states = append(states, s.State)
-			mu.Unlock()
-		}})
+	m, err := session.New(session.Config{
+		SessionSettings: ccgw.SessionSettings{
+			Directory:       agent.Default(),
+			Clock:           fc,
+			Timeout:         30 * time.Second,
+			RestTimeoutIdle: true,
+			OnChange: func(s ccgw.Session) {
+				if s.State == ccgw.StateIdle && s.RestSeq != 0 {
+					time.Sleep(50 * time.Millisecond) // a slow listener of the rest's end
+				}
+				mu.Lock()
+				states = append(states, s.State)
+				mu.Unlock()
+			},
+		},
+		Store: mem.New(),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func BenchmarkSweepStorm(b *testing.B) {
 					store, events = sp, sp
 				}
 				fc := clock.NewVirtual(benchStart)
-				m, err := New(Config{Clock: fc, Store: store, Events: events, Directory: benchDirectory{}, SignOutBatch: v.batch})
+				m, err := New(Config{SessionSettings: ccgw.SessionSettings{Clock: fc, Directory: benchDirectory{}}, Store: store, Events: events, SignOutBatch: v.batch})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -123,7 +123,7 @@ func stormTemplate(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := New(Config{Clock: clock.NewVirtual(benchStart), Store: st, Events: st, Directory: benchDirectory{}})
+	m, err := New(Config{SessionSettings: ccgw.SessionSettings{Clock: clock.NewVirtual(benchStart), Directory: benchDirectory{}}, Store: st, Events: st})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func BenchmarkHeartbeatDuringStorm(b *testing.B) {
 			b.Fatal(err)
 		}
 		fc := clock.NewVirtual(benchStart)
-		m, err := New(Config{Clock: fc, Store: st, Events: st, Directory: benchDirectory{}})
+		m, err := New(Config{SessionSettings: ccgw.SessionSettings{Clock: fc, Directory: benchDirectory{}}, Store: st, Events: st})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -295,7 +295,7 @@ func BenchmarkSweepRestTimeouts(b *testing.B) {
 			b.Fatal(err)
 		}
 		fc := clock.NewVirtual(benchStart)
-		m, err := New(Config{Clock: fc, Store: st, Events: st, Directory: benchDirectory{}})
+		m, err := New(Config{SessionSettings: ccgw.SessionSettings{Clock: fc, Directory: benchDirectory{}}, Store: st, Events: st})
 		if err != nil {
 			b.Fatal(err)
 		}

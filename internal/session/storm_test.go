@@ -143,7 +143,7 @@ func TestSignOutStorm(t *testing.T) {
 		st := openGateStore(t, dir)
 		fc := clock.NewVirtual(tStart)
 		counts := newStormCounts(base, storm)
-		cfg := Config{Clock: fc, Store: st, Events: st, Directory: tDirectory{}, AuthMode: ccgw.AuthStatic}
+		cfg := Config{SessionSettings: ccgw.SessionSettings{Clock: fc, Directory: tDirectory{}, AuthMode: ccgw.AuthStatic}, Store: st, Events: st}
 		counts.config(&cfg)
 		m, err := New(cfg)
 		if err != nil {
@@ -274,7 +274,7 @@ func TestSignOutStorm(t *testing.T) {
 		// A restart over the same file restores only the ten.
 		st2 := openGateStore(t, dir)
 		defer st2.Close()
-		m2, err := New(Config{Clock: clock.NewVirtual(fc.Now()), Store: st2, Events: st2, Directory: tDirectory{}})
+		m2, err := New(Config{SessionSettings: ccgw.SessionSettings{Clock: clock.NewVirtual(fc.Now()), Directory: tDirectory{}}, Store: st2, Events: st2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,12 +291,17 @@ func TestSweepWritesSignOutsInBatches(t *testing.T) {
 	st := &batchStore{tStore: newTStore()}
 	var announced []ccgw.AgentID
 	var stillStored int
-	env := testManager(t, Config{Store: st, SignOutBatch: 4, OnSignOut: func(id ccgw.AgentID, _ ccgw.SignOutCause) {
-		announced = append(announced, id)
-		if _, ok := st.get(id); ok {
-			stillStored++
-		}
-	}})
+	env := testManager(t, Config{
+		SessionSettings: ccgw.SessionSettings{OnSignOut: func(id ccgw.AgentID, _ ccgw.SignOutCause) {
+			announced = append(announced, id)
+			if _, ok := st.get(id); ok {
+				stillStored++
+			}
+		},
+		},
+		Store:        st,
+		SignOutBatch: 4,
+	})
 	for id := ccgw.AgentID(1001); id <= 1010; id++ {
 		tSignIn(t, env.m, id)
 	}
@@ -359,7 +364,7 @@ func TestRunSweepsOnWhileACommitIsSlow(t *testing.T) {
 		defer st.Close()
 		fc := clock.NewVirtual(tStart)
 		counts := newStormCounts(1001, 100)
-		cfg := Config{Clock: fc, Store: st, Events: st, Directory: tDirectory{}}
+		cfg := Config{SessionSettings: ccgw.SessionSettings{Clock: fc, Directory: tDirectory{}}, Store: st, Events: st}
 		counts.config(&cfg)
 		m, err := New(cfg)
 		if err != nil {
@@ -434,7 +439,7 @@ func TestLateBatchKeepsNewSignIn(t *testing.T) {
 		st := openGateStore(t, dir)
 		defer st.Close()
 		fc := clock.NewVirtual(tStart)
-		m, err := New(Config{Clock: fc, Store: st, Events: st, Directory: tDirectory{}})
+		m, err := New(Config{SessionSettings: ccgw.SessionSettings{Clock: fc, Directory: tDirectory{}}, Store: st, Events: st})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -535,7 +540,7 @@ func (l *levelLog) count(msg string, level slog.Level) int {
 // line of each at DEBUG (docs/decisions.md).
 func TestSignOutLogLines(t *testing.T) {
 	logs := &levelLog{}
-	env := testManager(t, Config{Log: slog.New(logs), SignOutBatch: 1000})
+	env := testManager(t, Config{SessionSettings: ccgw.SessionSettings{Log: slog.New(logs)}, SignOutBatch: 1000})
 	for id := ccgw.AgentID(1001); id < 1001+bulkSignOuts; id++ {
 		tSignIn(t, env.m, id)
 	}
@@ -548,7 +553,7 @@ func TestSignOutLogLines(t *testing.T) {
 	}
 
 	logs = &levelLog{}
-	env = testManager(t, Config{Log: slog.New(logs), SignOutBatch: 1000})
+	env = testManager(t, Config{SessionSettings: ccgw.SessionSettings{Log: slog.New(logs)}, SignOutBatch: 1000})
 	const n = 3 * bulkSignOuts
 	for id := ccgw.AgentID(1001); id < 1001+n; id++ {
 		tSignIn(t, env.m, id)
@@ -603,7 +608,7 @@ func TestDeleteWaitsForEarlierWrite(t *testing.T) {
 	t.Run("sweep", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			var outs atomic.Int32
-			env := testManager(t, Config{OnSignOut: func(ccgw.AgentID, ccgw.SignOutCause) { outs.Add(1) }})
+			env := testManager(t, Config{SessionSettings: ccgw.SessionSettings{OnSignOut: func(ccgw.AgentID, ccgw.SignOutCause) { outs.Add(1) }}})
 			tSignIn(t, env.m, 1001)
 			step, stop := runInBubble(env.m, env.fc)
 			for env.fc.Now().Before(tStart.Add(env.m.Timeout() - env.m.cfg.Tick)) {
@@ -645,7 +650,7 @@ func TestTombDropsLogged(t *testing.T) {
 		{bulkSignOuts, 0, 1}, // 300 events
 	} {
 		logs := &levelLog{}
-		env := testManager(t, Config{Log: slog.New(logs)})
+		env := testManager(t, Config{SessionSettings: ccgw.SessionSettings{Log: slog.New(logs)}})
 		for id := ccgw.AgentID(1001); id < 1001+ccgw.AgentID(tc.agents); id++ {
 			tSignIn(t, env.m, id)
 		}

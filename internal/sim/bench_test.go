@@ -36,8 +36,14 @@ func benchEngineCalls(b *testing.B, agents, calls int, scan, useBolt bool) {
 	journal := NewJournal(100000)
 	var eng *Engine
 	cfg := session.Config{
-		Store: mem.New(), Directory: dir, Clock: clk, Timeout: time.Hour,
-		Tap: journal.Add, OnChange: func(s ccgw.Session) { eng.AgentChanged(s) },
+		SessionSettings: ccgw.SessionSettings{
+			Directory: dir,
+			Clock:     clk,
+			Timeout:   time.Hour,
+			Tap:       journal.Add,
+			OnChange:  func(s ccgw.Session) { eng.AgentChanged(s) },
+		},
+		Store: mem.New(),
 	}
 	if useBolt {
 		st, err := bolt.Open(b.TempDir())

@@ -33,9 +33,14 @@ func newTestRig(t *testing.T, opts ...func(*Config)) *testRig {
 	dir := agent.Default()
 	var eng *Engine
 	r.sm, err = session.New(session.Config{
-		Store: st, Directory: dir, Clock: r.clock, Timeout: time.Hour,
-		Tap:      func(ev ccgw.Event) { r.tap = append(r.tap, ev) },
-		OnChange: func(s ccgw.Session) { eng.AgentChanged(s) },
+		SessionSettings: ccgw.SessionSettings{
+			Directory: dir,
+			Clock:     r.clock,
+			Timeout:   time.Hour,
+			Tap:       func(ev ccgw.Event) { r.tap = append(r.tap, ev) },
+			OnChange:  func(s ccgw.Session) { eng.AgentChanged(s) },
+		},
+		Store: st,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -188,8 +193,16 @@ func TestEngineLockNotHeldAcrossStoreWrites(t *testing.T) {
 	fc := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	dir := agent.Default()
 	var eng *Engine
-	sm, err := session.New(session.Config{Store: hs, Events: st, Directory: dir, Clock: fc, Timeout: time.Hour,
-		OnChange: func(s ccgw.Session) { eng.AgentChanged(s) }})
+	sm, err := session.New(session.Config{
+		SessionSettings: ccgw.SessionSettings{
+			Directory: dir,
+			Clock:     fc,
+			Timeout:   time.Hour,
+			OnChange:  func(s ccgw.Session) { eng.AgentChanged(s) },
+		},
+		Store:  hs,
+		Events: st,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,9 +41,14 @@ func newScenarioRig(tb testing.TB, sc *Scenario, seed uint64) *scenarioRig {
 	dir := agent.Open(sc.Skills())
 	var err error
 	r.sm, err = session.New(session.Config{
-		Store: mem.New(), Directory: dir, Clock: r.clock, Timeout: time.Hour,
-		Tap:      r.journal.Add,
-		OnChange: func(s ccgw.Session) { r.eng.AgentChanged(s) },
+		SessionSettings: ccgw.SessionSettings{
+			Directory: dir,
+			Clock:     r.clock,
+			Timeout:   time.Hour,
+			Tap:       r.journal.Add,
+			OnChange:  func(s ccgw.Session) { r.eng.AgentChanged(s) },
+		},
+		Store: mem.New(),
 	})
 	if err != nil {
 		tb.Fatal(err)
