@@ -43,29 +43,10 @@ func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Co
 func openOn(t *testing.T, db ccgw.SharedStore, lockouts ccgw.LockoutStore, cfg sessiontest.Config, edit func(*Config)) *Sessions {
 	t.Helper()
 	c := Config{
-		SessionSettings: ccgw.SessionSettings{
-			Timeout:         cfg.Timeout,
-			Tick:            cfg.Tick,
-			Clock:           cfg.Clock,
-			WaitClock:       cfg.Clock,
-			PollTimeout:     cfg.PollTimeout,
-			PushTimeout:     cfg.PushTimeout,
-			NoExpiry:        cfg.NoExpiry,
-			Directory:       cfg.Directory,
-			Log:             cfg.Log,
-			NodeName:        cfg.NodeName,
-			AuthMode:        cfg.AuthMode,
-			GUIDInterval:    cfg.GUIDInterval,
-			GUIDTimeout:     cfg.GUIDTimeout,
-			RestTimeoutIdle: cfg.RestTimeoutIdle,
-			QueueSize:       cfg.QueueSize,
-			OnChange:        cfg.OnChange,
-			Tap:             cfg.Tap,
-			DropEvent:       cfg.DropEvent,
-			Lockouts:        lockouts,
-		},
-		Store: db,
+		SessionSettings: cfg.Settings(),
+		Store:           db,
 	}
+	c.Lockouts = lockouts
 	if edit != nil {
 		edit(&c)
 	}

@@ -36,28 +36,9 @@ func TestManagerContract(t *testing.T) {
 			sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {
 				st := backend.open(t)
 				m, err := session.New(session.Config{
-					SessionSettings: ccgw.SessionSettings{
-						Timeout:         cfg.Timeout,
-						Tick:            cfg.Tick,
-						Clock:           cfg.Clock,
-						WaitClock:       cfg.Clock,
-						PollTimeout:     cfg.PollTimeout,
-						PushTimeout:     cfg.PushTimeout,
-						NoExpiry:        cfg.NoExpiry,
-						Directory:       cfg.Directory,
-						Log:             cfg.Log,
-						NodeName:        cfg.NodeName,
-						AuthMode:        cfg.AuthMode,
-						GUIDInterval:    cfg.GUIDInterval,
-						GUIDTimeout:     cfg.GUIDTimeout,
-						RestTimeoutIdle: cfg.RestTimeoutIdle,
-						QueueSize:       cfg.QueueSize,
-						OnChange:        cfg.OnChange,
-						Tap:             cfg.Tap,
-						DropEvent:       cfg.DropEvent,
-					},
-					Store:  st,
-					Events: st,
+					SessionSettings: cfg.Settings(),
+					Store:           st,
+					Events:          st,
 				})
 				if err != nil {
 					t.Fatalf("session.New: %v", err)

@@ -44,11 +44,23 @@ type Config struct {
 	drop *dropFault
 }
 
+// Settings returns c as the settings a Service is opened with (the clock
+// both its Clock and its WaitClock).
+func (c Config) Settings() ccgw.SessionSettings {
+	return ccgw.SessionSettings{
+		Timeout: c.Timeout, PollTimeout: c.PollTimeout, PushTimeout: c.PushTimeout, NoExpiry: c.NoExpiry,
+		Clock: c.Clock, WaitClock: c.Clock, Tick: c.Tick, Directory: c.Directory, Log: c.Log,
+		AuthMode: c.AuthMode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout, NodeName: c.NodeName,
+		RestTimeoutIdle: c.RestTimeoutIdle, QueueSize: c.QueueSize,
+		OnChange: c.OnChange, Tap: c.Tap, DropEvent: c.DropEvent,
+	}
+}
+
 // Node is one opened Service and its sweep.
 type Node struct {
 	Service ccgw.SessionService
 	// Sweep signs out the sessions whose deadline passed by now and returns how
-	// many this call signed out (Manager.Sweep, redis.Store.Sweep).
+	// many this call signed out (Manager.Sweep, cluster.Sessions.Sweep).
 	Sweep func(now time.Time) int
 	// Deliver, if set, makes the Service call OnChange and Tap for every change
 	// committed so far (redis.Store.Deliver); nil where they are called as the
