@@ -94,3 +94,21 @@ func (s *SessionSettings) Defaults() {
 		s.MaxExpiries = 10000
 	}
 }
+
+// TimeoutOf returns how long a session in mode may stay silent.
+func (s *SessionSettings) TimeoutOf(mode Mode) time.Duration {
+	if mode == ModePush {
+		return s.PushTimeout
+	}
+	return s.PollTimeout
+}
+
+// Deadline returns when a session in mode last heard from at now is signed
+// out unless heard from again (a century on with NoExpiry), in Unix
+// milliseconds.
+func (s *SessionSettings) Deadline(now time.Time, mode Mode) int64 {
+	if s.NoExpiry {
+		return Millis(now.AddDate(100, 0, 0))
+	}
+	return Millis(now.Add(s.TimeoutOf(mode)))
+}

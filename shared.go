@@ -267,3 +267,32 @@ type SharedAuthChange struct {
 	N                 uint32
 	Issued, PrevUntil int64
 }
+
+// SharedLog keeps on disk what the SharedStore of a single node holds
+// (internal/store/mem's Shared, opened on one), so that its sessions and
+// their undelivered events outlive the process. internal/store/bolt
+// implements it on bbolt. Implementations are safe for concurrent use.
+type SharedLog interface {
+	// Commit writes ops, in order, in one durable commit, and returns once
+	// they are durable. After an error any of them may or may not be
+	// written; committing them again is safe.
+	Commit(ops []LogOp) error
+	// LoadSessions calls fn for every stored session (see SessionStore).
+	LoadSessions(fn func(*Session) error) error
+	// LoadEvents calls fn for every stored sign-in's undelivered events (see
+	// EventStore).
+	LoadEvents(fn func(id AgentID, gen, acked uint64, evs []Event) error) error
+	// Key returns the random key of n bytes stored as name, made and stored
+	// now if there is none.
+	Key(name string, n int) ([]byte, error)
+}
+
+// LogOp is one change a SharedLog commits: Put, then Delete, then Events,
+// then Acked, whichever are set.
+type LogOp struct {
+	Put    *Session   // stored unless a later sign-in of its agent is
+	Ref    SessionRef // the sign-in Delete, Events and Acked are of
+	Delete bool       // forget the sign-in and its events
+	Events []Event    // undelivered events of Ref, appended
+	Acked  uint64     // Ref's events up to this seq were delivered (0: none)
+}

@@ -163,30 +163,13 @@ func unavailable(err error) error {
 
 func (s *Sessions) ms(t time.Time) int64 { return ccgw.Millis(t) }
 
-// deadline returns when a session of mode seen at now expires: far in the
-// future with NoExpiry.
-func (s *Sessions) deadline(now time.Time, mode ccgw.Mode) int64 {
-	if s.cfg.NoExpiry {
-		return s.ms(now.AddDate(100, 0, 0))
-	}
-	return s.ms(now.Add(s.timeout(mode)))
-}
-
-// timeout returns the heartbeat timeout of a session in mode.
-func (s *Sessions) timeout(mode ccgw.Mode) time.Duration {
-	if mode == ccgw.ModePush {
-		return s.cfg.PushTimeout
-	}
-	return s.cfg.PollTimeout
-}
-
 // seen returns when a session in mode whose deadline is dl (ms) was last
 // renewed: deadline's inverse.
 func (s *Sessions) seen(dl int64, mode ccgw.Mode) time.Time {
 	if s.cfg.NoExpiry {
 		return time.UnixMilli(dl).AddDate(-100, 0, 0)
 	}
-	return time.UnixMilli(dl).Add(-s.timeout(mode))
+	return time.UnixMilli(dl).Add(-s.cfg.TimeoutOf(mode))
 }
 
 // keepFor is how long an ended session's tombstone keys outlive a cluster

@@ -64,7 +64,7 @@ func (s *Sessions) fastHeartbeat(id ccgw.AgentID, guid, token string, now time.T
 		return "", false // refused, or the cache is behind: Redis decides
 	}
 	if !s.cfg.NoExpiry {
-		s.batch.renew(id, s.deadline(now, e.mode))
+		s.batch.renew(id, s.cfg.Deadline(now, e.mode))
 	}
 	return set, true
 }
@@ -96,7 +96,7 @@ func (s *Sessions) authTomb(ctx context.Context, id ccgw.AgentID, guid string, n
 		}
 		if sess.HasGUID(guid, now) {
 			if !s.cfg.NoExpiry {
-				s.batch.renew(id, s.deadline(now, sess.Mode))
+				s.batch.renew(id, s.cfg.Deadline(now, sess.Mode))
 			}
 			return raw, nil, nil
 		}

@@ -131,7 +131,7 @@ func (s *Sessions) Sweep(now time.Time) int {
 func (s *Sessions) sweep(ctx context.Context, now time.Time) (int, error) {
 	s.heldMu.Lock()
 	for id := range s.held { // only polling-mode sessions hold polls
-		s.batch.renew(id, s.deadline(now, ccgw.ModePoll))
+		s.batch.renew(id, s.cfg.Deadline(now, ccgw.ModePoll))
 	}
 	s.heldMu.Unlock()
 	total, lagMax := 0, time.Duration(0)

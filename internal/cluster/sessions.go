@@ -40,7 +40,7 @@ func (s *Sessions) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, e
 		return ccgw.Session{}, &ccgw.Error{Code: ccgw.RetInternal, Op: req.Op, Err: err}
 	}
 	for attempt := 0; ; attempt++ {
-		w := ccgw.SharedSignIn{ID: id, Record: string(raw), Force: req.Force, Deadline: s.deadline(now, sess.Mode),
+		w := ccgw.SharedSignIn{ID: id, Record: string(raw), Force: req.Force, Deadline: s.cfg.Deadline(now, sess.Mode),
 			KeepFor: s.keepFor(), QueueMax: queueMax(s.cfg.QueueSize, &sess), Push: sess.Mode == ccgw.ModePush,
 			Skills: sess.Skills, Simulated: sess.Simulated}
 		oldRaw, err := s.get(ctx, id)

@@ -134,6 +134,30 @@ func TestStoreContract(t *testing.T) {
 			})
 		})
 	}
+	// And on one node's store kept in a log, as --store bolt runs it.
+	t.Run("mem/log", func(t *testing.T) {
+		sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {
+			db, _ := openLogged(t, mem.New(), cfg)
+			st := openOn(t, db, guard.NewMemLockouts(), cfg, func(c *Config) { c.Local = true })
+			watch(t, st)
+			return sessiontest.Node{Service: st, Sweep: st.Sweep, Deliver: st.Deliver}
+		})
+	})
+}
+
+// openLogged opens a mem.Shared kept in log, restoring what it holds with the
+// suite's timeouts, and returns it and how many sessions it restored.
+func openLogged(t *testing.T, log ccgw.SharedLog, cfg sessiontest.Config) (*mem.Shared, int) {
+	t.Helper()
+	set := cfg.Settings()
+	set.Defaults()
+	db, n, err := mem.OpenShared(mem.Durable{Log: log, Deadline: func(s *ccgw.Session) int64 {
+		return set.Deadline(cfg.Clock.Now(), s.Mode)
+	}})
+	if err != nil {
+		t.Fatalf("OpenShared: %v", err)
+	}
+	return db, n
 }
 
 // nodes is two Stores ("nodes") on one Redis and one fake clock.

@@ -234,3 +234,52 @@ func (s *Store) Key(name string, n int) ([]byte, error) {
 	}
 	return key, nil
 }
+
+var _ ccgw.SharedLog = (*Store)(nil)
+
+// Commit implements ccgw.SharedLog, in one transaction.
+func (s *Store) Commit(ops []ccgw.LogOp) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	// Encoded before the commit, so that its transaction does only writes.
+	puts := make([][]byte, len(ops))
+	evs := make([][][]byte, len(ops))
+	for i, op := range ops {
+		if op.Put != nil {
+			puts[i] = encodeSession(op.Put)
+		}
+		if len(op.Events) > 0 {
+			evs[i] = encodeEvents(op.Events)
+		}
+	}
+	return s.w.write(func(tx *bolt.Tx) error {
+		for i, op := range ops {
+			if op.Put != nil {
+				if err := putSessionTx(tx, op.Put, puts[i]); err != nil {
+					return err
+				}
+			}
+			id, gen := op.Ref.Agent, op.Ref.Gen
+			if op.Delete {
+				if err := deleteSessionTx(tx, id, gen); err != nil {
+					return err
+				}
+				if err := dropEventsTx(tx, id, gen); err != nil {
+					return err
+				}
+			}
+			if len(op.Events) > 0 {
+				if err := appendEventsTx(tx, id, gen, op.Events, evs[i]); err != nil {
+					return err
+				}
+			}
+			if op.Acked > 0 {
+				if err := ackTx(tx, id, gen, op.Acked); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}

@@ -6,6 +6,7 @@
 package mem
 
 import (
+	"crypto/rand"
 	"slices"
 	"sync"
 
@@ -18,6 +19,7 @@ type Store struct {
 	mu       sync.Mutex // guards sessions, events
 	sessions map[ccgw.AgentID]ccgw.Session
 	events   map[signIn]*events
+	keys     map[string][]byte
 }
 
 type signIn struct {
@@ -187,3 +189,43 @@ func (s *Store) LoadEvents(fn func(id ccgw.AgentID, gen uint64, acked uint64, ev
 
 // Close does nothing: a Store has nothing to flush.
 func (s *Store) Close() error { return nil }
+
+var _ ccgw.SharedLog = (*Store)(nil)
+
+// Commit implements ccgw.SharedLog: ops apply in order (not atomically:
+// nothing here outlives the process to see half of them).
+func (s *Store) Commit(ops []ccgw.LogOp) error {
+	for _, op := range ops {
+		if op.Put != nil {
+			s.PutSession(op.Put)
+		}
+		r := op.Ref
+		if op.Delete {
+			s.DeleteSession(r.Agent, r.Gen)
+			s.DropEvents(r.Agent, r.Gen)
+		}
+		if len(op.Events) > 0 {
+			s.AppendEvents(r.Agent, r.Gen, op.Events)
+		}
+		if op.Acked > 0 {
+			s.AckEvents([]ccgw.EventAck{{Agent: r.Agent, Gen: r.Gen, Seq: op.Acked}})
+		}
+	}
+	return nil
+}
+
+// Key implements ccgw.SharedLog.
+func (s *Store) Key(name string, n int) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		s.keys = map[string][]byte{}
+	}
+	if k, ok := s.keys[name]; ok {
+		return slices.Clone(k), nil
+	}
+	k := make([]byte, n)
+	rand.Read(k)
+	s.keys[name] = k
+	return slices.Clone(k), nil
+}

@@ -26,9 +26,9 @@ type Shared struct {
 	mu      sync.Mutex
 	recs    map[ccgw.AgentID]string
 	tombs   map[ccgw.AgentID]string
-	tombEnd map[ccgw.AgentID]int64
-	dl      map[ccgw.AgentID]int64 // deadlines, less off
-	dlc     map[ccgw.AgentID]int64 // claimed for expiry, when
+	tombEnd scores[ccgw.AgentID]
+	dl      scores[ccgw.AgentID] // deadlines, less off
+	dlc     scores[ccgw.AgentID] // claimed for expiry, when
 	sim     map[ccgw.AgentID]bool
 	live    map[ccgw.AgentID]bool
 	skills  map[int]map[ccgw.AgentID]bool
@@ -36,7 +36,7 @@ type Shared struct {
 	seq     map[ccgw.AgentID]uint64
 	pending map[ccgw.AgentID]bool
 	claims  map[ccgw.AgentID]pushClaim
-	rests   map[ccgw.SharedRest]int64
+	rests   scores[ccgw.SharedRest]
 	off     int64 // the epoch offset: a deadline D is kept as D - off
 	swept   int64 // the last tick's now; 0 before any
 	key     []byte
@@ -48,6 +48,8 @@ type Shared struct {
 	feedGrew    chan struct{} // closed (and replaced) when a change is recorded
 
 	subs map[*watcher]bool
+
+	committer // shared_log.go
 }
 
 var _ ccgw.SharedStore = (*Shared)(nil)
@@ -55,11 +57,10 @@ var _ ccgw.SharedStore = (*Shared)(nil)
 // NewShared returns an empty Shared.
 func NewShared() *Shared {
 	s := &Shared{
-		recs: map[ccgw.AgentID]string{}, tombs: map[ccgw.AgentID]string{}, tombEnd: map[ccgw.AgentID]int64{},
-		dl: map[ccgw.AgentID]int64{}, dlc: map[ccgw.AgentID]int64{}, sim: map[ccgw.AgentID]bool{},
+		recs: map[ccgw.AgentID]string{}, tombs: map[ccgw.AgentID]string{}, sim: map[ccgw.AgentID]bool{},
 		live: map[ccgw.AgentID]bool{}, skills: map[int]map[ccgw.AgentID]bool{},
 		q: map[ccgw.AgentID][]ccgw.Event{}, tq: map[ccgw.AgentID][]ccgw.Event{}, seq: map[ccgw.AgentID]uint64{},
-		pending: map[ccgw.AgentID]bool{}, claims: map[ccgw.AgentID]pushClaim{}, rests: map[ccgw.SharedRest]int64{},
+		pending: map[ccgw.AgentID]bool{}, claims: map[ccgw.AgentID]pushClaim{},
 		feedGrew: make(chan struct{}), subs: map[*watcher]bool{},
 	}
 	s.counts.SignOuts = map[ccgw.SignOutCause]uint64{}
@@ -131,17 +132,34 @@ func (s *Shared) Records(_ context.Context, ids []ccgw.AgentID) ([]string, error
 	return out, nil
 }
 
-// SignIn implements ccgw.SharedStore.
+// SignIn implements ccgw.SharedStore. Kept in a log, it fails with
+// RetInternal, and stores nothing, if the sign-in could not be committed.
 func (s *Shared) SignIn(_ context.Context, w ccgw.SharedSignIn) (string, error) {
+	old, b, err := s.signIn(w)
+	if err != nil {
+		return "", err
+	}
+	if err := s.await(b); err != nil {
+		s.undoSignIn(w)
+		return "", &ccgw.Error{Code: ccgw.RetInternal, Err: err}
+	}
+	return old, nil
+}
+
+func (s *Shared) signIn(w ccgw.SharedSignIn) (string, *batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var b *batch
 	old, had := s.recs[w.ID]
 	if had {
 		if w.Expect == 0 || factsOf(old).Gen != w.Expect {
 			if !w.Force {
-				return "", &ccgw.Error{Code: ccgw.RetAlreadySignedIn}
+				return "", nil, &ccgw.Error{Code: ccgw.RetAlreadySignedIn}
 			}
-			return "", ccgw.ErrChanged
+			return "", nil, ccgw.ErrChanged
+		}
+		if !s.sim[w.ID] {
+			b = s.logOp(ccgw.LogOp{Ref: ccgw.SessionRef{Agent: w.ID, Gen: w.Expect}, Delete: true})
 		}
 		s.finish(w.ID, old, ccgw.CauseReplaced, w.Replaced)
 		s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: w.Expect})
@@ -151,31 +169,65 @@ func (s *Shared) SignIn(_ context.Context, w ccgw.SharedSignIn) (string, error) 
 	if w.Simulated {
 		s.sim[w.ID] = true
 	} else {
-		s.dl[w.ID] = w.Deadline - s.off
+		s.dl.set(w.ID, w.Deadline-s.off)
 	}
 	delete(s.q, w.ID)
 	delete(s.seq, w.ID)
 	for _, sk := range w.Skills {
 		s.addSkill(sk, w.ID)
 	}
-	for _, ev := range w.Events {
-		s.push(w.ID, ev, w.QueueMax, w.Push)
+	evs := s.pushAll(w.ID, w.Events, w.QueueMax, w.Push)
+	if !w.Simulated {
+		if lb := s.logPut(w.ID, w.Record, evs); lb != nil {
+			b = lb
+		}
 	}
 	s.record(ccgw.SharedChange{Kind: ccgw.ChangeStored, Record: w.Record})
 	s.counts.SignIns++
-	return old, nil
+	return old, b, nil
+}
+
+// undoSignIn takes back sign-in w, which could not be committed, if it is
+// still stored: the agent is signed out again, as if it had never signed in.
+func (s *Shared) undoSignIn(w ccgw.SharedSignIn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recs[w.ID] != w.Record {
+		return
+	}
+	s.record(ccgw.SharedChange{Kind: ccgw.ChangeEnded, Record: w.Record})
+	delete(s.recs, w.ID)
+	delete(s.live, w.ID)
+	s.dl.del(w.ID)
+	s.dlc.del(w.ID)
+	delete(s.sim, w.ID)
+	for _, sk := range w.Skills {
+		delete(s.skills[sk], w.ID)
+	}
+	delete(s.q, w.ID)
+	delete(s.seq, w.ID)
+	delete(s.pending, w.ID)
+	s.counts.SignIns--
+	s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: factsOf(w.Record).Gen})
+	s.publish(false, ccgw.SharedAuthChange{ID: w.ID})
 }
 
 // Update implements ccgw.SharedStore.
 func (s *Shared) Update(_ context.Context, w ccgw.SharedUpdate) error {
+	b, err := s.update(w)
+	s.await(b)
+	return err
+}
+
+func (s *Shared) update(w ccgw.SharedUpdate) (*batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.recs[w.ID]
 	if !ok {
-		return ccgw.Fail(ccgw.RetNotSignedIn)
+		return nil, ccgw.Fail(ccgw.RetNotSignedIn)
 	}
 	if cur != w.Expect {
-		return ccgw.ErrChanged
+		return nil, ccgw.ErrChanged
 	}
 	s.recs[w.ID] = w.Record
 	for _, sk := range w.SkillsOff {
@@ -187,45 +239,65 @@ func (s *Shared) Update(_ context.Context, w ccgw.SharedUpdate) error {
 	if w.AuthChanged {
 		s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: factsOf(cur).Gen})
 	}
-	for _, ev := range w.Events {
-		s.push(w.ID, ev, w.QueueMax, w.Push)
+	evs := s.pushAll(w.ID, w.Events, w.QueueMax, w.Push)
+	var b *batch
+	if !s.sim[w.ID] {
+		b = s.logPut(w.ID, w.Record, evs)
 	}
 	s.record(ccgw.SharedChange{Kind: ccgw.ChangeStored, Record: w.Record})
-	return nil
+	return b, nil
 }
 
 // End implements ccgw.SharedStore.
 func (s *Shared) End(_ context.Context, w ccgw.SharedEnd) (string, error) {
+	raw, b, err := s.end(w)
+	s.await(b)
+	return raw, err
+}
+
+func (s *Shared) end(w ccgw.SharedEnd) (string, *batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	raw, ok := s.recs[w.ID]
 	if !ok || factsOf(raw).Gen != w.Gen {
-		return "", ccgw.Fail(ccgw.RetNotSignedIn)
+		return "", nil, ccgw.Fail(ccgw.RetNotSignedIn)
 	}
 	if w.Expect != "" && raw != w.Expect {
-		return "", ccgw.ErrChanged
+		return "", nil, ccgw.ErrChanged
 	}
+	b := s.logEnd(w.ID, w.Gen)
 	s.finish(w.ID, raw, w.Cause, w.Ending)
 	s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: w.Gen})
-	return raw, nil
+	return raw, b, nil
 }
 
-// Expire implements ccgw.SharedStore.
+// Expire implements ccgw.SharedStore. Kept in a log, all its sign-outs are
+// committed at once.
 func (s *Shared) Expire(_ context.Context, ends []ccgw.SharedEnd) ([]string, error) {
+	ended, b := s.expire(ends)
+	s.await(b)
+	return ended, nil
+}
+
+func (s *Shared) expire(ends []ccgw.SharedEnd) ([]string, *batch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ended []string
+	var b *batch
 	for _, w := range ends {
 		raw, ok := s.recs[w.ID]
 		if !ok || factsOf(raw).Gen != w.Gen {
 			continue
+		}
+		if lb := s.logEnd(w.ID, w.Gen); lb != nil {
+			b = lb
 		}
 		s.finish(w.ID, raw, ccgw.CauseTimeout, w.Ending)
 		ended = append(ended, raw)
 		s.counts.Expiries++
 		s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: w.Gen})
 	}
-	return ended, nil
+	return ended, b
 }
 
 // finish ends session raw of agent id for cause as e says (the Redis store's
@@ -237,8 +309,8 @@ func (s *Shared) finish(id ccgw.AgentID, raw string, cause ccgw.SignOutCause, e 
 	s.record(ccgw.SharedChange{Kind: ccgw.ChangeEnded, Record: raw})
 	delete(s.recs, id)
 	delete(s.live, id)
-	delete(s.dl, id)
-	delete(s.dlc, id)
+	s.dl.del(id)
+	s.dlc.del(id)
 	delete(s.sim, id)
 	for _, sk := range f.Skills {
 		delete(s.skills[sk], id)
@@ -250,7 +322,8 @@ func (s *Shared) finish(id ccgw.AgentID, raw string, cause ccgw.SignOutCause, e 
 		}
 		delete(s.q, id)
 	}
-	s.tombs[id], s.tombEnd[id] = e.Tomb, e.TombEnd
+	s.tombs[id] = e.Tomb
+	s.tombEnd.set(id, e.TombEnd)
 	if e.Shutdown == nil || e.QueueMax < 0 {
 		if e.Shutdown != nil {
 			s.push(id, *e.Shutdown, -1, false) // a simulated agent's: the feed only
@@ -277,19 +350,19 @@ func (s *Shared) finish(id ccgw.AgentID, raw string, cause ccgw.SignOutCause, e 
 // push queues ev for agent id with its next seq, bounded by qmax (the oldest
 // dropped and counted), and records it in the feed; with qmax below 0 it only
 // records it. A dropped one takes its seq and is recorded, and counted as
-// dropped instead of queued.
-func (s *Shared) push(id ccgw.AgentID, ev ccgw.SharedEvent, qmax int, pushMode bool) {
+// dropped instead of queued. It returns the event and whether it was queued.
+func (s *Shared) push(id ccgw.AgentID, ev ccgw.SharedEvent, qmax int, pushMode bool) (ccgw.Event, bool) {
 	s.seq[id]++
 	e := ev.Event
 	e.Seq = s.seq[id]
 	s.record(ccgw.SharedChange{Kind: ccgw.ChangeQueued, Event: e})
 	if qmax < 0 {
-		return
+		return e, false
 	}
 	s.counts.Queued++
 	if ev.Dropped {
 		s.counts.Drops[ccgw.DropFault]++
-		return
+		return e, false
 	}
 	q := append(s.q[id], e)
 	if n := len(q); n > qmax {
@@ -301,6 +374,18 @@ func (s *Shared) push(id ccgw.AgentID, ev ccgw.SharedEvent, qmax int, pushMode b
 		s.pending[id] = true
 	}
 	s.publish(false, ccgw.SharedAuthChange{ID: id})
+	return e, true
+}
+
+// pushAll pushes evs as push does and, kept in a log, returns those queued.
+func (s *Shared) pushAll(id ccgw.AgentID, evs []ccgw.SharedEvent, qmax int, pushMode bool) []ccgw.Event {
+	var queued []ccgw.Event
+	for _, ev := range evs {
+		if e, ok := s.push(id, ev, qmax, pushMode); ok && s.log != nil {
+			queued = append(queued, e)
+		}
+	}
+	return queued
 }
 
 func (s *Shared) addSkill(sk int, id ccgw.AgentID) {
@@ -342,7 +427,7 @@ func (s *Shared) Live(_ context.Context, after ccgw.AgentID, limit int) ([]ccgw.
 	out := make([]ccgw.SharedLive, 0, len(ids))
 	for _, id := range ids {
 		l := ccgw.SharedLive{Record: s.recs[id], Queued: len(s.q[id])}
-		if dl, ok := s.dl[id]; ok {
+		if dl, ok := s.dl.get(id); ok {
 			l.Deadline = dl + s.off
 		}
 		out = append(out, l)
@@ -372,7 +457,7 @@ func (s *Shared) Counts(context.Context) (ccgw.SessionStats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.counts
-	c.Live = len(s.dl) + len(s.dlc) + len(s.sim)
+	c.Live = s.dl.len() + s.dlc.len() + len(s.sim)
 	c.SignOuts = maps.Clone(c.SignOuts)
 	c.Drops = maps.Clone(c.Drops)
 	return c, nil

@@ -21,7 +21,11 @@ func (s *Shared) Pop(_ context.Context, id ccgw.AgentID, gen uint64) (*ccgw.Even
 	if !ok || factsOf(raw).Gen != gen {
 		return nil, ccgw.Fail(ccgw.RetNotSignedIn)
 	}
-	return popFrom(s.q, id), nil
+	ev := popFrom(s.q, id)
+	if ev != nil {
+		s.logAck(id, gen, ev.Seq)
+	}
+	return ev, nil
 }
 
 // PopTomb implements ccgw.SharedStore.
@@ -80,6 +84,9 @@ func (s *Shared) Ack(_ context.Context, id ccgw.AgentID, tomb bool, seq uint64, 
 	n := 0
 	for n < len(q) && q[n].Seq <= seq {
 		n++
+	}
+	if !tomb && n > 0 {
+		s.logAck(id, factsOf(s.recs[id]).Gen, q[n-1].Seq)
 	}
 	if len(q) == n {
 		delete(qs, id)

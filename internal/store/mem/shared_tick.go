@@ -1,18 +1,21 @@
 package mem
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/ccgw/ccgw"
 )
 
-// Tick implements ccgw.SharedStore.
+// Tick implements ccgw.SharedStore. Kept in a log, it commits the
+// deliveries recorded since the last commit.
 func (s *Shared) Tick(_ context.Context, t ccgw.SharedTick) (ccgw.SharedTicked, error) {
+	out := s.tick(t)
+	s.Flush()
+	return out, nil
+}
+
+func (s *Shared) tick(t ccgw.SharedTick) ccgw.SharedTicked {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// The catch-up after an outage: every deadline moves on by the gap.
@@ -21,45 +24,39 @@ func (s *Shared) Tick(_ context.Context, t ccgw.SharedTick) (ccgw.SharedTicked, 
 	}
 	s.swept = max(s.swept, t.Now)
 	for id, dl := range t.Renewals {
-		if cur, ok := s.dl[id]; ok && dl-s.off > cur {
-			s.dl[id] = dl - s.off
+		if cur, ok := s.dl.get(id); ok && dl-s.off > cur {
+			s.dl.set(id, dl-s.off)
 		}
 	}
 	var out ccgw.SharedTicked
 	out.Conflicts = s.rotate(t.Rotations)
 	if t.Limit > 0 {
-		for _, id := range due(s.dl, t.Now-s.off-t.Claim.Milliseconds(), t.Limit) {
-			dl := s.dl[id]
-			delete(s.dl, id)
-			if rec, ok := s.recs[id]; ok {
-				s.dlc[id] = t.Now
-				out.Claimed = append(out.Claimed, ccgw.SharedClaim{Record: rec, Deadline: dl + s.off})
+		for _, d := range s.dl.popDue(t.Now-s.off-t.Claim.Milliseconds(), t.Limit) {
+			if rec, ok := s.recs[d.k]; ok {
+				s.dlc.set(d.k, t.Now)
+				out.Claimed = append(out.Claimed, ccgw.SharedClaim{Record: rec, Deadline: d.v + s.off})
 			}
 		}
 		if left := t.Limit - len(out.Claimed); left > 0 {
-			for _, id := range due(s.dlc, t.Now-t.Lease.Milliseconds(), left) {
-				rec, ok := s.recs[id]
-				if !ok {
-					delete(s.dlc, id)
-					continue
+			for _, c := range s.dlc.popDue(t.Now-t.Lease.Milliseconds(), left) {
+				if rec, ok := s.recs[c.k]; ok {
+					out.Claimed = append(out.Claimed, ccgw.SharedClaim{Record: rec, Deadline: c.v})
+					s.dlc.set(c.k, t.Now)
 				}
-				out.Claimed = append(out.Claimed, ccgw.SharedClaim{Record: rec, Deadline: s.dlc[id]})
-				s.dlc[id] = t.Now
 			}
 		}
 	}
 	if t.RestLimit > 0 {
-		for _, r := range due(s.rests, t.Now, t.RestLimit) {
-			delete(s.rests, r)
-			out.Rests = append(out.Rests, r)
+		for _, r := range s.rests.popDue(t.Now, t.RestLimit) {
+			out.Rests = append(out.Rests, r.k)
 		}
-		for _, id := range due(s.tombEnd, t.Now, min(t.RestLimit, 1000)) {
+		for _, te := range s.tombEnd.popDue(t.Now, min(t.RestLimit, 1000)) {
+			id := te.k
 			if n := len(s.tq[id]); n > 0 {
 				s.counts.Drops[ccgw.DropSessionEnded] += uint64(n)
 			}
 			delete(s.tq, id)
 			delete(s.tombs, id)
-			delete(s.tombEnd, id)
 		}
 	}
 	if t.Pending {
@@ -67,33 +64,7 @@ func (s *Shared) Tick(_ context.Context, t ccgw.SharedTick) (ccgw.SharedTicked, 
 			out.Pending = append(out.Pending, id)
 		}
 	}
-	return out, nil
-}
-
-// due returns up to limit keys of set scored at most upTo, lowest score first
-// (ties in the order of their decimal strings, as a Redis sorted set).
-func due[K comparable](set map[K]int64, upTo int64, limit int) []K {
-	var out []K
-	for k, v := range set {
-		if v <= upTo {
-			out = append(out, k)
-		}
-	}
-	slices.SortFunc(out, func(a, b K) int {
-		return cmp.Or(cmp.Compare(set[a], set[b]), strings.Compare(memberOf(a), memberOf(b)))
-	})
-	return out[:min(limit, len(out))]
-}
-
-// memberOf returns k as the Redis store names it in a sorted set.
-func memberOf[K comparable](k K) string {
-	switch k := any(k).(type) {
-	case ccgw.AgentID:
-		return k.String()
-	case ccgw.SharedRest:
-		return k.ID.String() + ":" + strconv.FormatUint(k.RestSeq, 10)
-	}
-	return ""
+	return out
 }
 
 // Rotate implements ccgw.SharedStore.
@@ -138,6 +109,6 @@ func (s *Shared) rotate(rots []ccgw.SharedRotation) []ccgw.AgentID {
 func (s *Shared) FileRest(_ context.Context, id ccgw.AgentID, restSeq uint64, until int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rests[ccgw.SharedRest{ID: id, RestSeq: restSeq}] = until
+	s.rests.set(ccgw.SharedRest{ID: id, RestSeq: restSeq}, until)
 	return nil
 }
