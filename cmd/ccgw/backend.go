@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/ccgw/ccgw"
@@ -9,7 +11,6 @@ import (
 	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/guard"
 	"github.com/ccgw/ccgw/internal/push"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
@@ -27,7 +28,7 @@ type backend struct {
 	source    push.Source
 	run       func(context.Context) error
 	ready     func() bool
-	restore   func() (int, error)
+	restored  int // the sessions it held when opened
 	notifyAll func()
 	flush     func()
 	closeFn   func() error
@@ -47,7 +48,7 @@ func clusterBackend(set ccgw.SessionSettings, db ccgw.SharedStore, local bool, p
 	}
 	return &backend{
 		svc: cs, passwords: passwords, lockouts: set.Lockouts, source: cs, run: cs.Run, ready: cs.Ready,
-		restore:   func() (int, error) { return cs.Stats(context.Background()).Live, nil },
+		restored:  cs.Stats(context.Background()).Live,
 		notifyAll: func() {}, flush: func() {},
 		clients: func() []ccgw.AgentID { return cs.Clients(context.Background()) },
 	}, nil
@@ -131,27 +132,41 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode cc
 	if err != nil {
 		return nil, err
 	}
-	guidKey, err := st.Key("guid", 32)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
 	set.Lockouts = st
-	sm, err := session.New(session.Config{
-		SessionSettings: set,
-		Store:           st,
-		Events:          st,
-		GUIDKey:         guidKey,
+	set.Defaults()
+	// One node on the cluster's session service over a store in memory kept
+	// in the bbolt file: what it restores gets a full timeout from now.
+	now := clk.Now()
+	// A restore builds a heap that stays live (about 1 KB a session).
+	// Collecting while it grows only marks it again at every doubling: half
+	// the CPU of a million-session restore (docs/benchmarks.md, "Capacity").
+	// It allocates little beyond what it keeps, so one collection after it
+	// needs no more memory than collecting during it would.
+	gcPercent := debug.SetGCPercent(-1)
+	db, restored, err := mem.OpenShared(mem.Durable{
+		Log:      st,
+		Deadline: func(s *ccgw.Session) int64 { return set.Deadline(now, s.Mode) },
+		QueueMax: set.QueueSize,
+		Failed:   func(err error) { m.Log.Error("store commit failed", "err", err) },
 	})
+	debug.SetGCPercent(gcPercent)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	be, err := clusterBackend(set, db, true, st)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	return &backend{
-		svc: sm, passwords: st, lockouts: st, source: sm, run: sm.Run, restore: sm.Restore,
-		// Not ready while writes fail; asked then, a probe write finds out
-		// whether they succeed again (nobody else may write to a node taken out).
-		ready:     func() bool { return st.Ready() || st.Probe() == nil },
-		notifyAll: sm.NotifyAll, flush: sm.FlushAcks, closeFn: st.Close, clients: sm.Clients,
-	}, nil
+	be.restored = restored
+	// Not ready while writes fail; asked then, a probe write finds out
+	// whether they succeed again (nobody else may write to a node taken out).
+	be.ready = func() bool { return be.svc.(*cluster.Sessions).Ready() && (st.Ready() || st.Probe() == nil) }
+	be.closeFn = func() error {
+		be.svc.(*cluster.Sessions).Close()
+		db.Flush() // the deliveries since the last tick
+		return st.Close()
+	}
+	return be, nil
 }

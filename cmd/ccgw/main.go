@@ -211,7 +211,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.be = be
 	wb.be = be
-	dir.UsePasswords(be.passwords) // before anyone signs in: restore and the scenario come next
+	dir.UsePasswords(be.passwords) // before anyone signs in: the scenario comes next
 	st := be
 	sm := be.svc
 	var secret []byte
@@ -257,18 +257,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	engine = sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: clk, Log: m.Log, Seed: c.Sim.Seed,
 		RingTimeout: c.Sim.RingTimeout, CalleeAnswer: c.Sim.CalleeAnswer, Remote: remote})
-	// A restore builds a heap that stays live (about 1 KB a session). Collecting
-	// while it grows only marks it again at every doubling: half the CPU of a
-	// million-session restore (docs/benchmarks.md, "Capacity"). It allocates
-	// little beyond what it keeps, so one collection after it needs no more
-	// memory than collecting during it would.
-	gcPercent := debug.SetGCPercent(-1)
-	restored, err := be.restore()
-	debug.SetGCPercent(gcPercent)
-	if err != nil {
-		st.Close()
-		return fmt.Errorf("restore: %w", err)
-	}
+	restored := be.restored
 	serveCentre := sc != nil && be.centre != nil
 	if serveCentre {
 		if err := be.centre.ClaimCentre(ctx); err != nil {

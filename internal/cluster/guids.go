@@ -93,7 +93,19 @@ func (s *Sessions) adoptCached(id ccgw.AgentID, e *authEntry, g string, now time
 		return false
 	}
 	s.batch.rotate(recordOf(id, e.guid, next))
+	s.adopted(id, m)
 	return true
+}
+
+// adopted logs that agent id's GUID moved on to rotation m, which another
+// node minted, or (on one node) this one before it restarted: that is worth
+// telling, as the one-node gateway always has; on a cluster it is routine.
+func (s *Sessions) adopted(id ccgw.AgentID, m uint32) {
+	if s.cfg.Local {
+		s.cfg.Log.Info("rotated GUID recovered", "agent", id.String(), "rotation", m)
+		return
+	}
+	s.cfg.Log.Debug("rotated GUID adopted", "agent", id.String(), "rotation", m)
 }
 
 // record writes rotation records now, in one call of the store, and moves this
@@ -183,6 +195,6 @@ func (s *Sessions) adoptDerived(ctx context.Context, id ccgw.AgentID, g, raw str
 	if err != nil || len(conflicts) > 0 {
 		return false
 	}
-	s.cfg.Log.Debug("rotated GUID adopted", "agent", id.String(), "rotation", m)
+	s.adopted(id, m)
 	return true
 }
