@@ -277,6 +277,9 @@ type SharedLog interface {
 	// they are durable. After an error any of them may or may not be
 	// written; committing them again is safe.
 	Commit(ops []LogOp) error
+	// CountSessions returns how many sessions are stored: a restore sizes
+	// its tables with it.
+	CountSessions() (int, error)
 	// LoadSessions calls fn for every stored session (see SessionStore).
 	LoadSessions(fn func(*Session) error) error
 	// LoadEvents calls fn for every stored sign-in's undelivered events (see

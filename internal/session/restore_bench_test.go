@@ -22,7 +22,7 @@ import (
 //
 //	go test -run '^$' -bench RestoreAgainstShared -benchtime 1x -count 3 ./internal/session/
 func BenchmarkRestoreAgainstShared(b *testing.B) {
-	for _, n := range []int{100000, 1000000} {
+	for _, n := range restoreSizes {
 		dir := b.TempDir()
 		fillBolt(b, dir, n)
 		now := benchStart.Add(time.Hour)
@@ -112,3 +112,6 @@ func fillBolt(b *testing.B, dir string, n int) {
 		}
 	}
 }
+
+// restoreSizes are the numbers of sessions BenchmarkRestoreAgainstShared restores.
+var restoreSizes = []int{100000, 1000000}

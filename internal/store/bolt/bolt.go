@@ -237,6 +237,16 @@ func (s *Store) Key(name string, n int) ([]byte, error) {
 
 var _ ccgw.SharedLog = (*Store)(nil)
 
+// CountSessions implements ccgw.SharedLog. It walks the bucket's pages, not
+// its records.
+func (s *Store) CountSessions() (n int, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(sessionsBucket).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
 // Commit implements ccgw.SharedLog, in one transaction.
 func (s *Store) Commit(ops []ccgw.LogOp) error {
 	if len(ops) == 0 {

@@ -214,6 +214,9 @@ func (s *Store) Commit(ops []ccgw.LogOp) error {
 	return nil
 }
 
+// CountSessions implements ccgw.SharedLog.
+func (s *Store) CountSessions() (int, error) { return s.Len(), nil }
+
 // Key implements ccgw.SharedLog.
 func (s *Store) Key(name string, n int) ([]byte, error) {
 	s.mu.Lock()

@@ -1,6 +1,7 @@
 package mem
 
 import (
+	"bytes"
 	"cmp"
 	"strconv"
 	"strings"
@@ -67,6 +68,23 @@ func (s *scores[K]) del(k K) {
 	}
 }
 
+// add adds k, not there yet, with score v, leaving the heap to be put in
+// order by heapify: many adds then one heapify cost O(n), not O(n log n).
+func (s *scores[K]) add(k K, v int64) {
+	if s.pos == nil {
+		s.pos = map[K]int{}
+	}
+	s.h = append(s.h, scored[K]{k, v})
+	s.pos[k] = len(s.h) - 1
+}
+
+// heapify puts the keys add added in order.
+func (s *scores[K]) heapify() {
+	for i := len(s.h)/2 - 1; i >= 0; i-- {
+		s.down(i)
+	}
+}
+
 // popDue removes and returns up to limit keys scored at most upTo, lowest
 // first.
 func (s *scores[K]) popDue(upTo int64, limit int) []scored[K] {
@@ -84,7 +102,17 @@ func (s *scores[K]) less(i, j int) bool {
 	if a.v != b.v {
 		return a.v < b.v
 	}
-	return strings.Compare(memberOf(a.k), memberOf(b.k)) < 0
+	return compareMembers(a.k, b.k) < 0
+}
+
+// compareMembers compares a and b as their names (memberOf) compare, without
+// allocating for work numbers: sessions restored together all tie.
+func compareMembers[K comparable](a, b K) int {
+	if x, ok := any(a).(ccgw.AgentID); ok {
+		var bx, by [20]byte
+		return bytes.Compare(strconv.AppendUint(bx[:0], uint64(x), 10), strconv.AppendUint(by[:0], uint64(any(b).(ccgw.AgentID)), 10))
+	}
+	return strings.Compare(memberOf(a), memberOf(b))
 }
 
 func (s *scores[K]) swap(i, j int) {
@@ -144,5 +172,5 @@ func memberOf[K comparable](k K) string {
 
 // compareScored orders as scores does.
 func compareScored[K comparable](a, b scored[K]) int {
-	return cmp.Or(cmp.Compare(a.v, b.v), strings.Compare(memberOf(a.k), memberOf(b.k)))
+	return cmp.Or(cmp.Compare(a.v, b.v), compareMembers(a.k, b.k))
 }

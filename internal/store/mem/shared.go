@@ -24,13 +24,12 @@ type Shared struct {
 	Now func() time.Time
 
 	mu      sync.Mutex
-	recs    map[ccgw.AgentID]string
+	recs    map[ccgw.AgentID]rec
 	tombs   map[ccgw.AgentID]string
 	tombEnd scores[ccgw.AgentID]
 	dl      scores[ccgw.AgentID] // deadlines, less off
 	dlc     scores[ccgw.AgentID] // claimed for expiry, when
 	sim     map[ccgw.AgentID]bool
-	live    map[ccgw.AgentID]bool
 	skills  map[int]map[ccgw.AgentID]bool
 	q, tq   map[ccgw.AgentID][]ccgw.Event
 	seq     map[ccgw.AgentID]uint64
@@ -57,9 +56,9 @@ var _ ccgw.SharedStore = (*Shared)(nil)
 // NewShared returns an empty Shared.
 func NewShared() *Shared {
 	s := &Shared{
-		recs: map[ccgw.AgentID]string{}, tombs: map[ccgw.AgentID]string{}, sim: map[ccgw.AgentID]bool{},
-		live: map[ccgw.AgentID]bool{}, skills: map[int]map[ccgw.AgentID]bool{},
-		q: map[ccgw.AgentID][]ccgw.Event{}, tq: map[ccgw.AgentID][]ccgw.Event{}, seq: map[ccgw.AgentID]uint64{},
+		recs: map[ccgw.AgentID]rec{}, tombs: map[ccgw.AgentID]string{}, sim: map[ccgw.AgentID]bool{},
+		skills: map[int]map[ccgw.AgentID]bool{},
+		q:      map[ccgw.AgentID][]ccgw.Event{}, tq: map[ccgw.AgentID][]ccgw.Event{}, seq: map[ccgw.AgentID]uint64{},
 		pending: map[ccgw.AgentID]bool{}, claims: map[ccgw.AgentID]pushClaim{},
 		feedGrew: make(chan struct{}), subs: map[*watcher]bool{},
 	}
@@ -73,6 +72,19 @@ type recFacts struct {
 	Gen    uint64    `json:"gen"`
 	Skills []int     `json:"skills"`
 	Mode   ccgw.Mode `json:"mode"`
+}
+
+// rec is a stored session record with the facts every check reads of it.
+type rec struct {
+	raw  string
+	gen  uint64
+	push bool
+}
+
+// recOf returns raw as stored.
+func recOf(raw string) rec {
+	f := factsOf(raw)
+	return rec{raw: raw, gen: f.Gen, push: f.Mode == ccgw.ModePush}
 }
 
 func factsOf(raw string) recFacts {
@@ -107,18 +119,18 @@ func (s *Shared) GUIDKey(_ context.Context, fresh []byte) ([]byte, error) {
 func (s *Shared) Get(_ context.Context, id ccgw.AgentID) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := s.recs[id]
+	r, ok := s.recs[id]
 	if !ok {
 		return "", ccgw.Fail(ccgw.RetNotSignedIn)
 	}
-	return rec, nil
+	return r.raw, nil
 }
 
 // Read implements ccgw.SharedStore.
 func (s *Shared) Read(_ context.Context, id ccgw.AgentID) (string, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.recs[id], s.tombs[id], nil
+	return s.recs[id].raw, s.tombs[id], nil
 }
 
 // Records implements ccgw.SharedStore.
@@ -127,7 +139,7 @@ func (s *Shared) Records(_ context.Context, ids []ccgw.AgentID) ([]string, error
 	defer s.mu.Unlock()
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = s.recs[id]
+		out[i] = s.recs[id].raw
 	}
 	return out, nil
 }
@@ -150,9 +162,10 @@ func (s *Shared) signIn(w ccgw.SharedSignIn) (string, *batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b *batch
-	old, had := s.recs[w.ID]
+	oldRec, had := s.recs[w.ID]
+	old := oldRec.raw
 	if had {
-		if w.Expect == 0 || factsOf(old).Gen != w.Expect {
+		if w.Expect == 0 || oldRec.gen != w.Expect {
 			if !w.Force {
 				return "", nil, &ccgw.Error{Code: ccgw.RetAlreadySignedIn}
 			}
@@ -164,8 +177,7 @@ func (s *Shared) signIn(w ccgw.SharedSignIn) (string, *batch, error) {
 		s.finish(w.ID, old, ccgw.CauseReplaced, w.Replaced)
 		s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: w.Expect})
 	}
-	s.recs[w.ID] = w.Record
-	s.live[w.ID] = true
+	s.recs[w.ID] = recOf(w.Record)
 	if w.Simulated {
 		s.sim[w.ID] = true
 	} else {
@@ -192,12 +204,11 @@ func (s *Shared) signIn(w ccgw.SharedSignIn) (string, *batch, error) {
 func (s *Shared) undoSignIn(w ccgw.SharedSignIn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.recs[w.ID] != w.Record {
+	if s.recs[w.ID].raw != w.Record {
 		return
 	}
 	s.record(ccgw.SharedChange{Kind: ccgw.ChangeEnded, Record: w.Record})
 	delete(s.recs, w.ID)
-	delete(s.live, w.ID)
 	s.dl.del(w.ID)
 	s.dlc.del(w.ID)
 	delete(s.sim, w.ID)
@@ -226,10 +237,10 @@ func (s *Shared) update(w ccgw.SharedUpdate) (*batch, error) {
 	if !ok {
 		return nil, ccgw.Fail(ccgw.RetNotSignedIn)
 	}
-	if cur != w.Expect {
+	if cur.raw != w.Expect {
 		return nil, ccgw.ErrChanged
 	}
-	s.recs[w.ID] = w.Record
+	s.recs[w.ID] = recOf(w.Record)
 	for _, sk := range w.SkillsOff {
 		delete(s.skills[sk], w.ID)
 	}
@@ -237,7 +248,7 @@ func (s *Shared) update(w ccgw.SharedUpdate) (*batch, error) {
 		s.addSkill(sk, w.ID)
 	}
 	if w.AuthChanged {
-		s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: factsOf(cur).Gen})
+		s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: cur.gen})
 	}
 	evs := s.pushAll(w.ID, w.Events, w.QueueMax, w.Push)
 	var b *batch
@@ -258,8 +269,9 @@ func (s *Shared) End(_ context.Context, w ccgw.SharedEnd) (string, error) {
 func (s *Shared) end(w ccgw.SharedEnd) (string, *batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	raw, ok := s.recs[w.ID]
-	if !ok || factsOf(raw).Gen != w.Gen {
+	r, ok := s.recs[w.ID]
+	raw := r.raw
+	if !ok || r.gen != w.Gen {
 		return "", nil, ccgw.Fail(ccgw.RetNotSignedIn)
 	}
 	if w.Expect != "" && raw != w.Expect {
@@ -285,8 +297,9 @@ func (s *Shared) expire(ends []ccgw.SharedEnd) ([]string, *batch) {
 	var ended []string
 	var b *batch
 	for _, w := range ends {
-		raw, ok := s.recs[w.ID]
-		if !ok || factsOf(raw).Gen != w.Gen {
+		r, ok := s.recs[w.ID]
+		raw := r.raw
+		if !ok || r.gen != w.Gen {
 			continue
 		}
 		if lb := s.logEnd(w.ID, w.Gen); lb != nil {
@@ -308,7 +321,6 @@ func (s *Shared) finish(id ccgw.AgentID, raw string, cause ccgw.SignOutCause, e 
 	f := factsOf(raw)
 	s.record(ccgw.SharedChange{Kind: ccgw.ChangeEnded, Record: raw})
 	delete(s.recs, id)
-	delete(s.live, id)
 	s.dl.del(id)
 	s.dlc.del(id)
 	delete(s.sim, id)
@@ -416,7 +428,7 @@ func (s *Shared) Live(_ context.Context, after ccgw.AgentID, limit int) ([]ccgw.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var ids []ccgw.AgentID
-	for id := range s.live {
+	for id := range s.recs {
 		if id > after {
 			ids = append(ids, id)
 		}
@@ -426,7 +438,7 @@ func (s *Shared) Live(_ context.Context, after ccgw.AgentID, limit int) ([]ccgw.
 	ids = ids[:min(limit, len(ids))]
 	out := make([]ccgw.SharedLive, 0, len(ids))
 	for _, id := range ids {
-		l := ccgw.SharedLive{Record: s.recs[id], Queued: len(s.q[id])}
+		l := ccgw.SharedLive{Record: s.recs[id].raw, Queued: len(s.q[id])}
 		if dl, ok := s.dl.get(id); ok {
 			l.Deadline = dl + s.off
 		}
@@ -440,7 +452,7 @@ func (s *Shared) Clients(context.Context) ([]ccgw.AgentID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []ccgw.AgentID
-	for id := range s.live {
+	for id := range s.recs {
 		if !s.sim[id] {
 			out = append(out, id)
 		}

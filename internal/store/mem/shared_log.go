@@ -2,6 +2,8 @@ package mem
 
 import (
 	"encoding/json"
+	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/ccgw/ccgw"
@@ -64,35 +66,18 @@ func OpenShared(d Durable) (*Shared, int, error) {
 		return nil, 0, err
 	}
 	s.key = key
-	n := 0
-	var gone []ccgw.LogOp
-	err = d.Log.LoadSessions(func(sess *ccgw.Session) error {
-		ref := ccgw.SessionRef{Agent: sess.Agent, Gen: sess.Gen}
-		if sess.Simulated {
-			gone = append(gone, ccgw.LogOp{Ref: ref, Delete: true})
-			return nil
-		}
-		raw, err := json.Marshal(sess)
-		if err != nil {
-			return err
-		}
-		id := sess.Agent
-		s.recs[id] = string(raw)
-		s.live[id] = true
-		s.dl.set(id, d.Deadline(sess))
-		for _, sk := range sess.Skills {
-			s.addSkill(sk, id)
-		}
-		if sess.State == ccgw.StateRest && sess.RestUntil != 0 {
-			s.rests.set(ccgw.SharedRest{ID: id, RestSeq: sess.RestSeq}, sess.RestUntil)
-		}
-		n++
-		return nil
-	})
+	if stored, err := d.Log.CountSessions(); err == nil && stored > 0 {
+		s.recs = make(map[ccgw.AgentID]rec, stored)
+		s.seq = make(map[ccgw.AgentID]uint64, stored)
+		s.q = make(map[ccgw.AgentID][]ccgw.Event, stored)
+		s.dl.h, s.dl.pos = make([]scored[ccgw.AgentID], 0, stored), make(map[ccgw.AgentID]int, stored)
+	}
+	n, gone, err := s.restoreSessions(d)
+	s.dl.heapify()
 	if err == nil {
 		err = d.Log.LoadEvents(func(id ccgw.AgentID, gen, acked uint64, evs []ccgw.Event) error {
-			raw, ok := s.recs[id]
-			if !ok || factsOf(raw).Gen != gen {
+			r, ok := s.recs[id]
+			if !ok || r.gen != gen {
 				if len(evs) > 0 {
 					s.counts.Drops[ccgw.DropSessionEnded] += uint64(len(evs))
 				}
@@ -109,7 +94,7 @@ func OpenShared(d Durable) (*Shared, int, error) {
 				evs = evs[cut:]
 			}
 			s.q[id] = append([]ccgw.Event(nil), evs...)
-			if factsOf(raw).Mode == ccgw.ModePush {
+			if r.push {
 				s.pending[id] = true
 			}
 			return nil
@@ -121,6 +106,88 @@ func OpenShared(d Durable) (*Shared, int, error) {
 		}
 	}
 	return s, n, err
+}
+
+// restoreBatch is how many sessions a restore's stages hand on at once.
+const restoreBatch = 1024
+
+// restoreSessions loads the sessions d.Log holds into s, which nobody else
+// uses yet, and returns how many it loaded and the deletions of simulated
+// agents' sessions to commit. It is a pipeline: this goroutine reads the
+// log, GOMAXPROCS goroutines encode the records, and one files them in the
+// tables, so that restoring a million sessions takes about as long as
+// reading them (docs/benchmarks.md, "Restart").
+func (s *Shared) restoreSessions(d Durable) (int, []ccgw.LogOp, error) {
+	type restored struct {
+		sess ccgw.Session
+		raw  string
+	}
+	read, encoded := make(chan []restored, 4), make(chan []restored, 4)
+	var encoders sync.WaitGroup
+	var encErr error
+	var errOnce sync.Once
+	for range runtime.GOMAXPROCS(0) {
+		encoders.Go(func() {
+			for b := range read {
+				for i := range b {
+					raw, err := json.Marshal(&b[i].sess)
+					if err != nil {
+						errOnce.Do(func() { encErr = err })
+					}
+					b[i].raw = string(raw)
+				}
+				encoded <- b
+			}
+		})
+	}
+	n := 0
+	filed := make(chan struct{})
+	go func() {
+		defer close(filed)
+		for b := range encoded {
+			for i := range b {
+				sess, id := &b[i].sess, b[i].sess.Agent
+				if b[i].raw == "" {
+					continue
+				}
+				s.recs[id] = rec{raw: b[i].raw, gen: sess.Gen, push: sess.Mode == ccgw.ModePush}
+				s.dl.add(id, d.Deadline(sess))
+				for _, sk := range sess.Skills {
+					s.addSkill(sk, id)
+				}
+				if sess.State == ccgw.StateRest && sess.RestUntil != 0 {
+					s.rests.set(ccgw.SharedRest{ID: id, RestSeq: sess.RestSeq}, sess.RestUntil)
+				}
+				n++
+			}
+		}
+	}()
+	var gone []ccgw.LogOp
+	batch := make([]restored, 0, restoreBatch)
+	err := d.Log.LoadSessions(func(sess *ccgw.Session) error {
+		if sess.Simulated {
+			gone = append(gone, ccgw.LogOp{Ref: ccgw.SessionRef{Agent: sess.Agent, Gen: sess.Gen}, Delete: true})
+			return nil
+		}
+		batch = append(batch, restored{sess: *sess})
+		batch[len(batch)-1].sess.Skills = slices.Clone(sess.Skills)
+		if len(batch) == restoreBatch {
+			read <- batch
+			batch = make([]restored, 0, restoreBatch)
+		}
+		return nil
+	})
+	if len(batch) > 0 {
+		read <- batch
+	}
+	close(read)
+	encoders.Wait()
+	close(encoded)
+	<-filed
+	if err == nil {
+		err = encErr
+	}
+	return n, gone, err
 }
 
 // logOp adds op to the open batch, which it returns; nil if s keeps no log.

@@ -17,8 +17,8 @@ type pushClaim struct {
 func (s *Shared) Pop(_ context.Context, id ccgw.AgentID, gen uint64) (*ccgw.Event, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	raw, ok := s.recs[id]
-	if !ok || factsOf(raw).Gen != gen {
+	r, ok := s.recs[id]
+	if !ok || r.gen != gen {
 		return nil, ccgw.Fail(ccgw.RetNotSignedIn)
 	}
 	ev := popFrom(s.q, id)
@@ -86,7 +86,7 @@ func (s *Shared) Ack(_ context.Context, id ccgw.AgentID, tomb bool, seq uint64, 
 		n++
 	}
 	if !tomb && n > 0 {
-		s.logAck(id, factsOf(s.recs[id]).Gen, q[n-1].Seq)
+		s.logAck(id, s.recs[id].gen, q[n-1].Seq)
 	}
 	if len(q) == n {
 		delete(qs, id)

@@ -32,15 +32,15 @@ func (s *Shared) tick(t ccgw.SharedTick) ccgw.SharedTicked {
 	out.Conflicts = s.rotate(t.Rotations)
 	if t.Limit > 0 {
 		for _, d := range s.dl.popDue(t.Now-s.off-t.Claim.Milliseconds(), t.Limit) {
-			if rec, ok := s.recs[d.k]; ok {
+			if r, ok := s.recs[d.k]; ok {
 				s.dlc.set(d.k, t.Now)
-				out.Claimed = append(out.Claimed, ccgw.SharedClaim{Record: rec, Deadline: d.v + s.off})
+				out.Claimed = append(out.Claimed, ccgw.SharedClaim{Record: r.raw, Deadline: d.v + s.off})
 			}
 		}
 		if left := t.Limit - len(out.Claimed); left > 0 {
 			for _, c := range s.dlc.popDue(t.Now-t.Lease.Milliseconds(), left) {
-				if rec, ok := s.recs[c.k]; ok {
-					out.Claimed = append(out.Claimed, ccgw.SharedClaim{Record: rec, Deadline: c.v})
+				if r, ok := s.recs[c.k]; ok {
+					out.Claimed = append(out.Claimed, ccgw.SharedClaim{Record: r.raw, Deadline: c.v})
 					s.dlc.set(c.k, t.Now)
 				}
 			}
@@ -80,8 +80,9 @@ func (s *Shared) Rotate(_ context.Context, rots []ccgw.SharedRotation) ([]ccgw.A
 func (s *Shared) rotate(rots []ccgw.SharedRotation) []ccgw.AgentID {
 	var conflicts []ccgw.AgentID
 	for _, r := range rots {
-		raw, ok := s.recs[r.ID]
-		if !ok || factsOf(raw).Gen != r.Gen {
+		cur, ok := s.recs[r.ID]
+		raw := cur.raw
+		if !ok || cur.gen != r.Gen {
 			continue
 		}
 		var sess ccgw.Session
@@ -96,7 +97,7 @@ func (s *Shared) rotate(rots []ccgw.SharedRotation) []ccgw.AgentID {
 			if err != nil {
 				continue
 			}
-			s.recs[r.ID] = string(b)
+			s.recs[r.ID] = rec{raw: string(b), gen: cur.gen, push: cur.push}
 			s.dropped(ccgw.SharedAuthChange{ID: r.ID, Gen: r.Gen, Rotated: true, N: r.N, Issued: r.Issued, PrevUntil: r.PrevUntil})
 		default:
 			conflicts = append(conflicts, r.ID)
