@@ -42,8 +42,13 @@ type SharedStore interface {
 	SignIn(ctx context.Context, w SharedSignIn) (ended string, err error)
 	// Update stores a changed session (see SharedUpdate). It fails with
 	// RetNotSignedIn if the sign-in is gone and ErrChanged if the record is
-	// no longer w.Expect.
+	// no longer w.Expect. The change may outlive a crash only once Sync
+	// returns.
 	Update(ctx context.Context, w SharedUpdate) error
+	// Sync returns once every change the store has answered is durable, with
+	// the error that kept one from being so (for a store whose every answer
+	// is as durable as it gets, at once).
+	Sync(ctx context.Context) error
 	// End ends a session (see SharedEnd) and returns its record as it was
 	// stored. It fails with RetNotSignedIn if sign-in w.Gen is not stored and
 	// ErrChanged if w.Expect is set and the record is no longer that.

@@ -733,10 +733,18 @@ func TestUpdateGuid(t *testing.T) {
 	}
 	runAuthRows(t, ts, 7400, rows)
 
-	// A rotation that cannot be persisted is refused.
+	// A rotation writes nothing (the new GUID is derived, and a restart
+	// recovers it): it succeeds with the data file closed, and the new GUID
+	// is the one that works.
 	g = ts.mustLogin(t, "7500")
 	ts.store.Close()
-	mustCode(t, ts.do(t, http.MethodPut, pathUpdateGuid("7500"), guidHdr(g), ""), "100-007")
+	rot := ts.do(t, http.MethodPut, pathUpdateGuid("7500"), guidHdr(g), "")
+	mustCode(t, rot, "0")
+	ng := strings.TrimPrefix(rot.header.Get("Set-GUID"), "JSESSIONID=")
+	if ng == "" || ng == g {
+		t.Fatalf("rotation with the data file closed: Set-GUID %q (was %q)", ng, g)
+	}
+	mustCode(t, ts.do(t, http.MethodPost, pathHandShake("7500"), guidHdr(ng), ""), "0")
 }
 
 // TestDynamicGUID checks the plumbing of dynamic auth mode (README §3.2) on a
@@ -806,7 +814,7 @@ func TestTimeoutThroughAPI(t *testing.T) {
 	ts := testServer(t, tConfig{clock: fc})
 	const id = "1001"
 	g := ts.mustLogin(t, id)
-	fc.Advance(ts.sessions.Timeout() + time.Second)
+	fc.Advance(2*time.Minute + time.Second) // the default timeout
 	if n := ts.sessions.Sweep(fc.Now()); n != 1 {
 		t.Fatalf("Sweep expired %d sessions, want 1", n)
 	}

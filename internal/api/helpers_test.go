@@ -20,9 +20,10 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/guard"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 // base is the vendor prefix without its trailing slash.
@@ -50,12 +51,12 @@ type tConfig struct {
 	lockout       ccgw.LockoutPolicy // zero: no lockout
 }
 
-// tServer is the real api, session manager and bolt store behind a loopback
-// httptest server.
+// tServer is the real api, session service and bolt store behind a loopback
+// httptest server, joined as --store bolt joins them.
 type tServer struct {
 	URL      string
 	handler  *api.Server
-	sessions *session.Manager
+	sessions *cluster.Sessions
 	store    *bolt.Store
 	srv      *httptest.Server
 	lastSeq  atomic.Uint64 // X-CCGW-Seq of the last event mustPoll returned
@@ -79,19 +80,24 @@ func testServer(tb testing.TB, cfg tConfig) *tServer {
 	if cfg.ready == nil {
 		cfg.ready = st.Ready
 	}
-	sm, err := session.New(session.Config{
-		SessionSettings: ccgw.SessionSettings{
-			Directory: cfg.dir,
-			Clock:     cfg.clock,
-			AuthMode:  cfg.authMode,
-			Log:       cfg.log,
-			Lockout:   cfg.lockout,
-			Lockouts:  st,
-		},
-		Store: st,
-	})
+	set := ccgw.SessionSettings{
+		Directory: cfg.dir,
+		Clock:     cfg.clock,
+		AuthMode:  cfg.authMode,
+		Log:       cfg.log,
+		Lockout:   cfg.lockout,
+		Lockouts:  st,
+	}
+	set.Defaults()
+	db, _, err := mem.OpenShared(mem.Durable{Log: st, Deadline: func(s *ccgw.Session) int64 {
+		return set.Deadline(set.Clock.Now(), s.Mode)
+	}})
 	if err != nil {
-		tb.Fatalf("session.New: %v", err)
+		tb.Fatalf("mem.OpenShared: %v", err)
+	}
+	sm, err := cluster.New(cluster.Config{SessionSettings: set, Store: db, Local: true})
+	if err != nil {
+		tb.Fatalf("cluster.New: %v", err)
 	}
 	var guardClock ccgw.Clock = clock.Real{}
 	if cfg.clock != nil {

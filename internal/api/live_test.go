@@ -47,6 +47,7 @@ func TestLiveAgents(t *testing.T) {
 	mustCode(t, ls.do(t, http.MethodPost, pathHandShake("1001"), guidHdr(g1), ""), "0")
 	// A body that is not JSON: a wrong-content-type finding for 1003.
 	ls.do(t, http.MethodPost, pathHandShake("1003"), hdr{"Guid": g3, "Content-Type": "text/plain"}, "hello")
+	ls.sessions.Sweep(ls.clock.Now()) // the tick that writes the renewals
 
 	var page liveAgents
 	r := ls.lvAdmin(t, http.MethodGet, "agents?limit=2", nil, "")

@@ -17,11 +17,12 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/faults"
 	"github.com/ccgw/ccgw/internal/report"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 // The OpenAPI document (openapi.json) is held to the route tables both ways and
@@ -505,7 +506,7 @@ func oaServer(t *testing.T) *Server {
 	// The report judges heartbeats against the sessions' timeout (2m).
 	rep := report.New(report.Config{PollTimeout: 2 * time.Minute, PushTimeout: 2 * time.Minute, Journal: 20})
 	var fs *faults.Set
-	sm, err := session.New(session.Config{
+	sm, err := cluster.New(cluster.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory: dir,
 			Clock:     fc,
@@ -514,12 +515,12 @@ func oaServer(t *testing.T) *Server {
 			OnSignOut: rep.SignedOut,
 			DropEvent: func(id ccgw.AgentID, ev ccgw.Event) bool { return fs.DropEvent(id, ev) },
 		},
-		Store: st,
+		Store: mem.NewShared(), Local: true,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs = faults.New(faults.Config{Clock: fc, Interfaces: Interfaces(), DropEvents: true, Clients: sm.Clients,
+	fs = faults.New(faults.Config{Clock: fc, Interfaces: Interfaces(), DropEvents: true, Clients: func() []ccgw.AgentID { return sm.Clients(context.Background()) },
 		Kick: func(id ccgw.AgentID) error { return sm.Kick(context.Background(), id, ccgw.CauseSupervisor) }})
 	return New(Config{Sessions: sm, Directory: dir, PollAtOnce: true, Clock: fc,
 		Calls:   sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: fc}),

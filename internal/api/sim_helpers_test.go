@@ -11,11 +11,12 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
 	"github.com/ccgw/ccgw/internal/clock"
+	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/faults"
 	"github.com/ccgw/ccgw/internal/report"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 // The gateway with the simulated call centre behind it, wired as cmd/ccgw
@@ -81,7 +82,7 @@ func newSimServer(tb testing.TB, cfg simConfig) *simServer {
 		onSignOut = rep.SignedOut
 	}
 	var eng *sim.Engine
-	sm, err := session.New(session.Config{
+	sm, err := cluster.New(cluster.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory: dir,
 			Clock:     fc,
@@ -95,17 +96,17 @@ func newSimServer(tb testing.TB, cfg simConfig) *simServer {
 				}
 			},
 		},
-		Store: st,
+		Store: mem.NewShared(), Local: true,
 	})
 	if err != nil {
-		tb.Fatalf("session.New: %v", err)
+		tb.Fatalf("cluster.New: %v", err)
 	}
 	if !cfg.noCalls {
 		eng = sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: fc, RingTimeout: clRing})
 	}
 	var fs *faults.Set
 	if cfg.workbench {
-		fs = faults.New(faults.Config{Clock: fc, Interfaces: api.Interfaces(), Clients: sm.Clients,
+		fs = faults.New(faults.Config{Clock: fc, Interfaces: api.Interfaces(), Clients: func() []ccgw.AgentID { return sm.Clients(context.Background()) },
 			Kick: func(id ccgw.AgentID) error { return sm.Kick(context.Background(), id, ccgw.CauseSupervisor) }})
 	}
 	adm := &api.Admin{Journal: j, Virtual: fc, Now: fc.Now, MaxStreams: cfg.maxStreams, StreamPing: cfg.ping}

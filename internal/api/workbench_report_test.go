@@ -12,10 +12,11 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
+	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/faults"
 	"github.com/ccgw/ccgw/internal/report"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 // TestWorkbenchClients: a client that ignores Set-GUID in dynamic mode, then
@@ -174,7 +175,7 @@ func TestWorkbenchObserveAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sm, err := session.New(session.Config{SessionSettings: ccgw.SessionSettings{Directory: agent.Default()}, Store: st})
+	sm, err := cluster.New(cluster.Config{SessionSettings: ccgw.SessionSettings{Directory: agent.Default()}, Store: mem.NewShared(), Local: true})
 	if err != nil {
 		t.Fatal(err)
 	}

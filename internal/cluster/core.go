@@ -40,11 +40,12 @@ type Config struct {
 	// 1<<20, more than there are work numbers.
 	CacheSize int
 	// Local says the store is this process's alone (one node, mem.Shared):
-	// OnChange and Tap are then called at once after each change, from the
-	// goroutine that made it, before the call that made it returns, as
-	// session.Manager calls them, instead of from the feed's reader a moment
-	// later. So a scenario under a virtual clock replays the same way every
-	// run.
+	// OnChange and Tap are then called at once after each change, in the
+	// store's order, instead of from the feed's reader a moment later: by
+	// the goroutine that made the change, before its call returns, unless
+	// another goroutine is delivering, which then delivers it too (see
+	// committed). So a scenario under a virtual clock replays the same way
+	// every run.
 	Local bool
 }
 
@@ -129,14 +130,6 @@ func (s *Sessions) Close() error {
 		cancel()
 	}
 	return nil
-}
-
-// committed reports a change this node wrote to the hooks at once, with
-// Config.Local (and everything else the feed holds by then, in order).
-func (s *Sessions) committed() {
-	if s.cfg.Local {
-		s.Deliver()
-	}
 }
 
 // errDown is every store call's answer while the store cannot be reached.

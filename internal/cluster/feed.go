@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ccgw/ccgw"
@@ -28,6 +29,9 @@ type feedState struct {
 	// changes, which it keeps in the feed's order: one reader at a time.
 	mu   sync.Mutex
 	last string // the ID of the last change delivered; "" until known
+	// owed says a change was committed (Config.Local) while another call
+	// held mu: the holder delivers it before it lets go (releaseFeed).
+	owed atomic.Bool
 }
 
 // hooked reports whether anything on this node reads the feed.
@@ -60,11 +64,56 @@ func (s *Sessions) startFeedLocked(ctx context.Context) error {
 // Deliver calls Config.OnChange and Tap with every change committed (by any
 // node) since the last one delivered, in order, and returns how many changes
 // it read. Run does this all the time; Deliver is for Sessions that do not
-// Run (tests) and to make sure a change made elsewhere has been seen.
+// Run (tests) and to make sure a change made elsewhere has been seen. A hook
+// must not call it.
 func (s *Sessions) Deliver() int {
+	if !s.hooked() {
+		return 0
+	}
+	s.feed.mu.Lock()
+	n := s.deliverAllLocked()
+	s.releaseFeed()
+	return n
+}
+
+// committed reports a change this node wrote to the hooks at once, with
+// Config.Local, and everything else the feed holds by then, in order.
+// Deliveries never nest: a hook that changes a session (the simulated call
+// centre offering a call to the agent who became idle) has that change
+// delivered once it returns, by the loop that called it; and a change made
+// while another goroutine delivers is delivered by that goroutine before it
+// lets go.
+func (s *Sessions) committed() {
+	if !s.cfg.Local || !s.hooked() {
+		return
+	}
+	s.feed.owed.Store(true)
+	if !s.feed.mu.TryLock() {
+		return // the holder sees owed in releaseFeed
+	}
+	s.feed.owed.Store(false)
+	s.deliverAllLocked()
+	s.releaseFeed()
+}
+
+// releaseFeed unlocks feed.mu, first delivering the changes committed calls
+// left to the holder meanwhile.
+func (s *Sessions) releaseFeed() {
+	for {
+		s.feed.mu.Unlock()
+		if !s.feed.owed.Load() || !s.feed.mu.TryLock() {
+			return // none owed, or another call holds mu and will see owed
+		}
+		s.feed.owed.Store(false)
+		s.deliverAllLocked()
+	}
+}
+
+// deliverAllLocked delivers until the feed has no more; feed.mu must be held.
+func (s *Sessions) deliverAllLocked() int {
 	total := 0
 	for {
-		n, err := s.deliver(context.Background(), 0)
+		n, err := s.deliverLocked(context.Background(), 0)
 		total += n
 		if err != nil || n == 0 {
 			return total
@@ -80,6 +129,11 @@ func (s *Sessions) deliver(ctx context.Context, block time.Duration) (int, error
 	}
 	s.feed.mu.Lock()
 	defer s.feed.mu.Unlock()
+	return s.deliverLocked(ctx, block)
+}
+
+// deliverLocked is deliver with feed.mu held.
+func (s *Sessions) deliverLocked(ctx context.Context, block time.Duration) (int, error) {
 	if err := s.startFeedLocked(ctx); err != nil {
 		return 0, err
 	}

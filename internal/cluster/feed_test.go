@@ -135,3 +135,73 @@ func TestLocalHooksAtOnce(t *testing.T) {
 		t.Fatalf("after the logout returned: changes %v, events %v", c, e)
 	}
 }
+
+// TestLocalHookChangesASession: with Local, an OnChange hook that changes a
+// session itself (the simulated call centre offering a waiting call to the
+// agent who became idle) does not deadlock, and its change is delivered
+// after the one that called it, before the outer call returns; while hooks
+// run, changes other goroutines make are delivered too, each once.
+func TestLocalHookChangesASession(t *testing.T) {
+	var mu sync.Mutex
+	var changes []string
+	var st *Sessions
+	cfg := sessiontest.DefaultConfig(sessiontest.NewLogs())
+	st = openOn(t, mem.NewShared(), guard.NewMemLockouts(), cfg, func(c *Config) {
+		c.Local = true
+		c.OnChange = func(s ccgw.Session) {
+			mu.Lock()
+			changes = append(changes, fmt.Sprintf("%d:%d", s.Agent, s.State))
+			mu.Unlock()
+			if s.Agent == 1001 && s.State == ccgw.StateIdle {
+				_, err := st.UpdateAny(context.Background(), 1001, func(x *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
+					if x.State != ccgw.StateIdle {
+						return nil, ccgw.Fail(ccgw.RetSetStateFailed)
+					}
+					x.State = ccgw.StateBusy
+					return nil, nil
+				})
+				if err != nil && ccgw.CodeOf(err) != ccgw.RetSetStateFailed {
+					t.Errorf("update from the hook: %v", err)
+				}
+			}
+		}
+	})
+	got := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(changes)
+	}
+	ctx := context.Background()
+	_, err := st.SignIn(ctx, sessiontest.SignInReq(1001))
+	wantOK(t, "sign in", err)
+	want := []string{fmt.Sprintf("1001:%d", ccgw.StateIdle), fmt.Sprintf("1001:%d", ccgw.StateBusy)}
+	if c := got(); !slices.Equal(c, want) {
+		t.Fatalf("after the sign-in returned: changes %v, want idle then the hook's busy", c)
+	}
+
+	// Many goroutines change other agents while the hook runs: every change
+	// is delivered once, none is lost to a goroutine that found the feed busy.
+	const agents, rounds = 8, 20
+	for i := range agents {
+		_, err := st.SignIn(ctx, sessiontest.SignInReq(ccgw.AgentID(2001+i)))
+		wantOK(t, "sign in", err)
+	}
+	var wg sync.WaitGroup
+	for i := range agents {
+		wg.Go(func() {
+			for range rounds {
+				_, err := st.UpdateAny(ctx, ccgw.AgentID(2001+i), func(x *ccgw.Session, _ time.Time) ([]ccgw.Emit, error) {
+					x.State = ccgw.StateBusy
+					return nil, nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait() // every call returned: its change is delivered, by it or by the holder
+	if n := len(got()); n != 2+agents+agents*rounds {
+		t.Fatalf("%d changes delivered, want %d", n, 2+agents+agents*rounds)
+	}
+}

@@ -13,9 +13,20 @@ import (
 // changed it meanwhile (ccgw.ErrChanged otherwise; RetNotSignedIn if it is gone).
 // If fn fails, nothing is written and update returns fn's error.
 func (s *Sessions) update(ctx context.Context, id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]ccgw.Emit, error)) (ccgw.Session, error) {
+	sess, after, err := s.updateLater(ctx, id, raw, fn)
+	if err == nil {
+		after()
+	}
+	return sess, err
+}
+
+// updateLater is update but for what follows the store's answer: waiting for
+// the change to be durable (SharedStore.Sync), the hooks (committed) and the
+// push notification, which it returns as after, to be called once.
+func (s *Sessions) updateLater(ctx context.Context, id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]ccgw.Emit, error)) (ccgw.Session, func(), error) {
 	sess, err := decodeSession(raw)
 	if err != nil {
-		return ccgw.Session{}, unavailable(err)
+		return ccgw.Session{}, nil, unavailable(err)
 	}
 	facts := authFacts(&sess)
 	before := append([]int(nil), sess.Skills...)
@@ -23,11 +34,11 @@ func (s *Sessions) update(ctx context.Context, id ccgw.AgentID, raw string, fn f
 	now := s.cfg.Clock.Now()
 	evs, err := fn(&sess)
 	if err != nil {
-		return ccgw.Session{}, err
+		return ccgw.Session{}, nil, err
 	}
 	next, err := json.Marshal(&sess)
 	if err != nil {
-		return ccgw.Session{}, err
+		return ccgw.Session{}, nil, err
 	}
 	off, on := diff(before, sess.Skills)
 	changed := authFacts(&sess) != facts
@@ -37,26 +48,29 @@ func (s *Sessions) update(ctx context.Context, id ccgw.AgentID, raw string, fn f
 		w.Events = append(w.Events, s.event(&sess, ev, now))
 	}
 	if err := s.up(); err != nil {
-		return ccgw.Session{}, err
+		return ccgw.Session{}, nil, err
 	}
 	switch err := s.db.Update(ctx, w); {
 	case err == nil:
-		s.committed()
 		if changed {
 			s.cache.drop(id, sess.Gen)
 		}
 		if sess.RestSeq != restSeq && sess.RestUntil != 0 {
 			s.scheduleRest(ctx, id, &sess)
 		}
-		if len(evs) > 0 {
-			s.wake(id) // this node's held polls (other nodes' hear of it from the store)
-			s.notify(&sess)
+		after := func() {
+			s.db.Sync(ctx) // a failure is the store's to report: the change stands
+			s.committed()
+			if len(evs) > 0 {
+				s.wake(id) // this node's held polls (other nodes' hear of it from the store)
+				s.notify(&sess)
+			}
 		}
-		return sess, nil
+		return sess, after, nil
 	case errors.Is(err, ccgw.ErrChanged), ccgw.CodeOf(err) == ccgw.RetNotSignedIn:
-		return ccgw.Session{}, err
+		return ccgw.Session{}, nil, err
 	default:
-		return ccgw.Session{}, unavailable(err)
+		return ccgw.Session{}, nil, unavailable(err)
 	}
 }
 
@@ -94,6 +108,31 @@ const maxUpdateAttempts = 1000
 // session kept changing for maxUpdateAttempts attempts.
 func (s *Sessions) Update(ctx context.Context, id ccgw.AgentID, guid string, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	return s.updateWith(ctx, id, guid, true, fn)
+}
+
+// UpdateAnyLater is UpdateAny but for waiting until the change is durable
+// and the hooks and notifications after it (Config.Notify, OnChange), which
+// it leaves to finish: the caller must call finish once, after letting go of
+// its own locks, so that it holds none across a write to disk (the simulated
+// call centre does).
+func (s *Sessions) UpdateAnyLater(id ccgw.AgentID, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, func(), error) {
+	ctx := context.Background()
+	for attempt := 0; ; attempt++ {
+		raw, err := s.get(ctx, id)
+		if err != nil {
+			return ccgw.Session{}, nil, err
+		}
+		next, after, err := s.updateLater(ctx, id, raw, func(x *ccgw.Session) ([]ccgw.Emit, error) {
+			return fn(x, s.cfg.Clock.Now())
+		})
+		if errors.Is(err, ccgw.ErrChanged) && attempt < maxUpdateAttempts {
+			continue
+		}
+		if errors.Is(err, ccgw.ErrChanged) {
+			return ccgw.Session{}, nil, unavailable(err)
+		}
+		return next, after, err
+	}
 }
 
 // UpdateAny implements ccgw.SessionService: Update without the GUID check.

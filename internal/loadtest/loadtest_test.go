@@ -18,9 +18,10 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
+	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/metrics"
-	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/ccgw/ccgw/internal/store/mem"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -100,7 +101,7 @@ func testGatewayRecording(tb testing.TB, auth ccgw.AuthMode, token string) (url,
 	// the heartbeats). The 10s these were before left less than twice that, and
 	// a heavier load (a full -race suite runs at 16) can go past it: the run
 	// then counts false sign-outs and timeout sign-outs.
-	sm, err := session.New(session.Config{
+	sm, err := cluster.New(cluster.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory:    dir,
 			AuthMode:     auth,
@@ -108,10 +109,10 @@ func testGatewayRecording(tb testing.TB, auth ccgw.AuthMode, token string) (url,
 			GUIDInterval: 150 * time.Millisecond,
 			GUIDTimeout:  time.Minute,
 		},
-		Store: st,
+		Store: mem.NewShared(), Local: true,
 	})
 	if err != nil {
-		tb.Fatalf("session.New: %v", err)
+		tb.Fatalf("cluster.New: %v", err)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

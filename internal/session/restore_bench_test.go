@@ -1,7 +1,7 @@
 package session
 
 import (
-		"fmt"
+	"fmt"
 	"runtime"
 	"runtime/debug"
 	"testing"
@@ -100,7 +100,7 @@ func fillBolt(b *testing.B, dir string, n int) {
 		s := req.Start(ccgw.Agent{ID: id, Skills: benchSkills}, uint64(1+i), guid.New("AgentGateway0"), benchStart)
 		var evs []ccgw.Event
 		for j, em := range req.Events() {
-						evs = append(evs, ccgw.Event{Type: em.Type, GenTime: ccgw.Millis(benchStart), WorkNo: id.String(),
+			evs = append(evs, ccgw.Event{Type: em.Type, GenTime: ccgw.Millis(benchStart), WorkNo: id.String(),
 				Content: em.Content, Seq: uint64(j + 1)})
 		}
 		ops = append(ops, ccgw.LogOp{Put: &s, Ref: ccgw.SessionRef{Agent: id, Gen: s.Gen}, Events: evs})

@@ -8,7 +8,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
 )
@@ -35,7 +35,7 @@ func benchEngineCalls(b *testing.B, agents, calls int, scan, useBolt bool) {
 	clk := clock.NewVirtual(DefaultStart())
 	journal := NewJournal(100000)
 	var eng *Engine
-	cfg := session.Config{
+	cfg := cluster.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory: dir,
 			Clock:     clk,
@@ -43,7 +43,7 @@ func benchEngineCalls(b *testing.B, agents, calls int, scan, useBolt bool) {
 			Tap:       journal.Add,
 			OnChange:  func(s ccgw.Session) { eng.AgentChanged(s) },
 		},
-		Store: mem.New(),
+		Store: mem.NewShared(), Local: true,
 	}
 	if useBolt {
 		st, err := bolt.Open(b.TempDir())
@@ -51,9 +51,13 @@ func benchEngineCalls(b *testing.B, agents, calls int, scan, useBolt bool) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { st.Close() })
-		cfg.Store, cfg.Events = st, st
+		db, _, err := mem.OpenShared(mem.Durable{Log: st, Deadline: func(*ccgw.Session) int64 { return 0 }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.Store = db // the sessions of real agents written to bbolt, as --store bolt writes them
 	}
-	sm, err := session.New(cfg)
+	sm, err := cluster.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,14 +9,15 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/session"
+	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/store/bolt"
+	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
 // testRig is an engine on a fake clock with a real session manager.
 type testRig struct {
 	clock *clock.Virtual
-	sm    *session.Manager
+	sm    *cluster.Sessions
 	eng   *Engine
 	tap   []ccgw.Event
 }
@@ -32,7 +33,7 @@ func newTestRig(t *testing.T, opts ...func(*Config)) *testRig {
 	r := &testRig{clock: clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))}
 	dir := agent.Default()
 	var eng *Engine
-	r.sm, err = session.New(session.Config{
+	r.sm, err = cluster.New(cluster.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory: dir,
 			Clock:     r.clock,
@@ -40,7 +41,7 @@ func newTestRig(t *testing.T, opts ...func(*Config)) *testRig {
 			Tap:       func(ev ccgw.Event) { r.tap = append(r.tap, ev) },
 			OnChange:  func(s ccgw.Session) { eng.AgentChanged(s) },
 		},
-		Store: st,
+		Store: mem.NewShared(), Local: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -163,21 +164,23 @@ func equal(a, b []string) bool {
 	return true
 }
 
-// heldStore is a bbolt store whose PutSession of a talking agent waits, once
-// armed, until released.
-type heldStore struct {
+// heldLog is a bbolt store whose commit of a talking agent's session waits,
+// once armed, until released.
+type heldLog struct {
 	*bolt.Store
 	armed   atomic.Bool
 	held    chan struct{}
 	release chan struct{}
 }
 
-func (s *heldStore) PutSession(x *ccgw.Session) error {
-	if x.State == ccgw.StateTalking && s.armed.CompareAndSwap(true, false) {
-		close(s.held)
-		<-s.release
+func (s *heldLog) Commit(ops []ccgw.LogOp) error {
+	for _, op := range ops {
+		if op.Put != nil && op.Put.State == ccgw.StateTalking && s.armed.CompareAndSwap(true, false) {
+			close(s.held)
+			<-s.release
+		}
 	}
-	return s.Store.PutSession(x)
+	return s.Store.Commit(ops)
 }
 
 // TestEngineLockNotHeldAcrossStoreWrites checks that the engine writes a real
@@ -189,19 +192,22 @@ func TestEngineLockNotHeldAcrossStoreWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	hs := &heldStore{Store: st, held: make(chan struct{}), release: make(chan struct{})}
+	hs := &heldLog{Store: st, held: make(chan struct{}), release: make(chan struct{})}
+	db, _, err := mem.OpenShared(mem.Durable{Log: hs, Deadline: func(*ccgw.Session) int64 { return 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	fc := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	dir := agent.Default()
 	var eng *Engine
-	sm, err := session.New(session.Config{
+	sm, err := cluster.New(cluster.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory: dir,
 			Clock:     fc,
 			Timeout:   time.Hour,
 			OnChange:  func(s ccgw.Session) { eng.AgentChanged(s) },
 		},
-		Store:  hs,
-		Events: st,
+		Store: db, Local: true,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -223,22 +223,17 @@ func (s *Shared) undoSignIn(w ccgw.SharedSignIn) {
 	s.publish(false, ccgw.SharedAuthChange{ID: w.ID})
 }
 
-// Update implements ccgw.SharedStore.
+// Update implements ccgw.SharedStore. Kept in a log, it does not wait for
+// the commit: Sync does.
 func (s *Shared) Update(_ context.Context, w ccgw.SharedUpdate) error {
-	b, err := s.update(w)
-	s.await(b)
-	return err
-}
-
-func (s *Shared) update(w ccgw.SharedUpdate) (*batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.recs[w.ID]
 	if !ok {
-		return nil, ccgw.Fail(ccgw.RetNotSignedIn)
+		return ccgw.Fail(ccgw.RetNotSignedIn)
 	}
 	if cur.raw != w.Expect {
-		return nil, ccgw.ErrChanged
+		return ccgw.ErrChanged
 	}
 	s.recs[w.ID] = recOf(w.Record)
 	for _, sk := range w.SkillsOff {
@@ -251,12 +246,11 @@ func (s *Shared) update(w ccgw.SharedUpdate) (*batch, error) {
 		s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: cur.gen})
 	}
 	evs := s.pushAll(w.ID, w.Events, w.QueueMax, w.Push)
-	var b *batch
 	if !s.sim[w.ID] {
-		b = s.logPut(w.ID, w.Record, evs)
+		s.logPut(w.ID, w.Record, evs)
 	}
 	s.record(ccgw.SharedChange{Kind: ccgw.ChangeStored, Record: w.Record})
-	return b, nil
+	return nil
 }
 
 // End implements ccgw.SharedStore.

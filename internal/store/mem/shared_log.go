@@ -1,6 +1,7 @@
 package mem
 
 import (
+	"context"
 	"encoding/json"
 	"runtime"
 	"slices"
@@ -256,7 +257,11 @@ func (s *Shared) await(b *batch) error {
 	return b.err
 }
 
-// Flush commits what waits to be (deliveries recorded since the last commit).
+// Sync implements ccgw.SharedStore: it commits what waits to be (changes
+// and deliveries recorded since the last commit).
+func (s *Shared) Sync(context.Context) error { return s.Flush() }
+
+// Flush commits what waits to be, as Sync does.
 func (s *Shared) Flush() error {
 	s.mu.Lock()
 	b := s.open

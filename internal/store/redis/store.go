@@ -101,6 +101,10 @@ func (s *Store) Close() error { return s.rdb.Close() }
 // commands), for tests and benchmarks.
 func (s *Store) Commands() uint64 { return s.sent.Load() }
 
+// Sync implements ccgw.SharedStore: Redis answers a write once it has it,
+// as durable as its own persistence makes it.
+func (s *Store) Sync(context.Context) error { return nil }
+
 // Ping implements ccgw.SharedStore.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
