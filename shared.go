@@ -80,10 +80,14 @@ type SharedStore interface {
 	// Queued returns how many events agent id's queue (with tomb, its ended
 	// session's) holds.
 	Queued(ctx context.Context, id AgentID, tomb bool) (int, error)
-	// Ack removes the events up to seq from the head of agent id's queue (the
-	// ended session's, with tomb): delivered if reason is empty, else
-	// counted as dropped for it. It returns how many it removed.
-	Ack(ctx context.Context, id AgentID, tomb bool, seq uint64, reason DropReason) (int, error)
+	// Ack removes the events up to seq from the head of the queue of agent
+	// id's sign-in gen: delivered if reason is empty, else counted as dropped
+	// for it. That is the live session's queue if the session is gen's, else
+	// the ended session's if the tombstone is gen's (a session that ended
+	// while its events were pushed: its queue went with its tombstone), else
+	// none: a later sign-in's queue is never touched. It returns how many it
+	// removed.
+	Ack(ctx context.Context, id AgentID, gen uint64, seq uint64, reason DropReason) (int, error)
 	// ClaimPush takes or keeps node's claim on agent id's push work for
 	// lease; false while another node holds it.
 	ClaimPush(ctx context.Context, id AgentID, node string, lease time.Duration) (bool, error)

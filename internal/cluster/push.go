@@ -34,7 +34,7 @@ func (s *Sessions) PushTarget(id ccgw.AgentID) (push.Target, bool) {
 				guid = e.guid
 			}
 			return push.Target{Agent: id, Gen: sess.Gen, URL: sess.CallbackURI, Token: sess.ServiceToken, GUID: guid,
-				Legacy: sess.LegacyPush, Queue: &queue{s: s, id: id}}, true
+				Legacy: sess.LegacyPush, Queue: &queue{s: s, id: id, gen: sess.Gen}}, true
 		}
 	}
 	var t tombRec
@@ -43,7 +43,7 @@ func (s *Sessions) PushTarget(id ccgw.AgentID) (push.Target, bool) {
 		return push.Target{}, false
 	}
 	return push.Target{Agent: id, Gen: t.Gen, URL: t.URI, Token: t.Token, GUID: t.GUID, Legacy: t.Legacy, Ended: true,
-		Queue: &queue{s: s, id: id, tomb: true}}, true
+		Queue: &queue{s: s, id: id, gen: t.Gen, tomb: true}}, true
 }
 
 // Delivered implements push.Source; the queue's Ack already removed the events.
@@ -57,10 +57,15 @@ func (s *Sessions) Release(id ccgw.AgentID) {
 	s.db.ReleasePush(context.Background(), id, s.cfg.NodeName)
 }
 
-// queue is an agent's stored event queue as a push.Queue.
+// queue is the stored event queue of an agent's sign-in gen (its ended
+// session's, with tomb) as a push.Queue. Its Ack and DropHead find the queue
+// by gen: a session that ends while a push of its events is under way has
+// taken them to its tombstone's queue, where they are acknowledged, and a
+// later sign-in's events are left alone.
 type queue struct {
 	s    *Sessions
 	id   ccgw.AgentID
+	gen  uint64
 	tomb bool
 }
 
@@ -78,7 +83,7 @@ func (q *queue) Ack(seq uint64) {
 	if q.s.up() != nil {
 		return // delivered again once the store is back: pushes are at least once
 	}
-	q.s.db.Ack(context.Background(), q.id, q.tomb, seq, "")
+	q.s.db.Ack(context.Background(), q.id, q.gen, seq, "")
 }
 
 // DropHead implements push.Queue.
@@ -86,6 +91,6 @@ func (q *queue) DropHead(seq uint64, reason ccgw.DropReason) int {
 	if q.s.up() != nil {
 		return 0
 	}
-	n, _ := q.s.db.Ack(context.Background(), q.id, q.tomb, seq, reason)
+	n, _ := q.s.db.Ack(context.Background(), q.id, q.gen, seq, reason)
 	return n
 }

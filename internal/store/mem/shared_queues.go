@@ -76,9 +76,16 @@ func (s *Shared) Queued(_ context.Context, id ccgw.AgentID, tomb bool) (int, err
 }
 
 // Ack implements ccgw.SharedStore.
-func (s *Shared) Ack(_ context.Context, id ccgw.AgentID, tomb bool, seq uint64, reason ccgw.DropReason) (int, error) {
+func (s *Shared) Ack(_ context.Context, id ccgw.AgentID, gen uint64, seq uint64, reason ccgw.DropReason) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var tomb bool
+	if r, ok := s.recs[id]; !ok || r.gen != gen {
+		if t, ok := s.tombs[id]; !ok || tombGen(t) != gen {
+			return 0, nil
+		}
+		tomb = true
+	}
 	qs := s.queue(tomb)
 	q := qs[id]
 	n := 0
@@ -90,7 +97,9 @@ func (s *Shared) Ack(_ context.Context, id ccgw.AgentID, tomb bool, seq uint64, 
 	}
 	if len(q) == n {
 		delete(qs, id)
-		delete(s.pending, id)
+		if len(s.q[id]) == 0 && len(s.tq[id]) == 0 {
+			delete(s.pending, id)
+		}
 	} else {
 		qs[id] = q[n:]
 	}

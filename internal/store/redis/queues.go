@@ -89,8 +89,8 @@ func (s *Store) Queued(ctx context.Context, id ccgw.AgentID, tomb bool) (int, er
 }
 
 // Ack implements ccgw.SharedStore with ackScript.
-func (s *Store) Ack(ctx context.Context, id ccgw.AgentID, tomb bool, seq uint64, reason ccgw.DropReason) (int, error) {
-	res, err := s.run(ctx, ackScript, id.String(), boolArg(tomb), seq, string(reason))
+func (s *Store) Ack(ctx context.Context, id ccgw.AgentID, gen uint64, seq uint64, reason ccgw.DropReason) (int, error) {
+	res, err := s.run(ctx, ackScript, id.String(), strconv.FormatUint(gen, 10), seq, string(reason))
 	if err != nil {
 		return 0, err
 	}

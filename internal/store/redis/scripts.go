@@ -358,7 +358,12 @@ return record(2)
 var ackScript = goredis.NewScript(common + `
 local id = ARGV[2]
 local q = p .. 'q:' .. id
-if ARGV[3] == '1' then q = p .. 'tq:' .. id end
+local raw = redis.call('GET', skey(id))
+if not raw or genOf(raw) ~= ARGV[3] then
+  local traw = redis.call('GET', p .. 't:' .. id)
+  if not traw or tostring(cjson.decode(traw).gen) ~= ARGV[3] then return 0 end
+  q = p .. 'tq:' .. id
+end
 local seq = tonumber(ARGV[4])
 local n = 0
 while true do
@@ -370,7 +375,9 @@ while true do
   n = n + 1
 end
 if ARGV[5] ~= '' and n > 0 then redis.call('HINCRBY', p .. 'stats', 'drop:' .. ARGV[5], n) end
-if redis.call('LLEN', q) == 0 then redis.call('SREM', p .. 'pushpending', id) end
+if redis.call('LLEN', p .. 'q:' .. id) == 0 and redis.call('LLEN', p .. 'tq:' .. id) == 0 then
+  redis.call('SREM', p .. 'pushpending', id)
+end
 return n
 `)
 

@@ -76,8 +76,9 @@ func testQueueBound(t *testing.T, e *env) {
 }
 
 // testPeekQueuedAck: Peek and Queued see a queue without taking from it; Ack
-// removes its head up to a seq, counted as dropped for a reason if one is
-// given; the same on the tombstone's queue.
+// removes the head of a sign-in's queue up to a seq, counted as dropped for a
+// reason if one is given: the live session's, or once it ended the
+// tombstone's (events being pushed when it ended), never a later sign-in's.
 func testPeekQueuedAck(t *testing.T, e *env) {
 	const id = 1001
 	rec := SignIn(t, e.a, id, 1, 50_000, ccgw.EvInService, ccgw.EvReady, ccgw.EvSetNotReadySuccess, ccgw.EvReady)
@@ -86,36 +87,48 @@ func testPeekQueuedAck(t *testing.T, e *env) {
 	e.wantQueued(e.b, id, false, 4)
 	e.wantPeek(e.b, id, true, 10)
 	e.wantQueued(e.b, id, true, 0)
-	ack := func(st ccgw.SharedStore, tomb bool, seq uint64, reason ccgw.DropReason, want int) {
+	ack := func(st ccgw.SharedStore, gen, seq uint64, reason ccgw.DropReason, want int) {
 		t.Helper()
-		if n, err := st.Ack(e.ctx, id, tomb, seq, reason); err != nil || n != want {
-			t.Fatalf("Ack (tomb %v) up to %d for %q: %d, %v; want %d", tomb, seq, reason, n, err, want)
+		if n, err := st.Ack(e.ctx, id, gen, seq, reason); err != nil || n != want {
+			t.Fatalf("Ack of sign-in %d up to %d for %q: %d, %v; want %d", gen, seq, reason, n, err, want)
 		}
 	}
-	ack(e.b, false, 2, "", 2)
-	ack(e.a, false, 2, "", 0)
-	ack(e.a, false, 3, ccgw.DropPushFailed, 1)
+	ack(e.b, 1, 2, "", 2)
+	ack(e.a, 1, 2, "", 0)
+	ack(e.a, 2, 3, "", 0) // not this sign-in's
+	ack(e.a, 1, 3, ccgw.DropPushFailed, 1)
 	e.wantPeek(e.b, id, false, 10, 4)
 	e.wantQueued(e.a, id, false, 1)
-	if n, err := e.a.Ack(e.ctx, 1002, false, 10, ""); err != nil || n != 0 {
+	if n, err := e.a.Ack(e.ctx, 1002, 1, 10, ""); err != nil || n != 0 {
 		t.Fatalf("Ack of an agent with no queue: %d, %v", n, err)
 	}
 	if c := e.counts(e.a); len(c.Drops) != 1 || c.Drops[ccgw.DropPushFailed] != 1 {
 		t.Fatalf("Counts: drops %v; want 1 push_failed only", c.Drops)
 	}
 
+	// The session ends with event 4 unacknowledged (being pushed): its queue
+	// goes with the tombstone, and the push's Ack of sign-in 1 finds it there.
 	ending := Ending(id, 1, 60_000)
 	e.end(e.b, id, 1, ccgw.CauseSupervisor, ending, rec)
 	e.wantQueued(e.a, id, false, 0)
 	e.wantPeek(e.a, id, true, 10, 4, 5)
 	e.wantQueued(e.a, id, true, 2)
-	ack(e.b, true, 99, ccgw.DropSessionEnded, 2)
+	ack(e.b, 1, 4, "", 1)
+	e.wantPeek(e.a, id, true, 10, 5)
+	ack(e.b, 1, 99, ccgw.DropSessionEnded, 1)
 	e.wantQueued(e.a, id, true, 0)
 	e.wantRead(e.a, id, "", ending.Tomb)
 	e.wantPopTomb(e.a, id, 1)
-	if c := e.counts(e.a); c.Drops[ccgw.DropSessionEnded] != 2 || c.Drops[ccgw.DropPushFailed] != 1 {
-		t.Errorf("Counts: drops %v; want 2 session_ended, 1 push_failed", c.Drops)
+	if c := e.counts(e.a); c.Drops[ccgw.DropSessionEnded] != 1 || c.Drops[ccgw.DropPushFailed] != 1 {
+		t.Errorf("Counts: drops %v; want 1 session_ended, 1 push_failed", c.Drops)
 	}
+
+	// A later sign-in's queue is left alone by a late Ack of sign-in 1.
+	SignIn(t, e.a, id, 2, 50_000, ccgw.EvInService, ccgw.EvReady)
+	ack(e.b, 1, 99, "", 0)
+	e.wantQueued(e.a, id, false, 2)
+	ack(e.b, 2, 1, "", 1)
+	e.wantPeek(e.a, id, false, 10, 2)
 }
 
 // pending returns the push work a Tick on st at now returns.
@@ -148,7 +161,7 @@ func testPending(t *testing.T, e *env) {
 		t.Fatalf("Tick without Pending: %v, %v; want no push work", got.Pending, err)
 	}
 
-	if n, err := e.a.Ack(e.ctx, 1001, false, 1, ""); err != nil || n != 1 {
+	if n, err := e.a.Ack(e.ctx, 1001, 1, 1, ""); err != nil || n != 1 {
 		t.Fatalf("Ack: %d, %v", n, err)
 	}
 	wantPending(2_000)
@@ -158,7 +171,7 @@ func testPending(t *testing.T, e *env) {
 	e.end(e.a, 1001, 1, ccgw.CauseSupervisor, Ending(1001, 1, 60_000), pushRec)
 	wantPending(4_000, 1001)
 	e.wantQueued(e.b, 1001, true, 2)
-	if n, err := e.b.Ack(e.ctx, 1001, true, 3, ""); err != nil || n != 2 {
+	if n, err := e.b.Ack(e.ctx, 1001, 1, 3, ""); err != nil || n != 2 {
 		t.Fatalf("Ack of the tombstone's queue: %d, %v; want 2", n, err)
 	}
 	wantPending(5_000)
