@@ -18,15 +18,16 @@ import (
 )
 
 // BenchmarkHeartbeatAgainstManager measures a heartbeat of n live sessions,
-// in a pseudo-random order, on the two implementations of the session service
-// in one process: session.Manager on an in-memory store (one node), and
-// Sessions on an in-memory shared store with its auth cache on (a cluster's
-// node, without the network to Redis). It reports the heap each session
+// in a pseudo-random order, on the implementations of the session service
+// in one process: session.Manager on an in-memory store (one node, before
+// issue 13), Sessions on an in-memory shared store with its auth cache on (a
+// cluster's node, without the network to Redis), and Sessions as one node
+// runs it now (Local, on a mem.Shared kept in a log, here in memory). It reports the heap each session
 // holds (live heap after a GC, divided by n: the store's records included),
 // for what running one node on Sessions would cost.
 func BenchmarkHeartbeatAgainstManager(b *testing.B) {
 	for _, n := range []int{1000, 100000} {
-		for _, impl := range []string{"manager", "cluster"} {
+		for _, impl := range []string{"manager", "cluster", "node"} {
 			b.Run(fmt.Sprintf("impl=%s/sessions=%d", impl, n), func(b *testing.B) {
 				benchHeartbeat(b, impl, n)
 			})
@@ -47,6 +48,19 @@ func benchHeartbeat(b *testing.B, impl string, n int) {
 			b.Fatal(err)
 		}
 		svc = m
+	case "node":
+		set := ccgw.SessionSettings{Lockouts: guard.NewMemLockouts(), Clock: clk, Directory: sessiontest.Directory{}}
+		set.Defaults()
+		db, _, err := mem.OpenShared(mem.Durable{Log: mem.New(), Deadline: func(s *ccgw.Session) int64 { return set.Deadline(clk.Now(), s.Mode) }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := New(Config{SessionSettings: set, Store: db, Local: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		watch(b, st)
+		svc = st
 	default:
 		st, err := New(Config{SessionSettings: ccgw.SessionSettings{Lockouts: guard.NewMemLockouts(), Clock: clk, Directory: sessiontest.Directory{}}, Store: mem.NewShared()})
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/ccgw/ccgw/internal/guard"
 	"github.com/ccgw/ccgw/internal/redistest"
 	"github.com/ccgw/ccgw/internal/session/sessiontest"
+	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
 	"github.com/ccgw/ccgw/internal/store/redis"
 	"github.com/ccgw/ccgw/internal/wait"
@@ -134,11 +135,25 @@ func TestStoreContract(t *testing.T) {
 			})
 		})
 	}
-	// And on one node's store kept in a log, as --store bolt runs it.
+	// And on one node's store kept in a log, in memory and in a real bbolt
+	// file, as --store bolt runs it.
 	t.Run("mem/log", func(t *testing.T) {
 		sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {
 			db, _ := openLogged(t, mem.New(), cfg)
 			st := openOn(t, db, guard.NewMemLockouts(), cfg, func(c *Config) { c.Local = true })
+			watch(t, st)
+			return sessiontest.Node{Service: st, Sweep: st.Sweep, Deliver: st.Deliver}
+		})
+	})
+	t.Run("bolt", func(t *testing.T) {
+		sessiontest.Run(t, func(t *testing.T, cfg sessiontest.Config) sessiontest.Node {
+			file, err := bolt.Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { file.Close() })
+			db, _ := openLogged(t, file, cfg)
+			st := openOn(t, db, file, cfg, func(c *Config) { c.Local = true })
 			watch(t, st)
 			return sessiontest.Node{Service: st, Sweep: st.Sweep, Deliver: st.Deliver}
 		})

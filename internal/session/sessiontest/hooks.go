@@ -11,12 +11,19 @@ import (
 	"github.com/ccgw/ccgw"
 )
 
-// hookLog records what a Service tells Config.OnChange and Config.Tap. Its
-// methods are safe for concurrent use.
+// hookLog records what a Service tells Config.OnChange, Tap and OnSignOut.
+// Its methods are safe for concurrent use.
 type hookLog struct {
-	mu      sync.Mutex // guards changes and events
-	changes []ccgw.Session
-	events  []ccgw.Event
+	mu       sync.Mutex // guards changes, events and signOuts
+	changes  []ccgw.Session
+	events   []ccgw.Event
+	signOuts []string // "<agent>:<cause>"
+}
+
+func (h *hookLog) signOut(id ccgw.AgentID, c ccgw.SignOutCause) {
+	h.mu.Lock()
+	h.signOuts = append(h.signOuts, fmt.Sprintf("%d:%s", id, c))
+	h.mu.Unlock()
 }
 
 func (h *hookLog) change(s ccgw.Session) {
@@ -219,4 +226,38 @@ func testSimulatedReplacesClient(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	e.expectLast(id, s.GUID, ccgw.RetNotSignedIn, ccgw.EvShutdownService)
+}
+
+// testOnSignOut: OnSignOut is told of each sign-out once, with its cause: a
+// logout, a forced sign-in's replacement, a supervisor's kick (a second kick
+// of the same agent is 100-006 and tells nothing) and an expiry.
+func testOnSignOut(t *testing.T, e *env) {
+	const id = 1201
+	ctx := context.Background()
+	s := e.signIn(id)
+	if err := e.svc.SignOut(ctx, id, s.GUID, ccgw.CauseLogout); err != nil {
+		t.Fatal(err)
+	}
+	e.signIn(id + 1)
+	req := SignInReq(id + 1)
+	req.Op, req.Force = "forceLogin", true
+	if _, err := e.svc.SignIn(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	e.signIn(id + 2)
+	if err := e.svc.Kick(ctx, id+2, ccgw.CauseSupervisor); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "second kick", e.svc.Kick(ctx, id+2, ccgw.CauseSupervisor), ccgw.RetNotSignedIn)
+	e.advance(e.cfg.Timeout + 2*e.cfg.Tick) // id+1's second session expires
+	want := []string{
+		fmt.Sprintf("%d:%s", id, ccgw.CauseLogout), fmt.Sprintf("%d:%s", id+1, ccgw.CauseReplaced),
+		fmt.Sprintf("%d:%s", id+2, ccgw.CauseSupervisor), fmt.Sprintf("%d:%s", id+1, ccgw.CauseTimeout),
+	}
+	e.hooks.mu.Lock()
+	got := slices.Clone(e.hooks.signOuts)
+	e.hooks.mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Fatalf("OnSignOut told %v, want %v", got, want)
+	}
 }

@@ -38,6 +38,8 @@ type Config struct {
 	// what they are told.
 	OnChange func(ccgw.Session)
 	Tap      func(ccgw.Event)
+	// OnSignOut is told of each sign-out this node made (hooks.go).
+	OnSignOut func(ccgw.AgentID, ccgw.SignOutCause)
 	// DropEvent is session.Config's drop-events fault hook (faults.go).
 	DropEvent func(ccgw.AgentID, ccgw.Event) bool
 
@@ -52,7 +54,7 @@ func (c Config) Settings() ccgw.SessionSettings {
 		Clock: c.Clock, WaitClock: c.Clock, Tick: c.Tick, Directory: c.Directory, Log: c.Log,
 		AuthMode: c.AuthMode, GUIDInterval: c.GUIDInterval, GUIDTimeout: c.GUIDTimeout, NodeName: c.NodeName,
 		RestTimeoutIdle: c.RestTimeoutIdle, QueueSize: c.QueueSize,
-		OnChange: c.OnChange, Tap: c.Tap, DropEvent: c.DropEvent,
+		OnChange: c.OnChange, Tap: c.Tap, OnSignOut: c.OnSignOut, DropEvent: c.DropEvent,
 	}
 }
 
@@ -172,6 +174,7 @@ func Run(t *testing.T, open Opener) {
 		{"ShutdownEveryWayOut", testShutdownEveryWayOut, nil},
 		{"RestTimeoutIdle", testRestTimeoutIdle, func(c *Config) { c.RestTimeoutIdle = true }},
 		{"OnChange", testOnChange, nil},
+		{"OnSignOutOnceWithCause", testOnSignOut, nil},
 		{"TapEveryEventInOrder", testTap, nil},
 		{"SimulatedNeverExpires", testSimulated, nil},
 		{"SimulatedReplacesClient", testSimulatedReplacesClient, nil},
@@ -190,7 +193,7 @@ func Run(t *testing.T, open Opener) {
 				tc.cfg(&cfg)
 			}
 			hooks := &hookLog{}
-			cfg.OnChange, cfg.Tap = hooks.change, hooks.tap
+			cfg.OnChange, cfg.Tap, cfg.OnSignOut = hooks.change, hooks.tap, hooks.signOut
 			cfg.drop = &dropFault{agent: faultedAgent}
 			cfg.DropEvent = cfg.drop.drop
 			n := open(t, cfg)
