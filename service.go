@@ -6,10 +6,10 @@ import (
 )
 
 // SessionService is what the HTTP API and the call simulator need of agent
-// sessions. internal/session's Manager implements it on one node (memory,
-// persisted in bbolt); internal/store/redis implements it for several nodes
-// sharing one Redis. internal/session/sessiontest holds the one behaviour suite
-// every implementation passes.
+// sessions. internal/cluster's Sessions implements it, once, on a
+// SharedStore: on one node a mem.Shared kept in a bbolt file (or in memory),
+// on several nodes Redis. internal/session/sessiontest holds the behaviour
+// suite it passes on every store.
 //
 // Every method takes the caller's context: a store or network call made on the
 // caller's behalf is abandoned when it is done, and the method then fails with
@@ -93,7 +93,7 @@ type SignIn struct {
 	// centre's own agents. Never set for a sign-in over HTTP.
 	SkipPassword bool
 	Status       AgentState // StateIdle, StateBusy or StateWork
-	// Session carries the agent ID and the client's options; the Manager fills in
+	// Session carries the agent ID and the client's options; the service fills in
 	// Gen, GUID, LoginTime, State and Skills.
 	Session Session
 }

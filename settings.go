@@ -5,9 +5,8 @@ import (
 	"time"
 )
 
-// SessionSettings are what either session service (internal/session's
-// Manager on one node, internal/cluster's Sessions on several) is configured
-// with: the timeouts, the GUIDs, the queues and the hooks. Zero values mean
+// SessionSettings are what the session service (internal/cluster's
+// Sessions, on one node or several) is configured with: the timeouts, the GUIDs, the queues and the hooks. Zero values mean
 // the defaults given; Defaults fills them in, but for the clocks and the
 // lockout counts, which their packages default.
 type SessionSettings struct {

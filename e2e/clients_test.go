@@ -455,7 +455,7 @@ func onEveryStore(t *testing.T, replay func(t *testing.T, store string)) {
 	}
 }
 
-// stores are the backends onEveryStore runs a test on: bbolt (session.Manager),
+// stores are the backends onEveryStore runs a test on: bbolt (one node),
 // memory and Redis (cluster.Sessions on mem.Shared and on a redis-server of
 // the test's own).
 var stores = []string{"bolt", "memory", "redis"}

@@ -111,7 +111,7 @@ func Allowed(op Op, from ccgw.AgentState) bool {
 // Apply changes s as req asks and returns the events to queue, in order. A
 // transition the table refuses returns RetSetStateFailed; so does setting busy
 // again, or rest again, without Prolong. Apply does no I/O; it is meant to run
-// inside session.Manager.Update.
+// inside the session service's Update.
 func Apply(s *ccgw.Session, req Request, now time.Time) ([]ccgw.Emit, error) {
 	r, ok := table[req.Op][s.State]
 	if !ok {

@@ -82,6 +82,12 @@ func benchGatewayWith(tb testing.TB, n int, workbench bool) (http.Handler, *clus
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// Run as cmd/ccgw runs it (its auth cache on by the time the sign-ins are
+	// done, its ticks writing the renewals).
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(ctx) }()
+	tb.Cleanup(func() { cancel(); <-done })
 	ids := make([]ccgw.AgentID, 0, n)
 	guids := make([]string, 0, n)
 	for i := range n {

@@ -138,9 +138,9 @@ func benchBarePoll(body []byte, seq string) http.Handler {
 }
 
 // BenchmarkPollThroughput measures events per second delivered by polling: 10k
-// signed-in polling-mode agents on a real session.Manager (in-memory store),
+// signed-in polling-mode agents on a real session service (one node, in memory),
 // behind the real handler served by httptest over loopback. One op is one
-// round: Manager.Update queues events=K events for every agent (K updates of one
+// round: Update queues events=K events for every agent (K updates of one
 // event each), then benchPollers keep-alive clients drain them with
 // GET .../agentevent/{id}, one event per answer, and the round ends when every
 // event was answered. events/s counts both halves; produce-ns/event is the
@@ -208,9 +208,9 @@ func BenchmarkPollThroughput(b *testing.B) {
 	}
 }
 
-// benchPollGateway signs n polling-mode agents in (IDs 101 up) on a Manager
+// benchPollGateway signs n polling-mode agents in (IDs 101 up) on a node
 // with an in-memory store, serves the real handler on loopback, takes the
-// sign-in events out of the queues, and returns the Manager, the server and each
+// sign-in events out of the queues, and returns the node, the server and each
 // agent's poll URL and GUID.
 func benchPollGateway(b *testing.B, n int) (*cluster.Sessions, *httptest.Server, []string, []string) {
 	b.Helper()
@@ -272,7 +272,7 @@ func benchReceiver(tb testing.TB) *httptest.Server {
 	return srv
 }
 
-// benchPushSide is a Manager's push delivery: its push-mode agents and the
+// benchPushSide is a node's push delivery: its push-mode agents and the
 // Pusher its Config.Notify calls, which a benchmark can swap.
 type benchPushSide struct {
 	m      *cluster.Sessions
@@ -320,10 +320,10 @@ func (ps *benchPushSide) idle(tb testing.TB) {
 	}
 }
 
-// benchPushManager returns a Manager (in-memory store) whose Notify goes to the
+// benchPushNode returns a node (in memory) whose Notify goes to the
 // returned side's Pusher (the default one, started), with n push-mode agents
 // from first pushing to rcv; their sign-in events are pushed before it returns.
-func benchPushManager(tb testing.TB, first ccgw.AgentID, n int, rcv *httptest.Server) *benchPushSide {
+func benchPushNode(tb testing.TB, first ccgw.AgentID, n int, rcv *httptest.Server) *benchPushSide {
 	tb.Helper()
 	ps := &benchPushSide{}
 	m, err := cluster.New(cluster.Config{
@@ -347,7 +347,7 @@ func benchPushManager(tb testing.TB, first ccgw.AgentID, n int, rcv *httptest.Se
 	return ps
 }
 
-// load keeps pushes flowing until stop is called, through Manager.Update of the
+// load keeps pushes flowing until stop is called, through Update of the
 // push-mode agents, one event each: with rate 0 round after round, each round
 // one event per agent and the next once the Pusher delivered it; else rate
 // events per second, spread over 10ms ticks. stop returns once the Pusher
@@ -627,22 +627,22 @@ func benchServeAlternating(b *testing.B, h http.Handler, rq *benchRequests, side
 
 // BenchmarkHandShakeWithPush measures the heartbeat (as BenchmarkHandShake
 // does, through the real handler; sessions=10000 polling-mode agents) with and
-// without push delivery running in the same process. The same Manager holds
+// without push delivery running in the same process. The same node holds
 // 10k push-mode agents too, wired to a real push.Pusher (Config.Notify →
-// Pusher.Notify, the Manager its Source; up to 256 workers, as many in flight
+// Pusher.Notify, the node its Source; up to 256 workers, as many in flight
 // as the receiver's adaptive limit allows) that pushes to a local receiver on
 // loopback.
 //
 //   - push=off: the push-mode agents and the Pusher are there, idle.
 //   - push=on: a goroutine keeps pushes flowing as fast as the Pusher delivers
 //     them: round after round of one event per push-mode agent, through
-//     Manager.Update.
+//     Update.
 //   - push=on/rate=10000: 10,000 events a second (one per push-mode agent a
-//     second), through Manager.Update.
+//     second), through Update.
 //   - push=on/workers=16: as push=on, with a Pusher of 16 workers (so a limit
 //     of at most 16).
 //   - push=on/other-manager: as push=on, but the push-mode agents live on a
-//     second Manager with its own Pusher: the same competition for CPU, no
+//     second node with its own Pusher: the same competition for CPU, no
 //     shared session table or counters.
 //   - alternating, alternating/rate=10000, alternating/workers=16: push=off
 //     and push=on (or its rate=10000 or workers=16 variant) in windows of 100k
@@ -660,7 +660,7 @@ func benchServeAlternating(b *testing.B, h http.Handler, rq *benchRequests, side
 func BenchmarkHandShakeWithPush(b *testing.B) {
 	const n = 10000
 	rcv := benchReceiver(b)
-	side := benchPushManager(b, 500000, benchEvAgents, rcv)      // push-mode agents 500000 up
+	side := benchPushNode(b, 500000, benchEvAgents, rcv)      // push-mode agents 500000 up
 	ids, guids := benchAgents(b, side.m, ccgw.MinAgentID, n, "") // polling-mode agents 101 up
 	h := New(Config{Sessions: side.m, Directory: agent.Default()})
 	rq := newBenchRequests(ids, guids)
@@ -686,7 +686,7 @@ func BenchmarkHandShakeWithPush(b *testing.B) {
 		side.use(b, 0)
 	})
 	b.Run(name+"push=on/other-manager", func(b *testing.B) {
-		on(b, benchPushManager(b, 600000, benchEvAgents, rcv), 0)
+		on(b, benchPushNode(b, 600000, benchEvAgents, rcv), 0)
 	})
 	b.Run(name+"alternating", func(b *testing.B) { benchServeAlternating(b, h, rq, side, 0) })
 	b.Run(name+"alternating/rate=10000", func(b *testing.B) { benchServeAlternating(b, h, rq, side, 10000) })

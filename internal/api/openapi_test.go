@@ -487,7 +487,7 @@ func oaCheck(t *testing.T, v oaValidator, ops map[string]oaOp, key, reqBody stri
 
 // oaServer is a Server with every route table and every optional feature on,
 // wired as cmd/ccgw wires them: the simulator, the admin API with a virtual
-// clock and the event journal, metrics, the live sessions (session.Manager
+// clock and the event journal, metrics, the live sessions (the session service
 // lists them), the workbench's report and request journal (told of
 // sign-outs) and faults (asked about events, able to sign agents out). Empty
 // polls are answered at once. TestOpenAPIServerHasEveryFeature keeps it so:

@@ -41,8 +41,7 @@ func (s *Sessions) ending(sess *ccgw.Session, cause ccgw.SignOutCause, now time.
 }
 
 // event returns em, made for sess at now, as the store queues it: marked
-// dropped if a drop-events fault drops it (Config.DropEvent), as
-// session.Manager's queues drop it.
+// dropped if a drop-events fault drops it (Config.DropEvent).
 func (s *Sessions) event(sess *ccgw.Session, em ccgw.Emit, now time.Time) ccgw.SharedEvent {
 	ev := ccgw.Event{Type: em.Type, GenTime: ccgw.Millis(now), WorkNo: sess.Agent.String(), Content: em.Content}
 	dropped := s.cfg.DropEvent != nil && !sess.Simulated && s.cfg.DropEvent(sess.Agent, ev)

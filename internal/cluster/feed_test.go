@@ -93,7 +93,7 @@ func TestFeedAcrossNodes(t *testing.T) {
 
 // TestLocalHooksAtOnce: with Config.Local, OnChange and Tap hear of a change
 // before the call that made it returns, with no feed reader running and no
-// Deliver: as on one node (session.Manager).
+// Deliver.
 func TestLocalHooksAtOnce(t *testing.T) {
 	var mu sync.Mutex
 	var changes []ccgw.AgentState

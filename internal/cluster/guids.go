@@ -16,7 +16,7 @@ import (
 // mints the same string. Hence a node that rotates a GUID in a heartbeat
 // answers at once and records the rotation in its next tick; another node that
 // is shown the new GUID before then recognises it by its MAC and takes it as
-// current, as the Manager does after a crash (adoptDerived).
+// current, as a node restarted after a crash does (adoptDerived).
 
 // loadGUIDKey reads the shared GUID key, creating it if there is none.
 func (s *Sessions) loadGUIDKey(ctx context.Context) error {

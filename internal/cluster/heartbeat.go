@@ -157,7 +157,7 @@ func (s *Sessions) afterAuth(ctx context.Context, raw, guid, token string, now t
 		}
 	}
 	// Only a request with the current GUID rotates it: one with the superseded
-	// GUID must keep it valid for GUIDTimeout (session.Manager does the same).
+	// GUID must keep it valid for GUIDTimeout.
 	if s.rotationDue(&authEntry{guid: sess.GUID, issued: sess.GUIDIssued}, guid, now) {
 		switch err := s.rotateNow(ctx, &sess, now); {
 		case errors.Is(err, ccgw.ErrChanged):

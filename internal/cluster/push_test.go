@@ -265,7 +265,7 @@ func TestPushSessionRetriesInOrder(t *testing.T) {
 
 // TestPushSessionReceiverDown: while the callback refuses connections, the
 // session's events are dropped as push_failed after MaxAttempts, counted exactly
-// in Manager.Stats; when the receiver is back, later events are delivered.
+// in Stats; when the receiver is back, later events are delivered.
 func TestPushSessionReceiverDown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -310,7 +310,7 @@ func TestPushSessionReceiverDown(t *testing.T) {
 }
 
 // TestPushSessionSlowReceiver: while agent A's receiver holds its push, agent B's
-// pushes arrive, and the Manager serves heartbeats, polls, updates and sign-ins.
+// pushes arrive, and the node serves heartbeats, polls, updates and sign-ins.
 func TestPushSessionSlowReceiver(t *testing.T) {
 	env := psNew(t, Config{}, push.Config{Workers: 2}, nil)
 	env.rcv.Hold("1001")
@@ -323,7 +323,7 @@ func TestPushSessionSlowReceiver(t *testing.T) {
 	pushtest.WaitFor(t, "B's second push", func() bool { return len(env.rcv.Accepted("1002")) == 3 })
 
 	c := env.signIn(t, 1003, "", "") // a polling agent
-	psWithin(t, "Manager calls", func() {
+	psWithin(t, "node calls", func() {
 		for _, id := range []ccgw.AgentID{1001, 1002} {
 			g := map[ccgw.AgentID]string{1001: a.GUID, 1002: b.GUID}[id]
 			if _, err := env.m.Heartbeat(context.Background(), id, g, ""); err != nil {
@@ -579,7 +579,7 @@ func TestPushSessionReplacedGetsShutdown(t *testing.T) {
 }
 
 // TestPushSessionCloseWithRetryPending: Close returns while a retry waits on the
-// clock, and the Manager goes on working (Notify after Close is a no-op).
+// clock, and the node goes on working (Notify after Close is a no-op).
 func TestPushSessionCloseWithRetryPending(t *testing.T) {
 	env := psNew(t, Config{}, push.Config{}, func(int, pushtest.Push) pushtest.Answer { return pushtest.Fail500 })
 	s := env.signIn(t, 1001, env.rcv.URL(), "tok")
@@ -588,7 +588,7 @@ func TestPushSessionCloseWithRetryPending(t *testing.T) {
 	if n := env.fc.Pending(); n != 0 {
 		t.Fatalf("%d timers left after Close", n)
 	}
-	psWithin(t, "the Manager after Close", func() {
+	psWithin(t, "the node after Close", func() {
 		if err := env.tryEmit(1001, s.GUID, ccgw.EvBusy); err != nil {
 			t.Errorf("update: %v", err)
 		}

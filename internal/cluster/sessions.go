@@ -113,8 +113,7 @@ func (s *Sessions) ended(sess ccgw.Session, cause ccgw.SignOutCause) {
 
 // expired is ended for a session this node's sweep signed out lag after its
 // deadline, logged at level: INFO for a few, as every other sign-out, DEBUG
-// in a storm (bulkSignOuts), where the sweep logs one line for all, as
-// session.Manager does.
+// in a storm (bulkSignOuts), where the sweep logs one line for all.
 func (s *Sessions) expired(sess ccgw.Session, lag time.Duration, level slog.Level) {
 	s.cache.drop(sess.Agent, sess.Gen)
 	s.wake(sess.Agent)
@@ -128,7 +127,7 @@ func (s *Sessions) expired(sess ccgw.Session, lag time.Duration, level slog.Leve
 }
 
 // bulkSignOuts is the most expiries of one Expire logged a line each at
-// INFO (session.Manager's rule for a commit).
+// INFO.
 const bulkSignOuts = 100
 
 func short(g string) string {

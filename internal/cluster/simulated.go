@@ -5,8 +5,7 @@ import (
 )
 
 // A simulated agent (Session.Simulated: the simulated call centre signed it in)
-// has no client: nothing heartbeats it and nothing polls its events, as on one
-// node (session.Manager).
+// has no client: nothing heartbeats it and nothing polls its events.
 
 // queueMax is the bound on sess's event queue that the store is given: -1
 // for a simulated agent, whose events only go to the feed (feed.go), for the

@@ -13,8 +13,7 @@ import (
 	"github.com/ccgw/ccgw"
 )
 
-// Guard is the password check of every sign-in, on one node (Manager) and on
-// several (the Redis store): it asks the directory, and with a lockout policy on
+// Guard is the password check of every sign-in, on one node and on several: it asks the directory, and with a lockout policy on
 // it counts wrong passwords per agent in a ccgw.LockoutStore and refuses a
 // locked agent before any password is hashed. Its fields are set before use.
 type Guard struct {

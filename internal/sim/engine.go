@@ -138,7 +138,7 @@ func (e *Engine) unlock() {
 	}
 }
 
-// AgentChanged is the session.Manager OnChange hook: an agent signed in,
+// AgentChanged is the session service's OnChange hook: an agent signed in,
 // changed state or signed out. An agent that became idle may take a waiting call.
 func (e *Engine) AgentChanged(s ccgw.Session) {
 	e.pendMu.Lock()
@@ -269,7 +269,7 @@ func (e *Engine) update(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time)
 }
 
 // laterUpdater is a ccgw.SessionService whose Update can leave its store write to
-// later (session.Manager).
+// later (internal/cluster's Sessions).
 type laterUpdater interface {
 	UpdateAnyLater(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, func(), error)
 }

@@ -15,10 +15,10 @@ import (
 // copies every session of the skill, per call routed.
 //
 // It is built from the sessions AgentChanged reports, so the engine uses it only
-// once Sessions has reported a change (a session.Manager or a redis.Store with
-// OnChange wired reports every sign-in, state change and sign-out; the Redis
-// store reports them a moment later, from its feed, changes other nodes made
-// included). A skill is tracked from the first time a call is routed to it:
+// once Sessions has reported a change (the session service with OnChange
+// wired reports every sign-in, state change and sign-out: on one node at
+// once, on several a moment later, from the store's feed, changes other nodes
+// made included). A skill is tracked from the first time a call is routed to it:
 // its agents are read in by one BySkill scan then (restored sessions, which
 // are never reported, included), and reports file agents under tracked skills
 // only. A gateway whose simulator routes no calls so holds nothing per session

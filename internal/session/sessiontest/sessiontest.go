@@ -1,5 +1,6 @@
-// Package sessiontest is the behaviour suite every ccgw.SessionService passes: the
-// single-node session.Manager (on bbolt) and the Redis store run the same tests.
+// Package sessiontest is the behaviour suite of ccgw.SessionService: the
+// session service runs it on every store (in memory, kept in a bbolt file, on
+// a real Redis).
 // The suite drives time with a fake clock and sweeps after every tick it
 // advances, as a node's Run loop does, so that both are tested without sleeps.
 package sessiontest
@@ -62,7 +63,7 @@ func (c Config) Settings() ccgw.SessionSettings {
 type Node struct {
 	Service ccgw.SessionService
 	// Sweep signs out the sessions whose deadline passed by now and returns how
-	// many this call signed out (Manager.Sweep, cluster.Sessions.Sweep).
+	// many this call signed out (cluster.Sessions.Sweep).
 	Sweep func(now time.Time) int
 	// Deliver, if set, makes the Service call OnChange and Tap for every change
 	// committed so far (redis.Store.Deliver); nil where they are called as the

@@ -211,7 +211,7 @@ var probeKey = []byte("probe")
 var keysBucket = []byte("keys")
 
 // Key returns the secret named name, of n random bytes, made and stored the first
-// time it is asked for: the key of the session.Manager's rotated GUIDs is one.
+// time it is asked for: the key of the derived GUIDs is one.
 func (s *Store) Key(name string, n int) ([]byte, error) {
 	var key []byte
 	err := s.db.Update(func(tx *bolt.Tx) error {
