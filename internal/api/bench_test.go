@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
@@ -18,6 +20,7 @@ import (
 	"github.com/ccgw/ccgw/internal/faults"
 	"github.com/ccgw/ccgw/internal/report"
 	"github.com/ccgw/ccgw/internal/store/mem"
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // Benchmarks of the heartbeat through the real handler, in process (STYLE.md §4).
@@ -88,6 +91,12 @@ func benchGatewayWith(tb testing.TB, n int, workbench bool) (http.Handler, *clus
 	done := make(chan struct{})
 	go func() { defer close(done); m.Run(ctx) }()
 	tb.Cleanup(func() { cancel(); <-done })
+	wait.For(tb, 30*time.Second, time.Millisecond, func() error {
+		if !m.Cached() {
+			return errors.New("the auth cache is not on")
+		}
+		return nil
+	})
 	ids := make([]ccgw.AgentID, 0, n)
 	guids := make([]string, 0, n)
 	for i := range n {

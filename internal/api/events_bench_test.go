@@ -660,7 +660,7 @@ func benchServeAlternating(b *testing.B, h http.Handler, rq *benchRequests, side
 func BenchmarkHandShakeWithPush(b *testing.B) {
 	const n = 10000
 	rcv := benchReceiver(b)
-	side := benchPushNode(b, 500000, benchEvAgents, rcv)      // push-mode agents 500000 up
+	side := benchPushNode(b, 500000, benchEvAgents, rcv)         // push-mode agents 500000 up
 	ids, guids := benchAgents(b, side.m, ccgw.MinAgentID, n, "") // polling-mode agents 101 up
 	h := New(Config{Sessions: side.m, Directory: agent.Default()})
 	rq := newBenchRequests(ids, guids)

@@ -36,9 +36,6 @@ type Config struct {
 	ccgw.SessionSettings
 	Store     ccgw.SharedStore // required
 	PushLease time.Duration    // how long a node's push claim on an agent lasts; 15s
-	// CacheSize bounds how many agents' auth facts the node keeps (cache.go);
-	// 1<<20, more than there are work numbers.
-	CacheSize int
 	// Local says the store is this process's alone (one node, mem.Shared):
 	// OnChange and Tap are then called at once after each change, in the
 	// store's order, instead of from the feed's reader a moment later: by
@@ -101,12 +98,8 @@ func New(cfg Config) (*Sessions, error) {
 	if cfg.PushLease <= 0 {
 		cfg.PushLease = 15 * time.Second
 	}
-	if cfg.CacheSize <= 0 {
-		cfg.CacheSize = 1 << 20
-	}
 	s := &Sessions{cfg: cfg, db: cfg.Store,
 		waiters: make(map[ccgw.AgentID]map[chan struct{}]struct{}), held: make(map[ccgw.AgentID]int)}
-	s.cache.init(cfg.CacheSize)
 	s.batch.init()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"container/heap"
 	"context"
 	"slices"
 
@@ -22,11 +23,16 @@ func (s *Sessions) EachInSkill(ctx context.Context, skill int, after ccgw.AgentI
 	if err != nil {
 		return
 	}
-	ids := slices.DeleteFunc(members, func(id ccgw.AgentID) bool { return id <= after })
-	slices.Sort(ids)
-	for len(ids) > 0 {
-		batch := ids[:min(skillBatch, len(ids))]
-		ids = ids[len(batch):]
+	// The members in order, skillBatch at a time, from a heap: a caller that
+	// stops after a page costs O(n), not a sort of every member.
+	ids := idHeap(slices.DeleteFunc(members, func(id ccgw.AgentID) bool { return id <= after }))
+	heap.Init(&ids)
+	batch := make([]ccgw.AgentID, 0, skillBatch)
+	for ids.Len() > 0 {
+		batch = batch[:0]
+		for ids.Len() > 0 && len(batch) < skillBatch {
+			batch = append(batch, heap.Pop(&ids).(ccgw.AgentID))
+		}
 		recs, err := s.db.Records(ctx, batch)
 		if err != nil {
 			return
@@ -50,4 +56,18 @@ func (s *Sessions) BySkill(ctx context.Context, skill int) []ccgw.Session {
 		return true
 	})
 	return out
+}
+
+// idHeap is a min-heap of work numbers (container/heap).
+type idHeap []ccgw.AgentID
+
+func (h idHeap) Len() int           { return len(h) }
+func (h idHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *idHeap) Push(x any)        { *h = append(*h, x.(ccgw.AgentID)) }
+func (h *idHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }

@@ -216,36 +216,8 @@ func checkSessionRecord(v []byte) (agent uint64, err error) {
 		err := decodeSession(v, &s)
 		return uint64(s.Agent), err
 	}
-	if len(v) < 9 {
-		return 0, errShort
-	}
-	r := reader{b: v[9:]}
-	agent = r.uvarint()
-	for range 11 { // GUIDIssued … RestUntil
-		r.varint()
-	}
-	r.uvarint() // RestSeq
-	r.byte()    // Mode
-	r.byte()    // flags
-	if n := r.uvarint(); n > 0 {
-		if n > uint64(len(r.b)) {
-			return 0, errShort
-		}
-		for range n {
-			r.varint()
-		}
-	}
-	total := uint64(0)
-	for range sessionStrings {
-		total += r.uvarint()
-	}
-	if r.err != nil {
-		return 0, r.err
-	}
-	if total != uint64(len(r.b)) {
-		return 0, errShort
-	}
-	return agent, nil
+	a, err := ccgw.CheckSessionBinary(v)
+	return uint64(a), err
 }
 
 // checkEventRecord reports whether an eventDecoder would decode v, without
@@ -256,16 +228,16 @@ func checkEventRecord(v []byte) error {
 		var ev ccgw.Event
 		return d.decode(v, &ev)
 	}
-	r := reader{b: v[1:]}
-	r.varint()
-	nt, nw, nc := r.uvarint(), r.uvarint(), r.uvarint()
-	if r.err != nil {
-		return r.err
+	r := ccgw.NewBinaryReader(v[1:])
+	r.Varint()
+	nt, nw, nc := r.Uvarint(), r.Uvarint(), r.Uvarint()
+	if r.Err() != nil {
+		return r.Err()
 	}
 	if nc > 0 {
 		nc--
 	}
-	if nt+nw+nc != uint64(len(r.b)) || nt+nw < nt || nt+nw+nc < nc {
+	if nt+nw+nc != uint64(len(r.Rest())) || nt+nw < nt || nt+nw+nc < nc {
 		return errShort
 	}
 	return nil

@@ -85,6 +85,20 @@ func (s *scores[K]) heapify() {
 	}
 }
 
+// has reports whether k is there.
+func (s *scores[K]) has(k K) bool {
+	_, ok := s.pos[k]
+	return ok
+}
+
+// min returns the lowest key and its score, if any.
+func (s *scores[K]) min() (scored[K], bool) {
+	if len(s.h) == 0 {
+		return scored[K]{}, false
+	}
+	return s.h[0], true
+}
+
 // popDue removes and returns up to limit keys scored at most upTo, lowest
 // first.
 func (s *scores[K]) popDue(upTo int64, limit int) []scored[K] {

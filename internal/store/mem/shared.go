@@ -75,16 +75,62 @@ type recFacts struct {
 }
 
 // rec is a stored session record with the facts every check reads of it.
+// The record is kept in ccgw's binary form, a third of the JSON's size, when
+// that gives the same JSON back (every record internal/cluster writes); else
+// as written. raw gives the JSON.
 type rec struct {
-	raw  string
+	data string
 	gen  uint64
+	// dl is the session's deadline (ms, less the catch-up offset), 0 for a
+	// simulated one. The deadline heap files it no later than dl: a renewal
+	// moves dl alone, and a tick that finds the filed score passed but dl
+	// not files it again at dl, so that a heartbeat costs no heap update.
+	dl   int64
 	push bool
 }
 
-// recOf returns raw as stored.
-func recOf(raw string) rec {
-	f := factsOf(raw)
-	return rec{raw: raw, gen: f.Gen, push: f.Mode == ccgw.ModePush}
+// packRecord returns record raw as kept, and the session it holds (nil if
+// raw is not a session's JSON).
+func packRecord(raw string) (rec, *ccgw.Session) {
+	sess := new(ccgw.Session)
+	if json.Unmarshal([]byte(raw), sess) != nil {
+		f := factsOf(raw)
+		return rec{data: raw, gen: f.Gen, push: f.Mode == ccgw.ModePush}, nil
+	}
+	r := rec{data: raw, gen: sess.Gen, push: sess.Mode == ccgw.ModePush}
+	if back, err := json.Marshal(sess); err == nil && string(back) == raw {
+		b, _ := sess.AppendBinary(nil)
+		r.data = string(b)
+	}
+	return r, sess
+}
+
+// packSession returns sess as kept.
+func packSession(sess *ccgw.Session) rec {
+	b, _ := sess.AppendBinary(nil)
+	return rec{data: string(b), gen: sess.Gen, push: sess.Mode == ccgw.ModePush}
+}
+
+// raw returns the record as written: JSON ("" for none).
+func (r rec) raw() string {
+	if r.data == "" || r.data[0] != '\x01' {
+		return r.data
+	}
+	sess, ok := r.session()
+	if !ok {
+		return ""
+	}
+	b, _ := json.Marshal(&sess)
+	return string(b)
+}
+
+// session returns the session the record holds.
+func (r rec) session() (ccgw.Session, bool) {
+	var sess ccgw.Session
+	if r.data != "" && r.data[0] == '\x01' {
+		return sess, sess.UnmarshalBinary([]byte(r.data)) == nil
+	}
+	return sess, json.Unmarshal([]byte(r.data), &sess) == nil
 }
 
 func factsOf(raw string) recFacts {
@@ -123,14 +169,14 @@ func (s *Shared) Get(_ context.Context, id ccgw.AgentID) (string, error) {
 	if !ok {
 		return "", ccgw.Fail(ccgw.RetNotSignedIn)
 	}
-	return r.raw, nil
+	return r.raw(), nil
 }
 
 // Read implements ccgw.SharedStore.
 func (s *Shared) Read(_ context.Context, id ccgw.AgentID) (string, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.recs[id].raw, s.tombs[id], nil
+	return s.recs[id].raw(), s.tombs[id], nil
 }
 
 // Records implements ccgw.SharedStore.
@@ -139,7 +185,7 @@ func (s *Shared) Records(_ context.Context, ids []ccgw.AgentID) ([]string, error
 	defer s.mu.Unlock()
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = s.recs[id].raw
+		out[i] = s.recs[id].raw()
 	}
 	return out, nil
 }
@@ -147,7 +193,8 @@ func (s *Shared) Records(_ context.Context, ids []ccgw.AgentID) ([]string, error
 // SignIn implements ccgw.SharedStore. Kept in a log, it fails with
 // RetInternal, and stores nothing, if the sign-in could not be committed.
 func (s *Shared) SignIn(_ context.Context, w ccgw.SharedSignIn) (string, error) {
-	old, b, err := s.signIn(w)
+	nr, sess := packRecord(w.Record) // before the lock: it decodes
+	old, b, err := s.signIn(w, nr, sess)
 	if err != nil {
 		return "", err
 	}
@@ -158,12 +205,12 @@ func (s *Shared) SignIn(_ context.Context, w ccgw.SharedSignIn) (string, error) 
 	return old, nil
 }
 
-func (s *Shared) signIn(w ccgw.SharedSignIn) (string, *batch, error) {
+func (s *Shared) signIn(w ccgw.SharedSignIn, nr rec, sess *ccgw.Session) (string, *batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b *batch
 	oldRec, had := s.recs[w.ID]
-	old := oldRec.raw
+	old := oldRec.raw()
 	if had {
 		if w.Expect == 0 || oldRec.gen != w.Expect {
 			if !w.Force {
@@ -177,12 +224,13 @@ func (s *Shared) signIn(w ccgw.SharedSignIn) (string, *batch, error) {
 		s.finish(w.ID, old, ccgw.CauseReplaced, w.Replaced)
 		s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: w.Expect})
 	}
-	s.recs[w.ID] = recOf(w.Record)
 	if w.Simulated {
 		s.sim[w.ID] = true
 	} else {
-		s.dl.set(w.ID, w.Deadline-s.off)
+		nr.dl = w.Deadline - s.off
+		s.dl.set(w.ID, nr.dl)
 	}
+	s.recs[w.ID] = nr
 	delete(s.q, w.ID)
 	delete(s.seq, w.ID)
 	for _, sk := range w.Skills {
@@ -190,7 +238,7 @@ func (s *Shared) signIn(w ccgw.SharedSignIn) (string, *batch, error) {
 	}
 	evs := s.pushAll(w.ID, w.Events, w.QueueMax, w.Push)
 	if !w.Simulated {
-		if lb := s.logPut(w.ID, w.Record, evs); lb != nil {
+		if lb := s.logPut(w.ID, sess, evs); lb != nil {
 			b = lb
 		}
 	}
@@ -204,7 +252,7 @@ func (s *Shared) signIn(w ccgw.SharedSignIn) (string, *batch, error) {
 func (s *Shared) undoSignIn(w ccgw.SharedSignIn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.recs[w.ID].raw != w.Record {
+	if s.recs[w.ID].raw() != w.Record {
 		return
 	}
 	s.record(ccgw.SharedChange{Kind: ccgw.ChangeEnded, Record: w.Record})
@@ -226,16 +274,18 @@ func (s *Shared) undoSignIn(w ccgw.SharedSignIn) {
 // Update implements ccgw.SharedStore. Kept in a log, it does not wait for
 // the commit: Sync does.
 func (s *Shared) Update(_ context.Context, w ccgw.SharedUpdate) error {
+	nr, sess := packRecord(w.Record) // before the lock: it decodes
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.recs[w.ID]
 	if !ok {
 		return ccgw.Fail(ccgw.RetNotSignedIn)
 	}
-	if cur.raw != w.Expect {
+	if cur.raw() != w.Expect {
 		return ccgw.ErrChanged
 	}
-	s.recs[w.ID] = recOf(w.Record)
+	nr.dl = cur.dl
+	s.recs[w.ID] = nr
 	for _, sk := range w.SkillsOff {
 		delete(s.skills[sk], w.ID)
 	}
@@ -247,7 +297,7 @@ func (s *Shared) Update(_ context.Context, w ccgw.SharedUpdate) error {
 	}
 	evs := s.pushAll(w.ID, w.Events, w.QueueMax, w.Push)
 	if !s.sim[w.ID] {
-		s.logPut(w.ID, w.Record, evs)
+		s.logPut(w.ID, sess, evs)
 	}
 	s.record(ccgw.SharedChange{Kind: ccgw.ChangeStored, Record: w.Record})
 	return nil
@@ -264,7 +314,7 @@ func (s *Shared) end(w ccgw.SharedEnd) (string, *batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.recs[w.ID]
-	raw := r.raw
+	raw := r.raw()
 	if !ok || r.gen != w.Gen {
 		return "", nil, ccgw.Fail(ccgw.RetNotSignedIn)
 	}
@@ -292,10 +342,10 @@ func (s *Shared) expire(ends []ccgw.SharedEnd) ([]string, *batch) {
 	var b *batch
 	for _, w := range ends {
 		r, ok := s.recs[w.ID]
-		raw := r.raw
 		if !ok || r.gen != w.Gen {
 			continue
 		}
+		raw := r.raw()
 		if lb := s.logEnd(w.ID, w.Gen); lb != nil {
 			b = lb
 		}
@@ -432,9 +482,9 @@ func (s *Shared) Live(_ context.Context, after ccgw.AgentID, limit int) ([]ccgw.
 	ids = ids[:min(limit, len(ids))]
 	out := make([]ccgw.SharedLive, 0, len(ids))
 	for _, id := range ids {
-		l := ccgw.SharedLive{Record: s.recs[id].raw, Queued: len(s.q[id])}
-		if dl, ok := s.dl.get(id); ok {
-			l.Deadline = dl + s.off
+		l := ccgw.SharedLive{Record: s.recs[id].raw(), Queued: len(s.q[id])}
+		if s.dl.has(id) {
+			l.Deadline = s.recs[id].dl + s.off
 		}
 		out = append(out, l)
 	}

@@ -2,7 +2,6 @@ package mem
 
 import (
 	"context"
-	"encoding/json"
 	"runtime"
 	"slices"
 	"sync"
@@ -121,7 +120,7 @@ const restoreBatch = 1024
 func (s *Shared) restoreSessions(d Durable) (int, []ccgw.LogOp, error) {
 	type restored struct {
 		sess ccgw.Session
-		raw  string
+		data string // the session as kept (rec.data)
 	}
 	read, encoded := make(chan []restored, 4), make(chan []restored, 4)
 	var encoders sync.WaitGroup
@@ -131,11 +130,11 @@ func (s *Shared) restoreSessions(d Durable) (int, []ccgw.LogOp, error) {
 		encoders.Go(func() {
 			for b := range read {
 				for i := range b {
-					raw, err := json.Marshal(&b[i].sess)
+					data, err := b[i].sess.AppendBinary(nil)
 					if err != nil {
 						errOnce.Do(func() { encErr = err })
 					}
-					b[i].raw = string(raw)
+					b[i].data = string(data)
 				}
 				encoded <- b
 			}
@@ -148,11 +147,12 @@ func (s *Shared) restoreSessions(d Durable) (int, []ccgw.LogOp, error) {
 		for b := range encoded {
 			for i := range b {
 				sess, id := &b[i].sess, b[i].sess.Agent
-				if b[i].raw == "" {
+				if b[i].data == "" {
 					continue
 				}
-				s.recs[id] = rec{raw: b[i].raw, gen: sess.Gen, push: sess.Mode == ccgw.ModePush}
-				s.dl.add(id, d.Deadline(sess))
+				dl := d.Deadline(sess)
+				s.recs[id] = rec{data: b[i].data, gen: sess.Gen, dl: dl, push: sess.Mode == ccgw.ModePush}
+				s.dl.add(id, dl)
 				for _, sk := range sess.Skills {
 					s.addSkill(sk, id)
 				}
@@ -204,15 +204,11 @@ func (s *Shared) logOp(op ccgw.LogOp) *batch {
 	return s.open
 }
 
-// logPut logs record raw of agent id, stored now with the events evs queued
+// logPut logs session sess of agent id, stored now with the events evs queued
 // (see logOp).
-func (s *Shared) logPut(id ccgw.AgentID, raw string, evs []ccgw.Event) *batch {
-	if s.log == nil {
+func (s *Shared) logPut(id ccgw.AgentID, sess *ccgw.Session, evs []ccgw.Event) *batch {
+	if s.log == nil || sess == nil { // nil: not a record internal/cluster wrote, nothing to restore
 		return nil
-	}
-	sess := new(ccgw.Session)
-	if err := json.Unmarshal([]byte(raw), sess); err != nil {
-		return nil // not a record internal/cluster wrote: nothing to restore
 	}
 	return s.logOp(ccgw.LogOp{Put: sess, Ref: ccgw.SessionRef{Agent: id, Gen: sess.Gen}, Events: evs})
 }

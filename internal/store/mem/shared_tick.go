@@ -2,7 +2,6 @@ package mem
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/ccgw/ccgw"
 )
@@ -23,24 +22,38 @@ func (s *Shared) tick(t ccgw.SharedTick) ccgw.SharedTicked {
 		s.off += t.Now - s.swept
 	}
 	s.swept = max(s.swept, t.Now)
+	// A renewal moves the deadline in the record only (rec.dl); one that was
+	// claimed meanwhile (out of dl) is not brought back.
 	for id, dl := range t.Renewals {
-		if cur, ok := s.dl.get(id); ok && dl-s.off > cur {
-			s.dl.set(id, dl-s.off)
+		if r, ok := s.recs[id]; ok && dl-s.off > r.dl && s.dl.has(id) {
+			r.dl = dl - s.off
+			s.recs[id] = r
 		}
 	}
 	var out ccgw.SharedTicked
 	out.Conflicts = s.rotate(t.Rotations)
 	if t.Limit > 0 {
-		for _, d := range s.dl.popDue(t.Now-s.off-t.Claim.Milliseconds(), t.Limit) {
-			if r, ok := s.recs[d.k]; ok {
-				s.dlc.set(d.k, t.Now)
-				out.Claimed = append(out.Claimed, ccgw.SharedClaim{Record: r.raw, Deadline: d.v + s.off})
+		upTo := t.Now - s.off - t.Claim.Milliseconds()
+		for len(out.Claimed) < t.Limit {
+			top, ok := s.dl.min()
+			if !ok || top.v > upTo {
+				break
+			}
+			r, ok := s.recs[top.k]
+			if ok && r.dl > top.v { // renewed since it was filed: filed again at its deadline
+				s.dl.set(top.k, r.dl)
+				continue
+			}
+			s.dl.del(top.k)
+			if ok {
+				s.dlc.set(top.k, t.Now)
+				out.Claimed = append(out.Claimed, ccgw.SharedClaim{Record: r.raw(), Deadline: top.v + s.off})
 			}
 		}
 		if left := t.Limit - len(out.Claimed); left > 0 {
 			for _, c := range s.dlc.popDue(t.Now-t.Lease.Milliseconds(), left) {
 				if r, ok := s.recs[c.k]; ok {
-					out.Claimed = append(out.Claimed, ccgw.SharedClaim{Record: r.raw, Deadline: c.v})
+					out.Claimed = append(out.Claimed, ccgw.SharedClaim{Record: r.raw(), Deadline: c.v})
 					s.dlc.set(c.k, t.Now)
 				}
 			}
@@ -81,23 +94,20 @@ func (s *Shared) rotate(rots []ccgw.SharedRotation) []ccgw.AgentID {
 	var conflicts []ccgw.AgentID
 	for _, r := range rots {
 		cur, ok := s.recs[r.ID]
-		raw := cur.raw
 		if !ok || cur.gen != r.Gen {
 			continue
 		}
-		var sess ccgw.Session
-		if json.Unmarshal([]byte(raw), &sess) != nil {
+		sess, ok := cur.session()
+		if !ok {
 			continue
 		}
 		switch sess.GUID {
 		case r.Next:
 		case r.Expect:
 			sess.GUID, sess.GUIDIssued, sess.PrevGUID, sess.PrevUntil = r.Next, r.Issued, r.Prev, r.PrevUntil
-			b, err := json.Marshal(&sess)
-			if err != nil {
-				continue
-			}
-			s.recs[r.ID] = rec{raw: string(b), gen: cur.gen, push: cur.push}
+			nr := packSession(&sess)
+			nr.dl = cur.dl
+			s.recs[r.ID] = nr
 			s.dropped(ccgw.SharedAuthChange{ID: r.ID, Gen: r.Gen, Rotated: true, N: r.N, Issued: r.Issued, PrevUntil: r.PrevUntil})
 		default:
 			conflicts = append(conflicts, r.ID)
