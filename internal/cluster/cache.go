@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/guid"
@@ -31,15 +33,32 @@ const cacheShards = 256
 // authEntry is one agent's auth facts. It is never changed once in the cache:
 // a change puts in a new one.
 type authEntry struct {
+	// What a heartbeat reads, first, together: the GUID's header, its bytes
+	// (buf, when they fit: one allocation) and the mode.
+	guid      string // the current GUID
+	mode      ccgw.Mode
+	issued    int64 // ms; when guid was minted
+	buf       [guidInline]byte
 	gen       uint64
 	login     int64 // ms
-	mode      ccgw.Mode
 	token     string
-	guid      string // the current GUID
-	n         uint32 // its rotation number; 0: the sign-in's own
+	n         uint32 // guid's rotation number; 0: the sign-in's own
 	prev      string // the GUID before it
 	prevUntil int64  // ms; prev is accepted before it
-	issued    int64  // ms; when guid was minted
+}
+
+// guidInline is the longest GUID an entry holds in itself: 36 characters, a
+// dot and a node name of up to 27.
+const guidInline = 64
+
+// setGUID makes g e's current GUID.
+func (e *authEntry) setGUID(g string) {
+	if len(g) > len(e.buf) || len(g) == 0 {
+		e.guid = g
+		return
+	}
+	n := copy(e.buf[:], g)
+	e.guid = unsafe.String(&e.buf[0], n)
 }
 
 type cacheShard struct {
@@ -49,10 +68,11 @@ type cacheShard struct {
 
 // authCache is the node's cache of auth facts; see above. The entries sit in
 // one slot per work number, in pages of slotPage made as agents of them sign
-// in (at most 8 MB of pointers for every work number), so that a heartbeat
-// finds its agent's entry with two loads and no lock, at a million sessions
-// as at a thousand; the writes of an agent's slot take its shard's lock,
-// which keeps the epochs.
+// in (at most 16 MB for every work number), so that a heartbeat finds its
+// agent's entry with two loads and no lock, at a million sessions as at a
+// thousand; the writes of an agent's entry take its shard's lock, which
+// keeps the epochs. The slot also holds the agent's renewal waiting for the
+// next tick (the node's batch, flush.go), in the same cache line.
 type authCache struct {
 	pages  [ccgw.MaxAgentID/slotPage + 1]atomic.Pointer[slotPageOf]
 	n      atomic.Int64 // slots in use
@@ -62,26 +82,87 @@ type authCache struct {
 // slotPage is how many work numbers' slots one page holds.
 const slotPage = 4096
 
-type slotPageOf [slotPage]atomic.Pointer[authEntry]
+type slotPageOf struct {
+	renewed atomic.Bool // a slot's dl is set
+	slots   [slotPage]agentSlot
+}
+
+// agentSlot is one work number's: its cached entry, and the latest deadline
+// (ms) a heartbeat answered since the last tick took it, 0 for none.
+type agentSlot struct {
+	e  atomic.Pointer[authEntry]
+	dl atomic.Int64
+}
 
 func (c *authCache) shard(id ccgw.AgentID) *cacheShard { return &c.shards[uint32(id)%cacheShards] }
 
-// slot returns agent id's slot, making its page if create is set; nil for a
-// work number out of range or, without create, on a page not made yet.
+// slot returns agent id's entry slot, making its page if create is set; nil
+// for a work number out of range or, without create, on a page not made yet.
 func (c *authCache) slot(id ccgw.AgentID, create bool) *atomic.Pointer[authEntry] {
+	if pg := c.page(id, create); pg != nil {
+		return &pg.slots[id%slotPage].e
+	}
+	return nil
+}
+
+func (c *authCache) page(id ccgw.AgentID, create bool) *slotPageOf {
 	if id < ccgw.MinAgentID || id > ccgw.MaxAgentID {
 		return nil
 	}
 	pp := &c.pages[id/slotPage]
 	pg := pp.Load()
-	if pg == nil {
-		if !create {
-			return nil
-		}
+	if pg == nil && create {
 		pp.CompareAndSwap(nil, new(slotPageOf))
 		pg = pp.Load()
 	}
-	return &pg[id%slotPage]
+	return pg
+}
+
+// renew files deadline dl (ms) for agent id, unless a later one is filed;
+// false for a work number out of range.
+func (c *authCache) renew(id ccgw.AgentID, dl int64) bool {
+	pg := c.page(id, true)
+	if pg == nil {
+		return false
+	}
+	slot := &pg.slots[id%slotPage].dl
+	for {
+		old := slot.Load()
+		if old >= dl || slot.CompareAndSwap(old, dl) {
+			break
+		}
+	}
+	if !pg.renewed.Load() {
+		pg.renewed.Store(true)
+	}
+	return true
+}
+
+// takeRenewals empties the renewal slots into ren (made if nil) and returns
+// it, skipping the pages nobody renewed in. A renewal filed meanwhile is
+// taken now or by the next call.
+func (c *authCache) takeRenewals(ren map[ccgw.AgentID]int64) map[ccgw.AgentID]int64 {
+	for i := range c.pages {
+		pg := c.pages[i].Load()
+		if pg == nil || !pg.renewed.Load() {
+			continue
+		}
+		pg.renewed.Store(false) // before the slots: a renewal after this sets it again
+		base := ccgw.AgentID(i * slotPage)
+		for j := range pg.slots {
+			dl := &pg.slots[j].dl
+			if dl.Load() == 0 {
+				continue
+			}
+			if v := dl.Swap(0); v != 0 {
+				if ren == nil {
+					ren = make(map[ccgw.AgentID]int64)
+				}
+				ren[base+ccgw.AgentID(j)] = v
+			}
+		}
+	}
+	return ren
 }
 
 // get returns agent id's entry, or nil.
@@ -196,11 +277,12 @@ func (c *authCache) len() int { return int(c.n.Load()) }
 // issued, the GUID before it accepted until prevUntil.
 func (e *authEntry) at(key []byte, id ccgw.AgentID, n uint32, issued, prevUntil int64) *authEntry {
 	next := *e
-	next.prev = e.guid
+	next.prev = strings.Clone(e.guid) // not into e.buf: an entry must not keep the one before it
 	if n-1 != e.n {
 		next.prev = deriveGUID(key, id, e, n-1)
 	}
-	next.guid, next.n, next.issued, next.prevUntil = deriveGUID(key, id, e, n), n, issued, prevUntil
+	next.setGUID(deriveGUID(key, id, e, n))
+	next.n, next.issued, next.prevUntil = n, issued, prevUntil
 	return &next
 }
 
@@ -219,7 +301,8 @@ func nodeOf(g string) string {
 // entryOf returns the auth facts of sess as Redis stores it.
 func entryOf(key []byte, sess *ccgw.Session) *authEntry {
 	e := &authEntry{gen: sess.Gen, login: sess.LoginTime, mode: sess.Mode, token: sess.ServiceToken,
-		guid: sess.GUID, prev: sess.PrevGUID, prevUntil: sess.PrevUntil, issued: sess.GUIDIssued}
+		prev: sess.PrevGUID, prevUntil: sess.PrevUntil, issued: sess.GUIDIssued}
+	e.setGUID(sess.GUID)
 	if n, ok := guid.Derived(key, sess.Agent, sess.Gen, sess.LoginTime, sess.GUID); ok {
 		e.n = n
 	}

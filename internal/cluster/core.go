@@ -100,7 +100,7 @@ func New(cfg Config) (*Sessions, error) {
 	}
 	s := &Sessions{cfg: cfg, db: cfg.Store,
 		waiters: make(map[ccgw.AgentID]map[chan struct{}]struct{}), held: make(map[ccgw.AgentID]int)}
-	s.batch.init()
+	s.batch.init(&s.cache)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	s.ready.Store(s.db.Ping(ctx) == nil && s.loadGUIDKey(ctx) == nil)

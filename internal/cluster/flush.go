@@ -33,23 +33,31 @@ func (r rotation) shared() ccgw.SharedRotation {
 		Issued: r.issued, PrevUntil: r.prevUntil}
 }
 
-// batch is what a node's next tick writes.
+// batch is what a node's next tick writes: the renewals, which sit in the
+// agents' cache slots (one atomic write each, no lock and no map on the
+// heartbeat's path; authCache.renew), and the rotation records.
 type batch struct {
-	mu        sync.Mutex                // guards renewals and rotations
-	renewals  map[ccgw.AgentID]int64    // the latest deadline (ms) answered per agent
+	cache *authCache
+
+	mu        sync.Mutex                // guards rotations and other
 	rotations map[ccgw.AgentID]rotation // per agent, from Redis's GUID to the latest
+	other     map[ccgw.AgentID]int64    // renewals of work numbers out of range (none in service)
 }
 
-func (b *batch) init() {
-	b.renewals = make(map[ccgw.AgentID]int64)
+func (b *batch) init(cache *authCache) {
+	b.cache = cache
 	b.rotations = make(map[ccgw.AgentID]rotation)
+	b.other = make(map[ccgw.AgentID]int64)
 }
 
 // renew files deadline dl (ms) for agent id.
 func (b *batch) renew(id ccgw.AgentID, dl int64) {
+	if b.cache.renew(id, dl) {
+		return
+	}
 	b.mu.Lock()
-	if b.renewals[id] < dl {
-		b.renewals[id] = dl
+	if b.other[id] < dl {
+		b.other[id] = dl
 	}
 	b.mu.Unlock()
 }
@@ -72,14 +80,18 @@ func (b *batch) forget(id ccgw.AgentID) {
 	b.mu.Unlock()
 }
 
-// take empties the batch and returns what it held: maps the batch no longer
-// uses (nil for an empty one).
+// take empties the batch and returns what it held (nil maps for none).
 func (b *batch) take() (ren map[ccgw.AgentID]int64, rot map[ccgw.AgentID]rotation) {
+	ren = b.cache.takeRenewals(nil)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.renewals) > 0 {
-		ren, b.renewals = b.renewals, make(map[ccgw.AgentID]int64, len(b.renewals))
+	for id, dl := range b.other {
+		if ren == nil {
+			ren = make(map[ccgw.AgentID]int64)
+		}
+		ren[id] = dl
 	}
+	clear(b.other)
 	if len(b.rotations) > 0 {
 		rot, b.rotations = b.rotations, make(map[ccgw.AgentID]rotation)
 	}
@@ -90,13 +102,9 @@ func (b *batch) take() (ren map[ccgw.AgentID]int64, rot map[ccgw.AgentID]rotatio
 // are not kept: a rotated GUID Redis never recorded is recognised by its MAC
 // and recorded when it is next used; guids.go.)
 func (b *batch) putBack(ren map[ccgw.AgentID]int64) {
-	b.mu.Lock()
 	for id, dl := range ren {
-		if b.renewals[id] < dl {
-			b.renewals[id] = dl
-		}
+		b.renew(id, dl)
 	}
-	b.mu.Unlock()
 }
 
 // expiryBatch bounds the sessions one Tick claims and one Expire signs out,

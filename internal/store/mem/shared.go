@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ccgw/ccgw"
+	"github.com/ccgw/ccgw/internal/pick"
 )
 
 // Shared is a ccgw.SharedStore in memory: the storage of a cluster whose nodes
@@ -464,20 +465,21 @@ func (s *Shared) SkillMembers(_ context.Context, skill int) ([]ccgw.AgentID, err
 	return out, nil
 }
 
-// Live implements ccgw.SharedStore.
+// Live implements ccgw.SharedStore: one pass over the live sessions, keeping
+// the page's work numbers (internal/pick, O(n log limit)), no sort of all.
 func (s *Shared) Live(_ context.Context, after ccgw.AgentID, limit int) ([]ccgw.SharedLive, bool, error) {
 	if limit <= 0 {
 		return nil, false, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var ids []ccgw.AgentID
+	page := pick.NewLowest[ccgw.AgentID](limit + 1) // one more: whether more follow
 	for id := range s.recs {
 		if id > after {
-			ids = append(ids, id)
+			page.Offer(id)
 		}
 	}
-	slices.Sort(ids)
+	ids := page.Sorted()
 	more := len(ids) > limit
 	ids = ids[:min(limit, len(ids))]
 	out := make([]ccgw.SharedLive, 0, len(ids))
