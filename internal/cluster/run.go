@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -174,13 +176,13 @@ func (s *Sessions) expire(ctx context.Context, now time.Time, claimed []ccgw.Sha
 		return 0, 0, nil
 	}
 	ends := make([]ccgw.SharedEnd, 0, len(claimed))
-	deadlines := make(map[ccgw.AgentID]int64, len(claimed))
+	claims := make(map[ccgw.AgentID]*claim, len(claimed))
 	for _, x := range claimed {
 		sess, err := decodeSession(x.Record)
 		if err != nil {
 			continue
 		}
-		deadlines[sess.Agent] = x.Deadline
+		claims[sess.Agent] = &claim{raw: x.Record, sess: sess, deadline: x.Deadline}
 		ends = append(ends, ccgw.SharedEnd{ID: sess.Agent, Gen: sess.Gen, Cause: ccgw.CauseTimeout, KeepFor: s.keepFor(),
 			Ending: s.ending(&sess, ccgw.CauseTimeout, now)})
 	}
@@ -198,15 +200,61 @@ func (s *Sessions) expire(ctx context.Context, now time.Time, claimed []ccgw.Sha
 		level = slog.LevelDebug
 	}
 	for _, raw := range ended {
-		sess, err := decodeSession(raw)
-		if err != nil {
+		c := claimOf(claims, raw)
+		if c == nil {
 			continue
 		}
-		lag := now.Sub(time.UnixMilli(deadlines[sess.Agent]))
+		sess := c.sess
+		lag := now.Sub(time.UnixMilli(c.deadline))
 		lagMax = max(lagMax, lag)
 		s.expired(sess, lag, level)
 	}
 	return len(ended), lagMax, nil
+}
+
+// claim is a session a tick claimed, decoded.
+type claim struct {
+	raw      string
+	sess     ccgw.Session
+	deadline int64 // ms
+}
+
+// claimOf returns the claim an ended record raw is of: found by its work
+// number and compared whole, so that the record is decoded once (nil if raw
+// is none of them).
+func claimOf(claims map[ccgw.AgentID]*claim, raw string) *claim {
+	if id, ok := agentOf(raw); ok {
+		if c := claims[id]; c != nil && c.raw == raw {
+			return c
+		}
+	}
+	sess, err := decodeSession(raw)
+	if err != nil || claims[sess.Agent] == nil {
+		return nil
+	}
+	c := *claims[sess.Agent]
+	c.sess = sess
+	return &c
+}
+
+// agentOf returns the work number at the head of a session record
+// (`{"agent":1001,`, as encoding/json writes ccgw.Session), without
+// decoding the rest.
+func agentOf(raw string) (ccgw.AgentID, bool) {
+	const head = `{"agent":`
+	if !strings.HasPrefix(raw, head) {
+		return 0, false
+	}
+	rest := raw[len(head):]
+	end := strings.IndexByte(rest, ',')
+	if end < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(rest[:end], 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return ccgw.AgentID(n), true
 }
 
 // scheduleRest files the end of sess's current rest for a tick to claim.

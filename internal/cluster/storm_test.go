@@ -132,3 +132,25 @@ func TestSilentStormOneNode(t *testing.T) {
 	}
 	t.Logf("20,000 sign-outs in %d commits; the last %v after its deadline", commits, late)
 }
+
+// TestAgentOf: the work number at the head of a record, as encoding/json
+// writes a session; anything else is not read (the sweep decodes it).
+func TestAgentOf(t *testing.T) {
+	for _, tt := range []struct {
+		raw  string
+		want ccgw.AgentID
+		ok   bool
+	}{
+		{`{"agent":1001,"state":4}`, 1001, true},
+		{`{"agent":101,`, 101, true},
+		{`{"state":4,"agent":1001}`, 0, false},
+		{`{"agent":1001}`, 0, false},
+		{`{"agent":-1,`, 0, false},
+		{`{"agent":99999999999,`, 0, false},
+		{``, 0, false},
+	} {
+		if got, ok := agentOf(tt.raw); got != tt.want || ok != tt.ok {
+			t.Errorf("agentOf(%q) = %d, %v; want %d, %v", tt.raw, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -125,6 +125,16 @@ func (r rec) raw() string {
 	return string(b)
 }
 
+// facts returns what the store reads of the record (from the binary form:
+// no JSON).
+func (r rec) facts() recFacts {
+	if r.data == "" || r.data[0] != '\x01' {
+		return factsOf(r.data)
+	}
+	sess, _ := r.session()
+	return recFacts{Gen: sess.Gen, Skills: sess.Skills, Mode: sess.Mode}
+}
+
 // session returns the session the record holds.
 func (r rec) session() (ccgw.Session, bool) {
 	var sess ccgw.Session
@@ -222,7 +232,7 @@ func (s *Shared) signIn(w ccgw.SharedSignIn, nr rec, sess *ccgw.Session) (string
 		if !s.sim[w.ID] {
 			b = s.logOp(ccgw.LogOp{Ref: ccgw.SessionRef{Agent: w.ID, Gen: w.Expect}, Delete: true})
 		}
-		s.finish(w.ID, old, ccgw.CauseReplaced, w.Replaced)
+		s.finish(w.ID, oldRec, old, ccgw.CauseReplaced, w.Replaced)
 		s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: w.Expect})
 	}
 	if w.Simulated {
@@ -323,7 +333,7 @@ func (s *Shared) end(w ccgw.SharedEnd) (string, *batch, error) {
 		return "", nil, ccgw.ErrChanged
 	}
 	b := s.logEnd(w.ID, w.Gen)
-	s.finish(w.ID, raw, w.Cause, w.Ending)
+	s.finish(w.ID, r, raw, w.Cause, w.Ending)
 	s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: w.Gen})
 	return raw, b, nil
 }
@@ -350,7 +360,7 @@ func (s *Shared) expire(ends []ccgw.SharedEnd) ([]string, *batch) {
 		if lb := s.logEnd(w.ID, w.Gen); lb != nil {
 			b = lb
 		}
-		s.finish(w.ID, raw, ccgw.CauseTimeout, w.Ending)
+		s.finish(w.ID, r, raw, ccgw.CauseTimeout, w.Ending)
 		ended = append(ended, raw)
 		s.counts.Expiries++
 		s.dropped(ccgw.SharedAuthChange{ID: w.ID, Gen: w.Gen})
@@ -362,8 +372,8 @@ func (s *Shared) expire(ends []ccgw.SharedEnd) ([]string, *batch) {
 // finish): out of every index, its events dropped for e.Drop, then with a
 // shutdown event that event queued last and the queue kept for the old GUID,
 // else the queue discarded; the tombstone kept until e.TombEnd.
-func (s *Shared) finish(id ccgw.AgentID, raw string, cause ccgw.SignOutCause, e ccgw.SharedEnding) {
-	f := factsOf(raw)
+func (s *Shared) finish(id ccgw.AgentID, r rec, raw string, cause ccgw.SignOutCause, e ccgw.SharedEnding) {
+	f := r.facts()
 	s.record(ccgw.SharedChange{Kind: ccgw.ChangeEnded, Record: raw})
 	delete(s.recs, id)
 	s.dl.del(id)
