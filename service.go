@@ -18,21 +18,20 @@ type SessionService interface {
 	// SignIn signs an agent in and returns its new session. It fails with
 	// RetBadPassword for a wrong password or an unknown agent,
 	// RetAccountLocked if wrong passwords locked the agent out,
-	// RetAlreadySignedIn if the agent is signed in and req.Force is false,
-	// RetSigningIn while another sign-in or sign-out of the agent is in
-	// flight, and RetInternal if the store fails. A forced sign-in ends the
-	// earlier session (its client is told AgentOther_ShutdownService).
+	// RetAlreadySignedIn if the agent is signed in and req.Force is false (or
+	// another sign-in of the agent came first), and RetInternal if the store
+	// fails. A forced sign-in ends the earlier session (its client is told
+	// AgentOther_ShutdownService).
 	SignIn(ctx context.Context, req SignIn) (Session, error)
 	// SignOut ends agent id's session at its own request: cause CauseLogout
 	// (refused with RetLogoutStateError while the agent talks) or
 	// CauseForceLogout. It fails with RetNotSignedIn, RetNoPermission (guid
 	// is not the session's), RetAlreadySignedOut (the session this GUID
-	// named was already ended by its agent), RetRepeated (a sign-in or
-	// sign-out in flight) or RetInternal.
+	// named was already ended by its agent) or RetInternal.
 	SignOut(ctx context.Context, id AgentID, guid string, cause SignOutCause) error
 	// Kick ends agent id's session whatever its GUID (a supervisor's forced
 	// sign-out, a push failure). It fails with RetNotSignedIn if the agent has
-	// no session, RetRepeated or RetInternal.
+	// no session, or RetInternal.
 	Kick(ctx context.Context, id AgentID, cause SignOutCause) error
 	// Heartbeat renews agent id's session if guid is its GUID (or the previous
 	// one, within its grace time); a non-empty token replaces the session's
