@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/ccgw/ccgw/internal/report"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
+	"github.com/ccgw/ccgw/internal/wait"
 )
 
 // TestWorkbenchClients: a client that ignores Set-GUID in dynamic mode, then
@@ -179,6 +181,18 @@ func TestWorkbenchObserveAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Running, as cmd/ccgw runs it: heartbeats answered from its cache, so
+	// that the count compares the handler's allocations, not a store read's.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); sm.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	wait.For(t, 30*time.Second, time.Millisecond, func() error {
+		if !sm.Cached() {
+			return errors.New("the auth cache is not on")
+		}
+		return nil
+	})
 	s, err := sm.SignIn(context.Background(), ccgw.SignIn{Op: "login", Password: "pw", Status: ccgw.StateIdle,
 		Session: ccgw.Session{Agent: 1001, Phone: "70001", IP: "127.0.0.1", MediaType: "TTF"}})
 	if err != nil {

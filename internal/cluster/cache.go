@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,6 +77,7 @@ type cacheShard struct {
 type authCache struct {
 	pages  [ccgw.MaxAgentID/slotPage + 1]atomic.Pointer[slotPageOf]
 	n      atomic.Int64 // slots in use
+	seed   maphash.Seed // of the slots' keys
 	shards [cacheShards]cacheShard
 }
 
@@ -87,20 +89,22 @@ type slotPageOf struct {
 	slots   [slotPage]agentSlot
 }
 
-// agentSlot is one work number's: its cached entry, and the latest deadline
-// (ms) a heartbeat answered since the last tick took it, 0 for none.
+// agentSlot is one work number's: its cached entry; key, the entry's GUID
+// hashed with its mode (quick), 0 while the entry changes; and the latest
+// deadline (ms) a heartbeat answered since the last tick took it, 0 for none.
 type agentSlot struct {
-	e  atomic.Pointer[authEntry]
-	dl atomic.Int64
+	e   atomic.Pointer[authEntry]
+	key atomic.Uint64
+	dl  atomic.Int64
 }
 
 func (c *authCache) shard(id ccgw.AgentID) *cacheShard { return &c.shards[uint32(id)%cacheShards] }
 
-// slot returns agent id's entry slot, making its page if create is set; nil
-// for a work number out of range or, without create, on a page not made yet.
-func (c *authCache) slot(id ccgw.AgentID, create bool) *atomic.Pointer[authEntry] {
+// slot returns agent id's slot, making its page if create is set; nil for a
+// work number out of range or, without create, on a page not made yet.
+func (c *authCache) slot(id ccgw.AgentID, create bool) *agentSlot {
 	if pg := c.page(id, create); pg != nil {
-		return &pg.slots[id%slotPage].e
+		return &pg.slots[id%slotPage]
 	}
 	return nil
 }
@@ -125,17 +129,59 @@ func (c *authCache) renew(id ccgw.AgentID, dl int64) bool {
 	if pg == nil {
 		return false
 	}
-	slot := &pg.slots[id%slotPage].dl
+	pg.renew(&pg.slots[id%slotPage], dl)
+	return true
+}
+
+// renew files deadline dl (ms) in sl, one of pg's slots.
+func (pg *slotPageOf) renew(sl *agentSlot, dl int64) {
 	for {
-		old := slot.Load()
-		if old >= dl || slot.CompareAndSwap(old, dl) {
+		old := sl.dl.Load()
+		if old >= dl || sl.dl.CompareAndSwap(old, dl) {
 			break
 		}
 	}
 	if !pg.renewed.Load() {
 		pg.renewed.Store(true)
 	}
+}
+
+// quick is the heartbeat's shortest path, for a static GUID and no token: if
+// guid hashes (with the entry's mode) to agent id's slot key, it files the
+// renewal the mode's deadline gives and reports true, without reading the
+// entry. A 64-bit keyed hash (a seed per process) stands in for the
+// comparison: a client that does not know a GUID cannot make one whose hash
+// matches it. Any other case is false: the caller reads the entry.
+func (c *authCache) quick(id ccgw.AgentID, guid string, deadline func(ccgw.Mode) int64) bool {
+	pg := c.page(id, false)
+	if pg == nil {
+		return false
+	}
+	sl := &pg.slots[id%slotPage]
+	k := sl.key.Load()
+	if k == 0 {
+		return false
+	}
+	mode := ccgw.Mode(k & keyModeMask)
+	if k != c.keyOf(guid, mode) {
+		return false
+	}
+	if deadline != nil {
+		pg.renew(sl, deadline(mode))
+	}
 	return true
+}
+
+// keyModeMask is the bits of a slot key that hold the mode.
+const keyModeMask = 3
+
+// keyOf returns the slot key of an entry with GUID g in mode m: never 0.
+func (c *authCache) keyOf(g string, m ccgw.Mode) uint64 {
+	k := maphash.String(c.seed, g)&^keyModeMask | uint64(m)&keyModeMask
+	if k == 0 {
+		k = 1 << 2 // 0 means none
+	}
+	return k
 }
 
 // takeRenewals empties the renewal slots into ren (made if nil) and returns
@@ -168,14 +214,19 @@ func (c *authCache) takeRenewals(ren map[ccgw.AgentID]int64) map[ccgw.AgentID]in
 // get returns agent id's entry, or nil.
 func (c *authCache) get(id ccgw.AgentID) *authEntry {
 	if p := c.slot(id, false); p != nil {
-		return p.Load()
+		return p.e.Load()
 	}
 	return nil
 }
 
 // set puts e (nil: none) in p; the shard's lock must be held.
-func (c *authCache) set(p *atomic.Pointer[authEntry], e *authEntry) {
-	switch old := p.Swap(e); {
+func (c *authCache) set(p *agentSlot, e *authEntry) {
+	p.key.Store(0) // no quick answer while the entry changes
+	old := p.e.Swap(e)
+	if e != nil && e.mode&keyModeMask == e.mode {
+		p.key.Store(c.keyOf(e.guid, e.mode))
+	}
+	switch {
 	case old == nil && e != nil:
 		c.n.Add(1)
 	case old != nil && e == nil:
@@ -215,7 +266,7 @@ func (c *authCache) replace(id ccgw.AgentID, old, next *authEntry) bool {
 	sh := c.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if p.Load() != old {
+	if p.e.Load() != old {
 		return false
 	}
 	c.set(p, next)
@@ -228,7 +279,7 @@ func (c *authCache) drop(id ccgw.AgentID, gen uint64) {
 	sh := c.shard(id)
 	sh.mu.Lock()
 	if p := c.slot(id, false); p != nil {
-		if e := p.Load(); e != nil && (gen == 0 || e.gen == gen) {
+		if e := p.e.Load(); e != nil && (gen == 0 || e.gen == gen) {
 			c.set(p, nil)
 		}
 	}
@@ -248,7 +299,7 @@ func (c *authCache) rotated(key []byte, id ccgw.AgentID, gen uint64, n uint32, i
 	if p == nil {
 		return
 	}
-	e := p.Load()
+	e := p.e.Load()
 	if e == nil || e.gen != gen || e.n >= n {
 		return
 	}
@@ -261,7 +312,7 @@ func (c *authCache) dropAll() {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		for id := ccgw.AgentID(i); id <= ccgw.MaxAgentID; id += cacheShards {
-			if p := c.slot(id, false); p != nil && p.Load() != nil {
+			if p := c.slot(id, false); p != nil && p.e.Load() != nil {
 				c.set(p, nil)
 			}
 		}

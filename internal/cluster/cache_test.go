@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"testing"
 	"time"
 
@@ -205,5 +206,48 @@ func TestRotationAcrossNodesBeforeItIsRecorded(t *testing.T) {
 		if _, err := b.Session(context.Background(), id, s.GUID); err != nil {
 			t.Fatalf("the superseded GUID within its grace: %v", err)
 		}
+	}
+}
+
+// TestQuickHeartbeat: the slot key answers a static session's current GUID
+// without the entry, filing the deadline of the entry's mode; the previous
+// GUID, a wrong one, a dropped entry and a changed mode are not answered
+// there.
+func TestQuickHeartbeat(t *testing.T) {
+	var c authCache
+	c.seed = maphash.MakeSeed()
+	poll := func(m ccgw.Mode) int64 { return 1000 + int64(m) }
+	if c.quick(1001, "g1", poll) {
+		t.Fatal("an empty cache answered")
+	}
+	e := &authEntry{gen: 1, mode: ccgw.ModePush, prev: "g0", prevUntil: 1 << 62}
+	e.setGUID("g1")
+	c.fill(1001, c.epoch(1001), e)
+	if !c.quick(1001, "g1", poll) {
+		t.Fatal("the current GUID was not answered")
+	}
+	if ren := c.takeRenewals(nil); ren[1001] != 1000+int64(ccgw.ModePush) {
+		t.Fatalf("renewals %v, want 1001 at the push mode's deadline", ren)
+	}
+	for _, g := range []string{"g0", "g2", "", "g1 "} {
+		if c.quick(1001, g, poll) {
+			t.Errorf("GUID %q answered", g)
+		}
+	}
+	if c.quick(1002, "g1", poll) {
+		t.Error("another agent answered with 1001's GUID")
+	}
+	poll2 := *e
+	poll2.mode = ccgw.ModePoll
+	poll2.setGUID("g1")
+	if !c.replace(1001, e, &poll2) || !c.quick(1001, "g1", poll) {
+		t.Fatal("the replaced entry was not answered")
+	}
+	if ren := c.takeRenewals(nil); ren[1001] != 1000+int64(ccgw.ModePoll) {
+		t.Fatalf("renewals %v, want 1001 at the poll mode's deadline", ren)
+	}
+	c.drop(1001, 0)
+	if c.quick(1001, "g1", poll) {
+		t.Fatal("a dropped entry answered")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,6 +101,7 @@ func New(cfg Config) (*Sessions, error) {
 	}
 	s := &Sessions{cfg: cfg, db: cfg.Store,
 		waiters: make(map[ccgw.AgentID]map[chan struct{}]struct{}), held: make(map[ccgw.AgentID]int)}
+	s.cache.seed = maphash.MakeSeed()
 	s.batch.init(&s.cache)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -43,6 +43,9 @@ func (s *Sessions) fastHeartbeat(id ccgw.AgentID, guid, token string, now time.T
 	if guid == "" || !s.cacheUsable() {
 		return "", false
 	}
+	if token == "" && s.cfg.AuthMode != ccgw.AuthDynamic && s.cache.quick(id, guid, s.deadlineOf(now)) {
+		return "", true // the current GUID of a static session: nothing to rotate or to tell
+	}
 	e := s.cache.get(id)
 	if e == nil || (token != "" && token != e.token) {
 		return "", false
@@ -67,6 +70,15 @@ func (s *Sessions) fastHeartbeat(id ccgw.AgentID, guid, token string, now time.T
 		s.batch.renew(id, s.cfg.Deadline(now, e.mode))
 	}
 	return set, true
+}
+
+// deadlineOf returns the deadline a session in each mode gets from a request
+// at now, nil if sessions never expire.
+func (s *Sessions) deadlineOf(now time.Time) func(ccgw.Mode) int64 {
+	if s.cfg.NoExpiry {
+		return nil
+	}
+	return func(m ccgw.Mode) int64 { return s.cfg.Deadline(now, m) }
 }
 
 // auth returns agent id's raw session if guid authenticates it
