@@ -6,7 +6,7 @@ import (
 )
 
 // SessionService is what the HTTP API and the call simulator need of agent
-// sessions. internal/cluster's Sessions implements it, once, on a
+// sessions. internal/session's Service implements it, once, on a
 // SharedStore: on one node a mem.Shared kept in a bbolt file (or in memory),
 // on several nodes Redis. internal/session/sessiontest holds the behaviour
 // suite it passes on every store.

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// SessionSettings are what the session service (internal/cluster's
+// SessionSettings are what the session service (internal/session's
 // Sessions, on one node or several) is configured with: the timeouts, the GUIDs, the queues and the hooks. Zero values mean
 // the defaults given; Defaults fills them in, but for the clocks and the
 // lockout counts, which their packages default.

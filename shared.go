@@ -11,7 +11,7 @@ import (
 // record together with its events, a deadline index with batched renewals and
 // an exactly-once claim of due sessions, an event log per agent with
 // acknowledgement, and change notifications between nodes. It decides
-// nothing: internal/cluster applies the session rules (SignIn, EndingOf,
+// nothing: internal/session applies the session rules (SignIn, EndingOf,
 // CheckSignOut, HasGUID, RestTimedOut) and hands this store their outcome.
 // internal/store/redis implements it on Redis.
 //

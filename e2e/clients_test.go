@@ -456,7 +456,7 @@ func onEveryStore(t *testing.T, replay func(t *testing.T, store string)) {
 }
 
 // stores are the backends onEveryStore runs a test on: bbolt (one node),
-// memory and Redis (cluster.Sessions on mem.Shared and on a redis-server of
+// memory and Redis (session.Service on mem.Shared and on a redis-server of
 // the test's own).
 var stores = []string{"bolt", "memory", "redis"}
 

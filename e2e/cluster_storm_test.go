@@ -14,8 +14,8 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
-	ccluster "github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/redistest"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/redis"
 	"github.com/ccgw/ccgw/internal/wait"
 	goredis "github.com/redis/go-redis/v9"
@@ -139,7 +139,7 @@ func TestClusterSignOutStorm(t *testing.T) {
 	}
 }
 
-// loadSilent signs stormSilent agents in through cluster.Sessions of this process on
+// loadSilent signs stormSilent agents in through session.Service of this process on
 // url (no Run: it never sweeps) and returns their work numbers.
 func loadSilent(t *testing.T, url string) map[string]bool {
 	t.Helper()
@@ -148,7 +148,7 @@ func loadSilent(t *testing.T, url string) map[string]bool {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	st, err := ccluster.New(ccluster.Config{SessionSettings: ccgw.SessionSettings{Timeout: stormTimeout, Directory: agent.Default(), NodeName: "Loader"}, Store: db})
+	st, err := session.New(session.Config{SessionSettings: ccgw.SessionSettings{Timeout: stormTimeout, Directory: agent.Default(), NodeName: "Loader"}, Store: db})
 	if err != nil {
 		t.Fatal(err)
 	}

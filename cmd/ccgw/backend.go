@@ -8,19 +8,18 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
-	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/guard"
 	"github.com/ccgw/ccgw/internal/push"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
 	"github.com/ccgw/ccgw/internal/store/redis"
 )
 
-// backend is where the sessions and changed passwords live: memory persisted in
-// bbolt (one node), Redis (several nodes, each serving them with
-// internal/cluster), or this process's memory only (one node on
-// internal/cluster).
+// backend is the session service (internal/session) and where its sessions
+// and the changed passwords live: one node's memory kept in the bbolt file,
+// Redis (several nodes), or this process's memory only.
 type backend struct {
 	svc       ccgw.SessionService
 	passwords ccgw.PasswordStore
@@ -39,10 +38,10 @@ type backend struct {
 	centre centre
 }
 
-// clusterBackend serves the sessions of db with cluster.Sessions, configured
-// with set; local: db is this process's alone (cluster.Config.Local).
+// clusterBackend serves the sessions of db with session.Service, configured
+// with set; local: db is this process's alone (session.Config.Local).
 func clusterBackend(set ccgw.SessionSettings, db ccgw.SharedStore, local bool, passwords ccgw.PasswordStore) (*backend, error) {
-	cs, err := cluster.New(cluster.Config{SessionSettings: set, Store: db, Local: local})
+	cs, err := session.New(session.Config{SessionSettings: set, Store: db, Local: local})
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +112,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode cc
 		}
 		be.centre = db
 		be.closeFn = func() error {
-			be.svc.(*cluster.Sessions).Close() // writes the renewals it holds
+			be.svc.(*session.Service).Close() // writes the renewals it holds
 			return db.Close()
 		}
 		return be, nil
@@ -125,7 +124,7 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode cc
 		if err != nil {
 			return nil, err
 		}
-		be.closeFn = be.svc.(*cluster.Sessions).Close
+		be.closeFn = be.svc.(*session.Service).Close
 		return be, nil
 	}
 	st, err := bolt.OpenWith(c.Data, bolt.Options{Recover: c.DataRecover, Log: m.Log})
@@ -162,9 +161,9 @@ func (m *Main) openBackend(c Config, dir ccgw.Directory, clk ccgw.Clock, mode cc
 	be.restored = restored
 	// Not ready while writes fail; asked then, a probe write finds out
 	// whether they succeed again (nobody else may write to a node taken out).
-	be.ready = func() bool { return be.svc.(*cluster.Sessions).Ready() && (st.Ready() || st.Probe() == nil) }
+	be.ready = func() bool { return be.svc.(*session.Service).Ready() && (st.Ready() || st.Probe() == nil) }
 	be.closeFn = func() error {
-		be.svc.(*cluster.Sessions).Close()
+		be.svc.(*session.Service).Close()
 		db.Flush() // the deliveries since the last tick
 		return st.Close()
 	}

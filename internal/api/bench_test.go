@@ -16,9 +16,9 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
-	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/faults"
 	"github.com/ccgw/ccgw/internal/report"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/mem"
 	"github.com/ccgw/ccgw/internal/wait"
 )
@@ -72,16 +72,16 @@ func newBenchRequests(ids []ccgw.AgentID, guids []string) *benchRequests {
 // in-memory store and returns the real handler and a handShake request for each
 // agent the HTTP API can name. At n = 1M the agents above ccgw.MaxAgentID (the
 // last 101) are live but get no requests: a path cannot name them.
-func benchGateway(tb testing.TB, n int) (http.Handler, *cluster.Sessions, *benchRequests) {
+func benchGateway(tb testing.TB, n int) (http.Handler, *session.Service, *benchRequests) {
 	tb.Helper()
 	return benchGatewayWith(tb, n, true)
 }
 
 // benchGatewayWith is benchGateway, with the workbench (report, journal and
 // faults, as cmd/ccgw wires them by default) or without.
-func benchGatewayWith(tb testing.TB, n int, workbench bool) (http.Handler, *cluster.Sessions, *benchRequests) {
+func benchGatewayWith(tb testing.TB, n int, workbench bool) (http.Handler, *session.Service, *benchRequests) {
 	tb.Helper()
-	m, err := cluster.New(cluster.Config{SessionSettings: ccgw.SessionSettings{Directory: benchDirectory{}}, Store: mem.NewShared(), Local: true})
+	m, err := session.New(session.Config{SessionSettings: ccgw.SessionSettings{Directory: benchDirectory{}}, Store: mem.NewShared(), Local: true})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -21,8 +21,8 @@ import (
 
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
-	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/push"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
@@ -50,7 +50,7 @@ func benchEmitOne(*ccgw.Session, time.Time) ([]ccgw.Emit, error) { return benchE
 
 // benchAgents signs in n agents from first on m, in push mode to url if url is
 // not "", and returns their IDs and GUIDs.
-func benchAgents(tb testing.TB, m *cluster.Sessions, first ccgw.AgentID, n int, url string) ([]ccgw.AgentID, []string) {
+func benchAgents(tb testing.TB, m *session.Service, first ccgw.AgentID, n int, url string) ([]ccgw.AgentID, []string) {
 	tb.Helper()
 	ids := make([]ccgw.AgentID, n)
 	guids := make([]string, n)
@@ -212,9 +212,9 @@ func BenchmarkPollThroughput(b *testing.B) {
 // with an in-memory store, serves the real handler on loopback, takes the
 // sign-in events out of the queues, and returns the node, the server and each
 // agent's poll URL and GUID.
-func benchPollGateway(b *testing.B, n int) (*cluster.Sessions, *httptest.Server, []string, []string) {
+func benchPollGateway(b *testing.B, n int) (*session.Service, *httptest.Server, []string, []string) {
 	b.Helper()
-	m, err := cluster.New(cluster.Config{SessionSettings: ccgw.SessionSettings{Directory: benchDirectory{}}, Store: mem.NewShared(), Local: true})
+	m, err := session.New(session.Config{SessionSettings: ccgw.SessionSettings{Directory: benchDirectory{}}, Store: mem.NewShared(), Local: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func benchReceiver(tb testing.TB) *httptest.Server {
 // benchPushSide is a node's push delivery: its push-mode agents and the
 // Pusher its Config.Notify calls, which a benchmark can swap.
 type benchPushSide struct {
-	m      *cluster.Sessions
+	m      *session.Service
 	ids    []ccgw.AgentID
 	pusher atomic.Pointer[push.Pusher]
 }
@@ -326,7 +326,7 @@ func (ps *benchPushSide) idle(tb testing.TB) {
 func benchPushNode(tb testing.TB, first ccgw.AgentID, n int, rcv *httptest.Server) *benchPushSide {
 	tb.Helper()
 	ps := &benchPushSide{}
-	m, err := cluster.New(cluster.Config{
+	m, err := session.New(session.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory: benchDirectory{},
 			Notify:    ps.notify,

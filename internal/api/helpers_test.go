@@ -20,8 +20,8 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/guard"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
 )
@@ -56,7 +56,7 @@ type tConfig struct {
 type tServer struct {
 	URL      string
 	handler  *api.Server
-	sessions *cluster.Sessions
+	sessions *session.Service
 	store    *bolt.Store
 	srv      *httptest.Server
 	lastSeq  atomic.Uint64 // X-CCGW-Seq of the last event mustPoll returned
@@ -95,9 +95,9 @@ func testServer(tb testing.TB, cfg tConfig) *tServer {
 	if err != nil {
 		tb.Fatalf("mem.OpenShared: %v", err)
 	}
-	sm, err := cluster.New(cluster.Config{SessionSettings: set, Store: db, Local: true})
+	sm, err := session.New(session.Config{SessionSettings: set, Store: db, Local: true})
 	if err != nil {
-		tb.Fatalf("cluster.New: %v", err)
+		tb.Fatalf("session.New: %v", err)
 	}
 	var guardClock ccgw.Clock = clock.Real{}
 	if cfg.clock != nil {

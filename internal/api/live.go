@@ -20,7 +20,7 @@ const (
 )
 
 // agentLister is the listing of live sessions, where the session service has
-// one (internal/cluster's Sessions does): the live sessions (client and
+// one (internal/session's Service does): the live sessions (client and
 // simulated) with work numbers above after, in work-number order, up to limit
 // of them, and whether more follow.
 type agentLister interface {

@@ -17,9 +17,9 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/faults"
 	"github.com/ccgw/ccgw/internal/report"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
@@ -506,7 +506,7 @@ func oaServer(t *testing.T) *Server {
 	// The report judges heartbeats against the sessions' timeout (2m).
 	rep := report.New(report.Config{PollTimeout: 2 * time.Minute, PushTimeout: 2 * time.Minute, Journal: 20})
 	var fs *faults.Set
-	sm, err := cluster.New(cluster.Config{
+	sm, err := session.New(session.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory: dir,
 			Clock:     fc,

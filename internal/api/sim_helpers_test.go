@@ -11,9 +11,9 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/faults"
 	"github.com/ccgw/ccgw/internal/report"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/sim"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
@@ -82,7 +82,7 @@ func newSimServer(tb testing.TB, cfg simConfig) *simServer {
 		onSignOut = rep.SignedOut
 	}
 	var eng *sim.Engine
-	sm, err := cluster.New(cluster.Config{
+	sm, err := session.New(session.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory: dir,
 			Clock:     fc,
@@ -99,7 +99,7 @@ func newSimServer(tb testing.TB, cfg simConfig) *simServer {
 		Store: mem.NewShared(), Local: true,
 	})
 	if err != nil {
-		tb.Fatalf("cluster.New: %v", err)
+		tb.Fatalf("session.New: %v", err)
 	}
 	if !cfg.noCalls {
 		eng = sim.New(sim.Config{Sessions: sm, Directory: dir, Clock: fc, RingTimeout: clRing})

@@ -13,9 +13,9 @@ import (
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/faults"
 	"github.com/ccgw/ccgw/internal/report"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
 )
@@ -47,7 +47,7 @@ func wbNewServer(tb testing.TB) *wbServer {
 	ws := &wbServer{clock: fc, wall: wall}
 	ws.rep = report.New(report.Config{PollTimeout: 10 * time.Minute, PushTimeout: 10 * time.Minute, Clock: wall, Journal: 5})
 	var fs *faults.Set
-	sm, err := cluster.New(cluster.Config{
+	sm, err := session.New(session.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory:    agent.Default(),
 			Clock:        fc,
@@ -62,7 +62,7 @@ func wbNewServer(tb testing.TB) *wbServer {
 		Store: mem.NewShared(), Local: true,
 	})
 	if err != nil {
-		tb.Fatalf("cluster.New: %v", err)
+		tb.Fatalf("session.New: %v", err)
 	}
 	fs = faults.New(faults.Config{Clock: fc, Interfaces: api.Interfaces(), DropEvents: true, Clients: func() []ccgw.AgentID { return sm.Clients(context.Background()) },
 		Kick: func(id ccgw.AgentID) error { return sm.Kick(context.Background(), id, ccgw.CauseSupervisor) }})

@@ -13,9 +13,9 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
-	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/faults"
 	"github.com/ccgw/ccgw/internal/report"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
 	"github.com/ccgw/ccgw/internal/wait"
@@ -177,7 +177,7 @@ func TestWorkbenchObserveAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sm, err := cluster.New(cluster.Config{SessionSettings: ccgw.SessionSettings{Directory: agent.Default()}, Store: mem.NewShared(), Local: true})
+	sm, err := session.New(session.Config{SessionSettings: ccgw.SessionSettings{Directory: agent.Default()}, Store: mem.NewShared(), Local: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,8 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/api"
-	"github.com/ccgw/ccgw/internal/cluster"
 	"github.com/ccgw/ccgw/internal/metrics"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,7 +101,7 @@ func testGatewayRecording(tb testing.TB, auth ccgw.AuthMode, token string) (url,
 	// the heartbeats). The 10s these were before left less than twice that, and
 	// a heavier load (a full -race suite runs at 16) can go past it: the run
 	// then counts false sign-outs and timeout sign-outs.
-	sm, err := cluster.New(cluster.Config{
+	sm, err := session.New(session.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory:    dir,
 			AuthMode:     auth,
@@ -112,7 +112,7 @@ func testGatewayRecording(tb testing.TB, auth ccgw.AuthMode, token string) (url,
 		Store: mem.NewShared(), Local: true,
 	})
 	if err != nil {
-		tb.Fatalf("cluster.New: %v", err)
+		tb.Fatalf("session.New: %v", err)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

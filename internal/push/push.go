@@ -49,7 +49,7 @@ type Queue interface {
 }
 
 // Source gives a Pusher its targets and learns what it delivered;
-// internal/cluster's Sessions implements it.
+// internal/session's Service implements it.
 type Source interface {
 	// PushTarget returns agent id's push target, if it has one with a queue.
 	PushTarget(id ccgw.AgentID) (Target, bool)

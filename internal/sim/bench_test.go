@@ -8,7 +8,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/cluster"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
 )
@@ -35,7 +35,7 @@ func benchEngineCalls(b *testing.B, agents, calls int, scan, useBolt bool) {
 	clk := clock.NewVirtual(DefaultStart())
 	journal := NewJournal(100000)
 	var eng *Engine
-	cfg := cluster.Config{
+	cfg := session.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory: dir,
 			Clock:     clk,
@@ -57,7 +57,7 @@ func benchEngineCalls(b *testing.B, agents, calls int, scan, useBolt bool) {
 		}
 		cfg.Store = db // the sessions of real agents written to bbolt, as --store bolt writes them
 	}
-	sm, err := cluster.New(cfg)
+	sm, err := session.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -269,7 +269,7 @@ func (e *Engine) update(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time)
 }
 
 // laterUpdater is a ccgw.SessionService whose Update can leave its store write to
-// later (internal/cluster's Sessions).
+// later (internal/session's Service).
 type laterUpdater interface {
 	UpdateAnyLater(id ccgw.AgentID, fn func(s *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, func(), error)
 }

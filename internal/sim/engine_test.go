@@ -9,7 +9,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/cluster"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/bolt"
 	"github.com/ccgw/ccgw/internal/store/mem"
 )
@@ -17,7 +17,7 @@ import (
 // testRig is an engine on a fake clock with a real session manager.
 type testRig struct {
 	clock *clock.Virtual
-	sm    *cluster.Sessions
+	sm    *session.Service
 	eng   *Engine
 	tap   []ccgw.Event
 }
@@ -33,7 +33,7 @@ func newTestRig(t *testing.T, opts ...func(*Config)) *testRig {
 	r := &testRig{clock: clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))}
 	dir := agent.Default()
 	var eng *Engine
-	r.sm, err = cluster.New(cluster.Config{
+	r.sm, err = session.New(session.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory: dir,
 			Clock:     r.clock,
@@ -200,7 +200,7 @@ func TestEngineLockNotHeldAcrossStoreWrites(t *testing.T) {
 	fc := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	dir := agent.Default()
 	var eng *Engine
-	sm, err := cluster.New(cluster.Config{
+	sm, err := session.New(session.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory: dir,
 			Clock:     fc,

@@ -16,7 +16,7 @@ import (
 	"github.com/ccgw/ccgw"
 	"github.com/ccgw/ccgw/internal/agent"
 	"github.com/ccgw/ccgw/internal/clock"
-	"github.com/ccgw/ccgw/internal/cluster"
+	"github.com/ccgw/ccgw/internal/session"
 	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
@@ -25,7 +25,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from this run
 // scenarioRig is a scenario's engine on a fake clock, wired as cmd/ccgw wires it.
 type scenarioRig struct {
 	clock   *clock.Virtual
-	sm      *cluster.Sessions
+	sm      *session.Service
 	eng     *Engine
 	journal *Journal
 }
@@ -40,7 +40,7 @@ func newScenarioRig(tb testing.TB, sc *Scenario, seed uint64) *scenarioRig {
 	r := &scenarioRig{clock: clock.NewVirtual(sc.Start), journal: NewJournal(1 << 22)}
 	dir := agent.Open(sc.Skills())
 	var err error
-	r.sm, err = cluster.New(cluster.Config{
+	r.sm, err = session.New(session.Config{
 		SessionSettings: ccgw.SessionSettings{
 			Directory: dir,
 			Clock:     r.clock,

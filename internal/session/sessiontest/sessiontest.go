@@ -63,7 +63,7 @@ func (c Config) Settings() ccgw.SessionSettings {
 type Node struct {
 	Service ccgw.SessionService
 	// Sweep signs out the sessions whose deadline passed by now and returns how
-	// many this call signed out (cluster.Sessions.Sweep).
+	// many this call signed out (session.Service.Sweep).
 	Sweep func(now time.Time) int
 	// Deliver, if set, makes the Service call OnChange and Tap for every change
 	// committed so far (redis.Store.Deliver); nil where they are called as the

@@ -12,9 +12,10 @@ import (
 	"github.com/ccgw/ccgw/internal/pick"
 )
 
-// Shared is a ccgw.SharedStore in memory: the storage of a cluster whose nodes
-// all live in one process, for tests and benchmarks of internal/cluster
-// without Redis. It keeps the same records, indexes and counters as the Redis
+// Shared is a ccgw.SharedStore in memory: one node's sessions (kept in a
+// ccgw.SharedLog with OpenShared, or in memory only), and the storage of a
+// cluster whose nodes all live in one process, for tests and benchmarks of
+// internal/session without Redis. It keeps the same records, indexes and counters as the Redis
 // store and answers every primitive alike (sharedtest checks both), except
 // that nothing expires by itself: a tombstone ends only at a Tick, as it
 // does on Redis while any node sweeps. It is safe for concurrent use; every
@@ -77,7 +78,7 @@ type recFacts struct {
 
 // rec is a stored session record with the facts every check reads of it.
 // The record is kept in ccgw's binary form, a third of the JSON's size, when
-// that gives the same JSON back (every record internal/cluster writes); else
+// that gives the same JSON back (every record internal/session writes); else
 // as written. raw gives the JSON.
 type rec struct {
 	data string

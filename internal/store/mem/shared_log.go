@@ -15,7 +15,7 @@ import (
 // sign-out of a client's session with the events it queued, and the events'
 // deliveries. Renewals, rotations, rests and tombstones are not written: a
 // restart gives every session a full timeout from then, a rotated GUID is
-// derived again from the stored key (internal/cluster adopts it), and a rest
+// derived again from the stored key (internal/session adopts it), and a rest
 // or tombstone is short-lived. Simulated agents are never written: the
 // simulator signs them in again when it starts.
 //
@@ -207,7 +207,7 @@ func (s *Shared) logOp(op ccgw.LogOp) *batch {
 // logPut logs session sess of agent id, stored now with the events evs queued
 // (see logOp).
 func (s *Shared) logPut(id ccgw.AgentID, sess *ccgw.Session, evs []ccgw.Event) *batch {
-	if s.log == nil || sess == nil { // nil: not a record internal/cluster wrote, nothing to restore
+	if s.log == nil || sess == nil { // nil: not a record internal/session wrote, nothing to restore
 		return nil
 	}
 	return s.logOp(ccgw.LogOp{Put: sess, Ref: ccgw.SessionRef{Agent: id, Gen: sess.Gen}, Events: evs})

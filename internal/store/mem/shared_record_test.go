@@ -8,7 +8,7 @@ import (
 	"github.com/ccgw/ccgw"
 )
 
-// TestRecordsKeptCompact: a session's record written as internal/cluster
+// TestRecordsKeptCompact: a session's record written as internal/session
 // writes it (its JSON) is kept in the binary form, a third of its size, and
 // read back byte for byte as written, so that the compare-and-set of the
 // next change (Expect) holds; a record that would not come back the same

@@ -3,7 +3,7 @@
 // the nodes' notifications), ccgw.LockoutStore, ccgw.PasswordStore and the
 // relay to the node that runs the simulated call centre. Each state change is
 // one Lua script (scripts.go), atomic in Redis, so that Redis is the commit
-// point of the cluster. It decides nothing: internal/cluster applies the
+// point of the cluster. It decides nothing: internal/session applies the
 // session rules and hands this package their outcome.
 //
 // Its keys, all under the prefix (whose hash tag keeps them in one slot of a

@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -26,9 +26,9 @@ var prefixes atomic.Int64
 
 func newPrefix() string { return fmt.Sprintf("{t%d}:", prefixes.Add(1)) }
 
-// open opens Sessions on a Redis store on srv, with the suite's settings and
+// open opens Service on a Redis store on srv, with the suite's settings and
 // prefix.
-func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Config, edit func(*Config)) *Sessions {
+func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Config, edit func(*Config)) *Service {
 	t.Helper()
 	db, err := redis.Open(redis.Config{URL: srv.URL(), Prefix: prefix, Log: cfg.Log})
 	if err != nil {
@@ -40,8 +40,8 @@ func open(t *testing.T, srv *redistest.Server, prefix string, cfg sessiontest.Co
 	return st
 }
 
-// openOn opens Sessions on db, with the suite's settings.
-func openOn(t *testing.T, db ccgw.SharedStore, lockouts ccgw.LockoutStore, cfg sessiontest.Config, edit func(*Config)) *Sessions {
+// openOn opens Service on db, with the suite's settings.
+func openOn(t *testing.T, db ccgw.SharedStore, lockouts ccgw.LockoutStore, cfg sessiontest.Config, edit func(*Config)) *Service {
 	t.Helper()
 	c := Config{
 		SessionSettings: cfg.Settings(),
@@ -57,22 +57,22 @@ func openOn(t *testing.T, db ccgw.SharedStore, lockouts ccgw.LockoutStore, cfg s
 	}
 	t.Cleanup(func() { st.Close() })
 	if !st.Ready() {
-		t.Fatal("Sessions not ready on a store that answers")
+		t.Fatal("Service not ready on a store that answers")
 	}
 	return st
 }
 
-// prefixOf maps the Sessions open made to their key prefix.
+// prefixOf maps the Service open made to their key prefix.
 var prefixOf sync.Map
 
 // keyOf returns st's key prefix, for looking at its keys.
-func keyOf(st *Sessions) string {
+func keyOf(st *Service) string {
 	p, _ := prefixOf.Load(st)
 	return p.(string)
 }
 
 // commands returns how many commands st has sent to Redis.
-func commands(st *Sessions) uint64 { return st.db.(*redis.Store).Commands() }
+func commands(st *Service) uint64 { return st.db.(*redis.Store).Commands() }
 
 // client returns a plain client of srv, for looking at keys.
 func client(t *testing.T, srv *redistest.Server) *goredis.Client { return srv.Client(t) }
@@ -86,7 +86,7 @@ func checkFor(t testing.TB, timeout time.Duration, f func() error) {
 
 // watch runs st's invalidations' subscription (what Run does besides its
 // ticks) until the test ends, and waits until its cache is on.
-func watch(t testing.TB, st *Sessions) {
+func watch(t testing.TB, st *Service) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -180,7 +180,7 @@ type nodes struct {
 	srv        *redistest.Server
 	fc         *clock.Virtual
 	cfg        sessiontest.Config
-	a, b       *Sessions
+	a, b       *Service
 	logA, logB *sessiontest.Logs
 }
 

@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func testChaosTwoNodes(t *testing.T, store string) {
 	const agents, workers, rounds = 12, 8, 150
 	first := ccgw.AgentID(5001)
 	var guids sync.Map // agent → its latest GUID (any node's)
-	nodes := []*Sessions{p.a, p.b}
+	nodes := []*Service{p.a, p.b}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {

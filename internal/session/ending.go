@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"encoding/json"
@@ -26,7 +26,7 @@ type tombRec struct {
 // feed), ccgw.EndingOf's drop reason and AgentOther_ShutdownService, the
 // tombstone record, and when the tombstone ends: a timeout after now, as on
 // one node.
-func (s *Sessions) ending(sess *ccgw.Session, cause ccgw.SignOutCause, now time.Time) ccgw.SharedEnding {
+func (s *Service) ending(sess *ccgw.Session, cause ccgw.SignOutCause, now time.Time) ccgw.SharedEnding {
 	end := ccgw.EndingOf(sess, cause)
 	t := tombRec{GUID: sess.GUID, Gen: sess.Gen, LoggedOut: end.LoggedOut}
 	out := ccgw.SharedEnding{QueueMax: queueMax(s.cfg.QueueSize, sess), Drop: end.Drop, TombEnd: s.ms(now) + s.ttl()}
@@ -42,7 +42,7 @@ func (s *Sessions) ending(sess *ccgw.Session, cause ccgw.SignOutCause, now time.
 
 // event returns em, made for sess at now, as the store queues it: marked
 // dropped if a drop-events fault drops it (Config.DropEvent).
-func (s *Sessions) event(sess *ccgw.Session, em ccgw.Emit, now time.Time) ccgw.SharedEvent {
+func (s *Service) event(sess *ccgw.Session, em ccgw.Emit, now time.Time) ccgw.SharedEvent {
 	ev := ccgw.Event{Type: em.Type, GenTime: ccgw.Millis(now), WorkNo: sess.Agent.String(), Content: em.Content}
 	dropped := s.cfg.DropEvent != nil && !sess.Simulated && s.cfg.DropEvent(sess.Agent, ev)
 	return ccgw.SharedEvent{Event: ev, Dropped: dropped}

@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -35,12 +35,12 @@ type feedState struct {
 }
 
 // hooked reports whether anything on this node reads the feed.
-func (s *Sessions) hooked() bool { return s.cfg.OnChange != nil || s.cfg.Tap != nil }
+func (s *Service) hooked() bool { return s.cfg.OnChange != nil || s.cfg.Tap != nil }
 
 // startFeed sets where this node starts reading: after the last change that
 // exists now, so that it delivers the changes made from now on. New calls it;
 // while the store cannot be reached the first read does.
-func (s *Sessions) startFeed(ctx context.Context) error {
+func (s *Service) startFeed(ctx context.Context) error {
 	if !s.hooked() {
 		return nil
 	}
@@ -49,7 +49,7 @@ func (s *Sessions) startFeed(ctx context.Context) error {
 	return s.startFeedLocked(ctx)
 }
 
-func (s *Sessions) startFeedLocked(ctx context.Context) error {
+func (s *Service) startFeedLocked(ctx context.Context) error {
 	if s.feed.last != "" {
 		return nil
 	}
@@ -63,10 +63,10 @@ func (s *Sessions) startFeedLocked(ctx context.Context) error {
 
 // Deliver calls Config.OnChange and Tap with every change committed (by any
 // node) since the last one delivered, in order, and returns how many changes
-// it read. Run does this all the time; Deliver is for Sessions that do not
+// it read. Run does this all the time; Deliver is for Service that do not
 // Run (tests) and to make sure a change made elsewhere has been seen. A hook
 // must not call it.
-func (s *Sessions) Deliver() int {
+func (s *Service) Deliver() int {
 	if !s.hooked() {
 		return 0
 	}
@@ -83,7 +83,7 @@ func (s *Sessions) Deliver() int {
 // delivered once it returns, by the loop that called it; and a change made
 // while another goroutine delivers is delivered by that goroutine before it
 // lets go.
-func (s *Sessions) committed() {
+func (s *Service) committed() {
 	if !s.cfg.Local || !s.hooked() {
 		return
 	}
@@ -98,7 +98,7 @@ func (s *Sessions) committed() {
 
 // releaseFeed unlocks feed.mu, first delivering the changes committed calls
 // left to the holder meanwhile.
-func (s *Sessions) releaseFeed() {
+func (s *Service) releaseFeed() {
 	for {
 		s.feed.mu.Unlock()
 		if !s.feed.owed.Load() || !s.feed.mu.TryLock() {
@@ -110,7 +110,7 @@ func (s *Sessions) releaseFeed() {
 }
 
 // deliverAllLocked delivers until the feed has no more; feed.mu must be held.
-func (s *Sessions) deliverAllLocked() int {
+func (s *Service) deliverAllLocked() int {
 	total := 0
 	for {
 		n, err := s.deliverLocked(context.Background(), 0)
@@ -123,7 +123,7 @@ func (s *Sessions) deliverAllLocked() int {
 
 // deliver reads up to feedBatch changes, waiting up to block for the first if
 // block > 0, and calls the hooks with them.
-func (s *Sessions) deliver(ctx context.Context, block time.Duration) (int, error) {
+func (s *Service) deliver(ctx context.Context, block time.Duration) (int, error) {
 	if !s.hooked() {
 		return 0, nil
 	}
@@ -133,7 +133,7 @@ func (s *Sessions) deliver(ctx context.Context, block time.Duration) (int, error
 }
 
 // deliverLocked is deliver with feed.mu held.
-func (s *Sessions) deliverLocked(ctx context.Context, block time.Duration) (int, error) {
+func (s *Service) deliverLocked(ctx context.Context, block time.Duration) (int, error) {
 	if err := s.startFeedLocked(ctx); err != nil {
 		return 0, err
 	}
@@ -149,7 +149,7 @@ func (s *Sessions) deliverLocked(ctx context.Context, block time.Duration) (int,
 }
 
 // apply calls the hook a change is for.
-func (s *Sessions) apply(c ccgw.SharedChange) {
+func (s *Service) apply(c ccgw.SharedChange) {
 	switch c.Kind {
 	case ccgw.ChangeQueued:
 		if s.cfg.Tap != nil {
@@ -173,7 +173,7 @@ func (s *Sessions) apply(c ccgw.SharedChange) {
 // follow delivers the feed as it grows until ctx ends. After a failed read it
 // tries again every 100ms, and once the store answers it says whether changes
 // were forgotten before this node read them.
-func (s *Sessions) follow(ctx context.Context) {
+func (s *Service) follow(ctx context.Context) {
 	if !s.hooked() {
 		return
 	}
@@ -196,7 +196,7 @@ func (s *Sessions) follow(ctx context.Context) {
 
 // checkFeedGap logs an error if the feed forgot changes this node had not
 // read while it could not read.
-func (s *Sessions) checkFeedGap(ctx context.Context) error {
+func (s *Service) checkFeedGap(ctx context.Context) error {
 	trimmed, err := s.db.FeedTrimmed(ctx)
 	if err != nil {
 		return err

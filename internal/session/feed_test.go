@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -144,7 +144,7 @@ func TestLocalHooksAtOnce(t *testing.T) {
 func TestLocalHookChangesASession(t *testing.T) {
 	var mu sync.Mutex
 	var changes []string
-	var st *Sessions
+	var st *Service
 	cfg := sessiontest.DefaultConfig(sessiontest.NewLogs())
 	st = openOn(t, mem.NewShared(), guard.NewMemLockouts(), cfg, func(c *Config) {
 		c.Local = true

@@ -1,4 +1,4 @@
-package cluster
+package session
 
 // Rest timers and event queues across restarts, driven with agent.Apply as
 // the HTTP handlers do, on a node kept in a bbolt file as --store bolt runs.
@@ -24,7 +24,7 @@ var rtStart = time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC)
 // rtGateway is a node on a mem.Shared kept in a bbolt file in dir, as the
 // gateway runs it; reopening dir is a restart.
 type rtGateway struct {
-	m     *Sessions
+	m     *Service
 	db    *mem.Shared
 	st    *bolt.Store
 	clk   *clock.Virtual

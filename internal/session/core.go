@@ -1,14 +1,16 @@
-// Package cluster serves the agent sessions of one gateway node of a cluster:
-// several nodes that share their sessions in a ccgw.SharedStore (Redis), so
-// that any node serves any agent. It applies the session rules every backend
-// shares (ccgw.SignIn, ccgw.EndingOf, ccgw.CheckSignOut, Session.HasGUID,
-// Session.RestTimedOut) and hands the store their outcome, written only if the
-// session is still as it was read (compare-and-set): the store is the commit
-// point, so a session that misses its heartbeats is signed out exactly once
-// however many nodes sweep. A heartbeat normally costs no round trip: each
-// node keeps the agents' auth facts in a cache that every change invalidates
-// (cache.go), and writes the renewals it answered once per tick (flush.go).
-package cluster
+// Package session serves the agent sessions: the one implementation of
+// ccgw.SessionService, on one node or on several. Its sessions live in a
+// ccgw.SharedStore: on one node mem.Shared (Config.Local), kept in the bbolt
+// file; on several, Redis, shared so that any node serves any agent. It
+// applies the session rules (ccgw.SignIn, ccgw.EndingOf, ccgw.CheckSignOut,
+// Session.HasGUID, Session.RestTimedOut) and hands the store their outcome,
+// written only if the session is still as it was read (compare-and-set): the
+// store is the commit point, so a session that misses its heartbeats is
+// signed out exactly once however many nodes sweep. A heartbeat normally
+// costs no round trip and no lock: each node keeps the agents' auth facts in
+// a cache that every change invalidates (cache.go), and writes the renewals
+// it answered once per tick (flush.go).
+package session
 
 import (
 	"context"
@@ -25,7 +27,7 @@ import (
 	"github.com/ccgw/ccgw/internal/push"
 )
 
-// Config configures Sessions: the settings both session services take
+// Config configures Service: the settings both session services take
 // (ccgw.SessionSettings; Clock defaults to clock.Real, and Lockouts to a
 // MemLockouts, this node's counts only: give the shared store's, so that a
 // lockout holds on every node; the
@@ -47,9 +49,9 @@ type Config struct {
 	Local bool
 }
 
-// Sessions is ccgw.SessionService on a ccgw.SharedStore. It is safe for
+// Service is ccgw.SessionService on a ccgw.SharedStore. It is safe for
 // concurrent use.
-type Sessions struct {
+type Service struct {
 	cfg   Config
 	guard guard.Guard
 	db    ccgw.SharedStore
@@ -77,12 +79,12 @@ type Sessions struct {
 	watchLost func()          // tests: called when the events' subscription was lost, before it is renewed
 }
 
-var _ ccgw.SessionService = (*Sessions)(nil)
-var _ push.Source = (*Sessions)(nil)
+var _ ccgw.SessionService = (*Service)(nil)
+var _ push.Source = (*Service)(nil)
 
 // New returns the sessions of cfg.Store; it does not fail if the store is
 // unreachable (Ready reports false until it is back).
-func New(cfg Config) (*Sessions, error) {
+func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Directory == nil {
 		return nil, errors.New("cluster: Config.Store and Config.Directory are required")
 	}
@@ -99,7 +101,7 @@ func New(cfg Config) (*Sessions, error) {
 	if cfg.PushLease <= 0 {
 		cfg.PushLease = 15 * time.Second
 	}
-	s := &Sessions{cfg: cfg, db: cfg.Store,
+	s := &Service{cfg: cfg, db: cfg.Store,
 		waiters: make(map[ccgw.AgentID]map[chan struct{}]struct{}), held: make(map[ccgw.AgentID]int)}
 	s.cache.seed = maphash.MakeSeed()
 	s.batch.init(&s.cache)
@@ -114,11 +116,11 @@ func New(cfg Config) (*Sessions, error) {
 }
 
 // Ready reports whether the store answered the last health check.
-func (s *Sessions) Ready() bool { return s.ready.Load() }
+func (s *Service) Ready() bool { return s.ready.Load() }
 
 // Close writes the renewals this node answered and has not written yet (best
 // effort: a second at most). It does not close the store.
-func (s *Sessions) Close() error {
+func (s *Service) Close() error {
 	if s.ready.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		s.flush(ctx, s.cfg.Clock.Now())
@@ -132,7 +134,7 @@ var errDown = unavailable(errors.New("shared store unreachable"))
 
 // up fails with RetInternal while the store cannot be reached, so that a
 // request fails at once instead of waiting for a connection.
-func (s *Sessions) up() error {
+func (s *Service) up() error {
 	if !s.ready.Load() {
 		return errDown
 	}
@@ -149,11 +151,11 @@ func unavailable(err error) error {
 	return &ccgw.Error{Code: ccgw.RetInternal, Err: err}
 }
 
-func (s *Sessions) ms(t time.Time) int64 { return ccgw.Millis(t) }
+func (s *Service) ms(t time.Time) int64 { return ccgw.Millis(t) }
 
 // seen returns when a session in mode whose deadline is dl (ms) was last
 // renewed: deadline's inverse.
-func (s *Sessions) seen(dl int64, mode ccgw.Mode) time.Time {
+func (s *Service) seen(dl int64, mode ccgw.Mode) time.Time {
 	if s.cfg.NoExpiry {
 		return time.UnixMilli(dl).AddDate(-100, 0, 0)
 	}
@@ -162,9 +164,9 @@ func (s *Sessions) seen(dl int64, mode ccgw.Mode) time.Time {
 
 // keepFor is how long an ended session's tombstone keys outlive a cluster
 // that sweeps nothing.
-func (s *Sessions) keepFor() time.Duration { return s.cfg.Timeout }
+func (s *Service) keepFor() time.Duration { return s.cfg.Timeout }
 
-func (s *Sessions) ttl() int64 { return s.cfg.Timeout.Milliseconds() }
+func (s *Service) ttl() int64 { return s.cfg.Timeout.Milliseconds() }
 
 func decodeSession(raw string) (ccgw.Session, error) {
 	var sess ccgw.Session

@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -362,14 +362,14 @@ func entryOf(key []byte, sess *ccgw.Session) *authEntry {
 
 // Cached reports whether this node answers heartbeats from its cache: Run
 // watches the store's auth changes, and the store answers.
-func (s *Sessions) Cached() bool { return s.cacheUsable() }
+func (s *Service) Cached() bool { return s.cacheUsable() }
 
 // cacheUsable reports whether heartbeats may be answered from the cache.
-func (s *Sessions) cacheUsable() bool { return s.cacheOn.Load() && s.ready.Load() }
+func (s *Service) cacheUsable() bool { return s.cacheOn.Load() && s.ready.Load() }
 
 // fill caches the auth facts of sess, read from Redis when id's shard was at
 // epoch.
-func (s *Sessions) fill(epoch uint64, sess *ccgw.Session) {
+func (s *Service) fill(epoch uint64, sess *ccgw.Session) {
 	key := s.guidKey.Load()
 	if key == nil || !s.cacheUsable() {
 		return
@@ -380,7 +380,7 @@ func (s *Sessions) fill(epoch uint64, sess *ccgw.Session) {
 // watchAuth keeps the cache coherent until ctx ends: it subscribes to the
 // invalidations, applies them, and drops the whole cache whenever the
 // subscription is lost (a change may have been missed).
-func (s *Sessions) watchAuth(ctx context.Context) {
+func (s *Service) watchAuth(ctx context.Context) {
 	for ctx.Err() == nil {
 		sctx, cancel := context.WithCancel(ctx)
 		s.authStop.Store(&cancel)
@@ -403,7 +403,7 @@ func (s *Sessions) watchAuth(ctx context.Context) {
 
 // resetAuth turns the cache off and restarts the invalidations' subscription
 // (after the store was unreachable: it may have missed changes).
-func (s *Sessions) resetAuth() {
+func (s *Service) resetAuth() {
 	s.cacheOn.Store(false)
 	s.cache.dropAll()
 	if stop := s.authStop.Load(); stop != nil {
@@ -412,7 +412,7 @@ func (s *Sessions) resetAuth() {
 }
 
 // applyAuth applies one change of a session's auth facts.
-func (s *Sessions) applyAuth(c ccgw.SharedAuthChange) {
+func (s *Service) applyAuth(c ccgw.SharedAuthChange) {
 	key := s.guidKey.Load()
 	if !c.Rotated || key == nil {
 		s.cache.drop(c.ID, c.Gen)

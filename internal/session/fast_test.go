@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -27,7 +27,7 @@ type cluster struct {
 	srv   *redistest.Server
 	fc    *clock.Virtual
 	cfg   sessiontest.Config
-	nodes []*Sessions
+	nodes []*Service
 	logs  []*sessiontest.Logs
 }
 

@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // PushTarget implements push.Source: it claims agent id's push work for this
 // node (or keeps its claim) and returns the target; another node's claim means
 // no target here.
-func (s *Sessions) PushTarget(id ccgw.AgentID) (push.Target, bool) {
+func (s *Service) PushTarget(id ccgw.AgentID) (push.Target, bool) {
 	ctx := context.Background()
 	if s.up() != nil {
 		return push.Target{}, false
@@ -47,10 +47,10 @@ func (s *Sessions) PushTarget(id ccgw.AgentID) (push.Target, bool) {
 }
 
 // Delivered implements push.Source; the queue's Ack already removed the events.
-func (s *Sessions) Delivered(ccgw.AgentID, uint64, uint64) {}
+func (s *Service) Delivered(ccgw.AgentID, uint64, uint64) {}
 
 // Release implements push.Releaser.
-func (s *Sessions) Release(id ccgw.AgentID) {
+func (s *Service) Release(id ccgw.AgentID) {
 	if s.up() != nil {
 		return // the claim lapses by itself
 	}
@@ -63,7 +63,7 @@ func (s *Sessions) Release(id ccgw.AgentID) {
 // taken them to its tombstone's queue, where they are acknowledged, and a
 // later sign-in's events are left alone.
 type queue struct {
-	s    *Sessions
+	s    *Service
 	id   ccgw.AgentID
 	gen  uint64
 	tomb bool

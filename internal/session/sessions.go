@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // sign-in window to overlap: 100-021 never occurs. The password check, and
 // the lockout with its RetAccountLocked, is guard.Guard's, counting in
 // Config.Lockouts.
-func (s *Sessions) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, error) {
+func (s *Service) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, error) {
 	id := req.Session.Agent
 	if !req.SkipPassword {
 		if err := s.guard.Check(ctx, req.Op, id, req.Password); err != nil {
@@ -91,7 +91,7 @@ func (s *Sessions) SignIn(ctx context.Context, req ccgw.SignIn) (ccgw.Session, e
 	}
 }
 
-func (s *Sessions) notify(sess *ccgw.Session) {
+func (s *Service) notify(sess *ccgw.Session) {
 	if sess.Mode == ccgw.ModePush && s.cfg.Notify != nil {
 		s.cfg.Notify(sess.Agent)
 	}
@@ -99,7 +99,7 @@ func (s *Sessions) notify(sess *ccgw.Session) {
 
 // ended forgets a sign-out this node committed in its cache, logs it and tells
 // the pusher.
-func (s *Sessions) ended(sess ccgw.Session, cause ccgw.SignOutCause) {
+func (s *Service) ended(sess ccgw.Session, cause ccgw.SignOutCause) {
 	s.cache.drop(sess.Agent, sess.Gen)
 	s.wake(sess.Agent) // this node's held polls of it (other nodes' hear of it over pub/sub)
 	if !cause.ByAgent() {
@@ -114,7 +114,7 @@ func (s *Sessions) ended(sess ccgw.Session, cause ccgw.SignOutCause) {
 // expired is ended for a session this node's sweep signed out lag after its
 // deadline, logged at level: INFO for a few, as every other sign-out, DEBUG
 // in a storm (bulkSignOuts), where the sweep logs one line for all.
-func (s *Sessions) expired(sess ccgw.Session, lag time.Duration, level slog.Level) {
+func (s *Service) expired(sess ccgw.Session, lag time.Duration, level slog.Level) {
 	s.cache.drop(sess.Agent, sess.Gen)
 	s.wake(sess.Agent)
 	s.lag.Observe(lag)
@@ -140,7 +140,7 @@ func short(g string) string {
 // SignOut implements ccgw.SessionService: the GUID check, then
 // ccgw.CheckSignOut, then the end (the store's End), if the session is still as it
 // was checked; if it changed meanwhile, it is checked again.
-func (s *Sessions) SignOut(ctx context.Context, id ccgw.AgentID, guid string, cause ccgw.SignOutCause) error {
+func (s *Service) SignOut(ctx context.Context, id ccgw.AgentID, guid string, cause ccgw.SignOutCause) error {
 	now := s.cfg.Clock.Now()
 	for attempt := 0; ; attempt++ {
 		raw, err := s.auth(ctx, id, guid, now)
@@ -172,7 +172,7 @@ func (s *Sessions) SignOut(ctx context.Context, id ccgw.AgentID, guid string, ca
 
 // loggedOut reports whether guid is that of agent id's last session, which
 // its client signed out itself.
-func (s *Sessions) loggedOut(ctx context.Context, id ccgw.AgentID, guid string) bool {
+func (s *Service) loggedOut(ctx context.Context, id ccgw.AgentID, guid string) bool {
 	if s.up() != nil {
 		return false
 	}
@@ -182,14 +182,14 @@ func (s *Sessions) loggedOut(ctx context.Context, id ccgw.AgentID, guid string) 
 }
 
 // Kick implements ccgw.SessionService.
-func (s *Sessions) Kick(ctx context.Context, id ccgw.AgentID, cause ccgw.SignOutCause) error {
+func (s *Service) Kick(ctx context.Context, id ccgw.AgentID, cause ccgw.SignOutCause) error {
 	return s.kick(ctx, id, 0, cause)
 }
 
 // PushFailed implements push.Source: it signs sign-in gen of agent id out
 // with CausePushFailed, on whichever node calls it first; a later sign-in of
 // the agent is left alone.
-func (s *Sessions) PushFailed(id ccgw.AgentID, gen uint64) {
+func (s *Service) PushFailed(id ccgw.AgentID, gen uint64) {
 	err := s.kick(context.Background(), id, gen, ccgw.CausePushFailed)
 	if err != nil && ccgw.CodeOf(err) != ccgw.RetNotSignedIn {
 		s.cfg.Log.Error("push failure sign-out failed", "agent", id.String(), "err", err)
@@ -198,7 +198,7 @@ func (s *Sessions) PushFailed(id ccgw.AgentID, gen uint64) {
 
 // kick ends agent id's session whatever its GUID, if it is sign-in gen (0:
 // any). It fails with RetNotSignedIn if there is none.
-func (s *Sessions) kick(ctx context.Context, id ccgw.AgentID, gen uint64, cause ccgw.SignOutCause) error {
+func (s *Service) kick(ctx context.Context, id ccgw.AgentID, gen uint64, cause ccgw.SignOutCause) error {
 	raw, err := s.get(ctx, id)
 	if err != nil {
 		return err
@@ -217,7 +217,7 @@ func (s *Sessions) kick(ctx context.Context, id ccgw.AgentID, gen uint64, cause 
 // end signs sess out for cause at now (the store's End), if its sign-in is still
 // stored and, unless raw is "", stored as raw. It reports false if the
 // session changed meanwhile, and fails with RetNotSignedIn if it is gone.
-func (s *Sessions) end(ctx context.Context, sess *ccgw.Session, raw string, cause ccgw.SignOutCause, now time.Time) (bool, error) {
+func (s *Service) end(ctx context.Context, sess *ccgw.Session, raw string, cause ccgw.SignOutCause, now time.Time) (bool, error) {
 	if err := s.up(); err != nil {
 		return false, err
 	}
@@ -239,7 +239,7 @@ func (s *Sessions) end(ctx context.Context, sess *ccgw.Session, raw string, caus
 }
 
 // Session implements ccgw.SessionService.
-func (s *Sessions) Session(ctx context.Context, id ccgw.AgentID, guid string) (ccgw.Session, error) {
+func (s *Service) Session(ctx context.Context, id ccgw.AgentID, guid string) (ccgw.Session, error) {
 	epoch := s.cache.epoch(id)
 	raw, err := s.auth(ctx, id, guid, s.cfg.Clock.Now())
 	if err != nil {
@@ -254,11 +254,11 @@ func (s *Sessions) Session(ctx context.Context, id ccgw.AgentID, guid string) (c
 }
 
 // Lookup implements ccgw.SessionService.
-func (s *Sessions) Lookup(ctx context.Context, id ccgw.AgentID) (ccgw.Session, bool) {
+func (s *Service) Lookup(ctx context.Context, id ccgw.AgentID) (ccgw.Session, bool) {
 	return s.lookup(ctx, id)
 }
 
-func (s *Sessions) lookup(ctx context.Context, id ccgw.AgentID) (ccgw.Session, bool) {
+func (s *Service) lookup(ctx context.Context, id ccgw.AgentID) (ccgw.Session, bool) {
 	raw, err := s.get(ctx, id)
 	if err != nil {
 		return ccgw.Session{}, false
@@ -268,7 +268,7 @@ func (s *Sessions) lookup(ctx context.Context, id ccgw.AgentID) (ccgw.Session, b
 }
 
 // get returns agent id's raw session (RetNotSignedIn if none).
-func (s *Sessions) get(ctx context.Context, id ccgw.AgentID) (string, error) {
+func (s *Service) get(ctx context.Context, id ccgw.AgentID) (string, error) {
 	if err := s.up(); err != nil {
 		return "", err
 	}

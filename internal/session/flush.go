@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -125,7 +125,7 @@ const expiryLease = 5 * time.Second
 // tickOnce writes the batch and claims up to limit due sessions, in one
 // call of the store's Tick; first adds the due rests and, if the node pushes,
 // the agents with push work. If the call fails, the renewals are filed again.
-func (s *Sessions) tickOnce(ctx context.Context, now time.Time, limit int, first bool) (ccgw.SharedTicked, error) {
+func (s *Service) tickOnce(ctx context.Context, now time.Time, limit int, first bool) (ccgw.SharedTicked, error) {
 	if err := s.up(); err != nil {
 		return ccgw.SharedTicked{}, err
 	}
@@ -151,7 +151,7 @@ func (s *Sessions) tickOnce(ctx context.Context, now time.Time, limit int, first
 }
 
 // flush writes the batch and signs nobody out.
-func (s *Sessions) flush(ctx context.Context, now time.Time) error {
+func (s *Service) flush(ctx context.Context, now time.Time) error {
 	_, err := s.tickOnce(ctx, now, 0, false)
 	return err
 }

@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -26,7 +26,7 @@ const stormSessions = 10000
 // stormStart is the storm benchmarks' fake clock's start, on a whole second.
 var stormStart = time.Unix(1_700_000_000, 0)
 
-// stormNode is one node as --store bolt runs it: Sessions (Local, its auth
+// stormNode is one node as --store bolt runs it: Service (Local, its auth
 // cache on) on a
 // mem.Shared kept in the bbolt file in dir, restored from it with the
 // default 2m timeout at stormStart, so every session restored has the same
@@ -34,7 +34,7 @@ var stormStart = time.Unix(1_700_000_000, 0)
 type stormNode struct {
 	st   *bolt.Store
 	db   *mem.Shared
-	s    *Sessions
+	s    *Service
 	fc   *clock.Virtual
 	n    int // sessions restored
 	tick time.Duration
@@ -82,7 +82,7 @@ func (n *stormNode) close(tb testing.TB) {
 // 10,000 sessions and their sign-in events, restored into a fresh node;
 // set-up is untimed.
 //
-//	go test -run '^$' -bench SweepStorm -benchtime 3x ./internal/cluster/
+//	go test -run '^$' -bench SweepStorm -benchtime 3x ./internal/session/
 func BenchmarkSweepStorm(b *testing.B) {
 	template := stormTemplate(b)
 	b.Run("sessions=10000", func(b *testing.B) {
@@ -126,7 +126,7 @@ func BenchmarkSweepStorm(b *testing.B) {
 // (quiet-p99-ns), the baseline. A heartbeat waits for no commit and takes no
 // lock held across one.
 //
-//	go test -run '^$' -bench HeartbeatDuringStorm -benchtime 5x ./internal/cluster/
+//	go test -run '^$' -bench HeartbeatDuringStorm -benchtime 5x ./internal/session/
 func BenchmarkHeartbeatDuringStorm(b *testing.B) {
 	template := stormTemplate(b)
 	ctx := context.Background()

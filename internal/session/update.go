@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // update applies fn to the session stored as raw and writes it back if nobody
 // changed it meanwhile (ccgw.ErrChanged otherwise; RetNotSignedIn if it is gone).
 // If fn fails, nothing is written and update returns fn's error.
-func (s *Sessions) update(ctx context.Context, id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]ccgw.Emit, error)) (ccgw.Session, error) {
+func (s *Service) update(ctx context.Context, id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	sess, after, err := s.updateLater(ctx, id, raw, fn)
 	if err == nil {
 		after()
@@ -23,7 +23,7 @@ func (s *Sessions) update(ctx context.Context, id ccgw.AgentID, raw string, fn f
 // updateLater is update but for what follows the store's answer: waiting for
 // the change to be durable (SharedStore.Sync), the hooks (committed) and the
 // push notification, which it returns as after, to be called once.
-func (s *Sessions) updateLater(ctx context.Context, id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]ccgw.Emit, error)) (ccgw.Session, func(), error) {
+func (s *Service) updateLater(ctx context.Context, id ccgw.AgentID, raw string, fn func(*ccgw.Session) ([]ccgw.Emit, error)) (ccgw.Session, func(), error) {
 	sess, err := decodeSession(raw)
 	if err != nil {
 		return ccgw.Session{}, nil, unavailable(err)
@@ -106,7 +106,7 @@ const maxUpdateAttempts = 1000
 // while other requests (on any node) change the same session: concurrent
 // Updates all apply, none is lost. It fails with RetInternal only if the
 // session kept changing for maxUpdateAttempts attempts.
-func (s *Sessions) Update(ctx context.Context, id ccgw.AgentID, guid string, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
+func (s *Service) Update(ctx context.Context, id ccgw.AgentID, guid string, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	return s.updateWith(ctx, id, guid, true, fn)
 }
 
@@ -115,7 +115,7 @@ func (s *Sessions) Update(ctx context.Context, id ccgw.AgentID, guid string, fn 
 // it leaves to finish: the caller must call finish once, after letting go of
 // its own locks, so that it holds none across a write to disk (the simulated
 // call centre does).
-func (s *Sessions) UpdateAnyLater(id ccgw.AgentID, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, func(), error) {
+func (s *Service) UpdateAnyLater(id ccgw.AgentID, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, func(), error) {
 	ctx := context.Background()
 	for attempt := 0; ; attempt++ {
 		raw, err := s.get(ctx, id)
@@ -136,11 +136,11 @@ func (s *Sessions) UpdateAnyLater(id ccgw.AgentID, fn func(x *ccgw.Session, now 
 }
 
 // UpdateAny implements ccgw.SessionService: Update without the GUID check.
-func (s *Sessions) UpdateAny(ctx context.Context, id ccgw.AgentID, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
+func (s *Service) UpdateAny(ctx context.Context, id ccgw.AgentID, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	return s.updateWith(ctx, id, "", false, fn)
 }
 
-func (s *Sessions) updateWith(ctx context.Context, id ccgw.AgentID, guid string, auth bool, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
+func (s *Service) updateWith(ctx context.Context, id ccgw.AgentID, guid string, auth bool, fn func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error)) (ccgw.Session, error) {
 	for attempt := 0; ; attempt++ {
 		var raw string
 		if !auth {
@@ -182,7 +182,7 @@ func authFacts(x *ccgw.Session) facts {
 
 // UpdateGUID implements ccgw.SessionService: the next rotation of the GUID (derived,
 // guids.go), recorded at once; the GUID before it stays valid for GUIDTimeout.
-func (s *Sessions) UpdateGUID(ctx context.Context, id ccgw.AgentID, guid string) (string, error) {
+func (s *Service) UpdateGUID(ctx context.Context, id ccgw.AgentID, guid string) (string, error) {
 	now := s.cfg.Clock.Now()
 	for attempt := 0; ; attempt++ {
 		raw, err := s.auth(ctx, id, guid, now)

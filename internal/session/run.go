@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 // Stats implements ccgw.SessionService: cluster-wide counts from the store, and
 // this node's heartbeats and polls. While the store cannot be read, the cluster-wide
 // counts are zero and Partial is set.
-func (s *Sessions) Stats(ctx context.Context) ccgw.SessionStats {
+func (s *Service) Stats(ctx context.Context) ccgw.SessionStats {
 	st := ccgw.SessionStats{
 		Heartbeats: s.heartbeats.Load(), Polls: s.polls.Load(), Polled: s.polled.Load(),
 		SignOuts: map[ccgw.SignOutCause]uint64{}, Drops: map[ccgw.DropReason]uint64{},
@@ -40,7 +40,7 @@ func (s *Sessions) Stats(ctx context.Context) ccgw.SessionStats {
 // Run watches Redis's health, wakes held polls on events, keeps the auth cache
 // coherent (cache.go), and every tick writes the batched renewals, sweeps
 // expired sessions and hands pending push work to the pusher, until ctx ends.
-func (s *Sessions) Run(ctx context.Context) error {
+func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.subscribe(ctx) })
 	wg.Go(func() { s.watchAuth(ctx) })
@@ -76,7 +76,7 @@ func (s *Sessions) Run(ctx context.Context) error {
 // subscribe wakes local polls when any node queues an event. Each time the
 // subscription is (re)confirmed it wakes every held poll: one may have missed
 // its wake-up while the node was not subscribed.
-func (s *Sessions) subscribe(ctx context.Context) {
+func (s *Service) subscribe(ctx context.Context) {
 	for ctx.Err() == nil {
 		s.db.WatchEvents(ctx, s.wakeAll, s.wake)
 		if s.watchLost != nil && ctx.Err() == nil {
@@ -90,7 +90,7 @@ func (s *Sessions) subscribe(ctx context.Context) {
 
 // tick is one round of Run's work. The store's Tick is the health check:
 // while it fails the node is not ready, and it pings until the store answers.
-func (s *Sessions) tick(ctx context.Context) {
+func (s *Service) tick(ctx context.Context) {
 	if !s.ready.Load() {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		err := s.db.Ping(pctx)
@@ -118,7 +118,7 @@ func (s *Sessions) tick(ctx context.Context) {
 // Before that, if nobody swept for a while (Redis or every node was down),
 // every deadline is moved on by that gap, in O(1). It returns how many
 // sessions this call signed out.
-func (s *Sessions) Sweep(now time.Time) int {
+func (s *Service) Sweep(now time.Time) int {
 	n, err := s.sweep(context.Background(), now)
 	if err != nil {
 		s.cfg.Log.Warn("sweep failed", "err", err)
@@ -130,7 +130,7 @@ func (s *Sessions) Sweep(now time.Time) int {
 // MaxExpiries; each call writes what the batch holds then, so that renewals
 // wait no longer than one call. The post-sign-out work of each call is done
 // before the next, without a lock; one line is logged for all.
-func (s *Sessions) sweep(ctx context.Context, now time.Time) (int, error) {
+func (s *Service) sweep(ctx context.Context, now time.Time) (int, error) {
 	s.heldMu.Lock()
 	for id := range s.held { // only polling-mode sessions hold polls
 		s.batch.renew(id, s.cfg.Deadline(now, ccgw.ModePoll))
@@ -171,7 +171,7 @@ func (s *Sessions) sweep(ctx context.Context, now time.Time) (int, error) {
 // decides for a timeout, in one call of the store's Expire, and announces
 // those it signed out. It returns how many, and the latest of them after its
 // deadline.
-func (s *Sessions) expire(ctx context.Context, now time.Time, claimed []ccgw.SharedClaim) (int, time.Duration, error) {
+func (s *Service) expire(ctx context.Context, now time.Time, claimed []ccgw.SharedClaim) (int, time.Duration, error) {
 	if len(claimed) == 0 {
 		return 0, 0, nil
 	}
@@ -258,7 +258,7 @@ func agentOf(raw string) (ccgw.AgentID, bool) {
 }
 
 // scheduleRest files the end of sess's current rest for a tick to claim.
-func (s *Sessions) scheduleRest(ctx context.Context, id ccgw.AgentID, sess *ccgw.Session) {
+func (s *Service) scheduleRest(ctx context.Context, id ccgw.AgentID, sess *ccgw.Session) {
 	if err := s.db.FileRest(ctx, id, sess.RestSeq, sess.RestUntil); err != nil {
 		s.cfg.Log.Warn("rest timer not filed", "agent", id.String(), "err", err)
 	}
@@ -266,7 +266,7 @@ func (s *Sessions) scheduleRest(ctx context.Context, id ccgw.AgentID, sess *ccgw
 
 // restsDue tells the agents whose rest ran out (the rests a tick claimed, so
 // that exactly one node tells each), as ccgw.Session.RestTimedOut decides.
-func (s *Sessions) restsDue(ctx context.Context, rests []ccgw.SharedRest) {
+func (s *Service) restsDue(ctx context.Context, rests []ccgw.SharedRest) {
 	for _, r := range rests {
 		s.updateWith(ctx, r.ID, "", false, func(x *ccgw.Session, now time.Time) ([]ccgw.Emit, error) {
 			evs, _ := x.RestTimedOut(r.RestSeq, now, s.cfg.RestTimeoutIdle)

@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -17,13 +17,13 @@ import (
 )
 
 // BenchmarkHeartbeat measures a heartbeat of n live sessions, in a
-// pseudo-random order: Sessions on an in-memory shared store with its auth
-// cache on (a cluster's node, without the network to Redis), and Sessions as
+// pseudo-random order: Service on an in-memory shared store with its auth
+// cache on (a cluster's node, without the network to Redis), and Service as
 // one node runs it (Local, on a mem.Shared kept in a log, here in memory).
 // (Until issue 13 it ran session.Manager, the one-node implementation, beside
 // them: docs/benchmarks.md has the figures of that run.) It reports the heap each session
 // holds (live heap after a GC, divided by n: the store's records included),
-// for what running one node on Sessions would cost.
+// for what running one node on Service would cost.
 func BenchmarkHeartbeat(b *testing.B) {
 	for _, n := range []int{1000, 100000} {
 		for _, impl := range []string{"cluster", "node"} {

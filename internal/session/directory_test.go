@@ -1,4 +1,4 @@
-package cluster
+package session
 
 // Sign-ins against a real directory from agent.FromFile, on a node whose
 // sessions are kept in a real bbolt file (as --store bolt runs).
@@ -145,9 +145,9 @@ func TestSignInAfterPasswordChange(t *testing.T) {
 	}
 }
 
-// openFileNode opens a node as --store bolt does: Sessions (Local) on a
+// openFileNode opens a node as --store bolt does: Service (Local) on a
 // mem.Shared kept in a bbolt file, which it returns to read what is stored.
-func openFileNode(t *testing.T, set ccgw.SessionSettings) (*bolt.Store, *Sessions) {
+func openFileNode(t *testing.T, set ccgw.SessionSettings) (*bolt.Store, *Service) {
 	t.Helper()
 	st, err := bolt.Open(t.TempDir())
 	if err != nil {

@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // accept, a new service token, or a node that lost Redis or its subscription
 // take the slow path: one read of the session (auth), answered RetInternal
 // while the store cannot be reached.
-func (s *Sessions) Heartbeat(ctx context.Context, id ccgw.AgentID, guid, token string) (string, error) {
+func (s *Service) Heartbeat(ctx context.Context, id ccgw.AgentID, guid, token string) (string, error) {
 	now := s.cfg.Clock.Now()
 	if g, ok := s.fastHeartbeat(id, guid, token, now); ok {
 		s.heartbeats.Add(1)
@@ -39,7 +39,7 @@ func (s *Sessions) Heartbeat(ctx context.Context, id ccgw.AgentID, guid, token s
 
 // fastHeartbeat answers a heartbeat from the cache if it can: it returns the
 // GUID the client should switch to and true, or false for the slow path.
-func (s *Sessions) fastHeartbeat(id ccgw.AgentID, guid, token string, now time.Time) (string, bool) {
+func (s *Service) fastHeartbeat(id ccgw.AgentID, guid, token string, now time.Time) (string, bool) {
 	if guid == "" || !s.cacheUsable() {
 		return "", false
 	}
@@ -74,7 +74,7 @@ func (s *Sessions) fastHeartbeat(id ccgw.AgentID, guid, token string, now time.T
 
 // deadlineOf returns the deadline a session in each mode gets from a request
 // at now, nil if sessions never expire.
-func (s *Sessions) deadlineOf(now time.Time) func(ccgw.Mode) int64 {
+func (s *Service) deadlineOf(now time.Time) func(ccgw.Mode) int64 {
 	if s.cfg.NoExpiry {
 		return nil
 	}
@@ -86,14 +86,14 @@ func (s *Sessions) deadlineOf(now time.Time) func(ccgw.Mode) int64 {
 // request is activity. It fails with RetNotSignedIn (no session, or guid is
 // that of the sign-in a forced one replaced) or RetNoPermission. A rotated
 // GUID Redis has not recorded is recorded first (adoptDerived).
-func (s *Sessions) auth(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, error) {
+func (s *Service) auth(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, error) {
 	raw, _, err := s.authTomb(ctx, id, guid, now)
 	return raw, err
 }
 
 // authTomb is auth, and on a refusal also the tombstone of the agent's last
 // ended session (nil if none), read in the same round trip.
-func (s *Sessions) authTomb(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, *tombRec, error) {
+func (s *Service) authTomb(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, *tombRec, error) {
 	for adopted := false; ; adopted = true {
 		raw, tomb, err := s.read(ctx, id)
 		if err != nil {
@@ -124,7 +124,7 @@ func (s *Sessions) authTomb(ctx context.Context, id ccgw.AgentID, guid string, n
 
 // read returns agent id's raw session ("" if none) and its tombstone (nil
 // if none), in one round trip.
-func (s *Sessions) read(ctx context.Context, id ccgw.AgentID) (string, *tombRec, error) {
+func (s *Service) read(ctx context.Context, id ccgw.AgentID) (string, *tombRec, error) {
 	if err := s.up(); err != nil {
 		return "", nil, err
 	}
@@ -145,7 +145,7 @@ func (s *Sessions) read(ctx context.Context, id ccgw.AgentID) (string, *tombRec,
 // afterAuth stores a new token and rotates the GUID if due, for a request that
 // took the slow path with guid, and returns the GUID the client should switch
 // to ("" if it has it). raw is the session as the request read it.
-func (s *Sessions) afterAuth(ctx context.Context, raw, guid, token string, now time.Time) (string, error) {
+func (s *Service) afterAuth(ctx context.Context, raw, guid, token string, now time.Time) (string, error) {
 	sess, err := decodeSession(raw)
 	if err != nil {
 		return "", unavailable(err)

@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // current, as a node restarted after a crash does (adoptDerived).
 
 // loadGUIDKey reads the shared GUID key, creating it if there is none.
-func (s *Sessions) loadGUIDKey(ctx context.Context) error {
+func (s *Service) loadGUIDKey(ctx context.Context) error {
 	if s.guidKey.Load() != nil {
 		return nil
 	}
@@ -32,7 +32,7 @@ func (s *Sessions) loadGUIDKey(ctx context.Context) error {
 }
 
 // keyFor returns the GUID key, reading it if need be.
-func (s *Sessions) keyFor(ctx context.Context) ([]byte, error) {
+func (s *Service) keyFor(ctx context.Context) ([]byte, error) {
 	if k := s.guidKey.Load(); k != nil {
 		return *k, nil
 	}
@@ -45,7 +45,7 @@ func (s *Sessions) keyFor(ctx context.Context) ([]byte, error) {
 // rotationDue reports whether a request with guid at now rotates e's GUID
 // (dynamic mode): only one with the current GUID does, once GUIDInterval has
 // passed since it was minted, as on one node.
-func (s *Sessions) rotationDue(e *authEntry, guid string, now time.Time) bool {
+func (s *Service) rotationDue(e *authEntry, guid string, now time.Time) bool {
 	return s.cfg.AuthMode == ccgw.AuthDynamic && guid == e.guid &&
 		now.Sub(time.UnixMilli(e.issued)) >= s.cfg.GUIDInterval
 }
@@ -59,7 +59,7 @@ func recordOf(id ccgw.AgentID, expect string, next *authEntry) rotation {
 // rotateCached gives agent id's cached entry e its next rotation at now and
 // files the record for the next tick. It returns the entry now current, false
 // if e changed meanwhile.
-func (s *Sessions) rotateCached(id ccgw.AgentID, e *authEntry, now time.Time) (*authEntry, bool) {
+func (s *Service) rotateCached(id ccgw.AgentID, e *authEntry, now time.Time) (*authEntry, bool) {
 	key := s.guidKey.Load()
 	if key == nil {
 		return nil, false
@@ -79,7 +79,7 @@ func (s *Sessions) rotateCached(id ccgw.AgentID, e *authEntry, now time.Time) (*
 // adoptCached takes g, if it is a rotation of e's sign-in newer than e's
 // (minted by another node whose record has not reached this one), as agent
 // id's current GUID, and files the record. It reports whether it did.
-func (s *Sessions) adoptCached(id ccgw.AgentID, e *authEntry, g string, now time.Time) bool {
+func (s *Service) adoptCached(id ccgw.AgentID, e *authEntry, g string, now time.Time) bool {
 	key := s.guidKey.Load()
 	if key == nil {
 		return false
@@ -100,7 +100,7 @@ func (s *Sessions) adoptCached(id ccgw.AgentID, e *authEntry, g string, now time
 // adopted logs that agent id's GUID moved on to rotation m, which another
 // node minted, or (on one node) this one before it restarted: that is worth
 // telling, as the one-node gateway always has; on a cluster it is routine.
-func (s *Sessions) adopted(id ccgw.AgentID, m uint32) {
+func (s *Service) adopted(id ccgw.AgentID, m uint32) {
 	if s.cfg.Local {
 		s.cfg.Log.Info("rotated GUID recovered", "agent", id.String(), "rotation", m)
 		return
@@ -110,7 +110,7 @@ func (s *Sessions) adopted(id ccgw.AgentID, m uint32) {
 
 // record writes rotation records now, in one call of the store, and moves this
 // node's own entries on; it returns the agents whose record conflicted.
-func (s *Sessions) record(ctx context.Context, key []byte, recs ...rotation) ([]ccgw.AgentID, error) {
+func (s *Service) record(ctx context.Context, key []byte, recs ...rotation) ([]ccgw.AgentID, error) {
 	if err := s.up(); err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (s *Sessions) record(ctx context.Context, key []byte, recs ...rotation) ([]
 // that it never hands out again a GUID minted here and not yet recorded. On
 // success sess holds the new GUID; ccgw.ErrChanged if Redis's GUID changed
 // meanwhile.
-func (s *Sessions) rotateNow(ctx context.Context, sess *ccgw.Session, now time.Time) error {
+func (s *Service) rotateNow(ctx context.Context, sess *ccgw.Session, now time.Time) error {
 	key, err := s.keyFor(ctx)
 	if err != nil {
 		return err
@@ -162,7 +162,7 @@ func (s *Sessions) rotateNow(ctx context.Context, sess *ccgw.Session, now time.T
 // the live sign-in newer than the one Redis holds (raw, or read if ""): one a
 // node minted and has not recorded yet, or never will (it died). It reports
 // whether it did; the caller then reads the session again. Dynamic mode only.
-func (s *Sessions) adoptDerived(ctx context.Context, id ccgw.AgentID, g, raw string, now time.Time) bool {
+func (s *Service) adoptDerived(ctx context.Context, id ccgw.AgentID, g, raw string, now time.Time) bool {
 	if s.cfg.AuthMode != ccgw.AuthDynamic {
 		return false
 	}

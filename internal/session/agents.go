@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // it may be a tick old (a simulated session, which never expires, shows its
 // sign-in). A session that ends in between is left out of the page. It
 // returns none if the store cannot be read.
-func (s *Sessions) Agents(ctx context.Context, after ccgw.AgentID, limit int) ([]ccgw.LiveSession, bool) {
+func (s *Service) Agents(ctx context.Context, after ccgw.AgentID, limit int) ([]ccgw.LiveSession, bool) {
 	if s.up() != nil || limit <= 0 {
 		return nil, false
 	}
@@ -41,7 +41,7 @@ func (s *Sessions) Agents(ctx context.Context, after ccgw.AgentID, limit int) ([
 // client (the simulated call centre's own left out), in work-number order,
 // from the store's live index alone. What the store did not answer is left
 // out.
-func (s *Sessions) Clients(ctx context.Context) []ccgw.AgentID {
+func (s *Service) Clients(ctx context.Context) []ccgw.AgentID {
 	if s.up() != nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // as a heartbeat's is (from the node's cache, else auth), once; then each
 // event is taken only while the sign-in checked is live (the store's Pop). An
 // ended session's old GUID takes its last events (PopTomb).
-func (s *Sessions) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait time.Duration) (*ccgw.Event, string, error) {
+func (s *Service) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait time.Duration) (*ccgw.Event, string, error) {
 	setGUID, gen, ev, err := s.pollStart(ctx, id, guid)
 	if ev != nil || err != nil {
 		return ev, "", err
@@ -60,7 +60,7 @@ func (s *Sessions) Poll(ctx context.Context, id ccgw.AgentID, guid string, wait 
 // should switch to and the sign-in's gen; or, for the old GUID of an ended
 // session, the next of its last events (nil, with the refusal, when none is
 // left); or the refusal: RetWrongEventMethod for a push-mode session.
-func (s *Sessions) pollStart(ctx context.Context, id ccgw.AgentID, guid string) (string, uint64, *ccgw.Event, error) {
+func (s *Service) pollStart(ctx context.Context, id ccgw.AgentID, guid string) (string, uint64, *ccgw.Event, error) {
 	setGUID, gen, mode, tomb, err := s.pollAuth(ctx, id, guid, s.cfg.Clock.Now())
 	if tomb != nil {
 		ev, terr := s.popTomb(ctx, id, tomb.Gen)
@@ -84,7 +84,7 @@ func (s *Sessions) pollStart(ctx context.Context, id ccgw.AgentID, guid string) 
 // and afterAuth) and returns the GUID the client should switch to and the
 // sign-in's gen and mode. If it refuses, the agent's tombstone is returned
 // too when guid is its old GUID.
-func (s *Sessions) pollAuth(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, uint64, ccgw.Mode, *tombRec, error) {
+func (s *Service) pollAuth(ctx context.Context, id ccgw.AgentID, guid string, now time.Time) (string, uint64, ccgw.Mode, *tombRec, error) {
 	if g, ok := s.fastHeartbeat(id, guid, "", now); ok {
 		if e := s.cache.get(id); e != nil {
 			return g, e.gen, e.mode, nil, nil
@@ -109,7 +109,7 @@ func (s *Sessions) pollAuth(ctx context.Context, id ccgw.AgentID, guid string, n
 
 // popTomb takes the next of the last events of agent id's ended sign-in gen,
 // if its tombstone is still that sign-in's; nil if none is left.
-func (s *Sessions) popTomb(ctx context.Context, id ccgw.AgentID, gen uint64) (*ccgw.Event, error) {
+func (s *Service) popTomb(ctx context.Context, id ccgw.AgentID, gen uint64) (*ccgw.Event, error) {
 	if err := s.up(); err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func (s *Sessions) popTomb(ctx context.Context, id ccgw.AgentID, gen uint64) (*c
 }
 
 // wait registers a wake-up channel for id's events.
-func (s *Sessions) wait(id ccgw.AgentID) chan struct{} {
+func (s *Service) wait(id ccgw.AgentID) chan struct{} {
 	ch := make(chan struct{}, 1)
 	s.waitMu.Lock()
 	m := s.waiters[id]
@@ -134,7 +134,7 @@ func (s *Sessions) wait(id ccgw.AgentID) chan struct{} {
 	return ch
 }
 
-func (s *Sessions) unwait(id ccgw.AgentID, ch chan struct{}) {
+func (s *Service) unwait(id ccgw.AgentID, ch chan struct{}) {
 	s.waitMu.Lock()
 	if m := s.waiters[id]; m != nil {
 		delete(m, ch)
@@ -146,7 +146,7 @@ func (s *Sessions) unwait(id ccgw.AgentID, ch chan struct{}) {
 }
 
 // rearm drains a fired wake-up channel for reuse.
-func (s *Sessions) rearm(id ccgw.AgentID, ch chan struct{}) chan struct{} {
+func (s *Service) rearm(id ccgw.AgentID, ch chan struct{}) chan struct{} {
 	select {
 	case <-ch:
 	default:
@@ -154,7 +154,7 @@ func (s *Sessions) rearm(id ccgw.AgentID, ch chan struct{}) chan struct{} {
 	return ch
 }
 
-func (s *Sessions) wake(id ccgw.AgentID) {
+func (s *Service) wake(id ccgw.AgentID) {
 	s.waitMu.Lock()
 	for ch := range s.waiters[id] {
 		select {
@@ -165,7 +165,7 @@ func (s *Sessions) wake(id ccgw.AgentID) {
 	s.waitMu.Unlock()
 }
 
-func (s *Sessions) hold(id ccgw.AgentID, d int) {
+func (s *Service) hold(id ccgw.AgentID, d int) {
 	s.heldMu.Lock()
 	s.held[id] += d
 	if s.held[id] <= 0 {
@@ -175,7 +175,7 @@ func (s *Sessions) hold(id ccgw.AgentID, d int) {
 }
 
 // wakeAll wakes every held poll (after an outage, when messages may be lost).
-func (s *Sessions) wakeAll() {
+func (s *Service) wakeAll() {
 	s.waitMu.Lock()
 	ids := make([]ccgw.AgentID, 0, len(s.waiters))
 	for id := range s.waiters {

@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"container/heap"
@@ -15,7 +15,7 @@ const skillBatch = 100
 // one call (a few bytes each: the store keeps them in no order to stop early
 // in) and then the sessions skillBatch at a time, so a caller that stops early
 // fetches and decodes only the sessions it saw.
-func (s *Sessions) EachInSkill(ctx context.Context, skill int, after ccgw.AgentID, fn func(ccgw.Session) bool) {
+func (s *Service) EachInSkill(ctx context.Context, skill int, after ccgw.AgentID, fn func(ccgw.Session) bool) {
 	if s.up() != nil {
 		return
 	}
@@ -49,7 +49,7 @@ func (s *Sessions) EachInSkill(ctx context.Context, skill int, after ccgw.AgentI
 }
 
 // BySkill implements ccgw.SessionService.
-func (s *Sessions) BySkill(ctx context.Context, skill int) []ccgw.Session {
+func (s *Service) BySkill(ctx context.Context, skill int) []ccgw.Session {
 	var out []ccgw.Session
 	s.EachInSkill(ctx, skill, 0, func(sess ccgw.Session) bool {
 		out = append(out, sess)

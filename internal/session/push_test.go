@@ -1,4 +1,4 @@
-package cluster
+package session
 
 import (
 	"context"
@@ -24,10 +24,10 @@ import (
 	"github.com/ccgw/ccgw/internal/store/mem"
 )
 
-// Push delivery end to end inside the process: a real node (Sessions on a
+// Push delivery end to end inside the process: a real node (Service on a
 // mem.Shared kept in a bbolt file in a temp dir, as --store bolt runs) wired
 // to a real push.Pusher as cmd/ccgw wires them (Config.Notify →
-// Pusher.Notify, Sessions as the Pusher's Source), pushing to a real HTTP
+// Pusher.Notify, Service as the Pusher's Source), pushing to a real HTTP
 // receiver on loopback. Node and Pusher share a clock.Virtual: push retries
 // fire only when a test advances it. The only real-time waits are
 // psWaitFor's polls for an HTTP exchange, bounded by a deadline.
@@ -54,7 +54,7 @@ func (psDirectory) SetPassword(ccgw.AgentID, string) error { return nil }
 // psEnv is a node, a Pusher and a receiver, closed at cleanup in the order
 // main closes them: receiver's held answers, Pusher, HTTP server, store.
 type psEnv struct {
-	m   *Sessions
+	m   *Service
 	db  *mem.Shared
 	p   *push.Pusher
 	fc  *clock.Virtual
